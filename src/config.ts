@@ -1,0 +1,185 @@
+import { formatDuration, parseDurationSeconds } from './durations.ts';
+import { ConfigError } from './errors.ts';
+
+/**
+ * Every setting, with its flag and environment variable: the CLI declares its
+ * options from this table and error messages name settings from it, so the two
+ * can never disagree. Parsed once into a frozen Config.
+ */
+export const SETTINGS = {
+  databaseUrl: { flag: '--database-url <url>', env: 'DATABASE_URL', help: 'PostgreSQL connection URL' },
+  bucket: { flag: '--bucket <name>', env: 'S3_BUCKET', help: 'bucket the archives go to' },
+  prefix: { flag: '--prefix <prefix>', env: 'S3_PREFIX', help: 'key prefix of every archive', default: 'exports/' },
+  s3Endpoint: { flag: '--s3-endpoint <url>', env: 'S3_ENDPOINT', help: 'S3-compatible endpoint (MinIO, R2, …); AWS when unset' },
+  s3ForcePathStyle: { flag: '--s3-force-path-style <bool>', env: 'S3_FORCE_PATH_STYLE', help: 'path-style addressing (MinIO)', default: 'false' },
+  s3PublicEndpoint: { flag: '--s3-public-endpoint <url>', env: 'S3_PUBLIC_ENDPOINT', help: 'endpoint the download links are signed for, when users reach storage at another address' },
+  region: { flag: '--region <region>', env: 'AWS_REGION', help: 'AWS region', default: 'us-east-1' },
+  sse: { flag: '--sse <mode>', env: 'S3_SSE', help: 'server-side encryption: AES256, aws:kms, or none (only where the bucket encrypts by itself)', default: 'AES256' },
+  sseKmsKeyId: { flag: '--sse-kms-key-id <id>', env: 'S3_SSE_KMS_KEY_ID', help: 'KMS key id for aws:kms' },
+  linkTtl: { flag: '--link-ttl <duration>', env: 'EXPORT_LINK_TTL', help: 'download link lifetime: seconds or 7d, 36h, 15m; at most 7d', default: '7d' },
+  maxAttempts: { flag: '--max-attempts <n>', env: 'EXPORT_MAX_ATTEMPTS', help: 'attempts before a request ends failed', default: '3' },
+  concurrency: { flag: '--concurrency <n>', env: 'EXPORT_CONCURRENCY', help: 'requests built in parallel by one process', default: '2' },
+  claimTtl: { flag: '--claim-ttl <duration>', env: 'EXPORT_CLAIM_TTL', help: 'how long a claim lives without renewal before another worker may take the request over', default: '5m' },
+  zipLevel: { flag: '--zip-level <0-9>', env: 'EXPORT_ZIP_LEVEL', help: 'deflate level of the archive', default: '1' },
+  logLevel: { flag: '--log-level <level>', env: 'LOG_LEVEL', help: 'fatal, error, warn, info, debug or trace', default: 'info' },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+export type RawSettings = Partial<Record<SettingName, string>>;
+
+export type ServerSideEncryptionMode = 'AES256' | 'aws:kms' | 'none';
+
+export interface StorageConfig {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly endpoint: string | undefined;
+  readonly publicEndpoint: string | undefined;
+  readonly forcePathStyle: boolean;
+  readonly region: string;
+  readonly sse: ServerSideEncryptionMode;
+  readonly sseKmsKeyId: string | undefined;
+  /** Multipart part size and parts in flight: memory is about their product (BENCHMARKS.md). */
+  readonly partSizeBytes: number;
+  readonly queueSize: number;
+  readonly connectTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  /** Explicit credentials (tests, the demo); otherwise the AWS default chain. */
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+export interface ExportConfig {
+  readonly linkTtlSeconds: number;
+  readonly maxAttempts: number;
+  readonly concurrency: number;
+  readonly claimTtlSeconds: number;
+  readonly zipLevel: number;
+  /** No single file in the archive grows past this; larger entities are split into numbered parts. */
+  readonly maxEntryBytes: number;
+}
+
+export interface Config {
+  readonly databaseUrl: string;
+  readonly storage: StorageConfig;
+  readonly export: ExportConfig;
+  readonly logLevel: string;
+}
+
+/** SigV4 presigned URLs live at most 7 days. */
+export const MAX_LINK_TTL_SECONDS = 604_800;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function settingLabel(name: SettingName): string {
+  const s = SETTINGS[name];
+  return `${s.env} (${s.flag.split(' ')[0]})`;
+}
+
+/** What a command needs: `migrate` needs no bucket, `link` no zip level. */
+export interface Needs {
+  database?: boolean;
+  storage?: boolean;
+}
+
+/**
+ * Checks every setting and reports every problem at once (ConfigError), or
+ * returns the frozen Config. Values of secrets never appear in a message.
+ */
+export function parseConfig(raw: RawSettings, needs: Needs = { database: true, storage: true }): Config {
+  const problems: string[] = [];
+  const value = (name: SettingName): string | undefined => {
+    const v = raw[name]?.trim();
+    if (v !== undefined && v !== '') return v;
+    return 'default' in SETTINGS[name] ? (SETTINGS[name] as { default: string }).default : undefined;
+  };
+  const problem = (name: SettingName, text: string) => problems.push(`${settingLabel(name)} ${text}`);
+
+  const required = (name: SettingName, needed: boolean | undefined): string => {
+    const v = value(name);
+    if (needed && v === undefined) problem(name, 'is required');
+    return v ?? '';
+  };
+  const url = (name: SettingName, protocols: string[]): string | undefined => {
+    const v = value(name);
+    if (v === undefined) return undefined;
+    if (!isUrl(v, protocols)) problem(name, `is not a valid ${protocols.join(' or ')} URL`);
+    return v;
+  };
+  const integer = (name: SettingName, min: number, max: number): number => {
+    const v = value(name) ?? '';
+    const n = /^-?\d+$/.test(v) ? Number(v) : Number.NaN;
+    if (!(n >= min && n <= max)) problem(name, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const duration = (name: SettingName, maxSeconds: number): number => {
+    const v = value(name) ?? '';
+    const seconds = parseDurationSeconds(v);
+    if (seconds === undefined) problem(name, `must be a positive duration such as 604800, 7d, 36h or 15m, got ${JSON.stringify(v)}`);
+    else if (seconds > maxSeconds) problem(name, `must be at most ${formatDuration(maxSeconds)} (${maxSeconds} s), got ${JSON.stringify(v)}`);
+    return seconds ?? 0;
+  };
+  const boolean = (name: SettingName): boolean => {
+    const v = (value(name) ?? '').toLowerCase();
+    if (['true', '1', 'yes'].includes(v)) return true;
+    if (['false', '0', 'no'].includes(v)) return false;
+    problem(name, `must be true or false, got ${JSON.stringify(v)}`);
+    return false;
+  };
+
+  const databaseUrl = required('databaseUrl', needs.database);
+  if (databaseUrl && !isUrl(databaseUrl, ['postgres', 'postgresql'])) {
+    problem('databaseUrl', 'is not a valid postgres:// URL');
+  }
+  const bucket = required('bucket', needs.storage);
+  if (bucket && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) problem('bucket', `is not a valid bucket name: ${JSON.stringify(bucket)}`);
+  const prefix = value('prefix') ?? '';
+  if (prefix.startsWith('/') || !prefix.endsWith('/')) problem('prefix', `must end with "/" and not start with one, got ${JSON.stringify(prefix)}`);
+  const sse = value('sse') as ServerSideEncryptionMode;
+  if (!['AES256', 'aws:kms', 'none'].includes(sse)) problem('sse', `must be AES256, aws:kms or none, got ${JSON.stringify(sse)}`);
+  const logLevel = value('logLevel') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problem('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+
+  const config: Config = {
+    databaseUrl,
+    storage: {
+      bucket,
+      prefix,
+      endpoint: url('s3Endpoint', ['http', 'https']),
+      publicEndpoint: url('s3PublicEndpoint', ['http', 'https']),
+      forcePathStyle: boolean('s3ForcePathStyle'),
+      region: value('region') ?? 'us-east-1',
+      sse,
+      sseKmsKeyId: value('sseKmsKeyId'),
+      partSizeBytes: 8 * 1024 * 1024,
+      queueSize: 4,
+      connectTimeoutMs: 5_000,
+      requestTimeoutMs: 60_000,
+    },
+    export: {
+      linkTtlSeconds: duration('linkTtl', MAX_LINK_TTL_SECONDS),
+      maxAttempts: integer('maxAttempts', 1, 100),
+      concurrency: integer('concurrency', 1, 64),
+      claimTtlSeconds: duration('claimTtl', 86_400),
+      zipLevel: integer('zipLevel', 0, 9),
+      maxEntryBytes: 1024 ** 3,
+    },
+    logLevel,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+function isUrl(text: string, protocols: string[]): boolean {
+  try {
+    const u = new URL(text);
+    return protocols.includes(u.protocol.replace(/:$/, '')) && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

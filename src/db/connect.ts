@@ -1,0 +1,47 @@
+import { CamelCasePlugin, Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.ts';
+
+export type Db = Kysely<Database>;
+
+export interface DbHandle {
+  db: Db;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  url: string;
+  /** Connections in the pool; the snapshot readers take one each, plus one for bookkeeping. */
+  maxConnections: number;
+  /** How long to wait for a connection before giving up (an unreachable database must fail fast). */
+  connectTimeoutMs?: number;
+  applicationName?: string;
+}
+
+/**
+ * One pool serves both Kysely (request bookkeeping) and the raw snapshot
+ * readers (COPY streams, which Kysely cannot express).
+ */
+export function connect(options: ConnectOptions): DbHandle {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    application_name: options.applicationName ?? 'exporter',
+    // A killed backend surfaces as an error on the pool; it must not crash the
+    // process unhandled. The query that used the connection reports it.
+  });
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    plugins: [new CamelCasePlugin()],
+  });
+  return {
+    db,
+    pool,
+    async close() {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,215 @@
+import { sql } from 'kysely';
+import type { Db } from './connect.ts';
+import type { RowCounts } from './schema.ts';
+
+/**
+ * Query functions on data_export_requests. Each takes the database first.
+ * Every write a worker makes after claiming is fenced on (id, claim_id): if the
+ * claim expired and another worker took the request over, the write matches no
+ * row and the late worker knows it lost.
+ */
+
+export interface ClaimedRequest {
+  id: string;
+  userId: string;
+  attempts: number;
+  claimId: string;
+  /** The archive of an earlier fulfilment (a reprocessed ready request), deleted once the new one is ready. */
+  previousObjectKey: string | null;
+}
+
+const claimedColumns = ['id', 'userId', 'attempts', 'claimId', 'objectKey as previousObjectKey'] as const;
+
+function claimSet(claimTtlSeconds: number) {
+  return {
+    status: 'processing' as const,
+    startedAt: sql<Date>`now()`,
+    attempts: sql<number>`attempts + 1`,
+    claimId: sql<string>`gen_random_uuid()`,
+    claimExpiresAt: sql<Date>`now() + make_interval(secs => ${claimTtlSeconds})`,
+  };
+}
+
+/**
+ * Claims the next request, oldest first: a processing one whose worker died
+ * (its claim expired) before a pending one. SKIP LOCKED lets any number of
+ * workers claim at once without waiting on, or ever sharing, a request.
+ */
+export async function claimNext(db: Db, claimTtlSeconds: number, maxAttempts: number): Promise<ClaimedRequest | undefined> {
+  const takeOver = db
+    .selectFrom('dataExportRequests')
+    .select('id')
+    .where('status', '=', 'processing')
+    .where('claimExpiresAt', '<', sql<Date>`now()`)
+    .where('attempts', '<', maxAttempts)
+    .orderBy('claimExpiresAt')
+    .limit(1)
+    .forUpdate()
+    .skipLocked();
+  const pending = db
+    .selectFrom('dataExportRequests')
+    .select('id')
+    .where('status', '=', 'pending')
+    .orderBy('requestedAt')
+    .limit(1)
+    .forUpdate()
+    .skipLocked();
+  for (const candidate of [takeOver, pending]) {
+    const row = await db
+      .updateTable('dataExportRequests')
+      .set(claimSet(claimTtlSeconds))
+      .where('id', '=', (eb) => eb.selectFrom(candidate.as('c')).select('c.id'))
+      .returning(claimedColumns)
+      .executeTakeFirst();
+    if (row) return row as ClaimedRequest;
+  }
+  return undefined;
+}
+
+/**
+ * Claims exactly these requests, whatever their status, unless a live worker
+ * holds one. Returns the claimed ones; the caller reports the rest.
+ */
+export async function claimByIds(db: Db, ids: readonly string[], claimTtlSeconds: number): Promise<ClaimedRequest[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .updateTable('dataExportRequests')
+    .set(claimSet(claimTtlSeconds))
+    .where('id', 'in', ids)
+    .where((eb) => eb.not(eb.and([eb('status', '=', 'processing'), eb('claimExpiresAt', '>=', sql<Date>`now()`)])))
+    .returning(claimedColumns)
+    .execute();
+  return rows as ClaimedRequest[];
+}
+
+/** Processing requests whose worker died on the last allowed attempt: they end failed. */
+export async function failAbandoned(db: Db, maxAttempts: number, error: string): Promise<{ id: string; userId: string }[]> {
+  return db
+    .updateTable('dataExportRequests')
+    .set({ status: 'failed', error, completedAt: sql<Date>`now()`, claimId: null, claimExpiresAt: null })
+    .where('status', '=', 'processing')
+    .where('claimExpiresAt', '<', sql<Date>`now()`)
+    .where('attempts', '>=', maxAttempts)
+    .returning(['id', 'userId'])
+    .execute();
+}
+
+/** Extends a live claim. False when the claim was lost (taken over, or the row is gone). */
+export async function renewClaim(db: Db, id: string, claimId: string, claimTtlSeconds: number): Promise<boolean> {
+  const result = await db
+    .updateTable('dataExportRequests')
+    .set({ claimExpiresAt: sql<Date>`now() + make_interval(secs => ${claimTtlSeconds})` })
+    .where('id', '=', id)
+    .where('claimId', '=', claimId)
+    .where('status', '=', 'processing')
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export interface ReadyResult {
+  downloadUrl: string;
+  expiresAt: Date;
+  objectKey: string;
+  archiveBytes: number;
+  rowCounts: RowCounts;
+}
+
+/**
+ * The one update that publishes an archive. Returns false when the claim was
+ * lost: the caller must then delete its own object, which nothing points at.
+ */
+export async function markReady(db: Db, id: string, claimId: string, result: ReadyResult): Promise<boolean> {
+  const row = await db
+    .updateTable('dataExportRequests')
+    .set({
+      status: 'ready',
+      downloadUrl: result.downloadUrl,
+      expiresAt: result.expiresAt,
+      objectKey: result.objectKey,
+      archiveBytes: result.archiveBytes,
+      rowCounts: JSON.stringify(result.rowCounts),
+      completedAt: sql<Date>`now()`,
+      error: null,
+      claimId: null,
+      claimExpiresAt: null,
+    })
+    .where('id', '=', id)
+    .where('claimId', '=', claimId)
+    .where('status', '=', 'processing')
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export type ReleaseOutcome = 'pending' | 'failed' | 'lost';
+
+/**
+ * After a failure: back to pending to be retried next run, or failed once the
+ * attempts are used up (or when `final`). `error` is the short, public text.
+ */
+export async function releaseAfterFailure(
+  db: Db,
+  id: string,
+  claimId: string,
+  error: string,
+  options: { maxAttempts: number; final: boolean },
+): Promise<ReleaseOutcome> {
+  const failNow = options.final ? sql<boolean>`true` : sql<boolean>`attempts >= ${options.maxAttempts}`;
+  const row = await db
+    .updateTable('dataExportRequests')
+    .set({
+      status: sql`case when ${failNow} then 'failed' else 'pending' end`,
+      completedAt: sql`case when ${failNow} then now() else null end`,
+      error,
+      claimId: null,
+      claimExpiresAt: null,
+    })
+    .where('id', '=', id)
+    .where('claimId', '=', claimId)
+    .where('status', '=', 'processing')
+    .returning('status')
+    .executeTakeFirst();
+  return row ? (row.status as 'pending' | 'failed') : 'lost';
+}
+
+/**
+ * Hands a claim back untouched (the worker is being stopped): pending again,
+ * and the attempt does not count, since the request did nothing wrong.
+ */
+export async function releaseClaim(db: Db, id: string, claimId: string, error: string): Promise<boolean> {
+  const result = await db
+    .updateTable('dataExportRequests')
+    .set({
+      status: 'pending',
+      attempts: sql<number>`greatest(attempts - 1, 0)`,
+      error,
+      claimId: null,
+      claimExpiresAt: null,
+    })
+    .where('id', '=', id)
+    .where('claimId', '=', claimId)
+    .where('status', '=', 'processing')
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** What a dry run would claim: the same order as claimNext, without locking anything. */
+export async function listClaimable(db: Db, limit: number, maxAttempts: number) {
+  return db
+    .selectFrom('dataExportRequests')
+    .select(['id', 'userId', 'status', 'attempts', 'requestedAt'])
+    .where((eb) =>
+      eb.or([
+        eb('status', '=', 'pending'),
+        eb.and([eb('status', '=', 'processing'), eb('claimExpiresAt', '<', sql<Date>`now()`), eb('attempts', '<', maxAttempts)]),
+      ]),
+    )
+    .orderBy('requestedAt')
+    .limit(limit)
+    .execute();
+}
+
+export async function findRequests(db: Db, ids: readonly string[]) {
+  if (ids.length === 0) return [];
+  return db.selectFrom('dataExportRequests').selectAll().where('id', 'in', ids).execute();
+}

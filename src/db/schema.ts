@@ -1,0 +1,41 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** A request's lifecycle: pending → processing → ready → failed (expired, revoked) or back to pending. */
+export type RequestStatus = 'pending' | 'processing' | 'ready' | 'failed';
+
+/** Rows written per entity, as stored in `row_counts`. */
+export type RowCounts = Record<string, number>;
+
+/**
+ * Only the table the exporter writes is typed here. The application's tables
+ * are read through the column allowlist in src/export/entities.ts, never through
+ * Kysely, so that no query can `select *` a secret by accident.
+ */
+export interface DataExportRequestsTable {
+  id: Generated<string>;
+  userId: string;
+  status: ColumnType<RequestStatus, RequestStatus | undefined, RequestStatus>;
+  requestedAt: ColumnType<Date, Date | undefined, Date>;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  downloadUrl: string | null;
+  expiresAt: Date | null;
+  objectKey: string | null;
+  // pg returns int8 as a string; archives stay far below 2^53 bytes.
+  archiveBytes: ColumnType<string | null, number | null, number | null>;
+  rowCounts: ColumnType<RowCounts | null, string | null, string | null>;
+  error: string | null;
+  claimId: string | null;
+  claimExpiresAt: Date | null;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+}
+
+export interface Database {
+  dataExportRequests: DataExportRequestsTable;
+  users: UsersTable;
+}

@@ -1,0 +1,101 @@
+import type { WrittenFile, ZipEntry } from './zip-writer.ts';
+
+const OPEN = Buffer.from('[\n');
+const SEPARATOR = Buffer.from(',\n');
+const CLOSE = Buffer.from('\n]\n');
+const CLOSE_EMPTY = Buffer.from(']\n');
+const NEWLINE = 0x0a;
+
+export interface JsonPart extends WrittenFile {
+  rows: number;
+}
+
+/**
+ * Turns PostgreSQL's JSON lines (one object per line; a JSON text never holds
+ * a raw newline) into JSON arrays, starting a new part whenever the current
+ * one passes `maxBytes` at a row boundary. Work per chunk, not per row: each
+ * chunk is written once, with the separators spliced in.
+ */
+export class JsonArrayParts {
+  private readonly openPart: (index: number) => ZipEntry;
+  private readonly maxBytes: number;
+  private entry: ZipEntry | undefined;
+  /** A row ended; the next row in this part needs a separator first. */
+  private rowEnded = false;
+  private partRows = 0;
+  private totalRows = 0;
+  private readonly done: JsonPart[] = [];
+
+  constructor(openPart: (index: number) => ZipEntry, maxBytes: number) {
+    this.openPart = openPart;
+    this.maxBytes = maxBytes;
+  }
+
+  get rows(): number {
+    return this.totalRows;
+  }
+
+  async push(chunk: Buffer): Promise<void> {
+    let pieces: Buffer[] = [];
+    let pieceBytes = 0;
+    const add = (b: Buffer) => {
+      pieces.push(b);
+      pieceBytes += b.length;
+    };
+    const flush = async () => {
+      if (pieces.length > 0) await this.current().write(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, pieceBytes));
+      pieces = [];
+      pieceBytes = 0;
+    };
+
+    let pos = 0;
+    while (pos < chunk.length) {
+      const newline = chunk.indexOf(NEWLINE, pos);
+      const end = newline === -1 ? chunk.length : newline;
+      if (end > pos) {
+        if (this.rowEnded) {
+          this.rowEnded = false;
+          if (this.current().bytes + pieceBytes >= this.maxBytes) {
+            await flush();
+            await this.closePart();
+          } else {
+            add(SEPARATOR);
+          }
+        }
+        this.current();
+        add(chunk.subarray(pos, end));
+      }
+      if (newline === -1) break;
+      this.rowEnded = true;
+      this.partRows++;
+      this.totalRows++;
+      pos = newline + 1;
+    }
+    await flush();
+  }
+
+  /** Closes the last part (an entity with no rows still gets one, holding `[]`). */
+  async finish(): Promise<JsonPart[]> {
+    this.current();
+    await this.closePart();
+    return this.done;
+  }
+
+  private current(): ZipEntry {
+    if (!this.entry) {
+      this.entry = this.openPart(this.done.length + 1);
+      // Written straight into the stream's buffer; the first row's write waits for drain.
+      void this.entry.write(OPEN);
+    }
+    return this.entry;
+  }
+
+  private async closePart(): Promise<void> {
+    const entry = this.entry!;
+    await entry.write(this.partRows === 0 ? CLOSE_EMPTY : CLOSE);
+    this.done.push({ ...entry.end(), rows: this.partRows });
+    this.entry = undefined;
+    this.partRows = 0;
+    this.rowEnded = false;
+  }
+}

@@ -1,0 +1,98 @@
+import type { ExportColumn, ExportEntity } from './entities.ts';
+
+/**
+ * SQL for one entity's rows, serialized by PostgreSQL itself (COPY … TO STDOUT).
+ * Per-row work in JavaScript is what made exports slow (see BENCHMARKS.md), so
+ * the database writes the JSON and the CSV and Node only compresses and uploads.
+ *
+ * COPY takes no bind parameters, so the user id is inlined as a literal; it is
+ * checked to be a UUID first, which leaves nothing to inject.
+ */
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function userLiteral(userId: string): string {
+  if (!UUID.test(userId)) throw new Error(`not a UUID: ${JSON.stringify(userId)}`);
+  return `'${userId}'::uuid`;
+}
+
+/** A slice of an entity's rows in its total order: one numbered part. */
+export interface RowRange {
+  offset: number;
+  limit: number;
+}
+
+// ISO 8601 in UTC with all six fractional digits: exact, and the same text in JSON and CSV.
+const isoTimestamp = (expr: string) => `to_char(${expr} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * OWASP's advice for CSV injection: a cell that a spreadsheet would run as a
+ * formula (starting with = + - @ tab or CR) gets a leading apostrophe. A cell
+ * that is just a number ("-12", "+3.5") is left alone, so numbers stay numbers.
+ */
+const formulaSafe = (expr: string) =>
+  `case when ${expr} ~ '^[-=+@\\t\\r]' and ${expr} !~ '^[-+]?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' then '''' || ${expr} else ${expr} end`;
+
+function columnSql(column: ExportColumn): string {
+  return column.sql ?? `t.${column.name}`;
+}
+
+function jsonValue(column: ExportColumn): string {
+  const expr = columnSql(column);
+  // Everything else maps to JSON exactly: bigint as a number with all its digits, jsonb nested as is.
+  return column.kind === 'timestamptz' ? isoTimestamp(expr) : expr;
+}
+
+function csvValue(column: ExportColumn): string {
+  const expr = columnSql(column);
+  switch (column.kind) {
+    case 'timestamptz':
+      return isoTimestamp(expr);
+    case 'jsonb':
+      return formulaSafe(`(${expr})::text`);
+    case 'text':
+      return formulaSafe(expr);
+    default:
+      return expr;
+  }
+}
+
+function selectRows(entity: ExportEntity, userId: string, values: string[], range?: RowRange): string {
+  const user = userLiteral(userId);
+  const from = entity.from.replaceAll(':user', user);
+  const list = values.map((v, i) => `${v.replaceAll(':user', user)} as "${entity.columns[i]!.name}"`).join(', ');
+  const slice = range ? ` offset ${range.offset} limit ${range.limit}` : '';
+  return `select ${list} from ${from} order by ${entity.orderBy}${slice}`;
+}
+
+/**
+ * Counts an entity's rows and adds up the stored size of their values: cheap
+ * (nothing is serialized) and close to the size of their JSON, to which keys
+ * and quotes add a fixed cost per column.
+ */
+export function sizeSql(entity: ExportEntity, userId: string): string {
+  const user = userLiteral(userId);
+  const valueBytes = entity.columns
+    .filter((c) => c.kind === 'text' || c.kind === 'jsonb')
+    .map((c) => `coalesce(pg_column_size(${columnSql(c)}), 0)`);
+  const fixedBytes = entity.columns.reduce((sum, c) => sum + c.name.length + 40, 0);
+  const bytes = [...valueBytes, String(fixedBytes)].join(' + ').replaceAll(':user', user);
+  return `select count(*)::bigint as n, coalesce(sum(${bytes}), 0)::bigint as bytes from ${entity.from.replaceAll(':user', user)}`;
+}
+
+/**
+ * One JSON object per line. CSV format with a quote and delimiter byte that
+ * PostgreSQL's JSON output can never hold (it escapes every control character)
+ * makes COPY pass each line through untouched, where text format would double
+ * every backslash.
+ */
+export function jsonLinesCopySql(entity: ExportEntity, userId: string, range?: RowRange): string {
+  const rows = selectRows(entity, userId, entity.columns.map(jsonValue), range);
+  return `copy (select row_to_json(r)::text from (${rows}) r) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')`;
+}
+
+/** RFC 4180 CSV (CRLF is what the RFC says, but PostgreSQL writes LF; every reader accepts both). */
+export function csvCopySql(entity: ExportEntity, userId: string, range?: RowRange): string {
+  const rows = selectRows(entity, userId, entity.columns.map(csvValue), range);
+  return `copy (${rows}) to stdout with (format csv, header true, encoding 'UTF8')`;
+}

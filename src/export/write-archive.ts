@@ -1,0 +1,126 @@
+import type pg from 'pg';
+import type { Readable } from 'node:stream';
+import { ENTITIES, type ExportEntity } from './entities.ts';
+import { JsonArrayParts } from './json-parts.ts';
+import { buildManifest, type EntityManifest, type Manifest } from './manifest.ts';
+import { csvCopySql, jsonLinesCopySql } from './queries.ts';
+import { readmeText } from './readme.ts';
+import { type EntitySize, Snapshot } from './snapshot.ts';
+import type { WrittenFile, ZipWriter } from './zip-writer.ts';
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+export class UserNotFoundError extends Error {
+  override name = 'UserNotFoundError';
+}
+
+export interface ArchiveIdentity {
+  requestId: string;
+  userId: string;
+  exporterVersion: string;
+  schemaVersion: string;
+}
+
+export interface Progress {
+  rowsTotal: number;
+  rowsWritten: number;
+}
+
+export interface WriteArchiveOptions {
+  pool: pg.Pool;
+  zip: ZipWriter;
+  identity: ArchiveIdentity;
+  maxEntryBytes: number;
+  /** Called once the data is written, to learn when the link will expire (README.txt says so). */
+  linkExpiry: () => Promise<Date>;
+  onProgress?: (progress: Progress) => void;
+}
+
+/**
+ * Writes a user's whole export into the ZIP from one consistent snapshot:
+ * json/ and csv/ files per entity, README.txt, and manifest.json last. Knows
+ * nothing of S3: the caller consumes zip.output.
+ */
+export async function writeArchive(options: WriteArchiveOptions): Promise<Manifest> {
+  const { pool, zip, identity } = options;
+  const snapshot = await Snapshot.open(pool);
+  try {
+    if (!(await snapshot.userExists(identity.userId))) {
+      throw new UserNotFoundError('the user no longer exists');
+    }
+    const sizes = await snapshot.sizes(identity.userId);
+    const progress: Progress = { rowsTotal: 0, rowsWritten: 0 };
+    // Each row is written twice (JSON and CSV); progress counts both.
+    for (const s of sizes.values()) progress.rowsTotal += 2 * s.rows;
+    options.onProgress?.({ ...progress });
+
+    const entities: Record<string, EntityManifest> = {};
+    for (const entity of ENTITIES) {
+      const size = sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0 };
+      entities[entity.name] = await writeEntity(snapshot, zip, entity, identity.userId, size, options.maxEntryBytes, (rows) => {
+        progress.rowsWritten += rows;
+        options.onProgress?.({ ...progress });
+      });
+    }
+    const linkExpiresAt = await options.linkExpiry();
+    const manifest = buildManifest({ ...identity, asOf: snapshot.asOf, linkExpiresAt, entities });
+    await zip.addText('README.txt', readmeText(manifest));
+    await zip.addText('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
+    await snapshot.close();
+    return manifest;
+  } catch (error) {
+    await snapshot.close(error as Error);
+    throw error;
+  }
+}
+
+async function writeEntity(
+  snapshot: Snapshot,
+  zip: ZipWriter,
+  entity: ExportEntity,
+  userId: string,
+  size: EntitySize,
+  maxEntryBytes: number,
+  onRows: (rows: number) => void,
+): Promise<EntityManifest> {
+  // Whether to number the parts is decided before the first byte, since a
+  // ZIP entry's name comes first; the estimate leaves room for error.
+  const numbered = size.estimatedJsonBytes > maxEntryBytes / 2;
+  const name = (dir: string, ext: string, index: number) =>
+    numbered || index > 1 ? `${dir}/${entity.name}-${String(index).padStart(4, '0')}.${ext}` : `${dir}/${entity.name}.${ext}`;
+
+  const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index)), maxEntryBytes);
+  let reported = 0;
+  await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId)), async (chunk) => {
+    await json.push(chunk);
+    onRows(json.rows - reported);
+    reported = json.rows;
+  });
+  const jsonParts = await json.finish();
+
+  // The CSV holds the same rows in the same parts as the JSON.
+  const csv: WrittenFile[] = [];
+  let offset = 0;
+  for (const [i, part] of jsonParts.entries()) {
+    const range = jsonParts.length === 1 ? undefined : { offset, limit: part.rows };
+    const entry = zip.openEntry(name('csv', 'csv', i + 1));
+    await entry.write(BOM); // Excel reads UTF-8 right only with a BOM.
+    await pipeCopy(snapshot.copy(csvCopySql(entity, userId, range)), (chunk) => entry.write(chunk));
+    csv.push(entry.end());
+    onRows(part.rows);
+    offset += part.rows;
+  }
+
+  return {
+    rows: json.rows,
+    files: [
+      ...jsonParts.map(({ rows: _rows, ...file }) => ({ ...file, format: 'json' as const })),
+      ...csv.map((file) => ({ ...file, format: 'csv' as const })),
+    ],
+  };
+}
+
+/** Feeds a COPY stream into `write` chunk by chunk, with backpressure. */
+async function pipeCopy(source: Readable, write: (chunk: Buffer) => Promise<void>): Promise<void> {
+  for await (const chunk of source) await write(chunk as Buffer);
+}

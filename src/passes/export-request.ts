@@ -1,0 +1,196 @@
+import { PassThrough, pipeline, Transform } from 'node:stream';
+import type pg from 'pg';
+import type { Clock } from '../clock.ts';
+import type { ExportConfig } from '../config.ts';
+import type { Db } from '../db/connect.ts';
+import { type ClaimedRequest, markReady, releaseAfterFailure, releaseClaim, renewClaim } from '../db/requests.ts';
+import { rowCounts } from '../export/manifest.ts';
+import { type Progress, UserNotFoundError, writeArchive } from '../export/write-archive.ts';
+import { ZipWriter } from '../export/zip-writer.ts';
+import type { Logger } from '../log.ts';
+import { publicErrorText } from '../public-error.ts';
+import type { PresignedLink, S3Storage } from '../storage/s3-storage.ts';
+
+export interface PassDeps {
+  db: Db;
+  pool: pg.Pool;
+  storage: S3Storage;
+  log: Logger;
+  clock: Clock;
+}
+
+export type RequestOutcome =
+  | { kind: 'ready'; rows: number; bytes: number; rowCounts: Record<string, number> }
+  | { kind: 'retry' | 'failed'; error: string }
+  /** The claim was taken over, or the request (or its user) was deleted: nothing of ours remains. */
+  | { kind: 'lost' }
+  /** Stopped by a signal; the request is pending again. */
+  | { kind: 'released' };
+
+export class ClaimLostError extends Error {
+  override name = 'ClaimLostError';
+}
+
+export interface ExportContext {
+  config: ExportConfig;
+  exporterVersion: string;
+  schemaVersion: string;
+  /** Aborted when the process is asked to stop. */
+  signal: AbortSignal;
+  /** How often the claim is renewed (and progress reported). */
+  heartbeatMs: number;
+  onProgress?: (requestId: string, progress: Progress & { bytesUploaded: number }) => void;
+}
+
+/**
+ * One claimed request, start to end: snapshot → ZIP → multipart upload →
+ * presigned link → the fenced `ready` update. Any failure in any stage aborts
+ * the upload, so nothing half-written is ever published.
+ */
+export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx: ExportContext): Promise<RequestOutcome> {
+  const { db, storage, clock } = deps;
+  const log = deps.log.child({ requestId: request.id, userId: request.userId, attempt: request.attempts });
+  const started = performance.now();
+  const key = storage.objectKey(request.userId, request.id, request.claimId);
+  const now = clock.now();
+  const filename = `data-export-${now.toISOString().slice(0, 10)}.zip`;
+  const stop = new AbortController();
+  const onSignal = () => stop.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onSignal, { once: true });
+
+  const zip = new ZipWriter({ level: ctx.config.zipLevel, date: now });
+  let archiveBytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      archiveBytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const body = new PassThrough();
+  pipeline(zip.output, counter, body, () => {});
+
+  let bytesUploaded = 0;
+  let progress: Progress = { rowsTotal: 0, rowsWritten: 0 };
+  const upload = storage
+    .upload(key, body, {
+      contentDisposition: `attachment; filename="${filename}"`,
+      signal: stop.signal,
+      onProgress: (bytes) => (bytesUploaded = bytes),
+    })
+    .catch((error: unknown) => {
+      zip.abort(error as Error);
+      throw error;
+    });
+  // Never leave a rejection unobserved while the archive is still being written.
+  upload.catch(() => {});
+  stop.signal.addEventListener('abort', () => zip.abort(abortError(stop.signal.reason)), { once: true });
+
+  const heartbeat = setInterval(() => {
+    ctx.onProgress?.(request.id, { ...progress, bytesUploaded });
+    renewClaim(db, request.id, request.claimId, ctx.config.claimTtlSeconds)
+      .then((held) => held || stop.abort(new ClaimLostError('the claim was taken over or the request deleted')))
+      .catch((error: unknown) => log.warn({ err: error }, 'could not renew the claim'));
+  }, ctx.heartbeatMs);
+
+  let link: PresignedLink | undefined;
+  try {
+    const manifest = await writeArchive({
+      pool: deps.pool,
+      zip,
+      identity: { requestId: request.id, userId: request.userId, exporterVersion: ctx.exporterVersion, schemaVersion: ctx.schemaVersion },
+      maxEntryBytes: ctx.config.maxEntryBytes,
+      linkExpiry: async () => {
+        link = await storage.presign(key, { ttlSeconds: ctx.config.linkTtlSeconds, signedAt: clock.now(), filename });
+        return link.expiresAt;
+      },
+      onProgress: (p) => (progress = p),
+    });
+    await zip.finalize();
+    await upload;
+    if (stop.signal.aborted) throw abortError(stop.signal.reason);
+    if (link!.credentialsExpireFirst) {
+      log.warn(
+        { linkExpiresAt: link!.expiresAt.toISOString(), wantedSeconds: ctx.config.linkTtlSeconds },
+        'the signing credentials expire before the link lifetime: the link dies with them; sign with long-lived credentials (see README)',
+      );
+    }
+    const counts = rowCounts(manifest);
+    const published = await markReady(db, request.id, request.claimId, {
+      downloadUrl: link!.url,
+      expiresAt: link!.expiresAt,
+      objectKey: key,
+      archiveBytes,
+      rowCounts: counts,
+    });
+    if (!published) {
+      // Someone else owns the request now (or it is gone): our archive must not outlive that.
+      await storage.delete(key);
+      log.warn('claim lost before publishing; the archive was deleted');
+      return { kind: 'lost' };
+    }
+    if (request.previousObjectKey && request.previousObjectKey !== key) {
+      await storage.delete(request.previousObjectKey).catch((error: unknown) => {
+        log.warn({ err: error }, 'could not delete the previous archive; the sweep will');
+      });
+    }
+    const rows = Object.values(counts).reduce((a, b) => a + b, 0);
+    log.info(
+      { outcome: 'ready', rows: counts, bytes: archiveBytes, seconds: seconds(started), expiresAt: link!.expiresAt.toISOString() },
+      'request ready',
+    );
+    return { kind: 'ready', rows, bytes: archiveBytes, rowCounts: counts };
+  } catch (error) {
+    zip.abort(error as Error);
+    await upload.catch(() => {});
+    return await settleFailure(deps, request, ctx, error, log, seconds(started), key);
+  } finally {
+    clearInterval(heartbeat);
+    ctx.signal.removeEventListener('abort', onSignal);
+  }
+}
+
+async function settleFailure(
+  deps: PassDeps,
+  request: ClaimedRequest,
+  ctx: ExportContext,
+  error: unknown,
+  log: Logger,
+  secs: number,
+  key: string,
+): Promise<RequestOutcome> {
+  const { db, storage } = deps;
+  if (error instanceof ClaimLostError || (ctx.signal.aborted && !(error instanceof UserNotFoundError))) {
+    // An upload that completed just before the stop would be an orphan.
+    await storage.delete(key).catch(() => {});
+  }
+  if (error instanceof ClaimLostError) {
+    log.warn({ outcome: 'lost', seconds: secs }, 'claim lost while building; stopped');
+    return { kind: 'lost' };
+  }
+  if (ctx.signal.aborted) {
+    const released = await releaseClaim(db, request.id, request.claimId, 'interrupted; will be retried');
+    log.warn({ outcome: released ? 'released' : 'lost', seconds: secs }, 'stopped; the request is pending again');
+    return released ? { kind: 'released' } : { kind: 'lost' };
+  }
+  const final = error instanceof UserNotFoundError;
+  const text = final ? 'the user no longer exists' : publicErrorText(error, 'building the export');
+  const status = await releaseAfterFailure(db, request.id, request.claimId, text, {
+    maxAttempts: ctx.config.maxAttempts,
+    final,
+  });
+  if (status === 'lost') {
+    log.warn({ outcome: 'lost', err: error, seconds: secs }, 'request gone or taken over after a failure');
+    return { kind: 'lost' };
+  }
+  const kind = status === 'failed' ? 'failed' : 'retry';
+  log.error({ outcome: kind, err: error, seconds: secs }, kind === 'failed' ? 'request failed' : 'request failed; will be retried');
+  return { kind, error: text };
+}
+
+function abortError(reason: unknown): Error {
+  return reason instanceof Error ? reason : Object.assign(new Error('aborted'), { name: 'AbortError' });
+}
+
+function seconds(since: number): number {
+  return Math.round(performance.now() - since) / 1000;
+}

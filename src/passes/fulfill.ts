@@ -1,0 +1,146 @@
+import type { ExportConfig } from '../config.ts';
+import { claimByIds, type ClaimedRequest, claimNext, failAbandoned, findRequests, listClaimable } from '../db/requests.ts';
+import { type ExportContext, exportRequest, type PassDeps, type RequestOutcome } from './export-request.ts';
+
+export interface FulfillOptions {
+  /** At most this many requests in this run. */
+  limit: number;
+  concurrency: number;
+  /** Reprocess exactly these requests, whatever their status. */
+  requestIds?: readonly string[];
+  dryRun: boolean;
+  signal: AbortSignal;
+  heartbeatMs?: number;
+  onProgress?: ExportContext['onProgress'];
+}
+
+export interface FulfillSummary {
+  claimed: number;
+  ready: number;
+  retrying: number;
+  failed: number;
+  lost: number;
+  released: number;
+  /** Requests a dead worker left processing on its last attempt, ended failed at the start of this run. */
+  abandoned: number;
+  /** --request ids that could not be claimed: unknown, or held by a live worker. */
+  skipped: { id: string; reason: string }[];
+  /** What a dry run would have built. */
+  wouldBuild: string[];
+  rows: number;
+  bytes: number;
+  seconds: number;
+}
+
+export interface FulfillContext {
+  config: ExportConfig;
+  exporterVersion: string;
+  schemaVersion: string;
+}
+
+/**
+ * The fulfill pass: claim → build → upload → mark ready, `concurrency`
+ * requests at a time, until nothing is pending, the limit is reached, or the
+ * process is asked to stop (then it claims nothing more and hands back what
+ * it holds). One request's failure never stops the others.
+ */
+export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: FulfillOptions): Promise<FulfillSummary> {
+  const started = performance.now();
+  const { db, log } = deps;
+  const { config } = ctx;
+  const summary: FulfillSummary = {
+    claimed: 0,
+    ready: 0,
+    retrying: 0,
+    failed: 0,
+    lost: 0,
+    released: 0,
+    abandoned: 0,
+    skipped: [],
+    wouldBuild: [],
+    rows: 0,
+    bytes: 0,
+    seconds: 0,
+  };
+
+  if (options.dryRun) {
+    await dryRun(deps, options, config, summary);
+    summary.seconds = elapsed(started);
+    return summary;
+  }
+
+  const abandoned = await failAbandoned(db, config.maxAttempts, `gave up after ${config.maxAttempts} attempts: the worker stopped each time`);
+  for (const r of abandoned) log.error({ requestId: r.id, userId: r.userId, outcome: 'failed' }, 'request abandoned by dead workers; failed');
+  summary.abandoned = abandoned.length;
+
+  const exportCtx: ExportContext = {
+    config,
+    exporterVersion: ctx.exporterVersion,
+    schemaVersion: ctx.schemaVersion,
+    signal: options.signal,
+    heartbeatMs: options.heartbeatMs ?? Math.min(5_000, (config.claimTtlSeconds * 1000) / 4),
+    onProgress: options.onProgress,
+  };
+  const record = (outcome: RequestOutcome) => {
+    if (outcome.kind === 'ready') {
+      summary.ready++;
+      summary.rows += outcome.rows;
+      summary.bytes += outcome.bytes;
+    } else if (outcome.kind === 'retry') summary.retrying++;
+    else summary[outcome.kind]++;
+  };
+
+  let next: () => Promise<ClaimedRequest | undefined>;
+  if (options.requestIds) {
+    const queue = await claimRequested(deps, options.requestIds, config, summary);
+    next = async () => queue.shift();
+  } else {
+    next = () => claimNext(db, config.claimTtlSeconds, config.maxAttempts);
+  }
+
+  const worker = async () => {
+    while (!options.signal.aborted && summary.claimed < options.limit) {
+      summary.claimed++; // reserve the slot before the await, so workers never overshoot the limit
+      const request = await next();
+      if (!request) {
+        summary.claimed--;
+        return;
+      }
+      record(await exportRequest(deps, request, exportCtx));
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  summary.seconds = elapsed(started);
+  return summary;
+}
+
+async function claimRequested(deps: PassDeps, ids: readonly string[], config: ExportConfig, summary: FulfillSummary) {
+  const claimed = await claimByIds(deps.db, ids, config.claimTtlSeconds);
+  const claimedIds = new Set(claimed.map((r) => r.id));
+  const known = new Map((await findRequests(deps.db, ids.filter((id) => !claimedIds.has(id)))).map((r) => [r.id, r]));
+  for (const id of ids) {
+    if (claimedIds.has(id)) continue;
+    const reason = known.has(id) ? 'being processed by another worker' : 'no such request';
+    summary.skipped.push({ id, reason });
+    deps.log.warn({ requestId: id }, `request skipped: ${reason}`);
+  }
+  return claimed;
+}
+
+async function dryRun(deps: PassDeps, options: FulfillOptions, config: ExportConfig, summary: FulfillSummary) {
+  const rows = options.requestIds
+    ? await findRequests(deps.db, options.requestIds)
+    : await listClaimable(deps.db, options.limit, config.maxAttempts);
+  for (const r of rows) {
+    summary.wouldBuild.push(r.id);
+    deps.log.info({ requestId: r.id, userId: r.userId, status: r.status, dryRun: true }, 'would build');
+  }
+  if (options.requestIds) {
+    const found = new Set(rows.map((r) => r.id));
+    for (const id of options.requestIds) if (!found.has(id)) summary.skipped.push({ id, reason: 'no such request' });
+  }
+}
+
+function elapsed(since: number): number {
+  return Math.round(performance.now() - since) / 1000;
+}

@@ -1,0 +1,71 @@
+import { sql } from 'kysely';
+import type { Config } from './config.ts';
+import type pg from 'pg';
+import { connect, type Db, type DbHandle } from './db/connect.ts';
+import { currentSchemaVersion } from './db/migrate.ts';
+import { errorMessage } from './errors.ts';
+import type { Logger } from './log.ts';
+import { registerSecret } from './redact.ts';
+import { S3Storage } from './storage/s3-storage.ts';
+
+/** What a pass needs from the outside world, opened and checked. */
+export interface RuntimeDeps {
+  db: Db;
+  pool: pg.Pool;
+  storage: S3Storage;
+}
+
+/** A dependency that cannot be reached at start: one clear line, exit 1, nothing changed. */
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+}
+
+const START_CHECK_MS = 5_000;
+
+/** Connects to the database and checks it answers within a few seconds. */
+export async function openDatabase(config: Config, connections: number): Promise<DbHandle> {
+  registerSecret(safePassword(config.databaseUrl));
+  const handle = connect({ url: config.databaseUrl, maxConnections: connections, connectTimeoutMs: START_CHECK_MS });
+  try {
+    await sql`select 1`.execute(handle.db);
+  } catch (error) {
+    await handle.close().catch(() => {});
+    throw new UnavailableError(`database unreachable (DATABASE_URL): ${errorMessage(error)}`, { cause: error });
+  }
+  return handle;
+}
+
+/** The schema version, or a clear line when `exporter migrate` has not been run. */
+export async function requireSchema(handle: DbHandle): Promise<string> {
+  const version = await currentSchemaVersion(handle.db);
+  if (!version) throw new UnavailableError('the database has no exporter schema: run `exporter migrate` first');
+  return version;
+}
+
+/** Opens storage and checks the bucket answers within a few seconds. */
+export async function openStorage(config: Config, log: Logger): Promise<S3Storage> {
+  registerSecret(process.env.AWS_SECRET_ACCESS_KEY);
+  registerSecret(process.env.AWS_SESSION_TOKEN);
+  registerSecret(config.storage.credentials?.secretAccessKey);
+  if (config.storage.sse === 'none') {
+    log.warn('S3_SSE=none: archives are written without server-side encryption headers; the bucket must encrypt by itself');
+  }
+  const storage = new S3Storage(config.storage);
+  try {
+    await storage.checkReachable(AbortSignal.timeout(START_CHECK_MS));
+  } catch (error) {
+    storage.destroy();
+    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+    const why = e.$metadata?.httpStatusCode ? `${e.name} (HTTP ${e.$metadata.httpStatusCode})` : errorMessage(error);
+    throw new UnavailableError(`storage unreachable (bucket ${config.storage.bucket}): ${why}`, { cause: error });
+  }
+  return storage;
+}
+
+function safePassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,195 @@
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type ServerSideEncryption,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { StorageConfig } from '../config.ts';
+
+export interface StoredObject {
+  key: string;
+  lastModified: Date;
+  size: number;
+}
+
+export interface PendingUpload {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
+
+export interface PresignedLink {
+  url: string;
+  /** When the link stops working: the lifetime asked for, or earlier if the signing credentials expire first. */
+  expiresAt: Date;
+  /** Set when the credentials cut the link short. */
+  credentialsExpireFirst: boolean;
+}
+
+export interface UploadOptions {
+  contentDisposition: string;
+  signal: AbortSignal;
+  onProgress?: (bytesUploaded: number) => void;
+}
+
+/**
+ * Everything the exporter does with object storage. Knows nothing of
+ * requests or SQL: keys in, objects out.
+ */
+export class S3Storage {
+  readonly config: StorageConfig;
+  private readonly client: S3Client;
+  /** Signs links against the address users reach, which may differ from the worker's. */
+  private readonly signer: S3Client;
+
+  constructor(config: StorageConfig) {
+    this.config = config;
+    this.client = makeClient(config, config.endpoint);
+    this.signer = config.publicEndpoint ? makeClient(config, config.publicEndpoint) : this.client;
+  }
+
+  /**
+   * `<prefix><user id>/<request id>/<claim id>.zip`. The claim id is random and
+   * new for every attempt, so the key is not guessable from a user id, and a
+   * late worker whose claim was taken over can never overwrite the newer archive.
+   */
+  objectKey(userId: string, requestId: string, claimId: string): string {
+    return `${this.config.prefix}${userId}/${requestId}/${claimId}.zip`;
+  }
+
+  /** Streams `body` into one object with a multipart upload; an error or abort leaves no parts behind. */
+  async upload(key: string, body: Readable, options: UploadOptions): Promise<void> {
+    const upload = new Upload({
+      client: this.client,
+      partSize: this.config.partSizeBytes,
+      queueSize: this.config.queueSize,
+      params: {
+        Bucket: this.config.bucket,
+        Key: key,
+        Body: body,
+        ContentType: 'application/zip',
+        ContentDisposition: options.contentDisposition,
+        ...this.encryptionParams(),
+      },
+    });
+    if (options.onProgress) {
+      upload.on('httpUploadProgress', (p) => p.loaded !== undefined && options.onProgress?.(p.loaded));
+    }
+    const onAbort = () => void upload.abort();
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await upload.done();
+    } catch (error) {
+      // The SDK aborts the multipart upload itself, but only once its part
+      // uploads settle; abort it here too so nothing is left when we return.
+      if (upload.uploadId) await this.abortUpload(key, upload.uploadId).catch(() => {});
+      throw error;
+    } finally {
+      options.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async presign(key: string, options: { ttlSeconds: number; signedAt: Date; filename: string }): Promise<PresignedLink> {
+    const command = new GetObjectCommand({
+      Bucket: this.config.bucket,
+      Key: key,
+      ResponseContentDisposition: `attachment; filename="${options.filename}"`,
+    });
+    const url = await getSignedUrl(this.signer, command, { expiresIn: options.ttlSeconds, signingDate: options.signedAt });
+    const wanted = new Date(options.signedAt.getTime() + options.ttlSeconds * 1000);
+    // A SigV4 link stops working when the credentials that signed it expire
+    // (role or STS credentials last hours, not days).
+    const credentials = await this.signer.config.credentials();
+    const credentialsExpire = credentials.expiration;
+    if (credentialsExpire && credentialsExpire < wanted) {
+      return { url, expiresAt: credentialsExpire, credentialsExpireFirst: true };
+    }
+    return { url, expiresAt: wanted, credentialsExpireFirst: false };
+  }
+
+  /** Deletes an object; one that is already gone is fine. */
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
+  }
+
+  async *listObjects(): AsyncGenerator<StoredObject> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.config.bucket, Prefix: this.config.prefix, ContinuationToken: token }),
+      );
+      for (const o of page.Contents ?? []) {
+        if (o.Key && o.LastModified) yield { key: o.Key, lastModified: o.LastModified, size: o.Size ?? 0 };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async *listPendingUploads(): AsyncGenerator<PendingUpload> {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.config.bucket,
+          Prefix: this.config.prefix,
+          KeyMarker: keyMarker,
+          UploadIdMarker: uploadIdMarker,
+        }),
+      );
+      for (const u of page.Uploads ?? []) {
+        if (u.Key && u.UploadId && u.Initiated) yield { key: u.Key, uploadId: u.UploadId, initiated: u.Initiated };
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+  }
+
+  async abortUpload(key: string, uploadId: string): Promise<void> {
+    await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: key, UploadId: uploadId }));
+  }
+
+  /** Fails fast when the bucket cannot be reached, before any request is claimed. */
+  async checkReachable(signal: AbortSignal): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }), { abortSignal: signal });
+  }
+
+  destroy(): void {
+    this.client.destroy();
+    if (this.signer !== this.client) this.signer.destroy();
+  }
+
+  private encryptionParams(): { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string } {
+    const { sse, sseKmsKeyId } = this.config;
+    if (sse === 'none') return {};
+    if (sse === 'aws:kms') return { ServerSideEncryption: 'aws:kms', ...(sseKmsKeyId ? { SSEKMSKeyId: sseKmsKeyId } : {}) };
+    return { ServerSideEncryption: 'AES256' };
+  }
+}
+
+function makeClient(config: StorageConfig, endpoint: string | undefined): S3Client {
+  return new S3Client({
+    region: config.region,
+    ...(endpoint ? { endpoint } : {}),
+    forcePathStyle: config.forcePathStyle,
+    // Bounded retries and timeouts: a storage outage must end the run, never hang it.
+    maxAttempts: 3,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: config.connectTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+    }),
+    // Recent SDKs add CRC32 checksums to every upload by default; MinIO
+    // versions, R2 and other S3-compatible servers reject or mishandle them.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(config.credentials ? { credentials: config.credentials } : {}),
+  });
+}

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { type Config, parseConfig, type RawSettings } from '../../src/config.ts';
+import { connect, type DbHandle } from '../../src/db/connect.ts';
+import { currentSchemaVersion, migrateToLatest } from '../../src/db/migrate.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
+import type { PassDeps } from '../../src/passes/export-request.ts';
+import { S3Storage } from '../../src/storage/s3-storage.ts';
+
+export const BIN = new URL('../../bin/exporter', import.meta.url).pathname;
+
+/**
+ * One test file's world: its own database (migrated) and its own bucket on
+ * the shared servers, so files never see each other's rows or objects.
+ */
+export interface TestEnv {
+  databaseUrl: string;
+  bucket: string;
+  s3: ReturnType<typeof inject<'s3'>>;
+  /** Environment for the CLI as a child process. */
+  cliEnv: Record<string, string>;
+  config(overrides?: RawSettings): Config;
+  handle: DbHandle;
+  admin: pg.Pool;
+  s3Client: S3Client;
+  schemaVersion: string;
+  close(): Promise<void>;
+}
+
+export async function createTestEnv(): Promise<TestEnv> {
+  const adminUrl = inject('databaseUrl');
+  const s3 = inject('s3');
+  const name = `t_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const root = new pg.Client({ connectionString: adminUrl });
+  await root.connect();
+  await root.query(`create database ${name}`);
+  await root.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const databaseUrl = url.toString();
+
+  const bucket = `b-${randomUUID().slice(0, 18)}`;
+  const s3Client = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  await s3Client.send(new CreateBucketCommand({ Bucket: bucket }));
+
+  const cliEnv: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    S3_BUCKET: bucket,
+    S3_ENDPOINT: s3.endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+  const config = (overrides: RawSettings = {}) => {
+    const base = parseConfig({
+      databaseUrl,
+      bucket,
+      s3Endpoint: s3.endpoint,
+      s3ForcePathStyle: 'true',
+      region: 'us-east-1',
+      logLevel: 'silent',
+      ...overrides,
+    });
+    return {
+      ...base,
+      storage: { ...base.storage, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } },
+    };
+  };
+  const handle = connect({ url: databaseUrl, maxConnections: 10 });
+  await migrateToLatest(handle.db);
+  const schemaVersion = (await currentSchemaVersion(handle.db))!;
+  const admin = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  admin.on('error', () => {});
+  return {
+    databaseUrl,
+    bucket,
+    s3,
+    cliEnv,
+    config,
+    handle,
+    admin,
+    s3Client,
+    schemaVersion,
+    async close() {
+      await handle.close();
+      await admin.end();
+      s3Client.destroy();
+    },
+  };
+}
+
+/** A logger whose lines are kept, to assert on what was (and was not) logged. */
+export function captureLogger(level = 'debug'): { log: Logger; lines: () => string[]; text: () => string } {
+  const chunks: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  });
+  const log = createLogger({ level, destination });
+  const lines = () => chunks.join('').split('\n').filter(Boolean);
+  return { log, lines, text: () => chunks.join('') };
+}
+
+export function passDeps(env: TestEnv, log: Logger, config = env.config()): PassDeps & { config: Config } {
+  return { db: env.handle.db, pool: env.handle.pool, storage: new S3Storage(config.storage), log, clock: { now: () => new Date() }, config };
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stderr lines that are JSON log records. */
+  logs: Record<string, unknown>[];
+}
+
+/** Runs the real CLI as a child process. */
+export function runCli(args: string[], env: Record<string, string>, options: { onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    if (child.pid) options.onSpawn?.(child.pid);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, logs: parseLogs(stderr) }));
+  });
+}
+
+export function parseLogs(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export async function getObject(env: TestEnv, key: string): Promise<Buffer> {
+  const res = await env.s3Client.send(new GetObjectCommand({ Bucket: env.bucket, Key: key }));
+  return Buffer.from(await res.Body!.transformToByteArray());
+}
+
+export async function headObject(env: TestEnv, key: string) {
+  return env.s3Client.send(new HeadObjectCommand({ Bucket: env.bucket, Key: key }));
+}
+
+export async function listKeys(env: TestEnv): Promise<string[]> {
+  const res = await env.s3Client.send(new ListObjectsV2Command({ Bucket: env.bucket }));
+  return (res.Contents ?? []).map((o) => o.Key!).sort();
+}
+
+export async function requestRow(env: TestEnv, id: string) {
+  const { rows } = await env.admin.query('select * from data_export_requests where id = $1', [id]);
+  return rows[0] as Record<string, any> | undefined;
+}
