@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFulfill } from '../../src/passes/fulfill.ts';
+import { EXPORTER_VERSION } from '../../src/version.ts';
+import { captureLogger, createTestEnv, getObject, listKeys, passDeps, requestRow, type TestEnv } from '../support/harness.ts';
+import { insertProject, insertRequest, insertRun, insertUser } from '../support/seed.ts';
+import { parseJsonExact, readZip } from '../support/zip.ts';
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+async function fulfill(requestIds: string[], overrides: Parameters<TestEnv['config']>[0] = {}, tweak: (c: any) => void = () => {}) {
+  const logger = captureLogger();
+  const config = structuredClone(env.config(overrides));
+  tweak(config);
+  const deps = passDeps(env, logger.log, config);
+  const summary = await runFulfill(deps, { config: config.export, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
+    limit: 100,
+    concurrency: 1,
+    requestIds,
+    dryRun: false,
+    signal: new AbortController().signal,
+  });
+  deps.storage.destroy();
+  return { summary, logger };
+}
+
+describe('fulfill when things go wrong', () => {
+  it('a storage failure puts the request back to pending with a short error, then failed after the last attempt', async () => {
+    const user = await insertUser(env.admin);
+    const id = await insertRequest(env.admin, user);
+
+    const first = await fulfill([id], { bucket: 'no-such-bucket-here', maxAttempts: '2' });
+    expect(first.summary).toMatchObject({ ready: 0, retrying: 1 });
+    const afterFirst = (await requestRow(env, id))!;
+    expect(afterFirst).toMatchObject({ status: 'pending', attempts: 1, download_url: null, claim_id: null });
+    expect(afterFirst.error).toBe('storage error while building the export (NoSuchBucket)');
+    // The log has the whole story; the stored error has none of the details.
+    expect(first.logger.text()).toContain('NoSuchBucket');
+
+    const second = await fulfill([id], { bucket: 'no-such-bucket-here', maxAttempts: '2' });
+    expect(second.summary).toMatchObject({ failed: 1 });
+    expect(await requestRow(env, id)).toMatchObject({ status: 'failed', attempts: 2 });
+  });
+
+  it('a query that fails mid-archive aborts the upload: nothing is stored and nothing is marked ready', async () => {
+    const user = await insertUser(env.admin);
+    const project = await insertProject(env.admin, user);
+    await insertRun(env.admin, project);
+    const id = await insertRequest(env.admin, user);
+    const before = await listKeys(env);
+    await env.admin.query('alter table pipeline_runs rename column metadata to metadata_moved');
+    try {
+      const { summary } = await fulfill([id]);
+      expect(summary.retrying).toBe(1);
+    } finally {
+      await env.admin.query('alter table pipeline_runs rename column metadata_moved to metadata');
+    }
+    const row = (await requestRow(env, id))!;
+    expect(row).toMatchObject({ status: 'pending', download_url: null, object_key: null });
+    expect(row.error).toMatch(/^database error while building the export/);
+    expect(row.error).not.toMatch(/select|pipeline_runs|metadata/);
+    expect(await listKeys(env)).toEqual(before);
+
+    // The next run, with the cause gone, finishes it.
+    const { summary } = await fulfill([id]);
+    expect(summary.ready).toBe(1);
+  });
+
+  it('splits an entity larger than the entry limit into numbered parts with the same rows in JSON and CSV', async () => {
+    const user = await insertUser(env.admin);
+    const project = await insertProject(env.admin, user);
+    for (let n = 1; n <= 60; n++) await insertRun(env.admin, project, { number: n, branch: `branch-${'x'.repeat(200)}-${n}` });
+    const id = await insertRequest(env.admin, user);
+
+    const { summary } = await fulfill([id], {}, (c) => (c.export.maxEntryBytes = 8 * 1024));
+    expect(summary.ready).toBe(1);
+    const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
+    const jsonParts = [...files.keys()].filter((k) => k.startsWith('json/pipeline_runs')).sort();
+    const csvParts = [...files.keys()].filter((k) => k.startsWith('csv/pipeline_runs')).sort();
+    expect(jsonParts.length).toBeGreaterThan(2);
+    expect(jsonParts[0]).toBe('json/pipeline_runs-0001.json');
+    expect(csvParts).toEqual(jsonParts.map((p) => p.replace('json', 'csv').replace('.json', '.csv')));
+
+    const numbers: number[] = [];
+    for (const [i, part] of jsonParts.entries()) {
+      const rows = parseJsonExact(files.get(part)!.toString()) as { number: number }[];
+      // Each part holds whole rows and stays near the limit (it closes at the first row boundary past it).
+      expect(files.get(part)!.length).toBeLessThan(8 * 1024 + 1024);
+      const csvLines = files.get(csvParts[i]!)!.toString().trim().split('\n');
+      expect(csvLines.length - 1).toBe(rows.length);
+      numbers.push(...rows.map((r) => r.number));
+    }
+    expect(numbers).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    const manifest = JSON.parse(files.get('manifest.json')!.toString());
+    expect(manifest.entities.pipeline_runs.rows).toBe(60);
+    expect(manifest.entities.pipeline_runs.files.map((f: any) => f.path).sort()).toEqual([...csvParts, ...jsonParts].sort());
+  });
+});
