@@ -64,7 +64,7 @@ try {
   for (const user of users) requests.push(await createPendingRequest(db, user));
 
   say('the nightly job, as cron runs it');
-  await exporter('fulfill');
+  await exporter('nightly');
 
   const { rows } = await db.query(
     `select id, status, archive_bytes, row_counts, expires_at, download_url from data_export_requests where id = $1`,
@@ -86,6 +86,7 @@ try {
   process.stdout.write(`rows: ${JSON.stringify(ready.row_counts)}\n`);
 
 
+  await exporter('status');
   say('done; the throwaway servers are stopped and their data deleted (so the link above stops working)');
 } finally {
   await Promise.allSettled([s3.stop(), postgres.stop()]);

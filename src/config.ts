@@ -22,6 +22,7 @@ export const SETTINGS = {
   claimTtl: { flag: '--claim-ttl <duration>', env: 'EXPORT_CLAIM_TTL', help: 'how long a claim lives without renewal before another worker may take the request over', default: '5m' },
   zipLevel: { flag: '--zip-level <0-9>', env: 'EXPORT_ZIP_LEVEL', help: 'deflate level of the archive', default: '1' },
   logLevel: { flag: '--log-level <level>', env: 'LOG_LEVEL', help: 'fatal, error, warn, info, debug or trace', default: 'info' },
+  pushgatewayUrl: { flag: '--pushgateway-url <url>', env: 'PUSHGATEWAY_URL', help: 'Prometheus Pushgateway that each run pushes its figures to' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -62,6 +63,7 @@ export interface Config {
   readonly storage: StorageConfig;
   readonly export: ExportConfig;
   readonly logLevel: string;
+  readonly pushgatewayUrl: string | undefined;
 }
 
 /** SigV4 presigned URLs live at most 7 days. */
@@ -162,6 +164,7 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
       maxEntryBytes: 1024 ** 3,
     },
     logLevel,
+    pushgatewayUrl: url('pushgatewayUrl', ['http', 'https']),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -34,14 +34,23 @@ function claimSet(claimTtlSeconds: number) {
  * Claims the next request, oldest first: a processing one whose worker died
  * (its claim expired) before a pending one. SKIP LOCKED lets any number of
  * workers claim at once without waiting on, or ever sharing, a request.
+ * `exclude` holds the requests this run already tried: one that failed goes
+ * back to pending for the *next* run, not for another try a second later.
  */
-export async function claimNext(db: Db, claimTtlSeconds: number, maxAttempts: number): Promise<ClaimedRequest | undefined> {
+export async function claimNext(
+  db: Db,
+  claimTtlSeconds: number,
+  maxAttempts: number,
+  exclude: readonly string[] = [],
+): Promise<ClaimedRequest | undefined> {
+  const notExcluded = sql<boolean>`id <> all(${[...exclude]}::uuid[])`;
   const takeOver = db
     .selectFrom('dataExportRequests')
     .select('id')
     .where('status', '=', 'processing')
     .where('claimExpiresAt', '<', sql<Date>`now()`)
     .where('attempts', '<', maxAttempts)
+    .where(notExcluded)
     .orderBy('claimExpiresAt')
     .limit(1)
     .forUpdate()
@@ -50,6 +59,7 @@ export async function claimNext(db: Db, claimTtlSeconds: number, maxAttempts: nu
     .selectFrom('dataExportRequests')
     .select('id')
     .where('status', '=', 'pending')
+    .where(notExcluded)
     .orderBy('requestedAt')
     .limit(1)
     .forUpdate()

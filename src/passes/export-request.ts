@@ -20,7 +20,7 @@ export interface PassDeps {
 }
 
 export type RequestOutcome =
-  | { kind: 'ready'; rows: number; bytes: number; rowCounts: Record<string, number> }
+  | { kind: 'ready'; rows: number; bytes: number; seconds: number; rowCounts: Record<string, number> }
   | { kind: 'retry' | 'failed'; error: string }
   /** The claim was taken over, or the request (or its user) was deleted: nothing of ours remains. */
   | { kind: 'lost' }
@@ -138,7 +138,7 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
       { outcome: 'ready', rows: counts, bytes: archiveBytes, seconds: seconds(started), expiresAt: link!.expiresAt.toISOString() },
       'request ready',
     );
-    return { kind: 'ready', rows, bytes: archiveBytes, rowCounts: counts };
+    return { kind: 'ready', rows, bytes: archiveBytes, seconds: seconds(started), rowCounts: counts };
   } catch (error) {
     zip.abort(error as Error);
     await upload.catch(() => {});

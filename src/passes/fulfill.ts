@@ -29,6 +29,9 @@ export interface FulfillSummary {
   wouldBuild: string[];
   rows: number;
   bytes: number;
+  /** Seconds of the slowest ready request, and of all of them together. */
+  slowestRequestSeconds: number;
+  requestSecondsTotal: number;
   seconds: number;
 }
 
@@ -60,6 +63,8 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     wouldBuild: [],
     rows: 0,
     bytes: 0,
+    slowestRequestSeconds: 0,
+    requestSecondsTotal: 0,
     seconds: 0,
   };
 
@@ -86,6 +91,8 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
       summary.ready++;
       summary.rows += outcome.rows;
       summary.bytes += outcome.bytes;
+      summary.slowestRequestSeconds = Math.max(summary.slowestRequestSeconds, outcome.seconds);
+      summary.requestSecondsTotal += outcome.seconds;
     } else if (outcome.kind === 'retry') summary.retrying++;
     else summary[outcome.kind]++;
   };
@@ -95,7 +102,12 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     const queue = await claimRequested(deps, options.requestIds, config, summary);
     next = async () => queue.shift();
   } else {
-    next = () => claimNext(db, config.claimTtlSeconds, config.maxAttempts);
+    const tried: string[] = [];
+    next = async () => {
+      const request = await claimNext(db, config.claimTtlSeconds, config.maxAttempts, tried);
+      if (request) tried.push(request.id);
+      return request;
+    };
   }
 
   const worker = async () => {

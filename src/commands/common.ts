@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Config, type Needs, parseConfig, type RawSettings, SETTINGS, type SettingName } from '../config.ts';
+import { parseDurationSeconds } from '../durations.ts';
+import type { ExitCode } from '../errors.ts';
+import { UsageError } from '../errors.ts';
+import { statusReport } from '../db/status.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { pushMetrics, type RunFigures } from '../metrics.ts';
+import { openDatabase, openStorage, requireSchema, type RuntimeDeps } from '../runtime.ts';
+import type { Stopper } from '../signals.ts';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Human-readable logs and progress when an operator is watching. */
+  isTerminal: boolean;
+}
+
+/** What every command gets from the program. */
+export interface CommandTools {
+  io: CliIo;
+  stopper: Stopper;
+  setExit(code: ExitCode): void;
+}
+
+export const ALL_SETTINGS = Object.keys(SETTINGS) as SettingName[];
+export const DATABASE_SETTINGS: SettingName[] = ['databaseUrl', 'logLevel'];
+
+/** Declares the settings a command reads, each as a flag bound to its environment variable. */
+export function withSettings(cmd: Command, names: readonly SettingName[]): Command {
+  for (const name of names) {
+    const s = SETTINGS[name];
+    cmd.addOption(new Option(s.flag, s.help).env(s.env));
+  }
+  return cmd;
+}
+
+/** Parses the command's settings into the frozen Config (or a ConfigError naming every problem) and makes its logger. */
+export function commandContext(cmd: Command, io: CliIo, needs: Needs): { config: Config; log: Logger } {
+  const opts = cmd.opts<Record<string, unknown>>();
+  const raw: RawSettings = {};
+  for (const name of ALL_SETTINGS) {
+    const v = opts[name];
+    if (typeof v === 'string') raw[name] = v;
+  }
+  const config = parseConfig(raw, needs);
+  const log = createLogger({ level: config.logLevel, pretty: io.isTerminal });
+  return { config, log: log.child({ runId: randomUUID().slice(0, 8), pass: cmd.name() }) };
+}
+
+/** Opens and checks the database (and storage, unless `databaseOnly`), runs `run`, and closes them. */
+export async function withRuntime<T>(
+  config: Config,
+  log: Logger,
+  connections: number,
+  run: (deps: RuntimeDeps, schemaVersion: string) => Promise<T>,
+): Promise<T> {
+  const handle = await openDatabase(config, connections);
+  try {
+    const schemaVersion = await requireSchema(handle);
+    const storage = await openStorage(config, log);
+    try {
+      return await run({ db: handle.db, pool: handle.pool, storage }, schemaVersion);
+    } finally {
+      storage.destroy();
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+export function positiveInt(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a whole number of at least 1.');
+  return n;
+}
+
+export function durationArg(text: string): number {
+  const seconds = parseDurationSeconds(text);
+  if (seconds === undefined) throw new InvalidArgumentError('must be a duration such as 900, 15m, 36h or 90d.');
+  return seconds;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function requireUuids(ids: readonly string[], what: string): string[] {
+  for (const id of ids) if (!UUID.test(id)) throw new UsageError(`${what}: ${JSON.stringify(id)} is not a request id (a UUID)`);
+  return [...ids];
+}
+
+export function writeJson(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Like withRuntime, for commands that need only the database. */
+export async function withDatabase<T>(config: Config, run: (db: RuntimeDeps['db']) => Promise<T>): Promise<T> {
+  const handle = await openDatabase(config, 2);
+  try {
+    await requireSchema(handle);
+    return await run(handle.db);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Pushes a run's figures when PUSHGATEWAY_URL is set; never fails the run. */
+export async function reportMetrics(config: Config, log: Logger, db: RuntimeDeps['db'], figures: Omit<RunFigures, 'oldestPendingSeconds'>): Promise<void> {
+  if (!config.pushgatewayUrl) return;
+  const oldestPendingSeconds = await statusReport(db)
+    .then((s) => s.oldestPendingSeconds)
+    .catch(() => undefined);
+  await pushMetrics(config.pushgatewayUrl, { ...figures, oldestPendingSeconds }, log);
+}

@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { systemClock } from '../clock.ts';
+import { ExitCode } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { type ExpireSummary, runExpire } from '../passes/expire.ts';
+import type { RuntimeDeps } from '../runtime.ts';
+import { ALL_SETTINGS, commandContext, type CommandTools, durationArg, reportMetrics, withRuntime, withSettings } from './common.ts';
+
+export interface ExpireFlags {
+  dryRun: boolean;
+  pruneAfter?: number;
+}
+
+export function addExpireOptions(cmd: Command): Command {
+  return cmd.option('--prune-after <duration>', 'also delete failed request rows older than this (e.g. 90d); off by default', durationArg);
+}
+
+export function registerExpire(program: Command, tools: CommandTools): void {
+  withSettings(
+    addExpireOptions(
+      program
+        .command('expire')
+        .description('retire requests whose link expired (archive deleted, request failed) and sweep what crashed runs left behind')
+        .option('--dry-run', 'say what would be done, change nothing', false),
+    ),
+    ALL_SETTINGS,
+  ).action(async (flags: ExpireFlags, cmd: Command) => {
+    const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
+    await withRuntime(config, log, 3, async (deps) => {
+      const summary = await expirePass(tools, log, deps, flags);
+      const code = expireExitCode(summary);
+      if (!flags.dryRun) await reportMetrics(config, log, deps.db, { pass: 'expire', expire: summary, succeeded: code === ExitCode.ok });
+      tools.setExit(tools.stopper.exitCode ?? code);
+    });
+  });
+}
+
+export async function expirePass(tools: CommandTools, log: Logger, deps: RuntimeDeps, flags: ExpireFlags): Promise<ExpireSummary> {
+  const summary = await runExpire(
+    { ...deps, log, clock: systemClock },
+    { dryRun: flags.dryRun, pruneAfterSeconds: flags.pruneAfter, signal: tools.stopper.signal },
+  );
+  log.info(summary, 'expire finished');
+  return summary;
+}
+
+/** 0 when everything due was done; 1 when an archive could not be deleted or the sweep failed. */
+export function expireExitCode(s: ExpireSummary): ExitCode {
+  return s.errors > 0 ? ExitCode.failure : ExitCode.ok;
+}

@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import { systemClock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import { ExitCode } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { type FulfillSummary, runFulfill } from '../passes/fulfill.ts';
+import type { RuntimeDeps } from '../runtime.ts';
+import { EXPORTER_VERSION } from '../version.ts';
+import { ALL_SETTINGS, commandContext, type CommandTools, positiveInt, reportMetrics, requireUuids, withRuntime, withSettings } from './common.ts';
+
+export interface FulfillFlags {
+  limit: number;
+  request?: string[];
+  dryRun: boolean;
+}
+
+export function registerFulfill(program: Command, tools: CommandTools): void {
+  withSettings(
+    program
+      .command('fulfill')
+      .description('build the archive of every pending request, upload it and store its download link')
+      .option('--limit <n>', 'build at most this many requests', positiveInt, Number.MAX_SAFE_INTEGER)
+      .option('--request <id...>', 'reprocess exactly these requests, whatever their status (not one being processed)')
+      .option('--dry-run', 'say what would be built, change nothing', false),
+    ALL_SETTINGS,
+  ).action(async (flags: FulfillFlags, cmd: Command) => {
+    requireUuids(flags.request ?? [], '--request');
+    const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
+    await withRuntime(config, log, fulfillConnections(config), async (deps, schemaVersion) => {
+      const summary = await fulfillPass(tools, config, log, deps, schemaVersion, flags);
+      const code = fulfillExitCode(summary);
+      if (!flags.dryRun) await reportMetrics(config, log, deps.db, { pass: 'fulfill', fulfill: summary, succeeded: code === ExitCode.ok });
+      tools.setExit(tools.stopper.exitCode ?? code);
+    });
+  });
+}
+
+export function fulfillConnections(config: Config): number {
+  // One snapshot connection per request in flight, plus one for claims and renewals.
+  return config.export.concurrency * 2 + 1;
+}
+
+export async function fulfillPass(
+  tools: CommandTools,
+  config: Config,
+  log: Logger,
+  deps: RuntimeDeps,
+  schemaVersion: string,
+  flags: FulfillFlags,
+): Promise<FulfillSummary> {
+  const summary = await runFulfill(
+    { ...deps, log, clock: systemClock },
+    { config: config.export, exporterVersion: EXPORTER_VERSION, schemaVersion },
+    { limit: flags.limit, concurrency: config.export.concurrency, requestIds: flags.request, dryRun: flags.dryRun, signal: tools.stopper.signal },
+  );
+  log.info({ ...summary, dryRun: flags.dryRun || undefined }, 'fulfill finished');
+  return summary;
+}
+
+/** 0 when every claimed request ended ready; 1 when any is to be retried, failed, or could not be claimed. */
+export function fulfillExitCode(s: FulfillSummary): ExitCode {
+  return s.retrying + s.failed + s.abandoned + s.skipped.length > 0 ? ExitCode.failure : ExitCode.ok;
+}

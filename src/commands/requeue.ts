@@ -1,0 +1,32 @@
+import os from 'node:os';
+import type { Command } from 'commander';
+import { requeue } from '../db/lifecycle.ts';
+import { ExitCode } from '../errors.ts';
+import { commandContext, type CommandTools, DATABASE_SETTINGS, requireUuids, withDatabase, withSettings } from './common.ts';
+
+export function registerRequeue(program: Command, tools: CommandTools): void {
+  withSettings(
+    program
+      .command('requeue')
+      .description('put failed (or stuck) requests back to pending, attempts reset')
+      .argument('<id...>', 'request ids')
+      .requiredOption('--reason <text>', 'why, for the log')
+      .option('--by <name>', 'who is asking, for the log (default: the OS user)'),
+    DATABASE_SETTINGS,
+  ).action(async (ids: string[], flags: { reason: string; by?: string }, cmd: Command) => {
+    requireUuids(ids, 'requeue');
+    const { config, log } = commandContext(cmd, tools.io, { database: true });
+    const by = flags.by ?? process.env.SUDO_USER ?? os.userInfo().username;
+    const results = await withDatabase(config, (db) => requeue(db, ids));
+    for (const r of results) {
+      if (r.outcome === 'requeued') {
+        log.info({ requestId: r.id, by, reason: flags.reason }, 'request requeued');
+        tools.io.stdout.write(`${r.id} requeued\n`);
+      } else {
+        log.warn({ requestId: r.id, by, reason: flags.reason }, `request not requeued: ${r.reason}`);
+        tools.io.stdout.write(`${r.id} not requeued: ${r.reason}\n`);
+      }
+    }
+    tools.setExit(results.every((r) => r.outcome === 'requeued') ? ExitCode.ok : ExitCode.failure);
+  });
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { systemClock } from '../clock.ts';
+import { ExitCode } from '../errors.ts';
+import { revokeRequests } from '../passes/revoke.ts';
+import { ALL_SETTINGS, commandContext, type CommandTools, requireUuids, withRuntime, withSettings } from './common.ts';
+
+export function registerRevoke(program: Command, tools: CommandTools): void {
+  withSettings(
+    program
+      .command('revoke')
+      .description('delete the archives now and end the requests failed with error "revoked"')
+      .argument('<id...>', 'request ids')
+      .option('--reason <text>', 'why, for the log'),
+    ALL_SETTINGS,
+  ).action(async (ids: string[], flags: { reason?: string }, cmd: Command) => {
+    requireUuids(ids, 'revoke');
+    const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
+    const result = await withRuntime(config, log, 2, (deps) => revokeRequests({ ...deps, log: log.child({ reason: flags.reason }), clock: systemClock }, ids));
+    for (const id of result.revoked) tools.io.stdout.write(`${id} revoked\n`);
+    for (const id of result.notFound) tools.io.stdout.write(`${id} not found\n`);
+    tools.setExit(result.notFound.length + result.errors > 0 ? ExitCode.failure : ExitCode.ok);
+  });
+}

@@ -1,0 +1,54 @@
+import { sql } from 'kysely';
+import type { Db } from './connect.ts';
+import type { RequestStatus } from './schema.ts';
+
+export interface StatusReport {
+  counts: Record<RequestStatus, number>;
+  /** Age of the oldest pending request, in seconds; null when none is pending. */
+  oldestPendingSeconds: number | null;
+  /** Processing requests whose claim expired: their worker died; the next fulfill takes them over. */
+  stuck: { id: string; userId: string; attempts: number; claimExpiredSeconds: number }[];
+  /** Ready requests whose link expires within 24 hours. */
+  expiringWithin24h: number;
+}
+
+/** What an operator (or a monitoring probe) wants to know, in four cheap queries. */
+export async function statusReport(db: Db): Promise<StatusReport> {
+  const counts: Record<RequestStatus, number> = { pending: 0, processing: 0, ready: 0, failed: 0 };
+  const byStatus = await db
+    .selectFrom('dataExportRequests')
+    .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+    .groupBy('status')
+    .execute();
+  for (const row of byStatus) counts[row.status] = Number(row.n);
+
+  const oldest = await db
+    .selectFrom('dataExportRequests')
+    .select(sql<number | null>`extract(epoch from now() - min(requested_at))::float8`.as('seconds'))
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+
+  const stuck = await db
+    .selectFrom('dataExportRequests')
+    .select(['id', 'userId', 'attempts', sql<number>`extract(epoch from now() - claim_expires_at)::float8`.as('claimExpiredSeconds')])
+    .where('status', '=', 'processing')
+    .where('claimExpiresAt', '<', sql<Date>`now()`)
+    .orderBy('claimExpiresAt')
+    .limit(100)
+    .execute();
+
+  const expiring = await db
+    .selectFrom('dataExportRequests')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('status', '=', 'ready')
+    .where('expiresAt', '>=', sql<Date>`now()`)
+    .where('expiresAt', '<', sql<Date>`now() + interval '24 hours'`)
+    .executeTakeFirstOrThrow();
+
+  return {
+    counts,
+    oldestPendingSeconds: oldest?.seconds == null ? null : Math.round(oldest.seconds),
+    stuck: stuck.map((s) => ({ ...s, claimExpiredSeconds: Math.round(s.claimExpiredSeconds) })),
+    expiringWithin24h: Number(expiring.n),
+  };
+}

@@ -1,0 +1,64 @@
+import { Gauge, Pushgateway, Registry } from 'prom-client';
+import type { Logger } from './log.ts';
+import type { ExpireSummary } from './passes/expire.ts';
+import type { FulfillSummary } from './passes/fulfill.ts';
+
+export interface RunFigures {
+  pass: 'fulfill' | 'expire' | 'nightly';
+  fulfill?: FulfillSummary;
+  expire?: ExpireSummary;
+  oldestPendingSeconds?: number | null;
+  succeeded: boolean;
+}
+
+/**
+ * Pushes one run's figures to a Prometheus Pushgateway, as Prometheus advises
+ * for batch jobs: gauges describing the last run, replaced on every push
+ * (PUT), plus the time of the last success, so an alert can say "no
+ * successful run for 26 hours" and a night that silently failed pages someone.
+ * A push that fails is logged and never fails the run.
+ */
+export async function pushMetrics(url: string, figures: RunFigures, log: Logger): Promise<void> {
+  const registry = new Registry();
+  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+  const now = Date.now() / 1000;
+
+  gauge('exporter_last_run_timestamp_seconds', 'When the last run finished.').set(now);
+  if (figures.succeeded) gauge('exporter_last_success_timestamp_seconds', 'When the last run that fully succeeded finished.').set(now);
+  gauge('exporter_last_run_success', '1 when the last run fully succeeded, else 0.').set(figures.succeeded ? 1 : 0);
+
+  const f = figures.fulfill;
+  if (f) {
+    const outcomes = gauge('exporter_requests', 'Requests handled by the last run, by outcome.', ['outcome']);
+    for (const outcome of ['ready', 'retrying', 'failed', 'lost', 'released', 'abandoned'] as const) outcomes.set({ outcome }, f[outcome]);
+    gauge('exporter_rows_written', 'Rows written into archives by the last run.').set(f.rows);
+    gauge('exporter_bytes_written', 'Archive bytes uploaded by the last run.').set(f.bytes);
+    gauge('exporter_pass_seconds', 'Seconds each pass of the last run took.', ['pass']).set({ pass: 'fulfill' }, f.seconds);
+    if (f.ready > 0) {
+      const per = gauge('exporter_request_seconds', 'Seconds per ready request in the last run.', ['stat']);
+      per.set({ stat: 'mean' }, f.requestSecondsTotal / f.ready);
+      per.set({ stat: 'max' }, f.slowestRequestSeconds);
+    }
+  }
+  const e = figures.expire;
+  if (e) {
+    gauge('exporter_requests_expired', 'Requests expired by the last run.').set(e.expired);
+    const deleted = gauge('exporter_objects_deleted', 'Objects deleted by the last run, by reason.', ['reason']);
+    deleted.set({ reason: 'expired' }, e.objectsDeleted);
+    deleted.set({ reason: 'orphan' }, e.orphansDeleted);
+    gauge('exporter_uploads_aborted', 'Abandoned multipart uploads aborted by the last run.').set(e.uploadsAborted);
+    const passSeconds = (registry.getSingleMetric('exporter_pass_seconds') as Gauge | undefined) ?? gauge('exporter_pass_seconds', 'Seconds each pass of the last run took.', ['pass']);
+    passSeconds.set({ pass: 'expire' }, e.seconds);
+  }
+  if (figures.oldestPendingSeconds !== undefined) {
+    gauge('exporter_oldest_pending_seconds', 'Age of the oldest pending request after the run (0 when none).').set(figures.oldestPendingSeconds ?? 0);
+  }
+
+  try {
+    const gateway = new Pushgateway(url, { timeout: 5_000 }, registry);
+    await gateway.push({ jobName: 'exporter', groupings: { pass: figures.pass } });
+    log.debug({ pass: figures.pass }, 'metrics pushed');
+  } catch (error) {
+    log.warn({ err: error }, 'could not push metrics to the Pushgateway');
+  }
+}

@@ -1,0 +1,80 @@
+import { countPrunable, listExpired, pruneFailed, withExpiredBatch } from '../db/lifecycle.ts';
+import type { PassDeps } from './export-request.ts';
+import { retireLocked } from './retire.ts';
+import { sweepStorage, type SweepSummary } from './sweep.ts';
+
+export interface ExpireOptions {
+  dryRun: boolean;
+  /** Delete failed request rows older than this; off when undefined. */
+  pruneAfterSeconds?: number;
+  /** Requests retired per transaction. */
+  batchSize?: number;
+  signal: AbortSignal;
+}
+
+export interface ExpireSummary extends SweepSummary {
+  /** Ready requests whose link expired, now failed with error 'expired'. */
+  expired: number;
+  /** Archives of those requests deleted. */
+  objectsDeleted: number;
+  /** Failed request rows deleted by --prune-after. */
+  pruned: number;
+  errors: number;
+  dryRun: boolean;
+  seconds: number;
+}
+
+/**
+ * The expire pass: retire every ready request past its expiry (archive first,
+ * then the row), sweep what crashed runs left in the bucket, and optionally
+ * prune old failed rows. Safe beside another expire or fulfill, and safe to
+ * re-run after a crash: each step only looks at what is still to be done.
+ */
+export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise<ExpireSummary> {
+  const started = performance.now();
+  const { db, storage, log } = deps;
+  const batchSize = options.batchSize ?? 100;
+  const summary: ExpireSummary = {
+    expired: 0,
+    objectsDeleted: 0,
+    pruned: 0,
+    uploadsAborted: 0,
+    orphansDeleted: 0,
+    multipartSweep: 'done',
+    errors: 0,
+    dryRun: options.dryRun,
+    seconds: 0,
+  };
+
+  if (options.dryRun) {
+    for (const row of await listExpired(db, 100_000)) {
+      summary.expired++;
+      if (row.objectKey) summary.objectsDeleted++;
+      log.info({ requestId: row.id, userId: row.userId, dryRun: true }, 'would expire');
+    }
+  } else {
+    for (;;) {
+      if (options.signal.aborted) break;
+      const batch = await withExpiredBatch(db, batchSize, (tx, rows) => retireLocked(tx, storage, log, rows, 'expired'));
+      summary.expired += batch.retired.length;
+      summary.objectsDeleted += batch.objectsDeleted;
+      summary.errors += batch.errors;
+      // A batch that retired nothing (every row failed to delete) would repeat forever.
+      if (batch.retired.length === 0) break;
+    }
+  }
+
+  if (!options.signal.aborted) {
+    const sweep = await sweepStorage(deps, { dryRun: options.dryRun, signal: options.signal });
+    Object.assign(summary, { uploadsAborted: sweep.uploadsAborted, orphansDeleted: sweep.orphansDeleted, multipartSweep: sweep.multipartSweep });
+    summary.errors += sweep.errors;
+  }
+
+  if (options.pruneAfterSeconds !== undefined && !options.signal.aborted) {
+    summary.pruned = options.dryRun ? await countPrunable(db, options.pruneAfterSeconds) : await pruneFailed(db, options.pruneAfterSeconds);
+    if (summary.pruned > 0) log.info({ pruned: summary.pruned, dryRun: options.dryRun || undefined }, options.dryRun ? 'would prune old failed requests' : 'pruned old failed requests');
+  }
+
+  summary.seconds = Math.round(performance.now() - started) / 1000;
+  return summary;
+}

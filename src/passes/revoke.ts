@@ -1,0 +1,24 @@
+import { lockRequests } from '../db/lifecycle.ts';
+import type { PassDeps } from './export-request.ts';
+import { retireLocked } from './retire.ts';
+
+export interface RevokeSummary {
+  revoked: string[];
+  notFound: string[];
+  errors: number;
+}
+
+/**
+ * "Delete my export now": the archive is deleted at once and the request
+ * ends failed with error 'revoked', whatever its status. A worker building it
+ * loses its claim, so its fenced final update fails and it deletes its own
+ * upload: nothing it writes outlives the revocation.
+ */
+export async function revokeRequests(deps: PassDeps, ids: readonly string[]): Promise<RevokeSummary> {
+  return deps.db.transaction().execute(async (tx) => {
+    const rows = await lockRequests(tx, ids);
+    const result = await retireLocked(tx, deps.storage, deps.log, rows, 'revoked');
+    const found = new Set(rows.map((r) => r.id));
+    return { revoked: result.retired.map((r) => r.id), notFound: ids.filter((id) => !found.has(id)), errors: result.errors };
+  });
+}
