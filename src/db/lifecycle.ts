@@ -25,31 +25,22 @@ export type Tx = Transaction<Database>;
  * `retire` inside the transaction.
  */
 export async function withExpiredBatch<T>(db: Db, limit: number, retire: (tx: Tx, rows: RetiringRequest[]) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (tx) => {
-    const rows = await tx
-      .selectFrom('dataExportRequests')
-      .select(['id', 'userId', 'objectKey', 'status'])
-      .where('status', '=', 'ready')
-      .where('expiresAt', '<', sql<Date>`now()`)
-      .orderBy('expiresAt')
-      .limit(limit)
-      .forUpdate()
-      .skipLocked()
-      .execute();
-    return retire(tx, rows);
-  });
+  return db.transaction().execute(async (tx) => retire(tx, await expired(tx, limit).forUpdate().skipLocked().execute()));
 }
 
 /** What expire would do, without locking: for --dry-run. */
 export async function listExpired(db: Db, limit: number): Promise<RetiringRequest[]> {
+  return expired(db, limit).execute();
+}
+
+function expired(db: Db | Tx, limit: number) {
   return db
     .selectFrom('dataExportRequests')
     .select(['id', 'userId', 'objectKey', 'status'])
     .where('status', '=', 'ready')
     .where('expiresAt', '<', sql<Date>`now()`)
     .orderBy('expiresAt')
-    .limit(limit)
-    .execute();
+    .limit(limit);
 }
 
 /** Locks the given requests (waiting for a worker's short updates, never for a whole build). */
