@@ -46,6 +46,7 @@ export async function pushMetrics(url: string, figures: RunFigures, log: Logger)
     const deleted = gauge('exporter_objects_deleted', 'Objects deleted by the last run, by reason.', ['reason']);
     deleted.set({ reason: 'expired' }, e.objectsDeleted);
     deleted.set({ reason: 'orphan' }, e.orphansDeleted);
+    deleted.set({ reason: 'request_deleted' }, e.objectsOfDeletedRequests);
     gauge('exporter_uploads_aborted', 'Abandoned multipart uploads aborted by the last run.').set(e.uploadsAborted);
     const passSeconds = (registry.getSingleMetric('exporter_pass_seconds') as Gauge | undefined) ?? gauge('exporter_pass_seconds', 'Seconds each pass of the last run took.', ['pass']);
     passSeconds.set({ pass: 'expire' }, e.seconds);

@@ -145,3 +145,22 @@ export async function countPrunable(db: Db, olderThanSeconds: number): Promise<n
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/**
+ * Locks up to `limit` remembered archives of deleted requests and passes
+ * their keys to `remove`; those it returns are forgotten when the
+ * transaction commits.
+ */
+export async function withDeletedObjects(db: Db, limit: number, remove: (keys: string[]) => Promise<string[]>): Promise<number> {
+  return db.transaction().execute(async (tx) => {
+    const rows = await tx.selectFrom('dataExportDeletedObjects').select('objectKey').orderBy('deletedAt').limit(limit).forUpdate().skipLocked().execute();
+    const removed = await remove(rows.map((r) => r.objectKey));
+    if (removed.length > 0) await tx.deleteFrom('dataExportDeletedObjects').where('objectKey', 'in', removed).execute();
+    return removed.length;
+  });
+}
+
+export async function listDeletedObjects(db: Db, limit: number): Promise<string[]> {
+  const rows = await db.selectFrom('dataExportDeletedObjects').select('objectKey').orderBy('deletedAt').limit(limit).execute();
+  return rows.map((r) => r.objectKey);
+}

@@ -27,6 +27,10 @@ function claimSet(claimTtlSeconds: number) {
     attempts: sql<number>`attempts + 1`,
     claimId: sql<string>`gen_random_uuid()`,
     claimExpiresAt: sql<Date>`now() + make_interval(secs => ${claimTtlSeconds})`,
+    rowsTotal: null,
+    rowsWritten: null,
+    bytesUploaded: null,
+    progressUpdatedAt: null,
   };
 }
 
@@ -104,11 +108,23 @@ export async function failAbandoned(db: Db, maxAttempts: number, error: string):
     .execute();
 }
 
-/** Extends a live claim. False when the claim was lost (taken over, or the row is gone). */
-export async function renewClaim(db: Db, id: string, claimId: string, claimTtlSeconds: number): Promise<boolean> {
+export interface BuildProgress {
+  rowsTotal: number;
+  rowsWritten: number;
+  bytesUploaded: number;
+}
+
+/**
+ * Extends a live claim and records how far the build is. False when the
+ * claim was lost (taken over, revoked, or the row is gone).
+ */
+export async function renewClaim(db: Db, id: string, claimId: string, claimTtlSeconds: number, progress?: BuildProgress): Promise<boolean> {
   const result = await db
     .updateTable('dataExportRequests')
-    .set({ claimExpiresAt: sql<Date>`now() + make_interval(secs => ${claimTtlSeconds})` })
+    .set({
+      claimExpiresAt: sql<Date>`now() + make_interval(secs => ${claimTtlSeconds})`,
+      ...(progress ? { ...progress, progressUpdatedAt: sql<Date>`now()` } : {}),
+    })
     .where('id', '=', id)
     .where('claimId', '=', claimId)
     .where('status', '=', 'processing')
@@ -138,6 +154,9 @@ export async function markReady(db: Db, id: string, claimId: string, result: Rea
       objectKey: result.objectKey,
       archiveBytes: result.archiveBytes,
       rowCounts: JSON.stringify(result.rowCounts),
+      rowsWritten: sql`rows_total`,
+      bytesUploaded: result.archiveBytes,
+      progressUpdatedAt: sql<Date>`now()`,
       completedAt: sql<Date>`now()`,
       error: null,
       claimId: null,

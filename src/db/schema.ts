@@ -28,6 +28,16 @@ export interface DataExportRequestsTable {
   error: string | null;
   claimId: string | null;
   claimExpiresAt: Date | null;
+  rowsTotal: ColumnType<string | null, number | null, number | null>;
+  rowsWritten: ColumnType<string | null, number | null, number | null>;
+  bytesUploaded: ColumnType<string | null, number | null, number | null>;
+  progressUpdatedAt: Date | null;
+}
+
+/** Archives of request rows that were deleted while their archive lived (filled by a trigger). */
+export interface DataExportDeletedObjectsTable {
+  objectKey: string;
+  deletedAt: ColumnType<Date, never, never>;
 }
 
 export interface UsersTable {
@@ -37,5 +47,6 @@ export interface UsersTable {
 
 export interface Database {
   dataExportRequests: DataExportRequestsTable;
+  dataExportDeletedObjects: DataExportDeletedObjectsTable;
   users: UsersTable;
 }

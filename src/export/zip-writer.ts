@@ -29,6 +29,8 @@ export class ZipEntry {
   /** Resolves once the archive can take more; callers should hand over large chunks, not rows. */
   async write(chunk: Buffer): Promise<void> {
     if (chunk.length === 0) return;
+    // An aborted archive destroys its entries; writing on would wait for a 'drain' that never comes.
+    if (this.stream.destroyed) throw this.stream.errored ?? new Error('the archive was aborted');
     this.hash.update(chunk);
     this.byteCount += chunk.length;
     if (!this.stream.write(chunk)) {
@@ -83,6 +85,8 @@ export class ZipWriter {
     const stream = new PassThrough({ highWaterMark: 1 << 20 });
     this.openStreams.add(stream);
     stream.once('end', () => this.openStreams.delete(stream));
+    // An entry destroyed by abort() reports through write() and the archive; never as an unhandled 'error'.
+    stream.on('error', () => {});
     this.archive.append(stream, { name: path, date: this.date });
     return new ZipEntry(path, stream);
   }

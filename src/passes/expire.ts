@@ -1,6 +1,6 @@
-import { countPrunable, listExpired, pruneFailed, withExpiredBatch } from '../db/lifecycle.ts';
+import { countPrunable, listDeletedObjects, listExpired, pruneFailed, withDeletedObjects, withExpiredBatch } from '../db/lifecycle.ts';
 import type { PassDeps } from './export-request.ts';
-import { retireLocked } from './retire.ts';
+import { forEachLimited, retireLocked } from './retire.ts';
 import { sweepStorage, type SweepSummary } from './sweep.ts';
 
 export interface ExpireOptions {
@@ -17,6 +17,8 @@ export interface ExpireSummary extends SweepSummary {
   expired: number;
   /** Archives of those requests deleted. */
   objectsDeleted: number;
+  /** Archives of request rows that were deleted (a user deleting their account), deleted. */
+  objectsOfDeletedRequests: number;
   /** Failed request rows deleted by --prune-after. */
   pruned: number;
   errors: number;
@@ -37,6 +39,7 @@ export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise
   const summary: ExpireSummary = {
     expired: 0,
     objectsDeleted: 0,
+    objectsOfDeletedRequests: 0,
     pruned: 0,
     uploadsAborted: 0,
     orphansDeleted: 0,
@@ -65,6 +68,12 @@ export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise
   }
 
   if (!options.signal.aborted) {
+    const removed = await removeObjectsOfDeletedRequests(deps, options.dryRun, batchSize);
+    summary.objectsOfDeletedRequests = removed.count;
+    summary.errors += removed.errors;
+  }
+
+  if (!options.signal.aborted) {
     const sweep = await sweepStorage(deps, { dryRun: options.dryRun, signal: options.signal });
     Object.assign(summary, { uploadsAborted: sweep.uploadsAborted, orphansDeleted: sweep.orphansDeleted, multipartSweep: sweep.multipartSweep });
     summary.errors += sweep.errors;
@@ -77,4 +86,33 @@ export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise
 
   summary.seconds = Math.round(performance.now() - started) / 1000;
   return summary;
+}
+
+async function removeObjectsOfDeletedRequests(deps: PassDeps, dryRun: boolean, batchSize: number): Promise<{ count: number; errors: number }> {
+  const { db, storage, log } = deps;
+  if (dryRun) {
+    const keys = await listDeletedObjects(db, 100_000);
+    for (const key of keys) log.info({ key, dryRun: true }, 'would delete the archive of a deleted request');
+    return { count: keys.length, errors: 0 };
+  }
+  let count = 0;
+  let errors = 0;
+  for (;;) {
+    const removed = await withDeletedObjects(db, batchSize, async (keys) => {
+      const done: string[] = [];
+      await forEachLimited(keys, 8, async (key) => {
+        try {
+          await storage.delete(key);
+          done.push(key);
+          log.info({ key }, 'deleted the archive of a deleted request');
+        } catch (error) {
+          errors++;
+          log.error({ key, err: error }, 'could not delete the archive of a deleted request; the next run will');
+        }
+      });
+      return done;
+    });
+    count += removed;
+    if (removed === 0) return { count, errors };
+  }
 }

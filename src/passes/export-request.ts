@@ -85,12 +85,13 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
   upload.catch(() => {});
   stop.signal.addEventListener('abort', () => zip.abort(abortError(stop.signal.reason)), { once: true });
 
-  const heartbeat = setInterval(() => {
+  const beat = () => {
     ctx.onProgress?.(request.id, { ...progress, bytesUploaded });
-    renewClaim(db, request.id, request.claimId, ctx.config.claimTtlSeconds)
+    renewClaim(db, request.id, request.claimId, ctx.config.claimTtlSeconds, { ...progress, bytesUploaded })
       .then((held) => held || stop.abort(new ClaimLostError('the claim was taken over or the request deleted')))
       .catch((error: unknown) => log.warn({ err: error }, 'could not renew the claim'));
-  }, ctx.heartbeatMs);
+  };
+  const heartbeat = setInterval(beat, ctx.heartbeatMs);
 
   let link: PresignedLink | undefined;
   try {
@@ -103,7 +104,11 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
         link = await storage.presign(key, { ttlSeconds: ctx.config.linkTtlSeconds, signedAt: clock.now(), filename });
         return link.expiresAt;
       },
-      onProgress: (p) => (progress = p),
+      onProgress: (p) => {
+        const first = progress.rowsTotal === 0 && p.rowsWritten === 0;
+        progress = p;
+        if (first) beat(); // the total is known: tell the app at once, not at the next beat
+      },
     });
     await zip.finalize();
     await upload;
@@ -142,7 +147,9 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
   } catch (error) {
     zip.abort(error as Error);
     await upload.catch(() => {});
-    return await settleFailure(deps, request, ctx, error, log, seconds(started), key);
+    // When the build was stopped on purpose, the reason matters, not the error each stage saw.
+    const cause = stop.signal.aborted ? stop.signal.reason : error;
+    return await settleFailure(deps, request, ctx, cause, log, seconds(started), key);
   } finally {
     clearInterval(heartbeat);
     ctx.signal.removeEventListener('abort', onSignal);

@@ -1,5 +1,5 @@
 import type { ExportConfig } from '../config.ts';
-import { claimByIds, type ClaimedRequest, claimNext, failAbandoned, findRequests, listClaimable } from '../db/requests.ts';
+import { claimByIds, type ClaimedRequest, claimNext, failAbandoned, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
 import { type ExportContext, exportRequest, type PassDeps, type RequestOutcome } from './export-request.ts';
 
 export interface FulfillOptions {
@@ -98,8 +98,9 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
   };
 
   let next: () => Promise<ClaimedRequest | undefined>;
+  let queue: ClaimedRequest[] = [];
   if (options.requestIds) {
-    const queue = await claimRequested(deps, options.requestIds, config, summary);
+    queue = await claimRequested(deps, options.requestIds, config, summary);
     next = async () => queue.shift();
   } else {
     const tried: string[] = [];
@@ -122,6 +123,10 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
+  // Stopped before their turn: claimed together by --request, never started.
+  for (const request of queue) {
+    if (await releaseClaim(db, request.id, request.claimId, 'interrupted; will be retried')) summary.released++;
+  }
   summary.seconds = elapsed(started);
   return summary;
 }

@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { seedUser } from '../../scripts/lib/sample-data.ts';
+import { claimNext } from '../../src/db/requests.ts';
+import { exportRequest } from '../../src/passes/export-request.ts';
+import { runFulfill } from '../../src/passes/fulfill.ts';
+import { EXPORTER_VERSION } from '../../src/version.ts';
+import { captureLogger, createTestEnv, listKeys, passDeps, requestRow, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
+import { insertRequest, insertUser } from '../support/seed.ts';
+import { TcpProxy } from '../support/tcp-proxy.ts';
+
+/*
+ * The fault matrix: each fault made for real (signals to the real CLI, a
+ * network cut, a killed database backend, concurrent processes) against the
+ * real PostgreSQL and S3 API. Time is never waited out: claims are back-dated.
+ */
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+/** A user heavy enough that building their archive takes a moment (store-only ZIP: ~40 MB per 50,000 runs). */
+async function heavyRequest(runs = 50_000, features = 100): Promise<{ id: string; userId: string }> {
+  const userId = await seedUser(env.admin, { projects: 2, features, runs, releases: 50 });
+  return { id: await insertRequest(env.admin, userId), userId };
+}
+
+/**
+ * S3 behind a proxy throttled to 10 MB/s, and claims renewed (with progress)
+ * every half second: an upload is then surely under way, and seen to be, for
+ * a few seconds.
+ */
+let slowS3: TcpProxy;
+beforeAll(async () => {
+  slowS3 = await TcpProxy.start(inject('s3').endpoint, { bytesPerSecond: 10 * 1024 * 1024 });
+});
+afterAll(async () => {
+  await slowS3?.cut();
+});
+const slow = () => ({ EXPORT_ZIP_LEVEL: '0', EXPORT_CLAIM_TTL: '2s', S3_ENDPOINT: slowS3.url });
+
+const uploading = (id: string) => async () => {
+  const row = await requestRow(env, id);
+  return row?.status === 'processing' && Number(row.bytes_uploaded) > 0 ? row : undefined;
+};
+
+async function keysOf(requestId: string) {
+  return (await listKeys(env)).filter((k) => k.includes(`/${requestId}/`));
+}
+
+async function expireClaim(id: string) {
+  await env.admin.query(`update data_export_requests set claim_expires_at = now() - interval '1 second' where id = $1`, [id]);
+}
+
+describe('faults', () => {
+  it('SIGKILL in the middle of an upload: the next run finishes the request; one object, one ready row', async () => {
+    const { id } = await heavyRequest();
+    const run = spawnCli(['fulfill', '--request', id], { ...env.cliEnv, ...slow() });
+    await waitFor(uploading(id), 'the upload to be under way');
+    run.child.kill('SIGKILL');
+    expect((await run.result).signal).toBe('SIGKILL');
+    const left = (await requestRow(env, id))!;
+    expect(left.status).toBe('processing'); // the dead worker's claim, until it lapses
+
+    await expireClaim(id); // as if EXPORT_CLAIM_TTL had passed
+    const next = await runCli(['fulfill'], env.cliEnv);
+    expect(next.code).toBe(0);
+    const row = (await requestRow(env, id))!;
+    expect(row).toMatchObject({ status: 'ready', attempts: 2 });
+    expect(await keysOf(id)).toEqual([row.object_key]);
+    // The killed worker's multipart upload is aborted by the sweep a day later (tested at the SDK
+    // boundary in sweep-multipart.test.ts; s3rver cannot list multipart uploads).
+  });
+
+  it('SIGTERM: stops claiming, aborts the uploads in flight, hands its requests back to pending, exits 143 within 10 s', async () => {
+    const a = await heavyRequest();
+    const b = await heavyRequest();
+    const c = await heavyRequest();
+    const run = spawnCli(['fulfill', '--concurrency', '2', '--request', a.id, b.id, c.id], { ...env.cliEnv, ...slow() });
+    await waitFor(uploading(a.id), 'an upload to be under way');
+    const sent = Date.now();
+    run.child.kill('SIGTERM');
+    const result = await run.result;
+    expect(Date.now() - sent).toBeLessThan(10_000);
+    expect(result.code).toBe(143);
+    expect(result.stderr).toContain('SIGTERM received');
+    for (const { id } of [a, b, c]) {
+      const row = (await requestRow(env, id))!;
+      if (row.status === 'ready') continue; // finished before the signal
+      expect(row).toMatchObject({ status: 'pending', claim_id: null, attempts: 0 });
+      expect(await keysOf(id)).toEqual([]);
+    }
+    expect((await requestRow(env, a.id))!.status).toBe('pending');
+    const next = await runCli(['fulfill'], env.cliEnv);
+    expect(next.code).toBe(0);
+    for (const { id } of [a, b, c]) expect((await requestRow(env, id))!.status).toBe('ready');
+  });
+
+  it('the S3 endpoint goes away during a run: bounded retries, back to pending with the error, exit 1; the next run finishes it', async () => {
+    const { id } = await heavyRequest();
+    const proxy = await TcpProxy.start(env.s3.endpoint, { bytesPerSecond: 10 * 1024 * 1024 });
+    try {
+      const run = spawnCli(['fulfill', '--request', id], { ...env.cliEnv, ...slow(), S3_ENDPOINT: proxy.url });
+      await waitFor(uploading(id), 'the upload to be under way');
+      await proxy.cut();
+      const started = Date.now();
+      const result = await run.result;
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(result.code).toBe(1);
+      const row = (await requestRow(env, id))!;
+      expect(row).toMatchObject({ status: 'pending', attempts: 1, download_url: null });
+      expect(row.error).toMatch(/^(storage|network) error while building the export/);
+
+      await proxy.restore();
+      const next = await runCli(['fulfill'], { ...env.cliEnv, S3_ENDPOINT: proxy.url });
+      expect(next.code).toBe(0);
+      expect(await requestRow(env, id)).toMatchObject({ status: 'ready', attempts: 2, error: null });
+      expect(await keysOf(id)).toHaveLength(1);
+    } finally {
+      await proxy.cut();
+    }
+  });
+
+  it('the database connection is killed mid-run: exit non-zero with a clear line; nothing stays processing', async () => {
+    // Large enough that the snapshot is still being read (the upload buffers ~40 MB ahead) when the backend dies.
+    const { id } = await heavyRequest(100_000);
+    const run = spawnCli(['fulfill', '--request', id], { ...env.cliEnv, ...slow() });
+    await waitFor(uploading(id), 'the upload to be under way');
+    await env.admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'exporter' and datname = current_database()`);
+    const result = await run.result;
+    expect(result.code).toBe(1);
+    const line = result.logs.find((l) => l.requestId === id && l.level === 'error');
+    expect(line).toMatchObject({ msg: 'request failed; will be retried' });
+    expect(JSON.stringify(line)).toContain('terminating connection due to administrator command');
+    // The worker reconnected and handed the request back; had it not, its claim would lapse in EXPORT_CLAIM_TTL.
+    const row = (await requestRow(env, id))!;
+    expect(row.status).toBe('pending');
+    expect(await keysOf(id)).toEqual([]);
+  });
+
+  it('4 worker processes over 400 pending requests: every request built exactly once, all ready, no error', async () => {
+    await env.admin.query(`delete from data_export_requests`);
+    const users: string[] = [];
+    for (let i = 0; i < 40; i++) users.push(await seedUser(env.admin, { projects: 1, features: 3, runs: 10, releases: 1 }));
+    await env.admin.query(`insert into data_export_requests (user_id) select u from unnest($1::uuid[]) u, generate_series(1, 10)`, [users]);
+    const results = await Promise.all([1, 2, 3, 4].map(() => runCli(['fulfill', '--concurrency', '2'], env.cliEnv)));
+    for (const r of results) {
+      expect(r.code).toBe(0);
+      expect(r.logs.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
+    }
+    const built = results.map((r) => r.logs.filter((l) => l.msg === 'request ready').length);
+    expect(built.reduce((a, b) => a + b, 0)).toBe(400);
+    expect(built.filter((n) => n > 0).length).toBeGreaterThan(1); // the work was shared
+    const { rows } = await env.admin.query(`select status, attempts, object_key from data_export_requests`);
+    expect(rows).toHaveLength(400);
+    expect(rows.every((r) => r.status === 'ready' && r.attempts === 1)).toBe(true);
+    // Exactly one upload per request: one object under each request's key, and no other.
+    const keys = await listKeys(env);
+    const perRequest = new Map<string, number>();
+    for (const k of keys) {
+      const requestId = k.split('/')[2]!;
+      perRequest.set(requestId, (perRequest.get(requestId) ?? 0) + 1);
+    }
+    for (const r of rows) expect(perRequest.get(r.object_key.split('/')[2])).toBe(1);
+  });
+
+  it('a worker whose claim expired and was taken over finishes late: it cannot overwrite the newer result', async () => {
+    const user = await insertUser(env.admin);
+    const id = await insertRequest(env.admin, user);
+    const deps = passDeps(env, captureLogger().log);
+    const ctx = { config: deps.config.export, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 60_000 };
+    await env.admin.query(`update data_export_requests set requested_at = now() - interval '10 years' where id = $1`, [id]);
+
+    const stale = (await claimNext(env.handle.db, 300, 3))!;
+    expect(stale.id).toBe(id);
+    await expireClaim(id); // worker A stalls past its claim...
+    const summary = await runFulfill(deps, ctx, { limit: 1, concurrency: 1, requestIds: undefined, dryRun: false, signal: ctx.signal });
+    expect(summary.ready).toBe(1); // ...worker B takes it over and finishes
+    const newer = (await requestRow(env, id))!;
+
+    const late = await exportRequest(deps, stale, ctx); // then A finishes
+    expect(late.kind).toBe('lost');
+    const after = (await requestRow(env, id))!;
+    expect(after).toMatchObject({ status: 'ready', object_key: newer.object_key, download_url: newer.download_url, attempts: 2 });
+    expect(await keysOf(id)).toEqual([newer.object_key]);
+    deps.storage.destroy();
+  });
+
+  it('the user is deleted while their export is being built: the request disappears with them and no archive stays', async () => {
+    // No features: deleting one checks every pipeline run for a reference (pipeline_runs.feature_id has no index).
+    const { id, userId } = await heavyRequest(50_000, 0);
+    // Slower still: the account deletion below takes a moment.
+    const verySlowS3 = await TcpProxy.start(inject('s3').endpoint, { bytesPerSecond: 3 * 1024 * 1024 });
+    onTestFinished(() => verySlowS3.cut());
+    const deps = passDeps(env, captureLogger().log, env.config({ zipLevel: '0', s3Endpoint: verySlowS3.url }));
+    const ctx = { config: deps.config.export, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 100 };
+    const building = runFulfill(deps, ctx, { limit: 1, concurrency: 1, requestIds: [id], dryRun: false, signal: ctx.signal, heartbeatMs: 100 });
+    await waitFor(uploading(id), 'the upload to be under way');
+    // The application deletes the account and everything in it.
+    const client = await env.admin.connect();
+    try {
+      await client.query('begin');
+      for (const table of ['pipeline_runs', 'features', 'releases']) {
+        await client.query(`delete from ${table} where project_id in (select id from projects where owner_id = $1)`, [userId]);
+      }
+      await client.query('delete from project_members where user_id = $1', [userId]);
+      await client.query('delete from projects where owner_id = $1', [userId]);
+      await client.query('delete from users where id = $1', [userId]);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    const summary = await building;
+    expect(summary.lost).toBe(1);
+    expect(await requestRow(env, id)).toBeUndefined();
+    expect((await listKeys(env)).filter((k) => k.includes(userId))).toEqual([]);
+    deps.storage.destroy();
+  });
+
+  it('the user is deleted just after their export became ready: the next expire deletes the archive at once', async () => {
+    const userId = await insertUser(env.admin);
+    const id = await insertRequest(env.admin, userId);
+    const deps = passDeps(env, captureLogger().log);
+    const ctx = { config: deps.config.export, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 60_000 };
+    await runFulfill(deps, ctx, { limit: 1, concurrency: 1, requestIds: [id], dryRun: false, signal: ctx.signal });
+    deps.storage.destroy();
+    const key = (await requestRow(env, id))!.object_key;
+    await env.admin.query('delete from users where id = $1', [userId]); // the request row goes with it (cascade)
+    expect(await requestRow(env, id)).toBeUndefined();
+    expect(await listKeys(env)).toContain(key);
+
+    const result = await runCli(['expire'], env.cliEnv);
+    expect(result.code).toBe(0);
+    expect(result.logs.find((l) => l.msg === 'expire finished')!.objectsOfDeletedRequests).toBeGreaterThanOrEqual(1);
+    expect(result.logs.filter((l) => l.msg === 'deleted the archive of a deleted request').map((l) => l.key)).toContain(key);
+    expect(await listKeys(env)).not.toContain(key);
+  });
+});
