@@ -7,10 +7,9 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import yauzl from 'yauzl';
-import { startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
+import { exporterEnvironment, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
 import { createPendingRequest, seedUser } from './lib/sample-data.ts';
 
 const BIN = new URL('../bin/exporter', import.meta.url).pathname;
@@ -20,24 +19,9 @@ const say = (text: string) => process.stdout.write(`\n== ${text}\n`);
 
 const [postgres, s3] = await Promise.all([startEmbeddedPostgres(), startS3rver()]);
 try {
-  const client = new S3Client({
-    endpoint: s3.info.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.info.accessKeyId, secretAccessKey: s3.info.secretAccessKey },
-  });
-  await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  client.destroy();
-
   const env = {
     ...process.env,
-    DATABASE_URL: postgres.url,
-    S3_BUCKET: BUCKET,
-    S3_ENDPOINT: s3.info.endpoint,
-    S3_FORCE_PATH_STYLE: 'true',
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: s3.info.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.info.secretAccessKey,
+    ...(await exporterEnvironment(postgres.url, s3.info, BUCKET)),
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
   // Asynchronous on purpose: the S3 server runs in this very process and must keep answering.

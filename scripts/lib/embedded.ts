@@ -113,3 +113,20 @@ export async function startS3rver(): Promise<{ info: Services['s3']; stop(): Pro
     },
   };
 }
+
+/** Creates `bucket` on the throwaway S3 server and returns the environment that points the exporter at both servers. */
+export async function exporterEnvironment(databaseUrl: string, s3: Services['s3'], bucket: string): Promise<Record<string, string>> {
+  const { CreateBucketCommand, S3Client } = await import('@aws-sdk/client-s3');
+  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3 });
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  client.destroy();
+  return {
+    DATABASE_URL: databaseUrl,
+    S3_BUCKET: bucket,
+    S3_ENDPOINT: s3.endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}

@@ -82,7 +82,7 @@ export class ZipWriter {
 
   openEntry(path: string): ZipEntry {
     this.throwIfFailed();
-    const stream = new PassThrough({ highWaterMark: 1 << 20 });
+    const stream = new PassThrough({ highWaterMark: 256 * 1024 });
     this.openStreams.add(stream);
     stream.once('end', () => this.openStreams.delete(stream));
     // An entry destroyed by abort() reports through write() and the archive; never as an unhandled 'error'.

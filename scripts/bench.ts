@@ -1,0 +1,240 @@
+/**
+ * `npm run bench [-- options]`: the performance figures behind BENCHMARKS.md.
+ *
+ * Makes the data in a throwaway database (embedded PostgreSQL, or
+ * BENCH_DATABASE_URL), runs each scenario against a real S3 API (s3rver), the
+ * exporter always as the real CLI in a child process, and prints per scenario:
+ * median wall seconds, rows/s, MB/s, archive bytes, peak RSS, and the ratio to
+ * the floor (psql COPY of the same rows, measured in the same run).
+ *
+ *   --runs N        pipeline_runs of the heavy user (default 1000000)
+ *   --big-runs N    pipeline_runs of the second heavy user, for the memory check (default 3000000; 0 skips)
+ *   --light N       light requests for the throughput and scale-out scenarios (default 2000)
+ *   --repeat N      runs per scenario; the median is reported (default 3)
+ *   --concurrency N requests in parallel per exporter process (default 2)
+ *   --quick         --runs 100000 --big-runs 0 --light 200 --repeat 1: under a minute
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { ENTITIES } from '../src/export/entities.ts';
+import { exporterEnvironment, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
+import { seedUser } from './lib/sample-data.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '1000000' },
+    'big-runs': { type: 'string', default: '3000000' },
+    light: { type: 'string', default: '2000' },
+    repeat: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '2' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const quick = flags.quick;
+const RUNS = quick ? 100_000 : Number(flags.runs);
+const BIG_RUNS = quick ? 0 : Number(flags['big-runs']);
+const LIGHT = quick ? 200 : Number(flags.light);
+const REPEAT = quick ? 1 : Number(flags.repeat);
+const CONCURRENCY = flags.concurrency;
+
+// The compiled build, as deployed (the sources through type stripping cost ~30 MB more RSS).
+const BIN = new URL('../dist/main.js', import.meta.url).pathname;
+const NAIVE = new URL('./lib/naive-export.ts', import.meta.url).pathname;
+const BUCKET = 'bench';
+
+interface Figures {
+  scenario: string;
+  seconds: number;
+  rows: number;
+  archiveBytes: number;
+  maxRssMb: number;
+  floorSeconds?: number;
+  note?: string;
+}
+const results: Figures[] = [];
+const log = (text: string) => process.stderr.write(`${text}\n`);
+
+const postgres = process.env.BENCH_DATABASE_URL
+  ? { url: process.env.BENCH_DATABASE_URL, stop: async () => {} }
+  : await startEmbeddedPostgres();
+const s3 = await startS3rver();
+const env = {
+  ...process.env,
+  ...(await exporterEnvironment(postgres.url, s3.info, BUCKET)),
+  LOG_LEVEL: 'info',
+  EXPORT_CONCURRENCY: CONCURRENCY,
+};
+const db = new pg.Client({ connectionString: postgres.url });
+execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+
+try {
+  await exporter(['migrate']);
+  await db.connect();
+  log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`);
+
+  await heavyScenario('heavy', RUNS);
+  if (BIG_RUNS > 0) await heavyScenario('heavy-big', BIG_RUNS);
+  await lightScenarios();
+} finally {
+  await db.end().catch(() => {});
+  await s3.stop();
+  await postgres.stop();
+}
+
+printTable();
+
+async function heavyScenario(name: string, runs: number) {
+  log(`\n[${name}] seeding one user with ${runs} pipeline runs, 5000 features, 20000 releases, 50 projects…`);
+  await db.query('truncate data_export_requests');
+  const userId = await seedUser(db, { projects: 50, features: 5_000, runs, releases: 20_000 });
+  await db.query('vacuum analyze');
+  const rows = runs + 5_000 + 20_000 + 50 + 1;
+
+  const floors: number[] = [];
+  const walls: number[] = [];
+  const rss: number[] = [];
+  let archiveBytes = 0;
+  const requestId = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [userId])).rows[0].id;
+  for (let i = 0; i < REPEAT; i++) {
+    floors.push(await copyFloor(userId));
+    const run = await exporter(['fulfill', '--request', requestId]);
+    const ready = run.logs.find((l) => l.msg === 'request ready');
+    if (!ready) throw new Error(`[${name}] the export did not end ready:\n${run.stderr.slice(-2000)}`);
+    walls.push(run.seconds);
+    rss.push(Number(run.logs.find((l) => l.msg === 'fulfill finished')?.maxRssMb));
+    archiveBytes = Number(ready.bytes);
+    log(`[${name}] run ${i + 1}: exporter ${run.seconds.toFixed(2)} s (floor ${floors.at(-1)!.toFixed(2)} s), peak RSS ${rss.at(-1)} MB`);
+  }
+  results.push({ scenario: `${name}: exporter fulfill`, seconds: median(walls), rows, archiveBytes, maxRssMb: Math.max(...rss), floorSeconds: median(floors) });
+
+  const naive: number[] = [];
+  const naiveRss: number[] = [];
+  let naiveBytes = 0;
+  for (let i = 0; i < (name === 'heavy' ? REPEAT : 0); i++) {
+    const run = await child([NAIVE, userId]);
+    const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    naive.push(run.seconds);
+    naiveRss.push(out.maxRssMb);
+    naiveBytes = out.bytes;
+    log(`[${name}] naive run ${i + 1}: ${run.seconds.toFixed(2)} s, peak RSS ${out.maxRssMb} MB`);
+  }
+  if (naive.length) {
+    results.push({ scenario: `${name}: naive (in memory)`, seconds: median(naive), rows, archiveBytes: naiveBytes, maxRssMb: Math.max(...naiveRss), floorSeconds: median(floors) });
+  }
+}
+
+/** psql COPY of the same rows, CSV and row_to_json, to /dev/null: what the database alone costs. */
+async function copyFloor(userId: string): Promise<number> {
+  const user = `'${userId}'::uuid`;
+  const statements: string[] = [];
+  for (const e of ENTITIES) {
+    const cols = e.columns.map((c) => `${(c.sql ?? `t.${c.name}`).replaceAll(':user', user)} as "${c.name}"`).join(', ');
+    const select = `select ${cols} from ${e.from.replaceAll(':user', user)}`.replace(/\s+/g, ' ');
+    statements.push(`\\copy (${select}) to '/dev/null' with (format csv, header)`);
+    statements.push(`\\copy (select row_to_json(r) from (${select}) r) to '/dev/null'`);
+  }
+  const started = performance.now();
+  try {
+    execFileSync('psql', [postgres.url, '-X', '-q', '-v', 'ON_ERROR_STOP=1'], { input: statements.join('\n'), stdio: ['pipe', 'ignore', 'inherit'] });
+  } catch (error) {
+    throw new Error(`the floor needs psql on PATH (apt-get install postgresql-client): ${error}`);
+  }
+  return (performance.now() - started) / 1000;
+}
+
+async function lightScenarios() {
+  log(`\n[light] seeding ${LIGHT} light users (a few dozen rows each)…`);
+  await db.query('truncate data_export_requests');
+  const users: string[] = [];
+  for (let i = 0; i < LIGHT; i++) users.push(await seedUser(db, { projects: 1, features: 5, runs: 30, releases: 2 }));
+  await db.query(`insert into data_export_requests (user_id) select unnest($1::uuid[])`, [users]);
+  const rows = LIGHT * 39;
+
+  const one: number[] = [];
+  const two: number[] = [];
+  let breakdown: Record<string, number> = {};
+  for (let i = 0; i < REPEAT; i++) {
+    await requeueAll();
+    const run = await exporter(['fulfill']);
+    const ready = run.logs.filter((l) => l.msg === 'request ready');
+    if (ready.length !== LIGHT) throw new Error(`[light] ${ready.length} of ${LIGHT} ready`);
+    one.push(run.seconds);
+    breakdown = averageMs(ready.map((l) => l.ms as Record<string, number>));
+    log(`[light] 1 process: ${run.seconds.toFixed(2)} s, ${(LIGHT / run.seconds).toFixed(1)} requests/s; ms per request ${JSON.stringify(breakdown)}`);
+
+    await requeueAll();
+    const started = performance.now();
+    const runs = await Promise.all([exporter(['fulfill']), exporter(['fulfill'])]);
+    const seconds = (performance.now() - started) / 1000;
+    const built = runs.reduce((n, r) => n + r.logs.filter((l) => l.msg === 'request ready').length, 0);
+    const { rows: once } = await db.query(`select count(*)::int as n from data_export_requests where status = 'ready' and attempts = 1`);
+    if (built !== LIGHT || once[0].n !== LIGHT) throw new Error(`[scale-out] built ${built}, ready once ${once[0].n}, of ${LIGHT}`);
+    two.push(seconds);
+    log(`[light] 2 processes: ${seconds.toFixed(2)} s (${runs.map((r) => r.logs.filter((l) => l.msg === 'request ready').length).join(' + ')} requests), every request built exactly once`);
+  }
+  results.push({ scenario: `light: ${LIGHT} requests, 1 process`, seconds: median(one), rows, archiveBytes: 0, maxRssMb: 0, note: `${(LIGHT / median(one)).toFixed(1)} requests/s; ms per request: ${Object.entries(breakdown).map(([k, v]) => `${k} ${v}`).join(', ')}` });
+  results.push({ scenario: `light: ${LIGHT} requests, 2 processes`, seconds: median(two), rows, archiveBytes: 0, maxRssMb: 0, note: `${(100 * median(two) / median(one)).toFixed(0)}% of one process's time` });
+}
+
+async function requeueAll() {
+  await db.query(`update data_export_requests set status = 'pending', attempts = 0, claim_id = null, claim_expires_at = null`);
+}
+
+function averageMs(list: Record<string, number>[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const ms of list) for (const [k, v] of Object.entries(ms)) sum[k] = (sum[k] ?? 0) + v;
+  return Object.fromEntries(Object.entries(sum).map(([k, v]) => [k, Math.round((v / list.length) * 10) / 10]));
+}
+
+async function exporter(args: string[]) {
+  return child([BIN, ...args]);
+}
+
+async function child(args: string[]) {
+  const started = performance.now();
+  const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => (stdout += d));
+  proc.stderr.on('data', (d) => (stderr += d));
+  const [code] = (await once(proc, 'close')) as [number];
+  const seconds = (performance.now() - started) / 1000;
+  const logs = stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}:\n${stderr.slice(-2000)}`);
+  return { seconds, stdout, stderr, logs };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function printTable() {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  const out = [
+    line(['scenario', 'wall s (median)', 'rows/s', 'archive MB/s', 'archive MB', 'peak RSS MB', 'floor s', 'ratio to floor', 'note']),
+    line(Array(9).fill('---')),
+  ];
+  for (const r of results) {
+    out.push(
+      line([
+        r.scenario,
+        r.seconds.toFixed(2),
+        Math.round(r.rows / r.seconds).toLocaleString('en'),
+        r.archiveBytes ? (r.archiveBytes / 2 ** 20 / r.seconds).toFixed(1) : '',
+        r.archiveBytes ? (r.archiveBytes / 2 ** 20).toFixed(1) : '',
+        r.maxRssMb ? String(r.maxRssMb) : '',
+        r.floorSeconds ? r.floorSeconds.toFixed(2) : '',
+        r.floorSeconds ? `${(r.seconds / r.floorSeconds).toFixed(2)}x` : '',
+        r.note ?? '',
+      ]),
+    );
+  }
+  process.stdout.write(`\n${out.join('\n')}\n`);
+}
