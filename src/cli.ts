@@ -5,6 +5,7 @@ import { registerFulfill } from './commands/fulfill.ts';
 import { registerLink } from './commands/link.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerNightly } from './commands/nightly.ts';
+import { registerRequest } from './commands/request.ts';
 import { registerRequeue } from './commands/requeue.ts';
 import { registerRevoke } from './commands/revoke.ts';
 import { registerStatus } from './commands/status.ts';
@@ -66,7 +67,7 @@ function buildProgram(tools: CommandTools): Command {
       outputError: (s, write) => write(`exporter: ${s.replace(/^error: /, '')}`),
     })
     .showSuggestionAfterError(true);
-  for (const register of [registerMigrate, registerFulfill, registerExpire, registerNightly, registerStatus, registerRequeue, registerLink, registerRevoke]) {
+  for (const register of [registerMigrate, registerRequest, registerFulfill, registerExpire, registerNightly, registerStatus, registerRequeue, registerLink, registerRevoke]) {
     register(program, tools);
   }
   return program;

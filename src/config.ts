@@ -1,3 +1,4 @@
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { formatDuration, parseDurationSeconds } from './durations.ts';
 import { ConfigError } from './errors.ts';
 
@@ -23,6 +24,9 @@ export const SETTINGS = {
   zipLevel: { flag: '--zip-level <0-9>', env: 'EXPORT_ZIP_LEVEL', help: 'deflate level of the archive', default: '1' },
   logLevel: { flag: '--log-level <level>', env: 'LOG_LEVEL', help: 'fatal, error, warn, info, debug or trace', default: 'info' },
   pushgatewayUrl: { flag: '--pushgateway-url <url>', env: 'PUSHGATEWAY_URL', help: 'Prometheus Pushgateway that each run pushes its figures to' },
+  smtpUrl: { flag: '--smtp-url <url>', env: 'SMTP_URL', help: 'SMTP server for the "your export is ready" email (smtp:// or smtps://); no email without it' },
+  mailFrom: { flag: '--mail-from <address>', env: 'MAIL_FROM', help: 'sender of the email, e.g. "Example <no-reply@example.com>"' },
+  requestWindow: { flag: '--request-window <duration>', env: 'EXPORT_REQUEST_WINDOW', help: 'a user may have one request that has not failed per this window', default: '24h' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -44,8 +48,8 @@ export interface StorageConfig {
   readonly queueSize: number;
   readonly connectTimeoutMs: number;
   readonly requestTimeoutMs: number;
-  /** Explicit credentials (tests, the demo); otherwise the AWS default chain. */
-  readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Explicit credentials or a provider (tests, the demo); otherwise the AWS default chain. */
+  readonly credentials?: S3ClientConfig['credentials'];
 }
 
 export interface ExportConfig {
@@ -64,6 +68,9 @@ export interface Config {
   readonly export: ExportConfig;
   readonly logLevel: string;
   readonly pushgatewayUrl: string | undefined;
+  /** Set when the email is on: SMTP_URL and MAIL_FROM. */
+  readonly mail: { readonly smtpUrl: string; readonly from: string } | undefined;
+  readonly requestWindowSeconds: number;
 }
 
 /** SigV4 presigned URLs live at most 7 days. */
@@ -165,9 +172,21 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
     },
     logLevel,
     pushgatewayUrl: url('pushgatewayUrl', ['http', 'https']),
+    mail: mailSettings(url('smtpUrl', ['smtp', 'smtps']), value('mailFrom'), problem),
+    requestWindowSeconds: duration('requestWindow', 366 * 86_400),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+function mailSettings(smtpUrl: string | undefined, from: string | undefined, problem: (name: SettingName, text: string) => void) {
+  if (!smtpUrl) return undefined;
+  if (!from) {
+    problem('mailFrom', 'is required when SMTP_URL is set');
+    return undefined;
+  }
+  if (!/^([^<>]*<)?[^\s@<>]+@[^\s@<>]+>?$/.test(from)) problem('mailFrom', `is not an email address: ${JSON.stringify(from)}`);
+  return { smtpUrl, from };
 }
 
 function isUrl(text: string, protocols: string[]): boolean {

@@ -46,7 +46,6 @@ export async function requireSchema(handle: DbHandle): Promise<string> {
 export async function openStorage(config: Config, log: Logger): Promise<S3Storage> {
   registerSecret(process.env.AWS_SECRET_ACCESS_KEY);
   registerSecret(process.env.AWS_SESSION_TOKEN);
-  registerSecret(config.storage.credentials?.secretAccessKey);
   if (config.storage.sse === 'none') {
     log.warn('S3_SSE=none: archives are written without server-side encryption headers; the bucket must encrypt by itself');
   }

@@ -5,7 +5,9 @@ import { ExitCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type FulfillSummary, runFulfill } from '../passes/fulfill.ts';
 import type { RuntimeDeps } from '../runtime.ts';
+import { smtpMailer } from '../email/mailer.ts';
 import { EXPORTER_VERSION } from '../version.ts';
+import { progressReporter } from './progress.ts';
 import { ALL_SETTINGS, commandContext, type CommandTools, positiveInt, reportMetrics, requireUuids, withRuntime, withSettings } from './common.ts';
 
 export interface FulfillFlags {
@@ -48,13 +50,28 @@ export async function fulfillPass(
   schemaVersion: string,
   flags: FulfillFlags,
 ): Promise<FulfillSummary> {
-  const summary = await runFulfill(
-    { ...deps, log, clock: systemClock },
-    { config: config.export, exporterVersion: EXPORTER_VERSION, schemaVersion },
-    { limit: flags.limit, concurrency: config.export.concurrency, requestIds: flags.request, dryRun: flags.dryRun, signal: tools.stopper.signal },
-  );
-  log.info({ ...summary, dryRun: flags.dryRun || undefined }, 'fulfill finished');
-  return summary;
+  const mailer = config.mail && !flags.dryRun ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
+  const progress = progressReporter(tools.io, log);
+  try {
+    const summary = await runFulfill(
+      { ...deps, log, clock: systemClock },
+      { config: config.export, exporterVersion: EXPORTER_VERSION, schemaVersion },
+      {
+        limit: flags.limit,
+        concurrency: config.export.concurrency,
+        requestIds: flags.request,
+        dryRun: flags.dryRun,
+        signal: tools.stopper.signal,
+        mailer,
+        onProgress: progress.update,
+      },
+    );
+    progress.done();
+    log.info({ ...summary, dryRun: flags.dryRun || undefined }, 'fulfill finished');
+    return summary;
+  } finally {
+    mailer?.close();
+  }
 }
 
 /** 0 when every claimed request ended ready; 1 when any is to be retried, failed, or could not be claimed. */

@@ -1,15 +1,18 @@
 import type { Command } from 'commander';
-import { statusReport } from '../db/status.ts';
-import { commandContext, type CommandTools, DATABASE_SETTINGS, withDatabase, withSettings, writeJson } from './common.ts';
+import { requestProgress, statusReport } from '../db/status.ts';
+import { ExitCode } from '../errors.ts';
+import { commandContext, type CommandTools, DATABASE_SETTINGS, requireUuids, withDatabase, withSettings, writeJson } from './common.ts';
 
 export function registerStatus(program: Command, tools: CommandTools): void {
   withSettings(
     program
       .command('status')
-      .description('requests per status, the oldest pending one, stuck ones, links expiring within 24 h')
+      .description('requests per status, the oldest pending one, stuck ones, links expiring within 24 h; or one request and its progress')
+      .argument('[request-id]', 'show this request: status, progress, error')
       .option('--json', 'machine-readable output, for scripts and monitoring', false),
     DATABASE_SETTINGS,
-  ).action(async (flags: { json: boolean }, cmd: Command) => {
+  ).action(async (requestId: string | undefined, flags: { json: boolean }, cmd: Command) => {
+    if (requestId) return showRequest(tools, cmd, requireUuids([requestId], 'status')[0]!, flags.json);
     const { config } = commandContext(cmd, tools.io, { database: true });
     const report = await withDatabase(config, (db) => statusReport(db));
     if (flags.json) return writeJson(tools.io, report);
@@ -23,6 +26,24 @@ export function registerStatus(program: Command, tools: CommandTools): void {
       out.write(`stuck: ${s.id} (user ${s.userId}, attempt ${s.attempts}, claim expired ${age(s.claimExpiredSeconds)} ago)\n`);
     }
   });
+}
+
+async function showRequest(tools: CommandTools, cmd: Command, id: string, json: boolean) {
+  const { config } = commandContext(cmd, tools.io, { database: true });
+  const r = await withDatabase(config, (db) => requestProgress(db, id));
+  if (!r) {
+    tools.io.stderr.write(`exporter: no request ${id}\n`);
+    tools.setExit(ExitCode.failure);
+    return;
+  }
+  if (json) return writeJson(tools.io, r);
+  const out = tools.io.stdout;
+  out.write(`${r.id}  ${r.status}  (user ${r.userId}, attempt ${r.attempts}, requested ${r.requestedAt.toISOString()})\n`);
+  if (r.percent !== null) {
+    out.write(`progress: ${r.percent}%  ${r.rowsWritten}/${r.rowsTotal} rows  ${((r.bytesUploaded ?? 0) / 2 ** 20).toFixed(1)} MB uploaded  (updated ${r.progressUpdatedAt?.toISOString()})\n`);
+  }
+  if (r.status === 'ready') out.write(`ready: ${r.archiveBytes} bytes, link expires ${r.expiresAt?.toISOString()}; email ${r.notifiedAt ? `sent ${r.notifiedAt.toISOString()}` : (r.notifyError ?? 'not sent yet')}\n`);
+  if (r.error) out.write(`error: ${r.error}\n`);
 }
 
 function age(seconds: number): string {

@@ -35,7 +35,8 @@ export function connect(options: ConnectOptions): DbHandle {
   pool.on('error', () => {});
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),
-    plugins: [new CamelCasePlugin()],
+    // Nested keys are data (row_counts' entity names), not columns: leave them as they are.
+    plugins: [new CamelCasePlugin({ maintainNestedObjectKeys: true })],
   });
   return {
     db,

@@ -1,5 +1,6 @@
 import { sql, type Transaction } from 'kysely';
 import type { Db } from './connect.ts';
+import { isUniqueViolation } from './requests.ts';
 import type { Database, RequestStatus } from './schema.ts';
 
 /**
@@ -85,20 +86,30 @@ export type RequeueResult = { id: string; outcome: 'requeued' } | { id: string; 
  * pending with its attempts reset. Ready, pending and live requests are left alone.
  */
 export async function requeue(db: Db, ids: readonly string[]): Promise<RequeueResult[]> {
-  const rows = await db
-    .updateTable('dataExportRequests')
-    .set({ status: 'pending', attempts: 0, error: null, claimId: null, claimExpiresAt: null, startedAt: null, completedAt: null, downloadUrl: null })
-    .where('id', 'in', ids)
-    .where((eb) => eb.or([eb('status', '=', 'failed'), eb.and([eb('status', '=', 'processing'), eb('claimExpiresAt', '<', sql<Date>`now()`)])]))
-    .returning('id')
-    .execute();
-  const requeued = new Set(rows.map((r) => r.id));
+  const requeued = new Set<string>();
+  const blocked = new Set<string>();
+  for (const id of ids) {
+    try {
+      const row = await db
+        .updateTable('dataExportRequests')
+        .set({ status: 'pending', attempts: 0, error: null, claimId: null, claimExpiresAt: null, startedAt: null, completedAt: null, downloadUrl: null })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('status', '=', 'failed'), eb.and([eb('status', '=', 'processing'), eb('claimExpiresAt', '<', sql<Date>`now()`)])]))
+        .returning('id')
+        .executeTakeFirst();
+      if (row) requeued.add(row.id);
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      blocked.add(id);
+    }
+  }
   const refused = ids.filter((id) => !requeued.has(id));
   const others =
     refused.length === 0 ? [] : await db.selectFrom('dataExportRequests').select(['id', 'status']).where('id', 'in', refused).execute();
   const statusOf = new Map(others.map((r) => [r.id, r.status]));
   return ids.map((id): RequeueResult => {
     if (requeued.has(id)) return { id, outcome: 'requeued' };
+    if (blocked.has(id)) return { id, outcome: 'refused', reason: 'the user has another open request' };
     const status = statusOf.get(id);
     const reason =
       status === undefined

@@ -82,18 +82,31 @@ export async function claimNext(
 
 /**
  * Claims exactly these requests, whatever their status, unless a live worker
- * holds one. Returns the claimed ones; the caller reports the rest.
+ * holds one, or its user has another open request (at most one is allowed).
+ * Returns the claimed ones; the caller reports the rest.
  */
 export async function claimByIds(db: Db, ids: readonly string[], claimTtlSeconds: number): Promise<ClaimedRequest[]> {
-  if (ids.length === 0) return [];
-  const rows = await db
-    .updateTable('dataExportRequests')
-    .set(claimSet(claimTtlSeconds))
-    .where('id', 'in', ids)
-    .where((eb) => eb.not(eb.and([eb('status', '=', 'processing'), eb('claimExpiresAt', '>=', sql<Date>`now()`)])))
-    .returning(claimedColumns)
-    .execute();
-  return rows as ClaimedRequest[];
+  const claimed: ClaimedRequest[] = [];
+  for (const id of ids) {
+    try {
+      const row = await db
+        .updateTable('dataExportRequests')
+        .set(claimSet(claimTtlSeconds))
+        .where('id', '=', id)
+        .where((eb) => eb.not(eb.and([eb('status', '=', 'processing'), eb('claimExpiresAt', '>=', sql<Date>`now()`)])))
+        .returning(claimedColumns)
+        .executeTakeFirst();
+      if (row) claimed.push(row as ClaimedRequest);
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+  }
+  return claimed;
+}
+
+/** The database refused a second open request for one user (the partial unique index). */
+export function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string }).code === '23505';
 }
 
 /** Processing requests whose worker died on the last allowed attempt: they end failed. */

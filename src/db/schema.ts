@@ -32,6 +32,10 @@ export interface DataExportRequestsTable {
   rowsWritten: ColumnType<string | null, number | null, number | null>;
   bytesUploaded: ColumnType<string | null, number | null, number | null>;
   progressUpdatedAt: Date | null;
+  notifiedAt: Date | null;
+  notifyAttempts: ColumnType<number, number | undefined, number>;
+  notifyClaimedAt: Date | null;
+  notifyError: string | null;
 }
 
 /** Archives of request rows that were deleted while their archive lived (filled by a trigger). */
@@ -43,6 +47,7 @@ export interface DataExportDeletedObjectsTable {
 export interface UsersTable {
   id: string;
   email: string;
+  name: string | null;
 }
 
 export interface Database {

@@ -52,3 +52,43 @@ export async function statusReport(db: Db): Promise<StatusReport> {
     expiringWithin24h: Number(expiring.n),
   };
 }
+
+export interface RequestProgress {
+  id: string;
+  userId: string;
+  status: string;
+  attempts: number;
+  requestedAt: Date;
+  rowsTotal: number | null;
+  rowsWritten: number | null;
+  bytesUploaded: number | null;
+  /** rows_written of rows_total, 0–100; null before the build counted its rows. */
+  percent: number | null;
+  progressUpdatedAt: Date | null;
+  archiveBytes: number | null;
+  expiresAt: Date | null;
+  notifiedAt: Date | null;
+  notifyError: string | null;
+  error: string | null;
+}
+
+/** One request as the application (or an operator) sees it, progress included. */
+export async function requestProgress(db: Db, id: string): Promise<RequestProgress | undefined> {
+  const r = await db
+    .selectFrom('dataExportRequests')
+    .select(['id', 'userId', 'status', 'attempts', 'requestedAt', 'rowsTotal', 'rowsWritten', 'bytesUploaded', 'progressUpdatedAt', 'archiveBytes', 'expiresAt', 'notifiedAt', 'notifyError', 'error'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!r) return undefined;
+  const num = (v: string | null) => (v === null ? null : Number(v));
+  const total = num(r.rowsTotal);
+  const written = num(r.rowsWritten);
+  return {
+    ...r,
+    rowsTotal: total,
+    rowsWritten: written,
+    bytesUploaded: num(r.bytesUploaded),
+    archiveBytes: num(r.archiveBytes),
+    percent: total ? Math.min(100, Math.floor((100 * (written ?? 0)) / total)) : null,
+  };
+}

@@ -1,6 +1,8 @@
 import type { ExportConfig } from '../config.ts';
 import { claimByIds, type ClaimedRequest, claimNext, failAbandoned, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
+import type { Mailer } from '../email/mailer.ts';
 import { type ExportContext, exportRequest, type PassDeps, type RequestOutcome } from './export-request.ts';
+import { type EmailOutcome, notifyOwed, notifyReady } from './notify.ts';
 
 export interface FulfillOptions {
   /** At most this many requests in this run. */
@@ -12,6 +14,8 @@ export interface FulfillOptions {
   signal: AbortSignal;
   heartbeatMs?: number;
   onProgress?: ExportContext['onProgress'];
+  /** Sends the "ready" email when set (SMTP_URL). */
+  mailer?: Mailer;
 }
 
 export interface FulfillSummary {
@@ -33,6 +37,11 @@ export interface FulfillSummary {
   slowestRequestSeconds: number;
   requestSecondsTotal: number;
   seconds: number;
+  /** "Ready" emails sent, and sends that failed (retried by the next run). */
+  emailsSent: number;
+  emailsFailed: number;
+  /** The process's peak resident memory so far, for sizing the pod's memory limit. */
+  maxRssMb?: number;
 }
 
 export interface FulfillContext {
@@ -65,13 +74,26 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     bytes: 0,
     slowestRequestSeconds: 0,
     requestSecondsTotal: 0,
+    emailsSent: 0,
+    emailsFailed: 0,
     seconds: 0,
+  };
+  const mail = options.mailer && { db, mailer: options.mailer, log };
+  const countEmail = (outcome: EmailOutcome) => {
+    if (outcome === 'sent') summary.emailsSent++;
+    if (outcome === 'failed') summary.emailsFailed++;
   };
 
   if (options.dryRun) {
     await dryRun(deps, options, config, summary);
     summary.seconds = elapsed(started);
     return summary;
+  }
+
+  if (mail) {
+    const owed = await notifyOwed(mail);
+    summary.emailsSent += owed.sent;
+    summary.emailsFailed += owed.failed;
   }
 
   const abandoned = await failAbandoned(db, config.maxAttempts, `gave up after ${config.maxAttempts} attempts: the worker stopped each time`);
@@ -114,12 +136,16 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
   const worker = async () => {
     while (!options.signal.aborted && summary.claimed < options.limit) {
       summary.claimed++; // reserve the slot before the await, so workers never overshoot the limit
+      const claimStarted = performance.now();
       const request = await next();
       if (!request) {
         summary.claimed--;
         return;
       }
-      record(await exportRequest(deps, request, exportCtx));
+      const outcome = await exportRequest(deps, request, exportCtx, Math.round((performance.now() - claimStarted) * 10) / 10);
+      record(outcome);
+      // After the ready update has committed, never before.
+      if (outcome.kind === 'ready' && mail) countEmail(await notifyReady(mail, request.id));
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
@@ -128,6 +154,7 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     if (await releaseClaim(db, request.id, request.claimId, 'interrupted; will be retried')) summary.released++;
   }
   summary.seconds = elapsed(started);
+  summary.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   return summary;
 }
 
@@ -137,7 +164,8 @@ async function claimRequested(deps: PassDeps, ids: readonly string[], config: Ex
   const known = new Map((await findRequests(deps.db, ids.filter((id) => !claimedIds.has(id)))).map((r) => [r.id, r]));
   for (const id of ids) {
     if (claimedIds.has(id)) continue;
-    const reason = known.has(id) ? 'being processed by another worker' : 'no such request';
+    const status = known.get(id)?.status;
+    const reason = status === undefined ? 'no such request' : status === 'processing' ? 'being processed by another worker' : 'the user has another open request';
     summary.skipped.push({ id, reason });
     deps.log.warn({ requestId: id }, `request skipped: ${reason}`);
   }

@@ -1,9 +1,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runExpire } from '../../src/passes/expire.ts';
-import { runFulfill } from '../../src/passes/fulfill.ts';
-import { EXPORTER_VERSION } from '../../src/version.ts';
-import { captureLogger, createTestEnv, listKeys, passDeps, requestRow, runCli, type TestEnv } from '../support/harness.ts';
+import { captureLogger, createTestEnv, fulfillInProcess, listKeys, passDeps, requestRow, runCli, type TestEnv } from '../support/harness.ts';
 import { insertRequest, insertUser } from '../support/seed.ts';
 
 let env: TestEnv;
@@ -27,15 +25,7 @@ const DAY = 24 * 60 * 60 * 1000;
 async function readyRequest(): Promise<{ id: string; key: string; userId: string }> {
   const userId = await insertUser(env.admin);
   const id = await insertRequest(env.admin, userId);
-  const deps = passDeps(env, captureLogger().log);
-  await runFulfill(deps, { config: deps.config.export, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
-    limit: 1,
-    concurrency: 1,
-    requestIds: [id],
-    dryRun: false,
-    signal: new AbortController().signal,
-  });
-  deps.storage.destroy();
+  await fulfillInProcess(env, { requestIds: [id] });
   const row = (await requestRow(env, id))!;
   expect(row.status).toBe('ready');
   return { id, key: row.object_key, userId };
@@ -154,10 +144,9 @@ describe('expire', () => {
 
 describe('operator commands', () => {
   it('status counts per status, the oldest pending, stuck ones and links expiring soon (--json)', async () => {
-    const user = await insertUser(env.admin);
-    await insertRequest(env.admin, user, { requestedAt: new Date(Date.now() - 3600_000).toISOString() });
-    await insertRequest(env.admin, user);
-    const stuck = await insertRequest(env.admin, user, { status: 'processing' });
+    await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: new Date(Date.now() - 3600_000).toISOString() });
+    await insertRequest(env.admin, await insertUser(env.admin));
+    const stuck = await insertRequest(env.admin, await insertUser(env.admin), { status: 'processing' });
     await env.admin.query(`update data_export_requests set claim_expires_at = now() - interval '10 minutes', attempts = 1 where id = $1`, [stuck]);
     const soon = await readyRequest();
     await env.admin.query(`update data_export_requests set expires_at = now() + interval '2 hours' where id = $1`, [soon.id]);
@@ -177,10 +166,9 @@ describe('operator commands', () => {
   });
 
   it('requeue puts failed and stuck requests back to pending with attempts reset, logs who and why, and refuses the rest', async () => {
-    const user = await insertUser(env.admin);
-    const failed = await insertRequest(env.admin, user, { status: 'failed' });
-    const stuck = await insertRequest(env.admin, user, { status: 'processing' });
-    const live = await insertRequest(env.admin, user, { status: 'processing' });
+    const failed = await insertRequest(env.admin, await insertUser(env.admin), { status: 'failed' });
+    const stuck = await insertRequest(env.admin, await insertUser(env.admin), { status: 'processing' });
+    const live = await insertRequest(env.admin, await insertUser(env.admin), { status: 'processing' });
     await env.admin.query(`update data_export_requests set attempts = 3, error = 'storage error' where id = $1`, [failed]);
     await env.admin.query(`update data_export_requests set claim_expires_at = now() - interval '1 minute' where id = $1`, [stuck]);
     await env.admin.query(`update data_export_requests set claim_expires_at = now() + interval '5 minutes' where id = $1`, [live]);

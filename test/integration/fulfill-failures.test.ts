@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFulfill } from '../../src/passes/fulfill.ts';
-import { EXPORTER_VERSION } from '../../src/version.ts';
-import { captureLogger, createTestEnv, getObject, listKeys, passDeps, requestRow, type TestEnv } from '../support/harness.ts';
+import { createTestEnv, fulfillInProcess, getObject, listKeys, requestRow, type TestEnv } from '../support/harness.ts';
 import { insertProject, insertRequest, insertRun, insertUser } from '../support/seed.ts';
 import { parseJsonExact, readZip } from '../support/zip.ts';
 
@@ -14,19 +12,9 @@ afterAll(async () => {
 });
 
 async function fulfill(requestIds: string[], overrides: Parameters<TestEnv['config']>[0] = {}, tweak: (c: any) => void = () => {}) {
-  const logger = captureLogger();
   const config = structuredClone(env.config(overrides));
   tweak(config);
-  const deps = passDeps(env, logger.log, config);
-  const summary = await runFulfill(deps, { config: config.export, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
-    limit: 100,
-    concurrency: 1,
-    requestIds,
-    dryRun: false,
-    signal: new AbortController().signal,
-  });
-  deps.storage.destroy();
-  return { summary, logger };
+  return fulfillInProcess(env, { requestIds, config, concurrency: 1 });
 }
 
 describe('fulfill when things go wrong', () => {

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFulfill } from '../../src/passes/fulfill.ts';
 import { EXPORTER_VERSION } from '../../src/version.ts';
-import { captureLogger, createTestEnv, getObject, headObject, listKeys, passDeps, requestRow, type TestEnv } from '../support/harness.ts';
+import { createTestEnv, fulfillInProcess, getObject, headObject, listKeys, requestRow, type TestEnv } from '../support/harness.ts';
 import { addMember, insertFeature, insertProject, insertRelease, insertRequest, insertRun, insertUser } from '../support/seed.ts';
 import { parseJsonExact, readZip } from '../support/zip.ts';
 
@@ -15,18 +14,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-async function fulfill(options: { requestIds?: string[]; limit?: number; dryRun?: boolean } = {}, logger = captureLogger()) {
-  const deps = passDeps(env, logger.log);
-  const summary = await runFulfill(deps, { config: deps.config.export, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
-    limit: options.limit ?? 1000,
-    concurrency: 2,
-    requestIds: options.requestIds,
-    dryRun: options.dryRun ?? false,
-    signal: new AbortController().signal,
-  });
-  deps.storage.destroy();
-  return { summary, logger };
-}
+const fulfill = (options: { requestIds?: string[]; limit?: number; dryRun?: boolean } = {}) => fulfillInProcess(env, options);
 
 const AWKWARD_TEXT = 'comma, "quotes", new\nline, crlf\r\nend, ünïcødé ✓, emoji 🎉, 𝔘 astral';
 const BIG_JSON = '{"big": 12345678901234567890, "nested": {"list": [1, "two", null, {"deep": true}]}, "s": "=not a formula in json"}';
@@ -193,9 +181,8 @@ describe('fulfill', () => {
   });
 
   it('claims oldest first, honours --limit, and a dry run changes nothing', async () => {
-    const user = await insertUser(env.admin);
-    const newer = await insertRequest(env.admin, user, { requestedAt: '2030-01-02T00:00:00Z' });
-    const older = await insertRequest(env.admin, user, { requestedAt: '2030-01-01T00:00:00Z' });
+    const newer = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2030-01-02T00:00:00Z' });
+    const older = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2030-01-01T00:00:00Z' });
     // Other tests' requests are done by now; these two are the only pending ones.
     const before = await listKeys(env);
     const dry = await fulfill({ dryRun: true });

@@ -9,6 +9,8 @@ import { connect, type DbHandle } from '../../src/db/connect.ts';
 import { currentSchemaVersion, migrateToLatest } from '../../src/db/migrate.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import type { PassDeps } from '../../src/passes/export-request.ts';
+import { runFulfill } from '../../src/passes/fulfill.ts';
+import { EXPORTER_VERSION } from '../../src/version.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 
 export const BIN = new URL('../../bin/exporter', import.meta.url).pathname;
@@ -185,4 +187,25 @@ export async function listKeys(env: TestEnv): Promise<string[]> {
 export async function requestRow(env: TestEnv, id: string) {
   const { rows } = await env.admin.query('select * from data_export_requests where id = $1', [id]);
   return rows[0] as Record<string, any> | undefined;
+}
+
+/** Runs the fulfill pass in this process, as the CLI would, and returns its summary and captured log. */
+export async function fulfillInProcess(
+  env: TestEnv,
+  options: { requestIds?: string[]; limit?: number; concurrency?: number; dryRun?: boolean; config?: Config } = {},
+) {
+  const logger = captureLogger();
+  const deps = passDeps(env, logger.log, options.config ?? env.config());
+  try {
+    const summary = await runFulfill(deps, { config: deps.config.export, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
+      limit: options.limit ?? 1000,
+      concurrency: options.concurrency ?? 2,
+      requestIds: options.requestIds,
+      dryRun: options.dryRun ?? false,
+      signal: new AbortController().signal,
+    });
+    return { summary, logger };
+  } finally {
+    deps.storage.destroy();
+  }
 }

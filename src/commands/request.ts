@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { createRequest } from '../db/intake.ts';
+import { ExitCode, UsageError } from '../errors.ts';
+import { commandContext, type CommandTools, requireUuids, withDatabase, withSettings, writeJson } from './common.ts';
+
+export function registerRequest(program: Command, tools: CommandTools): void {
+  withSettings(
+    program
+      .command('request')
+      .description('create a pending export request for a user (rate-limited: one per EXPORT_REQUEST_WINDOW)')
+      .argument('<user-id>', 'the user whose data to export')
+      .option('--json', 'print the result as JSON', false),
+    ['databaseUrl', 'requestWindow', 'logLevel'],
+  ).action(async (userId: string, flags: { json: boolean }, cmd: Command) => {
+    requireUuids([userId], 'request');
+    const { config, log } = commandContext(cmd, tools.io, { database: true });
+    const result = await withDatabase(config, (db) => createRequest(db, userId, config.requestWindowSeconds));
+    if (result.kind === 'no-such-user') throw new UsageError(`request: no user with id ${userId}`);
+    if (result.kind === 'rate-limited') {
+      const when = result.retryAfter.toISOString();
+      log.info({ userId, previousRequestId: result.previousId, retryAfter: when }, 'request refused by the rate limit');
+      if (flags.json) writeJson(tools.io, { refused: true, previousRequestId: result.previousId, retryAfter: when });
+      tools.io.stderr.write(
+        `exporter: user ${userId} already asked for an export at ${result.previousRequestedAt.toISOString()} (request ${result.previousId}); they may ask again after ${when}\n`,
+      );
+      tools.setExit(ExitCode.rateLimited);
+      return;
+    }
+    log.info({ requestId: result.id, userId }, 'request created');
+    if (flags.json) writeJson(tools.io, { id: result.id, userId, status: 'pending', requestedAt: result.requestedAt.toISOString() });
+    else tools.io.stdout.write(`${result.id}\n`);
+  });
+}

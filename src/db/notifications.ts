@@ -1,0 +1,61 @@
+import { sql } from 'kysely';
+import type { Db } from './connect.ts';
+import type { RowCounts } from './schema.ts';
+
+export interface EmailToSend {
+  id: string;
+  userId: string;
+  email: string;
+  name: string | null;
+  downloadUrl: string;
+  expiresAt: Date;
+  rowCounts: RowCounts | null;
+  archiveBytes: number | null;
+  notifyAttempts: number;
+}
+
+/** A claim on a notification outlives a worker that died mid-send by this long. */
+const NOTIFY_CLAIM_SECONDS = 600;
+
+/**
+ * Takes the right to send one request's email: only a ready, unexpired
+ * request whose email was neither sent nor given up on, and that no other
+ * worker is sending right now. Counts the attempt.
+ */
+export async function claimNotification(db: Db, id: string): Promise<EmailToSend | undefined> {
+  const { rows } = await sql<EmailToSend>`
+    update data_export_requests r
+       set notify_attempts = r.notify_attempts + 1, notify_claimed_at = now()
+      from users u
+     where r.id = ${id} and u.id = r.user_id
+       and r.status = 'ready' and r.expires_at > now()
+       and r.notified_at is null and r.notify_error is null
+       and (r.notify_claimed_at is null or r.notify_claimed_at < now() - make_interval(secs => ${NOTIFY_CLAIM_SECONDS}))
+    returning r.id, r.user_id as "userId", u.email, u.name, r.download_url as "downloadUrl", r.expires_at as "expiresAt",
+              r.row_counts as "rowCounts", r.archive_bytes::float8 as "archiveBytes", r.notify_attempts as "notifyAttempts"`.execute(db);
+  return rows[0];
+}
+
+/** Ready requests whose email is still owed (a failed send of an earlier run), oldest first. */
+export async function listUnnotified(db: Db, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('dataExportRequests')
+    .select('id')
+    .where('status', '=', 'ready')
+    .where('notifiedAt', 'is', null)
+    .where('notifyError', 'is', null)
+    .where('expiresAt', '>', sql<Date>`now()`)
+    .orderBy('completedAt')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+export async function markNotified(db: Db, id: string): Promise<void> {
+  await db.updateTable('dataExportRequests').set({ notifiedAt: sql<Date>`now()`, notifyClaimedAt: null }).where('id', '=', id).execute();
+}
+
+/** A send failed: free it for the next run, or stop trying with `giveUp` as the reason. */
+export async function markNotifyFailed(db: Db, id: string, giveUp: string | null): Promise<void> {
+  await db.updateTable('dataExportRequests').set({ notifyClaimedAt: null, notifyError: giveUp }).where('id', '=', id).execute();
+}
