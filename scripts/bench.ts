@@ -66,6 +66,8 @@ const env = {
   ...(await exporterEnvironment(postgres.url, s3.info, BUCKET)),
   LOG_LEVEL: 'info',
   EXPORT_CONCURRENCY: CONCURRENCY,
+  // As the Docker image runs it (see Dockerfile).
+  NODE_OPTIONS: '--max-semi-space-size=2',
 };
 const db = new pg.Client({ connectionString: postgres.url });
 execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });

@@ -21,6 +21,7 @@ export const SETTINGS = {
   maxAttempts: { flag: '--max-attempts <n>', env: 'EXPORT_MAX_ATTEMPTS', help: 'attempts before a request ends failed', default: '3' },
   concurrency: { flag: '--concurrency <n>', env: 'EXPORT_CONCURRENCY', help: 'requests built in parallel by one process', default: '2' },
   claimTtl: { flag: '--claim-ttl <duration>', env: 'EXPORT_CLAIM_TTL', help: 'how long a claim lives without renewal before another worker may take the request over', default: '5m' },
+  stallTimeout: { flag: '--stall-timeout <duration>', env: 'EXPORT_STALL_TIMEOUT', help: 'a build that writes no row and uploads no byte for this long is abandoned (and retried next run)', default: '3m' },
   zipLevel: { flag: '--zip-level <0-9>', env: 'EXPORT_ZIP_LEVEL', help: 'deflate level of the archive', default: '1' },
   logLevel: { flag: '--log-level <level>', env: 'LOG_LEVEL', help: 'fatal, error, warn, info, debug or trace', default: 'info' },
   pushgatewayUrl: { flag: '--pushgateway-url <url>', env: 'PUSHGATEWAY_URL', help: 'Prometheus Pushgateway that each run pushes its figures to' },
@@ -57,6 +58,8 @@ export interface ExportConfig {
   readonly maxAttempts: number;
   readonly concurrency: number;
   readonly claimTtlSeconds: number;
+  /** A build with no progress for this long is stopped: a hung connection must never hold the night. */
+  readonly stallTimeoutSeconds: number;
   readonly zipLevel: number;
   /** No single file in the archive grows past this; larger entities are split into numbered parts. */
   readonly maxEntryBytes: number;
@@ -167,6 +170,7 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
       maxAttempts: integer('maxAttempts', 1, 100),
       concurrency: integer('concurrency', 1, 64),
       claimTtlSeconds: duration('claimTtl', 86_400),
+      stallTimeoutSeconds: duration('stallTimeout', 86_400),
       zipLevel: integer('zipLevel', 0, 9),
       maxEntryBytes: 1024 ** 3,
     },

@@ -3,6 +3,11 @@ import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import { ZipArchive } from 'archiver';
 
+/** The archive's output ended before the archive did (its consumer went away). */
+export class ArchiveClosedError extends Error {
+  override name = 'ArchiveClosedError';
+}
+
 /** A file written into the archive, as the manifest lists it. */
 export interface WrittenFile {
   path: string;
@@ -62,17 +67,18 @@ export class ZipWriter {
   private readonly date: Date;
   private readonly openStreams = new Set<PassThrough>();
   private failure: Error | undefined;
+  private finished = false;
 
   constructor(options: ZipWriterOptions) {
     this.archive = new ZipArchive({ zlib: { level: options.level }, highWaterMark: 1 << 20 });
     this.date = options.date;
-    // A failure inside the archiver (a broken entry stream) surfaces on the output stream.
-    this.archive.on('error', (error: Error) => {
-      this.failure = error;
-    });
-    this.archive.on('warning', (error: Error) => {
-      this.failure = error;
-    });
+    // However the archive ends early (its consumer failed and the pipeline
+    // destroyed it, or the archiver failed), every writer waiting on an entry
+    // must be released with the error, or it would wait for 'drain' forever.
+    this.archive.on('error', (error: Error) => this.fail(error));
+    this.archive.on('warning', (error: Error) => this.fail(error));
+    this.archive.on('end', () => (this.finished = true));
+    this.archive.on('close', () => this.fail(new ArchiveClosedError('the archive was closed before it was finished')));
   }
 
   /** The archive's bytes: hand this to the upload before writing entries. */
@@ -106,13 +112,18 @@ export class ZipWriter {
 
   /** Stops the archive and makes its output fail, so the upload consuming it aborts. */
   abort(error: Error): void {
-    if (this.failure && this.archive.destroyed) return;
+    this.fail(error);
+    if (!this.archive.destroyed) {
+      this.archive.abort();
+      this.archive.destroy(error);
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.finished) return;
     this.failure ??= error;
-    // A writer waiting for 'drain' on an entry nobody reads any more is released by the error.
-    for (const stream of this.openStreams) stream.destroy(error);
+    for (const stream of this.openStreams) stream.destroy(this.failure);
     this.openStreams.clear();
-    this.archive.abort();
-    this.archive.destroy(error);
   }
 
   private throwIfFailed(): void {

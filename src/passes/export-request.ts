@@ -6,7 +6,7 @@ import type { Db } from '../db/connect.ts';
 import { type ClaimedRequest, markReady, releaseAfterFailure, releaseClaim, renewClaim } from '../db/requests.ts';
 import { rowCounts } from '../export/manifest.ts';
 import { type Progress, UserNotFoundError, writeArchive } from '../export/write-archive.ts';
-import { ZipWriter } from '../export/zip-writer.ts';
+import { ArchiveClosedError, ZipWriter } from '../export/zip-writer.ts';
 import type { Logger } from '../log.ts';
 import { publicErrorText } from '../public-error.ts';
 import type { PresignedLink, S3Storage } from '../storage/s3-storage.ts';
@@ -29,6 +29,11 @@ export type RequestOutcome =
 
 export class ClaimLostError extends Error {
   override name = 'ClaimLostError';
+}
+
+/** No row written and no byte uploaded for EXPORT_STALL_TIMEOUT (a hung connection). */
+export class StallError extends Error {
+  override name = 'TimeoutError';
 }
 
 export interface ExportContext {
@@ -79,6 +84,9 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
   pipeline(zip.output, counter, body, () => {});
 
   let bytesUploaded = 0;
+  // Whichever stage failed first is the cause; the others only echo it
+  // (a failed upload ends the archive early; a failed query aborts the upload).
+  let firstFailure: unknown;
   let progress: Progress = { rowsTotal: 0, rowsWritten: 0 };
   const upload = storage
     .upload(key, body, {
@@ -87,6 +95,7 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
       onProgress: (bytes) => (bytesUploaded = bytes),
     })
     .catch((error: unknown) => {
+      firstFailure ??= error;
       zip.abort(error as Error);
       throw error;
     });
@@ -94,7 +103,16 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
   upload.catch(() => {});
   stop.signal.addEventListener('abort', () => zip.abort(abortError(stop.signal.reason)), { once: true });
 
+  // The watchdog: lib-storage can wait forever on a connection that died
+  // silently, so a build that stops moving is stopped here.
+  let lastMove = { at: performance.now(), rows: -1, bytes: -1 };
   const beat = () => {
+    const now = performance.now();
+    if (progress.rowsWritten !== lastMove.rows || bytesUploaded !== lastMove.bytes) {
+      lastMove = { at: now, rows: progress.rowsWritten, bytes: bytesUploaded };
+    } else if (now - lastMove.at > ctx.config.stallTimeoutSeconds * 1000) {
+      stop.abort(new StallError(`no progress for ${ctx.config.stallTimeoutSeconds} s`));
+    }
     ctx.onProgress?.(request.id, { ...progress, bytesUploaded });
     renewClaim(db, request.id, request.claimId, ctx.config.claimTtlSeconds, { ...progress, bytesUploaded })
       .then((held) => held || stop.abort(new ClaimLostError('the claim was taken over or the request deleted')))
@@ -158,11 +176,24 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
     );
     return { kind: 'ready', rows, bytes: archiveBytes, seconds: seconds(started), rowCounts: counts };
   } catch (error) {
+    firstFailure ??= error;
     zip.abort(error as Error);
-    await upload.catch(() => {});
-    // When the build was stopped on purpose, the reason matters, not the error each stage saw.
-    const cause = stop.signal.aborted ? stop.signal.reason : error;
-    return await settleFailure(deps, request, ctx, cause, log, seconds(started), key);
+    const uploadError: unknown = await upload.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // A build stopped on purpose reports why it was stopped; an archive that
+    // was only cut short because its upload died reports the upload's error.
+    const cause = stop.signal.aborted ? stop.signal.reason : isEcho(firstFailure) ? (uploadError ?? firstFailure) : firstFailure;
+    try {
+      return await retryBriefly(() => settleFailure(deps, request, ctx, cause, log, seconds(started), key));
+    } catch (settleError) {
+      log.error(
+        { err: settleError, cause },
+        `could not record the failure; the request stays processing until its claim lapses (${ctx.config.claimTtlSeconds} s), then the next run takes it over`,
+      );
+      return { kind: 'retry', error: 'unrecorded' };
+    }
   } finally {
     clearInterval(heartbeat);
     ctx.signal.removeEventListener('abort', onSignal);
@@ -205,6 +236,28 @@ async function settleFailure(
   const kind = status === 'failed' ? 'failed' : 'retry';
   log.error({ outcome: kind, err: error, seconds: secs }, kind === 'failed' ? 'request failed' : 'request failed; will be retried');
   return { kind, error: text };
+}
+
+/** The errors a stream sees when another stage of the pipeline ended it. */
+function isEcho(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === 'ABORT_ERR' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED' || error instanceof ArchiveClosedError;
+}
+
+/**
+ * A killed database connection fails the next query on each pooled client
+ * it took down; the pool drops such clients as their errors arrive, so a
+ * short pause and a few tries reach a fresh connection.
+ */
+async function retryBriefly<T>(fn: () => Promise<T>, tries = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (attempt >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
 }
 
 function abortError(reason: unknown): Error {

@@ -1,0 +1,15 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import pg from 'pg';
+import { exporterEnvironment, startS3rver } from './lib/embedded.ts';
+const url = 'postgres://bench:bench@127.0.0.1:5432/bench';
+const s3 = await startS3rver();
+const env = { ...process.env, ...(await exporterEnvironment(url, s3.info, 'bench')), LOG_LEVEL: 'info', ...JSON.parse(process.argv[3] ?? '{}') };
+const db = new pg.Client({ connectionString: url }); await db.connect();
+await db.query('truncate data_export_requests');
+const id = (await db.query('insert into data_export_requests (user_id) values ($1) returning id', [process.argv[2]])).rows[0].id;
+const t = performance.now();
+const c = spawn(process.execPath, ['dist/main.js', 'fulfill', '--request', id], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+let err = ''; c.stderr.on('data', (d) => (err += d)); await once(c, 'close');
+console.log(((performance.now() - t) / 1000).toFixed(2), 's', (err.match(/"ms":\{[^}]*\}/) ?? [err.slice(-500)])[0], (err.match(/"maxRssMb":\d+/) ?? [''])[0]);
+await db.end(); await s3.stop();

@@ -1,0 +1,10 @@
+import pg from 'pg';
+import { connect } from '../src/db/connect.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { seedUser } from './lib/sample-data.ts';
+const url = 'postgres://bench:bench@127.0.0.1:5432/bench';
+const h = connect({ url, maxConnections: 2 }); await migrateToLatest(h.db); await h.close();
+const db = new pg.Client({ connectionString: url }); await db.connect();
+const u = await seedUser(db, { projects: 50, features: 5000, runs: 1_000_000, releases: 20000 });
+await db.query('vacuum analyze');
+console.log(u); await db.end();
