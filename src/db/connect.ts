@@ -33,6 +33,10 @@ export function connect(options: ConnectOptions): DbHandle {
     // process unhandled. The query that used the connection reports it.
   });
   pool.on('error', () => {});
+  // A connection killed while checked out but between two queries reports on
+  // the client itself; unheard, that 'error' crashes the process. The next
+  // query on the client fails with the same error, which is where it is handled.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),
     // Nested keys are data (row_counts' entity names), not columns: leave them as they are.

@@ -4,8 +4,6 @@ import { to as copyTo } from 'pg-copy-streams';
 import { ENTITIES } from './entities.ts';
 import { sizeSql, userLiteral } from './queries.ts';
 
-const ignoreError = () => {};
-
 export interface EntitySize {
   rows: number;
   /** A rough size of the entity's JSON, to decide up front whether it needs numbered parts. */
@@ -29,10 +27,6 @@ export class Snapshot {
 
   static async open(pool: pg.Pool): Promise<Snapshot> {
     const client = await pool.connect();
-    // A connection killed between two queries reports on the client itself;
-    // unheard, that 'error' would crash the process. The next query on it
-    // fails with the same error, which is where it is handled.
-    if (!client.listeners('error').includes(ignoreError)) client.on('error', ignoreError);
     try {
       await client.query('begin isolation level repeatable read, read only');
       const { rows } = await client.query<{ as_of: string }>(
