@@ -38,23 +38,24 @@ function claimSet(claimTtlSeconds: number) {
  * Claims the next request, oldest first: a processing one whose worker died
  * (its claim expired) before a pending one. SKIP LOCKED lets any number of
  * workers claim at once without waiting on, or ever sharing, a request.
- * `exclude` holds the requests this run already tried: one that failed goes
- * back to pending for the *next* run, not for another try a second later.
+ * A request claimed since `runStartedAt` (the database's clock) was already
+ * tried by this run: one that failed goes back to pending for the *next*
+ * run, not for another try a second later.
  */
 export async function claimNext(
   db: Db,
   claimTtlSeconds: number,
   maxAttempts: number,
-  exclude: readonly string[] = [],
+  runStartedAt: Date,
 ): Promise<ClaimedRequest | undefined> {
-  const notExcluded = sql<boolean>`id <> all(${[...exclude]}::uuid[])`;
+  const notTriedThisRun = sql<boolean>`(started_at is null or started_at < ${runStartedAt})`;
   const takeOver = db
     .selectFrom('dataExportRequests')
     .select('id')
     .where('status', '=', 'processing')
     .where('claimExpiresAt', '<', sql<Date>`now()`)
     .where('attempts', '<', maxAttempts)
-    .where(notExcluded)
+    .where(notTriedThisRun)
     .orderBy('claimExpiresAt')
     .limit(1)
     .forUpdate()
@@ -63,7 +64,7 @@ export async function claimNext(
     .selectFrom('dataExportRequests')
     .select('id')
     .where('status', '=', 'pending')
-    .where(notExcluded)
+    .where(notTriedThisRun)
     .orderBy('requestedAt')
     .limit(1)
     .forUpdate()
@@ -254,4 +255,10 @@ export async function listClaimable(db: Db, limit: number, maxAttempts: number) 
 export async function findRequests(db: Db, ids: readonly string[]) {
   if (ids.length === 0) return [];
   return db.selectFrom('dataExportRequests').selectAll().where('id', 'in', ids).execute();
+}
+
+/** The database's clock, which every claim is stamped with. */
+export async function databaseNow(db: Db): Promise<Date> {
+  const { rows } = await sql<{ now: Date }>`select now() as now`.execute(db);
+  return rows[0]!.now;
 }

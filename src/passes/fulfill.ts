@@ -1,5 +1,5 @@
 import type { ExportConfig } from '../config.ts';
-import { claimByIds, type ClaimedRequest, claimNext, failAbandoned, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
+import { claimByIds, type ClaimedRequest, claimNext, databaseNow, failAbandoned, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
 import { type ExportContext, exportRequest, type PassDeps, type RequestOutcome } from './export-request.ts';
 import { type EmailOutcome, notifyOwed, notifyReady } from './notify.ts';
@@ -125,12 +125,8 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     queue = await claimRequested(deps, options.requestIds, config, summary);
     next = async () => queue.shift();
   } else {
-    const tried: string[] = [];
-    next = async () => {
-      const request = await claimNext(db, config.claimTtlSeconds, config.maxAttempts, tried);
-      if (request) tried.push(request.id);
-      return request;
-    };
+    const runStartedAt = await databaseNow(db);
+    next = () => claimNext(db, config.claimTtlSeconds, config.maxAttempts, runStartedAt);
   }
 
   const worker = async () => {

@@ -181,7 +181,7 @@ describe('faults', () => {
     const ctx = { config: deps.config.export, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 60_000 };
     await env.admin.query(`update data_export_requests set requested_at = now() - interval '10 years' where id = $1`, [id]);
 
-    const stale = (await claimNext(env.handle.db, 300, 3))!;
+    const stale = (await claimNext(env.handle.db, 300, 3, new Date()))!;
     expect(stale.id).toBe(id);
     await expireClaim(id); // worker A stalls past its claim...
     const summary = await runFulfill(deps, ctx, { limit: 1, concurrency: 1, requestIds: undefined, dryRun: false, signal: ctx.signal });
