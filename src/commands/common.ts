@@ -49,7 +49,7 @@ export function commandContext(cmd: Command, io: CliIo, needs: Needs): { config:
   return { config, log: log.child({ runId: randomUUID().slice(0, 8), pass: cmd.name() }) };
 }
 
-/** Opens and checks the database (and storage, unless `databaseOnly`), runs `run`, and closes them. */
+/** Opens and checks the database and the storage, runs `run`, and closes both. */
 export async function withRuntime<T>(
   config: Config,
   log: Logger,
