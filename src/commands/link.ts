@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
+import { MAX_LINK_TTL_SECONDS } from '../config.ts';
 import { ExitCode } from '../errors.ts';
 import { freshLink } from '../passes/link.ts';
 import { linkForLog } from '../redact.ts';
@@ -17,7 +18,7 @@ export function registerLink(program: Command, tools: CommandTools): void {
   ).action(async (id: string, flags: { ttl: number; json: boolean }, cmd: Command) => {
     requireUuids([id], 'link');
     const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
-    const result = await withRuntime(config, log, 2, (deps) => freshLink({ ...deps, log, clock: systemClock }, id, Math.min(flags.ttl, 604_800)));
+    const result = await withRuntime(config, log, 2, (deps) => freshLink({ ...deps, log, clock: systemClock }, id, Math.min(flags.ttl, MAX_LINK_TTL_SECONDS)));
     if (result.kind === 'refused') {
       log.warn({ requestId: id }, `no link: ${result.reason}`);
       tools.io.stderr.write(`exporter: no link for ${id}: ${result.reason}\n`);

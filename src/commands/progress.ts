@@ -1,11 +1,6 @@
+import type { BuildProgress } from '../db/requests.ts';
 import type { Logger } from '../log.ts';
 import type { CliIo } from './common.ts';
-
-export interface ProgressFacts {
-  rowsTotal: number;
-  rowsWritten: number;
-  bytesUploaded: number;
-}
 
 /**
  * How a build's progress reaches the operator: at a terminal, one line per
@@ -13,7 +8,7 @@ export interface ProgressFacts {
  * each claim renewal (every few seconds), never per row.
  */
 export function progressReporter(io: CliIo, log: Logger) {
-  const current = new Map<string, ProgressFacts>();
+  const current = new Map<string, BuildProgress>();
   let drawn = 0;
   const draw = () => {
     let out = drawn > 0 ? `\x1b[${drawn}A` : '';
@@ -26,7 +21,7 @@ export function progressReporter(io: CliIo, log: Logger) {
     drawn = current.size;
   };
   return {
-    update: (requestId: string, facts: ProgressFacts) => {
+    update: (requestId: string, facts: BuildProgress) => {
       if (io.isTerminal) {
         current.set(requestId, facts);
         draw();

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Clock } from '../clock.ts';
 import type { ExportConfig } from '../config.ts';
 import type { Db } from '../db/connect.ts';
-import { type ClaimedRequest, markReady, releaseAfterFailure, releaseClaim, renewClaim } from '../db/requests.ts';
+import { type BuildProgress, type ClaimedRequest, markReady, releaseAfterFailure, releaseClaim, renewClaim } from '../db/requests.ts';
 import { rowCounts } from '../export/manifest.ts';
 import { type Progress, UserNotFoundError, writeArchive } from '../export/write-archive.ts';
 import { ArchiveClosedError, ZipWriter } from '../export/zip-writer.ts';
@@ -44,7 +44,7 @@ export interface ExportContext {
   signal: AbortSignal;
   /** How often the claim is renewed (and progress reported). */
   heartbeatMs: number;
-  onProgress?: (requestId: string, progress: Progress & { bytesUploaded: number }) => void;
+  onProgress?: (requestId: string, progress: BuildProgress) => void;
 }
 
 /**
