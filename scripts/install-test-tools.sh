@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The real clients and servers the tests use besides PostgreSQL and s3rver
+# (npm packages): LibreOffice Calc (CSV opened in a real spreadsheet), the
+# Prometheus Pushgateway (metrics pushed to the real thing), Ceph's RADOS
+# Gateway (an S3 API that checks SigV4 signatures and stores SSE), 7-Zip.
+# Installs from Debian's packages what is missing; does nothing when all are there.
+set -euo pipefail
+missing=()
+command -v soffice >/dev/null || missing+=(libreoffice-calc-nogui)
+command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
+command -v radosgw >/dev/null || missing+=(radosgw)
+command -v ceph-mon >/dev/null || missing+=(ceph-mon)
+command -v ceph-osd >/dev/null || missing+=(ceph-osd)
+command -v 7zz >/dev/null || missing+=(7zip)
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "test tools: all present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test tools missing (${missing[*]}): install them with apt-get as root" >&2
+  exit 1
+fi
+echo "test tools: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
