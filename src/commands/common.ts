@@ -36,7 +36,11 @@ export function withSettings(cmd: Command, names: readonly SettingName[]): Comma
   return cmd;
 }
 
-/** Parses the command's settings into the frozen Config (or a ConfigError naming every problem) and makes its logger. */
+/**
+ * Parses the command's settings into the frozen Config (or a ConfigError naming
+ * every problem) and makes its logger. Lines carry `command` (what was run);
+ * the passes add `pass` (which part of it), so no line holds one key twice.
+ */
 export function commandContext(cmd: Command, io: CliIo, needs: Needs): { config: Config; log: Logger } {
   const opts = cmd.opts<Record<string, unknown>>();
   const raw: RawSettings = {};
@@ -46,7 +50,7 @@ export function commandContext(cmd: Command, io: CliIo, needs: Needs): { config:
   }
   const config = parseConfig(raw, needs);
   const log = createLogger({ level: config.logLevel, pretty: io.isTerminal });
-  return { config, log: log.child({ runId: randomUUID().slice(0, 8), pass: cmd.name() }) };
+  return { config, log: log.child({ runId: randomUUID().slice(0, 8), command: cmd.name() }) };
 }
 
 /** Opens and checks the database and the storage, runs `run`, and closes both. */

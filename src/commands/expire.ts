@@ -36,6 +36,7 @@ export function registerExpire(program: Command, tools: CommandTools): void {
 }
 
 export async function expirePass(tools: CommandTools, log: Logger, deps: RuntimeDeps, flags: ExpireFlags): Promise<ExpireSummary> {
+  log = log.child({ pass: 'expire' });
   const summary = await runExpire(
     { ...deps, log, clock: systemClock },
     { dryRun: flags.dryRun, pruneAfterSeconds: flags.pruneAfter, signal: tools.stopper.signal },

@@ -50,6 +50,7 @@ export async function fulfillPass(
   schemaVersion: string,
   flags: FulfillFlags,
 ): Promise<FulfillSummary> {
+  log = log.child({ pass: 'fulfill' });
   const mailer = config.mail && !flags.dryRun ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
   const progress = progressReporter(tools.io, log);
   try {

@@ -21,10 +21,10 @@ export function registerNightly(program: Command, tools: CommandTools): void {
   ).action(async (flags: { limit: number; pruneAfter?: number }, cmd: Command) => {
     const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
     await withRuntime(config, log, fulfillConnections(config), async (deps, schemaVersion) => {
-      const fulfill = await fulfillPass(tools, config, log.child({ pass: 'fulfill' }), deps, schemaVersion, { limit: flags.limit, dryRun: false });
+      const fulfill = await fulfillPass(tools, config, log, deps, schemaVersion, { limit: flags.limit, dryRun: false });
       let expire;
       if (!tools.stopper.signal.aborted) {
-        expire = await expirePass(tools, log.child({ pass: 'expire' }), deps, { dryRun: false, pruneAfter: flags.pruneAfter });
+        expire = await expirePass(tools, log, deps, { dryRun: false, pruneAfter: flags.pruneAfter });
       }
       const fulfillCode = fulfillExitCode(fulfill);
       const expireCode = expire ? expireExitCode(expire) : ExitCode.failure;

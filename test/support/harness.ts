@@ -33,9 +33,9 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
-export async function createTestEnv(): Promise<TestEnv> {
+export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {}): Promise<TestEnv> {
   const adminUrl = inject('databaseUrl');
-  const s3 = inject('s3');
+  const s3 = inject(options.storage ?? 's3');
   const name = `t_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   const root = new pg.Client({ connectionString: adminUrl });
   await root.connect();
@@ -208,4 +208,32 @@ export async function fulfillInProcess(
   } finally {
     deps.storage.destroy();
   }
+}
+
+/**
+ * The top-level keys that occur more than once in a JSON log line.
+ * JSON.parse keeps one silently (and some log stores reject the line), so this
+ * reads the raw text: a key is a string at depth 1 followed by a colon.
+ */
+export function duplicateKeys(line: string): string[] {
+  const seen = new Set<string>();
+  const duplicates: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      let end = i + 1;
+      while (line[end] !== '"') end += line[end] === '\\' ? 2 : 1;
+      const text = line.slice(i, end + 1);
+      if (depth === 1 && line[end + 1] === ':') {
+        const key = JSON.parse(text) as string;
+        if (seen.has(key)) duplicates.push(key);
+        seen.add(key);
+      }
+      i = end;
+    }
+  }
+  return duplicates;
 }
