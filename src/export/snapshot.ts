@@ -17,6 +17,7 @@ export interface EntitySize {
  */
 export class Snapshot {
   private readonly client: pg.PoolClient;
+  private closed = false;
   /** The snapshot's time, ISO 8601 UTC with microseconds. */
   readonly asOf: string;
 
@@ -56,8 +57,15 @@ export class Snapshot {
     return this.client.query(copyTo(sql));
   }
 
-  /** Ends the transaction; a connection that saw an error is discarded rather than reused. */
+  /**
+   * Ends the transaction; a connection that saw an error is discarded rather
+   * than reused. Closing with an error while a query runs ends that query
+   * (its connection is closed), which is how an aborted build stops a COPY
+   * that would otherwise wait on the database forever. Closing twice is a no-op.
+   */
   async close(error?: Error): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     if (error) {
       this.client.release(error);
       return;

@@ -34,6 +34,8 @@ export interface WriteArchiveOptions {
   /** Called once the data is written, to learn when the link will expire (README.txt says so). */
   linkExpiry: () => Promise<Date>;
   onProgress?: (progress: Progress) => void;
+  /** Aborting it closes the snapshot's connection, ending whatever query is running. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -44,6 +46,9 @@ export interface WriteArchiveOptions {
 export async function writeArchive(options: WriteArchiveOptions): Promise<Manifest> {
   const { pool, zip, identity } = options;
   const snapshot = await Snapshot.open(pool);
+  const onAbort = () => void snapshot.close(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (!(await snapshot.userExists(identity.userId))) {
       throw new UserNotFoundError('the user no longer exists');
@@ -71,6 +76,8 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
   } catch (error) {
     await snapshot.close(error as Error);
     throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
   }
 }
 

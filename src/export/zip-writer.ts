@@ -68,10 +68,15 @@ export class ZipWriter {
   private readonly openStreams = new Set<PassThrough>();
   private failure: Error | undefined;
   private finished = false;
+  /** Rejects with the failure the moment there is one: what finalize() waits on besides the archiver. */
+  private readonly failed: Promise<never>;
+  private rejectFailed!: (error: Error) => void;
 
   constructor(options: ZipWriterOptions) {
     this.archive = new ZipArchive({ zlib: { level: options.level }, highWaterMark: 1 << 20 });
     this.date = options.date;
+    this.failed = new Promise<never>((_resolve, reject) => (this.rejectFailed = reject));
+    this.failed.catch(() => {});
     // However the archive ends early (its consumer failed and the pipeline
     // destroyed it, or the archiver failed), every writer waiting on an entry
     // must be released with the error, or it would wait for 'drain' forever.
@@ -103,10 +108,16 @@ export class ZipWriter {
     return entry.end();
   }
 
-  /** Writes the central directory; the output ends once the last byte is out. */
+  /**
+   * Writes the central directory; the output ends once the last byte is out.
+   * The archiver's own promise settles only on 'end' or 'error', neither of
+   * which comes after abort(), so an abort must end the wait here too.
+   */
   async finalize(): Promise<void> {
     this.throwIfFailed();
-    await this.archive.finalize();
+    const finalized = this.archive.finalize();
+    finalized.catch(() => {});
+    await Promise.race([finalized, this.failed]);
     this.throwIfFailed();
   }
 
@@ -122,6 +133,7 @@ export class ZipWriter {
   private fail(error: Error): void {
     if (this.finished) return;
     this.failure ??= error;
+    this.rejectFailed(this.failure);
     for (const stream of this.openStreams) stream.destroy(this.failure);
     this.openStreams.clear();
   }

@@ -69,7 +69,16 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
   const now = clock.now();
   const filename = `data-export-${now.toISOString().slice(0, 10)}.zip`;
   const stop = new AbortController();
+  // Every stage is awaited through this: a stop (claim lost, stall, signal)
+  // ends the build in whatever stage it is, even one that an abort would
+  // leave waiting forever (the archiver's finalize, a COPY on a hung connection).
+  const stopped = new Promise<never>((_resolve, reject) => {
+    stop.signal.addEventListener('abort', () => reject(abortError(stop.signal.reason)), { once: true });
+  });
+  stopped.catch(() => {});
+  const untilStopped = <T>(stage: Promise<T>): Promise<T> => Promise.race([stage, stopped]);
   const onSignal = () => stop.abort(ctx.signal.reason);
+  if (ctx.signal.aborted) onSignal();
   ctx.signal.addEventListener('abort', onSignal, { once: true });
 
   const zip = new ZipWriter({ level: ctx.config.zipLevel, date: now });
@@ -103,8 +112,8 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
   upload.catch(() => {});
   stop.signal.addEventListener('abort', () => zip.abort(abortError(stop.signal.reason)), { once: true });
 
-  // The watchdog: lib-storage can wait forever on a connection that died
-  // silently, so a build that stops moving is stopped here.
+  // The watchdog: a connection that died silently can leave any stage
+  // waiting, so a build that stops moving is stopped here.
   let lastMove = { at: performance.now(), rows: -1, bytes: -1 };
   const beat = () => {
     const now = performance.now();
@@ -115,15 +124,20 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
     }
     ctx.onProgress?.(request.id, { ...progress, bytesUploaded });
     renewClaim(db, request.id, request.claimId, ctx.config.claimTtlSeconds, { ...progress, bytesUploaded })
-      .then((held) => held || stop.abort(new ClaimLostError('the claim was taken over or the request deleted')))
+      .then((held) => {
+        if (held || stop.signal.aborted) return;
+        log.warn('the claim was lost (revoked, taken over, or the request deleted); stopping the build');
+        stop.abort(new ClaimLostError('the claim was taken over or the request deleted'));
+      })
       .catch((error: unknown) => log.warn({ err: error }, 'could not renew the claim'));
   };
   const heartbeat = setInterval(beat, ctx.heartbeatMs);
 
   let link: PresignedLink | undefined;
   try {
-    const manifest = await writeArchive({
+    const manifest = await untilStopped(writeArchive({
       pool: deps.pool,
+      signal: stop.signal,
       zip,
       identity: { requestId: request.id, userId: request.userId, exporterVersion: ctx.exporterVersion, schemaVersion: ctx.schemaVersion },
       maxEntryBytes: ctx.config.maxEntryBytes,
@@ -138,9 +152,9 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
         progress = p;
         if (first) beat(); // the total is known: tell the app at once, not at the next beat
       },
-    });
-    await zip.finalize();
-    await upload;
+    }));
+    await untilStopped(zip.finalize());
+    await untilStopped(upload);
     ms.upload = lap();
     if (stop.signal.aborted) throw abortError(stop.signal.reason);
     if (link!.credentialsExpireFirst) {
@@ -177,16 +191,26 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
     return { kind: 'ready', rows, bytes: archiveBytes, seconds: seconds(started), rowCounts: counts };
   } catch (error) {
     firstFailure ??= error;
+    const stoppedOnPurpose = stop.signal.aborted;
+    const stopReason: unknown = stop.signal.reason;
+    stop.abort(error); // cancel what is still in flight (a no-op when already stopped)
     zip.abort(error as Error);
+    // Settled: no request of this upload is in flight any more, so the
+    // delete below is final (a complete that lands later cannot resurrect it).
     const uploadError: unknown = await upload.then(
       () => undefined,
       (e: unknown) => e,
     );
     // A build stopped on purpose reports why it was stopped; an archive that
     // was only cut short because its upload died reports the upload's error.
-    const cause = stop.signal.aborted ? stop.signal.reason : isEcho(firstFailure) ? (uploadError ?? firstFailure) : firstFailure;
+    const cause = stoppedOnPurpose ? stopReason : isEcho(firstFailure) ? (uploadError ?? firstFailure) : firstFailure;
+    // This attempt's key is its own and no row points at it: whatever the
+    // upload got to (nothing, parts, or a whole object), none of it may stay.
+    await storage.delete(key).catch((deleteError: unknown) => {
+      log.warn({ err: deleteError }, "could not delete this attempt's upload; the sweep will");
+    });
     try {
-      return await retryBriefly(() => settleFailure(deps, request, ctx, cause, log, seconds(started), key));
+      return await retryBriefly(() => settleFailure(deps, request, ctx, cause, log, seconds(started)));
     } catch (settleError) {
       log.error(
         { err: settleError, cause },
@@ -207,13 +231,8 @@ async function settleFailure(
   error: unknown,
   log: Logger,
   secs: number,
-  key: string,
 ): Promise<RequestOutcome> {
-  const { db, storage } = deps;
-  if (error instanceof ClaimLostError || (ctx.signal.aborted && !(error instanceof UserNotFoundError))) {
-    // An upload that completed just before the stop would be an orphan.
-    await storage.delete(key).catch(() => {});
-  }
+  const { db } = deps;
   if (error instanceof ClaimLostError) {
     log.warn({ outcome: 'lost', seconds: secs }, 'claim lost while building; stopped');
     return { kind: 'lost' };

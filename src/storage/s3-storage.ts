@@ -9,10 +9,10 @@ import {
   S3Client,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StorageConfig } from '../config.ts';
+import { uploadStream } from './multipart-upload.ts';
 
 export interface StoredObject {
   key: string;
@@ -65,36 +65,27 @@ export class S3Storage {
     return `${this.config.prefix}${userId}/${requestId}/${claimId}.zip`;
   }
 
-  /** Streams `body` into one object with a multipart upload; an error or abort leaves no parts behind. */
+  /**
+   * Streams `body` into one object (multipart past one part). An error or
+   * abort leaves no parts behind, and the promise settles only when no
+   * request of the upload is in flight: after a failure, a delete of `key`
+   * is final (src/storage/multipart-upload.ts says why that matters).
+   */
   async upload(key: string, body: Readable, options: UploadOptions): Promise<void> {
-    const upload = new Upload({
+    await uploadStream(body, {
       client: this.client,
-      partSize: this.config.partSizeBytes,
-      queueSize: this.config.queueSize,
       params: {
         Bucket: this.config.bucket,
         Key: key,
-        Body: body,
         ContentType: 'application/zip',
         ContentDisposition: options.contentDisposition,
         ...this.encryptionParams(),
       },
+      partSizeBytes: this.config.partSizeBytes,
+      queueSize: this.config.queueSize,
+      signal: options.signal,
+      onProgress: options.onProgress,
     });
-    if (options.onProgress) {
-      upload.on('httpUploadProgress', (p) => p.loaded !== undefined && options.onProgress?.(p.loaded));
-    }
-    const onAbort = () => void upload.abort();
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await upload.done();
-    } catch (error) {
-      // The SDK aborts the multipart upload itself, but only once its part
-      // uploads settle; abort it here too so nothing is left when we return.
-      if (upload.uploadId) await this.abortUpload(key, upload.uploadId).catch(() => {});
-      throw error;
-    } finally {
-      options.signal.removeEventListener('abort', onAbort);
-    }
   }
 
   async presign(key: string, options: { ttlSeconds: number; signedAt: Date; filename: string }): Promise<PresignedLink> {

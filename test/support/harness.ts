@@ -135,8 +135,8 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
   return spawnCli(args, env).result;
 }
 
-/** Starts the real CLI as a child process; the test may signal it while it runs. */
-export function spawnCli(args: string[], env: Record<string, string>): { child: ChildProcess; result: Promise<CliResult> } {
+/** Starts the real CLI as a child process; the test may signal it, or read its log so far, while it runs. */
+export function spawnCli(args: string[], env: Record<string, string>): { child: ChildProcess; result: Promise<CliResult>; stderr: () => string } {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -149,7 +149,7 @@ export function spawnCli(args: string[], env: Record<string, string>): { child: 
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, logs: parseLogs(stderr) }));
   });
-  return { child, result };
+  return { child, result, stderr: () => stderr };
 }
 
 /** Polls until `check` returns a truthy value (never a fixed sleep). */

@@ -1,0 +1,111 @@
+import http from 'node:http';
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+}
+
+type Match = (req: SeenRequest) => boolean;
+
+/**
+ * An HTTP proxy on loopback in front of a real S3 API, to put one chosen
+ * request on hold or make storage vanish at a chosen request. The client's
+ * Host header is passed through untouched, so SigV4 signatures still verify.
+ */
+export class S3Proxy {
+  readonly seen: SeenRequest[] = [];
+  private readonly server: http.Server;
+  private readonly target: URL;
+  private holds: { match: Match; arrived: () => void; released: Promise<void> }[] = [];
+  private swallowed: Match | undefined;
+  private goneFrom: Match | undefined;
+  private gone = false;
+
+  private constructor(target: string) {
+    this.target = new URL(target);
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+  }
+
+  static async start(target: string): Promise<S3Proxy> {
+    const proxy = new S3Proxy(target);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  /** The first request that matches waits (already received whole) until release() is called. */
+  hold(match: Match): { arrived: Promise<void>; release: () => void } {
+    let arrived!: () => void;
+    let release!: () => void;
+    const arrivedPromise = new Promise<void>((r) => (arrived = r));
+    const released = new Promise<void>((r) => (release = r));
+    this.holds.push({ match, arrived, released });
+    return { arrived: arrivedPromise, release };
+  }
+
+  /**
+   * Requests that match are answered 204 by the proxy and never reach the
+   * storage: how a storage behaves that acknowledges an AbortMultipartUpload
+   * while a CompleteMultipartUpload already under way still commits.
+   */
+  swallow(match: Match): void {
+    this.swallowed = match;
+  }
+
+  /** From the first request that matches on, storage is gone: every connection is dropped unanswered. */
+  vanishAt(match: Match): void {
+    this.goneFrom = match;
+  }
+
+  restore(): void {
+    this.gone = false;
+    this.goneFrom = undefined;
+    this.swallowed = undefined;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const seen = { method: req.method!, url: req.url! };
+    this.seen.push(seen);
+    const body: Buffer[] = [];
+    for await (const chunk of req) body.push(chunk as Buffer);
+    if (this.gone || this.goneFrom?.(seen)) {
+      this.gone = true;
+      req.socket.destroy();
+      return;
+    }
+    if (this.swallowed?.(seen)) {
+      res.writeHead(204).end();
+      return;
+    }
+    const hold = this.holds.find((h) => h.match(seen));
+    if (hold) {
+      this.holds = this.holds.filter((h) => h !== hold);
+      hold.arrived();
+      await hold.released; // forwarded even if the client gave up: the server got it whole
+    }
+    const upstream = http.request(
+      { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        if (res.destroyed) return void up.resume();
+        res.writeHead(up.statusCode!, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    upstream.end(Buffer.concat(body));
+  }
+}
+
+/** AbortMultipartUpload: a DELETE on the object with an uploadId. */
+export const isAbortMultipart: Match = (r) => r.method === 'DELETE' && /[?&]uploadId=/.test(r.url);
+
+/** CompleteMultipartUpload: a POST on the object with an uploadId and no part number. */
+export const isComplete: Match = (r) => r.method === 'POST' && /[?&]uploadId=/.test(r.url) && !/[?&]partNumber=/.test(r.url);
