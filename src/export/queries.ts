@@ -26,12 +26,18 @@ export interface RowRange {
 const isoTimestamp = (expr: string) => `to_char(${expr} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /**
- * OWASP's advice for CSV injection: a cell that a spreadsheet would run as a
- * formula (starting with = + - @ tab or CR) gets a leading apostrophe. A cell
- * that is just a number ("-12", "+3.5") is left alone, so numbers stay numbers.
+ * OWASP's advice for CSV injection, first half: a text cell that a spreadsheet
+ * could run as a formula gets a leading apostrophe. That is one starting with
+ * = + - @, a tab or a CR, also after leading whitespace (a spreadsheet that
+ * trims spaces on import would otherwise see " =1+1" as a formula). A plain
+ * negative decimal ("-12.5") is left alone, so it stays a number. Every cell
+ * starting with "+" is prefixed, phone numbers included: "+15551234567" would
+ * otherwise become the number 15551234567 (the "+" lost) while
+ * "+44 20 7946 0958" stayed text; one rule, and the text is never changed
+ * (README.txt tells the reader). The second half is in csvCopySql: quotes.
  */
 const formulaSafe = (expr: string) =>
-  `case when ${expr} ~ '^[-=+@\\t\\r]' and ${expr} !~ '^[-+]?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' then '''' || ${expr} else ${expr} end`;
+  `case when ${expr} ~ '^([\\t\\r]|[[:space:]]*[-=+@])' and ${expr} !~ '^-[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' then '''' || ${expr} else ${expr} end`;
 
 function columnSql(column: ExportColumn): string {
   return column.sql ?? `t.${column.name}`;
@@ -98,8 +104,16 @@ export function jsonLinesCopySql(entity: ExportEntity, userId: string, range?: R
   return `copy (select row_to_json(r)::text from (${rows}) r) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')`;
 }
 
-/** RFC 4180 CSV (CRLF is what the RFC says, but PostgreSQL writes LF; every reader accepts both). */
+/**
+ * RFC 4180 CSV (CRLF is what the RFC says, but PostgreSQL writes LF; every
+ * reader accepts both). OWASP's second half: every non-null value of a column
+ * that is not a number is quoted, so that a spreadsheet splitting on ";" or a
+ * tab as well as "," (LibreOffice's import dialog does by default) never cuts
+ * a cell in two. Numbers stay unquoted, and so stay numbers.
+ */
 export function csvCopySql(entity: ExportEntity, userId: string, range?: RowRange): string {
   const rows = selectRows(entity, userId, entity.columns.map(csvValue), range);
-  return `copy (${rows}) to stdout with (format csv, header true, encoding 'UTF8')`;
+  const quoted = entity.columns.filter((c) => c.kind !== 'integer' && c.kind !== 'bigint').map((c) => `"${c.name}"`);
+  const forceQuote = quoted.length > 0 ? `, force_quote (${quoted.join(', ')})` : '';
+  return `copy (${rows}) to stdout with (format csv, header true, encoding 'UTF8'${forceQuote})`;
 }

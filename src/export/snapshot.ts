@@ -18,12 +18,16 @@ export interface EntitySize {
 export class Snapshot {
   private readonly client: pg.PoolClient;
   private closed = false;
+  /** The error that broke the connection between two queries (a killed backend): the root cause to report. */
+  private broken: Error | undefined;
+  private readonly onError = (error: Error) => (this.broken ??= error);
   /** The snapshot's time, ISO 8601 UTC with microseconds. */
   readonly asOf: string;
 
   private constructor(client: pg.PoolClient, asOf: string) {
     this.client = client;
     this.asOf = asOf;
+    client.on('error', this.onError);
   }
 
   static async open(pool: pg.Pool): Promise<Snapshot> {
@@ -54,6 +58,8 @@ export class Snapshot {
 
   /** Streams the output of a COPY … TO STDOUT statement. */
   copy(sql: string): Readable {
+    // Otherwise node-postgres says only "Client has encountered a connection error and is not queryable".
+    if (this.broken) throw this.broken;
     return this.client.query(copyTo(sql));
   }
 
@@ -66,6 +72,7 @@ export class Snapshot {
   async close(error?: Error): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.client.off('error', this.onError);
     if (error) {
       this.client.release(error);
       return;

@@ -98,7 +98,7 @@ async function writeEntity(
 
   const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index)), maxEntryBytes);
   let reported = 0;
-  await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId)), async (chunk) => {
+  await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId)), zip, async (chunk) => {
     await json.push(chunk);
     onRows(json.rows - reported);
     reported = json.rows;
@@ -112,7 +112,7 @@ async function writeEntity(
     const range = jsonParts.length === 1 ? undefined : { offset, limit: part.rows };
     const entry = zip.openEntry(name('csv', 'csv', i + 1));
     await entry.write(BOM); // Excel reads UTF-8 right only with a BOM.
-    await pipeCopy(snapshot.copy(csvCopySql(entity, userId, range)), (chunk) => entry.write(chunk));
+    await pipeCopy(snapshot.copy(csvCopySql(entity, userId, range)), zip, (chunk) => entry.write(chunk));
     csv.push(entry.end());
     onRows(part.rows);
     offset += part.rows;
@@ -127,7 +127,18 @@ async function writeEntity(
   };
 }
 
-/** Feeds a COPY stream into `write` chunk by chunk, with backpressure. */
-async function pipeCopy(source: Readable, write: (chunk: Buffer) => Promise<void>): Promise<void> {
-  for await (const chunk of source) await write(chunk as Buffer);
+/**
+ * Feeds a COPY stream into `write` chunk by chunk, with backpressure. A COPY
+ * that fails while the writer waits for the archive to drain (a killed
+ * backend while the upload is slow) aborts the archive, which ends that wait:
+ * the loop alone would see the error only when it next asks for a chunk.
+ */
+async function pipeCopy(source: Readable, zip: ZipWriter, write: (chunk: Buffer) => Promise<void>): Promise<void> {
+  const onError = (error: Error) => zip.abort(error);
+  source.once('error', onError);
+  try {
+    for await (const chunk of source) await write(chunk as Buffer);
+  } finally {
+    source.off('error', onError);
+  }
 }

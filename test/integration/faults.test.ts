@@ -6,6 +6,7 @@ import { runFulfill } from '../../src/passes/fulfill.ts';
 import { EXPORTER_VERSION } from '../../src/version.ts';
 import { captureLogger, createTestEnv, listKeys, passDeps, requestRow, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
 import { insertRequest, insertUser } from '../support/seed.ts';
+import { S3Proxy } from '../support/s3-proxy.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 
 /*
@@ -63,8 +64,12 @@ async function expireClaim(id: string) {
 describe('faults', () => {
   it('SIGKILL in the middle of an upload: the next run finishes the request; one object, one ready row', async () => {
     const { id } = await heavyRequest();
-    const run = spawnCli(['fulfill', '--request', id], { ...env.cliEnv, ...slow() });
-    await waitFor(uploading(id), 'the upload to be under way');
+    // The second part is held at the storage: the upload is surely under way, and cannot complete.
+    const proxy = await S3Proxy.start(env.s3.endpoint);
+    onTestFinished(() => proxy.close());
+    const part = proxy.hold((r) => r.method === 'PUT' && /[?&]partNumber=2(&|$)/.test(r.url));
+    const run = spawnCli(['fulfill', '--request', id], { ...env.cliEnv, EXPORT_ZIP_LEVEL: '0', S3_ENDPOINT: proxy.url });
+    await part.arrived;
     run.child.kill('SIGKILL');
     expect((await run.result).signal).toBe('SIGKILL');
     const left = (await requestRow(env, id))!;
@@ -132,15 +137,27 @@ describe('faults', () => {
 
   it('the database connection is killed mid-run: exit non-zero with a clear line; nothing stays processing', async () => {
     const { id } = await heavyRequest();
-    const run = spawnCli(['fulfill', '--request', id], { ...env.cliEnv, ...slow() });
-    await waitFor(uploading(id), 'the upload to be under way');
+    // Every part after the first is held at the storage: the archive (~70 MB) cannot
+    // drain past the upload's buffers (~40 MB), so the snapshot is surely still being
+    // read when its connection is killed; then the parts go on.
+    const proxy = await S3Proxy.start(env.s3.endpoint);
+    const parts = proxy.hold((r) => r.method === 'PUT' && /[?&]partNumber=([2-9]|\d\d)(&|$)/.test(r.url), { every: true });
+    onTestFinished(async () => {
+      parts.release();
+      await proxy.close();
+    });
+    const run = spawnCli(['fulfill', '--request', id], { ...env.cliEnv, EXPORT_ZIP_LEVEL: '0', S3_ENDPOINT: proxy.url });
+    await parts.arrived;
+    await waitFor(async () => Number((await requestRow(env, id))?.rows_written) > 0, 'rows to be written');
     await env.admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'exporter' and datname = current_database()`);
+    parts.release();
     const result = await run.result;
     expect(result.code).toBe(1);
     // The line that says what happened: the request's error log line (or, had the pass itself
     // failed, the one-line report of the run).
     const line = result.logs.find((l) => l.requestId === id && l.level === 'error') ?? result.stderr.split('\n').find((l) => l.startsWith('exporter: '));
-    expect(JSON.stringify(line)).toContain('terminating connection due to administrator command');
+    // PostgreSQL's own words, or node-postgres' when the socket's end is read first.
+    expect(JSON.stringify(line)).toMatch(/terminating connection due to administrator command|Connection terminated unexpectedly/);
     // Handed back to pending; or, had the hand-back failed too, left processing only until its claim lapses.
     const row = (await requestRow(env, id))!;
     if (row.status === 'processing') expect(row.claim_expires_at.getTime()).toBeLessThanOrEqual(Date.now() + 2_000);

@@ -6,6 +6,8 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, fulfillInProcess, getObject, requestRow, type TestEnv } from '../support/harness.ts';
 import { insertFeature, insertProject, insertRelease, insertRequest, insertUser } from '../support/seed.ts';
+import { EVERY_PLANE } from '../support/hostile.ts';
+import { toolAvailable } from '../support/tools.ts';
 import { parseJsonExact, readZip } from '../support/zip.ts';
 
 let env: TestEnv;
@@ -22,8 +24,6 @@ async function fulfill(id: string, tweak: (config: any) => void = () => {}) {
   return fulfillInProcess(env, { requestIds: [id], config });
 }
 
-/** One character from every Unicode plane that has any (0–3, 14–16), plus controls PostgreSQL allows in text. */
-const EVERY_PLANE = 'A é 中 \u{10348} \u{1F600} \u{20000} \u{30000} \u{E0041} \u{F0000} \u{10FFFD} \u0001\u001f\u007f \u2028\u2029 \uFEFF';
 
 describe('hostile data', () => {
   it('a 10 MB cell, deeply nested jsonb, every Unicode plane, formula payloads, CRLF: the archive opens everywhere, JSON is exact, CSV is safe', async () => {
@@ -48,6 +48,7 @@ describe('hostile data', () => {
       const py = execFileSync('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(len(z.namelist()))', file]);
       expect(py.toString().trim()).toBe('12');
       expect(execFileSync('unzip', ['-tq', file]).toString()).toMatch(/No errors detected/);
+      if (toolAvailable('7zz')) expect(execFileSync('7zz', ['t', file]).toString()).toMatch(/Everything is Ok/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

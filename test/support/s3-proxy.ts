@@ -16,14 +16,15 @@ export class S3Proxy {
   readonly seen: SeenRequest[] = [];
   private readonly server: http.Server;
   private readonly target: URL;
-  private holds: { match: Match; arrived: () => void; released: Promise<void> }[] = [];
+  private holds: { match: Match; every: boolean; arrived: () => void; released: Promise<void> }[] = [];
   private swallowed: Match | undefined;
   private goneFrom: Match | undefined;
   private gone = false;
 
   private constructor(target: string) {
     this.target = new URL(target);
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    // A client that dies mid-request (SIGKILL) ends its request with an error: drop it.
+    this.server = http.createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
   }
 
   static async start(target: string): Promise<S3Proxy> {
@@ -36,13 +37,16 @@ export class S3Proxy {
     return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
   }
 
-  /** The first request that matches waits (already received whole) until release() is called. */
-  hold(match: Match): { arrived: Promise<void>; release: () => void } {
+  /**
+   * The first request that matches (or, with `every`, each one) waits, already
+   * received whole, until release() is called; `arrived` resolves with the first.
+   */
+  hold(match: Match, options: { every?: boolean } = {}): { arrived: Promise<void>; release: () => void } {
     let arrived!: () => void;
     let release!: () => void;
     const arrivedPromise = new Promise<void>((r) => (arrived = r));
     const released = new Promise<void>((r) => (release = r));
-    this.holds.push({ match, arrived, released });
+    this.holds.push({ match, every: options.every ?? false, arrived, released });
     return { arrived: arrivedPromise, release };
   }
 
@@ -87,7 +91,7 @@ export class S3Proxy {
     }
     const hold = this.holds.find((h) => h.match(seen));
     if (hold) {
-      this.holds = this.holds.filter((h) => h !== hold);
+      if (!hold.every) this.holds = this.holds.filter((h) => h !== hold);
       hold.arrived();
       await hold.released; // forwarded even if the client gave up: the server got it whole
     }
