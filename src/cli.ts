@@ -9,7 +9,9 @@ import { registerRequest } from './commands/request.ts';
 import { registerRequeue } from './commands/requeue.ts';
 import { registerRevoke } from './commands/revoke.ts';
 import { registerStatus } from './commands/status.ts';
-import { ExitCode, ExitError, UsageError } from './errors.ts';
+import { registerWork } from './commands/work.ts';
+import { UsageError } from './errors.ts';
+import { exitCodeOf, type Outcome } from './outcome.ts';
 import { redact } from './redact.ts';
 import { UnavailableError } from './runtime.ts';
 import { watchSignals } from './signals.ts';
@@ -20,40 +22,40 @@ export type { CliIo };
 const defaultIo: CliIo = { stdout: process.stdout, stderr: process.stderr, isTerminal: Boolean(process.stderr.isTTY) };
 
 /**
- * The command line: flags and environment → Config → a pass. The only place
- * that decides exit codes; every command sets one instead of exiting.
+ * The command line: flags and environment → Config → a pass. Commands return
+ * an Outcome (or throw); this is the one place that turns outcomes, errors
+ * and a stop by signal into the exit code (src/outcome.ts holds the table).
  */
-export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<ExitCode> {
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   const stopper = watchSignals();
-  let exitCode: ExitCode = ExitCode.ok;
-  const tools: CommandTools = { io, stopper, setExit: (code) => (exitCode = code) };
+  let outcome: Outcome = 'done';
+  const tools: CommandTools = { io, stopper, finish: (o) => (outcome = o) };
   try {
     await buildProgram(tools).parseAsync(argv, { from: 'user' });
-    return exitCode;
   } catch (error) {
-    return stopper.exitCode ?? reportError(error, io);
+    outcome = stopper.stoppedBy ? outcome : reportError(error, io);
   } finally {
     stopper.dispose();
   }
+  return exitCodeOf(outcome, stopper.stoppedBy);
 }
 
-function reportError(error: unknown, io: CliIo): ExitCode {
+function reportError(error: unknown, io: CliIo): Outcome {
   if (error instanceof CommanderError) {
     // commander has already printed its one line (or the help).
-    return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    return error.exitCode === 0 ? 'done' : 'usage';
   }
-  if (error instanceof ExitError) return error.code;
   if (error instanceof UsageError) {
     io.stderr.write(`exporter: ${redact(error.message)}\n`);
-    return ExitCode.usage;
+    return 'usage';
   }
   if (error instanceof UnavailableError) {
     io.stderr.write(`exporter: ${redact(error.message)}\n`);
-    return ExitCode.failure;
+    return 'unavailable';
   }
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
   io.stderr.write(`exporter: unexpected error: ${redact(stack)}\n`);
-  return ExitCode.failure;
+  return 'incomplete';
 }
 
 function buildProgram(tools: CommandTools): Command {
@@ -67,7 +69,7 @@ function buildProgram(tools: CommandTools): Command {
       outputError: (s, write) => write(`exporter: ${s.replace(/^error: /, '')}`),
     })
     .showSuggestionAfterError(true);
-  for (const register of [registerMigrate, registerRequest, registerFulfill, registerExpire, registerNightly, registerStatus, registerRequeue, registerLink, registerRevoke]) {
+  for (const register of [registerMigrate, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke]) {
     register(program, tools);
   }
   return program;

@@ -28,6 +28,12 @@ export const SETTINGS = {
   smtpUrl: { flag: '--smtp-url <url>', env: 'SMTP_URL', help: 'SMTP server for the "your export is ready" email (smtp:// or smtps://); no email without it' },
   mailFrom: { flag: '--mail-from <address>', env: 'MAIL_FROM', help: 'sender of the email, e.g. "Example <no-reply@example.com>"' },
   requestWindow: { flag: '--request-window <duration>', env: 'EXPORT_REQUEST_WINDOW', help: 'a user may have one request that has not failed per this window', default: '24h' },
+  retryBackoff: { flag: '--retry-backoff <duration>', env: 'EXPORT_RETRY_BACKOFF', help: 'a request that failed for a passing reason is retried after this, doubled per attempt (at most 6h)', default: '5m' },
+  pollInterval: { flag: '--poll-interval <duration>', env: 'EXPORT_POLL_INTERVAL', help: 'work: how often an idle worker looks for requests while LISTEN is healthy (every 2 s while it is not)', default: '1m' },
+  pollOnly: { flag: '--poll-only <bool>', env: 'EXPORT_POLL_ONLY', help: 'work: no LISTEN (PgBouncer in transaction mode); poll every 2 s', default: 'false' },
+  housekeepingInterval: { flag: '--housekeeping-interval <duration>', env: 'EXPORT_HOUSEKEEPING_INTERVAL', help: 'work: how often expire, the sweep, owed emails and abandoned requests are handled (once across all workers)', default: '1h' },
+  shutdownGrace: { flag: '--shutdown-grace <duration>', env: 'EXPORT_SHUTDOWN_GRACE', help: 'work: on SIGTERM, how long builds in flight may take to finish before they are handed back', default: '25s' },
+  httpPort: { flag: '--http-port <port>', env: 'EXPORT_HTTP_PORT', help: 'work: serve /livez, /readyz and /metrics on this port (off when unset)' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -63,7 +69,22 @@ export interface ExportConfig {
   readonly zipLevel: number;
   /** No single file in the archive grows past this; larger entities are split into numbered parts. */
   readonly maxEntryBytes: number;
+  /** A failed request waits this long before its second attempt, twice that before its third, … */
+  readonly retryBackoffSeconds: number;
 }
+
+/** What only the long-running `exporter work` reads. */
+export interface WorkConfig {
+  /** Idle polling while LISTEN is healthy; POLL_FALLBACK_SECONDS while it is not, or in poll-only mode. */
+  readonly pollIntervalSeconds: number;
+  readonly pollOnly: boolean;
+  readonly housekeepingIntervalSeconds: number;
+  readonly shutdownGraceSeconds: number;
+  readonly httpPort: number | undefined;
+}
+
+/** How often an idle worker polls when notifications cannot be relied on. */
+export const POLL_FALLBACK_SECONDS = 2;
 
 export interface Config {
   readonly databaseUrl: string;
@@ -74,6 +95,7 @@ export interface Config {
   /** Set when the email is on: SMTP_URL and MAIL_FROM. */
   readonly mail: { readonly smtpUrl: string; readonly from: string } | undefined;
   readonly requestWindowSeconds: number;
+  readonly work: WorkConfig;
 }
 
 /** SigV4 presigned URLs live at most 7 days. */
@@ -173,11 +195,20 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
       stallTimeoutSeconds: duration('stallTimeout', 86_400),
       zipLevel: integer('zipLevel', 0, 9),
       maxEntryBytes: 1024 ** 3,
+      retryBackoffSeconds: duration('retryBackoff', 86_400),
     },
     logLevel,
     pushgatewayUrl: url('pushgatewayUrl', ['http', 'https']),
     mail: mailSettings(url('smtpUrl', ['smtp', 'smtps']), value('mailFrom'), problem),
     requestWindowSeconds: duration('requestWindow', 366 * 86_400),
+    work: {
+      pollIntervalSeconds: duration('pollInterval', 86_400),
+      pollOnly: boolean('pollOnly'),
+      housekeepingIntervalSeconds: duration('housekeepingInterval', 7 * 86_400),
+      // Kubernetes sends SIGKILL 30 s after SIGTERM by default: the grace must end before that.
+      shutdownGraceSeconds: duration('shutdownGrace', 3_600),
+      httpPort: value('httpPort') === undefined ? undefined : integer('httpPort', 1, 65_535),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

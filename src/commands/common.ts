@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Config, type Needs, parseConfig, type RawSettings, SETTINGS, type SettingName } from '../config.ts';
 import { parseDurationSeconds } from '../durations.ts';
-import type { ExitCode } from '../errors.ts';
 import { UsageError } from '../errors.ts';
 import { statusReport } from '../db/status.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { pushMetrics, type RunFigures } from '../metrics.ts';
 import { openDatabase, openStorage, requireSchema, type RuntimeDeps } from '../runtime.ts';
+import type { Outcome } from '../outcome.ts';
 import type { Stopper } from '../signals.ts';
 
 export interface CliIo {
@@ -21,7 +21,16 @@ export interface CliIo {
 export interface CommandTools {
   io: CliIo;
   stopper: Stopper;
-  setExit(code: ExitCode): void;
+  /** Records how the command ended; src/cli.ts turns it into the exit code. */
+  finish(outcome: Outcome): void;
+}
+
+/**
+ * Wraps a command's action: the action returns its Outcome (nothing means
+ * 'done'), which goes to the one place that decides exit codes.
+ */
+export function returning<A extends unknown[]>(tools: CommandTools, action: (...args: A) => Promise<Outcome | void>): (...args: A) => Promise<void> {
+  return async (...args: A) => tools.finish((await action(...args)) ?? 'done');
 }
 
 export const ALL_SETTINGS = Object.keys(SETTINGS) as SettingName[];

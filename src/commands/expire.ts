@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
-import { ExitCode } from '../errors.ts';
+import type { Outcome } from '../outcome.ts';
 import type { Logger } from '../log.ts';
 import { type ExpireSummary, runExpire } from '../passes/expire.ts';
 import type { RuntimeDeps } from '../runtime.ts';
-import { ALL_SETTINGS, commandContext, type CommandTools, durationArg, reportMetrics, withRuntime, withSettings } from './common.ts';
+import { ALL_SETTINGS, commandContext, type CommandTools, durationArg, reportMetrics, returning, withRuntime, withSettings } from './common.ts';
 
 export interface ExpireFlags {
   dryRun: boolean;
@@ -24,15 +24,17 @@ export function registerExpire(program: Command, tools: CommandTools): void {
         .option('--dry-run', 'say what would be done, change nothing', false),
     ),
     ALL_SETTINGS,
-  ).action(async (flags: ExpireFlags, cmd: Command) => {
-    const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
-    await withRuntime(config, log, 3, async (deps) => {
-      const summary = await expirePass(tools, log, deps, flags);
-      const code = expireExitCode(summary);
-      if (!flags.dryRun) await reportMetrics(config, log, deps.db, { pass: 'expire', expire: summary, succeeded: code === ExitCode.ok });
-      tools.setExit(tools.stopper.exitCode ?? code);
-    });
-  });
+  ).action(
+    returning(tools, async (flags: ExpireFlags, cmd: Command) => {
+      const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
+      return withRuntime(config, log, 3, async (deps) => {
+        const summary = await expirePass(tools, log, deps, flags);
+        const outcome = expireOutcome(summary);
+        if (!flags.dryRun) await reportMetrics(config, log, deps.db, { pass: 'expire', expire: summary, succeeded: outcome === 'done' });
+        return outcome;
+      });
+    }),
+  );
 }
 
 export async function expirePass(tools: CommandTools, log: Logger, deps: RuntimeDeps, flags: ExpireFlags): Promise<ExpireSummary> {
@@ -45,7 +47,7 @@ export async function expirePass(tools: CommandTools, log: Logger, deps: Runtime
   return summary;
 }
 
-/** 0 when everything due was done; 1 when an archive could not be deleted or the sweep failed. */
-export function expireExitCode(s: ExpireSummary): ExitCode {
-  return s.errors > 0 ? ExitCode.failure : ExitCode.ok;
+/** Done when everything due was done; incomplete when an archive could not be deleted or the sweep failed. */
+export function expireOutcome(s: ExpireSummary): Outcome {
+  return s.errors > 0 ? 'incomplete' : 'done';
 }

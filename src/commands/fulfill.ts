@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
-import { ExitCode } from '../errors.ts';
+import type { Outcome } from '../outcome.ts';
 import type { Logger } from '../log.ts';
 import { type FulfillSummary, runFulfill } from '../passes/fulfill.ts';
 import type { RuntimeDeps } from '../runtime.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { EXPORTER_VERSION } from '../version.ts';
 import { progressReporter } from './progress.ts';
-import { ALL_SETTINGS, commandContext, type CommandTools, positiveInt, reportMetrics, requireUuids, withRuntime, withSettings } from './common.ts';
+import { ALL_SETTINGS, commandContext, type CommandTools, positiveInt, reportMetrics, requireUuids, returning, withRuntime, withSettings } from './common.ts';
 
 export interface FulfillFlags {
   limit: number;
@@ -25,16 +25,18 @@ export function registerFulfill(program: Command, tools: CommandTools): void {
       .option('--request <id...>', 'reprocess exactly these requests, whatever their status (not one being processed)')
       .option('--dry-run', 'say what would be built, change nothing', false),
     ALL_SETTINGS,
-  ).action(async (flags: FulfillFlags, cmd: Command) => {
-    requireUuids(flags.request ?? [], '--request');
-    const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
-    await withRuntime(config, log, fulfillConnections(config), async (deps, schemaVersion) => {
-      const summary = await fulfillPass(tools, config, log, deps, schemaVersion, flags);
-      const code = fulfillExitCode(summary);
-      if (!flags.dryRun) await reportMetrics(config, log, deps.db, { pass: 'fulfill', fulfill: summary, succeeded: code === ExitCode.ok });
-      tools.setExit(tools.stopper.exitCode ?? code);
-    });
-  });
+  ).action(
+    returning(tools, async (flags: FulfillFlags, cmd: Command) => {
+      requireUuids(flags.request ?? [], '--request');
+      const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
+      return withRuntime(config, log, fulfillConnections(config), async (deps, schemaVersion) => {
+        const summary = await fulfillPass(tools, config, log, deps, schemaVersion, flags);
+        const outcome = fulfillOutcome(summary);
+        if (!flags.dryRun) await reportMetrics(config, log, deps.db, { pass: 'fulfill', fulfill: summary, succeeded: outcome === 'done' });
+        return outcome;
+      });
+    }),
+  );
 }
 
 export function fulfillConnections(config: Config): number {
@@ -75,7 +77,7 @@ export async function fulfillPass(
   }
 }
 
-/** 0 when every claimed request ended ready; 1 when any is to be retried, failed, or could not be claimed. */
-export function fulfillExitCode(s: FulfillSummary): ExitCode {
-  return s.retrying + s.failed + s.abandoned + s.skipped.length > 0 ? ExitCode.failure : ExitCode.ok;
+/** Done when every claimed request ended ready; incomplete when any is to be retried, failed, or could not be claimed. */
+export function fulfillOutcome(s: FulfillSummary): Outcome {
+  return s.retrying + s.failed + s.abandoned + s.skipped.length > 0 ? 'incomplete' : 'done';
 }

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import { MAX_LINK_TTL_SECONDS } from '../config.ts';
-import { ExitCode } from '../errors.ts';
 import { freshLink } from '../passes/link.ts';
 import { linkForLog } from '../redact.ts';
-import { ALL_SETTINGS, commandContext, type CommandTools, durationArg, requireUuids, withRuntime, withSettings, writeJson } from './common.ts';
+import { ALL_SETTINGS, commandContext, type CommandTools, durationArg, requireUuids, returning, withRuntime, withSettings, writeJson } from './common.ts';
 
 export function registerLink(program: Command, tools: CommandTools): void {
   withSettings(
@@ -15,19 +14,18 @@ export function registerLink(program: Command, tools: CommandTools): void {
       .option('--ttl <duration>', 'how long the link works (never past the request’s own expiry)', durationArg, 900)
       .option('--json', 'print {url, expiresAt} as JSON', false),
     ALL_SETTINGS,
-  ).action(async (id: string, flags: { ttl: number; json: boolean }, cmd: Command) => {
+  ).action(returning(tools, async (id: string, flags: { ttl: number; json: boolean }, cmd: Command) => {
     requireUuids([id], 'link');
     const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
     const result = await withRuntime(config, log, 2, (deps) => freshLink({ ...deps, log, clock: systemClock }, id, Math.min(flags.ttl, MAX_LINK_TTL_SECONDS)));
     if (result.kind === 'refused') {
       log.warn({ requestId: id }, `no link: ${result.reason}`);
       tools.io.stderr.write(`exporter: no link for ${id}: ${result.reason}\n`);
-      tools.setExit(ExitCode.failure);
-      return;
+      return 'incomplete';
     }
     // The URL is this command's output (stdout); the log only says that one was made.
     log.info({ requestId: id, link: linkForLog(result.url), expiresAt: result.expiresAt.toISOString() }, 'link signed');
     if (flags.json) writeJson(tools.io, { url: result.url, expiresAt: result.expiresAt.toISOString() });
     else tools.io.stdout.write(`${result.url}\n`);
-  });
+  }));
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createRequest } from '../db/intake.ts';
-import { ExitCode, UsageError } from '../errors.ts';
-import { commandContext, type CommandTools, requireUuids, withDatabase, withSettings, writeJson } from './common.ts';
+import { UsageError } from '../errors.ts';
+import { commandContext, type CommandTools, requireUuids, returning, withDatabase, withSettings, writeJson } from './common.ts';
 
 export function registerRequest(program: Command, tools: CommandTools): void {
   withSettings(
@@ -11,7 +11,7 @@ export function registerRequest(program: Command, tools: CommandTools): void {
       .argument('<user-id>', 'the user whose data to export')
       .option('--json', 'print the result as JSON', false),
     ['databaseUrl', 'requestWindow', 'logLevel'],
-  ).action(async (userId: string, flags: { json: boolean }, cmd: Command) => {
+  ).action(returning(tools, async (userId: string, flags: { json: boolean }, cmd: Command) => {
     requireUuids([userId], 'request');
     const { config, log } = commandContext(cmd, tools.io, { database: true });
     const result = await withDatabase(config, (db) => createRequest(db, userId, config.requestWindowSeconds));
@@ -23,11 +23,10 @@ export function registerRequest(program: Command, tools: CommandTools): void {
       tools.io.stderr.write(
         `exporter: user ${userId} already asked for an export at ${result.previousRequestedAt.toISOString()} (request ${result.previousId}); they may ask again after ${when}\n`,
       );
-      tools.setExit(ExitCode.rateLimited);
-      return;
+      return 'rate-limited';
     }
     log.info({ requestId: result.id, userId }, 'request created');
     if (flags.json) writeJson(tools.io, { id: result.id, userId, status: 'pending', requestedAt: result.requestedAt.toISOString() });
     else tools.io.stdout.write(`${result.id}\n`);
-  });
+  }));
 }

@@ -1,8 +1,7 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { requeue } from '../db/lifecycle.ts';
-import { ExitCode } from '../errors.ts';
-import { commandContext, type CommandTools, DATABASE_SETTINGS, requireUuids, withDatabase, withSettings } from './common.ts';
+import { commandContext, type CommandTools, DATABASE_SETTINGS, requireUuids, returning, withDatabase, withSettings } from './common.ts';
 
 export function registerRequeue(program: Command, tools: CommandTools): void {
   withSettings(
@@ -13,7 +12,7 @@ export function registerRequeue(program: Command, tools: CommandTools): void {
       .requiredOption('--reason <text>', 'why, for the log')
       .option('--by <name>', 'who is asking, for the log (default: the OS user)'),
     DATABASE_SETTINGS,
-  ).action(async (ids: string[], flags: { reason: string; by?: string }, cmd: Command) => {
+  ).action(returning(tools, async (ids: string[], flags: { reason: string; by?: string }, cmd: Command) => {
     requireUuids(ids, 'requeue');
     const { config, log } = commandContext(cmd, tools.io, { database: true });
     const by = flags.by ?? process.env.SUDO_USER ?? os.userInfo().username;
@@ -27,6 +26,6 @@ export function registerRequeue(program: Command, tools: CommandTools): void {
         tools.io.stdout.write(`${r.id} not requeued: ${r.reason}\n`);
       }
     }
-    tools.setExit(results.every((r) => r.outcome === 'requeued') ? ExitCode.ok : ExitCode.failure);
-  });
+    return results.every((r) => r.outcome === 'requeued') ? 'done' : 'incomplete';
+  }));
 }

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
-import { ExitCode } from '../errors.ts';
 import { revokeRequests } from '../passes/revoke.ts';
-import { ALL_SETTINGS, commandContext, type CommandTools, requireUuids, withRuntime, withSettings } from './common.ts';
+import { ALL_SETTINGS, commandContext, type CommandTools, requireUuids, returning, withRuntime, withSettings } from './common.ts';
 
 export function registerRevoke(program: Command, tools: CommandTools): void {
   withSettings(
@@ -12,12 +11,12 @@ export function registerRevoke(program: Command, tools: CommandTools): void {
       .argument('<id...>', 'request ids')
       .option('--reason <text>', 'why, for the log'),
     ALL_SETTINGS,
-  ).action(async (ids: string[], flags: { reason?: string }, cmd: Command) => {
+  ).action(returning(tools, async (ids: string[], flags: { reason?: string }, cmd: Command) => {
     requireUuids(ids, 'revoke');
     const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
     const result = await withRuntime(config, log, 2, (deps) => revokeRequests({ ...deps, log: log.child({ reason: flags.reason }), clock: systemClock }, ids));
     for (const id of result.revoked) tools.io.stdout.write(`${id} revoked\n`);
     for (const id of result.notFound) tools.io.stdout.write(`${id} not found\n`);
-    tools.setExit(result.notFound.length + result.errors > 0 ? ExitCode.failure : ExitCode.ok);
-  });
+    return result.notFound.length + result.errors > 0 ? 'incomplete' : 'done';
+  }));
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { requestProgress, statusReport } from '../db/status.ts';
-import { ExitCode } from '../errors.ts';
-import { commandContext, type CommandTools, DATABASE_SETTINGS, requireUuids, withDatabase, withSettings, writeJson } from './common.ts';
+import type { Outcome } from '../outcome.ts';
+import { commandContext, type CommandTools, DATABASE_SETTINGS, requireUuids, returning, withDatabase, withSettings, writeJson } from './common.ts';
 
 export function registerStatus(program: Command, tools: CommandTools): void {
   withSettings(
@@ -11,11 +11,11 @@ export function registerStatus(program: Command, tools: CommandTools): void {
       .argument('[request-id]', 'show this request: status, progress, error')
       .option('--json', 'machine-readable output, for scripts and monitoring', false),
     DATABASE_SETTINGS,
-  ).action(async (requestId: string | undefined, flags: { json: boolean }, cmd: Command) => {
+  ).action(returning(tools, async (requestId: string | undefined, flags: { json: boolean }, cmd: Command) => {
     if (requestId) return showRequest(tools, cmd, requireUuids([requestId], 'status')[0]!, flags.json);
     const { config } = commandContext(cmd, tools.io, { database: true });
     const report = await withDatabase(config, (db) => statusReport(db));
-    if (flags.json) return writeJson(tools.io, report);
+    if (flags.json) return void writeJson(tools.io, report);
     const out = tools.io.stdout;
     const { counts } = report;
     out.write(`pending     ${counts.pending}${report.oldestPendingSeconds === null ? '' : `   (oldest waiting ${age(report.oldestPendingSeconds)})`}\n`);
@@ -25,18 +25,17 @@ export function registerStatus(program: Command, tools: CommandTools): void {
     for (const s of report.stuck) {
       out.write(`stuck: ${s.id} (user ${s.userId}, attempt ${s.attempts}, claim expired ${age(s.claimExpiredSeconds)} ago)\n`);
     }
-  });
+  }));
 }
 
-async function showRequest(tools: CommandTools, cmd: Command, id: string, json: boolean) {
+async function showRequest(tools: CommandTools, cmd: Command, id: string, json: boolean): Promise<Outcome | undefined> {
   const { config } = commandContext(cmd, tools.io, { database: true });
   const r = await withDatabase(config, (db) => requestProgress(db, id));
   if (!r) {
     tools.io.stderr.write(`exporter: no request ${id}\n`);
-    tools.setExit(ExitCode.failure);
-    return;
+    return 'incomplete';
   }
-  if (json) return writeJson(tools.io, r);
+  if (json) return void writeJson(tools.io, r);
   const out = tools.io.stdout;
   out.write(`${r.id}  ${r.status}  (user ${r.userId}, attempt ${r.attempts}, requested ${r.requestedAt.toISOString()})\n`);
   if (r.percent !== null) {

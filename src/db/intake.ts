@@ -7,36 +7,17 @@ export type IntakeResult =
   | { kind: 'no-such-user' };
 
 /**
- * The one way a request is created, for the application and the CLI alike.
- * At most one request that has not failed per user within `windowSeconds`:
- * the check and the insert run under a transaction-scoped advisory lock on
- * the user, so two requests at the same instant are serialized and the second
- * sees the first. The partial unique index on open requests backs it up.
+ * The one way a request is created, for the application and the CLI alike:
+ * the SQL function `exporter_request_export` (sql/000005_work.sql), which an
+ * application in any language can call too. At most one request that has
+ * not failed per user within `windowSeconds`, serialized per user under an
+ * advisory lock; the insert wakes idle workers.
  */
 export async function createRequest(db: Db, userId: string, windowSeconds: number): Promise<IntakeResult> {
-  return db.transaction().execute(async (tx) => {
-    await sql`select pg_advisory_xact_lock(hashtextextended('exporter:intake:' || ${userId}::text, 0))`.execute(tx);
-    const user = await tx.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
-    if (!user) return { kind: 'no-such-user' };
-    const previous = await tx
-      .selectFrom('dataExportRequests')
-      .select(['id', 'requestedAt', sql<Date>`requested_at + make_interval(secs => ${windowSeconds})`.as('retryAfter')])
-      .where('userId', '=', userId)
-      .where((eb) =>
-        eb.or([
-          eb('status', 'in', ['pending', 'processing']),
-          eb.and([eb('status', '=', 'ready'), eb('requestedAt', '>', sql<Date>`now() - make_interval(secs => ${windowSeconds})`)]),
-        ]),
-      )
-      .orderBy('requestedAt', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    if (previous) {
-      // An open request blocks until it ends, even past the window.
-      const retryAfter = previous.retryAfter > new Date() ? previous.retryAfter : new Date();
-      return { kind: 'rate-limited', previousId: previous.id, previousRequestedAt: previous.requestedAt, retryAfter };
-    }
-    const row = await tx.insertInto('dataExportRequests').values({ userId }).returning(['id', 'requestedAt']).executeTakeFirstOrThrow();
-    return { kind: 'created', id: row.id, requestedAt: row.requestedAt };
-  });
+  const { rows } = await sql<{ outcome: string; requestId: string | null; requestedAt: Date | null; retryAfter: Date | null; previousRequestId: string | null }>`
+    select * from exporter_request_export(${userId}::uuid, make_interval(secs => ${windowSeconds}))`.execute(db);
+  const row = rows[0]!;
+  if (row.outcome === 'created') return { kind: 'created', id: row.requestId!, requestedAt: row.requestedAt! };
+  if (row.outcome === 'rate-limited') return { kind: 'rate-limited', previousId: row.previousRequestId!, previousRequestedAt: row.requestedAt!, retryAfter: row.retryAfter! };
+  return { kind: 'no-such-user' };
 }

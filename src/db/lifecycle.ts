@@ -92,7 +92,7 @@ export async function requeue(db: Db, ids: readonly string[]): Promise<RequeueRe
     try {
       const row = await db
         .updateTable('dataExportRequests')
-        .set({ status: 'pending', attempts: 0, error: null, claimId: null, claimExpiresAt: null, startedAt: null, completedAt: null, downloadUrl: null })
+        .set({ status: 'pending', attempts: 0, error: null, claimId: null, claimExpiresAt: null, startedAt: null, completedAt: null, downloadUrl: null, notBefore: null })
         .where('id', '=', id)
         .where((eb) => eb.or([eb('status', '=', 'failed'), eb.and([eb('status', '=', 'processing'), eb('claimExpiresAt', '<', sql<Date>`now()`)])]))
         .returning('id')

@@ -31,45 +31,41 @@ function claimSet(claimTtlSeconds: number) {
     rowsWritten: null,
     bytesUploaded: null,
     progressUpdatedAt: null,
+    notBefore: null,
   };
 }
 
 /**
- * Claims the next request, oldest first: a processing one whose worker died
- * (its claim expired) before a pending one. SKIP LOCKED lets any number of
- * workers claim at once without waiting on, or ever sharing, a request.
- * A request claimed since `runStartedAt` (the database's clock) was already
- * tried by this run: one that failed goes back to pending for the *next*
- * run, not for another try a second later.
+ * What may be claimed now, in the order it is claimed: first a processing
+ * request whose worker died (its claim expired) and that has attempts left,
+ * longest dead first; then a pending one whose retry time has come, oldest
+ * first. The claim and the dry run both use these two queries, so a dry run
+ * lists exactly what a real run would take, in the same order.
  */
-export async function claimNext(
-  db: Db,
-  claimTtlSeconds: number,
-  maxAttempts: number,
-  runStartedAt: Date,
-): Promise<ClaimedRequest | undefined> {
-  const notTriedThisRun = sql<boolean>`(started_at is null or started_at < ${runStartedAt})`;
+function claimableQueries(db: Db, maxAttempts: number) {
   const takeOver = db
     .selectFrom('dataExportRequests')
-    .select('id')
     .where('status', '=', 'processing')
     .where('claimExpiresAt', '<', sql<Date>`now()`)
     .where('attempts', '<', maxAttempts)
-    .where(notTriedThisRun)
-    .orderBy('claimExpiresAt')
-    .limit(1)
-    .forUpdate()
-    .skipLocked();
+    .orderBy('claimExpiresAt');
   const pending = db
     .selectFrom('dataExportRequests')
-    .select('id')
     .where('status', '=', 'pending')
-    .where(notTriedThisRun)
-    .orderBy('requestedAt')
-    .limit(1)
-    .forUpdate()
-    .skipLocked();
-  for (const candidate of [takeOver, pending]) {
+    .where((eb) => eb.or([eb('notBefore', 'is', null), eb('notBefore', '<=', sql<Date>`now()`)]))
+    .orderBy('requestedAt');
+  return [takeOver, pending] as const;
+}
+
+/**
+ * Claims the next claimable request. SKIP LOCKED lets any number of workers
+ * claim at once without waiting on, or ever sharing, a request. A request
+ * that failed is not claimable again before its `not_before` (the backoff),
+ * which is what keeps a batch run from retrying it at once.
+ */
+export async function claimNext(db: Db, claimTtlSeconds: number, maxAttempts: number): Promise<ClaimedRequest | undefined> {
+  for (const candidates of claimableQueries(db, maxAttempts)) {
+    const candidate = candidates.select('id').limit(1).forUpdate().skipLocked();
     const row = await db
       .updateTable('dataExportRequests')
       .set(claimSet(claimTtlSeconds))
@@ -79,6 +75,27 @@ export async function claimNext(
     if (row) return row as ClaimedRequest;
   }
   return undefined;
+}
+
+/** What a dry run would claim: the same queries and order as claimNext, without locking anything. */
+export async function listClaimable(db: Db, limit: number, maxAttempts: number) {
+  const listed = [];
+  for (const candidates of claimableQueries(db, maxAttempts)) {
+    if (listed.length >= limit) break;
+    listed.push(...(await candidates.select(['id', 'userId', 'status', 'attempts', 'requestedAt']).limit(limit - listed.length).execute()));
+  }
+  return listed;
+}
+
+/** The soonest time a pending request waiting out its backoff becomes claimable (a worker sleeps until then). */
+export async function nextRetryAt(db: Db): Promise<Date | undefined> {
+  const row = await db
+    .selectFrom('dataExportRequests')
+    .select((eb) => eb.fn.min('notBefore').as('at'))
+    .where('status', '=', 'pending')
+    .where('notBefore', '>', sql<Date>`now()`)
+    .executeTakeFirst();
+  return row?.at ?? undefined;
 }
 
 /**
@@ -186,23 +203,30 @@ export async function markReady(db: Db, id: string, claimId: string, result: Rea
 
 export type ReleaseOutcome = 'pending' | 'failed' | 'lost';
 
+/** The longest a failed request waits before its next attempt, however many it had. */
+export const MAX_RETRY_BACKOFF_SECONDS = 6 * 3600;
+
 /**
- * After a failure: back to pending to be retried next run, or failed once the
- * attempts are used up (or when `final`). `error` is the short, public text.
+ * After a failure: back to pending, claimable again after a backoff that
+ * doubles with each attempt (backoffSeconds, then twice that, …, at most six
+ * hours), or failed once the attempts are used up (or when `final`). `error`
+ * is the short, public text.
  */
 export async function releaseAfterFailure(
   db: Db,
   id: string,
   claimId: string,
   error: string,
-  options: { maxAttempts: number; final: boolean },
+  options: { maxAttempts: number; final: boolean; backoffSeconds: number },
 ): Promise<ReleaseOutcome> {
   const failNow = options.final ? sql<boolean>`true` : sql<boolean>`attempts >= ${options.maxAttempts}`;
+  const backoff = sql`least(${options.backoffSeconds}::float8 * power(2, greatest(attempts - 1, 0)), ${MAX_RETRY_BACKOFF_SECONDS})`;
   const row = await db
     .updateTable('dataExportRequests')
     .set({
       status: sql`case when ${failNow} then 'failed' else 'pending' end`,
       completedAt: sql`case when ${failNow} then now() else null end`,
+      notBefore: sql`case when ${failNow} then null else now() + make_interval(secs => ${backoff}) end`,
       error,
       claimId: null,
       claimExpiresAt: null,
@@ -225,6 +249,7 @@ export async function releaseClaim(db: Db, id: string, claimId: string, error: s
     .set({
       status: 'pending',
       attempts: sql<number>`greatest(attempts - 1, 0)`,
+      notBefore: null,
       error,
       claimId: null,
       claimExpiresAt: null,
@@ -236,29 +261,8 @@ export async function releaseClaim(db: Db, id: string, claimId: string, error: s
   return result.numUpdatedRows > 0n;
 }
 
-/** What a dry run would claim: the same order as claimNext, without locking anything. */
-export async function listClaimable(db: Db, limit: number, maxAttempts: number) {
-  return db
-    .selectFrom('dataExportRequests')
-    .select(['id', 'userId', 'status', 'attempts', 'requestedAt'])
-    .where((eb) =>
-      eb.or([
-        eb('status', '=', 'pending'),
-        eb.and([eb('status', '=', 'processing'), eb('claimExpiresAt', '<', sql<Date>`now()`), eb('attempts', '<', maxAttempts)]),
-      ]),
-    )
-    .orderBy('requestedAt')
-    .limit(limit)
-    .execute();
-}
-
 export async function findRequests(db: Db, ids: readonly string[]) {
   if (ids.length === 0) return [];
   return db.selectFrom('dataExportRequests').selectAll().where('id', 'in', ids).execute();
 }
 
-/** The database's clock, which every claim is stamped with. */
-export async function databaseNow(db: Db): Promise<Date> {
-  const { rows } = await sql<{ now: Date }>`select now() as now`.execute(db);
-  return rows[0]!.now;
-}

@@ -36,6 +36,8 @@ export interface DataExportRequestsTable {
   notifyAttempts: ColumnType<number, number | undefined, number>;
   notifyClaimedAt: Date | null;
   notifyError: string | null;
+  /** A request that failed for a passing reason is not claimed again before this. */
+  notBefore: Date | null;
 }
 
 /** Archives of request rows that were deleted while their archive lived (filled by a trigger). */
@@ -50,7 +52,14 @@ export interface UsersTable {
   name: string | null;
 }
 
+/** When each housekeeping task last ran, across all workers. */
+export interface DataExportHousekeepingTable {
+  name: string;
+  lastRunAt: Date;
+}
+
 export interface Database {
+  dataExportHousekeeping: DataExportHousekeepingTable;
   dataExportRequests: DataExportRequestsTable;
   dataExportDeletedObjects: DataExportDeletedObjectsTable;
   users: UsersTable;

@@ -246,6 +246,7 @@ async function settleFailure(
   const text = final ? 'the user no longer exists' : publicErrorText(error, 'building the export');
   const status = await releaseAfterFailure(db, request.id, request.claimId, text, {
     maxAttempts: ctx.config.maxAttempts,
+    backoffSeconds: ctx.config.retryBackoffSeconds,
     final,
   });
   if (status === 'lost') {

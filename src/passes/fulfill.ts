@@ -1,7 +1,9 @@
 import type { ExportConfig } from '../config.ts';
-import { claimByIds, type ClaimedRequest, claimNext, databaseNow, failAbandoned, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
+import { claimByIds, type ClaimedRequest, claimNext, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
+import type { IdleSlots } from '../worker/idle-slots.ts';
 import { type ExportContext, exportRequest, type PassDeps, type RequestOutcome } from './export-request.ts';
+import { failAbandonedRequests } from './housekeeping.ts';
 import { type EmailOutcome, notifyOwed, notifyReady } from './notify.ts';
 
 export interface FulfillOptions {
@@ -11,11 +13,30 @@ export interface FulfillOptions {
   /** Reprocess exactly these requests, whatever their status. */
   requestIds?: readonly string[];
   dryRun: boolean;
+  /** Stop claiming (the first SIGTERM). */
   signal: AbortSignal;
+  /**
+   * Stop the builds in flight and hand their requests back. The batch stops
+   * them at once (the default: `signal`); `work` lets them finish within its
+   * grace period first.
+   */
+  abortSignal?: AbortSignal;
+  /**
+   * Continuous mode (`exporter work`): a slot that finds nothing to claim
+   * waits here for a nudge or a poll instead of ending the run.
+   */
+  idle?: IdleSlots;
+  /** Told when each build starts and how it ended (the live metrics of `work`). */
+  observer?: BuildObserver;
   heartbeatMs?: number;
   onProgress?: ExportContext['onProgress'];
   /** Sends the "ready" email when set (SMTP_URL). */
   mailer?: Mailer;
+}
+
+export interface BuildObserver {
+  started(request: ClaimedRequest): void;
+  finished(outcome: RequestOutcome, request: ClaimedRequest): void;
 }
 
 export interface FulfillSummary {
@@ -51,10 +72,13 @@ export interface FulfillContext {
 }
 
 /**
- * The fulfill pass: claim → build → upload → mark ready, `concurrency`
- * requests at a time, until nothing is pending, the limit is reached, or the
- * process is asked to stop (then it claims nothing more and hands back what
- * it holds). One request's failure never stops the others.
+ * The fulfill loop: claim → build → upload → mark ready, `concurrency`
+ * requests at a time. One loop, two modes (as graphile-worker's runOnce and
+ * run): the batch (`fulfill`, `nightly`) ends when nothing is claimable or
+ * the limit is reached; continuous mode (`work`, with `idle`) waits for a
+ * nudge instead. Either way it ends when asked to stop, claiming nothing
+ * more and handing back what it holds. One request's failure never stops
+ * the others.
  */
 export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: FulfillOptions): Promise<FulfillSummary> {
   const started = performance.now();
@@ -90,21 +114,22 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     return summary;
   }
 
-  if (mail) {
-    const owed = await notifyOwed(mail);
-    summary.emailsSent += owed.sent;
-    summary.emailsFailed += owed.failed;
+  const { idle } = options;
+  // The batch settles what earlier runs left first; `work` does it in its housekeeping.
+  if (!idle) {
+    if (mail) {
+      const owed = await notifyOwed(mail);
+      summary.emailsSent += owed.sent;
+      summary.emailsFailed += owed.failed;
+    }
+    summary.abandoned = await failAbandonedRequests(deps, config.maxAttempts);
   }
-
-  const abandoned = await failAbandoned(db, config.maxAttempts, `gave up after ${config.maxAttempts} attempts: the worker stopped each time`);
-  for (const r of abandoned) log.error({ requestId: r.id, userId: r.userId, outcome: 'failed' }, 'request abandoned by dead workers; failed');
-  summary.abandoned = abandoned.length;
 
   const exportCtx: ExportContext = {
     config,
     exporterVersion: ctx.exporterVersion,
     schemaVersion: ctx.schemaVersion,
-    signal: options.signal,
+    signal: options.abortSignal ?? options.signal,
     heartbeatMs: options.heartbeatMs ?? Math.min(5_000, (config.claimTtlSeconds * 1000) / 4),
     onProgress: options.onProgress,
   };
@@ -125,26 +150,35 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     queue = await claimRequested(deps, options.requestIds, config, summary);
     next = async () => queue.shift();
   } else {
-    const runStartedAt = await databaseNow(db);
-    next = () => claimNext(db, config.claimTtlSeconds, config.maxAttempts, runStartedAt);
+    next = () => claimNext(db, config.claimTtlSeconds, config.maxAttempts);
   }
 
-  const worker = async () => {
+  const slot = async () => {
     while (!options.signal.aborted && summary.claimed < options.limit) {
-      summary.claimed++; // reserve the slot before the await, so workers never overshoot the limit
+      summary.claimed++; // reserve the slot before the await, so slots never overshoot the limit
       const claimStarted = performance.now();
-      const request = await next();
+      const request = await next().catch((error: unknown) => {
+        if (!idle) throw error;
+        // A long-running worker outlives a database blip: log, wait for the next poll.
+        log.warn({ err: error }, 'could not claim; retrying at the next poll');
+        return undefined;
+      });
       if (!request) {
         summary.claimed--;
-        return;
+        if (!idle || options.requestIds) return;
+        await idle.wait(options.signal);
+        continue;
       }
+      idle?.wakeOne(); // there may be more: let one more idle slot look
+      options.observer?.started(request);
       const outcome = await exportRequest(deps, request, exportCtx, Math.round((performance.now() - claimStarted) * 10) / 10);
       record(outcome);
+      options.observer?.finished(outcome, request);
       // After the ready update has committed, never before.
       if (outcome.kind === 'ready' && mail) countEmail(await notifyReady(mail, request.id));
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  await Promise.all(Array.from({ length: options.concurrency }, slot));
   // Stopped before their turn: claimed together by --request, never started.
   for (const request of queue) {
     if (await releaseClaim(db, request.id, request.claimId, 'interrupted; will be retried')) summary.released++;

@@ -126,6 +126,10 @@ describe('faults', () => {
       expect(row.error).toMatch(/^(storage error|network error|timeout) while building the export/);
 
       await proxy.restore();
+      // Not before its retry time (EXPORT_RETRY_BACKOFF): back-dated here, not waited for.
+      expect(row.not_before.getTime()).toBeGreaterThan(Date.now());
+      expect((await runCli(['fulfill', '--dry-run'], { ...env.cliEnv, S3_ENDPOINT: proxy.url })).logs.some((l) => l.msg === 'would build')).toBe(false);
+      await env.admin.query(`update data_export_requests set not_before = now() - interval '1 second' where id = $1`, [id]);
       const next = await runCli(['fulfill'], { ...env.cliEnv, S3_ENDPOINT: proxy.url });
       expect(next.code).toBe(0);
       expect(await requestRow(env, id)).toMatchObject({ status: 'ready', attempts: 2, error: null });
@@ -198,7 +202,7 @@ describe('faults', () => {
     const ctx = { config: deps.config.export, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 60_000 };
     await env.admin.query(`update data_export_requests set requested_at = now() - interval '10 years' where id = $1`, [id]);
 
-    const stale = (await claimNext(env.handle.db, 300, 3, new Date()))!;
+    const stale = (await claimNext(env.handle.db, 300, 3))!;
     expect(stale.id).toBe(id);
     await expireClaim(id); // worker A stalls past its claim...
     const summary = await runFulfill(deps, ctx, { limit: 1, concurrency: 1, requestIds: undefined, dryRun: false, signal: ctx.signal });

@@ -89,3 +89,43 @@ describe('fulfill when things go wrong', () => {
     expect(manifest.entities.pipeline_runs.files.map((f: any) => f.path).sort()).toEqual([...csvParts, ...jsonParts].sort());
   });
 });
+
+describe('what is claimed, and when', () => {
+  it('a dry run lists exactly what a real run claims, in the same order; a request waiting out its backoff is in neither', async () => {
+    await env.admin.query(`update data_export_requests set status = 'failed', claim_id = null where status in ('pending', 'processing')`);
+    const ids: Record<string, string> = {};
+    ids.oldest = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2020-01-01T00:00:00Z' });
+    ids.newer = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2021-01-01T00:00:00Z' });
+    ids.backingOff = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2019-01-01T00:00:00Z' });
+    await env.admin.query(`update data_export_requests set not_before = now() + interval '1 hour', attempts = 1 where id = $1`, [ids.backingOff]);
+    // A request whose worker died: taken over first, before any pending one.
+    ids.deadWorker = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2022-01-01T00:00:00Z' });
+    await env.admin.query(
+      `update data_export_requests set status = 'processing', attempts = 1, claim_id = gen_random_uuid(), claim_expires_at = now() - interval '1 minute' where id = $1`,
+      [ids.deadWorker],
+    );
+
+    const dry = await fulfillInProcess(env, { dryRun: true, concurrency: 1 });
+    expect(dry.summary.wouldBuild).toEqual([ids.deadWorker, ids.oldest, ids.newer]);
+    const real = await fulfillInProcess(env, { concurrency: 1 });
+    const claimedInOrder = real.logger.lines().map((l) => JSON.parse(l)).filter((l) => l.msg === 'request ready').map((l) => l.requestId);
+    expect(claimedInOrder).toEqual(dry.summary.wouldBuild);
+    expect(await requestRow(env, ids.backingOff)).toMatchObject({ status: 'pending', attempts: 1 });
+
+    // Its backoff over (back-dated, not slept), it is claimed like any other.
+    await env.admin.query(`update data_export_requests set not_before = now() - interval '1 second' where id = $1`, [ids.backingOff]);
+    expect((await fulfillInProcess(env, { dryRun: true })).summary.wouldBuild).toEqual([ids.backingOff]);
+  });
+
+  it('a failed attempt sets the retry time: the backoff doubles with each attempt', async () => {
+    const user = await insertUser(env.admin);
+    const id = await insertRequest(env.admin, user);
+    for (const [attempt, backoffSeconds] of [[1, 60], [2, 120]] as const) {
+      await fulfill([id], { bucket: 'no-such-bucket-here', retryBackoff: '1m', maxAttempts: '5' });
+      const { rows } = await env.admin.query(`select attempts, extract(epoch from not_before - now())::float8 as wait from data_export_requests where id = $1`, [id]);
+      expect(rows[0].attempts).toBe(attempt);
+      expect(rows[0].wait).toBeGreaterThan(backoffSeconds - 5);
+      expect(rows[0].wait).toBeLessThanOrEqual(backoffSeconds);
+    }
+  });
+});

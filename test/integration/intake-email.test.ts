@@ -1,4 +1,5 @@
 import net from 'node:net';
+import pg from 'pg';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -204,5 +205,63 @@ describe('the "your export is ready" email', () => {
     const bad = await runCli(['fulfill'], { ...env.cliEnv, SMTP_URL: 'smtp://mail.example.test:25' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('MAIL_FROM (--mail-from) is required when SMTP_URL is set');
+  });
+});
+
+describe('intake as a SQL function, for applications in any language', () => {
+  const call = async (userId: string, window = '24 hours') =>
+    (await env.admin.query(`select * from exporter_request_export($1, $2::interval)`, [userId, window])).rows[0] as {
+      outcome: string;
+      request_id: string | null;
+      requested_at: Date | null;
+      retry_after: Date | null;
+      previous_request_id: string | null;
+    };
+
+  it('creates a request, refuses a second within the window with when to ask again, refuses an unknown user', async () => {
+    const user = await insertUser(env.admin);
+    const created = await call(user);
+    expect(created).toMatchObject({ outcome: 'created', retry_after: null, previous_request_id: null });
+    expect(await requestRow(env, created.request_id!)).toMatchObject({ user_id: user, status: 'pending' });
+    const refused = await call(user);
+    expect(refused).toMatchObject({ outcome: 'rate-limited', request_id: null, previous_request_id: created.request_id });
+    expect(refused.retry_after!.getTime()).toBe(created.requested_at!.getTime() + 24 * 3600_000);
+    expect(await call('00000000-0000-4000-8000-000000000000')).toMatchObject({ outcome: 'no-such-user', request_id: null });
+    // A failed request does not count; a ready one past the window does not either.
+    await env.admin.query(`update data_export_requests set status = 'ready', requested_at = now() - interval '2 hours' where id = $1`, [created.request_id]);
+    expect((await call(user, '1 hour')).outcome).toBe('created');
+  });
+
+  it('twenty calls at the same instant on twenty connections: exactly one request', async () => {
+    const user = await insertUser(env.admin);
+    const clients = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const c = new pg.Client({ connectionString: env.databaseUrl });
+        await c.connect();
+        return c;
+      }),
+    );
+    try {
+      const outcomes = await Promise.all(clients.map(async (c) => (await c.query(`select outcome from exporter_request_export($1)`, [user])).rows[0].outcome as string));
+      expect(outcomes.filter((o) => o === 'created')).toHaveLength(1);
+      expect(outcomes.filter((o) => o === 'rate-limited')).toHaveLength(19);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    const { rows } = await env.admin.query('select count(*)::int as n from data_export_requests where user_id = $1', [user]);
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('wakes the workers: a LISTEN on exporter_requests hears the new request at commit', async () => {
+    const listener = new pg.Client({ connectionString: env.databaseUrl });
+    await listener.connect();
+    try {
+      await listener.query('listen exporter_requests');
+      const heard = new Promise<string>((resolve) => listener.once('notification', (n) => resolve(n.channel)));
+      expect((await call(await insertUser(env.admin))).outcome).toBe('created');
+      expect(await heard).toBe('exporter_requests');
+    } finally {
+      await listener.end();
+    }
   });
 });

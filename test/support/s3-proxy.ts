@@ -18,6 +18,7 @@ export class S3Proxy {
   private readonly target: URL;
   private holds: { match: Match; every: boolean; arrived: () => void; released: Promise<void> }[] = [];
   private swallowed: Match | undefined;
+  private failing: Match | undefined;
   private goneFrom: Match | undefined;
   private gone = false;
 
@@ -59,6 +60,11 @@ export class S3Proxy {
     this.swallowed = match;
   }
 
+  /** Requests that match are refused with 503 SlowDown, as an overloaded storage does. */
+  fail(match: Match): void {
+    this.failing = match;
+  }
+
   /** From the first request that matches on, storage is gone: every connection is dropped unanswered. */
   vanishAt(match: Match): void {
     this.goneFrom = match;
@@ -68,6 +74,7 @@ export class S3Proxy {
     this.gone = false;
     this.goneFrom = undefined;
     this.swallowed = undefined;
+    this.failing = undefined;
   }
 
   async close(): Promise<void> {
@@ -83,6 +90,10 @@ export class S3Proxy {
     if (this.gone || this.goneFrom?.(seen)) {
       this.gone = true;
       req.socket.destroy();
+      return;
+    }
+    if (this.failing?.(seen)) {
+      res.writeHead(503, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
       return;
     }
     if (this.swallowed?.(seen)) {

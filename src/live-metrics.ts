@@ -1,0 +1,65 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Db } from './db/connect.ts';
+import { statusReport } from './db/status.ts';
+import type { RequestOutcome } from './passes/export-request.ts';
+
+/**
+ * The metrics `exporter work` serves at /metrics for Prometheus to scrape (a
+ * long-running process is scraped; the batch commands push to a Pushgateway
+ * instead, src/metrics.ts). Counters since the process started, a histogram
+ * of build times, and two gauges read when scraped.
+ */
+export class LiveMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'outcome'>;
+  private readonly rows: Counter;
+  private readonly bytes: Counter;
+  private readonly buildSeconds: Histogram;
+  private readonly inFlight: Gauge;
+
+  constructor(db: Db, listening: () => boolean | undefined) {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'exporter_requests_total', help: 'Requests handled, by outcome.', labelNames: ['outcome'], registers });
+    for (const outcome of ['ready', 'retry', 'failed', 'lost', 'released']) this.requests.inc({ outcome }, 0);
+    this.rows = new Counter({ name: 'exporter_rows_written_total', help: 'Rows written into archives (each row once per format).', registers });
+    this.bytes = new Counter({ name: 'exporter_bytes_written_total', help: 'Archive bytes uploaded.', registers });
+    this.buildSeconds = new Histogram({
+      name: 'exporter_build_seconds',
+      help: 'Seconds from claim to ready, per ready request.',
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      registers,
+    });
+    this.inFlight = new Gauge({ name: 'exporter_builds_in_flight', help: 'Requests being built now.', registers });
+    new Gauge({
+      name: 'exporter_oldest_pending_seconds',
+      help: 'Age of the oldest pending request (0 when none).',
+      registers,
+      async collect() {
+        this.set((await statusReport(db)).oldestPendingSeconds ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'exporter_listen_healthy',
+      help: '1 while the LISTEN connection is up (absent in poll-only mode).',
+      registers,
+      collect() {
+        const healthy = listening();
+        if (healthy !== undefined) this.set(healthy ? 1 : 0);
+      },
+    });
+  }
+
+  buildStarted(): void {
+    this.inFlight.inc();
+  }
+
+  record(outcome: RequestOutcome): void {
+    this.inFlight.dec();
+    this.requests.inc({ outcome: outcome.kind });
+    if (outcome.kind === 'ready') {
+      this.rows.inc(outcome.rows);
+      this.bytes.inc(outcome.bytes);
+      this.buildSeconds.observe(outcome.seconds);
+    }
+  }
+}
