@@ -12,7 +12,8 @@
  *   --light N       light requests for the throughput and scale-out scenarios (default 2000)
  *   --repeat N      runs per scenario; the median is reported (default 3)
  *   --concurrency N requests in parallel per exporter process (default 2)
- *   --quick         --runs 100000 --big-runs 0 --light 200 --repeat 1: under a minute
+ *   --latency N     requests inserted one every 100 ms for an idle `exporter work` (default 200; 0 skips)
+ *   --quick         --runs 100000 --big-runs 0 --light 200 --latency 50 --repeat 1: about a minute
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -30,6 +31,7 @@ const { values: flags } = parseArgs({
     light: { type: 'string', default: '2000' },
     repeat: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '2' },
+    latency: { type: 'string', default: '200' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -39,6 +41,7 @@ const BIG_RUNS = quick ? 0 : Number(flags['big-runs']);
 const LIGHT = quick ? 200 : Number(flags.light);
 const REPEAT = quick ? 1 : Number(flags.repeat);
 const CONCURRENCY = flags.concurrency;
+const LATENCY = quick ? 50 : Number(flags.latency);
 
 // The compiled build, as deployed (the sources through type stripping cost ~30 MB more RSS).
 const BIN = new URL('../dist/main.js', import.meta.url).pathname;
@@ -80,6 +83,7 @@ try {
   await heavyScenario('heavy', RUNS);
   if (BIG_RUNS > 0) await heavyScenario('heavy-big', BIG_RUNS);
   await lightScenarios();
+  if (LATENCY > 0) await latencyScenario();
 } finally {
   await db.end().catch(() => {});
   await s3.stop();
@@ -157,6 +161,7 @@ async function lightScenarios() {
 
   const one: number[] = [];
   const two: number[] = [];
+  const work: number[] = [];
   let breakdown: Record<string, number> = {};
   for (let i = 0; i < REPEAT; i++) {
     await requeueAll();
@@ -176,13 +181,87 @@ async function lightScenarios() {
     if (built !== LIGHT || once[0].n !== LIGHT) throw new Error(`[scale-out] built ${built}, ready once ${once[0].n}, of ${LIGHT}`);
     two.push(seconds);
     log(`[light] 2 processes: ${seconds.toFixed(2)} s (${runs.map((r) => r.logs.filter((l) => l.msg === 'request ready').length).join(' + ')} requests), every request built exactly once`);
+
+    // The same requests through `exporter work` (continuous mode), from start to the last one ready.
+    await requeueAll();
+    const workStarted = performance.now();
+    const worker = startWork();
+    await waitUntil(async () => (await db.query(`select count(*)::int as n from data_export_requests where status = 'ready'`)).rows[0].n === LIGHT);
+    const workSeconds = (performance.now() - workStarted) / 1000;
+    await worker.stop();
+    work.push(workSeconds);
+    log(`[light] work: ${workSeconds.toFixed(2)} s, ${(LIGHT / workSeconds).toFixed(1)} requests/s`);
   }
   results.push({ scenario: `light: ${LIGHT} requests, 1 process`, seconds: median(one), rows, archiveBytes: 0, maxRssMb: 0, note: `${(LIGHT / median(one)).toFixed(1)} requests/s; ms per request: ${Object.entries(breakdown).map(([k, v]) => `${k} ${v}`).join(', ')}` });
   results.push({ scenario: `light: ${LIGHT} requests, 2 processes`, seconds: median(two), rows, archiveBytes: 0, maxRssMb: 0, note: `${(100 * median(two) / median(one)).toFixed(0)}% of one process's time` });
+  results.push({
+    scenario: `light: ${LIGHT} requests, exporter work`,
+    seconds: median(work),
+    rows,
+    archiveBytes: 0,
+    maxRssMb: 0,
+    note: `${(LIGHT / median(work)).toFixed(1)} requests/s, ${(100 * median(work) / median(one)).toFixed(0)}% of fulfill's time`,
+  });
+}
+
+/**
+ * Latency of `exporter work` from insert to ready: an idle worker, light
+ * users, one request inserted every 100 ms. Measured by the database's own
+ * clock (requested_at at insert, completed_at at the ready update).
+ */
+async function latencyScenario() {
+  log(`\n[latency] ${LATENCY} light requests inserted one every 100 ms for an idle exporter work…`);
+  await db.query('truncate data_export_requests');
+  const users: string[] = [];
+  for (let i = 0; i < LATENCY; i++) users.push(await seedUser(db, { projects: 1, features: 5, runs: 30, releases: 2 }));
+  const worker = startWork();
+  await waitUntil(async () => worker.stderr().includes('listening for new requests'));
+  for (const user of users) {
+    await db.query(`insert into data_export_requests (user_id) values ($1)`, [user]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await waitUntil(async () => (await db.query(`select count(*)::int as n from data_export_requests where status = 'ready'`)).rows[0].n === LATENCY);
+  await worker.stop();
+  const { rows } = await db.query<{ ms: number }>(`select extract(epoch from completed_at - requested_at)::float8 * 1000 as ms from data_export_requests order by 1`);
+  const ms = rows.map((r) => r.ms);
+  const p = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!;
+  log(`[latency] insert to ready: median ${p(0.5).toFixed(0)} ms, p95 ${p(0.95).toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms`);
+  results.push({
+    scenario: `latency: ${LATENCY} requests, one per 100 ms, exporter work`,
+    seconds: (ms.at(-1) ?? 0) / 1000,
+    rows: LATENCY * 39,
+    archiveBytes: 0,
+    maxRssMb: 0,
+    note: `insert to ready: median ${p(0.5).toFixed(0)} ms, p95 ${p(0.95).toFixed(0)} ms (goal: median under 1 s)`,
+  });
+}
+
+/** `exporter work` as a child process, with slow polls: only notifications (and the start's poll) wake it. */
+function startWork() {
+  const proc = spawn(process.execPath, [BIN, 'work'], { env: { ...env, EXPORT_POLL_INTERVAL: '10m' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr = (stderr + d).slice(-100_000)));
+  const closed = once(proc, 'close');
+  return {
+    stderr: () => stderr,
+    async stop() {
+      proc.kill('SIGTERM');
+      const [code] = (await closed) as [number];
+      if (code !== 143) throw new Error(`exporter work exited ${code}:\n${stderr.slice(-2000)}`);
+    },
+  };
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 600_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function requeueAll() {
-  await db.query(`update data_export_requests set status = 'pending', attempts = 0, claim_id = null, claim_expires_at = null`);
+  await db.query(`update data_export_requests set status = 'pending', attempts = 0, claim_id = null, claim_expires_at = null, not_before = null`);
 }
 
 function averageMs(list: Record<string, number>[]): Record<string, number> {

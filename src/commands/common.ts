@@ -59,7 +59,9 @@ export function commandContext(cmd: Command, io: CliIo, needs: Needs): { config:
   }
   const config = parseConfig(raw, needs);
   const log = createLogger({ level: config.logLevel, pretty: io.isTerminal });
-  return { config, log: log.child({ runId: randomUUID().slice(0, 8), command: cmd.name() }) };
+  const scoped = log.child({ runId: randomUUID().slice(0, 8), command: cmd.name() });
+  scoped.trace({ node: process.version, pid: process.pid, execArgv: process.execArgv }, 'started');
+  return { config, log: scoped };
 }
 
 /** Opens and checks the database and the storage, runs `run`, and closes both. */

@@ -64,18 +64,23 @@ function csvValue(column: ExportColumn): string {
 }
 
 /**
- * The user's rows of one entity. A split entity is read in its total order,
- * part by part; a whole one in the order its scan yields, which spares
- * sorting millions of rows twice (a third of the heavy export's time, see
- * BENCHMARKS.md). Both files of a whole entity come from the same plan on
- * the same snapshot, so they list the same rows.
+ * How an entity's rows are read. A whole entity ('scan') in the order its
+ * scan yields, which spares sorting millions of rows twice (a third of the
+ * heavy export's time, see BENCHMARKS.md): both of its files come from the
+ * same plan on the same snapshot, so they list the same rows. A split entity
+ * in its total order: the JSON at once ('ordered'), the CSV part by part (a
+ * range), so that part N of both holds the same rows whatever the table's
+ * physical order.
  */
-function selectRows(entity: ExportEntity, userId: string, values: string[], range?: RowRange): string {
+export type RowOrder = 'scan' | 'ordered' | RowRange;
+
+function selectRows(entity: ExportEntity, userId: string, values: string[], order: RowOrder): string {
   const user = userLiteral(userId);
   const from = entity.from.replaceAll(':user', user);
   const list = values.map((v, i) => `${v.replaceAll(':user', user)} as "${entity.columns[i]!.name}"`).join(', ');
-  const order = range ? ` order by ${entity.orderBy} offset ${range.offset} limit ${range.limit}` : '';
-  return `select ${list} from ${from}${order}`;
+  const orderBy = order === 'scan' ? '' : ` order by ${entity.orderBy}`;
+  const slice = typeof order === 'object' ? ` offset ${order.offset} limit ${order.limit}` : '';
+  return `select ${list} from ${from}${orderBy}${slice}`;
 }
 
 /**
@@ -99,8 +104,8 @@ export function sizeSql(entity: ExportEntity, userId: string): string {
  * makes COPY pass each line through untouched, where text format would double
  * every backslash.
  */
-export function jsonLinesCopySql(entity: ExportEntity, userId: string, range?: RowRange): string {
-  const rows = selectRows(entity, userId, entity.columns.map(jsonValue), range);
+export function jsonLinesCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan'): string {
+  const rows = selectRows(entity, userId, entity.columns.map(jsonValue), order);
   return `copy (select row_to_json(r)::text from (${rows}) r) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')`;
 }
 
@@ -111,8 +116,8 @@ export function jsonLinesCopySql(entity: ExportEntity, userId: string, range?: R
  * tab as well as "," (LibreOffice's import dialog does by default) never cuts
  * a cell in two. Numbers stay unquoted, and so stay numbers.
  */
-export function csvCopySql(entity: ExportEntity, userId: string, range?: RowRange): string {
-  const rows = selectRows(entity, userId, entity.columns.map(csvValue), range);
+export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan'): string {
+  const rows = selectRows(entity, userId, entity.columns.map(csvValue), order);
   const quoted = entity.columns.filter((c) => c.kind !== 'integer' && c.kind !== 'bigint').map((c) => `"${c.name}"`);
   const forceQuote = quoted.length > 0 ? `, force_quote (${quoted.join(', ')})` : '';
   return `copy (${rows}) to stdout with (format csv, header true, encoding 'UTF8'${forceQuote})`;

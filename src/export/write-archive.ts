@@ -98,7 +98,7 @@ async function writeEntity(
 
   const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index)), maxEntryBytes);
   let reported = 0;
-  await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId)), zip, async (chunk) => {
+  await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, numbered ? 'ordered' : 'scan')), zip, async (chunk) => {
     await json.push(chunk);
     onRows(json.rows - reported);
     reported = json.rows;
@@ -109,7 +109,7 @@ async function writeEntity(
   const csv: WrittenFile[] = [];
   let offset = 0;
   for (const [i, part] of jsonParts.entries()) {
-    const range = jsonParts.length === 1 ? undefined : { offset, limit: part.rows };
+    const range = jsonParts.length === 1 && !numbered ? 'scan' : { offset, limit: part.rows };
     const entry = zip.openEntry(name('csv', 'csv', i + 1));
     await entry.write(BOM); // Excel reads UTF-8 right only with a BOM.
     await pipeCopy(snapshot.copy(csvCopySql(entity, userId, range)), zip, (chunk) => entry.write(chunk));

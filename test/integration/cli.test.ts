@@ -21,6 +21,16 @@ async function closedPort(): Promise<number> {
 }
 
 describe('the CLI', () => {
+  it('sets the small young generation itself, however it is started: node bin/exporter without NODE_OPTIONS, same process id', async () => {
+    const plain = await runCli(['status'], { ...env.cliEnv, LOG_LEVEL: 'trace' });
+    expect(plain.code).toBe(0);
+    const started = plain.logs.find((l) => l.msg === 'started')!;
+    expect(started.execArgv).toContain('--max-semi-space-size=2');
+    // A flag given by the operator wins, and nothing is re-executed.
+    const given = await runCli(['status'], { ...env.cliEnv, LOG_LEVEL: 'trace', NODE_OPTIONS: '--max-semi-space-size=4' });
+    expect(given.logs.find((l) => l.msg === 'started')!.execArgv).toEqual([]);
+  });
+
   it('fulfill: exit 0, one line per request and a summary, stdout empty, no secret in the log', async () => {
     const user = await insertUser(env.admin);
     const project = await insertProject(env.admin, user);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, fulfillInProcess, getObject, listKeys, requestRow, type TestEnv } from '../support/harness.ts';
 import { insertProject, insertRequest, insertRun, insertUser } from '../support/seed.ts';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { parseJsonExact, readZip } from '../support/zip.ts';
 
 let env: TestEnv;
@@ -87,6 +88,30 @@ describe('fulfill when things go wrong', () => {
     const manifest = JSON.parse(files.get('manifest.json')!.toString());
     expect(manifest.entities.pipeline_runs.rows).toBe(60);
     expect(manifest.entities.pipeline_runs.files.map((f: any) => f.path).sort()).toEqual([...csvParts, ...jsonParts].sort());
+  });
+
+  it("parts hold the same rows in JSON and CSV even when the table's physical order is not the export's order", async () => {
+    const user = await insertUser(env.admin);
+    const project = await insertProject(env.admin, user);
+    // Inserted backwards, then some rows rewritten: a scan meets them in neither order.
+    for (let n = 60; n >= 1; n--) await insertRun(env.admin, project, { number: n, branch: `branch-${'y'.repeat(200)}-${n}` });
+    await env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [project]);
+    const id = await insertRequest(env.admin, user);
+
+    const { summary } = await fulfill([id], {}, (c) => (c.export.maxEntryBytes = 8 * 1024));
+    expect(summary.ready).toBe(1);
+    const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
+    const jsonParts = [...files.keys()].filter((k) => k.startsWith('json/pipeline_runs')).sort();
+    expect(jsonParts.length).toBeGreaterThan(2);
+    const all: number[] = [];
+    for (const part of jsonParts) {
+      const jsonNumbers = (parseJsonExact(files.get(part)!.toString()) as { number: number }[]).map((r) => r.number);
+      const csvPart = part.replace('json', 'csv').replace('.json', '.csv');
+      const csvNumbers = (parseCsv(files.get(csvPart)!.toString(), { bom: true, columns: true }) as { number: string }[]).map((r) => Number(r.number));
+      expect(csvNumbers, csvPart).toEqual(jsonNumbers);
+      all.push(...jsonNumbers);
+    }
+    expect(all).toEqual(Array.from({ length: 60 }, (_, i) => i + 1)); // in the export's order
   });
 });
 
