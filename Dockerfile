@@ -19,6 +19,7 @@ RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean -
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY sql ./sql
+COPY definitions ./definitions
 USER node
 # node is PID 1 and handles SIGTERM itself (claims handed back, exit 143).
 ENTRYPOINT ["node", "/app/bin/exporter"]

@@ -20,7 +20,8 @@ import { once } from 'node:events';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { ENTITIES } from '../src/export/entities.ts';
+import { connect } from '../src/db/connect.ts';
+import { checkedDefinition } from '../src/definition/entities-for.ts';
 import { exporterEnvironment, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
 import { seedUser } from './lib/sample-data.ts';
 
@@ -136,7 +137,9 @@ async function heavyScenario(name: string, runs: number) {
 async function copyFloor(userId: string): Promise<number> {
   const user = `'${userId}'::uuid`;
   const statements: string[] = [];
-  for (const e of ENTITIES) {
+  const handle = connect({ url: postgres.url, maxConnections: 1 });
+  const { entities } = await checkedDefinition(handle.db).finally(() => handle.close());
+  for (const e of entities) {
     const cols = e.columns.map((c) => `${(c.sql ?? `t.${c.name}`).replaceAll(':user', user)} as "${c.name}"`).join(', ');
     const select = `select ${cols} from ${e.from.replaceAll(':user', user)}`.replace(/\s+/g, ' ');
     statements.push(`\\copy (${select}) to '/dev/null' with (format csv, header)`);

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { type CliIo, type CommandTools } from './commands/common.ts';
+import { registerCheck } from './commands/check.ts';
 import { registerExpire } from './commands/expire.ts';
 import { registerFulfill } from './commands/fulfill.ts';
 import { registerLink } from './commands/link.ts';
@@ -69,7 +70,7 @@ function buildProgram(tools: CommandTools): Command {
       outputError: (s, write) => write(`exporter: ${s.replace(/^error: /, '')}`),
     })
     .showSuggestionAfterError(true);
-  for (const register of [registerMigrate, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke]) {
+  for (const register of [registerMigrate, registerCheck, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke]) {
     register(program, tools);
   }
   return program;

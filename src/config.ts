@@ -33,6 +33,7 @@ export const SETTINGS = {
   pollOnly: { flag: '--poll-only <bool>', env: 'EXPORT_POLL_ONLY', help: 'work: no LISTEN (PgBouncer in transaction mode); poll every 2 s', default: 'false' },
   housekeepingInterval: { flag: '--housekeeping-interval <duration>', env: 'EXPORT_HOUSEKEEPING_INTERVAL', help: 'work: how often expire, the sweep, owed emails and abandoned requests are handled (once across all workers)', default: '1h' },
   shutdownGrace: { flag: '--shutdown-grace <duration>', env: 'EXPORT_SHUTDOWN_GRACE', help: 'work: on SIGTERM, how long builds in flight may take to finish before they are handed back', default: '25s' },
+  definition: { flag: '--definition <file>', env: 'EXPORT_DEFINITION', help: 'what leaves the database: a definition file (YAML); the one for the sample schema when unset' },
   httpPort: { flag: '--http-port <port>', env: 'EXPORT_HTTP_PORT', help: 'work: serve /livez, /readyz and /metrics on this port (off when unset)' },
 } as const;
 
@@ -95,6 +96,8 @@ export interface Config {
   /** Set when the email is on: SMTP_URL and MAIL_FROM. */
   readonly mail: { readonly smtpUrl: string; readonly from: string } | undefined;
   readonly requestWindowSeconds: number;
+  /** The definition file; undefined means the one shipped for the sample schema. */
+  readonly definitionFile: string | undefined;
   readonly work: WorkConfig;
 }
 
@@ -201,6 +204,7 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
     pushgatewayUrl: url('pushgatewayUrl', ['http', 'https']),
     mail: mailSettings(url('smtpUrl', ['smtp', 'smtps']), value('mailFrom'), problem),
     requestWindowSeconds: duration('requestWindow', 366 * 86_400),
+    definitionFile: value('definition'),
     work: {
       pollIntervalSeconds: duration('pollInterval', 86_400),
       pollOnly: boolean('pollOnly'),

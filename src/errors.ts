@@ -3,13 +3,21 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** Every configuration problem at once, reported on one line. */
-export class ConfigError extends UsageError {
-  override name = 'ConfigError';
+/** Bad input with every problem found, not just the first (settings, a definition file). */
+export class ProblemsError extends UsageError {
+  override name = 'ProblemsError';
   readonly problems: readonly string[];
-  constructor(problems: string[]) {
-    super(`invalid configuration: ${problems.join('; ')}`);
+  constructor(what: string, problems: string[]) {
+    super(`${what}: ${problems.join('; ')}`);
     this.problems = problems;
+  }
+}
+
+/** Every configuration problem at once, reported on one line. */
+export class ConfigError extends ProblemsError {
+  override name = 'ConfigError';
+  constructor(problems: string[]) {
+    super('invalid configuration', problems);
   }
 }
 

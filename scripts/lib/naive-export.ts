@@ -9,17 +9,21 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ZipArchive } from 'archiver';
 import { stringify } from 'csv-stringify/sync';
 import pg from 'pg';
-import { ENTITIES } from '../../src/export/entities.ts';
+import { connect } from '../../src/db/connect.ts';
+import { checkedDefinition } from '../../src/definition/entities-for.ts';
 
 const userId = process.argv[2]!;
 const started = performance.now();
+const handle = connect({ url: process.env.DATABASE_URL!, maxConnections: 1 });
+const { entities } = await checkedDefinition(handle.db, process.env.EXPORT_DEFINITION);
+await handle.close();
 const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
 await db.connect();
 const zip = new ZipArchive({ zlib: { level: 1 } });
 const chunks: Buffer[] = [];
 zip.on('data', (c: Buffer) => chunks.push(c));
 const ended = new Promise((r) => zip.on('end', r));
-for (const entity of ENTITIES) {
+for (const entity of entities) {
   const user = `'${userId}'::uuid`;
   const columns = entity.columns.map((c) => `${(c.sql ?? `t.${c.name}`).replaceAll(':user', user)} as "${c.name}"`).join(', ');
   const { rows } = await db.query(`select ${columns} from ${entity.from.replaceAll(':user', user)}`);

@@ -5,6 +5,7 @@ import type { Outcome } from '../outcome.ts';
 import type { Logger } from '../log.ts';
 import { type FulfillSummary, runFulfill } from '../passes/fulfill.ts';
 import type { RuntimeDeps } from '../runtime.ts';
+import { checkedDefinition } from '../definition/entities-for.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { EXPORTER_VERSION } from '../version.ts';
 import { progressReporter } from './progress.ts';
@@ -53,12 +54,14 @@ export async function fulfillPass(
   flags: FulfillFlags,
 ): Promise<FulfillSummary> {
   log = log.child({ pass: 'fulfill' });
+  // Before anything is claimed: a definition that no longer matches the database builds nothing.
+  const { entities } = await checkedDefinition(deps.db, config.definitionFile);
   const mailer = config.mail && !flags.dryRun ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
   const progress = progressReporter(tools.io, log);
   try {
     const summary = await runFulfill(
       { ...deps, log, clock: systemClock },
-      { config: config.export, exporterVersion: EXPORTER_VERSION, schemaVersion },
+      { config: config.export, entities, exporterVersion: EXPORTER_VERSION, schemaVersion },
       {
         limit: flags.limit,
         concurrency: config.export.concurrency,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DriftError } from '../definition/entities-for.ts';
 import { exitCodeOf, type Outcome, worse } from '../outcome.ts';
 import { ALL_SETTINGS, commandContext, type CommandTools, positiveInt, reportMetrics, returning, withRuntime, withSettings } from './common.ts';
 import { addExpireOptions, expireOutcome, expirePass } from './expire.ts';
@@ -22,12 +23,18 @@ export function registerNightly(program: Command, tools: CommandTools): void {
     returning(tools, async (flags: { limit: number; pruneAfter?: number }, cmd: Command) => {
       const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
       return withRuntime(config, log, fulfillConnections(config), async (deps, schemaVersion) => {
-        const fulfill = await fulfillPass(tools, config, log, deps, schemaVersion, { limit: flags.limit, dryRun: false });
+        // A definition that no longer matches the database builds nothing, but
+        // retention goes on: old archives must still go tonight.
+        const fulfill = await fulfillPass(tools, config, log, deps, schemaVersion, { limit: flags.limit, dryRun: false }).catch((error: unknown) => {
+          if (!(error instanceof DriftError)) throw error;
+          for (const problem of error.problems) log.error({ pass: 'fulfill', problem }, 'definition drift: nothing was built');
+          return undefined;
+        });
         let expire;
         if (!tools.stopper.signal.aborted) {
           expire = await expirePass(tools, log, deps, { dryRun: false, pruneAfter: flags.pruneAfter });
         }
-        const fulfillResult = fulfillOutcome(fulfill);
+        const fulfillResult: Outcome = fulfill ? fulfillOutcome(fulfill) : 'usage';
         const expireResult: Outcome = expire ? expireOutcome(expire) : 'incomplete';
         const outcome = worse(fulfillResult, expireResult);
         log.info(

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { sql } from 'kysely';
 import { POLL_FALLBACK_SECONDS } from '../config.ts';
 import { nextRetryAt } from '../db/requests.ts';
+import { checkedDefinition } from '../definition/entities-for.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { startHttpServer } from '../http-server.ts';
 import { LiveMetrics } from '../live-metrics.ts';
@@ -34,6 +35,8 @@ export function registerWork(program: Command, tools: CommandTools): void {
     tools.stopper.setGrace(work.shutdownGraceSeconds * 1000);
     // Builds take two connections each; housekeeping and the readiness check one more each.
     await withRuntime(config, log, fulfillConnections(config) + 2, async (deps, schemaVersion) => {
+      // Before anything is claimed: a definition that no longer matches the database builds nothing.
+      const { entities } = await checkedDefinition(deps.db, config.definitionFile);
       const stopping = tools.stopper.signal;
       const passDeps = { ...deps, log: log.child({ pass: 'fulfill' }), clock: systemClock };
       const mailer = config.mail ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
@@ -71,7 +74,7 @@ export function registerWork(program: Command, tools: CommandTools): void {
         const progress = progressReporter(tools.io, passDeps.log);
         const summary = await runFulfill(
           passDeps,
-          { config: config.export, exporterVersion: EXPORTER_VERSION, schemaVersion },
+          { config: config.export, entities, exporterVersion: EXPORTER_VERSION, schemaVersion },
           {
             limit: Number.MAX_SAFE_INTEGER,
             concurrency: config.export.concurrency,

@@ -118,7 +118,7 @@ export function jsonLinesCopySql(entity: ExportEntity, userId: string, order: Ro
  */
 export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan'): string {
   const rows = selectRows(entity, userId, entity.columns.map(csvValue), order);
-  const quoted = entity.columns.filter((c) => c.kind !== 'integer' && c.kind !== 'bigint').map((c) => `"${c.name}"`);
+  const quoted = entity.columns.filter((c) => !['integer', 'bigint', 'numeric', 'boolean'].includes(c.kind)).map((c) => `"${c.name}"`);
   const forceQuote = quoted.length > 0 ? `, force_quote (${quoted.join(', ')})` : '';
   return `copy (${rows}) to stdout with (format csv, header true, encoding 'UTF8'${forceQuote})`;
 }

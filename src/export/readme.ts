@@ -1,10 +1,10 @@
-import { ENTITIES } from './entities.ts';
+import type { ExportEntity } from './entities.ts';
 import type { Manifest } from './manifest.ts';
 
 const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 
 /** README.txt: plain words for the person who downloads the archive. */
-export function readmeText(manifest: Manifest): string {
+export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]): string {
   const lines: string[] = [
     'YOUR DATA EXPORT',
     '================',
@@ -37,7 +37,7 @@ export function readmeText(manifest: Manifest): string {
     'WHAT EACH FILE HOLDS',
     '--------------------',
   ];
-  for (const entity of ENTITIES) {
+  for (const entity of entities) {
     const info = manifest.entities[entity.name];
     lines.push('', `${entity.name}: ${entity.description} (${info?.rows ?? 0} rows)`);
     for (const file of info?.files ?? []) lines.push(`  file ${file.path}`);

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { ENTITIES } from './entities.ts';
+import type { ExportEntity } from './entities.ts';
 import { sizeSql, userLiteral } from './queries.ts';
 
 export interface EntitySize {
@@ -50,8 +50,8 @@ export class Snapshot {
   }
 
   /** Row counts and size estimates for every entity, in one round trip. */
-  async sizes(userId: string): Promise<Map<string, EntitySize>> {
-    const selects = ENTITIES.map((entity) => `select '${entity.name}' as entity, * from (${sizeSql(entity, userId)}) s`);
+  async sizes(entities: readonly ExportEntity[], userId: string): Promise<Map<string, EntitySize>> {
+    const selects = entities.map((entity) => `select '${entity.name}' as entity, * from (${sizeSql(entity, userId)}) s`);
     const { rows } = await this.client.query<{ entity: string; n: string; bytes: string | null }>(selects.join(' union all '));
     return new Map(rows.map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0) }]));
   }

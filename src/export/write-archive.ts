@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Readable } from 'node:stream';
-import { ENTITIES, type ExportEntity } from './entities.ts';
+import type { ExportEntity } from './entities.ts';
 import { JsonArrayParts } from './json-parts.ts';
 import { buildManifest, type EntityManifest, type Manifest } from './manifest.ts';
 import { csvCopySql, jsonLinesCopySql } from './queries.ts';
@@ -29,6 +29,8 @@ export interface Progress {
 export interface WriteArchiveOptions {
   pool: pg.Pool;
   zip: ZipWriter;
+  /** What to export, in archive order (from the definition). */
+  entities: readonly ExportEntity[];
   identity: ArchiveIdentity;
   maxEntryBytes: number;
   /** Called once the data is written, to learn when the link will expire (README.txt says so). */
@@ -53,14 +55,14 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     if (!(await snapshot.userExists(identity.userId))) {
       throw new UserNotFoundError('the user no longer exists');
     }
-    const sizes = await snapshot.sizes(identity.userId);
+    const sizes = await snapshot.sizes(options.entities, identity.userId);
     const progress: Progress = { rowsTotal: 0, rowsWritten: 0 };
     // Each row is written twice (JSON and CSV); progress counts both.
     for (const s of sizes.values()) progress.rowsTotal += 2 * s.rows;
     options.onProgress?.({ ...progress });
 
     const entities: Record<string, EntityManifest> = {};
-    for (const entity of ENTITIES) {
+    for (const entity of options.entities) {
       const size = sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0 };
       entities[entity.name] = await writeEntity(snapshot, zip, entity, identity.userId, size, options.maxEntryBytes, (rows) => {
         progress.rowsWritten += rows;
@@ -69,7 +71,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     }
     const linkExpiresAt = await options.linkExpiry();
     const manifest = buildManifest({ ...identity, asOf: snapshot.asOf, linkExpiresAt, entities });
-    await zip.addText('README.txt', readmeText(manifest));
+    await zip.addText('README.txt', readmeText(manifest, options.entities));
     await zip.addText('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
     await snapshot.close();
     return manifest;

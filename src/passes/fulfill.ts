@@ -1,6 +1,7 @@
 import type { ExportConfig } from '../config.ts';
 import { claimByIds, type ClaimedRequest, claimNext, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
+import type { ExportEntity } from '../export/entities.ts';
 import type { IdleSlots } from '../worker/idle-slots.ts';
 import { type ExportContext, exportRequest, type PassDeps, type RequestOutcome } from './export-request.ts';
 import { failAbandonedRequests } from './housekeeping.ts';
@@ -67,6 +68,7 @@ export interface FulfillSummary {
 
 export interface FulfillContext {
   config: ExportConfig;
+  entities: readonly ExportEntity[];
   exporterVersion: string;
   schemaVersion: string;
 }
@@ -127,6 +129,7 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
 
   const exportCtx: ExportContext = {
     config,
+    entities: ctx.entities,
     exporterVersion: ctx.exporterVersion,
     schemaVersion: ctx.schemaVersion,
     signal: options.abortSignal ?? options.signal,

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, listKeys, requestRow, runCli, type TestEnv } from '../support/harness.ts';
+import { S3Proxy } from '../support/s3-proxy.ts';
 import { insertProject, insertRequest, insertRun, insertUser } from '../support/seed.ts';
 
 let env: TestEnv;
@@ -53,15 +54,17 @@ describe('the CLI', () => {
   it('exit 1 when a request does not end ready', async () => {
     const user = await insertUser(env.admin);
     const id = await insertRequest(env.admin, user);
-    await env.admin.query('alter table users rename to users_moved');
+    // The storage refuses every upload (a table renamed away would now be refused earlier, as drift: exit 2).
+    const storage = await S3Proxy.start(env.s3.endpoint);
+    storage.fail((r) => r.method === 'PUT');
     let result;
     try {
-      result = await runCli(['fulfill', '--request', id, '--max-attempts', '5'], env.cliEnv);
+      result = await runCli(['fulfill', '--request', id, '--max-attempts', '5'], { ...env.cliEnv, S3_ENDPOINT: storage.url });
     } finally {
-      await env.admin.query('alter table users_moved rename to users');
+      await storage.close();
     }
     expect(result.code).toBe(1);
-    expect(await requestRow(env, id)).toMatchObject({ status: 'pending', error: expect.stringMatching(/^database error/) });
+    expect(await requestRow(env, id)).toMatchObject({ status: 'pending', error: expect.stringMatching(/^storage error/) });
   });
 
   it.each([

@@ -7,6 +7,8 @@ import { inject } from 'vitest';
 import { type Config, parseConfig, type RawSettings } from '../../src/config.ts';
 import { connect, type DbHandle } from '../../src/db/connect.ts';
 import { currentSchemaVersion, migrateToLatest } from '../../src/db/migrate.ts';
+import { checkedDefinition } from '../../src/definition/entities-for.ts';
+import type { ExportEntity } from '../../src/export/entities.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import type { PassDeps } from '../../src/passes/export-request.ts';
 import { runFulfill } from '../../src/passes/fulfill.ts';
@@ -30,6 +32,8 @@ export interface TestEnv {
   admin: pg.Pool;
   s3Client: S3Client;
   schemaVersion: string;
+  /** What the shipped definition exports, resolved against this database. */
+  entities: ExportEntity[];
   close(): Promise<void>;
 }
 
@@ -83,6 +87,7 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
   const handle = connect({ url: databaseUrl, maxConnections: 10 });
   await migrateToLatest(handle.db);
   const schemaVersion = (await currentSchemaVersion(handle.db))!;
+  const { entities } = await checkedDefinition(handle.db);
   const admin = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   admin.on('error', () => {});
   return {
@@ -95,6 +100,7 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
     admin,
     s3Client,
     schemaVersion,
+    entities,
     async close() {
       await handle.close();
       await admin.end();
@@ -192,12 +198,12 @@ export async function requestRow(env: TestEnv, id: string) {
 /** Runs the fulfill pass in this process, as the CLI would, and returns its summary and captured log. */
 export async function fulfillInProcess(
   env: TestEnv,
-  options: { requestIds?: string[]; limit?: number; concurrency?: number; dryRun?: boolean; config?: Config } = {},
+  options: { requestIds?: string[]; limit?: number; concurrency?: number; dryRun?: boolean; config?: Config; entities?: readonly ExportEntity[] } = {},
 ) {
   const logger = captureLogger();
   const deps = passDeps(env, logger.log, options.config ?? env.config());
   try {
-    const summary = await runFulfill(deps, { config: deps.config.export, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
+    const summary = await runFulfill(deps, { config: deps.config.export, entities: options.entities ?? env.entities, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
       limit: options.limit ?? 1000,
       concurrency: options.concurrency ?? 2,
       requestIds: options.requestIds,

@@ -1,0 +1,46 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.ts';
+
+export interface CatalogColumn {
+  /** information_schema's data_type: "uuid", "text", "timestamp with time zone", … */
+  type: string;
+}
+
+export interface ForeignKey {
+  table: string;
+  column: string;
+  refTable: string;
+  refColumn: string;
+}
+
+/** The live database, as far as a definition needs it: tables, their columns and types, single-column foreign keys. */
+export interface Catalog {
+  tables: ReadonlyMap<string, ReadonlyMap<string, CatalogColumn>>;
+  foreignKeys: readonly ForeignKey[];
+}
+
+/** Reads the tables of the current schema (the application's, where the exporter's own tables live too). */
+export async function readCatalog(db: Db): Promise<Catalog> {
+  const { rows: columns } = await sql<{ tableName: string; columnName: string; dataType: string }>`
+    select c.table_name, c.column_name, c.data_type
+      from information_schema.columns c
+      join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
+     where c.table_schema = current_schema() and t.table_type = 'BASE TABLE'
+     order by c.table_name, c.ordinal_position`.execute(db);
+  const tables = new Map<string, Map<string, CatalogColumn>>();
+  for (const c of columns) {
+    if (!tables.has(c.tableName)) tables.set(c.tableName, new Map());
+    tables.get(c.tableName)!.set(c.columnName, { type: c.dataType });
+  }
+  const { rows: foreignKeys } = await sql<ForeignKey>`
+    select cl.relname as table, a.attname as column, rcl.relname as ref_table, ra.attname as ref_column
+      from pg_constraint c
+      join pg_class cl on cl.oid = c.conrelid
+      join pg_namespace n on n.oid = cl.relnamespace
+      join pg_class rcl on rcl.oid = c.confrelid
+      cross join lateral unnest(c.conkey, c.confkey) as k(col, refcol)
+      join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.col
+      join pg_attribute ra on ra.attrelid = c.confrelid and ra.attnum = k.refcol
+     where c.contype = 'f' and n.nspname = current_schema() and cardinality(c.conkey) = 1`.execute(db);
+  return { tables, foreignKeys };
+}

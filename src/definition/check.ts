@@ -1,0 +1,118 @@
+import type { ColumnKind } from '../export/entities.ts';
+import type { Catalog, ForeignKey } from './catalog.ts';
+import { type Definition, type EntityRule, SECRET_LOOKING } from './definition.ts';
+
+/** The database types an export can hold exactly, and how each is written. */
+export const KINDS: Readonly<Record<string, ColumnKind>> = {
+  uuid: 'uuid',
+  text: 'text',
+  'character varying': 'text',
+  character: 'text',
+  integer: 'integer',
+  smallint: 'integer',
+  bigint: 'bigint',
+  numeric: 'numeric',
+  boolean: 'boolean',
+  'timestamp with time zone': 'timestamptz',
+  jsonb: 'jsonb',
+  json: 'jsonb',
+};
+
+/**
+ * Compares a definition with the live database and returns every problem,
+ * one line each (empty when they agree): a column nobody classified (a
+ * migration added it since), a classified column or table that no longer
+ * exists, an ownership path that follows no foreign key, a secret-looking
+ * column exported without `not_secret`, a table that references users (or an
+ * exported entity) and is neither exported nor left out.
+ */
+export function checkDefinition(def: Definition, catalog: Catalog): string[] {
+  const problems: string[] = [];
+  const at = (line: number) => `(${def.file}:${line})`;
+  const fk = (table: string, column: string): ForeignKey | undefined => catalog.foreignKeys.find((f) => f.table === table && f.column === column);
+  const users = catalog.tables.get(def.userTable);
+  if (!users) problems.push(`${def.userTable}: the user table does not exist ${at(1)}`);
+
+  const byName = new Map(def.entities.map((e) => [e.name, e]));
+  for (const e of def.entities) {
+    const table = catalog.tables.get(e.table);
+    if (!table) {
+      problems.push(`${e.table}: table of entity ${e.name} does not exist ${at(e.line)}`);
+      continue;
+    }
+    const own = e.columns.filter((c) => c.derived === undefined);
+    const classified = new Set(own.map((c) => c.name));
+    for (const column of table.keys()) {
+      if (!classified.has(column)) problems.push(`${e.table}.${column}: neither exported nor omitted (a column added since the definition was written?) ${at(e.line)}`);
+    }
+    for (const c of own) {
+      const live = table.get(c.name);
+      if (!live) problems.push(`${e.table}.${c.name}: classified but does not exist ${at(c.line)}`);
+      else if (c.export !== undefined && !KINDS[live.type]) problems.push(`${e.table}.${c.name}: type ${live.type} cannot be exported yet ${at(c.line)}`);
+    }
+    for (const c of e.columns) {
+      if (c.export !== undefined && SECRET_LOOKING.test(c.name) && !c.notSecret) {
+        problems.push(`${e.table}.${c.name}: looks secret and is exported; omit it, or say why it is not secret (not_secret: …) ${at(c.line)}`);
+      }
+    }
+    for (const column of e.orderBy) if (!table.has(column)) problems.push(`${e.table}.${column}: in order_by but does not exist ${at(e.line)}`);
+    checkOwnership(e, byName, def, catalog, fk, problems, at);
+  }
+
+  // Every table that holds users' data must be decided on: exported, a membership table, or left out.
+  const decided = new Set<string>([def.userTable, ...def.entities.map((e) => e.table), ...def.entities.flatMap((e) => (e.members ? [e.members.table] : [])), ...Object.keys(def.leftOut)]);
+  const exportedTables = new Set([def.userTable, ...def.entities.map((e) => e.table)]);
+  for (const f of catalog.foreignKeys) {
+    if (exportedTables.has(f.refTable) && !decided.has(f.table)) {
+      decided.add(f.table);
+      problems.push(`${f.table}: references ${f.refTable} (${f.table}.${f.column}) but is neither exported nor listed in left_out ${at(1)}`);
+    }
+  }
+  for (const table of Object.keys(def.leftOut)) if (!catalog.tables.has(table)) problems.push(`${table}: in left_out but does not exist ${at(1)}`);
+  return problems;
+}
+
+function checkOwnership(
+  e: EntityRule,
+  byName: Map<string, EntityRule>,
+  def: Definition,
+  catalog: Catalog,
+  fk: (table: string, column: string) => ForeignKey | undefined,
+  problems: string[],
+  at: (line: number) => string,
+): void {
+  const table = catalog.tables.get(e.table)!;
+  if (e.owner) {
+    if (!table.has(e.owner.column)) problems.push(`${e.table}.${e.owner.column}: the owner column does not exist ${at(e.line)}`);
+    else if (e.table !== def.userTable && fk(e.table, e.owner.column)?.refTable !== def.userTable) {
+      problems.push(`${e.table}.${e.owner.column}: the owner column has no foreign key to ${def.userTable} ${at(e.line)}`);
+    }
+  }
+  if (e.members) {
+    const m = e.members;
+    const members = catalog.tables.get(m.table);
+    if (!members) problems.push(`${m.table}: the membership table of ${e.name} does not exist ${at(e.line)}`);
+    else {
+      if (fk(m.table, m.column)?.refTable !== e.table) problems.push(`${m.table}.${m.column}: has no foreign key to ${e.table} ${at(e.line)}`);
+      if (fk(m.table, m.userColumn)?.refTable !== def.userTable) problems.push(`${m.table}.${m.userColumn}: has no foreign key to ${def.userTable} ${at(e.line)}`);
+      const used = new Set([m.column, m.userColumn, ...Object.keys(m.omit), ...e.columns.flatMap((c) => (c.derived?.startsWith('members.') ? [c.derived.slice(8)] : []))]);
+      for (const column of members.keys()) if (!used.has(column)) problems.push(`${m.table}.${column}: neither exported nor omitted ${at(e.line)}`);
+      for (const column of used) if (!members.has(column)) problems.push(`${m.table}.${column}: named but does not exist ${at(e.line)}`);
+    }
+  }
+  if (e.through) {
+    const parent = byName.get(e.through.entity)!;
+    if (!table.has(e.through.column)) problems.push(`${e.table}.${e.through.column}: the "through" column does not exist ${at(e.line)}`);
+    else if (fk(e.table, e.through.column)?.refTable !== parent.table) {
+      problems.push(`${e.table}.${e.through.column}: has no foreign key to ${parent.table} (entity ${parent.name}) ${at(e.line)}`);
+    }
+    const seen = new Set<string>([e.name]);
+    for (let p: EntityRule | undefined = parent; p?.through; p = byName.get(p.through.entity)) {
+      if (seen.has(p.name)) {
+        problems.push(`entities.${e.name}: "through" goes round in a circle ${at(e.line)}`);
+        break;
+      }
+      seen.add(p.name);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * A definition: what leaves the database, for one application's schema
+ * (definitions/sample.yaml is the one shipped). Parsed and validated by
+ * parse.ts, checked against the live database by check.ts, and turned into
+ * the export's queries by resolve.ts.
+ */
+
+export interface ColumnRule {
+  /** The name in the export, and the table's column unless `derived`. */
+  name: string;
+  line: number;
+  /** Exported, with what it means (README.txt, the data dictionary). */
+  export?: string;
+  /** Not exported, with why ("password hash", "internal"). */
+  omit?: string;
+  /**
+   * Not a column of the table: `relationship` ("owner" or "member"), or
+   * `members.<column>` (a column of the membership table).
+   */
+  derived?: string;
+  /** Why a column whose name looks secret may be exported all the same. */
+  notSecret?: string;
+}
+
+export interface MembersRule {
+  /** The membership table: one row per (entity row, user). */
+  table: string;
+  /** Its column that references the entity. */
+  column: string;
+  /** Its column that references the user. */
+  userColumn: string;
+  /** Its other columns, not exported, with why. */
+  omit: Readonly<Record<string, string>>;
+}
+
+export interface EntityRule {
+  name: string;
+  line: number;
+  table: string;
+  description: string;
+  /** The row is the user's when this column holds the user id. */
+  owner?: { column: string };
+  /** …or when a membership row links it to the user. */
+  members?: MembersRule;
+  /** The row is the user's when this column references a row of another entity that is. */
+  through?: { entity: string; column: string };
+  /** A total order (columns of the table): parts of a split entity hold the same rows in JSON and CSV. */
+  orderBy: readonly string[];
+  columns: readonly ColumnRule[];
+}
+
+export interface Definition {
+  /** Where it was read from, for messages. */
+  file: string;
+  userTable: string;
+  entities: readonly EntityRule[];
+  /** Tables that reference users or an entity and are deliberately not exported, with why. */
+  leftOut: Readonly<Record<string, string>>;
+}
+
+/** Names that usually hold credentials: exporting one needs `not_secret` in the file. */
+export const SECRET_LOOKING = /(password|passwd|token|secret|(^|_)key($|_)|hash|salt|otp|credential|private)/i;

@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
+import { ProblemsError } from '../errors.ts';
+import type { ColumnRule, Definition, EntityRule, MembersRule } from './definition.ts';
+
+/** Every problem of a definition file, each as `file:line: what is wrong`. */
+export class DefinitionError extends ProblemsError {
+  override name = 'DefinitionError';
+  constructor(problems: string[]) {
+    super('invalid definition', problems);
+  }
+}
+
+export const DEFAULT_DEFINITION = new URL('../../definitions/sample.yaml', import.meta.url).pathname;
+
+/** Reads and validates a definition file; throws a DefinitionError listing every problem at once. */
+export function loadDefinition(file: string = DEFAULT_DEFINITION): Definition {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new DefinitionError([`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`]);
+  }
+  return parseDefinition(text, file);
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * Parses a definition (YAML, with the `yaml` library) and checks its shape:
+ * known keys only, the right types, identifiers that are plain SQL names,
+ * every entity with one way of belonging to the user. Problems name the file
+ * and line; all of them are reported at once.
+ */
+export function parseDefinition(text: string, file: string): Definition {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  const problems: string[] = [];
+  const lineOf = (node: Node | null | undefined) => (node?.range ? lines.linePos(node.range[0]).line : 1);
+  const problem = (node: Node | null | undefined, where: string, what: string) => problems.push(`${file}:${lineOf(node)}: ${where}: ${what}`);
+  for (const error of doc.errors) problems.push(`${file}:${error.linePos?.[0]?.line ?? 1}: ${error.message.split('\n')[0]}`);
+  if (problems.length > 0) throw new DefinitionError(problems);
+
+  /** The entries of a mapping, with unknown keys reported. */
+  const entries = (node: unknown, where: string, known?: readonly string[]): [string, Node, Node][] => {
+    if (!isMap(node)) {
+      problem(node as Node, where, 'must be a mapping');
+      return [];
+    }
+    const out: [string, Node, Node][] = [];
+    for (const pair of (node as YAMLMap).items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : '';
+      if (known && !known.includes(key)) {
+        problem(pair.key as Node, where, `unknown key "${key}" (expected ${known.join(', ')})`);
+        continue;
+      }
+      out.push([key, pair.value as Node, pair.key as Node]);
+    }
+    return out;
+  };
+  const text_ = (node: Node | undefined, where: string): string => {
+    if (isScalar(node) && typeof node.value === 'string' && node.value.trim() !== '') return node.value;
+    problem(node, where, 'must be a non-empty text');
+    return '';
+  };
+  const name = (node: Node | undefined, where: string): string => {
+    const value = text_(node, where);
+    if (value && !IDENTIFIER.test(value)) problem(node, where, `must be a plain lower-case SQL name, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const names = (node: Node | undefined, where: string): string[] => {
+    if (!isSeq(node) || node.items.length === 0) {
+      problem(node, where, 'must be a non-empty list of column names');
+      return [];
+    }
+    return node.items.map((item, i) => name(item as Node, `${where}[${i}]`));
+  };
+
+  const top = Object.fromEntries(entries(doc.contents, 'the file', ['version', 'user_table', 'entities', 'left_out']).map(([k, v, key]) => [k, { v, key }]));
+  if (!top.version || !isScalar(top.version.v) || top.version.v.value !== 1) problem(top.version?.v ?? doc.contents, 'version', 'must be 1');
+  const userTable = top.user_table ? name(top.user_table.v, 'user_table') : (problem(doc.contents, 'user_table', 'is required'), '');
+  const leftOut: Record<string, string> = {};
+  for (const [table, reason] of top.left_out ? entries(top.left_out.v, 'left_out') : []) {
+    if (!IDENTIFIER.test(table)) problem(reason, `left_out.${table}`, 'must be a plain lower-case SQL name');
+    leftOut[table] = text_(reason, `left_out.${table} (why it is left out)`);
+  }
+
+  const entities: EntityRule[] = [];
+  if (!top.entities) problem(doc.contents, 'entities', 'is required');
+  for (const [entityName, body, key] of top.entities ? entries(top.entities.v, 'entities') : []) {
+    const at = `entities.${entityName}`;
+    if (!IDENTIFIER.test(entityName)) problem(key, at, 'the name must be a plain lower-case name (it names the files)');
+    const fields = Object.fromEntries(entries(body, at, ['table', 'description', 'owner', 'members', 'through', 'order_by', 'columns']).map(([k, v]) => [k, v]));
+    const entity: EntityRule = {
+      name: entityName,
+      line: lineOf(key),
+      table: fields.table ? name(fields.table, `${at}.table`) : entityName,
+      description: text_(fields.description, `${at}.description`),
+      orderBy: names(fields.order_by, `${at}.order_by`),
+      columns: [],
+    };
+    if (fields.owner) {
+      const owner = Object.fromEntries(entries(fields.owner, `${at}.owner`, ['column']));
+      entity.owner = { column: name(owner.column, `${at}.owner.column`) };
+    }
+    if (fields.members) {
+      const m = Object.fromEntries(entries(fields.members, `${at}.members`, ['table', 'column', 'user_column', 'omit']));
+      const omit: Record<string, string> = {};
+      for (const [column, reason] of m.omit ? entries(m.omit, `${at}.members.omit`) : []) omit[column] = text_(reason, `${at}.members.omit.${column}`);
+      const members: MembersRule = {
+        table: name(m.table, `${at}.members.table`),
+        column: name(m.column, `${at}.members.column`),
+        userColumn: name(m.user_column, `${at}.members.user_column`),
+        omit,
+      };
+      entity.members = members;
+    }
+    if (fields.through) {
+      const t = Object.fromEntries(entries(fields.through, `${at}.through`, ['entity', 'column']));
+      entity.through = { entity: name(t.entity, `${at}.through.entity`), column: name(t.column, `${at}.through.column`) };
+    }
+    if (!entity.owner && !entity.members && !entity.through) problem(key, at, 'says nowhere how its rows belong to the user (owner, members or through)');
+    if (entity.through && (entity.owner || entity.members)) problem(key, at, '"through" cannot be combined with "owner" or "members"');
+
+    const columns: ColumnRule[] = [];
+    for (const [columnName, rule, columnKey] of fields.columns ? entries(fields.columns, `${at}.columns`) : (problem(key, `${at}.columns`, 'is required'), [])) {
+      const where = `${at}.columns.${columnName}`;
+      if (!IDENTIFIER.test(columnName)) problem(columnKey, where, 'must be a plain lower-case SQL name');
+      const r = Object.fromEntries(entries(rule, where, ['export', 'omit', 'derived', 'not_secret']));
+      const column: ColumnRule = { name: columnName, line: lineOf(columnKey) };
+      if (r.export) column.export = text_(r.export, `${where}.export`);
+      if (r.omit) column.omit = text_(r.omit, `${where}.omit`);
+      if (r.derived) column.derived = text_(r.derived, `${where}.derived`);
+      if (r.not_secret) column.notSecret = text_(r.not_secret, `${where}.not_secret`);
+      if ((column.export === undefined) === (column.omit === undefined)) problem(columnKey, where, 'must be either exported (export: what it means) or omitted (omit: why)');
+      if (column.derived !== undefined && column.derived !== 'relationship' && !/^members\.[a-z_][a-z0-9_]*$/.test(column.derived)) {
+        problem(r.derived, `${where}.derived`, 'must be "relationship" or "members.<column>"');
+      }
+      if (column.derived?.startsWith('members.') && !entity.members) problem(r.derived, `${where}.derived`, 'needs "members" on the entity');
+      if (column.derived && column.omit !== undefined) problem(columnKey, where, 'a derived column is exported or not listed at all');
+      columns.push(column);
+    }
+    entity.columns = columns;
+    entities.push(entity);
+  }
+  const known = new Set(entities.map((e) => e.name));
+  for (const e of entities) {
+    if (e.through && !known.has(e.through.entity)) problems.push(`${file}:${e.line}: entities.${e.name}.through.entity: no entity named "${e.through.entity}"`);
+  }
+  if (problems.length > 0) throw new DefinitionError(problems);
+  return { file, userTable, entities, leftOut };
+}

@@ -1,0 +1,75 @@
+import type { ExportColumn, ExportEntity } from '../export/entities.ts';
+import type { Catalog } from './catalog.ts';
+import { KINDS } from './check.ts';
+import type { Definition, EntityRule } from './definition.ts';
+
+/**
+ * Turns a checked definition into the export's entities: per entity, the
+ * exported columns in the file's order with their kinds (from the live
+ * catalog), FROM and WHERE for the user's rows (from the declared ownership,
+ * along the foreign keys the check verified), and the total order. `:user`
+ * stands for the user id literal (src/export/queries.ts inlines it).
+ */
+export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity[] {
+  const byName = new Map(def.entities.map((e) => [e.name, e]));
+  const refColumn = (table: string, column: string) => catalog.foreignKeys.find((f) => f.table === table && f.column === column)!.refColumn;
+
+  /** SQL for the values of `column` of the user's rows of `e` (used by the entities that belong through it). */
+  const idsOf = (e: EntityRule, column: string): string => {
+    if (e.through) {
+      const parent = byName.get(e.through.entity)!;
+      return `select p.${column} from ${e.table} p where p.${e.through.column} = any(array(${idsOf(parent, refColumn(e.table, e.through.column))}))`;
+    }
+    const ways: string[] = [];
+    if (e.owner) ways.push(`select p.${column} from ${e.table} p where p.${e.owner.column} = :user`);
+    if (e.members) {
+      const m = e.members;
+      ways.push(
+        refColumn(m.table, m.column) === column
+          ? `select m.${m.column} from ${m.table} m where m.${m.userColumn} = :user`
+          : `select p.${column} from ${e.table} p join ${m.table} m on m.${m.column} = p.${refColumn(m.table, m.column)} where m.${m.userColumn} = :user`,
+      );
+    }
+    return ways.join('\n  union ');
+  };
+
+  return def.entities.map((e): ExportEntity => {
+    const table = catalog.tables.get(e.table)!;
+    const members = e.members ? catalog.tables.get(e.members.table)! : undefined;
+    const columns: ExportColumn[] = [];
+    for (const c of e.columns) {
+      if (c.export === undefined) continue;
+      if (c.derived === 'relationship') {
+        const owned = e.owner ? `t.${e.owner.column} = :user` : 'false';
+        columns.push({ name: c.name, kind: 'text', sql: `case when ${owned} then 'owner' else 'member' end`, description: c.export });
+      } else if (c.derived) {
+        const column = c.derived.slice('members.'.length);
+        columns.push({ name: c.name, kind: KINDS[members!.get(column)!.type]!, sql: `m.${column}`, description: c.export });
+      } else {
+        columns.push({ name: c.name, kind: KINDS[table.get(c.name)!.type]!, description: c.export });
+      }
+    }
+    return { name: e.name, description: e.description, columns, from: fromClause(e, byName, idsOf, refColumn), orderBy: e.orderBy.map((c) => `t.${c}`).join(', ') };
+  });
+}
+
+function fromClause(
+  e: EntityRule,
+  byName: Map<string, EntityRule>,
+  idsOf: (e: EntityRule, column: string) => string,
+  refColumn: (table: string, column: string) => string,
+): string {
+  if (e.through) {
+    // `= any(array(…))` makes the parent's ids one value computed first, so the
+    // query is an index scan on the column; `in (… union …)` let the planner
+    // pick a hash join over the whole table, which costs light users dearly.
+    const parent = byName.get(e.through.entity)!;
+    return `${e.table} t where t.${e.through.column} = any(array(${idsOf(parent, refColumn(e.table, e.through.column))}))`;
+  }
+  if (e.members) {
+    const m = e.members;
+    const join = `${e.table} t left join ${m.table} m on m.${m.column} = t.${refColumn(m.table, m.column)} and m.${m.userColumn} = :user`;
+    return e.owner ? `${join}\n  where t.${e.owner.column} = :user or m.${m.userColumn} is not null` : `${join}\n  where m.${m.userColumn} is not null`;
+  }
+  return `${e.table} t where t.${e.owner!.column} = :user`;
+}
