@@ -9,6 +9,7 @@ import { registerNightly } from './commands/nightly.ts';
 import { registerRequest } from './commands/request.ts';
 import { registerRequeue } from './commands/requeue.ts';
 import { registerRevoke } from './commands/revoke.ts';
+import { registerSchema } from './commands/schema.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerWork } from './commands/work.ts';
 import { UsageError } from './errors.ts';
@@ -70,7 +71,7 @@ function buildProgram(tools: CommandTools): Command {
       outputError: (s, write) => write(`exporter: ${s.replace(/^error: /, '')}`),
     })
     .showSuggestionAfterError(true);
-  for (const register of [registerMigrate, registerCheck, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke]) {
+  for (const register of [registerMigrate, registerCheck, registerSchema, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke]) {
     register(program, tools);
   }
   return program;

@@ -55,13 +55,13 @@ export async function fulfillPass(
 ): Promise<FulfillSummary> {
   log = log.child({ pass: 'fulfill' });
   // Before anything is claimed: a definition that no longer matches the database builds nothing.
-  const { entities } = await checkedDefinition(deps.db, config.definitionFile);
+  const { entities, user } = await checkedDefinition(deps.db, config.definitionFile);
   const mailer = config.mail && !flags.dryRun ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
   const progress = progressReporter(tools.io, log);
   try {
     const summary = await runFulfill(
       { ...deps, log, clock: systemClock },
-      { config: config.export, entities, exporterVersion: EXPORTER_VERSION, schemaVersion },
+      { config: config.export, entities, user, exporterVersion: EXPORTER_VERSION, schemaVersion },
       {
         limit: flags.limit,
         concurrency: config.export.concurrency,

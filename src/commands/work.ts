@@ -36,7 +36,7 @@ export function registerWork(program: Command, tools: CommandTools): void {
     // Builds take two connections each; housekeeping and the readiness check one more each.
     await withRuntime(config, log, fulfillConnections(config) + 2, async (deps, schemaVersion) => {
       // Before anything is claimed: a definition that no longer matches the database builds nothing.
-      const { entities } = await checkedDefinition(deps.db, config.definitionFile);
+      const { entities, user } = await checkedDefinition(deps.db, config.definitionFile);
       const stopping = tools.stopper.signal;
       const passDeps = { ...deps, log: log.child({ pass: 'fulfill' }), clock: systemClock };
       const mailer = config.mail ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
@@ -74,7 +74,7 @@ export function registerWork(program: Command, tools: CommandTools): void {
         const progress = progressReporter(tools.io, passDeps.log);
         const summary = await runFulfill(
           passDeps,
-          { config: config.export, entities, exporterVersion: EXPORTER_VERSION, schemaVersion },
+          { config: config.export, entities, user, exporterVersion: EXPORTER_VERSION, schemaVersion },
           {
             limit: Number.MAX_SAFE_INTEGER,
             concurrency: config.export.concurrency,

@@ -4,6 +4,7 @@ import type { Db } from '../db/connect.ts';
 export interface CatalogColumn {
   /** information_schema's data_type: "uuid", "text", "timestamp with time zone", … */
   type: string;
+  nullable: boolean;
 }
 
 export interface ForeignKey {
@@ -21,8 +22,8 @@ export interface Catalog {
 
 /** Reads the tables of the current schema (the application's, where the exporter's own tables live too). */
 export async function readCatalog(db: Db): Promise<Catalog> {
-  const { rows: columns } = await sql<{ tableName: string; columnName: string; dataType: string }>`
-    select c.table_name, c.column_name, c.data_type
+  const { rows: columns } = await sql<{ tableName: string; columnName: string; dataType: string; isNullable: string }>`
+    select c.table_name, c.column_name, c.data_type, c.is_nullable
       from information_schema.columns c
       join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
      where c.table_schema = current_schema() and t.table_type = 'BASE TABLE'
@@ -30,7 +31,7 @@ export async function readCatalog(db: Db): Promise<Catalog> {
   const tables = new Map<string, Map<string, CatalogColumn>>();
   for (const c of columns) {
     if (!tables.has(c.tableName)) tables.set(c.tableName, new Map());
-    tables.get(c.tableName)!.set(c.columnName, { type: c.dataType });
+    tables.get(c.tableName)!.set(c.columnName, { type: c.dataType, nullable: c.isNullable === 'YES' });
   }
   const { rows: foreignKeys } = await sql<ForeignKey>`
     select cl.relname as table, a.attname as column, rcl.relname as ref_table, ra.attname as ref_column

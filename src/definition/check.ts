@@ -82,10 +82,10 @@ function checkOwnership(
   at: (line: number) => string,
 ): void {
   const table = catalog.tables.get(e.table)!;
-  if (e.owner) {
-    if (!table.has(e.owner.column)) problems.push(`${e.table}.${e.owner.column}: the owner column does not exist ${at(e.line)}`);
-    else if (e.table !== def.userTable && fk(e.table, e.owner.column)?.refTable !== def.userTable) {
-      problems.push(`${e.table}.${e.owner.column}: the owner column has no foreign key to ${def.userTable} ${at(e.line)}`);
+  for (const column of e.owner?.columns ?? []) {
+    if (!table.has(column)) problems.push(`${e.table}.${column}: the owner column does not exist ${at(e.line)}`);
+    else if (e.table !== def.userTable && fk(e.table, column)?.refTable !== def.userTable) {
+      problems.push(`${e.table}.${column}: the owner column has no foreign key to ${def.userTable} ${at(e.line)}`);
     }
   }
   if (e.members) {

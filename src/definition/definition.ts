@@ -38,8 +38,8 @@ export interface EntityRule {
   line: number;
   table: string;
   description: string;
-  /** The row is the user's when this column holds the user id. */
-  owner?: { column: string };
+  /** The row is the user's when one of these columns holds the user id (a message: its sender or its recipient). */
+  owner?: { columns: readonly string[] };
   /** …or when a membership row links it to the user. */
   members?: MembersRule;
   /** The row is the user's when this column references a row of another entity that is. */

@@ -1,6 +1,6 @@
 import type { Db } from '../db/connect.ts';
 import { UsageError } from '../errors.ts';
-import type { ExportEntity } from '../export/entities.ts';
+import type { ExportEntity, UserTable } from '../export/entities.ts';
 import { readCatalog } from './catalog.ts';
 import { checkDefinition } from './check.ts';
 import type { Definition } from './definition.ts';
@@ -19,6 +19,7 @@ export class DriftError extends UsageError {
 
 export interface CheckedDefinition {
   definition: Definition;
+  user: UserTable;
   entities: ExportEntity[];
 }
 
@@ -33,5 +34,7 @@ export async function checkedDefinition(db: Db, file?: string): Promise<CheckedD
   const catalog = await readCatalog(db);
   const problems = checkDefinition(definition, catalog);
   if (problems.length > 0) throw new DriftError(problems);
-  return { definition, entities: resolveEntities(definition, catalog) };
+  // The user table's id column: the one the foreign keys to it reference.
+  const idColumn = catalog.foreignKeys.find((f) => f.refTable === definition.userTable)?.refColumn ?? 'id';
+  return { definition, user: { table: definition.userTable, idColumn }, entities: resolveEntities(definition, catalog) };
 }

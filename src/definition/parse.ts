@@ -100,8 +100,10 @@ export function parseDefinition(text: string, file: string): Definition {
       columns: [],
     };
     if (fields.owner) {
-      const owner = Object.fromEntries(entries(fields.owner, `${at}.owner`, ['column']));
-      entity.owner = { column: name(owner.column, `${at}.owner.column`) };
+      const owner = Object.fromEntries(entries(fields.owner, `${at}.owner`, ['column', 'columns']));
+      const columns = owner.columns ? names(owner.columns, `${at}.owner.columns`) : owner.column ? [name(owner.column, `${at}.owner.column`)] : [];
+      if ((owner.column === undefined) === (owner.columns === undefined)) problem(fields.owner, `${at}.owner`, 'needs either "column" or "columns"');
+      entity.owner = { columns };
     }
     if (fields.members) {
       const m = Object.fromEntries(entries(fields.members, `${at}.members`, ['table', 'column', 'user_column', 'omit']));

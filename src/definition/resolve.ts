@@ -21,7 +21,7 @@ export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity
       return `select p.${column} from ${e.table} p where p.${e.through.column} = any(array(${idsOf(parent, refColumn(e.table, e.through.column))}))`;
     }
     const ways: string[] = [];
-    if (e.owner) ways.push(`select p.${column} from ${e.table} p where p.${e.owner.column} = :user`);
+    if (e.owner) ways.push(`select p.${column} from ${e.table} p where ${ownedBy(e.owner.columns, 'p')}`);
     if (e.members) {
       const m = e.members;
       ways.push(
@@ -40,13 +40,15 @@ export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity
     for (const c of e.columns) {
       if (c.export === undefined) continue;
       if (c.derived === 'relationship') {
-        const owned = e.owner ? `t.${e.owner.column} = :user` : 'false';
-        columns.push({ name: c.name, kind: 'text', sql: `case when ${owned} then 'owner' else 'member' end`, description: c.export });
+        const owned = e.owner ? ownedBy(e.owner.columns, 't') : 'false';
+        columns.push({ name: c.name, kind: 'text', sql: `case when ${owned} then 'owner' else 'member' end`, description: c.export, nullable: false });
       } else if (c.derived) {
         const column = c.derived.slice('members.'.length);
-        columns.push({ name: c.name, kind: KINDS[members!.get(column)!.type]!, sql: `m.${column}`, description: c.export });
+        // A left join: null where the user is the owner and not also a member.
+        columns.push({ name: c.name, kind: KINDS[members!.get(column)!.type]!, sql: `m.${column}`, description: c.export, nullable: true });
       } else {
-        columns.push({ name: c.name, kind: KINDS[table.get(c.name)!.type]!, description: c.export });
+        const live = table.get(c.name)!;
+        columns.push({ name: c.name, kind: KINDS[live.type]!, description: c.export, nullable: live.nullable });
       }
     }
     return { name: e.name, description: e.description, columns, from: fromClause(e, byName, idsOf, refColumn), orderBy: e.orderBy.map((c) => `t.${c}`).join(', ') };
@@ -69,7 +71,13 @@ function fromClause(
   if (e.members) {
     const m = e.members;
     const join = `${e.table} t left join ${m.table} m on m.${m.column} = t.${refColumn(m.table, m.column)} and m.${m.userColumn} = :user`;
-    return e.owner ? `${join}\n  where t.${e.owner.column} = :user or m.${m.userColumn} is not null` : `${join}\n  where m.${m.userColumn} is not null`;
+    return e.owner ? `${join}\n  where ${ownedBy(e.owner.columns, 't')} or m.${m.userColumn} is not null` : `${join}\n  where m.${m.userColumn} is not null`;
   }
-  return `${e.table} t where t.${e.owner!.column} = :user`;
+  return `${e.table} t where ${ownedBy(e.owner!.columns, 't')}`;
+}
+
+/** `t.owner_id = :user`, or `(t.sender_id = :user or t.recipient_id = :user)` for several owner columns. */
+function ownedBy(columns: readonly string[], alias: string): string {
+  const tests = columns.map((c) => `${alias}.${c} = :user`);
+  return tests.length === 1 ? tests[0]! : `(${tests.join(' or ')})`;
 }

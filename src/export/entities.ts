@@ -16,6 +16,8 @@ export interface ExportColumn {
   sql?: string;
   /** What the column means, for README.txt. */
   description: string;
+  /** Whether the value can be null (schema.json); unknown when not given. */
+  nullable?: boolean;
 }
 
 export interface ExportEntity {
@@ -30,4 +32,10 @@ export interface ExportEntity {
   from: string;
   /** A total order, so that the same rows split into the same numbered parts in JSON and CSV. */
   orderBy: string;
+}
+
+/** Where a user is: the table of users and its id column (a request names the id). */
+export interface UserTable {
+  table: string;
+  idColumn: string;
 }

@@ -1,3 +1,4 @@
+import { ARCHIVE_FORMAT } from './json-schema.ts';
 import type { WrittenFile } from './zip-writer.ts';
 
 export interface ManifestFile extends WrittenFile {
@@ -11,7 +12,8 @@ export interface EntityManifest {
 
 /** manifest.json: what the archive holds, and how to check it. Keys are snake_case like the data. */
 export interface Manifest {
-  format: 'data-export/1';
+  /** The archive's layout (src/export/json-schema.ts): 2 added schema.json. */
+  format: typeof ARCHIVE_FORMAT;
   request_id: string;
   user_id: string;
   /** The moment of the database snapshot every file was read from. */
@@ -32,7 +34,7 @@ export function buildManifest(input: {
   entities: Record<string, EntityManifest>;
 }): Manifest {
   return {
-    format: 'data-export/1',
+    format: ARCHIVE_FORMAT,
     request_id: input.requestId,
     user_id: input.userId,
     as_of: input.asOf,

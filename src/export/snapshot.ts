@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { ExportEntity } from './entities.ts';
+import type { ExportEntity, UserTable } from './entities.ts';
 import { sizeSql, userLiteral } from './queries.ts';
 
 export interface EntitySize {
@@ -44,8 +44,8 @@ export class Snapshot {
     }
   }
 
-  async userExists(userId: string): Promise<boolean> {
-    const { rowCount } = await this.client.query(`select 1 from users where id = ${userLiteral(userId)}`);
+  async userExists(user: UserTable, userId: string): Promise<boolean> {
+    const { rowCount } = await this.client.query(`select 1 from ${user.table} where ${user.idColumn} = ${userLiteral(userId)}`);
     return rowCount === 1;
   }
 

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { Readable } from 'node:stream';
-import type { ExportEntity } from './entities.ts';
+import type { ExportEntity, UserTable } from './entities.ts';
 import { JsonArrayParts } from './json-parts.ts';
+import { archiveSchema } from './json-schema.ts';
 import { buildManifest, type EntityManifest, type Manifest } from './manifest.ts';
 import { csvCopySql, jsonLinesCopySql } from './queries.ts';
 import { readmeText } from './readme.ts';
@@ -29,8 +30,9 @@ export interface Progress {
 export interface WriteArchiveOptions {
   pool: pg.Pool;
   zip: ZipWriter;
-  /** What to export, in archive order (from the definition). */
+  /** What to export, in archive order, and whose (from the definition). */
   entities: readonly ExportEntity[];
+  user: UserTable;
   identity: ArchiveIdentity;
   maxEntryBytes: number;
   /** Called once the data is written, to learn when the link will expire (README.txt says so). */
@@ -52,7 +54,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    if (!(await snapshot.userExists(identity.userId))) {
+    if (!(await snapshot.userExists(options.user, identity.userId))) {
       throw new UserNotFoundError('the user no longer exists');
     }
     const sizes = await snapshot.sizes(options.entities, identity.userId);
@@ -71,6 +73,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     }
     const linkExpiresAt = await options.linkExpiry();
     const manifest = buildManifest({ ...identity, asOf: snapshot.asOf, linkExpiresAt, entities });
+    await zip.addText('schema.json', `${JSON.stringify(archiveSchema(options.entities), null, 2)}\n`);
     await zip.addText('README.txt', readmeText(manifest, options.entities));
     await zip.addText('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
     await snapshot.close();

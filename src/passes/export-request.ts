@@ -4,7 +4,7 @@ import type { Clock } from '../clock.ts';
 import type { ExportConfig } from '../config.ts';
 import type { Db } from '../db/connect.ts';
 import { type BuildProgress, type ClaimedRequest, markReady, releaseAfterFailure, releaseClaim, renewClaim } from '../db/requests.ts';
-import type { ExportEntity } from '../export/entities.ts';
+import type { ExportEntity, UserTable } from '../export/entities.ts';
 import { rowCounts } from '../export/manifest.ts';
 import { type Progress, UserNotFoundError, writeArchive } from '../export/write-archive.ts';
 import { ArchiveClosedError, ZipWriter } from '../export/zip-writer.ts';
@@ -41,6 +41,7 @@ export interface ExportContext {
   config: ExportConfig;
   /** What to export (from the definition, checked against the database at start). */
   entities: readonly ExportEntity[];
+  user: UserTable;
   exporterVersion: string;
   schemaVersion: string;
   /** Aborted when the process is asked to stop. */
@@ -143,6 +144,7 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
       signal: stop.signal,
       zip,
       entities: ctx.entities,
+      user: ctx.user,
       identity: { requestId: request.id, userId: request.userId, exporterVersion: ctx.exporterVersion, schemaVersion: ctx.schemaVersion },
       maxEntryBytes: ctx.config.maxEntryBytes,
       linkExpiry: async () => {

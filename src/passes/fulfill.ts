@@ -1,7 +1,7 @@
 import type { ExportConfig } from '../config.ts';
 import { claimByIds, type ClaimedRequest, claimNext, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
-import type { ExportEntity } from '../export/entities.ts';
+import type { ExportEntity, UserTable } from '../export/entities.ts';
 import type { IdleSlots } from '../worker/idle-slots.ts';
 import { type ExportContext, exportRequest, type PassDeps, type RequestOutcome } from './export-request.ts';
 import { failAbandonedRequests } from './housekeeping.ts';
@@ -69,6 +69,7 @@ export interface FulfillSummary {
 export interface FulfillContext {
   config: ExportConfig;
   entities: readonly ExportEntity[];
+  user: UserTable;
   exporterVersion: string;
   schemaVersion: string;
 }
@@ -130,6 +131,7 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
   const exportCtx: ExportContext = {
     config,
     entities: ctx.entities,
+    user: ctx.user,
     exporterVersion: ctx.exporterVersion,
     schemaVersion: ctx.schemaVersion,
     signal: options.abortSignal ?? options.signal,

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DEFINITION } from '../../src/definition/parse.ts';
+import { csvCopySql, jsonLinesCopySql, sizeSql } from '../../src/export/queries.ts';
 import { createTestEnv, fulfillInProcess, getObject, requestRow, runCli, type TestEnv } from '../support/harness.ts';
 import { LEGACY_ENTITIES } from '../support/legacy-entities.ts';
 import { addMember, insertFeature, insertProject, insertRelease, insertRequest, insertRun, insertUser } from '../support/seed.ts';
@@ -60,6 +61,20 @@ describe('the definition', () => {
     // README.txt's data dictionary too (its first lines carry the times of each build).
     const dictionary = (files: Map<string, Buffer>) => files.get('README.txt')!.toString().split('WHAT EACH FILE HOLDS')[1]!.split('Request ')[0];
     expect(dictionary(fromDefinition)).toBe(dictionary(fromLegacy));
+  });
+
+  it('the shipped definition makes the same queries as the TypeScript entity list: the same plans, so the same speed', () => {
+    const USER = '3f0c5b8e-1d2a-4c6b-9e7f-0a1b2c3d4e5f';
+    const flat = (sql: string) => sql.replace(/\s+/g, ' ');
+    expect(env.entities.map((e) => e.name)).toEqual(LEGACY_ENTITIES.map((e) => e.name));
+    for (const [i, legacy] of LEGACY_ENTITIES.entries()) {
+      const entity = env.entities[i]!;
+      for (const order of ['scan', 'ordered', { offset: 10, limit: 5 }] as const) {
+        expect(flat(jsonLinesCopySql(entity, USER, order)), entity.name).toBe(flat(jsonLinesCopySql(legacy, USER, order)));
+        expect(flat(csvCopySql(entity, USER, order)), entity.name).toBe(flat(csvCopySql(legacy, USER, order)));
+      }
+      expect(flat(sizeSql(entity, USER))).toBe(flat(sizeSql(legacy, USER)));
+    }
   });
 
   it('a column added by a migration: check names it (exit 2), fulfill refuses before claiming; classified omit, both pass and it is nowhere in the archive', async () => {

@@ -78,7 +78,30 @@ describe('fulfill', () => {
       'json/releases.json',
       'json/users.json',
       'manifest.json',
+      'schema.json',
     ]);
+
+    // schema.json describes every record of every JSON file: names, types, nullability, meaning.
+    const schema = JSON.parse(files.get('schema.json')!.toString('utf8'));
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    const typeOf = (v: unknown) => (v === null ? 'null' : Number.isInteger(v) ? 'integer' : Array.isArray(v) ? 'array' : typeof v);
+    for (const name of ['users', 'projects', 'features', 'pipeline_runs', 'releases']) {
+      const def = schema.$defs[name];
+      expect(def.description).toBeTruthy();
+      for (const record of parseJsonExact(files.get(`json/${name}.json`)!.toString('utf8')) as Record<string, unknown>[]) {
+        expect(Object.keys(record)).toEqual(def.required);
+        for (const [column, value] of Object.entries(record)) {
+          const declared = def.properties[column];
+          expect(declared.description, `${name}.${column}`).toBeTruthy();
+          if (declared.type === undefined) continue; // jsonb: any JSON
+          const allowed = [declared.type].flat();
+          const actual = typeof value === 'bigint' ? 'integer' : typeOf(value);
+          expect(allowed, `${name}.${column} = ${String(value)}`).toContain(actual === 'integer' && allowed.includes('number') ? 'number' : actual);
+        }
+      }
+    }
+    expect(schema.$defs.users.properties.id).toMatchObject({ type: 'string', format: 'uuid' });
+    expect(schema.$defs.projects.properties.member_role.type).toEqual(['string', 'null']);
 
     // Nothing of another user's, nothing secret, anywhere in the archive.
     const everything = [...files.values()].map((b) => b.toString('utf8')).join('\n');
@@ -90,7 +113,7 @@ describe('fulfill', () => {
 
     // manifest: counts, sizes and checksums of every data file.
     const manifest = JSON.parse(files.get('manifest.json')!.toString('utf8'));
-    expect(manifest).toMatchObject({ request_id: requestId, user_id: owner, exporter_version: EXPORTER_VERSION, schema_version: env.schemaVersion });
+    expect(manifest).toMatchObject({ format: 'data-export/2', request_id: requestId, user_id: owner, exporter_version: EXPORTER_VERSION, schema_version: env.schemaVersion });
     expect(manifest.as_of).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
     expect(new Date(manifest.link_expires_at).getTime()).toBe(row.expires_at.getTime());
     for (const [name, entity] of Object.entries<any>(manifest.entities)) {

@@ -8,7 +8,7 @@ import { type Config, parseConfig, type RawSettings } from '../../src/config.ts'
 import { connect, type DbHandle } from '../../src/db/connect.ts';
 import { currentSchemaVersion, migrateToLatest } from '../../src/db/migrate.ts';
 import { checkedDefinition } from '../../src/definition/entities-for.ts';
-import type { ExportEntity } from '../../src/export/entities.ts';
+import type { ExportEntity, UserTable } from '../../src/export/entities.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import type { PassDeps } from '../../src/passes/export-request.ts';
 import { runFulfill } from '../../src/passes/fulfill.ts';
@@ -34,6 +34,7 @@ export interface TestEnv {
   schemaVersion: string;
   /** What the shipped definition exports, resolved against this database. */
   entities: ExportEntity[];
+  user: UserTable;
   close(): Promise<void>;
 }
 
@@ -87,7 +88,7 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
   const handle = connect({ url: databaseUrl, maxConnections: 10 });
   await migrateToLatest(handle.db);
   const schemaVersion = (await currentSchemaVersion(handle.db))!;
-  const { entities } = await checkedDefinition(handle.db);
+  const { entities, user } = await checkedDefinition(handle.db);
   const admin = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   admin.on('error', () => {});
   return {
@@ -101,6 +102,7 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
     s3Client,
     schemaVersion,
     entities,
+    user,
     async close() {
       await handle.close();
       await admin.end();
@@ -203,7 +205,7 @@ export async function fulfillInProcess(
   const logger = captureLogger();
   const deps = passDeps(env, logger.log, options.config ?? env.config());
   try {
-    const summary = await runFulfill(deps, { config: deps.config.export, entities: options.entities ?? env.entities, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
+    const summary = await runFulfill(deps, { config: deps.config.export, entities: options.entities ?? env.entities, user: env.user, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
       limit: options.limit ?? 1000,
       concurrency: options.concurrency ?? 2,
       requestIds: options.requestIds,

@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { checkedDefinition } from '../definition/entities-for.ts';
+import { archiveSchema } from '../export/json-schema.ts';
+import { commandContext, type CommandTools, returning, withDatabase, withSettings, writeJson } from './common.ts';
+
+/**
+ * `exporter schema`: the JSON Schema of the archive's records (schema.json in
+ * every archive), for whoever builds a viewer or an importer. Read from the
+ * definition and the live database's types, so it needs DATABASE_URL.
+ */
+export function registerSchema(program: Command, tools: CommandTools): void {
+  withSettings(program.command('schema').description('print the JSON Schema of the records an archive holds (schema.json)'), ['databaseUrl', 'definition', 'logLevel']).action(
+    returning(tools, async (_flags: unknown, cmd: Command) => {
+      const { config } = commandContext(cmd, tools.io, { database: true });
+      const { entities } = await withDatabase(config, (db) => checkedDefinition(db, config.definitionFile));
+      writeJson(tools.io, archiveSchema(entities));
+    }),
+  );
+}

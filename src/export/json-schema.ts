@@ -1,0 +1,52 @@
+import type { ColumnKind, ExportEntity } from './entities.ts';
+
+/** The version of the archive's layout, in manifest.json (`format`); 2 added schema.json. */
+export const ARCHIVE_FORMAT = 'data-export/2';
+
+const TYPES: Record<ColumnKind, Record<string, unknown>> = {
+  uuid: { type: 'string', format: 'uuid' },
+  text: { type: 'string' },
+  integer: { type: 'integer' },
+  // All its digits: a reader that parses numbers as doubles loses those past 2^53 (the CSV holds the same text).
+  bigint: { type: 'integer' },
+  numeric: { type: 'number' },
+  boolean: { type: 'boolean' },
+  timestamptz: { type: 'string', format: 'date-time', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z$' },
+  // Nested JSON, as stored.
+  jsonb: {},
+};
+
+/**
+ * schema.json: a JSON Schema (2020-12) of every entity's records, so that a
+ * viewer or an importer can read an archive without guessing: names, types,
+ * whether a value can be null, what each column means. The same document
+ * `exporter schema` prints.
+ */
+export function archiveSchema(entities: readonly ExportEntity[]): Record<string, unknown> {
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'Data export',
+    description: `The records of each json/<entity>.json file (an array of them; a split entity's parts json/<entity>-0001.json, … hold the same records). The CSV files hold the same columns in the same order. Archive format ${ARCHIVE_FORMAT}.`,
+    $defs: Object.fromEntries(
+      entities.map((entity) => [
+        entity.name,
+        {
+          description: entity.description,
+          type: 'object',
+          properties: Object.fromEntries(
+            entity.columns.map((c) => {
+              const base = TYPES[c.kind];
+              const nullable = c.nullable !== false;
+              const type = base.type === undefined ? {} : { type: nullable ? [base.type, 'null'] : base.type };
+              return [c.name, { ...base, ...type, description: c.description }];
+            }),
+          ),
+          required: entity.columns.map((c) => c.name),
+          additionalProperties: false,
+        },
+      ]),
+    ),
+    type: 'object',
+    properties: Object.fromEntries(entities.map((e) => [e.name, { type: 'array', items: { $ref: `#/$defs/${e.name}` } }])),
+  };
+}
