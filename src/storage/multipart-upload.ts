@@ -30,9 +30,13 @@ export interface StreamUploadOptions {
  * lib-storage's `Upload`: its `done()` rejects the moment it is aborted while
  * a `CompleteMultipartUpload` may still be on its way, which then creates the
  * object after the caller has deleted it (an archive that outlived its
- * revocation). For the same reason the complete request is never aborted
- * midway: once sent, it runs to its answer (or the request timeout), and a
- * caller that gives up on the archive deletes the object after this settles.
+ * revocation). For the same reason the two requests that create the object,
+ * the complete and a single PUT, are never aborted midway: an aborted request
+ * whose body has left may still be carried out by the storage (or a proxy in
+ * between) after the client gave up on it, so once sent it runs to its answer
+ * (or the request timeout), and a caller that gives up on the archive deletes
+ * the object after this settles. Parts may be aborted: no object exists
+ * without a complete, and AbortMultipartUpload follows.
  */
 export async function uploadStream(body: Readable, options: StreamUploadOptions): Promise<void> {
   const { client, params, signal } = options;
@@ -86,7 +90,8 @@ export async function uploadStream(body: Readable, options: StreamUploadOptions)
     if (uploadId === undefined) {
       const data = first ?? Buffer.alloc(0);
       signal.throwIfAborted();
-      await client.send(new PutObjectCommand({ ...params, Body: data, ContentLength: data.length }), { abortSignal: signal });
+      // No abort signal either: like a complete, a PUT whose body has left may still land after the client gave up on it.
+      await client.send(new PutObjectCommand({ ...params, Body: data, ContentLength: data.length }));
       options.onProgress?.(data.length);
       return;
     }

@@ -3,6 +3,7 @@ import { seedUser } from '../../scripts/lib/sample-data.ts';
 import { createTestEnv, listKeys, requestRow, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
 import { insertRequest } from '../support/seed.ts';
 import { isAbortMultipart, isComplete, S3Proxy } from '../support/s3-proxy.ts';
+import { TcpProxy } from '../support/tcp-proxy.ts';
 
 /*
  * Faults at one precise S3 request, made with an HTTP proxy in front of the
@@ -100,4 +101,66 @@ describe('storage faults at one request', () => {
       part.release();
     }
   });
+
+  it('30 accounts deleted while one fulfill --claim-ttl 1s run builds them, at every stage: the run ends, nothing stays processing, no archive of a deleted request remains', { timeout: 120_000 }, async () => {
+    await env.admin.query(`update data_export_requests set status = 'failed', claim_id = null where status in ('pending', 'processing')`);
+    const users: string[] = [];
+    for (let i = 0; i < 30; i++) users.push(await seedUser(env.admin, { projects: 1, features: 0, runs: 3_000, releases: 1 }));
+    const requests = new Map<string, string>();
+    for (const user of users) requests.set(await insertRequest(env.admin, user), user);
+    // Uploads throttled so that deletions land in every stage of a build: rows, upload, finalize, complete.
+    const slow = await TcpProxy.start(env.s3.endpoint, { bytesPerSecond: 2 * 1024 * 1024 });
+    onTestFinished(() => slow.cut());
+    const run = spawnCli(['fulfill', '--claim-ttl', '1s', '--stall-timeout', '5s', '--concurrency', '2'], { ...env.cliEnv, S3_ENDPOINT: slow.url, EXPORT_ZIP_LEVEL: '0' });
+    const deleted = new Set<string>();
+    let finished = false;
+    void run.result.then(() => (finished = true));
+    while (!finished && deleted.size < 30) {
+      const { rows } = await env.admin.query(`select id, user_id from data_export_requests where status = 'processing' and user_id <> all($1::uuid[])`, [[...deleted]]);
+      for (const row of rows) {
+        await deleteAccount(row.user_id);
+        deleted.add(row.user_id);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const result = await run.result;
+    expect([0, 1]).toContain(result.code);
+    expect(deleted.size).toBeGreaterThan(5);
+    const { rows: stuck } = await env.admin.query(`select count(*)::int as n from data_export_requests where status = 'processing'`);
+    expect(stuck[0].n).toBe(0);
+    // An account deleted just after its export became ready leaves a key the
+    // trigger remembered: the next expire deletes it at once (no day's grace).
+    const { rows: remembered } = await env.admin.query(`select object_key from data_export_deleted_objects`);
+    const leftBehind = (await listKeys(env)).filter((k) => deleted.has(k.split('/')[1]!));
+    const orphans = leftBehind.filter((k) => !remembered.some((r) => r.object_key === k));
+    expect(orphans, 'archives of deleted requests nobody will delete').toEqual([]);
+    expect((await runCli(['expire'], env.cliEnv)).code).toBe(0);
+    const keys = await listKeys(env);
+    for (const [requestId, user] of requests) {
+      const row = await requestRow(env, requestId);
+      if (deleted.has(user)) {
+        expect(row).toBeUndefined();
+        expect(keys.filter((k) => k.split('/')[2] === requestId), `archive of deleted request ${requestId}`).toEqual([]);
+      } else if (row?.status === 'ready') {
+        expect(keys).toContain(row.object_key);
+      }
+    }
+  });
 });
+
+/** What the application does when an account is deleted: its data, then the user (the request goes with it by cascade). */
+async function deleteAccount(userId: string): Promise<void> {
+  const client = await env.admin.connect();
+  try {
+    await client.query('begin');
+    for (const table of ['pipeline_runs', 'features', 'releases']) {
+      await client.query(`delete from ${table} where project_id in (select id from projects where owner_id = $1)`, [userId]);
+    }
+    await client.query('delete from project_members where user_id = $1', [userId]);
+    await client.query('delete from projects where owner_id = $1', [userId]);
+    await client.query('delete from users where id = $1', [userId]);
+    await client.query('commit');
+  } finally {
+    client.release();
+  }
+}
