@@ -5,7 +5,7 @@ import { exportRequest } from '../../src/passes/export-request.ts';
 import { runFulfill } from '../../src/passes/fulfill.ts';
 import { EXPORTER_VERSION } from '../../src/version.ts';
 import { captureLogger, createTestEnv, listKeys, passDeps, requestRow, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
-import { insertRequest, insertUser } from '../support/seed.ts';
+import { deleteAccount, insertRequest, insertUser } from '../support/seed.ts';
 import { S3Proxy } from '../support/s3-proxy.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 
@@ -228,19 +228,7 @@ describe('faults', () => {
     const building = runFulfill(deps, ctx, { limit: 1, concurrency: 1, requestIds: [id], dryRun: false, signal: ctx.signal, heartbeatMs: 100 });
     await waitFor(uploading(id), 'the upload to be under way');
     // The application deletes the account and everything in it.
-    const client = await env.admin.connect();
-    try {
-      await client.query('begin');
-      for (const table of ['pipeline_runs', 'features', 'releases']) {
-        await client.query(`delete from ${table} where project_id in (select id from projects where owner_id = $1)`, [userId]);
-      }
-      await client.query('delete from project_members where user_id = $1', [userId]);
-      await client.query('delete from projects where owner_id = $1', [userId]);
-      await client.query('delete from users where id = $1', [userId]);
-      await client.query('commit');
-    } finally {
-      client.release();
-    }
+    await deleteAccount(env.admin, userId);
     const summary = await building;
     expect(summary.lost).toBe(1);
     expect(await requestRow(env, id)).toBeUndefined();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { seedUser } from '../../scripts/lib/sample-data.ts';
 import { createTestEnv, listKeys, requestRow, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
-import { insertRequest } from '../support/seed.ts';
+import { deleteAccount, insertRequest } from '../support/seed.ts';
 import { isAbortMultipart, isComplete, S3Proxy } from '../support/s3-proxy.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 
@@ -118,7 +118,7 @@ describe('storage faults at one request', () => {
     while (!finished && deleted.size < 30) {
       const { rows } = await env.admin.query(`select id, user_id from data_export_requests where status = 'processing' and user_id <> all($1::uuid[])`, [[...deleted]]);
       for (const row of rows) {
-        await deleteAccount(row.user_id);
+        await deleteAccount(env.admin, row.user_id);
         deleted.add(row.user_id);
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -148,19 +148,3 @@ describe('storage faults at one request', () => {
   });
 });
 
-/** What the application does when an account is deleted: its data, then the user (the request goes with it by cascade). */
-async function deleteAccount(userId: string): Promise<void> {
-  const client = await env.admin.connect();
-  try {
-    await client.query('begin');
-    for (const table of ['pipeline_runs', 'features', 'releases']) {
-      await client.query(`delete from ${table} where project_id in (select id from projects where owner_id = $1)`, [userId]);
-    }
-    await client.query('delete from project_members where user_id = $1', [userId]);
-    await client.query('delete from projects where owner_id = $1', [userId]);
-    await client.query('delete from users where id = $1', [userId]);
-    await client.query('commit');
-  } finally {
-    client.release();
-  }
-}

@@ -79,3 +79,20 @@ export async function insertRequest(db: pg.Pool, userId: string, fields: { statu
   );
   return rows[0]!.id;
 }
+
+/** What the application does when an account is deleted: its data, then the user (the request goes with it by cascade). */
+export async function deleteAccount(db: pg.Pool, userId: string): Promise<void> {
+  const client = await db.connect();
+  try {
+    await client.query('begin');
+    for (const table of ['pipeline_runs', 'features', 'releases']) {
+      await client.query(`delete from ${table} where project_id in (select id from projects where owner_id = $1)`, [userId]);
+    }
+    await client.query('delete from project_members where user_id = $1', [userId]);
+    await client.query('delete from projects where owner_id = $1', [userId]);
+    await client.query('delete from users where id = $1', [userId]);
+    await client.query('commit');
+  } finally {
+    client.release();
+  }
+}
