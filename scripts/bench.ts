@@ -70,8 +70,8 @@ const env = {
   ...(await exporterEnvironment(postgres.url, s3.info, BUCKET)),
   LOG_LEVEL: 'info',
   EXPORT_CONCURRENCY: CONCURRENCY,
-  // As the Docker image runs it (see Dockerfile).
-  NODE_OPTIONS: '--max-semi-space-size=2',
+  // No NODE_OPTIONS: the exporter sets the V8 flags it needs itself (src/v8-flags.ts), however it is started.
+  NODE_OPTIONS: '',
 };
 const db = new pg.Client({ connectionString: postgres.url });
 execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
@@ -92,6 +92,7 @@ try {
 }
 
 printTable();
+printVerdicts();
 
 async function heavyScenario(name: string, runs: number) {
   log(`\n[${name}] seeding one user with ${runs} pipeline runs, 5000 features, 20000 releases, 50 projects…`);
@@ -297,6 +298,26 @@ async function child(args: string[]) {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
+}
+
+/**
+ * One line per goal of BENCHMARKS.md (issue #13), met or not, with the figure,
+ * so that anyone can re-run the benchmark and read where it stands.
+ */
+function printVerdicts() {
+  const find = (prefix: string) => results.find((r) => r.scenario.startsWith(prefix));
+  const lines: string[] = [];
+  const verdict = (goal: string, met: boolean | undefined, figure: string) =>
+    lines.push(`${met === undefined ? 'not measured' : met ? 'met' : 'NOT MET'}: ${goal}: ${figure}`);
+  const heavy = find('heavy: exporter');
+  const big = find('heavy-big: exporter');
+  const light = find('light: ');
+  verdict('peak RSS of the 1M-row user at most 160 MB, without NODE_OPTIONS', heavy && heavy.maxRssMb <= 160, heavy ? `${heavy.maxRssMb} MB` : 'no heavy run');
+  verdict('peak RSS of the 3M-row user within 10% of the 1M-row user', big && heavy && big.maxRssMb <= heavy.maxRssMb * 1.1, big && heavy ? `${big.maxRssMb} MB vs ${heavy.maxRssMb} MB` : 'no 3M run');
+  verdict('heavy user at most 1.3x the floor', heavy && heavy.seconds / heavy.floorSeconds! <= 1.3, heavy ? `${(heavy.seconds / heavy.floorSeconds!).toFixed(2)}x` : 'no heavy run');
+  verdict('3M-row user at most 1.5x the floor', big && big.seconds / big.floorSeconds! <= 1.5, big ? `${(big.seconds / big.floorSeconds!).toFixed(2)}x` : 'no 3M run');
+  verdict('at least 80 light requests/s in one process', light && LIGHT / light.seconds >= 80, light ? `${(LIGHT / light.seconds).toFixed(1)} requests/s` : 'no light run');
+  process.stdout.write(`\n${lines.join('\n')}\n`);
 }
 
 function printTable() {

@@ -1,4 +1,7 @@
-import { runCli } from './cli.ts';
+import { ensureV8Flags } from './v8-flags.ts';
+
+ensureV8Flags(); // may re-execute this process with the V8 flags it needs; before the heavy imports
+const { runCli } = await import('./cli.ts');
 
 const code = await runCli(process.argv.slice(2));
 process.exitCode = code;
