@@ -7,13 +7,14 @@ import { smtpMailer } from '../email/mailer.ts';
 import { startHttpServer } from '../http-server.ts';
 import { LiveMetrics } from '../live-metrics.ts';
 import { runFulfill } from '../passes/fulfill.ts';
-import { housekeepIfDue } from '../passes/housekeeping.ts';
+import type { PassDeps } from '../passes/export-request.ts';
+import { type HousekeepingOptions, housekeepIfDue } from '../passes/housekeeping.ts';
 import { systemClock } from '../clock.ts';
 import { EXPORTER_VERSION } from '../version.ts';
 import { IdleSlots } from '../worker/idle-slots.ts';
 import { RequestListener } from '../worker/listener.ts';
 import { Poller } from '../worker/poller.ts';
-import { sleep } from '../worker/sleep.ts';
+import { sleep, withTimeout } from '../worker/sleep.ts';
 import { progressReporter } from './progress.ts';
 import { ALL_SETTINGS, commandContext, type CommandTools, returning, withRuntime, withSettings } from './common.ts';
 import { fulfillConnections } from './fulfill.ts';
@@ -60,15 +61,13 @@ export function registerWork(program: Command, tools: CommandTools): void {
               {
                 metrics: metrics.registry,
                 async ready() {
-                  const answered = sql`select 1`.execute(deps.db);
-                  const late = sleep(2_000, stopping).then(() => 'late' as const);
-                  if ((await Promise.race([answered, late])) === 'late') throw new Error('the database did not answer within 2 s');
+                  await withTimeout(sql`select 1`.execute(deps.db), 2_000, 'the database did not answer within 2 s');
                   if (listener && !listener.healthy) throw new Error('not listening for new requests (LISTEN connection down)');
                 },
               },
               log,
             );
-      const housekeeping = keepHouse({ ...passDeps, log }, config.export.maxAttempts, work.housekeepingIntervalSeconds, mailer, stopping, log);
+      const housekeeping = keepHouse({ ...passDeps, log }, { intervalSeconds: work.housekeepingIntervalSeconds, maxAttempts: config.export.maxAttempts, mailer, signal: stopping });
       log.info({ concurrency: config.export.concurrency, pollOnly: work.pollOnly, pollIntervalSeconds: work.pollIntervalSeconds, httpPort: work.httpPort }, 'work started');
       try {
         const progress = progressReporter(tools.io, passDeps.log);
@@ -105,17 +104,10 @@ export function registerWork(program: Command, tools: CommandTools): void {
 }
 
 /** Checks every so often whether the housekeeping is due (it runs once per interval across all workers). */
-async function keepHouse(
-  deps: Parameters<typeof housekeepIfDue>[0],
-  maxAttempts: number,
-  intervalSeconds: number,
-  mailer: Parameters<typeof housekeepIfDue>[1]['mailer'],
-  signal: AbortSignal,
-  log: Parameters<typeof housekeepIfDue>[0]['log'],
-): Promise<void> {
-  const checkEveryMs = Math.min(Math.max(1_000, (intervalSeconds * 1000) / 4), 300_000);
-  while (!signal.aborted) {
-    await housekeepIfDue(deps, { intervalSeconds, maxAttempts, mailer, signal }).catch((error: unknown) => log.error({ err: error }, 'housekeeping failed; it is retried at the next check'));
-    await sleep(checkEveryMs, signal);
+async function keepHouse(deps: PassDeps, options: HousekeepingOptions): Promise<void> {
+  const checkEveryMs = Math.min(Math.max(1_000, (options.intervalSeconds * 1000) / 4), 300_000);
+  while (!options.signal.aborted) {
+    await housekeepIfDue(deps, options).catch((error: unknown) => deps.log.error({ err: error }, 'housekeeping failed; it is retried at the next check'));
+    await sleep(checkEveryMs, options.signal);
   }
 }

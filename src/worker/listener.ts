@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../log.ts';
-import { sleep } from './sleep.ts';
+import { sleep, withTimeout } from './sleep.ts';
 
 /** The channel the insert trigger and the intake function notify (sql/000005_work.sql). */
 export const REQUESTS_CHANNEL = 'exporter_requests';
@@ -81,9 +81,7 @@ export class RequestListener {
       // The session still listens on our channel, and answers within a few seconds.
       const check = async () => {
         const answer = client.query<{ n: number }>('select count(*)::int as n from pg_listening_channels() c where c = $1', [REQUESTS_CHANNEL]);
-        const late = sleep(5_000, signal).then(() => 'late' as const);
-        const result = await Promise.race([answer, late]);
-        if (result === 'late') throw new Error('the LISTEN connection did not answer a check within 5 s');
+        const result = await withTimeout(answer, 5_000, 'the LISTEN connection did not answer a check within 5 s');
         if (result.rows[0]!.n !== 1) throw new Error('the session no longer listens');
       };
       const timer = setInterval(() => check().catch(onBroken), checkEveryMs);
