@@ -13,7 +13,9 @@
  *   --repeat N      runs per scenario; the median is reported (default 3)
  *   --concurrency N requests in parallel per exporter process (default 2)
  *   --latency N     requests inserted one every 100 ms for an idle `exporter work` (default 200; 0 skips)
- *   --quick         --runs 100000 --big-runs 0 --light 200 --latency 50 --repeat 1: about a minute
+ *   --file-mib N    the size of the one large file of the files scenario, in MiB (default 2048; 0 skips the scenario)
+ *   --small-files N the small files of the files scenario (default 10000)
+ *   --quick         --runs 100000 --big-runs 0 --light 200 --latency 50 --file-mib 256 --small-files 1000 --repeat 1: about a minute
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -22,8 +24,10 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { connect } from '../src/db/connect.ts';
 import { checkedDefinition } from '../src/definition/entities-for.ts';
-import { exporterEnvironment, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
-import { seedUser } from './lib/sample-data.ts';
+import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { exporterEnvironment, SAMPLE_UPLOADS_BUCKET, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
+import { createSampleFileTables, seedUploads, seedUser } from './lib/sample-data.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -33,6 +37,8 @@ const { values: flags } = parseArgs({
     repeat: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '2' },
     latency: { type: 'string', default: '200' },
+    'file-mib': { type: 'string', default: '2048' },
+    'small-files': { type: 'string', default: '10000' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -43,6 +49,8 @@ const LIGHT = quick ? 200 : Number(flags.light);
 const REPEAT = quick ? 1 : Number(flags.repeat);
 const CONCURRENCY = flags.concurrency;
 const LATENCY = quick ? 50 : Number(flags.latency);
+const FILE_MIB = quick ? 256 : Number(flags['file-mib']);
+const SMALL_FILES = quick ? 1_000 : Number(flags['small-files']);
 
 // The compiled build, as deployed (the sources through type stripping cost ~30 MB more RSS).
 const BIN = new URL('../dist/main.js', import.meta.url).pathname;
@@ -79,12 +87,14 @@ execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
 try {
   await exporter(['migrate']);
   await db.connect();
+  await createSampleFileTables(db);
   log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`);
 
   await heavyScenario('heavy', RUNS);
   if (BIG_RUNS > 0) await heavyScenario('heavy-big', BIG_RUNS);
   await lightScenarios();
   if (LATENCY > 0) await latencyScenario();
+  if (FILE_MIB > 0) await filesScenario();
 } finally {
   await db.end().catch(() => {});
   await s3.stop();
@@ -240,6 +250,58 @@ async function latencyScenario() {
   });
 }
 
+/**
+ * The user's files: peak RSS and time for a light user with no files, the
+ * same with one large file (stored: video), and with many small text files
+ * (deflated), each built alone by `exporter fulfill --request`.
+ */
+async function filesScenario() {
+  const shape = { projects: 1, features: 5, runs: 30, releases: 2 };
+  const bigBytes = FILE_MIB * 2 ** 20;
+  log(`\n[files] seeding: no files; one file of ${FILE_MIB} MiB; ${SMALL_FILES} small files…`);
+  await db.query('truncate data_export_requests');
+  const none = await seedUser(db, shape);
+  const big = await seedUser(db, shape);
+  await seedUploads(db, s3.info, SAMPLE_UPLOADS_BUCKET, big, { assets: [{ name: 'talk.mp4', contentType: 'video/mp4', bytes: bigBytes, body: () => pseudoRandom(bigBytes) }] });
+  const many = await seedUser(db, shape);
+  const smallText = (i: number) => Buffer.from(`note ${i}: ${'some words that compress well. '.repeat(10 + (i % 100))}\n`);
+  await seedUploads(db, s3.info, SAMPLE_UPLOADS_BUCKET, many, {
+    assets: Array.from({ length: SMALL_FILES }, (_, i) => ({ name: `note-${i}.txt`, contentType: 'text/plain', bytes: smallText(i).length, body: smallText(i) })),
+  });
+  for (const [label, userId, files] of [['no files', none, 0], [`one ${FILE_MIB} MiB file`, big, 1], [`${SMALL_FILES} small files`, many, SMALL_FILES]] as const) {
+    const secondsList: number[] = [];
+    const rssList: number[] = [];
+    let archiveBytes = 0;
+    const requestId = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [userId])).rows[0].id;
+    for (let i = 0; i < REPEAT; i++) {
+      await requeueAll();
+      const run = await exporter(['fulfill', '--request', requestId]);
+      const finished = run.logs.find((l) => l.msg === 'fulfill finished')!;
+      const ready = run.logs.find((l) => l.msg === 'request ready');
+      if (!ready) throw new Error(`[files] ${label}: not ready`);
+      secondsList.push(run.seconds);
+      rssList.push(finished.maxRssMb as number);
+      archiveBytes = ready.bytes as number;
+      log(`[files] ${label}: ${run.seconds.toFixed(2)} s, peak RSS ${finished.maxRssMb} MB, archive ${(archiveBytes / 2 ** 20).toFixed(1)} MB`);
+    }
+    results.push({ scenario: `files: ${label}`, seconds: median(secondsList), rows: shape.projects + shape.features + shape.runs + shape.releases + 1 + files, archiveBytes, maxRssMb: Math.max(...rssList), note: files ? `${files} file(s) in files/` : 'baseline' });
+  }
+}
+
+/** `bytes` of incompressible content without holding it: a 16 MiB random block, repeated (stored, never deflated, so repetition costs nothing). */
+function pseudoRandom(bytes: number): Readable {
+  const block = randomBytes(16 * 2 ** 20);
+  let left = bytes;
+  return new Readable({
+    read() {
+      if (left <= 0) return void this.push(null);
+      const chunk = block.subarray(0, Math.min(left, block.length));
+      left -= chunk.length;
+      this.push(chunk);
+    },
+  });
+}
+
 /** `exporter work` as a child process, with slow polls: only notifications (and the start's poll) wake it. */
 function startWork() {
   const proc = spawn(process.execPath, [BIN, 'work'], { env: { ...env, EXPORT_POLL_INTERVAL: '10m' }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -317,6 +379,11 @@ function printVerdicts() {
   verdict('heavy user at most 1.3x the floor', heavy && heavy.seconds / heavy.floorSeconds! <= 1.3, heavy ? `${(heavy.seconds / heavy.floorSeconds!).toFixed(2)}x` : 'no heavy run');
   verdict('3M-row user at most 1.5x the floor', big && big.seconds / big.floorSeconds! <= 1.5, big ? `${(big.seconds / big.floorSeconds!).toFixed(2)}x` : 'no 3M run');
   verdict('at least 80 light requests/s in one process', light && LIGHT / light.seconds >= 80, light ? `${(LIGHT / light.seconds).toFixed(1)} requests/s` : 'no light run');
+  const noFiles = find('files: no files');
+  const oneBig = find('files: one ');
+  const smallFiles = find(`files: ${SMALL_FILES} small`);
+  verdict(`peak RSS with one ${FILE_MIB} MiB file within 10% of no files (#11)`, noFiles && oneBig && oneBig.maxRssMb <= noFiles.maxRssMb * 1.1, noFiles && oneBig ? `${oneBig.maxRssMb} MB vs ${noFiles.maxRssMb} MB` : 'no files run');
+  verdict(`peak RSS with ${SMALL_FILES} small files within 10% of no files (#11)`, noFiles && smallFiles && smallFiles.maxRssMb <= noFiles.maxRssMb * 1.1, noFiles && smallFiles ? `${smallFiles.maxRssMb} MB vs ${noFiles.maxRssMb} MB` : 'no files run');
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
 

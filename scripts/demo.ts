@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: the nightly job end to end on a throwaway PostgreSQL and S3
  * server on this machine. Starts both, runs `exporter migrate`, adds sample
- * users with pending requests, runs `exporter nightly` (fulfill then expire)
+ * users with pending requests (and one user's uploaded files), runs `exporter nightly` (fulfill then expire)
  * exactly as cron would, then downloads one archive through its link and
  * shows what it holds. Everything is deleted when it ends.
  */
@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import pg from 'pg';
 import yauzl from 'yauzl';
-import { exporterEnvironment, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
-import { createPendingRequest, seedUser } from './lib/sample-data.ts';
+import { exporterEnvironment, SAMPLE_UPLOADS_BUCKET, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
+import { createPendingRequest, createSampleFileTables, demoUploads, seedUploads, seedUser } from './lib/sample-data.ts';
 
 const BIN = new URL('../bin/exporter', import.meta.url).pathname;
 const BUCKET = 'exports-demo';
@@ -36,14 +36,16 @@ try {
   say(`PostgreSQL at ${postgres.url.replace(/:[^:@/]+@/, ':***@')}, S3 API at ${s3.info.endpoint}`);
   if ((await exporter('migrate')) !== 0) throw new Error('migrate failed');
 
-  say('sample data: three users, each with a pending export request');
+  say('sample data: three users, each with a pending export request; the first has uploaded files');
   const db = new pg.Client({ connectionString: postgres.url });
   await db.connect();
+  await createSampleFileTables(db);
   const users = [
     await seedUser(db, { projects: 3, features: 40, runs: 2_000, releases: 12 }, 'ada@example.test'),
     await seedUser(db, { projects: 1, features: 5, runs: 30, releases: 2 }, 'grace@example.test'),
     await seedUser(db, { projects: 2, features: 0, runs: 0, releases: 0 }, 'linus@example.test'),
   ];
+  await seedUploads(db, s3.info, SAMPLE_UPLOADS_BUCKET, users[0]!, demoUploads());
   const requests = [];
   for (const user of users) requests.push(await createPendingRequest(db, user));
 

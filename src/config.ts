@@ -1,4 +1,5 @@
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { parseBytes } from './byte-sizes.ts';
 import { formatDuration, parseDurationSeconds } from './durations.ts';
 import { ConfigError } from './errors.ts';
 
@@ -35,6 +36,8 @@ export const SETTINGS = {
   shutdownGrace: { flag: '--shutdown-grace <duration>', env: 'EXPORT_SHUTDOWN_GRACE', help: 'work: on SIGTERM, how long builds in flight may take to finish before they are handed back', default: '25s' },
   definition: { flag: '--definition <file>', env: 'EXPORT_DEFINITION', help: 'what leaves the database: a definition file (YAML); the one for the sample schema when unset' },
   httpPort: { flag: '--http-port <port>', env: 'EXPORT_HTTP_PORT', help: 'work: serve /livez, /readyz and /metrics on this port (off when unset)' },
+  maxFileBytes: { flag: '--max-file-bytes <size>', env: 'EXPORT_MAX_FILE_BYTES', help: "a user's file larger than this is left out of the archive (listed as too_large): bytes or 500MB, 5GiB", default: '5GiB' },
+  maxArchiveBytes: { flag: '--max-archive-bytes <size>', env: 'EXPORT_MAX_ARCHIVE_BYTES', help: 'a request whose data and files add up to more than this is refused up front, with the reason on the request', default: '100GiB' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -72,6 +75,10 @@ export interface ExportConfig {
   readonly maxEntryBytes: number;
   /** A failed request waits this long before its second attempt, twice that before its third, … */
   readonly retryBackoffSeconds: number;
+  /** A user's file above this is not included (manifest: too_large). */
+  readonly maxFileBytes: number;
+  /** A request whose rows and files add up to more than this (before compression) is refused before the first byte. */
+  readonly maxArchiveBytes: number;
 }
 
 /** What only the long-running `exporter work` reads. */
@@ -153,6 +160,12 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
     else if (seconds > maxSeconds) problem(name, `must be at most ${formatDuration(maxSeconds)} (${maxSeconds} s), got ${JSON.stringify(v)}`);
     return seconds ?? 0;
   };
+  const bytes = (name: SettingName): number => {
+    const v = value(name) ?? '';
+    const n = parseBytes(v);
+    if (n === undefined) problem(name, `must be a size such as 1073741824, 500MB or 5GiB, got ${JSON.stringify(v)}`);
+    return n ?? 0;
+  };
   const boolean = (name: SettingName): boolean => {
     const v = (value(name) ?? '').toLowerCase();
     if (['true', '1', 'yes'].includes(v)) return true;
@@ -199,6 +212,8 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
       zipLevel: integer('zipLevel', 0, 9),
       maxEntryBytes: 1024 ** 3,
       retryBackoffSeconds: duration('retryBackoff', 86_400),
+      maxFileBytes: bytes('maxFileBytes'),
+      maxArchiveBytes: bytes('maxArchiveBytes'),
     },
     logLevel,
     pushgatewayUrl: url('pushgatewayUrl', ['http', 'https']),

@@ -165,10 +165,15 @@ export async function startS3rver(): Promise<Service<S3Info>> {
 }
 
 /** Creates `bucket` on the throwaway S3 server and returns the environment that points the exporter at both servers. */
+/** The bucket of the sample application's uploads (definitions/sample.yaml). */
+export const SAMPLE_UPLOADS_BUCKET = 'sample-uploads';
+
 export async function exporterEnvironment(databaseUrl: string, s3: S3Info, bucket: string): Promise<Record<string, string>> {
   const { CreateBucketCommand, S3Client } = await import('@aws-sdk/client-s3');
   const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3 });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  // Where the sample definition reads users' files from (definitions/sample.yaml, file_sources.uploads).
+  await client.send(new CreateBucketCommand({ Bucket: SAMPLE_UPLOADS_BUCKET }));
   client.destroy();
   return {
     DATABASE_URL: databaseUrl,

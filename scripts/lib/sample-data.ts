@@ -1,5 +1,13 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
+
+/** The sample application's upload tables (definitions/sample-files.sql says why they are not a migration). */
+export async function createSampleFileTables(db: pg.Pool | pg.Client): Promise<void> {
+  await db.query(readFileSync(new URL('../../definitions/sample-files.sql', import.meta.url), 'utf8'));
+}
 
 export interface UserShape {
   projects: number;
@@ -56,4 +64,79 @@ export async function seedUser(db: pg.Pool | pg.Client, shape: UserShape, email 
 export async function createPendingRequest(db: pg.Pool | pg.Client, userId: string): Promise<string> {
   const { rows } = await db.query<{ id: string }>(`insert into data_export_requests (user_id) values ($1) returning id`, [userId]);
   return rows[0]!.id;
+}
+
+export interface SampleUpload {
+  /** The original file name (the row's file_name). */
+  name: string;
+  contentType: string;
+  bytes: number;
+  /** The content, or a stream of `bytes` bytes (a 2 GiB file is never held in memory). */
+  body: Buffer | (() => Readable);
+}
+
+/**
+ * Puts a user's files where the sample application keeps them (the uploads
+ * bucket) and the rows that point at them: the first as the user's avatar,
+ * the rest attached to the user's first release.
+ */
+export async function seedUploads(
+  db: pg.Pool | pg.Client,
+  s3: { endpoint: string; accessKeyId: string; secretAccessKey: string },
+  bucket: string,
+  userId: string,
+  uploads: { avatar?: SampleUpload; assets?: SampleUpload[] },
+): Promise<void> {
+  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  const put = async (upload: SampleUpload): Promise<string> => {
+    const key = `uploads/${userId}/${randomUUID()}`;
+    const body = Buffer.isBuffer(upload.body) ? upload.body : upload.body();
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: upload.bytes, ContentType: upload.contentType }));
+    return key;
+  };
+  try {
+    if (uploads.avatar) {
+      const key = await put(uploads.avatar);
+      await db.query('insert into avatars (user_id, object_key, file_name, content_type, byte_size) values ($1, $2, $3, $4, $5)', [
+        userId,
+        key,
+        uploads.avatar.name,
+        uploads.avatar.contentType,
+        uploads.avatar.bytes,
+      ]);
+    }
+    const assets = uploads.assets ?? [];
+    if (assets.length === 0) return;
+    const { rows } = await db.query<{ id: string }>(
+      'select r.id from releases r join projects p on p.id = r.project_id where p.owner_id = $1 order by r.released_at limit 1',
+      [userId],
+    );
+    if (!rows[0]) throw new Error('the user has no release to attach files to');
+    // A few at a time: 10,000 small files upload in seconds, not minutes.
+    for (let i = 0; i < assets.length; i += 16) {
+      const batch = assets.slice(i, i + 16);
+      const keys = await Promise.all(batch.map(put));
+      // One statement per batch: a pg.Client runs one query at a time.
+      await db.query(
+        `insert into release_assets (id, release_id, object_key, file_name, content_type, byte_size)
+         select gen_random_uuid(), $1, k, n, t, b from unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) as u(k, n, t, b)`,
+        [rows[0]!.id, keys, batch.map((a) => a.name), batch.map((a) => a.contentType), batch.map((a) => a.bytes)],
+      );
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+/** What the demo shows: a picture, a release tarball, a PDF and release notes (random bytes stand in for real content). */
+export function demoUploads(): { avatar: SampleUpload; assets: SampleUpload[] } {
+  const text = Buffer.from('# Changelog\n\n'.concat('- Fixed a bug that nobody will miss.\n'.repeat(400)));
+  return {
+    avatar: { name: 'portrait.png', contentType: 'image/png', bytes: 48_000, body: randomBytes(48_000) },
+    assets: [
+      { name: 'app-1.0.0.tar.gz', contentType: 'application/gzip', bytes: 300_000, body: randomBytes(300_000) },
+      { name: 'Release notes.pdf', contentType: 'application/pdf', bytes: 64_000, body: randomBytes(64_000) },
+      { name: 'CHANGELOG.md', contentType: 'text/markdown', bytes: text.length, body: text },
+    ],
+  };
 }

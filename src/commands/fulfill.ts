@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import { type FulfillSummary, runFulfill } from '../passes/fulfill.ts';
 import type { RuntimeDeps } from '../runtime.ts';
 import { checkedDefinition } from '../definition/entities-for.ts';
+import { openFileSources } from '../files/sources.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { EXPORTER_VERSION } from '../version.ts';
 import { progressReporter } from './progress.ts';
@@ -55,13 +56,14 @@ export async function fulfillPass(
 ): Promise<FulfillSummary> {
   log = log.child({ pass: 'fulfill' });
   // Before anything is claimed: a definition that no longer matches the database builds nothing.
-  const { entities, user } = await checkedDefinition(deps.db, config.definitionFile);
+  const { definition, entities, user } = await checkedDefinition(deps.db, config.definitionFile);
+  const files = openFileSources(definition.fileSources, config.storage);
   const mailer = config.mail && !flags.dryRun ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
   const progress = progressReporter(tools.io, log);
   try {
     const summary = await runFulfill(
       { ...deps, log, clock: systemClock },
-      { config: config.export, entities, user, exporterVersion: EXPORTER_VERSION, schemaVersion },
+      { config: config.export, entities, user, files, exporterVersion: EXPORTER_VERSION, schemaVersion },
       {
         limit: flags.limit,
         concurrency: config.export.concurrency,
@@ -77,6 +79,7 @@ export async function fulfillPass(
     return summary;
   } finally {
     mailer?.close();
+    files.destroy();
   }
 }
 

@@ -39,7 +39,7 @@ async function showRequest(tools: CommandTools, cmd: Command, id: string, json: 
   const out = tools.io.stdout;
   out.write(`${r.id}  ${r.status}  (user ${r.userId}, attempt ${r.attempts}, requested ${r.requestedAt.toISOString()})\n`);
   if (r.percent !== null) {
-    out.write(`progress: ${r.percent}%  ${r.rowsWritten}/${r.rowsTotal} rows  ${((r.bytesUploaded ?? 0) / 2 ** 20).toFixed(1)} MB uploaded  (updated ${r.progressUpdatedAt?.toISOString()})\n`);
+    out.write(`progress: ${r.percent}%  ${r.rowsWritten}/${r.rowsTotal} rows  ${r.fileBytesTotal ? `${((r.fileBytesWritten ?? 0) / 2 ** 20).toFixed(1)}/${(r.fileBytesTotal / 2 ** 20).toFixed(1)} MB of files  ` : ''}${((r.bytesUploaded ?? 0) / 2 ** 20).toFixed(1)} MB uploaded  (updated ${r.progressUpdatedAt?.toISOString()})\n`);
   }
   if (r.status === 'ready') out.write(`ready: ${r.archiveBytes} bytes, link expires ${r.expiresAt?.toISOString()}; email ${r.notifiedAt ? `sent ${r.notifiedAt.toISOString()}` : (r.notifyError ?? 'not sent yet')}\n`);
   if (r.error) out.write(`error: ${r.error}\n`);

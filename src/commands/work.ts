@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { POLL_FALLBACK_SECONDS } from '../config.ts';
 import { nextRetryAt } from '../db/requests.ts';
 import { checkedDefinition } from '../definition/entities-for.ts';
+import { openFileSources } from '../files/sources.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { startHttpServer } from '../http-server.ts';
 import { LiveMetrics } from '../live-metrics.ts';
@@ -37,7 +38,8 @@ export function registerWork(program: Command, tools: CommandTools): void {
     // Builds take two connections each; housekeeping and the readiness check one more each.
     await withRuntime(config, log, fulfillConnections(config) + 2, async (deps, schemaVersion) => {
       // Before anything is claimed: a definition that no longer matches the database builds nothing.
-      const { entities, user } = await checkedDefinition(deps.db, config.definitionFile);
+      const { definition, entities, user } = await checkedDefinition(deps.db, config.definitionFile);
+      const files = openFileSources(definition.fileSources, config.storage);
       const stopping = tools.stopper.signal;
       const passDeps = { ...deps, log: log.child({ pass: 'fulfill' }), clock: systemClock };
       const mailer = config.mail ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
@@ -73,7 +75,7 @@ export function registerWork(program: Command, tools: CommandTools): void {
         const progress = progressReporter(tools.io, passDeps.log);
         const summary = await runFulfill(
           passDeps,
-          { config: config.export, entities, user, exporterVersion: EXPORTER_VERSION, schemaVersion },
+          { config: config.export, entities, user, files, exporterVersion: EXPORTER_VERSION, schemaVersion },
           {
             limit: Number.MAX_SAFE_INTEGER,
             concurrency: config.export.concurrency,
@@ -98,6 +100,7 @@ export function registerWork(program: Command, tools: CommandTools): void {
         server?.closeAllConnections();
         await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
         mailer?.close();
+        files.destroy();
       }
     });
   }));

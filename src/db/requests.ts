@@ -29,6 +29,8 @@ function claimSet(claimTtlSeconds: number) {
     claimExpiresAt: sql<Date>`now() + make_interval(secs => ${claimTtlSeconds})`,
     rowsTotal: null,
     rowsWritten: null,
+    fileBytesTotal: null,
+    fileBytesWritten: null,
     bytesUploaded: null,
     progressUpdatedAt: null,
     notBefore: null,
@@ -142,6 +144,9 @@ export async function failAbandoned(db: Db, maxAttempts: number, error: string):
 export interface BuildProgress {
   rowsTotal: number;
   rowsWritten: number;
+  /** The user's files: bytes to read, and read so far. */
+  fileBytesTotal: number;
+  fileBytesWritten: number;
   bytesUploaded: number;
 }
 
@@ -186,6 +191,7 @@ export async function markReady(db: Db, id: string, claimId: string, result: Rea
       archiveBytes: result.archiveBytes,
       rowCounts: JSON.stringify(result.rowCounts),
       rowsWritten: sql`rows_total`,
+      fileBytesWritten: sql`file_bytes_total`,
       bytesUploaded: result.archiveBytes,
       progressUpdatedAt: sql<Date>`now()`,
       completedAt: sql<Date>`now()`,

@@ -31,6 +31,8 @@ export interface DataExportRequestsTable {
   rowsTotal: ColumnType<string | null, number | null, number | null>;
   rowsWritten: ColumnType<string | null, number | null, number | null>;
   bytesUploaded: ColumnType<string | null, number | null, number | null>;
+  fileBytesTotal: ColumnType<string | null, number | null, number | null>;
+  fileBytesWritten: ColumnType<string | null, number | null, number | null>;
   progressUpdatedAt: Date | null;
   notifiedAt: Date | null;
   notifyAttempts: ColumnType<number, number | undefined, number>;

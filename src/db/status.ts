@@ -61,8 +61,11 @@ export interface RequestProgress {
   requestedAt: Date;
   rowsTotal: number | null;
   rowsWritten: number | null;
+  /** The user's files: bytes to read, and read so far. */
+  fileBytesTotal: number | null;
+  fileBytesWritten: number | null;
   bytesUploaded: number | null;
-  /** rows_written of rows_total, 0–100; null before the build counted its rows. */
+  /** rows_written of rows_total, 0–100 (half rows, half file bytes when there are files); null before the build counted them. */
   percent: number | null;
   progressUpdatedAt: Date | null;
   archiveBytes: number | null;
@@ -76,19 +79,30 @@ export interface RequestProgress {
 export async function requestProgress(db: Db, id: string): Promise<RequestProgress | undefined> {
   const r = await db
     .selectFrom('dataExportRequests')
-    .select(['id', 'userId', 'status', 'attempts', 'requestedAt', 'rowsTotal', 'rowsWritten', 'bytesUploaded', 'progressUpdatedAt', 'archiveBytes', 'expiresAt', 'notifiedAt', 'notifyError', 'error'])
+    .select(['id', 'userId', 'status', 'attempts', 'requestedAt', 'rowsTotal', 'rowsWritten', 'fileBytesTotal', 'fileBytesWritten', 'bytesUploaded', 'progressUpdatedAt', 'archiveBytes', 'expiresAt', 'notifiedAt', 'notifyError', 'error'])
     .where('id', '=', id)
     .executeTakeFirst();
   if (!r) return undefined;
   const num = (v: string | null) => (v === null ? null : Number(v));
   const total = num(r.rowsTotal);
   const written = num(r.rowsWritten);
+  const fileTotal = num(r.fileBytesTotal);
+  const fileWritten = num(r.fileBytesWritten);
   return {
     ...r,
     rowsTotal: total,
     rowsWritten: written,
+    fileBytesTotal: fileTotal,
+    fileBytesWritten: fileWritten,
     bytesUploaded: num(r.bytesUploaded),
     archiveBytes: num(r.archiveBytes),
-    percent: total ? Math.min(100, Math.floor((100 * (written ?? 0)) / total)) : null,
+    percent: total ? buildPercent(written ?? 0, total, fileWritten ?? 0, fileTotal ?? 0) : null,
   };
+}
+
+/** How far a build is, 0–100: its rows, or half rows and half file bytes when it has files. */
+export function buildPercent(rowsWritten: number, rowsTotal: number, fileBytesWritten: number, fileBytesTotal: number): number {
+  const rows = rowsTotal > 0 ? rowsWritten / rowsTotal : 1;
+  const share = fileBytesTotal > 0 ? (rows + fileBytesWritten / fileBytesTotal) / 2 : rows;
+  return Math.min(100, Math.floor(100 * share));
 }

@@ -18,6 +18,8 @@ export interface ForeignKey {
 export interface Catalog {
   tables: ReadonlyMap<string, ReadonlyMap<string, CatalogColumn>>;
   foreignKeys: readonly ForeignKey[];
+  /** Each table's primary key columns (a file's folder in the archive is its row's key). */
+  primaryKeys: ReadonlyMap<string, readonly string[]>;
 }
 
 /** Reads the tables of the current schema (the application's, where the exporter's own tables live too). */
@@ -43,5 +45,12 @@ export async function readCatalog(db: Db): Promise<Catalog> {
       join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.col
       join pg_attribute ra on ra.attrelid = c.confrelid and ra.attnum = k.refcol
      where c.contype = 'f' and n.nspname = current_schema() and cardinality(c.conkey) = 1`.execute(db);
-  return { tables, foreignKeys };
+  const { rows: keys } = await sql<{ table: string; columns: string[] }>`
+    select cl.relname as table, array(select a.attname::text from unnest(c.conkey) with ordinality k(col, i)
+                                       join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.col order by k.i) as columns
+      from pg_constraint c
+      join pg_class cl on cl.oid = c.conrelid
+      join pg_namespace n on n.oid = cl.relnamespace
+     where c.contype = 'p' and n.nspname = current_schema()`.execute(db);
+  return { tables, foreignKeys, primaryKeys: new Map(keys.map((k) => [k.table, k.columns])) };
 }

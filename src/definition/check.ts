@@ -56,6 +56,7 @@ export function checkDefinition(def: Definition, catalog: Catalog): string[] {
       }
     }
     for (const column of e.orderBy) if (!table.has(column)) problems.push(`${e.table}.${column}: in order_by but does not exist ${at(e.line)}`);
+    checkFiles(e, catalog, problems, at);
     checkOwnership(e, byName, def, catalog, fk, problems, at);
   }
 
@@ -70,6 +71,33 @@ export function checkDefinition(def: Definition, catalog: Catalog): string[] {
   }
   for (const table of Object.keys(def.leftOut)) if (!catalog.tables.has(table)) problems.push(`${table}: in left_out but does not exist ${at(1)}`);
   return problems;
+}
+
+const TEXT_TYPES = new Set(['text', 'character varying', 'character']);
+const SIZE_TYPES = new Set(['integer', 'bigint', 'numeric']);
+
+/** A file rule's columns exist with usable types, and its rows have a one-column key to name their folder. */
+function checkFiles(e: EntityRule, catalog: Catalog, problems: string[], at: (line: number) => string): void {
+  if (e.files.length === 0) return;
+  const table = catalog.tables.get(e.table)!;
+  const key = catalog.primaryKeys.get(e.table);
+  if (key?.length !== 1) problems.push(`${e.table}: has files but no one-column primary key to name each row's folder (files/${e.name}/<key>/) ${at(e.line)}`);
+  for (const f of e.files) {
+    const uses: [string | undefined, string, Set<string>][] = [
+      [f.key, 'key', TEXT_TYPES],
+      [f.url, 'url', TEXT_TYPES],
+      [f.nameColumn, 'name', TEXT_TYPES],
+      [f.contentTypeColumn, 'content_type', TEXT_TYPES],
+      [f.sizeColumn, 'size', SIZE_TYPES],
+    ];
+    for (const [column, role, types] of uses) {
+      if (column === undefined) continue;
+      const live = table.get(column);
+      if (!live) problems.push(`${e.table}.${column}: the file's ${role} column does not exist ${at(f.line)}`);
+      else if (!types.has(live.type)) problems.push(`${e.table}.${column}: the file's ${role} column is ${live.type}, expected ${[...types].join(' or ')} ${at(f.line)}`);
+    }
+    if (table.has(f.name)) problems.push(`${e.table}.${f.name}: the path column of a file cannot have the name of a column of the table ${at(f.line)}`);
+  }
 }
 
 function checkOwnership(

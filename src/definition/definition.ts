@@ -47,13 +47,55 @@ export interface EntityRule {
   /** A total order (columns of the table): parts of a split entity hold the same rows in JSON and CSV. */
   orderBy: readonly string[];
   columns: readonly ColumnRule[];
+  /** Columns that point at the user's files (uploads, media), each adding a path column to the export. */
+  files: readonly FileRule[];
 }
+
+/**
+ * A file a row points at: an object key in a named source, or an https URL
+ * on a host the source allows. The export gets a column named `name` holding
+ * where the file is in the archive (files/<entity>/<row id>/<file name>).
+ */
+export interface FileRule {
+  /** The path column's name in the export. */
+  name: string;
+  line: number;
+  /** The file source (file_sources) it is read from. */
+  source: string;
+  /** The column holding the object key (an S3 source) … */
+  key?: string;
+  /** … or an https:// URL (an https source). */
+  url?: string;
+  /** Optional columns: the original file name, its content type, its size in bytes. */
+  nameColumn?: string;
+  contentTypeColumn?: string;
+  sizeColumn?: string;
+  /** What the path column means, for README.txt. */
+  export: string;
+}
+
+/** Where files are read from: a bucket (S3 API), or https URLs on allowed hosts. */
+export type FileSourceRule =
+  | {
+      kind: 's3';
+      name: string;
+      line: number;
+      bucket: string;
+      /** Put before every key. */
+      prefix: string;
+      /** Another S3 endpoint than the export bucket's (credentials come from the environment, never the file). */
+      endpoint?: string;
+      region?: string;
+      forcePathStyle?: boolean;
+    }
+  | { kind: 'https'; name: string; line: number; hosts: readonly string[] };
 
 export interface Definition {
   /** Where it was read from, for messages. */
   file: string;
   userTable: string;
   entities: readonly EntityRule[];
+  fileSources: Readonly<Record<string, FileSourceRule>>;
   /** Tables that reference users or an entity and are deliberately not exported, with why. */
   leftOut: Readonly<Record<string, string>>;
 }

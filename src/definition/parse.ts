@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
 import { ProblemsError } from '../errors.ts';
-import type { ColumnRule, Definition, EntityRule, MembersRule } from './definition.ts';
+import type { ColumnRule, Definition, EntityRule, FileRule, FileSourceRule, MembersRule } from './definition.ts';
 
 /** Every problem of a definition file, each as `file:line: what is wrong`. */
 export class DefinitionError extends ProblemsError {
@@ -76,7 +76,7 @@ export function parseDefinition(text: string, file: string): Definition {
     return node.items.map((item, i) => name(item as Node, `${where}[${i}]`));
   };
 
-  const top = Object.fromEntries(entries(doc.contents, 'the file', ['version', 'user_table', 'entities', 'left_out']).map(([k, v, key]) => [k, { v, key }]));
+  const top = Object.fromEntries(entries(doc.contents, 'the file', ['version', 'user_table', 'entities', 'left_out', 'file_sources']).map(([k, v, key]) => [k, { v, key }]));
   if (!top.version || !isScalar(top.version.v) || top.version.v.value !== 1) problem(top.version?.v ?? doc.contents, 'version', 'must be 1');
   const userTable = top.user_table ? name(top.user_table.v, 'user_table') : (problem(doc.contents, 'user_table', 'is required'), '');
   const leftOut: Record<string, string> = {};
@@ -85,12 +85,37 @@ export function parseDefinition(text: string, file: string): Definition {
     leftOut[table] = text_(reason, `left_out.${table} (why it is left out)`);
   }
 
+  const fileSources: Record<string, FileSourceRule> = {};
+  for (const [sourceName, body, key] of top.file_sources ? entries(top.file_sources.v, 'file_sources') : []) {
+    const at = `file_sources.${sourceName}`;
+    if (!IDENTIFIER.test(sourceName)) problem(key, at, 'the name must be a plain lower-case name (it names EXPORT_SOURCE_<NAME>_* settings)');
+    const f = Object.fromEntries(entries(body, at, ['bucket', 'prefix', 'endpoint', 'region', 'force_path_style', 'https_hosts']));
+    if (f.https_hosts) {
+      if (f.bucket || f.prefix || f.endpoint || f.region || f.force_path_style) problem(key, at, 'is either a bucket or https_hosts, not both');
+      const hosts = isSeq(f.https_hosts) ? f.https_hosts.items.map((h: unknown, i: number) => text_(h as Node, `${at}.https_hosts[${i}]`).toLowerCase()) : [];
+      if (hosts.length === 0) problem(f.https_hosts, `${at}.https_hosts`, 'must be a non-empty list of host names');
+      for (const host of hosts) if (host && !/^[a-z0-9.-]+(:\d+)?$/.test(host)) problem(f.https_hosts, `${at}.https_hosts`, `${JSON.stringify(host)} is not a host name`);
+      fileSources[sourceName] = { kind: 'https', name: sourceName, line: lineOf(key), hosts };
+      continue;
+    }
+    const source: FileSourceRule = { kind: 's3', name: sourceName, line: lineOf(key), bucket: text_(f.bucket, `${at}.bucket`), prefix: '' };
+    if (f.prefix) source.prefix = isScalar(f.prefix) && typeof f.prefix.value === 'string' ? f.prefix.value : (problem(f.prefix, `${at}.prefix`, 'must be a text'), '');
+    if (f.endpoint) source.endpoint = text_(f.endpoint, `${at}.endpoint`);
+    if (source.endpoint && !/^https?:\/\/[^/]+/.test(source.endpoint)) problem(f.endpoint, `${at}.endpoint`, 'must be an http(s):// URL');
+    if (f.region) source.region = text_(f.region, `${at}.region`);
+    if (f.force_path_style) {
+      if (isScalar(f.force_path_style) && typeof f.force_path_style.value === 'boolean') source.forcePathStyle = f.force_path_style.value;
+      else problem(f.force_path_style, `${at}.force_path_style`, 'must be true or false');
+    }
+    fileSources[sourceName] = source;
+  }
+
   const entities: EntityRule[] = [];
   if (!top.entities) problem(doc.contents, 'entities', 'is required');
   for (const [entityName, body, key] of top.entities ? entries(top.entities.v, 'entities') : []) {
     const at = `entities.${entityName}`;
     if (!IDENTIFIER.test(entityName)) problem(key, at, 'the name must be a plain lower-case name (it names the files)');
-    const fields = Object.fromEntries(entries(body, at, ['table', 'description', 'owner', 'members', 'through', 'order_by', 'columns']).map(([k, v]) => [k, v]));
+    const fields = Object.fromEntries(entries(body, at, ['table', 'description', 'owner', 'members', 'through', 'order_by', 'columns', 'files']).map(([k, v]) => [k, v]));
     const entity: EntityRule = {
       name: entityName,
       line: lineOf(key),
@@ -98,6 +123,7 @@ export function parseDefinition(text: string, file: string): Definition {
       description: text_(fields.description, `${at}.description`),
       orderBy: names(fields.order_by, `${at}.order_by`),
       columns: [],
+      files: [],
     };
     if (fields.owner) {
       const owner = Object.fromEntries(entries(fields.owner, `${at}.owner`, ['column', 'columns']));
@@ -143,6 +169,27 @@ export function parseDefinition(text: string, file: string): Definition {
       columns.push(column);
     }
     entity.columns = columns;
+
+    const files: FileRule[] = [];
+    for (const [pathColumn, rule, fileKey] of fields.files ? entries(fields.files, `${at}.files`) : []) {
+      const where = `${at}.files.${pathColumn}`;
+      if (!IDENTIFIER.test(pathColumn)) problem(fileKey, where, 'must be a plain lower-case name (it names the column that says where the file is)');
+      const r = Object.fromEntries(entries(rule, where, ['source', 'key', 'url', 'name', 'content_type', 'size', 'export']));
+      const file: FileRule = { name: pathColumn, line: lineOf(fileKey), source: name(r.source, `${where}.source`), export: text_(r.export, `${where}.export`) };
+      if (r.key) file.key = name(r.key, `${where}.key`);
+      if (r.url) file.url = name(r.url, `${where}.url`);
+      if ((file.key === undefined) === (file.url === undefined)) problem(fileKey, where, 'needs either "key" (a column holding an object key) or "url" (a column holding an https URL)');
+      if (r.name) file.nameColumn = name(r.name, `${where}.name`);
+      if (r.content_type) file.contentTypeColumn = name(r.content_type, `${where}.content_type`);
+      if (r.size) file.sizeColumn = name(r.size, `${where}.size`);
+      if (columns.some((c) => c.name === pathColumn)) problem(fileKey, where, `the path column's name is already a column of ${entityName}`);
+      const source = fileSources[file.source];
+      if (file.source && !source) problem(r.source, `${where}.source`, `no file source named "${file.source}" (file_sources)`);
+      else if (source && file.key && source.kind !== 's3') problem(r.key, `${where}.key`, `source "${file.source}" holds https URLs; use "url"`);
+      else if (source && file.url && source.kind !== 'https') problem(r.url, `${where}.url`, `source "${file.source}" is a bucket; use "key"`);
+      files.push(file);
+    }
+    entity.files = files;
     entities.push(entity);
   }
   const known = new Set(entities.map((e) => e.name));
@@ -150,5 +197,5 @@ export function parseDefinition(text: string, file: string): Definition {
     if (e.through && !known.has(e.through.entity)) problems.push(`${file}:${e.line}: entities.${e.name}.through.entity: no entity named "${e.through.entity}"`);
   }
   if (problems.length > 0) throw new DefinitionError(problems);
-  return { file, userTable, entities, leftOut };
+  return { file, userTable, entities, fileSources, leftOut };
 }

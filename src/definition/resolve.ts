@@ -1,7 +1,7 @@
-import type { ExportColumn, ExportEntity } from '../export/entities.ts';
+import type { ExportColumn, ExportEntity, ExportFile } from '../export/entities.ts';
 import type { Catalog } from './catalog.ts';
 import { KINDS } from './check.ts';
-import type { Definition, EntityRule } from './definition.ts';
+import type { Definition, EntityRule, FileRule } from './definition.ts';
 
 /**
  * Turns a checked definition into the export's entities: per entity, the
@@ -51,8 +51,40 @@ export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity
         columns.push({ name: c.name, kind: KINDS[live.type]!, description: c.export, nullable: live.nullable });
       }
     }
-    return { name: e.name, description: e.description, columns, from: fromClause(e, byName, idsOf, refColumn), orderBy: e.orderBy.map((c) => `t.${c}`).join(', ') };
+    const rowKey = catalog.primaryKeys.get(e.table)?.[0] ?? 'id';
+    const files = e.files.map((f) => exportFile(e, f, rowKey));
+    for (const f of files) {
+      const rule = e.files.find((r) => r.name === f.column)!;
+      columns.push({ name: f.column, kind: 'text', sql: f.path, description: rule.export, nullable: true, filePath: true });
+    }
+    return { name: e.name, description: e.description, columns, from: fromClause(e, byName, idsOf, refColumn), orderBy: e.orderBy.map((c) => `t.${c}`).join(', '), files };
   });
+}
+
+/**
+ * Where a row's file goes in the archive, computed by PostgreSQL so that the
+ * rows (JSON, CSV) and the file itself agree: files/<entity>/<row key>/<name>,
+ * with a folder per file column when a row has several. The row key makes the
+ * path unique; exporter_file_name() (sql/000006_files.sql) makes each part
+ * safe: no separators, no dot-segments, no control or bidi characters, NFC,
+ * at most 120 characters and 200 bytes. The name is the original file name
+ * when the definition has one, else the last part of the key or URL.
+ */
+function exportFile(e: EntityRule, f: FileRule, rowKey: string): ExportFile {
+  const locator = `t.${f.key ?? f.url}`;
+  const lastPart = f.url ? `regexp_replace(regexp_replace(${locator}, '[?#].*$', ''), '^.*/', '')` : `regexp_replace(${locator}, '^.*/', '')`;
+  const original = f.nameColumn ? `coalesce(nullif(t.${f.nameColumn}, ''), ${lastPart})` : lastPart;
+  const folder = e.files.length > 1 ? `'/${f.name}'` : `''`;
+  const path = `case when coalesce(${locator}, '') = '' then null else 'files/${e.name}/' || exporter_file_name(t.${rowKey}::text) || ${folder} || '/' || exporter_file_name(${original}) end`;
+  return {
+    column: f.name,
+    source: f.source,
+    locatorKind: f.key ? 'key' : 'url',
+    locator,
+    path,
+    ...(f.contentTypeColumn ? { contentType: `t.${f.contentTypeColumn}` } : {}),
+    ...(f.sizeColumn ? { size: `t.${f.sizeColumn}` } : {}),
+  };
 }
 
 function fromClause(

@@ -18,6 +18,25 @@ export interface ExportColumn {
   description: string;
   /** Whether the value can be null (schema.json); unknown when not given. */
   nullable?: boolean;
+  /** Says where a file is in the archive: null for a file the archive could not include. */
+  filePath?: boolean;
+}
+
+/** A file a row points at, as the export reads it (from a definition's `files`). */
+export interface ExportFile {
+  /** The path column (an ExportColumn of the entity too). */
+  column: string;
+  /** The file source's name (file_sources in the definition). */
+  source: string;
+  /** Whether `locator` is an object key or an https URL. */
+  locatorKind: 'key' | 'url';
+  /** SQL over alias `t`: the object key or URL. */
+  locator: string;
+  /** SQL: files/<entity>/<row key>/<safe name>, unique in the archive; null when the row has no file. */
+  path: string;
+  /** SQL, when the definition names such a column: the content type, the size in bytes. */
+  contentType?: string;
+  size?: string;
 }
 
 export interface ExportEntity {
@@ -32,6 +51,8 @@ export interface ExportEntity {
   from: string;
   /** A total order, so that the same rows split into the same numbered parts in JSON and CSV. */
   orderBy: string;
+  /** The files its rows point at, written under files/<name>/. */
+  files: readonly ExportFile[];
 }
 
 /** Where a user is: the table of users and its id column (a request names the id). */

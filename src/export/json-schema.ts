@@ -1,7 +1,7 @@
 import type { ColumnKind, ExportEntity } from './entities.ts';
 
-/** The version of the archive's layout, in manifest.json (`format`); 2 added schema.json. */
-export const ARCHIVE_FORMAT = 'data-export/2';
+/** The version of the archive's layout, in manifest.json (`format`); 2 added schema.json, 3 the user's files (files/, manifest `files`). */
+export const ARCHIVE_FORMAT = 'data-export/3';
 
 const TYPES: Record<ColumnKind, Record<string, unknown>> = {
   uuid: { type: 'string', format: 'uuid' },

@@ -1,4 +1,5 @@
 import { ARCHIVE_FORMAT } from './json-schema.ts';
+import type { FileOutcome, UserFileRecord } from './write-files.ts';
 import type { WrittenFile } from './zip-writer.ts';
 
 export interface ManifestFile extends WrittenFile {
@@ -12,7 +13,7 @@ export interface EntityManifest {
 
 /** manifest.json: what the archive holds, and how to check it. Keys are snake_case like the data. */
 export interface Manifest {
-  /** The archive's layout (src/export/json-schema.ts): 2 added schema.json. */
+  /** The archive's layout (src/export/json-schema.ts). */
   format: typeof ARCHIVE_FORMAT;
   request_id: string;
   user_id: string;
@@ -22,6 +23,10 @@ export interface Manifest {
   exporter_version: string;
   schema_version: string;
   entities: Record<string, EntityManifest>;
+  /** How many of the user's files ended each way. */
+  file_counts: Record<FileOutcome, number>;
+  /** Every one of the user's files, with what became of it: none is left out silently. */
+  files: UserFileRecord[];
 }
 
 export function buildManifest(input: {
@@ -32,7 +37,10 @@ export function buildManifest(input: {
   exporterVersion: string;
   schemaVersion: string;
   entities: Record<string, EntityManifest>;
+  files: UserFileRecord[];
 }): Manifest {
+  const counts: Record<FileOutcome, number> = { included: 0, missing: 0, too_large: 0, failed: 0 };
+  for (const f of input.files) counts[f.outcome]++;
   return {
     format: ARCHIVE_FORMAT,
     request_id: input.requestId,
@@ -42,6 +50,8 @@ export function buildManifest(input: {
     exporter_version: input.exporterVersion,
     schema_version: input.schemaVersion,
     entities: input.entities,
+    file_counts: counts,
+    files: input.files,
   };
 }
 

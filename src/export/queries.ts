@@ -1,4 +1,4 @@
-import type { ExportColumn, ExportEntity } from './entities.ts';
+import type { ExportColumn, ExportEntity, ExportFile } from './entities.ts';
 
 /**
  * SQL for one entity's rows, serialized by PostgreSQL itself (COPY … TO STDOUT).
@@ -74,10 +74,20 @@ function csvValue(column: ExportColumn): string {
  */
 export type RowOrder = 'scan' | 'ordered' | RowRange;
 
-function selectRows(entity: ExportEntity, userId: string, values: string[], order: RowOrder): string {
+/**
+ * The paths of the files an archive could not include (missing, too large,
+ * failed): their rows' path column is null rather than naming a file that
+ * is not there. Few in practice; inlined like the user id.
+ */
+export type LeftOutFiles = ReadonlySet<string>;
+
+function selectRows(entity: ExportEntity, userId: string, values: string[], order: RowOrder, leftOut: LeftOutFiles = new Set()): string {
   const user = userLiteral(userId);
   const from = entity.from.replaceAll(':user', user);
-  const list = values.map((v, i) => `${v.replaceAll(':user', user)} as "${entity.columns[i]!.name}"`).join(', ');
+  const left = [...leftOut].filter((path) => path.startsWith(`files/${entity.name}/`));
+  const withoutLeftOut = (value: string, column: ExportColumn) =>
+    column.filePath && left.length > 0 ? `case when ${value} = any(array[${left.map(textLiteral).join(', ')}]) then null else ${value} end` : value;
+  const list = values.map((v, i) => `${withoutLeftOut(v, entity.columns[i]!).replaceAll(':user', user)} as "${entity.columns[i]!.name}"`).join(', ');
   const orderBy = order === 'scan' ? '' : ` order by ${entity.orderBy}`;
   const slice = typeof order === 'object' ? ` offset ${order.offset} limit ${order.limit}` : '';
   return `select ${list} from ${from}${orderBy}${slice}`;
@@ -104,8 +114,8 @@ export function sizeSql(entity: ExportEntity, userId: string): string {
  * makes COPY pass each line through untouched, where text format would double
  * every backslash.
  */
-export function jsonLinesCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan'): string {
-  const rows = selectRows(entity, userId, entity.columns.map(jsonValue), order);
+export function jsonLinesCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan', leftOut?: LeftOutFiles): string {
+  const rows = selectRows(entity, userId, entity.columns.map(jsonValue), order, leftOut);
   return `copy (select row_to_json(r)::text from (${rows}) r) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')`;
 }
 
@@ -116,9 +126,32 @@ export function jsonLinesCopySql(entity: ExportEntity, userId: string, order: Ro
  * tab as well as "," (LibreOffice's import dialog does by default) never cuts
  * a cell in two. Numbers stay unquoted, and so stay numbers.
  */
-export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan'): string {
-  const rows = selectRows(entity, userId, entity.columns.map(csvValue), order);
+export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan', leftOut?: LeftOutFiles): string {
+  const rows = selectRows(entity, userId, entity.columns.map(csvValue), order, leftOut);
   const quoted = entity.columns.filter((c) => !['integer', 'bigint', 'numeric', 'boolean'].includes(c.kind)).map((c) => `"${c.name}"`);
   const forceQuote = quoted.length > 0 ? `, force_quote (${quoted.join(', ')})` : '';
   return `copy (${rows}) to stdout with (format csv, header true, encoding 'UTF8'${forceQuote})`;
+}
+
+/** A string literal; standard_conforming_strings (on since PostgreSQL 9.1) keeps backslashes as they are. */
+function textLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * The files of one file column of the user's rows, one JSON object per line
+ * in path order: where each goes in the archive, where it is read from, and
+ * its content type and size when the database has them.
+ */
+export function fileListCopySql(entity: ExportEntity, file: ExportFile, userId: string): string {
+  const user = userLiteral(userId);
+  const from = entity.from.replaceAll(':user', user);
+  const values = [
+    `${file.path} as path`,
+    `${file.locator} as locator`,
+    `${file.contentType ?? 'null::text'} as content_type`,
+    `(${file.size ?? 'null'})::bigint as size`,
+  ];
+  const rows = `select ${values.join(', ')} from ${from}`;
+  return `copy (select row_to_json(f)::text from (${rows}) f where f.path is not null order by f.path) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')`;
 }

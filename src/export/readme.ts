@@ -1,5 +1,9 @@
 import type { ExportEntity } from './entities.ts';
 import type { Manifest } from './manifest.ts';
+import type { UserFileRecord } from './write-files.ts';
+
+/** README.txt names at most this many files that are not in the archive (manifest.json lists them all). */
+const LISTED_AT_MOST = 1_000;
 
 const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 
@@ -30,6 +34,9 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     '         - Dates and times are text in ISO 8601 (2024-04-05T06:07:08.123456Z), in UTC.',
     '         - A cell holds at most 32,767 characters in Excel (65,535 in LibreOffice);',
     '           longer text is cut there. Control characters cannot appear in a cell.',
+    '  files/ the files you uploaded, each byte for byte as it was stored, in a folder',
+    '         per kind of data and per row: files/<kind>/<id>/<file name>. The row',
+    '         says where its file is (the file_path column, or as the list below says).',
     'A very large kind of data is split into numbered parts (for example',
     'json/pipeline_runs-0001.json, json/pipeline_runs-0002.json); the JSON and CSV parts',
     'with the same number hold the same rows.',
@@ -43,6 +50,7 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     for (const file of info?.files ?? []) lines.push(`  file ${file.path}`);
     for (const column of entity.columns) lines.push(`  - ${column.name}: ${column.description}`);
   }
+  lines.push(...filesSection(manifest));
   lines.push(
     '',
     'CHECKING THE FILES',
@@ -56,4 +64,27 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     '',
   );
   return lines.join('\n');
+}
+
+const WHY: Record<Exclude<UserFileRecord['outcome'], 'included'>, string> = {
+  missing: 'no longer exists in our storage',
+  too_large: 'is too large to put in an archive',
+  failed: 'could not be read from our storage',
+};
+
+/** Your files: how many are here, and in plain words which are not and why. */
+function filesSection(manifest: Manifest): string[] {
+  const counts = manifest.file_counts;
+  const total = counts.included + counts.missing + counts.too_large + counts.failed;
+  if (total === 0) return [];
+  const lines = ['', 'YOUR FILES', '----------', `${counts.included} of your ${total} files are in this archive, in files/.`];
+  const notHere = manifest.files.filter((f) => f.outcome !== 'included');
+  if (notHere.length === 0) return lines;
+  lines.push(
+    `${notHere.length} ${notHere.length === 1 ? 'is' : 'are'} NOT in it. Where a row points at one of these, its file`,
+    'column is empty. Ask us if you need them:',
+  );
+  for (const f of notHere.slice(0, LISTED_AT_MOST)) lines.push(`  ${f.path}: ${WHY[f.outcome as keyof typeof WHY]} (${f.reason ?? f.outcome})`);
+  if (notHere.length > LISTED_AT_MOST) lines.push(`  … and ${notHere.length - LISTED_AT_MOST} more; manifest.json lists every one.`);
+  return lines;
 }

@@ -4,9 +4,11 @@ import type { ExportEntity, UserTable } from './entities.ts';
 import { JsonArrayParts } from './json-parts.ts';
 import { archiveSchema } from './json-schema.ts';
 import { buildManifest, type EntityManifest, type Manifest } from './manifest.ts';
-import { csvCopySql, jsonLinesCopySql } from './queries.ts';
+import type { FileSources } from '../files/sources.ts';
+import { csvCopySql, jsonLinesCopySql, type LeftOutFiles } from './queries.ts';
 import { readmeText } from './readme.ts';
 import { type EntitySize, Snapshot } from './snapshot.ts';
+import { ArchiveTooLargeError, type FileLimits, plannedFileBytes, writeFiles } from './write-files.ts';
 import type { WrittenFile, ZipWriter } from './zip-writer.ts';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -25,6 +27,9 @@ export interface ArchiveIdentity {
 export interface Progress {
   rowsTotal: number;
   rowsWritten: number;
+  /** The user's files: bytes to read (known before the first byte) and read so far. */
+  fileBytesTotal: number;
+  fileBytesWritten: number;
 }
 
 export interface WriteArchiveOptions {
@@ -35,6 +40,13 @@ export interface WriteArchiveOptions {
   user: UserTable;
   identity: ArchiveIdentity;
   maxEntryBytes: number;
+  /** Where the user's files are read from, and the limits on them. */
+  files: FileSources;
+  fileLimits: FileLimits;
+  /** Refuse, before the first byte, an archive whose rows and files add up to more (before compression). */
+  maxArchiveBytes: number;
+  /** Told the expected size (rows before compression, plus files) before the first byte: the upload sizes its parts by it. */
+  onPlan?: (expectedBytes: number) => void;
   /** Called once the data is written, to learn when the link will expire (README.txt says so). */
   linkExpiry: () => Promise<Date>;
   onProgress?: (progress: Progress) => void;
@@ -44,8 +56,9 @@ export interface WriteArchiveOptions {
 
 /**
  * Writes a user's whole export into the ZIP from one consistent snapshot:
- * json/ and csv/ files per entity, README.txt, and manifest.json last. Knows
- * nothing of S3: the caller consumes zip.output.
+ * the user's files (files/), json/ and csv/ files per entity, schema.json,
+ * README.txt, and manifest.json last. Knows nothing of the export bucket:
+ * the caller consumes zip.output.
  */
 export async function writeArchive(options: WriteArchiveOptions): Promise<Manifest> {
   const { pool, zip, identity } = options;
@@ -57,22 +70,35 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     if (!(await snapshot.userExists(options.user, identity.userId))) {
       throw new UserNotFoundError('the user no longer exists');
     }
+    const signal = options.signal ?? new AbortController().signal;
     const sizes = await snapshot.sizes(options.entities, identity.userId);
-    const progress: Progress = { rowsTotal: 0, rowsWritten: 0 };
+    const fileBytes = await plannedFileBytes(snapshot, options.entities, identity.userId, options.files, options.fileLimits, signal);
+    const progress: Progress = { rowsTotal: 0, rowsWritten: 0, fileBytesTotal: fileBytes, fileBytesWritten: 0 };
     // Each row is written twice (JSON and CSV); progress counts both.
     for (const s of sizes.values()) progress.rowsTotal += 2 * s.rows;
+    // The JSON estimate twice (JSON and CSV) is the rows' size before compression.
+    const expectedBytes = fileBytes + 2 * [...sizes.values()].reduce((sum, s) => sum + s.estimatedJsonBytes, 0);
+    if (expectedBytes > options.maxArchiveBytes) throw new ArchiveTooLargeError(expectedBytes, options.maxArchiveBytes);
+    options.onPlan?.(expectedBytes);
     options.onProgress?.({ ...progress });
+
+    // Files first: a row whose file could not be included then says so (a null path) instead of naming a file that is not there.
+    const files = await writeFiles(snapshot, zip, options.entities, identity.userId, options.files, options.fileLimits, signal, (bytes) => {
+      progress.fileBytesWritten += bytes;
+      options.onProgress?.({ ...progress });
+    });
+    const leftOut: LeftOutFiles = new Set(files.filter((f) => f.outcome !== 'included').map((f) => f.path));
 
     const entities: Record<string, EntityManifest> = {};
     for (const entity of options.entities) {
       const size = sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0 };
-      entities[entity.name] = await writeEntity(snapshot, zip, entity, identity.userId, size, options.maxEntryBytes, (rows) => {
+      entities[entity.name] = await writeEntity(snapshot, zip, entity, identity.userId, size, options.maxEntryBytes, leftOut, (rows) => {
         progress.rowsWritten += rows;
         options.onProgress?.({ ...progress });
       });
     }
     const linkExpiresAt = await options.linkExpiry();
-    const manifest = buildManifest({ ...identity, asOf: snapshot.asOf, linkExpiresAt, entities });
+    const manifest = buildManifest({ ...identity, asOf: snapshot.asOf, linkExpiresAt, entities, files });
     await zip.addText('schema.json', `${JSON.stringify(archiveSchema(options.entities), null, 2)}\n`);
     await zip.addText('README.txt', readmeText(manifest, options.entities));
     await zip.addText('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
@@ -93,6 +119,7 @@ async function writeEntity(
   userId: string,
   size: EntitySize,
   maxEntryBytes: number,
+  leftOut: LeftOutFiles,
   onRows: (rows: number) => void,
 ): Promise<EntityManifest> {
   // Whether to number the parts is decided before the first byte, since a
@@ -103,7 +130,7 @@ async function writeEntity(
 
   const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index)), maxEntryBytes);
   let reported = 0;
-  await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, numbered ? 'ordered' : 'scan')), zip, async (chunk) => {
+  await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, numbered ? 'ordered' : 'scan', leftOut)), zip, async (chunk) => {
     await json.push(chunk);
     onRows(json.rows - reported);
     reported = json.rows;
@@ -117,7 +144,7 @@ async function writeEntity(
     const range = jsonParts.length === 1 && !numbered ? 'scan' : { offset, limit: part.rows };
     const entry = zip.openEntry(name('csv', 'csv', i + 1));
     await entry.write(BOM); // Excel reads UTF-8 right only with a BOM.
-    await pipeCopy(snapshot.copy(csvCopySql(entity, userId, range)), zip, (chunk) => entry.write(chunk));
+    await pipeCopy(snapshot.copy(csvCopySql(entity, userId, range, leftOut)), zip, (chunk) => entry.write(chunk));
     csv.push(entry.end());
     onRows(part.rows);
     offset += part.rows;

@@ -68,6 +68,11 @@ export class ZipWriter {
   private readonly openStreams = new Set<PassThrough>();
   private failure: Error | undefined;
   private finished = false;
+  /** Entries appended, and entries the archive has written: their difference is what waits in its queue. */
+  private opened = 0;
+  private processed = 0;
+  /** Aborted on failure: ends a wait for the next written entry. */
+  private readonly failedSignal = new AbortController();
   /** Rejects with the failure the moment there is one: what finalize() waits on besides the archiver. */
   private readonly failed: Promise<never>;
   private rejectFailed!: (error: Error) => void;
@@ -83,6 +88,7 @@ export class ZipWriter {
     this.archive.on('error', (error: Error) => this.fail(error));
     this.archive.on('warning', (error: Error) => this.fail(error));
     this.archive.on('end', () => (this.finished = true));
+    this.archive.on('entry', () => this.processed++);
     this.archive.on('close', () => this.fail(new ArchiveClosedError('the archive was closed before it was finished')));
   }
 
@@ -91,15 +97,36 @@ export class ZipWriter {
     return this.archive;
   }
 
-  openEntry(path: string): ZipEntry {
+  /** `store`: written as is (content that is already compressed: images, audio, video, archives). */
+  openEntry(path: string, options: { store?: boolean } = {}): ZipEntry {
     this.throwIfFailed();
     const stream = new PassThrough({ highWaterMark: 256 * 1024 });
     this.openStreams.add(stream);
     stream.once('end', () => this.openStreams.delete(stream));
     // An entry destroyed by abort() reports through write() and the archive; never as an unhandled 'error'.
     stream.on('error', () => {});
-    this.archive.append(stream, { name: path, date: this.date });
+    this.archive.append(stream, { name: path, date: this.date, ...(options.store ? { store: true } : {}) });
+    this.opened++;
     return new ZipEntry(path, stream);
+  }
+
+  /**
+   * Resolves once at most `pending` entries are still waiting for the archive
+   * to take them. An entry's write waits only while its own buffer is full,
+   * and the archiver pipes every entry into a buffer of its own the moment it
+   * is appended, so a writer of many small entries (ten thousand uploads of a
+   * few KB) would otherwise queue every one of them, whole, in memory (3,800
+   * queued entries in a heap snapshot): this is the backpressure between
+   * entries, counted from the archiver's 'entry' event (an entry written).
+   */
+  async drained(pending = 1): Promise<void> {
+    while (this.opened - this.processed > pending) {
+      this.throwIfFailed();
+      // Not a race with `failed`: each race would leave a reaction on that
+      // long-pending promise, one per file (a leak the heap snapshot showed).
+      await once(this.archive, 'entry', { signal: this.failedSignal.signal }).catch(() => {});
+    }
+    this.throwIfFailed();
   }
 
   async addText(path: string, text: string): Promise<WrittenFile> {
@@ -134,6 +161,7 @@ export class ZipWriter {
     if (this.finished) return;
     this.failure ??= error;
     this.rejectFailed(this.failure);
+    this.failedSignal.abort(this.failure);
     for (const stream of this.openStreams) stream.destroy(this.failure);
     this.openStreams.clear();
   }

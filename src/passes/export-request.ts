@@ -7,6 +7,8 @@ import { type BuildProgress, type ClaimedRequest, markReady, releaseAfterFailure
 import type { ExportEntity, UserTable } from '../export/entities.ts';
 import { rowCounts } from '../export/manifest.ts';
 import { type Progress, UserNotFoundError, writeArchive } from '../export/write-archive.ts';
+import { ArchiveTooLargeError, FileSourceError } from '../export/write-files.ts';
+import type { FileSources } from '../files/sources.ts';
 import { ArchiveClosedError, ZipWriter } from '../export/zip-writer.ts';
 import type { Logger } from '../log.ts';
 import { publicErrorText } from '../public-error.ts';
@@ -42,6 +44,8 @@ export interface ExportContext {
   /** What to export (from the definition, checked against the database at start). */
   entities: readonly ExportEntity[];
   user: UserTable;
+  /** Where the users' files are read from (the definition's file_sources). */
+  files: FileSources;
   exporterVersion: string;
   schemaVersion: string;
   /** Aborted when the process is asked to stop. */
@@ -100,12 +104,15 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
   // Whichever stage failed first is the cause; the others only echo it
   // (a failed upload ends the archive early; a failed query aborts the upload).
   let firstFailure: unknown;
-  let progress: Progress = { rowsTotal: 0, rowsWritten: 0 };
+  let progress: Progress = { rowsTotal: 0, rowsWritten: 0, fileBytesTotal: 0, fileBytesWritten: 0 };
+  let expectedBytes: number | undefined;
+  let totalsKnown = false;
   const upload = storage
     .upload(key, body, {
       contentDisposition: `attachment; filename="${filename}"`,
       signal: stop.signal,
       onProgress: (bytes) => (bytesUploaded = bytes),
+      expectedBytes: () => expectedBytes,
     })
     .catch((error: unknown) => {
       firstFailure ??= error;
@@ -118,11 +125,11 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
 
   // The watchdog: a connection that died silently can leave any stage
   // waiting, so a build that stops moving is stopped here.
-  let lastMove = { at: performance.now(), rows: -1, bytes: -1 };
+  let lastMove = { at: performance.now(), rows: -1, bytes: -1, fileBytes: -1 };
   const beat = () => {
     const now = performance.now();
-    if (progress.rowsWritten !== lastMove.rows || bytesUploaded !== lastMove.bytes) {
-      lastMove = { at: now, rows: progress.rowsWritten, bytes: bytesUploaded };
+    if (progress.rowsWritten !== lastMove.rows || bytesUploaded !== lastMove.bytes || progress.fileBytesWritten !== lastMove.fileBytes) {
+      lastMove = { at: now, rows: progress.rowsWritten, bytes: bytesUploaded, fileBytes: progress.fileBytesWritten };
     } else if (now - lastMove.at > ctx.config.stallTimeoutSeconds * 1000) {
       stop.abort(new StallError(`no progress for ${ctx.config.stallTimeoutSeconds} s`));
     }
@@ -147,6 +154,10 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
       user: ctx.user,
       identity: { requestId: request.id, userId: request.userId, exporterVersion: ctx.exporterVersion, schemaVersion: ctx.schemaVersion },
       maxEntryBytes: ctx.config.maxEntryBytes,
+      files: ctx.files,
+      fileLimits: { maxFileBytes: ctx.config.maxFileBytes, finalAttempt: request.attempts >= ctx.config.maxAttempts },
+      maxArchiveBytes: ctx.config.maxArchiveBytes,
+      onPlan: (bytes) => (expectedBytes = bytes),
       linkExpiry: async () => {
         ms.write = lap();
         link = await storage.presign(key, { ttlSeconds: ctx.config.linkTtlSeconds, signedAt: clock.now(), filename });
@@ -154,7 +165,8 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
         return link.expiresAt;
       },
       onProgress: (p) => {
-        const first = progress.rowsTotal === 0 && p.rowsWritten === 0;
+        const first = !totalsKnown;
+        totalsKnown = true;
         progress = p;
         if (first) beat(); // the total is known: tell the app at once, not at the next beat
       },
@@ -167,6 +179,14 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
       log.warn(
         { linkExpiresAt: link!.expiresAt.toISOString(), wantedSeconds: ctx.config.linkTtlSeconds },
         'the signing credentials expire before the link lifetime: the link dies with them; sign with long-lived credentials (see README)',
+      );
+    }
+    const notIncluded = manifest.files.filter((f) => f.outcome !== 'included');
+    if (notIncluded.length > 0) {
+      // The archive's paths and the reasons, never the source's keys or URLs.
+      log.warn(
+        { fileCounts: manifest.file_counts, notIncluded: notIncluded.slice(0, 20).map(({ path, outcome, reason }) => ({ path, outcome, reason })) },
+        'some of the user\'s files are not in the archive (listed in its manifest and README.txt)',
       );
     }
     const counts = rowCounts(manifest);
@@ -248,8 +268,13 @@ async function settleFailure(
     log.warn({ outcome: released ? 'released' : 'lost', seconds: secs }, 'stopped; the request is pending again');
     return released ? { kind: 'released' } : { kind: 'lost' };
   }
-  const final = error instanceof UserNotFoundError;
-  const text = final ? 'the user no longer exists' : publicErrorText(error, 'building the export');
+  const final = error instanceof UserNotFoundError || error instanceof ArchiveTooLargeError;
+  const text =
+    error instanceof UserNotFoundError
+      ? 'the user no longer exists'
+      : error instanceof ArchiveTooLargeError || error instanceof FileSourceError
+        ? error.publicText
+        : publicErrorText(error, 'building the export');
   const status = await releaseAfterFailure(db, request.id, request.claimId, text, {
     maxAttempts: ctx.config.maxAttempts,
     backoffSeconds: ctx.config.retryBackoffSeconds,

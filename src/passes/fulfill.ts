@@ -1,6 +1,7 @@
 import type { ExportConfig } from '../config.ts';
 import { claimByIds, type ClaimedRequest, claimNext, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
+import type { FileSources } from '../files/sources.ts';
 import type { ExportEntity, UserTable } from '../export/entities.ts';
 import type { IdleSlots } from '../worker/idle-slots.ts';
 import { type ExportContext, exportRequest, type PassDeps, type RequestOutcome } from './export-request.ts';
@@ -70,6 +71,7 @@ export interface FulfillContext {
   config: ExportConfig;
   entities: readonly ExportEntity[];
   user: UserTable;
+  files: FileSources;
   exporterVersion: string;
   schemaVersion: string;
 }
@@ -132,6 +134,7 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     config,
     entities: ctx.entities,
     user: ctx.user,
+    files: ctx.files,
     exporterVersion: ctx.exporterVersion,
     schemaVersion: ctx.schemaVersion,
     signal: options.abortSignal ?? options.signal,

@@ -14,7 +14,8 @@ export interface StreamUploadOptions {
   client: S3Client;
   /** Bucket, key and the object's headers (content type, disposition, encryption). */
   params: Omit<PutObjectCommandInput, 'Body'> & { Bucket: string; Key: string };
-  partSizeBytes: number;
+  /** Asked again for each part: the caller may learn the archive's size after the upload started, but before its first byte. */
+  partSizeBytes: number | (() => number);
   /** Parts in flight at once: memory is about (queueSize + 1) × partSizeBytes. */
   queueSize: number;
   signal: AbortSignal;
@@ -114,22 +115,52 @@ export async function uploadStream(body: Readable, options: StreamUploadOptions)
   }
 }
 
-/** Cuts a stream into buffers of exactly `size` bytes (the last may be shorter). */
-async function* partsOf(body: Readable, size: number): AsyncGenerator<Buffer> {
-  let held: Buffer[] = [];
-  let heldBytes = 0;
+/** S3 takes at most 10,000 parts of at most 5 GiB. */
+export const MAX_PARTS = 10_000;
+const MAX_PART_BYTES = 5 * 2 ** 30;
+
+/**
+ * The part size for an upload expected to be `expectedBytes` long: the base
+ * size, or larger so that it fits in 9,000 parts (an archive of 200 GB needs
+ * parts of about 22 MiB), leaving room for an estimate that falls short.
+ */
+export function partSizeFor(expectedBytes: number | undefined, baseBytes: number): number {
+  if (!expectedBytes) return baseBytes;
+  const needed = Math.ceil(expectedBytes / 9_000 / 2 ** 20) * 2 ** 20;
+  return Math.min(MAX_PART_BYTES, Math.max(baseBytes, needed));
+}
+
+/**
+ * Cuts a stream into buffers of exactly the part size (the last may be
+ * shorter), copying each chunk into the part as it arrives. Holding the
+ * chunks until a part is full would hold whatever memory each one is a view
+ * of: the archive's small chunks (a ZIP header, a small file) can each keep a
+ * 64 KiB block alive, and ten thousand small files held 210 MB that way
+ * (measured with a heap snapshot).
+ */
+async function* partsOf(body: Readable, partSize: number | (() => number)): AsyncGenerator<Buffer> {
+  const sizeNow = () => (typeof partSize === 'function' ? partSize() : partSize);
+  let part: Buffer | undefined;
+  let filled = 0;
+  let parts = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
-    held.push(chunk);
-    heldBytes += chunk.length;
-    while (heldBytes >= size) {
-      const all = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
-      yield all.subarray(0, size);
-      const rest = all.subarray(size);
-      held = rest.length > 0 ? [rest] : [];
-      heldBytes = rest.length;
+    let offset = 0;
+    while (offset < chunk.length) {
+      // Sized when its first byte arrives: by then the writer has told how large the archive will be.
+      part ??= Buffer.allocUnsafe(sizeNow());
+      const n = Math.min(chunk.length - offset, part.length - filled);
+      chunk.copy(part, filled, offset, offset + n);
+      filled += n;
+      offset += n;
+      if (filled === part.length) {
+        if (++parts >= MAX_PARTS) throw new Error(`the archive needs more than ${MAX_PARTS} parts of ${part.length} bytes`);
+        yield part;
+        part = undefined;
+        filled = 0;
+      }
     }
   }
-  if (heldBytes > 0) yield Buffer.concat(held, heldBytes);
+  if (part && filled > 0) yield part.subarray(0, filled);
 }
 
 function abortReason(signal: AbortSignal): Error {

@@ -12,7 +12,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StorageConfig } from '../config.ts';
-import { uploadStream } from './multipart-upload.ts';
+import { partSizeFor, uploadStream } from './multipart-upload.ts';
 
 export interface StoredObject {
   key: string;
@@ -38,6 +38,8 @@ export interface UploadOptions {
   contentDisposition: string;
   signal: AbortSignal;
   onProgress?: (bytesUploaded: number) => void;
+  /** The archive's expected size, once known (before its first byte): parts grow with it past the 8 MiB base. */
+  expectedBytes?: () => number | undefined;
 }
 
 /**
@@ -81,7 +83,7 @@ export class S3Storage {
         ContentDisposition: options.contentDisposition,
         ...this.encryptionParams(),
       },
-      partSizeBytes: this.config.partSizeBytes,
+      partSizeBytes: () => partSizeFor(options.expectedBytes?.(), this.config.partSizeBytes),
       queueSize: this.config.queueSize,
       signal: options.signal,
       onProgress: options.onProgress,

@@ -199,7 +199,7 @@ describe('faults', () => {
     const user = await insertUser(env.admin);
     const id = await insertRequest(env.admin, user);
     const deps = passDeps(env, captureLogger().log);
-    const ctx = { config: deps.config.export, entities: env.entities, user: env.user, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 60_000 };
+    const ctx = { config: deps.config.export, entities: env.entities, user: env.user, files: env.files, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 60_000 };
     await env.admin.query(`update data_export_requests set requested_at = now() - interval '10 years' where id = $1`, [id]);
 
     const stale = (await claimNext(env.handle.db, 300, 3))!;
@@ -224,7 +224,7 @@ describe('faults', () => {
     const verySlowS3 = await TcpProxy.start(inject('s3').endpoint, { bytesPerSecond: 3 * 1024 * 1024 });
     onTestFinished(() => verySlowS3.cut());
     const deps = passDeps(env, captureLogger().log, env.config({ zipLevel: '0', s3Endpoint: verySlowS3.url }));
-    const ctx = { config: deps.config.export, entities: env.entities, user: env.user, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 100 };
+    const ctx = { config: deps.config.export, entities: env.entities, user: env.user, files: env.files, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 100 };
     const building = runFulfill(deps, ctx, { limit: 1, concurrency: 1, requestIds: [id], dryRun: false, signal: ctx.signal, heartbeatMs: 100 });
     await waitFor(uploading(id), 'the upload to be under way');
     // The application deletes the account and everything in it.
@@ -240,7 +240,7 @@ describe('faults', () => {
     const userId = await insertUser(env.admin);
     const id = await insertRequest(env.admin, userId);
     const deps = passDeps(env, captureLogger().log);
-    const ctx = { config: deps.config.export, entities: env.entities, user: env.user, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 60_000 };
+    const ctx = { config: deps.config.export, entities: env.entities, user: env.user, files: env.files, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 60_000 };
     await runFulfill(deps, ctx, { limit: 1, concurrency: 1, requestIds: [id], dryRun: false, signal: ctx.signal });
     deps.storage.destroy();
     const key = (await requestRow(env, id))!.object_key;

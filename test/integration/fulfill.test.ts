@@ -46,7 +46,7 @@ describe('fulfill', () => {
     expect(row.attempts).toBe(1);
     expect(row.error).toBeNull();
     expect(row.object_key).toMatch(new RegExp(`^exports/${owner}/${requestId}/[0-9a-f-]{36}\\.zip$`));
-    expect(row.row_counts).toEqual({ users: 1, projects: 2, features: 2, pipeline_runs: 3, releases: 1 });
+    expect(row.row_counts).toEqual({ users: 1, projects: 2, features: 2, pipeline_runs: 3, releases: 1, avatars: 0, release_assets: 0 });
     const lifetime = (row.expires_at.getTime() - row.completed_at.getTime()) / 1000;
     expect(lifetime).toBeGreaterThan(604_800 - 120);
     expect(lifetime).toBeLessThanOrEqual(604_800);
@@ -67,14 +67,18 @@ describe('fulfill', () => {
     const names = [...files.keys()].sort();
     expect(names).toEqual([
       'README.txt',
+      'csv/avatars.csv',
       'csv/features.csv',
       'csv/pipeline_runs.csv',
       'csv/projects.csv',
+      'csv/release_assets.csv',
       'csv/releases.csv',
       'csv/users.csv',
+      'json/avatars.json',
       'json/features.json',
       'json/pipeline_runs.json',
       'json/projects.json',
+      'json/release_assets.json',
       'json/releases.json',
       'json/users.json',
       'manifest.json',
@@ -113,7 +117,7 @@ describe('fulfill', () => {
 
     // manifest: counts, sizes and checksums of every data file.
     const manifest = JSON.parse(files.get('manifest.json')!.toString('utf8'));
-    expect(manifest).toMatchObject({ format: 'data-export/2', request_id: requestId, user_id: owner, exporter_version: EXPORTER_VERSION, schema_version: env.schemaVersion });
+    expect(manifest).toMatchObject({ format: 'data-export/3', request_id: requestId, user_id: owner, exporter_version: EXPORTER_VERSION, schema_version: env.schemaVersion });
     expect(manifest.as_of).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
     expect(new Date(manifest.link_expires_at).getTime()).toBe(row.expires_at.getTime());
     for (const [name, entity] of Object.entries<any>(manifest.entities)) {

@@ -68,7 +68,7 @@ describe.runIf(toolAvailable('soffice'))('CSV in a real spreadsheet', () => {
     expect((await fulfillInProcess(env, { requestIds: [id] })).summary.ready).toBe(1);
     const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
     const csvFiles = new Map([...files].filter(([name]) => name.startsWith('csv/')));
-    expect(csvFiles.size).toBe(5);
+    expect(csvFiles.size).toBe(7);
 
     // Every text value is quoted in the file itself; numbers are not.
     const runsCsv = csvFiles.get('csv/pipeline_runs.csv')!.toString('utf8');

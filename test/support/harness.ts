@@ -14,6 +14,8 @@ import type { PassDeps } from '../../src/passes/export-request.ts';
 import { runFulfill } from '../../src/passes/fulfill.ts';
 import { EXPORTER_VERSION } from '../../src/version.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
+import { type FileSources, openFileSources } from '../../src/files/sources.ts';
+import { createSampleFileTables } from '../../scripts/lib/sample-data.ts';
 
 export const BIN = new URL('../../bin/exporter', import.meta.url).pathname;
 
@@ -35,6 +37,10 @@ export interface TestEnv {
   /** What the shipped definition exports, resolved against this database. */
   entities: ExportEntity[];
   user: UserTable;
+  /** The bucket the sample definition's `uploads` source reads users' files from (EXPORT_SOURCE_UPLOADS_BUCKET). */
+  uploadsBucket: string;
+  /** The shipped definition's file sources, opened against this world's buckets. */
+  files: FileSources;
   close(): Promise<void>;
 }
 
@@ -60,6 +66,8 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
   await s3Client.send(new CreateBucketCommand({ Bucket: bucket }));
+  const uploadsBucket = `u-${randomUUID().slice(0, 18)}`;
+  await s3Client.send(new CreateBucketCommand({ Bucket: uploadsBucket }));
 
   const cliEnv: Record<string, string> = {
     DATABASE_URL: databaseUrl,
@@ -69,6 +77,7 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: s3.accessKeyId,
     AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    EXPORT_SOURCE_UPLOADS_BUCKET: uploadsBucket,
   };
   const config = (overrides: RawSettings = {}) => {
     const base = parseConfig({
@@ -88,9 +97,11 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
   const handle = connect({ url: databaseUrl, maxConnections: 10 });
   await migrateToLatest(handle.db);
   const schemaVersion = (await currentSchemaVersion(handle.db))!;
-  const { entities, user } = await checkedDefinition(handle.db);
   const admin = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   admin.on('error', () => {});
+  await createSampleFileTables(admin);
+  const { definition, entities, user } = await checkedDefinition(handle.db);
+  const files = openFileSources(definition.fileSources, config().storage, cliEnv);
   return {
     databaseUrl,
     bucket,
@@ -103,7 +114,10 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
     schemaVersion,
     entities,
     user,
+    uploadsBucket,
+    files,
     async close() {
+      files.destroy();
       await handle.close();
       await admin.end();
       s3Client.destroy();
@@ -200,12 +214,12 @@ export async function requestRow(env: TestEnv, id: string) {
 /** Runs the fulfill pass in this process, as the CLI would, and returns its summary and captured log. */
 export async function fulfillInProcess(
   env: TestEnv,
-  options: { requestIds?: string[]; limit?: number; concurrency?: number; dryRun?: boolean; config?: Config; entities?: readonly ExportEntity[] } = {},
+  options: { requestIds?: string[]; limit?: number; concurrency?: number; dryRun?: boolean; config?: Config; entities?: readonly ExportEntity[]; files?: FileSources } = {},
 ) {
   const logger = captureLogger();
   const deps = passDeps(env, logger.log, options.config ?? env.config());
   try {
-    const summary = await runFulfill(deps, { config: deps.config.export, entities: options.entities ?? env.entities, user: env.user, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
+    const summary = await runFulfill(deps, { config: deps.config.export, entities: options.entities ?? env.entities, user: env.user, files: options.files ?? env.files, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
       limit: options.limit ?? 1000,
       concurrency: options.concurrency ?? 2,
       requestIds: options.requestIds,

@@ -24,6 +24,7 @@ export const LEGACY_ENTITIES: readonly ExportEntity[] = [
     ],
     from: 'users t where t.id = :user',
     orderBy: 't.id',
+    files: [],
   },
   {
     name: 'projects',
@@ -52,6 +53,7 @@ export const LEGACY_ENTITIES: readonly ExportEntity[] = [
     from: `projects t left join project_members m on m.project_id = t.id and m.user_id = :user
   where t.owner_id = :user or m.user_id is not null`,
     orderBy: 't.created_at, t.id',
+    files: [],
   },
   {
     name: 'features',
@@ -68,6 +70,7 @@ export const LEGACY_ENTITIES: readonly ExportEntity[] = [
     ],
     from: `features t where t.project_id = ${MY_PROJECTS}`,
     orderBy: 't.project_id, t.created_at, t.id',
+    files: [],
   },
   {
     name: 'pipeline_runs',
@@ -88,6 +91,7 @@ export const LEGACY_ENTITIES: readonly ExportEntity[] = [
     ],
     from: `pipeline_runs t where t.project_id = ${MY_PROJECTS}`,
     orderBy: 't.project_id, t.number, t.id',
+    files: [],
   },
   {
     name: 'releases',
@@ -103,5 +107,6 @@ export const LEGACY_ENTITIES: readonly ExportEntity[] = [
     ],
     from: `releases t where t.project_id = ${MY_PROJECTS}`,
     orderBy: 't.project_id, t.released_at, t.id',
+    files: [],
   },
 ];

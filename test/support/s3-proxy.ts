@@ -18,7 +18,8 @@ export class S3Proxy {
   private readonly target: URL;
   private holds: { match: Match; every: boolean; arrived: () => void; released: Promise<void> }[] = [];
   private swallowed: Match | undefined;
-  private failing: Match | undefined;
+  private failing: { match: Match; left: number } | undefined;
+  private cutting: { match: Match; afterBytes: number; left: number } | undefined;
   private goneFrom: Match | undefined;
   private gone = false;
 
@@ -60,9 +61,14 @@ export class S3Proxy {
     this.swallowed = match;
   }
 
-  /** Requests that match are refused with 503 SlowDown, as an overloaded storage does. */
-  fail(match: Match): void {
-    this.failing = match;
+  /** Requests that match are refused with 503 SlowDown, as an overloaded storage does (the first `times` of them, or all). */
+  fail(match: Match, options: { times?: number } = {}): void {
+    this.failing = { match, left: options.times ?? Number.POSITIVE_INFINITY };
+  }
+
+  /** The answers to requests that match (the first `times` of them) break off after `afterBytes` bytes of body: a connection reset mid-download. */
+  cut(match: Match, afterBytes: number, options: { times?: number } = {}): void {
+    this.cutting = { match, afterBytes, left: options.times ?? 1 };
   }
 
   /** From the first request that matches on, storage is gone: every connection is dropped unanswered. */
@@ -75,6 +81,7 @@ export class S3Proxy {
     this.goneFrom = undefined;
     this.swallowed = undefined;
     this.failing = undefined;
+    this.cutting = undefined;
   }
 
   async close(): Promise<void> {
@@ -92,7 +99,7 @@ export class S3Proxy {
       req.socket.destroy();
       return;
     }
-    if (this.failing?.(seen)) {
+    if (this.failing?.match(seen) && this.failing.left-- > 0) {
       res.writeHead(503, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
       return;
     }
@@ -111,6 +118,21 @@ export class S3Proxy {
       (up) => {
         if (res.destroyed) return void up.resume();
         res.writeHead(up.statusCode!, up.headers);
+        const cut = this.cutting;
+        if (cut?.match(seen) && cut.left-- > 0) {
+          let sent = 0;
+          up.on('data', (chunk: Buffer) => {
+            if (sent >= cut.afterBytes) return;
+            const take = chunk.subarray(0, cut.afterBytes - sent);
+            sent += take.length;
+            res.write(take);
+            if (sent >= cut.afterBytes) {
+              up.destroy();
+              res.socket?.destroy();
+            }
+          });
+          return;
+        }
         up.pipe(res);
       },
     );

@@ -34,3 +34,20 @@ export function parseJsonExact(text: string): unknown {
     return value;
   });
 }
+
+/** Each entry's compression method (0 stored, 8 deflated), as the archive's central directory says. */
+export function zipMethods(buffer: Buffer): Promise<Map<string, number>> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(buffer, { lazyEntries: true }, (err, zip) => {
+      if (err || !zip) return reject(err);
+      const methods = new Map<string, number>();
+      zip.on('error', reject);
+      zip.on('end', () => resolve(methods));
+      zip.on('entry', (entry: yauzl.Entry) => {
+        methods.set(entry.fileName, entry.compressionMethod);
+        zip.readEntry();
+      });
+      zip.readEntry();
+    });
+  });
+}

@@ -1,0 +1,238 @@
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as delay } from 'node:timers/promises';
+import { formatBytes } from '../byte-sizes.ts';
+import { isAlreadyCompressed } from '../files/compression.ts';
+import { type FileBody, FileRefusedError, type FileSource, type FileSources, MISSING } from '../files/sources.ts';
+import type { ExportEntity, ExportFile } from './entities.ts';
+import { fileListCopySql } from './queries.ts';
+import type { Snapshot } from './snapshot.ts';
+import type { ZipEntry, ZipWriter } from './zip-writer.ts';
+
+/** What became of one of the user's files; manifest.json lists every one. */
+export type FileOutcome = 'included' | 'missing' | 'too_large' | 'failed';
+
+export interface UserFileRecord {
+  /** Where the file is in the archive (for one not included: where it would have been). */
+  path: string;
+  entity: string;
+  outcome: FileOutcome;
+  /** included: its bytes in the archive; too_large: its size at the source. */
+  bytes?: number;
+  sha256?: string;
+  /** Why it is not included, in plain words. */
+  reason?: string;
+}
+
+/** A file could not be read after every try: the request is retried later rather than delivered with a hole. */
+export class FileSourceError extends Error {
+  override name = 'FileSourceError';
+  /** For the request's `error`, which the application may show: no key, no URL. */
+  readonly publicText: string;
+  constructor(source: string, cause: unknown) {
+    super(`a file could not be read from source ${source}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.publicText = `a file could not be read from its source (${source})`;
+  }
+}
+
+/** The archive would be larger than EXPORT_MAX_ARCHIVE_BYTES: refused before the first byte, for good. */
+export class ArchiveTooLargeError extends Error {
+  override name = 'ArchiveTooLargeError';
+  readonly publicText: string;
+  constructor(expected: number, max: number) {
+    super(`the export would hold about ${formatBytes(expected)} before compression, more than EXPORT_MAX_ARCHIVE_BYTES (${formatBytes(max)})`);
+    this.publicText = `the export is too large: about ${formatBytes(expected)}, more than the ${formatBytes(max)} one archive may hold`;
+  }
+}
+
+export interface FileLimits {
+  maxFileBytes: number;
+  /** The request's last attempt: a file that cannot be read is listed as failed rather than failing the request again. */
+  finalAttempt: boolean;
+}
+
+interface FileRef {
+  path: string;
+  locator: string;
+  content_type: string | null;
+  size: number | null;
+}
+
+/** Tries per file (the first read and two more, each resuming where the last broke off). */
+const TRIES = 3;
+const RETRY_DELAY_MS = [0, 250, 1_000];
+/** Small files are requested this many ahead, so that round trips overlap; their bodies wait in socket buffers. */
+const READ_AHEAD = 8;
+const SMALL_FILE_BYTES = 1 << 20;
+
+/**
+ * The user's files, before anything is written: how many bytes they add
+ * (the database's size column, or a HEAD per file where there is none), to
+ * size the upload's parts and refuse an archive over the limit up front.
+ * Files above the per-file limit do not count: they will not be included.
+ */
+export async function plannedFileBytes(snapshot: Snapshot, entities: readonly ExportEntity[], userId: string, sources: FileSources, limits: FileLimits, signal: AbortSignal): Promise<number> {
+  let total = 0;
+  for (const entity of entities) {
+    for (const file of entity.files) {
+      const source = sources.get(file.source);
+      const heads = new Set<Promise<void>>();
+      for await (const ref of fileRefs(snapshot, entity, file, userId)) {
+        if (ref.size !== null) {
+          if (ref.size <= limits.maxFileBytes) total += ref.size;
+          continue;
+        }
+        const head: Promise<void> = source
+          .head(ref.locator, signal)
+          .then((h) => {
+            if (h !== MISSING && Number.isFinite(h.bytes) && h.bytes <= limits.maxFileBytes) total += h.bytes;
+          })
+          // A HEAD that fails only leaves the estimate short; the read itself retries and decides.
+          .catch(() => {})
+          .finally(() => heads.delete(head));
+        heads.add(head);
+        if (heads.size >= READ_AHEAD) await Promise.race(heads);
+      }
+      await Promise.all(heads);
+    }
+  }
+  return total;
+}
+
+/**
+ * Writes every file the user's rows point at into the archive, under
+ * files/<entity>/…, each streamed from its source straight into its ZIP entry
+ * (stored when already compressed, deflated otherwise) and hashed on the way.
+ * Returns what became of each. A file the source says does not exist is
+ * `missing`; one above the limit `too_large`; one that keeps failing throws a
+ * FileSourceError (the request is retried later) except on the last attempt,
+ * where it is `failed`, so the person gets everything else.
+ */
+export async function writeFiles(
+  snapshot: Snapshot,
+  zip: ZipWriter,
+  entities: readonly ExportEntity[],
+  userId: string,
+  sources: FileSources,
+  limits: FileLimits,
+  signal: AbortSignal,
+  onBytes: (bytes: number) => void,
+): Promise<UserFileRecord[]> {
+  const records: UserFileRecord[] = [];
+  for (const entity of entities) {
+    for (const file of entity.files) {
+      const source = sources.get(file.source);
+      // Reads started ahead of the one being written, oldest first.
+      const ahead: { ref: FileRef; first: Promise<FileBody | typeof MISSING> }[] = [];
+      const startRead = (ref: FileRef) => {
+        const first = source.read(ref.locator, { signal });
+        first.catch(() => {}); // observed when its turn comes
+        ahead.push({ ref, first });
+      };
+      const writeNext = async () => {
+        const { ref, first } = ahead.shift()!;
+        records.push(await writeOne(zip, source, entity.name, ref, first, limits, signal, onBytes));
+      };
+      try {
+        for await (const ref of fileRefs(snapshot, entity, file, userId)) {
+          // Big or unknown sizes are read one at a time; small ones overlap their round trips.
+          if (ref.size === null || ref.size > SMALL_FILE_BYTES) {
+            while (ahead.length > 0) await writeNext();
+          }
+          startRead(ref);
+          if (ahead.length >= READ_AHEAD || ref.size === null || ref.size > SMALL_FILE_BYTES) await writeNext();
+        }
+        while (ahead.length > 0) await writeNext();
+      } finally {
+        // Reads started ahead of a failure: close their connections.
+        for (const { first } of ahead.splice(0)) void first.then((got) => got !== MISSING && got.body.destroy(), () => {});
+      }
+    }
+  }
+  return records;
+}
+
+async function writeOne(
+  zip: ZipWriter,
+  source: FileSource,
+  entity: string,
+  ref: FileRef,
+  first: Promise<FileBody | typeof MISSING>,
+  limits: FileLimits,
+  signal: AbortSignal,
+  onBytes: (bytes: number) => void,
+): Promise<UserFileRecord> {
+  const record = (outcome: FileOutcome, extra: Partial<UserFileRecord> = {}): UserFileRecord => ({ path: ref.path, entity, outcome, ...extra });
+  let entry: ZipEntry | undefined;
+  let etag: string | undefined;
+  let expected = Number.NaN;
+  const progress = { written: 0 };
+  for (let attempt = 1; ; attempt++) {
+    let got: FileBody | typeof MISSING | undefined;
+    try {
+      got = attempt === 1 ? await first : await source.read(ref.locator, { from: progress.written, etag, signal });
+      if (got === MISSING) {
+        if (entry) throw new Error('the file disappeared while it was being read');
+        return record('missing', { reason: 'it no longer exists where it was stored' });
+      }
+      if (!entry) {
+        if (got.bytes > limits.maxFileBytes) {
+          got.body.destroy();
+          return record('too_large', { bytes: got.bytes, reason: `it is larger (${formatBytes(got.bytes)}) than the ${formatBytes(limits.maxFileBytes)} one file in an archive may be` });
+        }
+        await zip.drained().catch((error: unknown) => {
+          throw new ArchiveWriteError('the archive failed', { cause: error });
+        });
+        entry = zip.openEntry(ref.path, { store: isAlreadyCompressed(ref.content_type ?? got.contentType, ref.path) });
+        etag = got.etag;
+        expected = got.bytes;
+      }
+      await copyInto(entry, got.body, progress, onBytes);
+      if (Number.isFinite(expected) && progress.written !== expected) throw new Error(`the source sent ${progress.written} of ${expected} bytes`);
+      const file = entry.end();
+      return record('included', { bytes: file.bytes, sha256: file.sha256 });
+    } catch (error) {
+      if (got && got !== MISSING) got.body.destroy();
+      // The archive itself failed, or the build was stopped: nothing to retry here.
+      if (error instanceof ArchiveWriteError) throw error.cause;
+      if (signal.aborted) throw error;
+      const permanent = error instanceof FileRefusedError;
+      if (attempt >= TRIES || permanent) {
+        // A half-written entry cannot be taken back out of a streamed archive.
+        if (!entry && (limits.finalAttempt || permanent)) return record('failed', { reason: `it could not be read: ${(error as Error).message}` });
+        throw new FileSourceError(source.name, error);
+      }
+      await delay(RETRY_DELAY_MS[attempt] ?? 1_000, undefined, { signal });
+    }
+  }
+}
+
+/** An error of the archive, not of the source: it ends the build rather than being retried. */
+class ArchiveWriteError extends Error {
+  override name = 'ArchiveWriteError';
+}
+
+/** Copies a body into the entry; `progress.written` counts what is in, so a read that breaks off resumes from there. */
+async function copyInto(entry: ZipEntry, body: Readable, progress: { written: number }, onBytes: (bytes: number) => void): Promise<void> {
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    try {
+      await entry.write(chunk);
+    } catch (error) {
+      throw new ArchiveWriteError('the archive failed', { cause: error });
+    }
+    progress.written += chunk.length;
+    onBytes(chunk.length);
+  }
+}
+
+/** The rows' files, read from the snapshot one line at a time (a user with many files is never held whole). */
+async function* fileRefs(snapshot: Snapshot, entity: ExportEntity, file: ExportFile, userId: string): AsyncGenerator<FileRef> {
+  let rest = '';
+  const utf8 = new StringDecoder('utf8'); // a character may span two chunks
+  for await (const chunk of snapshot.copy(fileListCopySql(entity, file, userId)) as AsyncIterable<Buffer>) {
+    const lines = (rest + utf8.write(chunk)).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) if (line) yield JSON.parse(line) as FileRef;
+  }
+  if (rest) yield JSON.parse(rest) as FileRef;
+}
