@@ -105,7 +105,9 @@ export function sizeSql(entity: ExportEntity, userId: string): string {
     .map((c) => `coalesce(pg_column_size(${columnSql(c)}), 0)`);
   const fixedBytes = entity.columns.reduce((sum, c) => sum + c.name.length + 40, 0);
   const bytes = [...valueBytes, String(fixedBytes)].join(' + ').replaceAll(':user', user);
-  return `select count(*)::bigint as n, coalesce(sum(${bytes}), 0)::bigint as bytes from ${entity.from.replaceAll(':user', user)}`;
+  // Rows that point at a file: an entity whose rows point at none costs no file query at all.
+  const files = entity.files.length === 0 ? '0' : `count(*) filter (where ${entity.files.map((f) => `coalesce(${f.locator}, '') <> ''`).join(' or ')})`;
+  return `select count(*)::bigint as n, coalesce(sum(${bytes}), 0)::bigint as bytes, ${files}::bigint as files from ${entity.from.replaceAll(':user', user)}`;
 }
 
 /**

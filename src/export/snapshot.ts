@@ -8,6 +8,8 @@ export interface EntitySize {
   rows: number;
   /** A rough size of the entity's JSON, to decide up front whether it needs numbered parts. */
   estimatedJsonBytes: number;
+  /** Rows that point at one of the user's files. */
+  rowsWithFiles: number;
 }
 
 /**
@@ -52,8 +54,8 @@ export class Snapshot {
   /** Row counts and size estimates for every entity, in one round trip. */
   async sizes(entities: readonly ExportEntity[], userId: string): Promise<Map<string, EntitySize>> {
     const selects = entities.map((entity) => `select '${entity.name}' as entity, * from (${sizeSql(entity, userId)}) s`);
-    const { rows } = await this.client.query<{ entity: string; n: string; bytes: string | null }>(selects.join(' union all '));
-    return new Map(rows.map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0) }]));
+    const { rows } = await this.client.query<{ entity: string; n: string; bytes: string | null; files: string }>(selects.join(' union all '));
+    return new Map(rows.map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0), rowsWithFiles: Number(r.files) }]));
   }
 
   /** Streams the output of a COPY … TO STDOUT statement. */

@@ -72,7 +72,9 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     }
     const signal = options.signal ?? new AbortController().signal;
     const sizes = await snapshot.sizes(options.entities, identity.userId);
-    const fileBytes = await plannedFileBytes(snapshot, options.entities, identity.userId, options.files, options.fileLimits, signal);
+    // Only entities whose rows point at files cost file queries (most users of most apps have none).
+    const withFiles = options.entities.filter((e) => (sizes.get(e.name)?.rowsWithFiles ?? 0) > 0);
+    const fileBytes = await plannedFileBytes(snapshot, withFiles, identity.userId, options.files, options.fileLimits, signal);
     const progress: Progress = { rowsTotal: 0, rowsWritten: 0, fileBytesTotal: fileBytes, fileBytesWritten: 0 };
     // Each row is written twice (JSON and CSV); progress counts both.
     for (const s of sizes.values()) progress.rowsTotal += 2 * s.rows;
@@ -83,7 +85,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     options.onProgress?.({ ...progress });
 
     // Files first: a row whose file could not be included then says so (a null path) instead of naming a file that is not there.
-    const files = await writeFiles(snapshot, zip, options.entities, identity.userId, options.files, options.fileLimits, signal, (bytes) => {
+    const files = await writeFiles(snapshot, zip, withFiles, identity.userId, options.files, options.fileLimits, signal, (bytes) => {
       progress.fileBytesWritten += bytes;
       options.onProgress?.({ ...progress });
     });
@@ -91,7 +93,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
 
     const entities: Record<string, EntityManifest> = {};
     for (const entity of options.entities) {
-      const size = sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0 };
+      const size = sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, rowsWithFiles: 0 };
       entities[entity.name] = await writeEntity(snapshot, zip, entity, identity.userId, size, options.maxEntryBytes, leftOut, (rows) => {
         progress.rowsWritten += rows;
         options.onProgress?.({ ...progress });
