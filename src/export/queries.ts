@@ -157,3 +157,12 @@ export function fileListCopySql(entity: ExportEntity, file: ExportFile, userId: 
   const rows = `select ${values.join(', ')} from ${from}`;
   return `copy (select row_to_json(f)::text from (${rows}) f where f.path is not null order by f.path) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')`;
 }
+
+/**
+ * The header line COPY writes for the entity's CSV: the column names, which
+ * are plain SQL names (the definition allows no other), so never quoted. For
+ * an entity with no rows, where the file is this line alone.
+ */
+export function csvHeader(entity: ExportEntity): string {
+  return `${entity.columns.map((c) => c.name).join(',')}\n`;
+}

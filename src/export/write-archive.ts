@@ -5,7 +5,7 @@ import { JsonArrayParts } from './json-parts.ts';
 import { archiveSchema } from './json-schema.ts';
 import { buildManifest, type EntityManifest, type Manifest } from './manifest.ts';
 import type { FileSources } from '../files/sources.ts';
-import { csvCopySql, jsonLinesCopySql, type LeftOutFiles } from './queries.ts';
+import { csvCopySql, csvHeader, jsonLinesCopySql, type LeftOutFiles } from './queries.ts';
 import { readmeText } from './readme.ts';
 import { type EntitySize, Snapshot } from './snapshot.ts';
 import { ArchiveTooLargeError, type FileLimits, plannedFileBytes, writeFiles } from './write-files.ts';
@@ -132,11 +132,15 @@ async function writeEntity(
 
   const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index)), maxEntryBytes);
   let reported = 0;
-  await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, numbered ? 'ordered' : 'scan', leftOut)), zip, async (chunk) => {
-    await json.push(chunk);
-    onRows(json.rows - reported);
-    reported = json.rows;
-  });
+  // No rows (the count says so, from the same snapshot): the files are written without a round trip to the database.
+  const empty = size.rows === 0;
+  if (!empty) {
+    await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, numbered ? 'ordered' : 'scan', leftOut)), zip, async (chunk) => {
+      await json.push(chunk);
+      onRows(json.rows - reported);
+      reported = json.rows;
+    });
+  }
   const jsonParts = await json.finish();
 
   // The CSV holds the same rows in the same parts as the JSON.
@@ -146,7 +150,8 @@ async function writeEntity(
     const range = jsonParts.length === 1 && !numbered ? 'scan' : { offset, limit: part.rows };
     const entry = zip.openEntry(name('csv', 'csv', i + 1));
     await entry.write(BOM); // Excel reads UTF-8 right only with a BOM.
-    await pipeCopy(snapshot.copy(csvCopySql(entity, userId, range, leftOut)), zip, (chunk) => entry.write(chunk));
+    if (empty) await entry.write(Buffer.from(csvHeader(entity)));
+    else await pipeCopy(snapshot.copy(csvCopySql(entity, userId, range, leftOut)), zip, (chunk) => entry.write(chunk));
     csv.push(entry.end());
     onRows(part.rows);
     offset += part.rows;

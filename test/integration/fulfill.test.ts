@@ -1,3 +1,5 @@
+import { to as copyTo } from 'pg-copy-streams';
+import { csvCopySql } from '../../src/export/queries.ts';
 import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -199,6 +201,21 @@ describe('fulfill', () => {
     expect(lonerFiles.get('csv/pipeline_runs.csv')!.toString('utf8')).toBe(
       '\uFEFFid,project_id,feature_id,number,status,trigger,branch,commit_sha,started_at,finished_at,duration_ms,metadata\n',
     );
+
+    // An entity with no rows is written without a query: byte for byte what PostgreSQL's COPY writes for it.
+    const counts = (await requestRow(env, lonerRequest))!.row_counts as Record<string, number>;
+    const empties = env.entities.filter((e) => counts[e.name] === 0);
+    expect(empties.length).toBeGreaterThan(3);
+    for (const entity of empties) {
+      const copied: Buffer[] = [];
+      const client = await env.admin.connect();
+      try {
+        for await (const chunk of client.query(copyTo(csvCopySql(entity, loner)))) copied.push(chunk as Buffer);
+      } finally {
+        client.release();
+      }
+      expect(lonerFiles.get(`csv/${entity.name}.csv`)!.toString('utf8'), entity.name).toBe(`\uFEFF${Buffer.concat(copied).toString('utf8')}`);
+    }
 
     const memberFiles = await readZip(await getObject(env, (await requestRow(env, memberRequest))!.object_key));
     expect(JSON.parse(memberFiles.get('json/projects.json')!.toString())).toEqual([
