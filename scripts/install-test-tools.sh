@@ -2,7 +2,8 @@
 # The real clients and servers the tests use besides PostgreSQL and s3rver
 # (npm packages): LibreOffice Calc (CSV opened in a real spreadsheet), the
 # Prometheus Pushgateway (metrics pushed to the real thing), Ceph's RADOS
-# Gateway (an S3 API that checks SigV4 signatures and stores SSE), 7-Zip.
+# Gateway (an S3 API that checks SigV4 signatures and stores SSE), 7-Zip,
+# unzip, Python and OpenSSL.
 # Installs from Debian's packages what is missing; does nothing when all are there.
 set -euo pipefail
 missing=()
@@ -12,6 +13,10 @@ command -v radosgw >/dev/null || missing+=(radosgw)
 command -v ceph-mon >/dev/null || missing+=(ceph-mon)
 command -v ceph-osd >/dev/null || missing+=(ceph-osd)
 command -v 7zz >/dev/null || missing+=(7zip)
+# Archives opened by unzip and Python's zipfile; a TLS server's certificate for the https file source.
+command -v unzip >/dev/null || missing+=(unzip)
+command -v python3 >/dev/null || missing+=(python3)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "test tools: all present"
   exit 0

@@ -52,11 +52,11 @@ export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity
       }
     }
     const rowKey = catalog.primaryKeys.get(e.table)?.[0] ?? 'id';
-    const files = e.files.map((f) => exportFile(e, f, rowKey));
-    for (const f of files) {
-      const rule = e.files.find((r) => r.name === f.column)!;
-      columns.push({ name: f.column, kind: 'text', sql: f.path, description: rule.export, nullable: true, filePath: true });
-    }
+    const files = e.files.map((rule) => {
+      const file = exportFile(e, rule, rowKey);
+      columns.push({ name: file.column, kind: 'text', sql: file.path, description: rule.export, nullable: true, filePath: true });
+      return file;
+    });
     return { name: e.name, description: e.description, columns, from: fromClause(e, byName, idsOf, refColumn), orderBy: e.orderBy.map((c) => `t.${c}`).join(', '), files };
   });
 }
@@ -79,7 +79,6 @@ function exportFile(e: EntityRule, f: FileRule, rowKey: string): ExportFile {
   return {
     column: f.name,
     source: f.source,
-    locatorKind: f.key ? 'key' : 'url',
     locator,
     path,
     ...(f.contentTypeColumn ? { contentType: `t.${f.contentTypeColumn}` } : {}),

@@ -28,8 +28,6 @@ export interface ExportFile {
   column: string;
   /** The file source's name (file_sources in the definition). */
   source: string;
-  /** Whether `locator` is an object key or an https URL. */
-  locatorKind: 'key' | 'url';
   /** SQL over alias `t`: the object key or URL. */
   locator: string;
   /** SQL: files/<entity>/<row key>/<safe name>, unique in the archive; null when the row has no file. */

@@ -117,8 +117,11 @@ export function sizeSql(entity: ExportEntity, userId: string): string {
  * every backslash.
  */
 export function jsonLinesCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan', leftOut?: LeftOutFiles): string {
-  const rows = selectRows(entity, userId, entity.columns.map(jsonValue), order, leftOut);
-  return `copy (select row_to_json(r)::text from (${rows}) r) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')`;
+  return jsonLinesCopy(selectRows(entity, userId, entity.columns.map(jsonValue), order, leftOut));
+}
+
+function jsonLinesCopy(rows: string, tail = ''): string {
+  return `copy (select row_to_json(r)::text from (${rows}) r${tail}) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')`;
 }
 
 /**
@@ -154,8 +157,7 @@ export function fileListCopySql(entity: ExportEntity, file: ExportFile, userId: 
     `${file.contentType ?? 'null::text'} as content_type`,
     `(${file.size ?? 'null'})::bigint as size`,
   ];
-  const rows = `select ${values.join(', ')} from ${from}`;
-  return `copy (select row_to_json(f)::text from (${rows}) f where f.path is not null order by f.path) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')`;
+  return jsonLinesCopy(`select ${values.join(', ')} from ${from}`, ' where r.path is not null order by r.path');
 }
 
 /**

@@ -136,11 +136,10 @@ export async function writeFiles(
       try {
         for await (const ref of fileRefs(snapshot, entity, file, userId)) {
           // Big or unknown sizes are read one at a time; small ones overlap their round trips.
-          if (ref.size === null || ref.size > SMALL_FILE_BYTES) {
-            while (ahead.length > 0) await writeNext();
-          }
+          const alone = ref.size === null || ref.size > SMALL_FILE_BYTES;
+          if (alone) while (ahead.length > 0) await writeNext();
           startRead(ref);
-          if (ahead.length >= READ_AHEAD || ref.size === null || ref.size > SMALL_FILE_BYTES) await writeNext();
+          if (alone || ahead.length >= READ_AHEAD) await writeNext();
         }
         while (ahead.length > 0) await writeNext();
       } finally {

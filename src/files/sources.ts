@@ -77,11 +77,8 @@ export function openFileSources(rules: Readonly<Record<string, FileSourceRule>>,
   const problems: string[] = [];
   const sources: FileSource[] = [];
   for (const rule of Object.values(rules)) {
-    const setting = (suffix: string) => {
-      const v = env[`EXPORT_SOURCE_${rule.name.toUpperCase()}_${suffix}`]?.trim();
-      return v === '' ? undefined : v;
-    };
     const label = (suffix: string) => `EXPORT_SOURCE_${rule.name.toUpperCase()}_${suffix}`;
+    const setting = (suffix: string) => env[label(suffix)]?.trim() || undefined;
     if (rule.kind === 'https') {
       sources.push(new HttpsFileSource(rule.name, rule.hosts));
       continue;
