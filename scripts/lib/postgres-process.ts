@@ -25,6 +25,9 @@ const server = new EmbeddedPostgres({
   password: 'postgres',
   persistent: false,
   createPostgresUser: process.getuid?.() === 0,
+  // UTF8 whatever the environment's locale: without LANG, initdb picks SQL_ASCII,
+  // which no application should run on and the tests do not describe.
+  initdbFlags: ['--encoding=UTF8', '--locale=C'],
   postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
   onLog: () => {},
   onError: () => {},
