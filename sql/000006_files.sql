@@ -20,28 +20,37 @@ declare
   s text := coalesce(original, '');
   ext text;
   stem text;
+  utf8 boolean := current_setting('server_encoding') = 'UTF8';
 begin
-  if current_setting('server_encoding') = 'UTF8' then
+  -- Separators, Windows-reserved characters, C0 controls and DEL.
+  s := regexp_replace(s, '[/\\<>:"|?*\x01-\x1f\x7f]', '_', 'g');
+  if utf8 then
+    -- C1 controls, zero-width, bidirectional marks and overrides, the BOM.
+    -- Only where characters are Unicode: in a SQL_ASCII database these
+    -- would be bytes inside a character, and replacing one would leave text
+    -- that is not UTF-8 (and a COPY that fails).
     s := normalize(s, NFC);
+    s := regexp_replace(s, '[\x80-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]', '_', 'g');
   end if;
-  -- Separators, Windows-reserved characters, C0/DEL/C1 controls, zero-width,
-  -- bidirectional marks and overrides, and the BOM.
-  s := regexp_replace(s, '[/\\<>:"|?*\x01-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]', '_', 'g');
+  if char_length(s) > 119 or octet_length(s) > 199 then
+    ext := coalesce(substring(s from '(\.[A-Za-z0-9]{1,10})$'), '');
+    stem := left(s, char_length(s) - char_length(ext));
+    stem := left(stem, 119 - char_length(ext));
+    while octet_length(stem || ext) > 199 loop
+      stem := left(stem, -1);
+    end loop;
+    if not utf8 then
+      -- The database sees bytes, not characters: never end on part of a UTF-8 one.
+      stem := regexp_replace(stem, '([\xc0-\xdf]|[\xe0-\xef][\x80-\xbf]?|[\xf0-\xf7][\x80-\xbf]{0,2})$', '');
+    end if;
+    s := regexp_replace(stem, '[. ]+$', '') || ext;
+  end if;
   s := regexp_replace(s, '^ +', '');
   s := regexp_replace(s, '[. ]+$', '');
   -- A leading dot would make "..", "." or a hidden file.
   s := regexp_replace(s, '^\.', '_');
   if s ~* '^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)' then
     s := '_' || s;
-  end if;
-  if char_length(s) > 120 or octet_length(s) > 200 then
-    ext := coalesce(substring(s from '(\.[A-Za-z0-9]{1,10})$'), '');
-    stem := left(s, char_length(s) - char_length(ext));
-    stem := left(stem, 120 - char_length(ext));
-    while octet_length(stem || ext) > 200 loop
-      stem := left(stem, -1);
-    end loop;
-    s := regexp_replace(stem, '[. ]+$', '') || ext;
   end if;
   if s = '' then
     return 'file';

@@ -5,6 +5,8 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { loadDefinition } from '../../src/definition/parse.ts';
 import { openFileSources } from '../../src/files/sources.ts';
@@ -402,5 +404,43 @@ describe('files behind https URLs', () => {
     // The one warning names archive paths, never the URLs; a URL's signature reaches no log and no archive file but the row's own column.
     expect(result.stderr).toMatch(/some of the user's files are not in the archive/);
     expect(result.stderr).not.toContain('SIGNATURE0123456789abcdef');
+  });
+});
+
+describe('file names in a database that is not UTF8', () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await createTestEnv();
+  });
+  afterAll(() => env.close());
+
+  it('SQL_ASCII: names are made safe byte-wise, never cut inside a UTF-8 character, and COPY can still write them as UTF-8', async () => {
+    const name = `a_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    await env.admin.query(`create database ${name} encoding 'SQL_ASCII' lc_collate 'C' lc_ctype 'C' template template0`);
+    const url = new URL(env.databaseUrl);
+    url.pathname = `/${name}`;
+    const db = new pg.Client({ connectionString: url.toString() });
+    await db.connect();
+    try {
+      // What the function needs of the migrations: the requests table the same file alters, then the file itself.
+      await db.query('create table data_export_requests (id int)');
+      await db.query(readFileSync(new URL('../../sql/000006_files.sql', import.meta.url), 'utf8'));
+      const hostile = ['../../etc/passwd', 'C:\\x', 'bell\u0007.txt', '\u202Egnp.exe', `${'é'.repeat(150)}.pdf`, `${'x'.repeat(118)}é.txt`];
+      const { rows } = await db.query<{ safe: string }>(`select exporter_file_name(convert_from(decode(n, 'hex'), 'SQL_ASCII')) as safe from unnest($1::text[]) n`, [
+        hostile.map((h) => Buffer.from(h).toString('hex')),
+      ]);
+      // COPY converts to UTF-8 on the way out: invalid bytes would fail it.
+      const copied: Buffer[] = [];
+      for await (const chunk of db.query(copyTo(`copy (select exporter_file_name(convert_from(decode(n, 'hex'), 'SQL_ASCII')) from unnest(array[${hostile.map((h) => `'${Buffer.from(h).toString('hex')}'`).join(',')}]) n) to stdout with (encoding 'UTF8')`))) copied.push(chunk as Buffer);
+      expect(Buffer.concat(copied).toString('utf8').split('\n').filter(Boolean)).toHaveLength(hostile.length);
+      for (const { safe } of rows) {
+        const text = safe; // decoded as UTF-8 by the client: a broken sequence would show as U+FFFD
+        expect(text, text).not.toMatch(/^\.|[/\\:\u0000-\u001f\u007f\ufffd]|[. ]$/);
+        expect(Buffer.byteLength(text)).toBeLessThanOrEqual(200);
+      }
+    } finally {
+      await db.end();
+      await env.admin.query(`drop database ${name}`).catch(() => {});
+    }
   });
 });
