@@ -9,6 +9,7 @@ import { csvCopySql, csvHeader, jsonLinesCopySql, type LeftOutFiles } from './qu
 import { readmeText } from './readme.ts';
 import { type EntitySize, Snapshot } from './snapshot.ts';
 import { ArchiveTooLargeError, type FileLimits, plannedFileBytes, writeFiles } from './write-files.ts';
+import { ZIP32_MAX } from './zip-format.ts';
 import type { WrittenFile, ZipWriter } from './zip-writer.ts';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -127,10 +128,12 @@ async function writeEntity(
   // Whether to number the parts is decided before the first byte, since a
   // ZIP entry's name comes first; the estimate leaves room for error.
   const numbered = size.estimatedJsonBytes > maxEntryBytes / 2;
+  // Parts are cut near maxEntryBytes of JSON; a CSV part holds the same rows in fewer bytes. Past 4 GiB, ZIP64 sizes.
+  const large = maxEntryBytes * 1.5 >= ZIP32_MAX;
   const name = (dir: string, ext: string, index: number) =>
     numbered || index > 1 ? `${dir}/${entity.name}-${String(index).padStart(4, '0')}.${ext}` : `${dir}/${entity.name}.${ext}`;
 
-  const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index)), maxEntryBytes);
+  const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index), { large }), maxEntryBytes);
   let reported = 0;
   // No rows (the count says so, from the same snapshot): the files are written without a round trip to the database.
   const empty = size.rows === 0;
@@ -148,7 +151,7 @@ async function writeEntity(
   let offset = 0;
   for (const [i, part] of jsonParts.entries()) {
     const range = jsonParts.length === 1 && !numbered ? 'scan' : { offset, limit: part.rows };
-    const entry = zip.openEntry(name('csv', 'csv', i + 1));
+    const entry = zip.openEntry(name('csv', 'csv', i + 1), { large });
     await entry.write(BOM); // Excel reads UTF-8 right only with a BOM.
     if (empty) await entry.write(Buffer.from(csvHeader(entity)));
     else await pipeCopy(snapshot.copy(csvCopySql(entity, userId, range, leftOut)), zip, (chunk) => entry.write(chunk));

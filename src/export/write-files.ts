@@ -7,6 +7,7 @@ import { type FileBody, FileRefusedError, type FileSource, type FileSources, MIS
 import type { ExportEntity, ExportFile } from './entities.ts';
 import { fileListCopySql } from './queries.ts';
 import type { Snapshot } from './snapshot.ts';
+import { ZIP32_MAX } from './zip-format.ts';
 import type { ZipEntry, ZipWriter } from './zip-writer.ts';
 
 /** What became of one of the user's files; manifest.json lists every one. */
@@ -182,7 +183,11 @@ async function writeOne(
         await zip.drained().catch((error: unknown) => {
           throw new ArchiveWriteError('the archive failed', { cause: error });
         });
-        entry = zip.openEntry(ref.path, { store: isAlreadyCompressed(ref.content_type ?? got.contentType, ref.path) });
+        entry = zip.openEntry(ref.path, {
+          store: isAlreadyCompressed(ref.content_type ?? got.contentType, ref.path),
+          // A size the source did not give, or one near 4 GiB (deflate may add a little): ZIP64 sizes from the local header on.
+          large: !(got.bytes < ZIP32_MAX * 0.99),
+        });
         etag = got.etag;
         expected = got.bytes;
       }

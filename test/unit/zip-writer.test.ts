@@ -1,9 +1,108 @@
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import yauzl from 'yauzl';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ZipWriter } from '../../src/export/zip-writer.ts';
+import { readZip, zipMethods } from '../support/zip.ts';
+import { toolAvailable } from '../support/tools.ts';
+
+const DATE = new Date('2026-03-04T05:06:08Z');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'exporter-zip-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Writes the entries through a ZipWriter and returns the whole archive (read as the upload reads it). */
+async function zipOf(entries: { path: string; data: Buffer; store?: boolean; large?: boolean }[], level = 1): Promise<Buffer> {
+  const zip = new ZipWriter({ level, date: DATE });
+  const whole = buffer(zip.output);
+  for (const { path: name, data, store, large } of entries) {
+    const entry = zip.openEntry(name, { store, large });
+    // In several chunks, as COPY and S3 hand them over.
+    for (let at = 0; at < data.length; at += 100_000) await entry.write(data.subarray(at, at + 100_000));
+    entry.end();
+  }
+  await zip.finalize();
+  return whole;
+}
+
+/** The archive opened by unzip, Python's zipfile and 7-Zip: each tests every CRC. */
+function checkWithRealReaders(archive: Buffer, name: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, archive);
+  expect(execFileSync('unzip', ['-tq', file], { maxBuffer: 1 << 24 }).toString()).toMatch(/No errors detected/);
+  const py = execFileSync('python3', ['-c', 'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint(len(z.infolist()))', file]).toString().trim();
+  if (toolAvailable('7zz')) expect(execFileSync('7zz', ['t', file], { maxBuffer: 1 << 24 }).toString()).toMatch(/Everything is Ok/);
+  return py;
+}
+
+function randomish(bytes: number): Buffer {
+  const out = Buffer.alloc(bytes);
+  let seed = createHash('sha256').update(String(bytes)).digest();
+  for (let at = 0; at < bytes; at += 32) {
+    seed.copy(out, at);
+    seed = createHash('sha256').update(seed).digest();
+  }
+  return out;
+}
 
 describe('ZipWriter', () => {
+  it('writes deflated and stored entries that real readers open byte for byte, with their date, method and permissions', async () => {
+    const text = Buffer.from('id,name\n'.repeat(50_000));
+    const photo = randomish(300_000);
+    const archive = await zipOf([
+      { path: 'csv/projects.csv', data: text },
+      { path: 'files/avatars/1/photo.jpg', data: photo, store: true },
+      { path: 'empty.txt', data: Buffer.alloc(0) },
+      { path: 'files/名前/ünïcödé.txt', data: Buffer.from('héllo\n') },
+    ]);
+    const files = await readZip(archive);
+    expect(files.get('csv/projects.csv')!.equals(text)).toBe(true);
+    expect(files.get('files/avatars/1/photo.jpg')!.equals(photo)).toBe(true);
+    expect(files.get('empty.txt')!.length).toBe(0);
+    expect(files.get('files/名前/ünïcödé.txt')!.toString()).toBe('héllo\n');
+    expect(Object.fromEntries(await zipMethods(archive))).toEqual({
+      'csv/projects.csv': 8,
+      'files/avatars/1/photo.jpg': 0,
+      'empty.txt': 8,
+      'files/名前/ünïcödé.txt': 8,
+    });
+    expect(archive.length).toBeLessThan(text.length / 10 + photo.length + 2_000); // the text was compressed
+    const entry = await firstEntry(archive);
+    expect(entry.getLastModDate({ timezone: 'UTC' }).toISOString()).toBe('2026-03-04T05:06:08.000Z');
+    expect(entry.externalFileAttributes >>> 16).toBe(0o100644); // a regular file, rw-r--r--
+    expect(checkWithRealReaders(archive, 'mixed.zip')).toBe('4');
+  });
+
+  it('level 0 stores every entry', async () => {
+    const archive = await zipOf([{ path: 'a.json', data: Buffer.from('[]\n') }], 0);
+    expect(Object.fromEntries(await zipMethods(archive))).toEqual({ 'a.json': 0 });
+    expect((await readZip(archive)).get('a.json')!.toString()).toBe('[]\n');
+  });
+
+  it('an entry announced as large (ZIP64 sizes in its local header and descriptor) opens in every reader', async () => {
+    const archive = await zipOf([
+      { path: 'files/video.mp4', data: randomish(200_000), store: true, large: true },
+      { path: 'files/notes.txt', data: Buffer.from('x'.repeat(100_000)), large: true },
+      { path: 'manifest.json', data: Buffer.from('{}\n') },
+    ]);
+    expect([...(await readZip(archive)).keys()]).toEqual(['files/video.mp4', 'files/notes.txt', 'manifest.json']);
+    expect(checkWithRealReaders(archive, 'large.zip')).toBe('3');
+  });
+
+  it('more than 65,535 entries: the count goes into the ZIP64 end record, and the directory is written in pieces', { timeout: 120_000 }, async () => {
+    const entries = Array.from({ length: 70_000 }, (_, i) => ({ path: `files/uploads/${i}/note-${i}.txt`, data: Buffer.from(`note ${i}\n`) }));
+    const archive = await zipOf(entries);
+    expect(checkWithRealReaders(archive, 'many.zip')).toBe('70000');
+    const files = await readZip(archive);
+    expect(files.size).toBe(70_000);
+    expect(files.get('files/uploads/69999/note-69999.txt')!.toString()).toBe('note 69999\n');
+  });
+
   it('finalize() waiting on an output nobody reads settles at once when the archive is aborted', async () => {
-    const zip = new ZipWriter({ level: 0, date: new Date('2026-01-01T00:00:00Z') });
+    const zip = new ZipWriter({ level: 0, date: DATE });
     // Nobody consumes zip.output (the upload stopped): the archive fills its buffers and waits.
     const entry = zip.openEntry('big.bin');
     void entry.write(Buffer.alloc(8 * 1024 * 1024)).catch(() => {});
@@ -19,4 +118,29 @@ describe('ZipWriter', () => {
     ]);
     expect(outcome).toBe('the claim was lost');
   });
+
+  it('a write waiting on a full output (deflating) fails with the reason the archive was aborted', async () => {
+    const zip = new ZipWriter({ level: 1, date: DATE });
+    const entry = zip.openEntry('data.bin');
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 40; i++) writes.push(entry.write(randomish(256 * 1024)));
+    const settled = Promise.allSettled(writes);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    zip.abort(new Error('the upload failed'));
+    const outcomes = await settled;
+    const reasons = new Set(outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason.message));
+    expect(reasons).toEqual(new Set(['the upload failed']));
+    expect(() => zip.openEntry('next.txt')).toThrow('the upload failed');
+  });
 });
+
+function firstEntry(archive: Buffer): Promise<yauzl.Entry> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(archive, { lazyEntries: true }, (err, zip) => {
+      if (err || !zip) return reject(err);
+      zip.once('entry', resolve);
+      zip.once('error', reject);
+      zip.readEntry();
+    });
+  });
+}
