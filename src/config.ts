@@ -73,6 +73,8 @@ export interface ExportConfig {
   readonly zipLevel: number;
   /** No single file in the archive grows past this; larger entities are split into numbered parts. */
   readonly maxEntryBytes: number;
+  /** An entity whose JSON is estimated at this size or more has its CSV read in parallel, on a second connection. */
+  readonly parallelFromBytes: number;
   /** A failed request waits this long before its second attempt, twice that before its third, … */
   readonly retryBackoffSeconds: number;
   /** A user's file above this is not included (manifest: too_large). */
@@ -211,6 +213,7 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
       stallTimeoutSeconds: duration('stallTimeout', 86_400),
       zipLevel: integer('zipLevel', 0, 9),
       maxEntryBytes: 1024 ** 3,
+      parallelFromBytes: 8 * 1024 * 1024,
       retryBackoffSeconds: duration('retryBackoff', 86_400),
       maxFileBytes: bytes('maxFileBytes'),
       maxArchiveBytes: bytes('maxArchiveBytes'),

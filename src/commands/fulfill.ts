@@ -42,8 +42,9 @@ export function registerFulfill(program: Command, tools: CommandTools): void {
 }
 
 export function fulfillConnections(config: Config): number {
-  // One snapshot connection per request in flight, plus one for claims and renewals.
-  return config.export.concurrency * 2 + 1;
+  // Per request in flight: its snapshot, a second reader of it for big
+  // entities, and one for its claim renewals; plus one for claims.
+  return config.export.concurrency * 3 + 1;
 }
 
 export async function fulfillPass(

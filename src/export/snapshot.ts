@@ -4,6 +4,14 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { ExportEntity, UserTable } from './entities.ts';
 import { sizeSql, userLiteral } from './queries.ts';
 
+/**
+ * Every scan starts at the table's first block: with synchronized scans (on
+ * by default) a second scan of a big table joins one under way midway, and
+ * the JSON and CSV of an entity, read at once on two connections, would list
+ * the same rows in different orders.
+ */
+const SAME_ORDER = 'set local synchronize_seqscans = off';
+
 export interface EntitySize {
   rows: number;
   /** A rough size of the entity's JSON, to decide up front whether it needs numbered parts. */
@@ -19,14 +27,18 @@ export interface EntitySize {
  */
 export class Snapshot {
   private readonly client: pg.PoolClient;
+  private readonly pool: pg.Pool;
   private closed = false;
+  /** A second connection on this snapshot, once one was asked for (null: the pool had none to spare). */
+  private second: Promise<Snapshot | null> | undefined;
   /** The error that broke the connection between two queries (a killed backend): the root cause to report. */
   private broken: Error | undefined;
   private readonly onError = (error: Error) => (this.broken ??= error);
   /** The snapshot's time, ISO 8601 UTC with microseconds. */
   readonly asOf: string;
 
-  private constructor(client: pg.PoolClient, asOf: string) {
+  private constructor(pool: pg.Pool, client: pg.PoolClient, asOf: string) {
+    this.pool = pool;
     this.client = client;
     this.asOf = asOf;
     client.on('error', this.onError);
@@ -35,11 +47,11 @@ export class Snapshot {
   static async open(pool: pg.Pool): Promise<Snapshot> {
     const client = await pool.connect();
     try {
-      await client.query('begin isolation level repeatable read, read only');
+      await client.query(`begin isolation level repeatable read, read only; ${SAME_ORDER}`);
       const { rows } = await client.query<{ as_of: string }>(
         `select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of`,
       );
-      return new Snapshot(client, rows[0]!.as_of);
+      return new Snapshot(pool, client, rows[0]!.as_of);
     } catch (error) {
       client.release(error as Error);
       throw error;
@@ -56,6 +68,39 @@ export class Snapshot {
     const selects = entities.map((entity) => `select '${entity.name}' as entity, * from (${sizeSql(entity, userId)}) s`);
     const { rows } = await this.client.query<{ entity: string; n: string; bytes: string | null; files: string }>(selects.join(' union all '));
     return new Map(rows.map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0), rowsWithFiles: Number(r.files) }]));
+  }
+
+  /**
+   * A second reader of this same snapshot, on another connection
+   * (`pg_export_snapshot()` here, `SET TRANSACTION SNAPSHOT` there, as
+   * pg_dump's parallel mode does), so that PostgreSQL serializes two files at
+   * once on two cores. Opened once and closed with this one. None when the
+   * pool is at its limit with no connection to spare: the caller then reads
+   * in turn rather than waiting on builds that wait in their turn.
+   */
+  reader(): Promise<Snapshot | null> {
+    this.second ??= this.openReader();
+    return this.second;
+  }
+
+  private async openReader(): Promise<Snapshot | null> {
+    const pool = this.pool;
+    // At its limit with no idle connection beyond those already promised to waiters: read in turn instead.
+    if (pool.totalCount >= (pool.options.max ?? 10) && pool.idleCount <= pool.waitingCount) return null;
+    const { rows } = await this.client.query<{ id: string }>('select pg_export_snapshot() as id');
+    const id = rows[0]!.id;
+    if (!/^[0-9A-F-]+$/i.test(id)) throw new Error(`unexpected snapshot id ${JSON.stringify(id)}`);
+    const client = await this.pool.connect();
+    try {
+      await client.query(`begin isolation level repeatable read, read only; set transaction snapshot '${id}'; ${SAME_ORDER}`);
+    } catch (error) {
+      client.release(error as Error);
+      throw error;
+    }
+    // Closed while it was being opened (the build was stopped): close it too.
+    const reader = new Snapshot(this.pool, client, this.asOf);
+    if (this.closed) await reader.close(new Error('the snapshot was closed'));
+    return reader;
   }
 
   /** Streams the output of a COPY … TO STDOUT statement. */
@@ -77,14 +122,17 @@ export class Snapshot {
     this.client.off('error', this.onError);
     if (error) {
       this.client.release(error);
-      return;
+    } else {
+      try {
+        await this.client.query('commit');
+        this.client.release();
+      } catch (commitError) {
+        this.client.release(commitError as Error);
+      }
     }
-    try {
-      await this.client.query('commit');
-      this.client.release();
-    } catch (commitError) {
-      this.client.release(commitError as Error);
-    }
+    // The second reader after the first: an abort ends the first one's query at once.
+    const second = await this.second?.catch(() => null);
+    await second?.close(error);
   }
 }
 

@@ -31,6 +31,8 @@ export interface ZipWriterOptions {
   level: number;
   /** The time stamped on every entry. */
   date: Date;
+  /** What the output holds before writers wait for its consumer (default 1 MiB). */
+  bufferBytes?: number;
 }
 
 export interface EntryOptions {
@@ -42,7 +44,7 @@ export interface EntryOptions {
 
 /** The output's buffer: what the upload has not taken yet. */
 const OUTPUT_BUFFER_BYTES = 1 << 20;
-/** Deflate's input and output chunks: large enough that compression (on libuv's pool) runs while the next chunk is hashed. */
+/** The size of the pieces deflate hands back. */
 const DEFLATE_CHUNK_BYTES = 64 * 1024;
 /**
  * A deflated entry that ends below this size is compressed in one synchronous
@@ -51,9 +53,19 @@ const DEFLATE_CHUNK_BYTES = 64 * 1024;
  * costs zlib a few hundred KB of state and a round trip to the thread pool
  * (10,000 small files: 2.4 s and 194 MB of RSS through streams).
  */
-const SMALL_ENTRY_BYTES = 64 * 1024;
+const SMALL_ENTRY_BYTES = 256 * 1024;
 /** The central directory is written in pieces of about this size, each waiting for the upload to take the last. */
 const DIRECTORY_PIECE_BYTES = 64 * 1024;
+
+/**
+ * Bytes are gathered into pieces of this size before they are hashed and
+ * handed on. COPY delivers about 8 KB at a time (one socket read), and each
+ * piece costs deflate a round trip to libuv's thread pool, one at a time per
+ * stream: at 8 KB a piece that round trip, not compression, limited the
+ * heavy export (80,000 of them; see BENCHMARKS.md). One copy of the bytes
+ * buys it.
+ */
+const PIECE_BYTES = 256 * 1024;
 
 /** One file being written: bytes go in with backpressure and are hashed (SHA-256 and CRC-32) on the way. */
 export class ZipEntry {
@@ -63,6 +75,9 @@ export class ZipEntry {
   private byteCount = 0;
   private crc = 0;
   private ended = false;
+  /** The piece being gathered, and how much of it is filled. */
+  private piece: Buffer | undefined;
+  private filled = 0;
 
   constructor(zip: ZipWriter, path: string) {
     this.zip = zip;
@@ -73,22 +88,46 @@ export class ZipEntry {
     return this.byteCount;
   }
 
-  /** Resolves once the archive can take more; callers should hand over large chunks, not rows. */
+  /** Resolves once the archive can take more (at once while a piece is being gathered). */
   write(chunk: Buffer): Promise<void> {
     if (this.ended) return Promise.reject(new Error(`${this.path}: written after its end`));
-    if (chunk.length === 0) return Promise.resolve();
-    this.hash.update(chunk);
-    this.crc = crc32(chunk, this.crc);
     this.byteCount += chunk.length;
-    return this.zip.writeData(chunk);
+    // A large chunk with nothing gathered goes on as it is.
+    if (this.filled === 0 && chunk.length >= PIECE_BYTES) return this.handOn(chunk);
+    let handed: Promise<void> | undefined;
+    let at = 0;
+    while (at < chunk.length) {
+      this.piece ??= Buffer.allocUnsafeSlow(PIECE_BYTES);
+      const copied = chunk.copy(this.piece, this.filled, at);
+      this.filled += copied;
+      at += copied;
+      if (this.filled === PIECE_BYTES) handed = this.flush();
+    }
+    return handed ?? Promise.resolve();
   }
 
   /** The entry's figures at once; its last bytes and data descriptor follow in order before the next entry's. */
   end(): WrittenFile {
     if (this.ended) throw new Error(`${this.path}: ended twice`);
     this.ended = true;
+    // Reported through the next write or finalize() if it fails.
+    if (this.filled > 0) void this.flush().catch(() => {});
     this.zip.endEntry(this.crc, this.byteCount);
     return { path: this.path, bytes: this.byteCount, sha256: this.hash.digest('hex') };
+  }
+
+  private flush(): Promise<void> {
+    const piece = this.piece!.subarray(0, this.filled);
+    // A new buffer each time: the last one is still queued (deflate's input, or the output's buffer).
+    this.piece = undefined;
+    this.filled = 0;
+    return this.handOn(piece);
+  }
+
+  private handOn(bytes: Buffer): Promise<void> {
+    this.hash.update(bytes);
+    this.crc = crc32(bytes, this.crc);
+    return this.zip.writeData(bytes);
   }
 }
 
@@ -123,6 +162,9 @@ interface OpenEntry {
 export class ZipWriter {
   readonly output: Readable;
   private readonly level: number;
+  private readonly date: Date;
+  /** Fragments made by this archive and not yet appended: aborted with it. */
+  private readonly fragments = new Set<ZipWriter>();
   private readonly when: { time: number; date: number };
   private readonly records: CentralRecord[] = [];
   private current: OpenEntry | undefined;
@@ -137,9 +179,10 @@ export class ZipWriter {
 
   constructor(options: ZipWriterOptions) {
     this.level = options.level;
+    this.date = options.date;
     this.when = dosDateTime(options.date);
     this.output = new Readable({
-      highWaterMark: OUTPUT_BUFFER_BYTES,
+      highWaterMark: options.bufferBytes ?? OUTPUT_BUFFER_BYTES,
       read: () => {
         const wanted = this.outputWanted;
         this.outputWanted = undefined;
@@ -201,6 +244,52 @@ export class ZipWriter {
     await this.tail;
     await ended.catch(() => this.throwIfFailed());
     this.throwIfFailed();
+  }
+
+  /**
+   * A writer of entries ahead of their turn (read by another connection, in
+   * parallel with this archive's current entry): they are hashed and deflated
+   * as they are written, and their bytes wait in the fragment's own buffer of
+   * `bufferBytes`, then its writers wait, until appendFragment() streams them
+   * into this archive. Memory stays bounded whatever the entry's size.
+   */
+  fragment(bufferBytes: number): ZipWriter {
+    this.throwIfFailed();
+    const fragment = new ZipWriter({ level: this.level, date: this.date, bufferBytes });
+    this.fragments.add(fragment);
+    return fragment;
+  }
+
+  /** A fragment's last step: its output ends after its last entry, with no directory (the archive it joins writes that). */
+  endFragment(): Promise<void> {
+    if (this.current && !this.current.ended) throw new Error(`endFragment() while ${this.current.entry.path} is still open`);
+    return this.enqueue(async () => {
+      this.output.push(null);
+    });
+  }
+
+  /**
+   * Streams a fragment's entries into this archive here, as they come, until
+   * the fragment ends; then lists them in this archive's directory at the
+   * offsets they landed at (a local header holds no offset, so its bytes are
+   * copied as they are).
+   */
+  appendFragment(fragment: ZipWriter): Promise<void> {
+    this.throwIfFailed();
+    if (this.current && !this.current.ended) throw new Error(`a fragment appended while ${this.current.entry.path} is still open`);
+    this.current = undefined;
+    return this.enqueue(async () => {
+      const base = this.offset;
+      for await (const chunk of fragment.output as AsyncIterable<Buffer>) await this.push(chunk);
+      for (const record of fragment.records) this.records.push({ ...record, offset: record.offset + base });
+      this.fragments.delete(fragment);
+    });
+  }
+
+  /** Drops a fragment that will not be appended: its writers fail with `reason`, its bytes are let go. */
+  discardFragment(fragment: ZipWriter, reason: Error): void {
+    this.fragments.delete(fragment);
+    fragment.abort(reason);
   }
 
   /** Stops the archive and makes its output fail, so the upload consuming it aborts. */
@@ -274,7 +363,7 @@ export class ZipWriter {
 
   private startDeflate(record: CentralRecord): DeflateRaw {
     // highWaterMark reaches the Transform underneath (Node passes its options on), though zlib's types omit it.
-    const deflate = createDeflateRaw({ level: this.level, chunkSize: DEFLATE_CHUNK_BYTES, highWaterMark: DEFLATE_CHUNK_BYTES * 4 } as ZlibOptions);
+    const deflate = createDeflateRaw({ level: this.level, chunkSize: DEFLATE_CHUNK_BYTES, highWaterMark: 2 * PIECE_BYTES } as ZlibOptions);
     deflate.on('data', (chunk: Buffer) => {
       record.compressedBytes += chunk.length;
       this.offset += chunk.length;
@@ -346,6 +435,8 @@ export class ZipWriter {
     this.failure ??= error;
     this.failedSignal.abort(this.failure);
     this.current?.deflate?.destroy();
+    for (const fragment of this.fragments) fragment.abort(this.failure);
+    this.fragments.clear();
     // A writer waiting for the output to want more is released; it then sees the failure.
     const wanted = this.outputWanted;
     this.outputWanted = undefined;

@@ -145,6 +145,9 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
   const heartbeat = setInterval(beat, ctx.heartbeatMs);
 
   let link: PresignedLink | undefined;
+  // Entities whose CSV was read on a second connection while their JSON was written (and any read ahead then not used).
+  const csvReadAhead: string[] = [];
+  const csvAheadDropped: string[] = [];
   try {
     const manifest = await untilStopped(writeArchive({
       pool: deps.pool,
@@ -154,6 +157,8 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
       user: ctx.user,
       identity: { requestId: request.id, userId: request.userId, exporterVersion: ctx.exporterVersion, schemaVersion: ctx.schemaVersion },
       maxEntryBytes: ctx.config.maxEntryBytes,
+      parallelFromBytes: ctx.config.parallelFromBytes,
+      onCsvAhead: (entity, outcome) => (outcome === 'appended' ? csvReadAhead : csvAheadDropped).push(entity),
       files: ctx.files,
       fileLimits: { maxFileBytes: ctx.config.maxFileBytes, finalAttempt: request.attempts >= ctx.config.maxAttempts },
       maxArchiveBytes: ctx.config.maxArchiveBytes,
@@ -211,7 +216,16 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
     const rows = Object.values(counts).reduce((a, b) => a + b, 0);
     ms.publish = lap();
     log.info(
-      { outcome: 'ready', rows: counts, bytes: archiveBytes, seconds: seconds(started), ms, expiresAt: link!.expiresAt.toISOString() },
+      {
+        outcome: 'ready',
+        rows: counts,
+        bytes: archiveBytes,
+        seconds: seconds(started),
+        ms,
+        expiresAt: link!.expiresAt.toISOString(),
+        ...(csvReadAhead.length > 0 ? { csvReadAhead } : {}),
+        ...(csvAheadDropped.length > 0 ? { csvAheadDropped } : {}),
+      },
       'request ready',
     );
     return { kind: 'ready', rows, bytes: archiveBytes, seconds: seconds(started), rowCounts: counts };

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, fulfillInProcess, getObject, listKeys, requestRow, type TestEnv } from '../support/harness.ts';
 import { insertProject, insertRequest, insertRun, insertUser } from '../support/seed.ts';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { text } from 'node:stream/consumers';
+import { Snapshot } from '../../src/export/snapshot.ts';
 import { parseJsonExact, readZip } from '../support/zip.ts';
 
 let env: TestEnv;
@@ -88,6 +90,76 @@ describe('fulfill when things go wrong', () => {
     const manifest = JSON.parse(files.get('manifest.json')!.toString());
     expect(manifest.entities.pipeline_runs.rows).toBe(60);
     expect(manifest.entities.pipeline_runs.files.map((f: any) => f.path).sort()).toEqual([...csvParts, ...jsonParts].sort());
+  });
+
+  it('a big entity has its CSV read on a second connection of the same snapshot while its JSON is written: the same rows, in the same order', async () => {
+    const user = await insertUser(env.admin);
+    const project = await insertProject(env.admin, user);
+    // Inserted backwards, then some rows rewritten: the table's physical order is neither the export's nor the insert's.
+    for (let n = 300; n >= 1; n--) await insertRun(env.admin, project, { number: n, branch: `branch-${n}` });
+    await env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [project]);
+    const id = await insertRequest(env.admin, user);
+
+    // Every entity with rows counts as big here; the CSV read ahead may hold 64 KiB before its reader waits.
+    const { summary, logger } = await fulfill([id], {}, (c) => (c.export.parallelFromBytes = 0));
+    expect(summary.ready).toBe(1);
+    const ready = logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
+    expect(ready.csvReadAhead).toEqual(['users', 'projects', 'pipeline_runs']);
+    const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
+    const jsonNumbers = (parseJsonExact(files.get('json/pipeline_runs.json')!.toString()) as { number: number }[]).map((r) => r.number);
+    const csvRows = parseCsv(files.get('csv/pipeline_runs.csv')!.toString(), { bom: true, columns: true }) as { number: string; status: string }[];
+    expect(csvRows.map((r) => Number(r.number))).toEqual(jsonNumbers);
+    expect([...jsonNumbers].sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(csvRows.filter((r) => r.status === 'rewritten')).toHaveLength(42);
+    const manifest = JSON.parse(files.get('manifest.json')!.toString());
+    expect(manifest.entities.pipeline_runs.files.map((f: { path: string }) => f.path)).toEqual(['json/pipeline_runs.json', 'csv/pipeline_runs.csv']);
+  });
+
+  it('the second reader sees the snapshot, not rows written after it began', async () => {
+    const user = await insertUser(env.admin);
+    const project = await insertProject(env.admin, user);
+    await insertRun(env.admin, project, { number: 1 });
+    const snapshot = await Snapshot.open(env.handle.pool);
+    try {
+      await insertRun(env.admin, project, { number: 2 }); // committed after the snapshot began
+      const reader = await snapshot.reader();
+      expect(reader).not.toBeNull();
+      const count = async (s: Snapshot) => (await text(s.copy(`copy (select count(*) from pipeline_runs where project_id = '${project}') to stdout`))).trim();
+      expect(await count(reader!)).toBe('1');
+      expect(await count(snapshot)).toBe('1');
+      expect(await snapshot.reader()).toBe(reader); // one per snapshot
+    } finally {
+      await snapshot.close();
+    }
+  });
+
+  it('an entity the estimate called small that needs parts after all: the CSV read ahead is dropped and read again part by part, the same rows as the JSON parts', async () => {
+    const user = await insertUser(env.admin);
+    const project = await insertProject(env.admin, user);
+    // Control characters are one byte stored and six in JSON (\u0001): the estimate falls far short.
+    for (let n = 60; n >= 1; n--) await insertRun(env.admin, project, { number: n, branch: `${'\u0001'.repeat(400)}-${n}` });
+    const id = await insertRequest(env.admin, user);
+
+    const { summary, logger } = await fulfill([id], {}, (c) => {
+      c.export.maxEntryBytes = 128 * 1024;
+      c.export.parallelFromBytes = 0;
+    });
+    expect(summary.ready).toBe(1);
+    const ready = logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
+    expect(ready.csvAheadDropped).toEqual(['pipeline_runs']);
+    const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
+    const jsonParts = [...files.keys()].filter((k) => k.startsWith('json/pipeline_runs')).sort();
+    const csvParts = [...files.keys()].filter((k) => k.startsWith('csv/pipeline_runs')).sort();
+    expect(jsonParts.length).toBeGreaterThan(1);
+    expect(csvParts).toEqual(jsonParts.map((p) => p.replace('json', 'csv').replace('.json', '.csv')));
+    const all: number[] = [];
+    for (const [i, part] of jsonParts.entries()) {
+      const jsonNumbers = (parseJsonExact(files.get(part)!.toString()) as { number: number }[]).map((r) => r.number);
+      const csvNumbers = (parseCsv(files.get(csvParts[i]!)!.toString(), { bom: true, columns: true }) as { number: string }[]).map((r) => Number(r.number));
+      expect(csvNumbers).toEqual(jsonNumbers);
+      all.push(...jsonNumbers);
+    }
+    expect(all.sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
   });
 
   it("parts hold the same rows in JSON and CSV even when the table's physical order is not the export's order", async () => {

@@ -96,9 +96,39 @@ describe('ZipWriter', () => {
     const entries = Array.from({ length: 70_000 }, (_, i) => ({ path: `files/uploads/${i}/note-${i}.txt`, data: Buffer.from(`note ${i}\n`) }));
     const archive = await zipOf(entries);
     expect(checkWithRealReaders(archive, 'many.zip')).toBe('70000');
+  });
+
+  it('a fragment written ahead (in parallel with the current entry) lands after it, at the right offsets; a discarded one leaves nothing', async () => {
+    const zip = new ZipWriter({ level: 1, date: DATE });
+    const whole = buffer(zip.output);
+    const json = zip.openEntry('json/runs.json');
+    // Written at the same time as the JSON, into a buffer smaller than itself: its writer waits until it is appended.
+    const ahead = zip.fragment(64 * 1024);
+    const aheadText = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `${i},${createHash('md5').update(String(i)).digest('hex')}\n`).join(''));
+    const aheadWritten = (async () => {
+      const csv = ahead.openEntry('csv/runs.csv');
+      for (let at = 0; at < aheadText.length; at += 50_000) await csv.write(aheadText.subarray(at, at + 50_000));
+      const file = csv.end();
+      await ahead.endFragment();
+      return file;
+    })();
+    const dropped = zip.fragment(64 * 1024);
+    const droppedWrite = dropped.openEntry('csv/dropped.csv').write(randomish(1_000_000));
+    const jsonText = randomish(700_000);
+    await json.write(jsonText);
+    json.end();
+    zip.discardFragment(dropped, new Error('not needed'));
+    await expect(droppedWrite).rejects.toThrow('not needed');
+    const [file] = await Promise.all([aheadWritten, zip.appendFragment(ahead)]);
+    expect(file.sha256).toBe(createHash('sha256').update(aheadText).digest('hex'));
+    await zip.addText('manifest.json', '{}\n');
+    await zip.finalize();
+    const archive = await whole;
     const files = await readZip(archive);
-    expect(files.size).toBe(70_000);
-    expect(files.get('files/uploads/69999/note-69999.txt')!.toString()).toBe('note 69999\n');
+    expect([...files.keys()]).toEqual(['json/runs.json', 'csv/runs.csv', 'manifest.json']);
+    expect(files.get('csv/runs.csv')!.equals(aheadText)).toBe(true);
+    expect(files.get('json/runs.json')!.equals(jsonText)).toBe(true);
+    expect(checkWithRealReaders(archive, 'fragment.zip')).toBe('3');
   });
 
   it('finalize() waiting on an output nobody reads settles at once when the archive is aborted', async () => {
