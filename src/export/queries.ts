@@ -16,13 +16,6 @@ export function userLiteral(userId: string): string {
   return `'${userId}'::uuid`;
 }
 
-/** A slice of an entity's rows, in its total order or (an entity its estimate said was small) in scan order: one numbered part. */
-export interface RowRange {
-  offset: number;
-  limit: number;
-  ordered: boolean;
-}
-
 // ISO 8601 in UTC with all six fractional digits: exact, and the same text in JSON and CSV.
 const isoTimestamp = (expr: string) => `to_char(${expr} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
@@ -79,12 +72,10 @@ function csvValue(column: ExportColumn): string {
  * scan yields, which spares sorting millions of rows twice (a third of the
  * heavy export's time, see BENCHMARKS.md): both of its files come from the
  * same plan on the same snapshot, so they list the same rows. A split entity
- * in its total order: the JSON at once ('ordered'), the CSV part by part (a
- * range), so that part N of both holds the same rows whatever the table's
- * physical order. An entity estimated small that turns out to need parts
- * was read in scan order; its CSV parts are ranges of that same scan order.
+ * in its total order ('ordered'), its JSON and its CSV each in one query, so
+ * that part N of both holds the same rows whatever the table's physical order.
  */
-export type RowOrder = 'scan' | 'ordered' | RowRange;
+export type RowOrder = 'scan' | 'ordered';
 
 /**
  * The paths of the files an archive could not include (missing, too large,
@@ -100,10 +91,8 @@ function selectRows(entity: ExportEntity, userId: string, values: string[], orde
   const withoutLeftOut = (value: string, column: ExportColumn) =>
     column.filePath && left.length > 0 ? `case when ${value} = any(array[${left.map(textLiteral).join(', ')}]) then null else ${value} end` : value;
   const list = values.map((v, i) => `${withoutLeftOut(v, entity.columns[i]!).replaceAll(':user', user)} as "${entity.columns[i]!.name}"`).join(', ');
-  const ordered = order === 'ordered' || (typeof order === 'object' && order.ordered);
-  const orderBy = ordered ? ` order by ${entity.orderBy}` : '';
-  const slice = typeof order === 'object' ? ` offset ${order.offset} limit ${order.limit}` : '';
-  return `select ${list} from ${from}${orderBy}${slice}`;
+  const orderBy = order === 'ordered' ? ` order by ${entity.orderBy}` : '';
+  return `select ${list} from ${from}${orderBy}`;
 }
 
 /**

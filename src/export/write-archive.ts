@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Readable } from 'node:stream';
 import type { ExportEntity, UserTable } from './entities.ts';
+import { CsvParts } from './csv-parts.ts';
 import { JsonArrayParts } from './json-parts.ts';
 import { archiveSchema } from './json-schema.ts';
 import { buildManifest, type EntityManifest, type Manifest } from './manifest.ts';
@@ -202,14 +203,16 @@ async function writeEntity(
     csv.push(file);
     onRows(json.rows);
     onCsvAhead?.(entity.name, 'appended');
+  } else if (jsonParts.length === 1 && !numbered) {
+    csv.push(await csvPart(snapshot, zip, 1, 'scan'));
+    onRows(json.rows);
   } else {
-    let offset = 0;
-    for (const [i, part] of jsonParts.entries()) {
-      const range: RowOrder = jsonParts.length === 1 && !numbered ? 'scan' : { offset, limit: part.rows, ordered: numbered };
-      csv.push(await csvPart(snapshot, zip, i + 1, range));
-      onRows(part.rows);
-      offset += part.rows;
-    }
+    // Parts: one query, in the JSON's order, cut at the JSON parts' row counts.
+    const parts = new CsvParts((index) => zip.openEntry(name('csv', 'csv', index), { large }), jsonParts.map((p) => p.rows));
+    if (!empty) await pipeCopy(snapshot.copy(csvCopySql(entity, userId, numbered ? 'ordered' : 'scan', leftOut)), zip, (chunk) => parts.push(chunk));
+    else await parts.push(Buffer.from(csvHeader(entity)));
+    csv.push(...(await parts.finish()));
+    onRows(json.rows);
   }
 
   return {

@@ -72,7 +72,7 @@ describe('the definition', () => {
     expect(shipped.map((e) => e.name)).toEqual(LEGACY_ENTITIES.map((e) => e.name));
     for (const [i, legacy] of LEGACY_ENTITIES.entries()) {
       const entity = shipped[i]!;
-      for (const order of ['scan', 'ordered', { offset: 10, limit: 5, ordered: true }, { offset: 10, limit: 5, ordered: false }] as const) {
+      for (const order of ['scan', 'ordered'] as const) {
         expect(flat(jsonLinesCopySql(entity, USER, order)), entity.name).toBe(flat(jsonLinesCopySql(legacy, USER, order)));
         expect(flat(csvCopySql(entity, USER, order)), entity.name).toBe(flat(csvCopySql(legacy, USER, order)));
       }
