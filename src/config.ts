@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { parseBytes } from './byte-sizes.ts';
 import { formatDuration, parseDurationSeconds } from './durations.ts';
@@ -37,10 +38,16 @@ export const SETTINGS = {
   definition: { flag: '--definition <file>', env: 'EXPORT_DEFINITION', help: 'what leaves the database: a definition file (YAML); the one for the sample schema when unset' },
   httpPort: { flag: '--http-port <port>', env: 'EXPORT_HTTP_PORT', help: 'work: serve /livez, /readyz and /metrics on this port (off when unset)' },
   maxFileBytes: { flag: '--max-file-bytes <size>', env: 'EXPORT_MAX_FILE_BYTES', help: "a user's file larger than this is left out of the archive (listed as too_large): bytes or 500MB, 5GiB", default: '5GiB' },
+  spoolDir: { flag: '--spool-dir <dir>', env: 'EXPORT_SPOOL_DIR', help: "where a big entity's CSV, read at the same time as its JSON, waits for its turn (deflated, in a file deleted as soon as it is made); none: in memory, 4 MiB, then it waits", default: 'the system temporary directory' },
   maxArchiveBytes: { flag: '--max-archive-bytes <size>', env: 'EXPORT_MAX_ARCHIVE_BYTES', help: 'a request whose data and files add up to more than this is refused up front, with the reason on the request', default: '100GiB' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
+
+function spoolDirectory(setting: string | undefined): string | null {
+  if (setting === 'none') return null;
+  return setting === undefined || setting === SETTINGS.spoolDir.default ? os.tmpdir() : setting;
+}
 export type RawSettings = Partial<Record<SettingName, string>>;
 
 export type ServerSideEncryptionMode = 'AES256' | 'aws:kms' | 'none';
@@ -81,6 +88,8 @@ export interface ExportConfig {
   readonly maxFileBytes: number;
   /** A request whose rows and files add up to more than this (before compression) is refused before the first byte. */
   readonly maxArchiveBytes: number;
+  /** Where a CSV read ahead waits (null: in memory). */
+  readonly spoolDir: string | null;
 }
 
 /** What only the long-running `exporter work` reads. */
@@ -217,6 +226,7 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
       retryBackoffSeconds: duration('retryBackoff', 86_400),
       maxFileBytes: bytes('maxFileBytes'),
       maxArchiveBytes: bytes('maxArchiveBytes'),
+      spoolDir: spoolDirectory(value('spoolDir')),
     },
     logLevel,
     pushgatewayUrl: url('pushgatewayUrl', ['http', 'https']),

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Readable } from 'node:stream';
 import type { ExportEntity, UserTable } from './entities.ts';
 import { CsvParts } from './csv-parts.ts';
+import { type CsvAheadOutcome, CsvReadAhead } from './csv-ahead.ts';
 import { JsonArrayParts } from './json-parts.ts';
 import { archiveSchema } from './json-schema.ts';
 import { buildManifest, type EntityManifest, type Manifest } from './manifest.ts';
@@ -17,18 +18,11 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** Below this estimate of an entity's JSON, reading its CSV in parallel is not worth a second connection (a light user's never are). */
 const PARALLEL_FROM_BYTES = 8 * 1024 * 1024;
-/**
- * What a CSV read ahead may hold, deflated, until the JSON before it is
- * written (then its reader waits). Each MiB here cost about 3 MB of peak RSS
- * for the 1M-row user and bought less time the more it held (BENCHMARKS.md:
- * 16 MiB was 25% faster at 186-191 MB, over the 160 MB goal); 4 MiB keeps
- * the goal with room.
- */
-const AHEAD_BUFFER_BYTES = 4 * 1024 * 1024;
-
 interface EntryLimits {
   maxEntryBytes: number;
   parallelFromBytes: number;
+  /** Where a CSV read ahead waits (null: in memory). */
+  spoolDir: string | null;
 }
 
 export class UserNotFoundError extends Error {
@@ -60,8 +54,10 @@ export interface WriteArchiveOptions {
   maxEntryBytes: number;
   /** An entity estimated at this many bytes of JSON or more has its CSV read at once on a second connection. */
   parallelFromBytes?: number;
-  /** Told of each CSV read ahead on the second connection: appended, or dropped (the JSON needed parts after all). */
-  onCsvAhead?: (entity: string, outcome: 'appended' | 'dropped') => void;
+  /** Where that CSV waits for its turn, deflated, in a file deleted at once; null keeps it in memory (bounded, then its reader waits). */
+  spoolDir?: string | null;
+  /** Told of each CSV read ahead on the second connection: where it waited (disk or memory), or dropped (the JSON needed parts after all). */
+  onCsvAhead?: (entity: string, outcome: CsvAheadOutcome) => void;
   /** Where the user's files are read from, and the limits on them. */
   files: FileSources;
   fileLimits: FileLimits;
@@ -116,7 +112,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     const entities: Record<string, EntityManifest> = {};
     for (const entity of options.entities) {
       const size = sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, rowsWithFiles: 0 };
-      const limits = { maxEntryBytes: options.maxEntryBytes, parallelFromBytes: options.parallelFromBytes ?? PARALLEL_FROM_BYTES };
+      const limits = { maxEntryBytes: options.maxEntryBytes, parallelFromBytes: options.parallelFromBytes ?? PARALLEL_FROM_BYTES, spoolDir: options.spoolDir ?? null };
       entities[entity.name] = await writeEntity(snapshot, zip, entity, identity.userId, size, limits, leftOut, options.onCsvAhead, (rows) => {
         progress.rowsWritten += rows;
         options.onProgress?.({ ...progress });
@@ -161,67 +157,57 @@ async function writeEntity(
     writeCsvPart(reader, into, name('csv', 'csv', index), large, empty ? { header: csvHeader(entity) } : { sql: csvCopySql(entity, userId, range, leftOut) });
 
   // A big entity in one part: its CSV is read at once on a second connection
-  // of the same snapshot, into a bounded buffer, while the JSON is written.
+  // of the same snapshot, while the JSON is written.
   const reader = !numbered && !empty && size.estimatedJsonBytes >= limits.parallelFromBytes ? await snapshot.reader() : null;
-  let csvAhead: { fragment: ZipWriter; written: Promise<WrittenFile> } | undefined;
-  if (reader) {
-    const fragment = zip.fragment(AHEAD_BUFFER_BYTES);
-    const written = csvPart(reader, fragment, 1, 'scan').then(async (file) => {
-      await fragment.endFragment();
-      return file;
-    });
-    written.catch((error: unknown) => fragment.abort(error as Error));
-    csvAhead = { fragment, written };
-  }
+  let csvAhead = reader ? await CsvReadAhead.start(reader, zip, limits.spoolDir, (into) => csvPart(reader, into, 1, 'scan')) : undefined;
+  try {
+    const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index), { large }), limits.maxEntryBytes);
+    let reported = 0;
+    if (!empty) {
+      await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, numbered ? 'ordered' : 'scan', leftOut)), zip, async (chunk) => {
+        await json.push(chunk);
+        onRows(json.rows - reported);
+        reported = json.rows;
+      });
+    }
+    const jsonParts = await json.finish();
 
-  const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index), { large }), limits.maxEntryBytes);
-  let reported = 0;
-  if (!empty) {
-    await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, numbered ? 'ordered' : 'scan', leftOut)), zip, async (chunk) => {
-      await json.push(chunk);
-      onRows(json.rows - reported);
-      reported = json.rows;
-    });
-  }
-  const jsonParts = await json.finish();
+    // The CSV holds the same rows in the same parts as the JSON.
+    const csv: WrittenFile[] = [];
+    if (csvAhead && jsonParts.length > 1) {
+      // The estimate was short and the JSON needed parts: the CSV read ahead
+      // (one file) is dropped before any of it reaches the archive; the CSV
+      // is read again below, part by part.
+      await csvAhead.drop(new Error('the JSON needed parts; the CSV read ahead is not used'));
+      csvAhead = undefined;
+      onCsvAhead?.(entity.name, 'dropped');
+    }
+    if (csvAhead) {
+      csv.push(await csvAhead.append());
+      onRows(json.rows);
+      onCsvAhead?.(entity.name, csvAhead.waitedOn);
+    } else if (jsonParts.length === 1 && !numbered) {
+      csv.push(await csvPart(snapshot, zip, 1, 'scan'));
+      onRows(json.rows);
+    } else {
+      // Parts: one query, in the JSON's order, cut at the JSON parts' row counts.
+      const parts = new CsvParts((index) => zip.openEntry(name('csv', 'csv', index), { large }), jsonParts.map((p) => p.rows));
+      if (!empty) await pipeCopy(snapshot.copy(csvCopySql(entity, userId, numbered ? 'ordered' : 'scan', leftOut)), zip, (chunk) => parts.push(chunk));
+      else await parts.push(Buffer.from(csvHeader(entity)));
+      csv.push(...(await parts.finish()));
+      onRows(json.rows);
+    }
 
-  // The CSV holds the same rows in the same parts as the JSON.
-  const csv: WrittenFile[] = [];
-  if (csvAhead && jsonParts.length > 1) {
-    // The estimate was short and the JSON needed parts: the CSV read ahead
-    // (one file) is dropped before any of it reaches the archive, and its
-    // reader closed; the CSV is read again below, part by part.
-    const reason = new Error('the JSON needed parts; the CSV read ahead is not used');
-    zip.discardFragment(csvAhead.fragment, reason);
-    await reader!.close(reason);
-    await csvAhead.written.catch(() => {});
-    csvAhead = undefined;
-    onCsvAhead?.(entity.name, 'dropped');
+    return {
+      rows: json.rows,
+      files: [
+        ...jsonParts.map(({ rows: _rows, ...file }) => ({ ...file, format: 'json' as const })),
+        ...csv.map((file) => ({ ...file, format: 'csv' as const })),
+      ],
+    };
+  } finally {
+    await csvAhead?.close();
   }
-  if (csvAhead) {
-    const [file] = await Promise.all([csvAhead.written, zip.appendFragment(csvAhead.fragment)]);
-    csv.push(file);
-    onRows(json.rows);
-    onCsvAhead?.(entity.name, 'appended');
-  } else if (jsonParts.length === 1 && !numbered) {
-    csv.push(await csvPart(snapshot, zip, 1, 'scan'));
-    onRows(json.rows);
-  } else {
-    // Parts: one query, in the JSON's order, cut at the JSON parts' row counts.
-    const parts = new CsvParts((index) => zip.openEntry(name('csv', 'csv', index), { large }), jsonParts.map((p) => p.rows));
-    if (!empty) await pipeCopy(snapshot.copy(csvCopySql(entity, userId, numbered ? 'ordered' : 'scan', leftOut)), zip, (chunk) => parts.push(chunk));
-    else await parts.push(Buffer.from(csvHeader(entity)));
-    csv.push(...(await parts.finish()));
-    onRows(json.rows);
-  }
-
-  return {
-    rows: json.rows,
-    files: [
-      ...jsonParts.map(({ rows: _rows, ...file }) => ({ ...file, format: 'json' as const })),
-      ...csv.map((file) => ({ ...file, format: 'csv' as const })),
-    ],
-  };
 }
 
 /** One CSV file: the BOM, then COPY's CSV (or only its header line, for an entity with no rows). */

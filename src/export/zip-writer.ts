@@ -79,9 +79,13 @@ export class ZipEntry {
   private piece: Buffer | undefined;
   private filled = 0;
 
-  constructor(zip: ZipWriter, path: string) {
+  /** Stored entries skip the gathering: nothing waits on a thread per piece, and their chunks (S3's) are large already. */
+  private readonly gather: boolean;
+
+  constructor(zip: ZipWriter, path: string, gather: boolean) {
     this.zip = zip;
     this.path = path;
+    this.gather = gather;
   }
 
   get bytes(): number {
@@ -91,9 +95,10 @@ export class ZipEntry {
   /** Resolves once the archive can take more (at once while a piece is being gathered). */
   write(chunk: Buffer): Promise<void> {
     if (this.ended) return Promise.reject(new Error(`${this.path}: written after its end`));
+    if (chunk.length === 0) return Promise.resolve();
     this.byteCount += chunk.length;
     // A large chunk with nothing gathered goes on as it is.
-    if (this.filled === 0 && chunk.length >= PIECE_BYTES) return this.handOn(chunk);
+    if (this.filled === 0 && (chunk.length >= PIECE_BYTES || !this.gather)) return this.handOn(chunk);
     let handed: Promise<void> | undefined;
     let at = 0;
     while (at < chunk.length) {
@@ -199,7 +204,7 @@ export class ZipWriter {
     this.throwIfFailed();
     if (this.current && !this.current.ended) throw new Error(`${path}: opened while ${this.current.entry.path} is still open`);
     const store = options.store === true || this.level === 0;
-    const entry = new ZipEntry(this, path);
+    const entry = new ZipEntry(this, path, !store);
     const record: CentralRecord = {
       name: path,
       nameBytes: Buffer.byteLength(path, 'utf8'),
@@ -272,15 +277,16 @@ export class ZipWriter {
    * Streams a fragment's entries into this archive here, as they come, until
    * the fragment ends; then lists them in this archive's directory at the
    * offsets they landed at (a local header holds no offset, so its bytes are
-   * copied as they are).
+   * copied as they are). `bytes`: the fragment's output as it was kept
+   * elsewhere (a spool on disk), once it has ended.
    */
-  appendFragment(fragment: ZipWriter): Promise<void> {
+  appendFragment(fragment: ZipWriter, bytes: AsyncIterable<Buffer> = fragment.output): Promise<void> {
     this.throwIfFailed();
     if (this.current && !this.current.ended) throw new Error(`a fragment appended while ${this.current.entry.path} is still open`);
     this.current = undefined;
     return this.enqueue(async () => {
       const base = this.offset;
-      for await (const chunk of fragment.output as AsyncIterable<Buffer>) await this.push(chunk);
+      for await (const chunk of bytes) await this.push(chunk);
       for (const record of fragment.records) this.records.push({ ...record, offset: record.offset + base });
       this.fragments.delete(fragment);
     });

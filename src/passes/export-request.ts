@@ -145,9 +145,8 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
   const heartbeat = setInterval(beat, ctx.heartbeatMs);
 
   let link: PresignedLink | undefined;
-  // Entities whose CSV was read on a second connection while their JSON was written (and any read ahead then not used).
-  const csvReadAhead: string[] = [];
-  const csvAheadDropped: string[] = [];
+  // Entities whose CSV was read on a second connection while their JSON was written: where it waited, or dropped.
+  const csvReadAhead: Record<string, string> = {};
   try {
     const manifest = await untilStopped(writeArchive({
       pool: deps.pool,
@@ -158,7 +157,8 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
       identity: { requestId: request.id, userId: request.userId, exporterVersion: ctx.exporterVersion, schemaVersion: ctx.schemaVersion },
       maxEntryBytes: ctx.config.maxEntryBytes,
       parallelFromBytes: ctx.config.parallelFromBytes,
-      onCsvAhead: (entity, outcome) => (outcome === 'appended' ? csvReadAhead : csvAheadDropped).push(entity),
+      spoolDir: ctx.config.spoolDir,
+      onCsvAhead: (entity, outcome) => (csvReadAhead[entity] = outcome),
       files: ctx.files,
       fileLimits: { maxFileBytes: ctx.config.maxFileBytes, finalAttempt: request.attempts >= ctx.config.maxAttempts },
       maxArchiveBytes: ctx.config.maxArchiveBytes,
@@ -223,8 +223,7 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
         seconds: seconds(started),
         ms,
         expiresAt: link!.expiresAt.toISOString(),
-        ...(csvReadAhead.length > 0 ? { csvReadAhead } : {}),
-        ...(csvAheadDropped.length > 0 ? { csvAheadDropped } : {}),
+        ...(Object.keys(csvReadAhead).length > 0 ? { csvReadAhead } : {}),
       },
       'request ready',
     );

@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, fulfillInProcess, getObject, listKeys, requestRow, type TestEnv } from '../support/harness.ts';
 import { insertProject, insertRequest, insertRun, insertUser } from '../support/seed.ts';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { Snapshot } from '../../src/export/snapshot.ts';
 import { parseJsonExact, readZip } from '../support/zip.ts';
@@ -100,11 +103,16 @@ describe('fulfill when things go wrong', () => {
     await env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [project]);
     const id = await insertRequest(env.admin, user);
 
-    // Every entity with rows counts as big here; the CSV read ahead may hold 64 KiB before its reader waits.
-    const { summary, logger } = await fulfill([id], {}, (c) => (c.export.parallelFromBytes = 0));
+    // Every entity with rows counts as big here.
+    const spoolDir = mkdtempSync(path.join(os.tmpdir(), 'exporter-spool-test-'));
+    const { summary, logger } = await fulfill([id], {}, (c) => {
+      c.export.parallelFromBytes = 0;
+      c.export.spoolDir = spoolDir;
+    });
     expect(summary.ready).toBe(1);
     const ready = logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
-    expect(ready.csvReadAhead).toEqual(['users', 'projects', 'pipeline_runs']);
+    expect(ready.csvReadAhead).toEqual({ users: 'disk', projects: 'disk', pipeline_runs: 'disk' });
+    expect(readdirSync(spoolDir)).toEqual([]); // each spool file was deleted as soon as it was opened
     const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
     const jsonNumbers = (parseJsonExact(files.get('json/pipeline_runs.json')!.toString()) as { number: number }[]).map((r) => r.number);
     const csvRows = parseCsv(files.get('csv/pipeline_runs.csv')!.toString(), { bom: true, columns: true }) as { number: string; status: string }[];
@@ -143,10 +151,11 @@ describe('fulfill when things go wrong', () => {
     const { summary, logger } = await fulfill([id], {}, (c) => {
       c.export.maxEntryBytes = 128 * 1024;
       c.export.parallelFromBytes = 0;
+      c.export.spoolDir = null; // in memory: the CSV read ahead waits for the JSON once 4 MiB are held
     });
     expect(summary.ready).toBe(1);
     const ready = logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
-    expect(ready.csvAheadDropped).toEqual(['pipeline_runs']);
+    expect(ready.csvReadAhead).toEqual({ users: 'memory', projects: 'memory', pipeline_runs: 'dropped' });
     const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
     const jsonParts = [...files.keys()].filter((k) => k.startsWith('json/pipeline_runs')).sort();
     const csvParts = [...files.keys()].filter((k) => k.startsWith('csv/pipeline_runs')).sort();
