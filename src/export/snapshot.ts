@@ -90,12 +90,19 @@ export class Snapshot {
     const { rows } = await this.client.query<{ id: string }>('select pg_export_snapshot() as id');
     const id = rows[0]!.id;
     if (!/^[0-9A-F-]+$/i.test(id)) throw new Error(`unexpected snapshot id ${JSON.stringify(id)}`);
-    const client = await this.pool.connect();
+    // A second connection that cannot join the snapshot (a pooler that sends it
+    // to another server, say) costs only the parallelism: the caller reads in turn.
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch {
+      return null;
+    }
     try {
       await client.query(`begin isolation level repeatable read, read only; set transaction snapshot '${id}'; ${SAME_ORDER}`);
     } catch (error) {
       client.release(error as Error);
-      throw error;
+      return null;
     }
     // Closed while it was being opened (the build was stopped): close it too.
     const reader = new Snapshot(this.pool, client, this.asOf);
