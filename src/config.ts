@@ -225,6 +225,7 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
       stallTimeoutSeconds: duration('stallTimeout', 86_400),
       zipLevel: integer('zipLevel', 0, 9),
       maxEntryBytes: 1024 ** 3,
+      // Below this a second connection is not worth it (a light user's entities never reach it).
       parallelFromBytes: 8 * 1024 * 1024,
       retryBackoffSeconds: duration('retryBackoff', 86_400),
       maxFileBytes: bytes('maxFileBytes'),

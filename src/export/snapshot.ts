@@ -11,6 +11,8 @@ import { sizeSql, userLiteral } from './queries.ts';
  * the same rows in different orders.
  */
 const SAME_ORDER = 'set local synchronize_seqscans = off';
+/** One consistent view that never writes. */
+const BEGIN = 'begin isolation level repeatable read, read only';
 
 export interface EntitySize {
   rows: number;
@@ -47,7 +49,7 @@ export class Snapshot {
   static async open(pool: pg.Pool): Promise<Snapshot> {
     const client = await pool.connect();
     try {
-      await client.query(`begin isolation level repeatable read, read only; ${SAME_ORDER}`);
+      await client.query(`${BEGIN}; ${SAME_ORDER}`);
       const { rows } = await client.query<{ as_of: string }>(
         `select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of`,
       );
@@ -94,18 +96,18 @@ export class Snapshot {
     // to another server, say) costs only the parallelism: the caller reads in turn.
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await pool.connect();
     } catch {
       return null;
     }
     try {
-      await client.query(`begin isolation level repeatable read, read only; set transaction snapshot '${id}'; ${SAME_ORDER}`);
+      await client.query(`${BEGIN}; set transaction snapshot '${id}'; ${SAME_ORDER}`);
     } catch (error) {
       client.release(error as Error);
       return null;
     }
     // Closed while it was being opened (the build was stopped): close it too.
-    const reader = new Snapshot(this.pool, client, this.asOf);
+    const reader = new Snapshot(pool, client, this.asOf);
     if (this.closed) await reader.close(new Error('the snapshot was closed'));
     return reader;
   }

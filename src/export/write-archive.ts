@@ -16,8 +16,6 @@ import type { WrittenFile, ZipWriter } from './zip-writer.ts';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
-/** Below this estimate of an entity's JSON, reading its CSV in parallel is not worth a second connection (a light user's never are). */
-const PARALLEL_FROM_BYTES = 8 * 1024 * 1024;
 interface EntryLimits {
   maxEntryBytes: number;
   parallelFromBytes: number;
@@ -52,10 +50,10 @@ export interface WriteArchiveOptions {
   user: UserTable;
   identity: ArchiveIdentity;
   maxEntryBytes: number;
-  /** An entity estimated at this many bytes of JSON or more has its CSV read at once on a second connection. */
-  parallelFromBytes?: number;
+  /** An entity estimated at this many bytes of JSON or more has its CSV read at once on a second connection (below, not worth one). */
+  parallelFromBytes: number;
   /** Where that CSV waits for its turn, deflated, in a file deleted at once; null keeps it in memory (bounded, then its reader waits). */
-  spoolDir?: string | null;
+  spoolDir: string | null;
   /** Told of each CSV read ahead on the second connection: where it waited (disk or memory), or dropped (the JSON needed parts after all). */
   onCsvAhead?: (entity: string, outcome: CsvAheadOutcome) => void;
   /** Where the user's files are read from, and the limits on them. */
@@ -110,9 +108,9 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     const leftOut: LeftOutFiles = new Set(files.filter((f) => f.outcome !== 'included').map((f) => f.path));
 
     const entities: Record<string, EntityManifest> = {};
+    const limits: EntryLimits = { maxEntryBytes: options.maxEntryBytes, parallelFromBytes: options.parallelFromBytes, spoolDir: options.spoolDir };
     for (const entity of options.entities) {
       const size = sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, rowsWithFiles: 0 };
-      const limits = { maxEntryBytes: options.maxEntryBytes, parallelFromBytes: options.parallelFromBytes ?? PARALLEL_FROM_BYTES, spoolDir: options.spoolDir ?? null };
       entities[entity.name] = await writeEntity(snapshot, zip, entity, identity.userId, size, limits, leftOut, options.onCsvAhead, (rows) => {
         progress.rowsWritten += rows;
         options.onProgress?.({ ...progress });

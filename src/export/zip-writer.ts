@@ -58,12 +58,13 @@ const SMALL_ENTRY_BYTES = 256 * 1024;
 const DIRECTORY_PIECE_BYTES = 64 * 1024;
 
 /**
- * Bytes are gathered into pieces of this size before they are hashed and
- * handed on. COPY delivers about 8 KB at a time (one socket read), and each
- * piece costs deflate a round trip to libuv's thread pool, one at a time per
- * stream: at 8 KB a piece that round trip, not compression, limited the
- * heavy export (80,000 of them; see BENCHMARKS.md). One copy of the bytes
- * buys it.
+ * Deflated bytes are gathered into pieces of this size before they are
+ * hashed and handed on: COPY delivers about 8 KB at a time (one socket
+ * read), and each piece costs a hash call, a step of the promise chain and a
+ * round trip to libuv's thread pool. It was meant to speed up the heavy
+ * export and measurably did not (12.4-13.3 s before and after, BENCHMARKS.md:
+ * PostgreSQL, not Node, sets the pace); it stays because it makes an entry of
+ * under 256 KiB reach writeData once, whole, for the one-call deflate below.
  */
 const PIECE_BYTES = 256 * 1024;
 
