@@ -26,24 +26,24 @@ export class CsvReadAhead {
   private readonly fragment: ZipWriter;
   private readonly spool: Spool | null;
   private readonly spooled: Promise<void> | undefined;
-  private readonly written: Promise<WrittenFile>;
+  private readonly written: Promise<WrittenFile[]>;
 
-  private constructor(reader: Snapshot, zip: ZipWriter, spool: Spool | null, write: (into: ZipWriter) => Promise<WrittenFile>) {
+  private constructor(reader: Snapshot, zip: ZipWriter, spool: Spool | null, write: (into: ZipWriter) => Promise<WrittenFile[]>) {
     this.reader = reader;
     this.zip = zip;
     this.fragment = zip.fragment(IN_MEMORY_BYTES);
     this.spool = spool;
     this.spooled = spool?.fill(this.fragment.output);
     this.spooled?.catch((error: unknown) => this.fragment.abort(error as Error));
-    this.written = write(this.fragment).then(async (file) => {
+    this.written = write(this.fragment).then(async (files) => {
       await this.fragment.endFragment();
-      return file;
+      return files;
     });
     this.written.catch((error: unknown) => this.fragment.abort(error as Error));
   }
 
-  /** Starts reading; `write` writes the CSV entry (from `reader`) into the fragment it is given. */
-  static async start(reader: Snapshot, zip: ZipWriter, spoolDir: string | null, write: (into: ZipWriter) => Promise<WrittenFile>): Promise<CsvReadAhead> {
+  /** Starts reading; `write` writes the CSV's entries (from `reader`: one file, or the parts planned for a split entity) into the fragment it is given. */
+  static async start(reader: Snapshot, zip: ZipWriter, spoolDir: string | null, write: (into: ZipWriter) => Promise<WrittenFile[]>): Promise<CsvReadAhead> {
     const spool = spoolDir ? await Spool.create(spoolDir) : null;
     return new CsvReadAhead(reader, zip, spool, write);
   }
@@ -53,21 +53,21 @@ export class CsvReadAhead {
   }
 
   /** Appends the CSV to the archive, here: from the spool once it is whole, or from memory as it comes. */
-  async append(): Promise<WrittenFile> {
+  async append(): Promise<WrittenFile[]> {
     try {
       if (this.spool) {
-        const [file] = await Promise.all([this.written, this.spooled]);
+        const [files] = await Promise.all([this.written, this.spooled]);
         await this.zip.appendFragment(this.fragment, this.spool.drain());
-        return file;
+        return files;
       }
-      const [file] = await Promise.all([this.written, this.zip.appendFragment(this.fragment)]);
-      return file;
+      const [files] = await Promise.all([this.written, this.zip.appendFragment(this.fragment)]);
+      return files;
     } finally {
       await this.spool?.close();
     }
   }
 
-  /** Not used after all: nothing of it reaches the archive, its reader is closed (a COPY cut short leaves the connection unusable). */
+  /** Not used after all (the JSON's parts did not follow the plan): nothing of it reaches the archive, its reader is closed (a COPY cut short leaves the connection unusable). */
   async drop(reason: Error): Promise<void> {
     this.zip.discardFragment(this.fragment, reason);
     await this.reader.close(reason);

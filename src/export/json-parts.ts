@@ -12,13 +12,16 @@ export interface JsonPart extends WrittenFile {
 
 /**
  * Turns PostgreSQL's JSON lines (one object per line; a JSON text never holds
- * a raw newline) into JSON arrays, starting a new part whenever the current
- * one passes `maxBytes` at a row boundary. Work per chunk, not per row: each
- * chunk is written once, with the separators spliced in.
+ * a raw newline) into JSON arrays, starting a new part once the current one
+ * holds its planned number of rows (`plannedRows`, part by part: the CSV's
+ * parts, read at the same time, are cut at the same counts) or passes
+ * `maxBytes` at a row boundary, whichever comes first. Work per chunk, not
+ * per row: each chunk is written once, with the separators spliced in.
  */
 export class JsonArrayParts {
   private readonly openPart: (index: number) => ZipEntry;
   private readonly maxBytes: number;
+  private readonly plannedRows: readonly number[];
   private entry: ZipEntry | undefined;
   /** A row ended; the next row in this part needs a separator first. */
   private rowEnded = false;
@@ -26,9 +29,10 @@ export class JsonArrayParts {
   private totalRows = 0;
   private readonly done: JsonPart[] = [];
 
-  constructor(openPart: (index: number) => ZipEntry, maxBytes: number) {
+  constructor(openPart: (index: number) => ZipEntry, maxBytes: number, plannedRows: readonly number[] = []) {
     this.openPart = openPart;
     this.maxBytes = maxBytes;
+    this.plannedRows = plannedRows;
   }
 
   get rows(): number {
@@ -55,7 +59,7 @@ export class JsonArrayParts {
       if (end > pos) {
         if (this.rowEnded) {
           this.rowEnded = false;
-          if (this.current().bytes + pieceBytes >= this.maxBytes) {
+          if (this.current().bytes + pieceBytes >= this.maxBytes || this.partRows === this.plannedRows[this.done.length]) {
             await flush();
             await this.closePart();
           } else {
@@ -98,4 +102,18 @@ export class JsonArrayParts {
     this.partRows = 0;
     this.rowEnded = false;
   }
+}
+
+/**
+ * A split entity's rows per part, planned before the first byte so that its
+ * CSV, read at the same time on another connection, can be cut while its
+ * JSON is still being written: parts of about half the entry limit by the
+ * estimate (a part is still cut at the limit if the estimate was short).
+ */
+export function plannedPartRows(rows: number, estimatedBytes: number, maxEntryBytes: number): number[] {
+  const parts = Math.max(1, Math.ceil(estimatedBytes / (maxEntryBytes / 2)));
+  const perPart = Math.max(1, Math.ceil(rows / parts));
+  const plan: number[] = [];
+  for (let left = rows; left > 0; left -= perPart) plan.push(Math.min(perPart, left));
+  return plan.length > 0 ? plan : [0];
 }

@@ -5,12 +5,14 @@ import type { ExportEntity, UserTable } from './entities.ts';
 import { sizeSql, userLiteral } from './queries.ts';
 
 /**
- * Every scan starts at the table's first block: with synchronized scans (on
- * by default) a second scan of a big table joins one under way midway, and
- * the JSON and CSV of an entity, read at once on two connections, would list
- * the same rows in different orders.
+ * Two scans of the same rows list them in the same order. Every scan starts
+ * at the table's first block: with synchronized scans (on by default) a
+ * second scan of a big table joins one under way midway. And no parallel
+ * plan: a Gather hands on its workers' rows in whatever order they come.
+ * Otherwise the JSON and CSV of an entity, read at once on two connections
+ * or one after the other, could list the same rows in different orders.
  */
-const SAME_ORDER = 'set local synchronize_seqscans = off';
+const SAME_ORDER = 'set local synchronize_seqscans = off; set local max_parallel_workers_per_gather = 0';
 /** One consistent view that never writes. */
 const BEGIN = 'begin isolation level repeatable read, read only';
 

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ExportEntity, UserTable } from './entities.ts';
 import { CsvParts } from './csv-parts.ts';
 import { type CsvAheadOutcome, CsvReadAhead } from './csv-ahead.ts';
-import { JsonArrayParts } from './json-parts.ts';
+import { JsonArrayParts, plannedPartRows } from './json-parts.ts';
 import { archiveSchema } from './json-schema.ts';
 import { buildManifest, type EntityManifest, type Manifest } from './manifest.ts';
 import type { FileSources } from '../files/sources.ts';
@@ -145,56 +145,54 @@ async function writeEntity(
   // Whether to number the parts is decided before the first byte, since a
   // ZIP entry's name comes first; the estimate leaves room for error.
   const numbered = size.estimatedJsonBytes > limits.maxEntryBytes / 2;
-  // Parts are cut near maxEntryBytes of JSON; a CSV part holds the same rows in fewer bytes. Past 4 GiB, ZIP64 sizes.
+  // A split entity is read in its total order, so that its JSON and CSV parts hold the same rows whatever the plan.
+  const order: RowOrder = numbered ? 'ordered' : 'scan';
+  const plan = numbered ? plannedPartRows(size.rows, size.estimatedJsonBytes, limits.maxEntryBytes) : [size.rows];
+  // Parts are cut near maxEntryBytes of JSON at most; a CSV part holds the same rows in fewer bytes. Past 4 GiB, ZIP64 sizes.
   const large = limits.maxEntryBytes * 1.5 >= ZIP32_MAX;
   const name = (dir: string, ext: string, index: number) =>
     numbered || index > 1 ? `${dir}/${entity.name}-${String(index).padStart(4, '0')}.${ext}` : `${dir}/${entity.name}.${ext}`;
   // No rows (the count says so, from the same snapshot): the files are written without a round trip to the database.
   const empty = size.rows === 0;
-  const csvPart = (reader: Snapshot, into: ZipWriter, index: number, range: RowOrder) =>
-    writeCsvPart(reader, into, name('csv', 'csv', index), large, empty ? { header: csvHeader(entity) } : { sql: csvCopySql(entity, userId, range, leftOut) });
+  const csvParts = async (reader: Snapshot, into: ZipWriter, partRows: readonly number[]): Promise<WrittenFile[]> => {
+    if (empty) return [await writeCsvHeaderOnly(into, name('csv', 'csv', 1), large, csvHeader(entity))];
+    const sql = csvCopySql(entity, userId, order, leftOut);
+    if (partRows.length === 1 && !numbered) return [await writeCsvPart(reader, into, name('csv', 'csv', 1), large, sql)];
+    // Parts: one query, cut at the parts' row counts.
+    const parts = new CsvParts((index) => into.openEntry(name('csv', 'csv', index), { large }), partRows);
+    await pipeCopy(reader.copy(sql), into, (chunk) => parts.push(chunk));
+    return parts.finish();
+  };
 
-  // A big entity in one part: its CSV is read at once on a second connection
-  // of the same snapshot, while the JSON is written.
-  const reader = !numbered && !empty && size.estimatedJsonBytes >= limits.parallelFromBytes ? await snapshot.reader() : null;
-  let csvAhead = reader ? await CsvReadAhead.start(reader, zip, limits.spoolDir, (into) => csvPart(reader, into, 1, 'scan')) : undefined;
+  // A big entity: its CSV is read at once on a second connection of the same
+  // snapshot, while the JSON is written, cut at the planned parts' row counts.
+  const reader = !empty && size.estimatedJsonBytes >= limits.parallelFromBytes ? await snapshot.reader() : null;
+  let csvAhead = reader ? await CsvReadAhead.start(reader, zip, limits.spoolDir, (into) => csvParts(reader, into, plan)) : undefined;
   try {
-    const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index), { large }), limits.maxEntryBytes);
+    const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index), { large }), limits.maxEntryBytes, plan);
     let reported = 0;
     if (!empty) {
-      await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, numbered ? 'ordered' : 'scan', leftOut)), zip, async (chunk) => {
+      await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, order, leftOut)), zip, async (chunk) => {
         await json.push(chunk);
         onRows(json.rows - reported);
         reported = json.rows;
       });
     }
     const jsonParts = await json.finish();
+    const jsonRows = jsonParts.map((p) => p.rows);
 
     // The CSV holds the same rows in the same parts as the JSON.
-    const csv: WrittenFile[] = [];
-    if (csvAhead && jsonParts.length > 1) {
-      // The estimate was short and the JSON needed parts: the CSV read ahead
-      // (one file) is dropped before any of it reaches the archive; the CSV
-      // is read again below, part by part.
-      await csvAhead.drop(new Error('the JSON needed parts; the CSV read ahead is not used'));
+    if (csvAhead && !sameCounts(jsonRows, plan)) {
+      // A part reached maxEntryBytes before its planned rows (the estimate was
+      // short): the CSV read ahead, cut to the plan, is dropped before any of
+      // it reaches the archive, and read again below at the JSON's counts.
+      await csvAhead.drop(new Error("the JSON's parts did not follow the plan; the CSV read ahead is not used"));
       csvAhead = undefined;
       onCsvAhead?.(entity.name, 'dropped');
     }
-    if (csvAhead) {
-      csv.push(await csvAhead.append());
-      onRows(json.rows);
-      onCsvAhead?.(entity.name, csvAhead.waitedOn);
-    } else if (jsonParts.length === 1 && !numbered) {
-      csv.push(await csvPart(snapshot, zip, 1, 'scan'));
-      onRows(json.rows);
-    } else {
-      // Parts: one query, in the JSON's order, cut at the JSON parts' row counts.
-      const parts = new CsvParts((index) => zip.openEntry(name('csv', 'csv', index), { large }), jsonParts.map((p) => p.rows));
-      if (!empty) await pipeCopy(snapshot.copy(csvCopySql(entity, userId, numbered ? 'ordered' : 'scan', leftOut)), zip, (chunk) => parts.push(chunk));
-      else await parts.push(Buffer.from(csvHeader(entity)));
-      csv.push(...(await parts.finish()));
-      onRows(json.rows);
-    }
+    const csv = csvAhead ? await csvAhead.append() : await csvParts(snapshot, zip, jsonRows);
+    if (csvAhead) onCsvAhead?.(entity.name, csvAhead.waitedOn);
+    onRows(json.rows);
 
     return {
       rows: json.rows,
@@ -208,12 +206,23 @@ async function writeEntity(
   }
 }
 
-/** One CSV file: the BOM, then COPY's CSV (or only its header line, for an entity with no rows). */
-async function writeCsvPart(reader: Snapshot, zip: ZipWriter, path: string, large: boolean, content: { sql: string } | { header: string }): Promise<WrittenFile> {
+function sameCounts(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+/** One CSV file: the BOM, then COPY's CSV. */
+async function writeCsvPart(reader: Snapshot, zip: ZipWriter, path: string, large: boolean, sql: string): Promise<WrittenFile> {
   const entry = zip.openEntry(path, { large });
   await entry.write(BOM); // Excel reads UTF-8 right only with a BOM.
-  if ('header' in content) await entry.write(Buffer.from(content.header));
-  else await pipeCopy(reader.copy(content.sql), zip, (chunk) => entry.write(chunk));
+  await pipeCopy(reader.copy(sql), zip, (chunk) => entry.write(chunk));
+  return entry.end();
+}
+
+/** The CSV of an entity with no rows: the BOM and the header line COPY would have written. */
+async function writeCsvHeaderOnly(zip: ZipWriter, path: string, large: boolean, header: string): Promise<WrittenFile> {
+  const entry = zip.openEntry(path, { large });
+  await entry.write(BOM);
+  await entry.write(Buffer.from(header));
   return entry.end();
 }
 

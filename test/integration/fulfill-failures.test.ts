@@ -136,6 +136,12 @@ describe('fulfill when things go wrong', () => {
       expect(await count(reader!)).toBe('1');
       expect(await count(snapshot)).toBe('1');
       expect(await snapshot.reader()).toBe(reader); // one per snapshot
+      // Both list rows in the same order: no synchronized scans joining midway, no parallel plans.
+      const setting = async (s: Snapshot, name: string) => (await text(s.copy(`copy (select current_setting('${name}')) to stdout`))).trim();
+      for (const s of [snapshot, reader!]) {
+        expect(await setting(s, 'synchronize_seqscans')).toBe('off');
+        expect(await setting(s, 'max_parallel_workers_per_gather')).toBe('0');
+      }
     } finally {
       await snapshot.close();
     }
@@ -157,21 +163,32 @@ describe('fulfill when things go wrong', () => {
     const ready = logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
     expect(ready.csvReadAhead).toEqual({ users: 'memory', projects: 'memory', pipeline_runs: 'dropped' });
     const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
-    const jsonParts = [...files.keys()].filter((k) => k.startsWith('json/pipeline_runs')).sort();
-    const csvParts = [...files.keys()].filter((k) => k.startsWith('csv/pipeline_runs')).sort();
-    expect(jsonParts.length).toBeGreaterThan(1);
-    expect(csvParts).toEqual(jsonParts.map((p) => p.replace('json', 'csv').replace('.json', '.csv')));
-    const all: number[] = [];
-    for (const [i, part] of jsonParts.entries()) {
-      const jsonNumbers = (parseJsonExact(files.get(part)!.toString()) as { number: number }[]).map((r) => r.number);
-      const csvNumbers = (parseCsv(files.get(csvParts[i]!)!.toString(), { bom: true, columns: true }) as { number: string }[]).map((r) => Number(r.number));
-      expect(csvNumbers).toEqual(jsonNumbers);
-      all.push(...jsonNumbers);
-    }
-    expect(all.sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    const { parts, numbers } = runsInParts(files);
+    expect(parts.length).toBeGreaterThan(1);
+    expect(numbers.sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
   });
 
-  it("parts hold the same rows in JSON and CSV even when the table's physical order is not the export's order", async () => {
+  it('a split entity whose JSON outgrows its planned parts: the CSV read ahead is dropped and cut at the parts the JSON really has', async () => {
+    const user = await insertUser(env.admin);
+    const project = await insertProject(env.admin, user);
+    // Control characters are one byte stored and six in JSON: each planned part holds more than the entry limit.
+    for (let n = 60; n >= 1; n--) await insertRun(env.admin, project, { number: n, branch: `${'\u0001'.repeat(400)}-${n}` });
+    const id = await insertRequest(env.admin, user);
+
+    const { summary, logger } = await fulfill([id], {}, (c) => {
+      c.export.maxEntryBytes = 16 * 1024;
+      c.export.parallelFromBytes = 0;
+    });
+    expect(summary.ready).toBe(1);
+    const ready = logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
+    expect(ready.csvReadAhead.pipeline_runs).toBe('dropped');
+    const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
+    const { parts, numbers } = runsInParts(files);
+    for (const part of parts) expect(files.get(part)!.length).toBeLessThan(16 * 1024 + 4096);
+    expect(numbers).toEqual(Array.from({ length: 60 }, (_, i) => i + 1)); // in the export's order
+  });
+
+  it("parts hold the same rows in JSON and CSV even when the table's physical order is not the export's order, the CSV read at once", async () => {
     const user = await insertUser(env.admin);
     const project = await insertProject(env.admin, user);
     // Inserted backwards, then some rows rewritten: a scan meets them in neither order.
@@ -179,22 +196,39 @@ describe('fulfill when things go wrong', () => {
     await env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [project]);
     const id = await insertRequest(env.admin, user);
 
-    const { summary } = await fulfill([id], {}, (c) => (c.export.maxEntryBytes = 8 * 1024));
+    // Its CSV read at once on a second connection, cut at the parts planned before the first byte.
+    const { summary, logger } = await fulfill([id], {}, (c) => {
+      c.export.maxEntryBytes = 8 * 1024;
+      c.export.parallelFromBytes = 0;
+    });
     expect(summary.ready).toBe(1);
+    const ready = logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
+    expect(ready.csvReadAhead.pipeline_runs).toBe('disk');
     const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
-    const jsonParts = [...files.keys()].filter((k) => k.startsWith('json/pipeline_runs')).sort();
-    expect(jsonParts.length).toBeGreaterThan(2);
-    const all: number[] = [];
-    for (const part of jsonParts) {
-      const jsonNumbers = (parseJsonExact(files.get(part)!.toString()) as { number: number }[]).map((r) => r.number);
-      const csvPart = part.replace('json', 'csv').replace('.json', '.csv');
-      const csvNumbers = (parseCsv(files.get(csvPart)!.toString(), { bom: true, columns: true }) as { number: string }[]).map((r) => Number(r.number));
-      expect(csvNumbers, csvPart).toEqual(jsonNumbers);
-      all.push(...jsonNumbers);
-    }
-    expect(all).toEqual(Array.from({ length: 60 }, (_, i) => i + 1)); // in the export's order
+    const { parts, numbers } = runsInParts(files);
+    expect(parts.length).toBeGreaterThan(2);
+    expect(numbers).toEqual(Array.from({ length: 60 }, (_, i) => i + 1)); // in the export's order
   });
 });
+
+/**
+ * The pipeline runs' JSON parts and their run numbers, in archive order,
+ * checked against the CSV part of the same number: the same rows, in the
+ * same order.
+ */
+function runsInParts(files: Map<string, Buffer>): { parts: string[]; numbers: number[] } {
+  const parts = [...files.keys()].filter((k) => k.startsWith('json/pipeline_runs')).sort();
+  const csvParts = [...files.keys()].filter((k) => k.startsWith('csv/pipeline_runs')).sort();
+  expect(csvParts).toEqual(parts.map((p) => p.replace('json', 'csv').replace('.json', '.csv')));
+  const numbers: number[] = [];
+  for (const [i, part] of parts.entries()) {
+    const jsonNumbers = (parseJsonExact(files.get(part)!.toString()) as { number: number }[]).map((r) => r.number);
+    const csvNumbers = (parseCsv(files.get(csvParts[i]!)!.toString(), { bom: true, columns: true }) as { number: string }[]).map((r) => Number(r.number));
+    expect(csvNumbers, csvParts[i]).toEqual(jsonNumbers);
+    numbers.push(...jsonNumbers);
+  }
+  return { parts, numbers };
+}
 
 describe('what is claimed, and when', () => {
   it('a dry run lists exactly what a real run claims, in the same order; a request waiting out its backoff is in neither', async () => {
