@@ -153,13 +153,14 @@ export interface CliResult {
 }
 
 /** Runs the real CLI as a child process to its end. */
-export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return spawnCli(args, env).result;
+/** `nodeArgs`: flags for node itself, before the entry (those NODE_OPTIONS may not carry). */
+export function runCli(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Promise<CliResult> {
+  return spawnCli(args, env, nodeArgs).result;
 }
 
 /** Starts the real CLI as a child process; the test may signal it, or read its log so far, while it runs. */
-export function spawnCli(args: string[], env: Record<string, string>): { child: ChildProcess; result: Promise<CliResult>; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+export function spawnCli(args: string[], env: Record<string, string>, nodeArgs: string[] = []): { child: ChildProcess; result: Promise<CliResult>; stderr: () => string } {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
