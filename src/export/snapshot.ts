@@ -51,27 +51,31 @@ export class Snapshot {
   static async open(pool: pg.Pool): Promise<Snapshot> {
     const client = await pool.connect();
     try {
-      await client.query(`${BEGIN}; ${SAME_ORDER}`);
-      const { rows } = await client.query<{ as_of: string }>(
-        `select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of`,
-      );
-      return new Snapshot(pool, client, rows[0]!.as_of);
+      // One round trip: a light request's time is mostly round trips (BENCHMARKS.md).
+      const results = (await client.query(
+        `${BEGIN}; ${SAME_ORDER}; select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of`,
+      )) as unknown as pg.QueryResult<{ as_of: string }>[];
+      return new Snapshot(pool, client, results.at(-1)!.rows[0]!.as_of);
     } catch (error) {
       client.release(error as Error);
       throw error;
     }
   }
 
-  async userExists(user: UserTable, userId: string): Promise<boolean> {
-    const { rowCount } = await this.client.query(`select 1 from ${user.table} where ${user.idColumn} = ${userLiteral(userId)}`);
-    return rowCount === 1;
-  }
-
-  /** Row counts and size estimates for every entity, in one round trip. */
-  async sizes(entities: readonly ExportEntity[], userId: string): Promise<Map<string, EntitySize>> {
+  /**
+   * Whether the user still exists, and the row counts and size estimates of
+   * every entity, in one round trip; null when the user is gone.
+   */
+  async survey(user: UserTable, userId: string, entities: readonly ExportEntity[]): Promise<Map<string, EntitySize> | null> {
+    const exists = `select 1 from ${user.table} where ${user.idColumn} = ${userLiteral(userId)}`;
     const selects = entities.map((entity) => `select '${entity.name}' as entity, * from (${sizeSql(entity, userId)}) s`);
-    const { rows } = await this.client.query<{ entity: string; n: string; bytes: string | null; files: string }>(selects.join(' union all '));
-    return new Map(rows.map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0), rowsWithFiles: Number(r.files) }]));
+    type SizeRow = { entity: string; n: string; bytes: string | null; files: string };
+    const sql = selects.length > 0 ? `${exists}; ${selects.join(' union all ')}` : exists;
+    // One statement gives one result, two give a list.
+    const results = (await this.client.query(sql)) as unknown as pg.QueryResult | [pg.QueryResult, pg.QueryResult<SizeRow>];
+    const [found, sizes] = Array.isArray(results) ? results : [results, undefined];
+    if (found.rowCount !== 1) return null;
+    return new Map((sizes?.rows ?? []).map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0), rowsWithFiles: Number(r.files) }]));
   }
 
   /**

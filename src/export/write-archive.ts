@@ -83,11 +83,9 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    if (!(await snapshot.userExists(options.user, identity.userId))) {
-      throw new UserNotFoundError('the user no longer exists');
-    }
+    const sizes = await snapshot.survey(options.user, identity.userId, options.entities);
+    if (!sizes) throw new UserNotFoundError('the user no longer exists');
     const signal = options.signal ?? new AbortController().signal;
-    const sizes = await snapshot.sizes(options.entities, identity.userId);
     // Only entities whose rows point at files cost file queries (most users of most apps have none).
     const withFiles = options.entities.filter((e) => (sizes.get(e.name)?.rowsWithFiles ?? 0) > 0);
     const fileBytes = await plannedFileBytes(snapshot, withFiles, identity.userId, options.files, options.fileLimits, signal);
