@@ -1,8 +1,13 @@
 import type { WrittenFile, ZipEntry } from './zip-writer.ts';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-const QUOTE = 0x22;
 const NEWLINE = 0x0a;
+
+/** Where `byte` is next in `chunk` from `from`, or the chunk's length when it is not. */
+function indexOrEnd(text: string, char: string, from: number): number {
+  const at = text.indexOf(char, from);
+  return at === -1 ? text.length : at;
+}
 
 /**
  * Splits the CSV of one COPY (a header line, then records) into numbered
@@ -45,14 +50,38 @@ export class CsvParts {
       start = end + 1;
       await this.nextPart();
     }
+    // From quote to quote and newline to newline, in the chunk read as
+    // latin1 (one character per byte, so indexes are byte offsets): a
+    // string's indexOf is an intrinsic, where a loop over every byte (or a
+    // Buffer's indexOf, a call into C++ per search) did 190-280 MB/s and
+    // took 2 s of the main thread for the 3M-row user's 844 MB of CSV; this
+    // does 500-640. A doubled quote closes and at once reopens, which leaves
+    // the parity as counting would.
     let inQuotes = this.inQuotes;
-    for (let i = start; i < chunk.length; i++) {
-      const byte = chunk[i];
-      if (byte === QUOTE) inQuotes = !inQuotes;
-      else if (byte === NEWLINE && !inQuotes && --this.rowsLeft === 0) {
-        await this.entry!.write(chunk.subarray(start, i + 1));
-        start = i + 1;
-        await this.nextPart();
+    const text = chunk.toString('latin1');
+    let nextQuote = -1;
+    let nextNewline = -1;
+    for (let i = start; i < chunk.length; ) {
+      if (nextQuote < i) nextQuote = indexOrEnd(text, '"', i);
+      if (inQuotes) {
+        if (nextQuote === chunk.length) break; // the rest of the chunk is inside quotes
+        inQuotes = false;
+        i = nextQuote + 1;
+        continue;
+      }
+      if (nextNewline < i) nextNewline = indexOrEnd(text, '\n', i);
+      if (nextQuote < nextNewline) {
+        inQuotes = true;
+        i = nextQuote + 1;
+      } else if (nextNewline < chunk.length) {
+        i = nextNewline + 1;
+        if (--this.rowsLeft === 0) {
+          await this.entry!.write(chunk.subarray(start, i));
+          start = i;
+          await this.nextPart();
+        }
+      } else {
+        break;
       }
     }
     this.inQuotes = inQuotes;

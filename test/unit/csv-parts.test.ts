@@ -43,4 +43,19 @@ describe('CsvParts', () => {
     await expect(split([2, 3], 5)).rejects.toThrow('the CSV holds more rows than the JSON (5)');
     await expect(split([4, 4], 5)).rejects.toThrow('the CSV holds fewer rows than the JSON');
   });
+
+  it('many records of random quotes and line breaks, in random chunks: each part holds exactly its records', async () => {
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    // What may stand inside a quoted value as COPY writes it: a doubled quote, line breaks, commas.
+    const pieces = ['a', '""', '\n', ',', 'x y', '\r\n'];
+    const field = () => `"${Array.from({ length: random(6) }, () => pieces[random(pieces.length)]).join('')}"`;
+    const records = Array.from({ length: 500 }, (_, i) => `${i},${field()},${random(3) ? field() : ''}\n`);
+    const counts = [120, 0, 200, 180];
+    for (const size of [3, 64, 4096]) {
+      const parts = await split(counts, size, records);
+      let at = 0;
+      expect(parts).toEqual(counts.map((n) => BOM + HEADER + records.slice(at, (at += n)).join('')));
+    }
+  });
 });
