@@ -1,6 +1,7 @@
 import type { WrittenFile, ZipEntry } from './zip-writer.ts';
 
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+/** Excel reads UTF-8 right only with a byte order mark first. */
+export const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const NEWLINE = 0x0a;
 
 /** Where `byte` is next in `chunk` from `from`, or the chunk's length when it is not. */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Readable } from 'node:stream';
 import type { ExportEntity, UserTable } from './entities.ts';
-import { CsvParts } from './csv-parts.ts';
+import { BOM, CsvParts } from './csv-parts.ts';
 import { type CsvAheadOutcome, CsvReadAhead } from './csv-ahead.ts';
 import { JsonArrayParts, plannedPartRows } from './json-parts.ts';
 import { archiveSchema } from './json-schema.ts';
@@ -14,14 +14,7 @@ import { ArchiveTooLargeError, type FileLimits, plannedFileBytes, writeFiles } f
 import { ZIP32_MAX } from './zip-format.ts';
 import type { WrittenFile, ZipWriter } from './zip-writer.ts';
 
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
-interface EntryLimits {
-  maxEntryBytes: number;
-  parallelFromBytes: number;
-  /** Where a CSV read ahead waits (null: in memory). */
-  spoolDir: string | null;
-}
+type EntryLimits = Pick<WriteArchiveOptions, 'maxEntryBytes' | 'parallelFromBytes' | 'spoolDir'>;
 
 export class UserNotFoundError extends Error {
   override name = 'UserNotFoundError';
@@ -148,17 +141,17 @@ async function writeEntity(
   const plan = numbered ? plannedPartRows(size.rows, size.estimatedJsonBytes, limits.maxEntryBytes) : [size.rows];
   // Parts are cut near maxEntryBytes of JSON at most; a CSV part holds the same rows in fewer bytes. Past 4 GiB, ZIP64 sizes.
   const large = limits.maxEntryBytes * 1.5 >= ZIP32_MAX;
-  const name = (dir: string, ext: string, index: number) =>
-    numbered || index > 1 ? `${dir}/${entity.name}-${String(index).padStart(4, '0')}.${ext}` : `${dir}/${entity.name}.${ext}`;
+  const name = (dir: 'json' | 'csv', index: number) =>
+    numbered || index > 1 ? `${dir}/${entity.name}-${String(index).padStart(4, '0')}.${dir}` : `${dir}/${entity.name}.${dir}`;
   // No rows (the count says so, from the same snapshot): the files are written without a round trip to the database.
   const empty = size.rows === 0;
   const csvParts = async (reader: Snapshot, into: ZipWriter, partRows: readonly number[]): Promise<WrittenFile[]> => {
-    if (empty) return [await writeCsvHeaderOnly(into, name('csv', 'csv', 1), large, csvHeader(entity))];
     const sql = csvCopySql(entity, userId, order, leftOut);
-    if (partRows.length === 1 && !numbered) return [await writeCsvPart(reader, into, name('csv', 'csv', 1), large, sql)];
-    // Parts: one query, cut at the parts' row counts.
-    const parts = new CsvParts((index) => into.openEntry(name('csv', 'csv', index), { large }), partRows);
-    await pipeCopy(reader.copy(sql), into, (chunk) => parts.push(chunk));
+    if (!empty && partRows.length === 1 && !numbered) return [await writeCsvPart(reader, into, name('csv', 1), large, sql)];
+    // Parts: one query, cut at the parts' row counts (no rows: the header COPY would write, without a query).
+    const parts = new CsvParts((index) => into.openEntry(name('csv', index), { large }), partRows);
+    if (empty) await parts.push(Buffer.from(csvHeader(entity)));
+    else await pipeCopy(reader.copy(sql), into, (chunk) => parts.push(chunk));
     return parts.finish();
   };
 
@@ -167,7 +160,7 @@ async function writeEntity(
   const reader = !empty && size.estimatedJsonBytes >= limits.parallelFromBytes ? await snapshot.reader() : null;
   let csvAhead = reader ? await CsvReadAhead.start(reader, zip, limits.spoolDir, (into) => csvParts(reader, into, plan)) : undefined;
   try {
-    const json = new JsonArrayParts((index) => zip.openEntry(name('json', 'json', index), { large }), limits.maxEntryBytes, plan);
+    const json = new JsonArrayParts((index) => zip.openEntry(name('json', index), { large }), limits.maxEntryBytes, plan);
     let reported = 0;
     if (!empty) {
       await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, order, leftOut)), zip, async (chunk) => {
@@ -211,16 +204,8 @@ function sameCounts(a: readonly number[], b: readonly number[]): boolean {
 /** One CSV file: the BOM, then COPY's CSV. */
 async function writeCsvPart(reader: Snapshot, zip: ZipWriter, path: string, large: boolean, sql: string): Promise<WrittenFile> {
   const entry = zip.openEntry(path, { large });
-  await entry.write(BOM); // Excel reads UTF-8 right only with a BOM.
-  await pipeCopy(reader.copy(sql), zip, (chunk) => entry.write(chunk));
-  return entry.end();
-}
-
-/** The CSV of an entity with no rows: the BOM and the header line COPY would have written. */
-async function writeCsvHeaderOnly(zip: ZipWriter, path: string, large: boolean, header: string): Promise<WrittenFile> {
-  const entry = zip.openEntry(path, { large });
   await entry.write(BOM);
-  await entry.write(Buffer.from(header));
+  await pipeCopy(reader.copy(sql), zip, (chunk) => entry.write(chunk));
   return entry.end();
 }
 

@@ -17,6 +17,11 @@ afterAll(async () => {
   await env?.close();
 });
 
+/** The `request ready` log line of a run (one request). */
+function readyLine(logger: { lines: () => string[] }) {
+  return logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
+}
+
 async function fulfill(requestIds: string[], overrides: Parameters<TestEnv['config']>[0] = {}, tweak: (c: any) => void = () => {}) {
   const config = structuredClone(env.config(overrides));
   tweak(config);
@@ -110,7 +115,7 @@ describe('fulfill when things go wrong', () => {
       c.export.spoolDir = spoolDir;
     });
     expect(summary.ready).toBe(1);
-    const ready = logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
+    const ready = readyLine(logger);
     expect(ready.csvReadAhead).toEqual({ users: 'disk', projects: 'disk', pipeline_runs: 'disk' });
     expect(readdirSync(spoolDir)).toEqual([]); // each spool file was deleted as soon as it was opened
     const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
@@ -160,7 +165,7 @@ describe('fulfill when things go wrong', () => {
       c.export.spoolDir = null; // in memory: the CSV read ahead waits for the JSON once 4 MiB are held
     });
     expect(summary.ready).toBe(1);
-    const ready = logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
+    const ready = readyLine(logger);
     expect(ready.csvReadAhead).toEqual({ users: 'memory', projects: 'memory', pipeline_runs: 'dropped' });
     const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
     const { parts, numbers } = runsInParts(files);
@@ -180,7 +185,7 @@ describe('fulfill when things go wrong', () => {
       c.export.parallelFromBytes = 0;
     });
     expect(summary.ready).toBe(1);
-    const ready = logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
+    const ready = readyLine(logger);
     expect(ready.csvReadAhead.pipeline_runs).toBe('dropped');
     const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
     const { parts, numbers } = runsInParts(files);
@@ -202,7 +207,7 @@ describe('fulfill when things go wrong', () => {
       c.export.parallelFromBytes = 0;
     });
     expect(summary.ready).toBe(1);
-    const ready = logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
+    const ready = readyLine(logger);
     expect(ready.csvReadAhead.pipeline_runs).toBe('disk');
     const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
     const { parts, numbers } = runsInParts(files);
