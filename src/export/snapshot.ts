@@ -1,6 +1,5 @@
-import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { type CopyOut, copyOut } from './copy-out.ts';
 import type { ExportEntity, UserTable } from './entities.ts';
 import { sizeSql, userLiteral } from './queries.ts';
 
@@ -119,10 +118,10 @@ export class Snapshot {
   }
 
   /** Streams the output of a COPY … TO STDOUT statement. */
-  copy(sql: string): Readable {
+  copy(sql: string): CopyOut {
     // Otherwise node-postgres says only "Client has encountered a connection error and is not queryable".
     if (this.broken) throw this.broken;
-    return this.client.query(copyTo(sql));
+    return this.client.query(copyOut(sql));
   }
 
   /**
