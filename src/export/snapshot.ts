@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { type CopyOut, copyOut } from './copy-out.ts';
 import type { ExportEntity, UserTable } from './entities.ts';
-import { sizeSql, userLiteral } from './queries.ts';
+import { isoTimestamp, sizeSql, userLiteral } from './queries.ts';
 
 /**
  * Two scans of the same rows list them in the same order. Every scan starts
@@ -52,7 +52,7 @@ export class Snapshot {
     try {
       // One round trip: a light request's time is mostly round trips (BENCHMARKS.md).
       const results = (await client.query(
-        `${BEGIN}; ${SAME_ORDER}; select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as as_of`,
+        `${BEGIN}; ${SAME_ORDER}; select ${isoTimestamp('now()')} as as_of`,
       )) as unknown as pg.QueryResult<{ as_of: string }>[];
       return new Snapshot(pool, client, results.at(-1)!.rows[0]!.as_of);
     } catch (error) {
