@@ -137,17 +137,19 @@ export function sizeSql(entity: ExportEntity, userId: string): string {
 }
 
 /**
- * One JSON object per line. CSV format with a quote and delimiter byte that
- * PostgreSQL's JSON output can never hold (it escapes every control character)
- * makes COPY pass each line through untouched, where text format would double
- * every backslash.
+ * One JSON object per row, in COPY's binary format: PostgreSQL hands each
+ * row's text over untouched, with its length in front, which
+ * BinaryTextRows turns into lines (row_to_json escapes every newline). Text
+ * format would double every backslash; CSV format with a quote and
+ * delimiter byte JSON can never hold passed lines through untouched too, but
+ * scanned every one for them first.
  */
 export function jsonLinesCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan', leftOut?: LeftOutFiles): string {
   return jsonLinesCopy(selectRows(entity, userId, entity.columns.map(jsonValue), order, leftOut));
 }
 
 function jsonLinesCopy(rows: string, tail = ''): string {
-  return `copy (select row_to_json(r)::text from (${rows}) r${tail}) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')`;
+  return `copy (select row_to_json(r)::text from (${rows}) r${tail}) to stdout with (format binary)`;
 }
 
 /**
@@ -170,8 +172,8 @@ function textLiteral(text: string): string {
 }
 
 /**
- * The files of one file column of the user's rows, one JSON object per line
- * in path order: where each goes in the archive, where it is read from, and
+ * The files of one file column of the user's rows, one JSON object per row
+ * (as jsonLinesCopySql) in path order: where each goes in the archive, where it is read from, and
  * its content type and size when the database has them.
  */
 export function fileListCopySql(entity: ExportEntity, file: ExportFile, userId: string): string {

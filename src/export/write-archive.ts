@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Readable } from 'node:stream';
 import type { ExportEntity, UserTable } from './entities.ts';
+import { BinaryTextRows } from './binary-rows.ts';
 import { BOM, CsvParts } from './csv-parts.ts';
 import { type CsvAheadOutcome, CsvReadAhead } from './csv-ahead.ts';
 import { JsonArrayParts, plannedPartRows } from './json-parts.ts';
@@ -163,11 +164,13 @@ async function writeEntity(
     const json = new JsonArrayParts((index) => zip.openEntry(name('json', index), { large }), limits.maxEntryBytes, plan);
     let reported = 0;
     if (!empty) {
+      const lines = new BinaryTextRows();
       await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, order, leftOut)), zip, async (chunk) => {
-        await json.push(chunk);
+        await json.push(lines.push(chunk));
         onRows(json.rows - reported);
         reported = json.rows;
       });
+      lines.end();
     }
     const jsonParts = await json.finish();
     const jsonRows = jsonParts.map((p) => p.rows);

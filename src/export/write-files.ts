@@ -5,6 +5,7 @@ import { formatBytes } from '../byte-sizes.ts';
 import { collectGarbage } from '../collect-garbage.ts';
 import { isAlreadyCompressed } from '../files/compression.ts';
 import { type FileBody, FileRefusedError, type FileSource, type FileSources, MISSING } from '../files/sources.ts';
+import { BinaryTextRows } from './binary-rows.ts';
 import type { ExportEntity, ExportFile } from './entities.ts';
 import { fileListCopySql } from './queries.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -236,11 +237,12 @@ async function copyInto(entry: ZipEntry, body: Readable, progress: { written: nu
 /** The rows' files, read from the snapshot one line at a time (a user with many files is never held whole). */
 async function* fileRefs(snapshot: Snapshot, entity: ExportEntity, file: ExportFile, userId: string): AsyncGenerator<FileRef> {
   let rest = '';
+  const rows = new BinaryTextRows();
   const utf8 = new StringDecoder('utf8'); // a character may span two chunks
   for await (const chunk of snapshot.copy(fileListCopySql(entity, file, userId)) as AsyncIterable<Buffer>) {
-    const lines = (rest + utf8.write(chunk)).split('\n');
+    const lines = (rest + utf8.write(rows.push(chunk))).split('\n');
     rest = lines.pop()!;
-    for (const line of lines) if (line) yield JSON.parse(line) as FileRef;
+    for (const line of lines) yield JSON.parse(line) as FileRef;
   }
-  if (rest) yield JSON.parse(rest) as FileRef;
+  rows.end();
 }
