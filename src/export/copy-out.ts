@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { to as copyTo, type CopyToStreamQuery } from 'pg-copy-streams';
 
 /**
@@ -20,7 +21,8 @@ import { to as copyTo, type CopyToStreamQuery } from 'pg-copy-streams';
  * buffer is full (`handle.reading = false; handle.readStop()`), and restarts
  * it as Node does, only once the buffer is below its high-water mark: a
  * consumer that is behind keeps its backpressure. (`socket.read(0)` cannot
- * restart it: the stream may think a read is still under way.) Anything unexpected (another pg-copy-streams, no handle)
+ * restart it: the stream may think a read is still under way.) Anything
+ * unexpected (another pg-copy-streams, no handle) or a TLS connection
  * leaves the stream reading as data comes, which is only slower.
  */
 
@@ -50,7 +52,8 @@ export function copyOut(sql: string): CopyOut {
   const onReadable = () => {
     forward();
     const socket = copy.connection?.stream;
-    if (!socket || pausing) return;
+    // A TLS connection (sslmode) reads through OpenSSL's own buffers: not measured here, so left as it is.
+    if (!socket || pausing || socket instanceof TLSSocket) return;
     firstBytes ??= socket.bytesRead;
     if (socket.bytesRead - firstBytes < BATCH_AFTER_BYTES) return;
     pausing = true;
