@@ -173,8 +173,9 @@ function textLiteral(text: string): string {
 
 /**
  * The files of one file column of the user's rows, one JSON object per row
- * (as jsonLinesCopySql) in path order: where each goes in the archive, where it is read from, and
- * its content type and size when the database has them.
+ * (as jsonLinesCopySql) in path order: where each goes in the archive,
+ * where it is read from, and its content type and size when the database
+ * has them.
  */
 export function fileListCopySql(entity: ExportEntity, file: ExportFile, userId: string): string {
   const user = userLiteral(userId);

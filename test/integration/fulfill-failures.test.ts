@@ -153,68 +153,60 @@ describe('fulfill when things go wrong', () => {
   });
 
   it('an entity the estimate called small that needs parts after all: the CSV read ahead is dropped and read again part by part, the same rows as the JSON parts', async () => {
-    const user = await insertUser(env.admin);
-    const project = await insertProject(env.admin, user);
     // Control characters are one byte stored and six in JSON (\u0001): the estimate falls far short.
-    for (let n = 60; n >= 1; n--) await insertRun(env.admin, project, { number: n, branch: `${'\u0001'.repeat(400)}-${n}` });
-    const id = await insertRequest(env.admin, user);
-
-    const { summary, logger } = await fulfill([id], {}, (c) => {
-      c.export.maxEntryBytes = 128 * 1024;
-      c.export.parallelFromBytes = 0;
-      c.export.spoolDir = null; // in memory: the CSV read ahead waits for the JSON once 4 MiB are held
+    const { ready, parts, numbers } = await runsExportedInParts((n) => `${'\u0001'.repeat(400)}-${n}`, 128 * 1024, {
+      spoolDir: null, // in memory: the CSV read ahead waits for the JSON once 4 MiB are held
     });
-    expect(summary.ready).toBe(1);
-    const ready = readyLine(logger);
     expect(ready.csvReadAhead).toEqual({ users: 'memory', projects: 'memory', pipeline_runs: 'dropped' });
-    const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
-    const { parts, numbers } = runsInParts(files);
     expect(parts.length).toBeGreaterThan(1);
     expect(numbers.sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
   });
 
   it('a split entity whose JSON outgrows its planned parts: the CSV read ahead is dropped and cut at the parts the JSON really has', async () => {
-    const user = await insertUser(env.admin);
-    const project = await insertProject(env.admin, user);
     // Control characters are one byte stored and six in JSON: each planned part holds more than the entry limit.
-    for (let n = 60; n >= 1; n--) await insertRun(env.admin, project, { number: n, branch: `${'\u0001'.repeat(400)}-${n}` });
-    const id = await insertRequest(env.admin, user);
-
-    const { summary, logger } = await fulfill([id], {}, (c) => {
-      c.export.maxEntryBytes = 16 * 1024;
-      c.export.parallelFromBytes = 0;
-    });
-    expect(summary.ready).toBe(1);
-    const ready = readyLine(logger);
+    const { ready, files, parts, numbers } = await runsExportedInParts((n) => `${'\u0001'.repeat(400)}-${n}`, 16 * 1024);
     expect(ready.csvReadAhead.pipeline_runs).toBe('dropped');
-    const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
-    const { parts, numbers } = runsInParts(files);
     for (const part of parts) expect(files.get(part)!.length).toBeLessThan(16 * 1024 + 4096);
     expect(numbers).toEqual(Array.from({ length: 60 }, (_, i) => i + 1)); // in the export's order
   });
 
   it("parts hold the same rows in JSON and CSV even when the table's physical order is not the export's order, the CSV read at once", async () => {
-    const user = await insertUser(env.admin);
-    const project = await insertProject(env.admin, user);
     // Inserted backwards, then some rows rewritten: a scan meets them in neither order.
-    for (let n = 60; n >= 1; n--) await insertRun(env.admin, project, { number: n, branch: `branch-${'y'.repeat(200)}-${n}` });
-    await env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [project]);
-    const id = await insertRequest(env.admin, user);
-
     // Its CSV read at once on a second connection, cut at the parts planned before the first byte.
-    const { summary, logger } = await fulfill([id], {}, (c) => {
-      c.export.maxEntryBytes = 8 * 1024;
-      c.export.parallelFromBytes = 0;
+    const { ready, parts, numbers } = await runsExportedInParts((n) => `branch-${'y'.repeat(200)}-${n}`, 8 * 1024, {
+      afterInsert: (project) => env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [project]),
     });
-    expect(summary.ready).toBe(1);
-    const ready = readyLine(logger);
     expect(ready.csvReadAhead.pipeline_runs).toBe('disk');
-    const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
-    const { parts, numbers } = runsInParts(files);
     expect(parts.length).toBeGreaterThan(2);
     expect(numbers).toEqual(Array.from({ length: 60 }, (_, i) => i + 1)); // in the export's order
   });
 });
+
+/**
+ * One user's 60 pipeline runs, inserted backwards (numbers 60 to 1, each
+ * with the given branch), exported with the given entry limit and every
+ * entity's CSV read ahead: the `request ready` line, the archive, and the
+ * runs' parts (runsInParts). The export must be ready.
+ */
+async function runsExportedInParts(
+  branch: (n: number) => string,
+  maxEntryBytes: number,
+  options: { spoolDir?: null; afterInsert?: (project: string) => Promise<unknown> } = {},
+) {
+  const user = await insertUser(env.admin);
+  const project = await insertProject(env.admin, user);
+  for (let n = 60; n >= 1; n--) await insertRun(env.admin, project, { number: n, branch: branch(n) });
+  await options.afterInsert?.(project);
+  const id = await insertRequest(env.admin, user);
+  const { summary, logger } = await fulfill([id], {}, (c) => {
+    c.export.maxEntryBytes = maxEntryBytes;
+    c.export.parallelFromBytes = 0;
+    if ('spoolDir' in options) c.export.spoolDir = options.spoolDir;
+  });
+  expect(summary.ready).toBe(1);
+  const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
+  return { ready: readyLine(logger), files, ...runsInParts(files) };
+}
 
 /**
  * The pipeline runs' JSON parts and their run numbers, in archive order,
