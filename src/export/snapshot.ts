@@ -1,4 +1,6 @@
+import type { Readable } from 'node:stream';
 import type pg from 'pg';
+import { CopyBatch } from './copy-batch.ts';
 import { type CopyOut, copyOut } from './copy-out.ts';
 import type { ExportEntity, UserTable } from './entities.ts';
 import { isoTimestamp, sizeSql, userLiteral } from './queries.ts';
@@ -122,6 +124,16 @@ export class Snapshot {
     // Otherwise node-postgres says only "Client has encountered a connection error and is not queryable".
     if (this.broken) throw this.broken;
     return this.client.query(copyOut(sql));
+  }
+
+  /**
+   * Streams the outputs of several small COPY … TO STDOUT statements sent in
+   * one round trip (CopyBatch): to be read in order, and the connection is
+   * busy until the last has ended.
+   */
+  copyBatch(statements: readonly string[]): readonly Readable[] {
+    if (this.broken) throw this.broken;
+    return this.client.query(new CopyBatch(statements)).outputs;
   }
 
   /**

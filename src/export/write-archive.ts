@@ -101,9 +101,12 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
 
     const entities: Record<string, EntityManifest> = {};
     const limits: EntryLimits = { maxEntryBytes: options.maxEntryBytes, parallelFromBytes: options.parallelFromBytes, spoolDir: options.spoolDir };
-    for (const entity of options.entities) {
-      const size = sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, rowsWithFiles: 0 };
-      entities[entity.name] = await writeEntity(snapshot, zip, entity, identity.userId, size, limits, leftOut, options.onCsvAhead, (rows) => {
+    const sizeOf = (entity: ExportEntity) => sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, rowsWithFiles: 0 };
+    let batch: BatchedCopies | undefined;
+    for (const [index, entity] of options.entities.entries()) {
+      // The small entities from here on (and empty ones between them) are read in one round trip.
+      if (!batch?.covers(entity)) batch = BatchedCopies.start(snapshot, options.entities.slice(index), sizeOf, limits, identity.userId, leftOut);
+      entities[entity.name] = await writeEntity(snapshot, batch ?? snapshot, zip, entity, identity.userId, sizeOf(entity), limits, leftOut, options.onCsvAhead, (rows) => {
         progress.rowsWritten += rows;
         options.onProgress?.({ ...progress });
       });
@@ -123,8 +126,73 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
   }
 }
 
+/** Where an entity's JSON and CSV are read from: the snapshot, one COPY at a time, or a batch of them read ahead. */
+interface CopySource {
+  copy(sql: string): Readable;
+}
+
+/**
+ * Entities this small (estimated JSON) are read together: a light user's
+ * dozen COPYs cost a round trip each, for a few kilobytes (BENCHMARKS.md).
+ * Bigger ones keep their own COPY, whose socket reads are batched.
+ */
+export const BATCH_BELOW_BYTES = 1024 * 1024;
+
+/**
+ * The JSON and CSV of a run of small entities, in archive order, from one
+ * CopyBatch on the snapshot's connection. writeEntity asks for them in the
+ * order they were sent (JSON, then CSV, entity by entity), which is checked:
+ * the connection is busy until the last has been read, so anything else
+ * asked of this source is a mistake, not a query to queue behind it.
+ */
+class BatchedCopies implements CopySource {
+  private readonly statements: readonly string[];
+  private readonly outputs: readonly Readable[];
+  private readonly entities: ReadonlySet<ExportEntity>;
+  private next = 0;
+
+  private constructor(snapshot: Snapshot, statements: readonly string[], entities: ReadonlySet<ExportEntity>) {
+    this.statements = statements;
+    this.entities = entities;
+    this.outputs = snapshot.copyBatch(statements);
+  }
+
+  /** A batch for the small entities at the start of `entities` (empty ones among them cost no statement); none if the first is not small. */
+  static start(
+    snapshot: Snapshot,
+    entities: readonly ExportEntity[],
+    sizeOf: (entity: ExportEntity) => EntitySize,
+    limits: EntryLimits,
+    userId: string,
+    leftOut: LeftOutFiles,
+  ): BatchedCopies | undefined {
+    const small = (size: EntitySize) =>
+      size.rows === 0 ||
+      (size.estimatedJsonBytes < BATCH_BELOW_BYTES && size.estimatedJsonBytes < limits.parallelFromBytes && !(size.estimatedJsonBytes > limits.maxEntryBytes / 2));
+    const run: ExportEntity[] = [];
+    for (const entity of entities) {
+      if (!small(sizeOf(entity))) break;
+      run.push(entity);
+    }
+    const statements = run
+      .filter((entity) => sizeOf(entity).rows > 0)
+      .flatMap((entity) => [jsonLinesCopySql(entity, userId, 'scan', leftOut), csvCopySql(entity, userId, 'scan', leftOut)]);
+    return statements.length > 0 ? new BatchedCopies(snapshot, statements, new Set(run)) : undefined;
+  }
+
+  covers(entity: ExportEntity): boolean {
+    return this.entities.has(entity);
+  }
+
+  copy(sql: string): Readable {
+    if (this.statements[this.next] !== sql) throw new Error(`asked for COPY ${this.next + 1} of a batch out of order, or one not in it`);
+    return this.outputs[this.next++]!;
+  }
+}
+
 async function writeEntity(
   snapshot: Snapshot,
+  source: CopySource,
   zip: ZipWriter,
   entity: ExportEntity,
   userId: string,
@@ -146,7 +214,7 @@ async function writeEntity(
     numbered || index > 1 ? `${dir}/${entity.name}-${String(index).padStart(4, '0')}.${dir}` : `${dir}/${entity.name}.${dir}`;
   // No rows (the count says so, from the same snapshot): the files are written without a round trip to the database.
   const empty = size.rows === 0;
-  const csvParts = async (reader: Snapshot, into: ZipWriter, partRows: readonly number[]): Promise<WrittenFile[]> => {
+  const csvParts = async (reader: CopySource, into: ZipWriter, partRows: readonly number[]): Promise<WrittenFile[]> => {
     const sql = csvCopySql(entity, userId, order, leftOut);
     if (!empty && partRows.length === 1 && !numbered) return [await writeCsvPart(reader, into, name('csv', 1), large, sql)];
     // Parts: one query, cut at the parts' row counts (no rows: the header COPY would write, without a query).
@@ -165,7 +233,7 @@ async function writeEntity(
     let reported = 0;
     if (!empty) {
       const lines = new BinaryTextRows();
-      await pipeCopy(snapshot.copy(jsonLinesCopySql(entity, userId, order, leftOut)), zip, async (chunk) => {
+      await pipeCopy(source.copy(jsonLinesCopySql(entity, userId, order, leftOut)), zip, async (chunk) => {
         await json.push(lines.push(chunk));
         onRows(json.rows - reported);
         reported = json.rows;
@@ -184,7 +252,7 @@ async function writeEntity(
       csvAhead = undefined;
       onCsvAhead?.(entity.name, 'dropped');
     }
-    const csv = csvAhead ? await csvAhead.append() : await csvParts(snapshot, zip, jsonRows);
+    const csv = csvAhead ? await csvAhead.append() : await csvParts(source, zip, jsonRows);
     if (csvAhead) onCsvAhead?.(entity.name, csvAhead.waitedOn);
     onRows(json.rows);
 
@@ -205,7 +273,7 @@ function sameCounts(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /** One CSV file: the BOM, then COPY's CSV. */
-async function writeCsvPart(reader: Snapshot, zip: ZipWriter, path: string, large: boolean, sql: string): Promise<WrittenFile> {
+async function writeCsvPart(reader: CopySource, zip: ZipWriter, path: string, large: boolean, sql: string): Promise<WrittenFile> {
   const entry = zip.openEntry(path, { large });
   await entry.write(BOM);
   await pipeCopy(reader.copy(sql), zip, (chunk) => entry.write(chunk));

@@ -4,8 +4,8 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_AFTER_BYTES, type CopyOut } from '../../src/export/copy-out.ts';
-import { Snapshot } from '../../src/export/snapshot.ts';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
+import { withSnapshot } from '../support/snapshot.ts';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -27,16 +27,6 @@ const expectedHash = () => {
 /** The socket under a running COPY (pg-copy-streams keeps the connection it was submitted on). */
 const socketOf = (copy: CopyOut) => (copy as unknown as { connection: { stream: Socket } }).connection.stream;
 
-/** A snapshot for one test, closed after it (with an error: its transaction failed on purpose). */
-async function withSnapshot(test: (snapshot: Snapshot) => Promise<void>, closeWith?: Error) {
-  const snapshot = await Snapshot.open(env.handle.pool);
-  try {
-    await test(snapshot);
-  } finally {
-    await snapshot.close(closeWith);
-  }
-}
-
 async function drain(stream: Readable, onChunk: (chunk: Buffer) => Promise<void> | void = () => {}) {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -50,7 +40,7 @@ async function drain(stream: Readable, onChunk: (chunk: Buffer) => Promise<void>
 
 describe('a big COPY reads its socket in batches', () => {
   it('every byte arrives in order, the socket is left alone between reads, and the connection is usable afterwards', () =>
-    withSnapshot(async (snapshot) => {
+    withSnapshot(env.handle.pool, async (snapshot) => {
       const copy = snapshot.copy(bigCopy());
       const { sha256, bytes } = await drain(copy);
       expect(bytes).toBeGreaterThan(20 * BATCH_AFTER_BYTES);
@@ -63,7 +53,7 @@ describe('a big COPY reads its socket in batches', () => {
     }));
 
   it('a consumer that stops for a while keeps its backpressure: the socket does not buffer past its high-water mark', () =>
-    withSnapshot(async (snapshot) => {
+    withSnapshot(env.handle.pool, async (snapshot) => {
       const copy = snapshot.copy(bigCopy());
       let seen = 0;
       let mostBuffered = 0;
@@ -87,7 +77,7 @@ describe('a big COPY reads its socket in batches', () => {
     }));
 
   it('a consumer slower than the database to the end (its backpressure, not the pause, holds the socket): every byte, and the connection answers the next query', () =>
-    withSnapshot(async (snapshot) => {
+    withSnapshot(env.handle.pool, async (snapshot) => {
       const copy = snapshot.copy(bigCopy());
       const { sha256 } = await drain(copy, () => sleep(1));
       expect(sha256).toBe(expectedHash());
@@ -95,7 +85,7 @@ describe('a big COPY reads its socket in batches', () => {
     }));
 
   it('a COPY that fails after the batching began reports the database error, and the connection still answers', () =>
-    withSnapshot(async (snapshot) => {
+    withSnapshot(env.handle.pool, async (snapshot) => {
       const copy = snapshot.copy(bigCopy(`case when i = ${ROWS - 10} then i / 0 else i end`));
       await expect(drain(copy)).rejects.toThrow(/division by zero/);
       expect(copy.pauses).toBeGreaterThan(0);

@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CopyBatch } from '../../src/export/copy-batch.ts';
+import { createTestEnv, type TestEnv } from '../support/harness.ts';
+import { withSnapshot } from '../support/snapshot.ts';
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+async function read(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** About 4 MB of text: far more than an output's buffer holds. */
+const BIG = `copy (select i, repeat('y', 200) from generate_series(1, 20000) i) to stdout`;
+
+const STATEMENTS = [
+  `copy (select row_to_json(r)::text from (select i as n, 'line' || chr(10) || i as s, now() as t from generate_series(1, 500) i) r) to stdout with (format binary)`,
+  `copy (select i, 'a,b "quoted"' as s from generate_series(1, 300) i) to stdout with (format csv, header true, force_quote (s))`,
+  `copy (select 1 where false) to stdout with (format csv, header true)`,
+  BIG,
+  `copy (select 'last') to stdout`,
+];
+
+describe('several COPYs in one round trip', () => {
+  it('each output holds byte for byte what its COPY alone gives, in the same snapshot, and the connection answers the next query', () =>
+    withSnapshot(env.handle.pool, async (snapshot) => {
+      const outputs = snapshot.copyBatch(STATEMENTS);
+      expect(outputs).toHaveLength(STATEMENTS.length);
+      const batched: Buffer[] = [];
+      for (const output of outputs) batched.push(await read(output));
+      for (const [index, sql] of STATEMENTS.entries()) {
+        const alone = await read(snapshot.copy(sql));
+        expect(sha256(batched[index]!), `statement ${index + 1}`).toBe(sha256(alone));
+      }
+      expect(batched[2]!.toString()).toBe('?column?\n');
+      expect(batched[4]!.toString()).toBe('last\n');
+      expect(batched[3]!.length).toBeGreaterThan(4_000_000);
+    }));
+
+  it('keeps its backpressure: unread outputs do not pile up in memory, and a reader that starts late still gets every byte', () =>
+    withSnapshot(env.handle.pool, async (snapshot) => {
+      const outputs = snapshot.copyBatch([BIG, BIG]);
+      // Nobody reads for a while: PostgreSQL has long finished sending, if the socket were not paused.
+      await sleep(300);
+      const buffered = outputs.reduce((sum, o) => sum + o.readableLength, 0);
+      expect(buffered).toBeLessThan(1024 * 1024);
+      const first = await read(outputs[0]!);
+      await sleep(100);
+      expect(outputs[1]!.readableLength).toBeLessThan(1024 * 1024);
+      const second = await read(outputs[1]!);
+      expect(sha256(first)).toBe(sha256(second));
+      expect(first.length).toBeGreaterThan(4_000_000);
+      expect((await read(snapshot.copy('copy (select 42) to stdout'))).toString()).toBe('42\n');
+    }));
+
+  it('a statement that fails: the outputs before it are whole, it and every one after it report the database error, and the connection stays in step', () =>
+    withSnapshot(env.handle.pool, async (snapshot) => {
+      const outputs = snapshot.copyBatch([
+        `copy (select i from generate_series(1, 1000) i) to stdout`,
+        `copy (select case when i = 900 then i / 0 else i end from generate_series(1, 1000) i) to stdout`,
+        `copy (select 'never') to stdout`,
+      ]);
+      const first = await read(outputs[0]!);
+      expect(first.toString().split('\n')).toHaveLength(1001);
+      await expect(read(outputs[1]!)).rejects.toThrow(/division by zero/);
+      await expect(read(outputs[2]!)).rejects.toThrow(/division by zero/);
+      // The server's next answer is to the next query: the transaction is aborted, and it says so.
+      await expect(read(snapshot.copy('copy (select 1) to stdout'))).rejects.toThrow(/current transaction is aborted/);
+    }, new Error('test over')));
+
+  it('an error while the outputs wait unread reaches them when they are read, and crashes nothing', async () => {
+    const client = await env.handle.pool.connect();
+    try {
+      const batch = client.query(new CopyBatch([`copy (select 1) to stdout`, `copy (select 1 / 0) to stdout`]));
+      await sleep(200);
+      expect((await read(batch.outputs[0]!)).toString()).toBe('1\n');
+      await expect(read(batch.outputs[1]!)).rejects.toThrow(/division by zero/);
+      // Outside a transaction the connection simply answers the next query.
+      expect((await client.query('select 7 as n')).rows).toEqual([{ n: 7 }]);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('refuses anything but COPY … TO STDOUT, and an empty batch', () => {
+    expect(() => new CopyBatch([])).toThrow(/at least one/);
+    expect(() => new CopyBatch(['select 1'])).toThrow(/not a COPY/);
+    expect(() => new CopyBatch(['copy t from stdin'])).toThrow(/not a COPY/);
+  });
+
+  it('a statement that returns rows instead of COPY data fails its output and the ones after it', async () => {
+    const client = await env.handle.pool.connect();
+    try {
+      // Two statements in one string: the batch sees a result it did not ask for.
+      const batch = client.query(new CopyBatch([`copy (select 1) to stdout; select 2`, `copy (select 3) to stdout`]));
+      expect((await read(batch.outputs[0]!)).toString()).toBe('1\n');
+      await expect(read(batch.outputs[1]!)).rejects.toThrow(/returned rows, not COPY data/);
+      expect((await client.query('select 8 as n')).rows).toEqual([{ n: 8 }]);
+    } finally {
+      client.release();
+    }
+  });
+});
