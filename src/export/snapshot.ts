@@ -50,33 +50,42 @@ export class Snapshot {
   }
 
   static async open(pool: pg.Pool): Promise<Snapshot> {
+    return (await Snapshot.begin(pool, [])).snapshot;
+  }
+
+  /**
+   * Opens a snapshot and, in the same round trip (a light request's time is
+   * mostly round trips, BENCHMARKS.md), learns whether the user still exists
+   * and every entity's row count and size estimate; sizes null when the user
+   * is gone.
+   */
+  static async openSurveyed(
+    pool: pg.Pool,
+    user: UserTable,
+    userId: string,
+    entities: readonly ExportEntity[],
+  ): Promise<{ snapshot: Snapshot; sizes: Map<string, EntitySize> | null }> {
+    const exists = `select 1 from ${user.table} where ${user.idColumn} = ${userLiteral(userId)}`;
+    const selects = entities.map((entity) => `select '${entity.name}' as entity, * from (${sizeSql(entity, userId)}) s`);
+    const { snapshot, results } = await Snapshot.begin(pool, selects.length > 0 ? [exists, selects.join(' union all ')] : [exists]);
+    type SizeRow = { entity: string; n: string; bytes: string | null; files: string };
+    const [found, sizes] = results as [pg.QueryResult, pg.QueryResult<SizeRow> | undefined];
+    if (found.rowCount !== 1) return { snapshot, sizes: null };
+    const byEntity = new Map((sizes?.rows ?? []).map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0), rowsWithFiles: Number(r.files) }]));
+    return { snapshot, sizes: byEntity };
+  }
+
+  /** BEGIN, the settings and the snapshot's time, then `statements` (one result each), in one message. */
+  private static async begin(pool: pg.Pool, statements: readonly string[]): Promise<{ snapshot: Snapshot; results: pg.QueryResult[] }> {
     const client = await pool.connect();
     try {
-      // One round trip: a light request's time is mostly round trips (BENCHMARKS.md).
-      const results = (await client.query(
-        `${BEGIN}; ${SAME_ORDER}; select ${isoTimestamp('now()')} as as_of`,
-      )) as unknown as pg.QueryResult<{ as_of: string }>[];
-      return new Snapshot(pool, client, results.at(-1)!.rows[0]!.as_of);
+      const results = (await client.query([BEGIN, SAME_ORDER, `select ${isoTimestamp('now()')} as as_of`, ...statements].join('; '))) as unknown as pg.QueryResult<{ as_of: string }>[];
+      const asOf = results.at(-1 - statements.length)!.rows[0]!.as_of;
+      return { snapshot: new Snapshot(pool, client, asOf), results: results.slice(results.length - statements.length) };
     } catch (error) {
       client.release(error as Error);
       throw error;
     }
-  }
-
-  /**
-   * Whether the user still exists, and the row counts and size estimates of
-   * every entity, in one round trip; null when the user is gone.
-   */
-  async survey(user: UserTable, userId: string, entities: readonly ExportEntity[]): Promise<Map<string, EntitySize> | null> {
-    const exists = `select 1 from ${user.table} where ${user.idColumn} = ${userLiteral(userId)}`;
-    const selects = entities.map((entity) => `select '${entity.name}' as entity, * from (${sizeSql(entity, userId)}) s`);
-    type SizeRow = { entity: string; n: string; bytes: string | null; files: string };
-    const sql = selects.length > 0 ? `${exists}; ${selects.join(' union all ')}` : exists;
-    // One statement gives one result, two give a list.
-    const results = (await this.client.query(sql)) as unknown as pg.QueryResult | [pg.QueryResult, pg.QueryResult<SizeRow>];
-    const [found, sizes] = Array.isArray(results) ? results : [results, undefined];
-    if (found.rowCount !== 1) return null;
-    return new Map((sizes?.rows ?? []).map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0), rowsWithFiles: Number(r.files) }]));
   }
 
   /**

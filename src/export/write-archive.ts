@@ -72,12 +72,11 @@ export interface WriteArchiveOptions {
  */
 export async function writeArchive(options: WriteArchiveOptions): Promise<Manifest> {
   const { pool, zip, identity } = options;
-  const snapshot = await Snapshot.open(pool);
+  const { snapshot, sizes } = await Snapshot.openSurveyed(pool, options.user, identity.userId, options.entities);
   const onAbort = () => void snapshot.close(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const sizes = await snapshot.survey(options.user, identity.userId, options.entities);
     if (!sizes) throw new UserNotFoundError('the user no longer exists');
     const signal = options.signal ?? new AbortController().signal;
     // Only entities whose rows point at files cost file queries (most users of most apps have none).
