@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchedCopies } from '../../src/export/batched-copies.ts';
 import { CopyBatch } from '../../src/export/copy-batch.ts';
+import type { EntitySize } from '../../src/export/snapshot.ts';
+import { csvCopySql, jsonLinesCopySql } from '../../src/export/queries.ts';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
 import { withSnapshot } from '../support/snapshot.ts';
 
@@ -112,4 +115,31 @@ describe('several COPYs in one round trip', () => {
       client.release();
     }
   });
+});
+
+describe("an export's small entities, read in one batch", () => {
+  const userId = '00000000-0000-4000-8000-000000000001';
+  const limits = { maxEntryBytes: 64 * 1024 * 1024, parallelFromBytes: 8 * 1024 * 1024 };
+  const sized = (sizes: Record<string, Partial<EntitySize>>) => (entity: { name: string }) => ({ rows: 1, estimatedJsonBytes: 1000, rowsWithFiles: 0, ...sizes[entity.name] });
+
+  it('takes the small entities up to the first big one (empty ones cost no statement) and hands out their COPYs only in the order sent', () =>
+    withSnapshot(env.handle.pool, async (snapshot) => {
+      const [a, b, c, d] = env.entities;
+      const sizeOf = sized({ [b!.name]: { rows: 0, estimatedJsonBytes: 0 }, [d!.name]: { estimatedJsonBytes: 2 * 1024 * 1024 } });
+      const batch = BatchedCopies.start(snapshot, env.entities, sizeOf, limits, userId, new Set())!;
+      expect([a, b, c, d].map((e) => batch.covers(e!))).toEqual([true, true, true, false]);
+      // A's CSV before its JSON: refused, nothing is handed out.
+      expect(() => batch.copy(csvCopySql(a!, userId))).toThrow(/out of order/);
+      for (const entity of [a!, c!]) {
+        await read(batch.copy(jsonLinesCopySql(entity, userId)));
+        await read(batch.copy(csvCopySql(entity, userId)));
+      }
+      expect(() => batch.copy(jsonLinesCopySql(d!, userId))).toThrow(/not in it/);
+      // The batch has ended: the connection is free for the big entity.
+      expect((await read(snapshot.copy('copy (select 5) to stdout'))).toString()).toBe('5\n');
+      // No batch when the first entity is big, or split into parts by a small entry limit.
+      expect(BatchedCopies.start(snapshot, [d!], sizeOf, limits, userId, new Set())).toBeUndefined();
+      expect(BatchedCopies.start(snapshot, [a!], sizeOf, { ...limits, maxEntryBytes: 1000 }, userId, new Set())).toBeUndefined();
+      expect(BatchedCopies.start(snapshot, [a!], sizeOf, { ...limits, parallelFromBytes: 1000 }, userId, new Set())).toBeUndefined();
+    }));
 });
