@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
+import { worthReadingAhead } from './csv-ahead.ts';
 import type { ExportEntity } from './entities.ts';
+import { needsParts } from './json-parts.ts';
 import { csvCopySql, jsonLinesCopySql, type LeftOutFiles } from './queries.ts';
 import type { EntitySize, Snapshot } from './snapshot.ts';
 
@@ -43,9 +45,10 @@ export class BatchedCopies implements CopySource {
     userId: string,
     leftOut: LeftOutFiles,
   ): BatchedCopies | undefined {
+    // Neither split into parts nor read ahead: those read on their own terms.
     const small = (size: EntitySize) =>
       size.rows === 0 ||
-      (size.estimatedJsonBytes < BATCH_BELOW_BYTES && size.estimatedJsonBytes < limits.parallelFromBytes && !(size.estimatedJsonBytes > limits.maxEntryBytes / 2));
+      (size.estimatedJsonBytes < BATCH_BELOW_BYTES && !worthReadingAhead(size, limits.parallelFromBytes) && !needsParts(size.estimatedJsonBytes, limits.maxEntryBytes));
     const run: ExportEntity[] = [];
     for (const entity of entities) {
       if (!small(sizeOf(entity))) break;

@@ -17,6 +17,11 @@ const IN_MEMORY_BYTES = 4 * 1024 * 1024;
  * archive, which waits for its turn (after the JSON) in a spool on disk, or
  * in a bounded buffer where there is no disk to write to.
  */
+/** Whether an entity is big enough (estimated JSON) for its CSV to be read ahead on a second connection; one without rows needs no query at all. */
+export function worthReadingAhead(size: { rows: number; estimatedJsonBytes: number }, parallelFromBytes: number): boolean {
+  return size.rows > 0 && size.estimatedJsonBytes >= parallelFromBytes;
+}
+
 /** Where a CSV read ahead waited for its turn, or that it was not used. */
 export type CsvAheadOutcome = 'disk' | 'memory' | 'dropped';
 

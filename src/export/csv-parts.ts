@@ -4,7 +4,7 @@ import type { WrittenFile, ZipEntry } from './zip-writer.ts';
 export const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const NEWLINE = 0x0a;
 
-/** Where `byte` is next in `chunk` from `from`, or the chunk's length when it is not. */
+/** Where `char` is next in `text` from `from`, or the text's length when it is not there. */
 function indexOrEnd(text: string, char: string, from: number): number {
   const at = text.indexOf(char, from);
   return at === -1 ? text.length : at;

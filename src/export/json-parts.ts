@@ -105,6 +105,15 @@ export class JsonArrayParts {
 }
 
 /**
+ * Whether an entity is written in numbered parts. Decided before the first
+ * byte, since a ZIP entry's name comes first; half the entry limit leaves
+ * room for the estimate's error.
+ */
+export function needsParts(estimatedBytes: number, maxEntryBytes: number): boolean {
+  return estimatedBytes > maxEntryBytes / 2;
+}
+
+/**
  * A split entity's rows per part, planned before the first byte so that its
  * CSV, read at the same time on another connection, can be cut while its
  * JSON is still being written: parts of about half the entry limit by the

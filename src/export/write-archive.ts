@@ -4,8 +4,8 @@ import type { ExportEntity, UserTable } from './entities.ts';
 import { BatchedCopies, type CopySource } from './batched-copies.ts';
 import { BinaryTextRows } from './binary-rows.ts';
 import { BOM, CsvParts } from './csv-parts.ts';
-import { type CsvAheadOutcome, CsvReadAhead } from './csv-ahead.ts';
-import { JsonArrayParts, plannedPartRows } from './json-parts.ts';
+import { type CsvAheadOutcome, CsvReadAhead, worthReadingAhead } from './csv-ahead.ts';
+import { JsonArrayParts, needsParts, plannedPartRows } from './json-parts.ts';
 import { archiveSchema } from './json-schema.ts';
 import { buildManifest, type EntityManifest, type Manifest } from './manifest.ts';
 import type { FileSources } from '../files/sources.ts';
@@ -138,9 +138,7 @@ async function writeEntity(
   onCsvAhead: WriteArchiveOptions['onCsvAhead'],
   onRows: (rows: number) => void,
 ): Promise<EntityManifest> {
-  // Whether to number the parts is decided before the first byte, since a
-  // ZIP entry's name comes first; the estimate leaves room for error.
-  const numbered = size.estimatedJsonBytes > limits.maxEntryBytes / 2;
+  const numbered = needsParts(size.estimatedJsonBytes, limits.maxEntryBytes);
   // A split entity is read in its total order, so that its JSON and CSV parts hold the same rows whatever the plan.
   const order: RowOrder = numbered ? 'ordered' : 'scan';
   const plan = numbered ? plannedPartRows(size.rows, size.estimatedJsonBytes, limits.maxEntryBytes) : [size.rows];
@@ -162,7 +160,7 @@ async function writeEntity(
 
   // A big entity: its CSV is read at once on a second connection of the same
   // snapshot, while the JSON is written, cut at the planned parts' row counts.
-  const reader = !empty && size.estimatedJsonBytes >= limits.parallelFromBytes ? await snapshot.reader() : null;
+  const reader = worthReadingAhead(size, limits.parallelFromBytes) ? await snapshot.reader() : null;
   let csvAhead = reader ? await CsvReadAhead.start(reader, zip, limits.spoolDir, (into) => csvParts(reader, into, plan)) : undefined;
   try {
     const json = new JsonArrayParts((index) => zip.openEntry(name('json', index), { large }), limits.maxEntryBytes, plan);
