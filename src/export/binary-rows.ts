@@ -1,12 +1,13 @@
 /**
- * COPY's binary format of a single text column, turned into lines: each
+ * COPY's binary format of text columns, turned into lines: per column, each
  * row's text followed by a newline.
  *
  * Why binary for the JSON lines: in binary format PostgreSQL hands each
  * row's text over as it is, with its length in front; in CSV format it
  * first scans every line for a quote or a delimiter that JSON can never
  * hold (the heavy user's JSON query took 5-10% less time, BENCHMARKS.md).
- * The text must hold no newline of its own: row_to_json escapes every one.
+ * A JSON text holds no newline of its own (row_to_json escapes every one);
+ * a column that may (a CSV record) is told apart by where its rows start.
  *
  * The format (PostgreSQL's COPY documentation): an 11-byte signature, a
  * 32-bit flags field and a 32-bit length of a header extension to skip;
@@ -33,28 +34,56 @@ type State =
   | 'value'
   | 'ended';
 
-export class BinaryTextRows {
+/** One chunk's worth of rows, column by column. */
+export interface ColumnChunk {
+  /** Per column: the text of the rows this chunk completes or continues, each row's followed by a newline. */
+  columns: Buffer[];
+  /** For each row that starts in this chunk, where it starts in each column's buffer (`columns.length` numbers per row), when asked for. */
+  rowStarts: number[];
+}
+
+export class BinaryTextColumns {
+  private readonly count: number;
+  private readonly trackRows: boolean;
   private state: State = 'header';
   /** The start of a fixed-size field cut by a chunk's end. */
   private partial = Buffer.alloc(0);
   /** Bytes left of the extension or the value being read. */
   private left = 0;
+  /** The column whose length or value is being read. */
+  private column = 0;
+  private out: Buffer[] = [];
+  private written: number[] = [];
+  private starts: number[] = [];
 
-  /** The lines this chunk completes or continues; a row cut by the chunk's end continues with the next chunk. */
-  push(chunk: Buffer): Buffer {
-    // Every newline but one stands for a row header (6 bytes) read in the same chunk, so this is enough room.
-    const out = Buffer.allocUnsafe(chunk.length + 1);
-    let written = 0;
+  /** `columns` text columns per row; `trackRows`: say where each row starts (see ColumnChunk). */
+  constructor(columns: number, { trackRows = false } = {}) {
+    this.count = columns;
+    this.trackRows = trackRows;
+  }
+
+  /** The rows this chunk completes or continues; a row cut by the chunk's end continues with the next chunk. */
+  pushColumns(chunk: Buffer): ColumnChunk {
+    // Every newline but one stands for a row or field header (6 or 4 bytes) read in the same chunk, so this is enough room.
+    this.out = Array.from({ length: this.count }, () => Buffer.allocUnsafe(chunk.length + 1));
+    this.written = new Array<number>(this.count).fill(0);
+    this.starts = [];
     let at = 0;
     while (at < chunk.length) {
       if (this.state === 'value' || this.state === 'extension') {
         const n = Math.min(this.left, chunk.length - at);
-        if (this.state === 'value') written += chunk.copy(out, written, at, at + n);
+        const column = this.column;
+        if (this.state === 'value') this.written[column]! += chunk.copy(this.out[column]!, this.written[column]!, at, at + n);
         at += n;
         this.left -= n;
         if (this.left > 0) break;
-        if (this.state === 'value') out[written++] = NEWLINE;
-        this.state = 'count';
+        if (this.state === 'value') {
+          this.out[column]![this.written[column]!++] = NEWLINE;
+          this.column = column + 1;
+          this.state = this.column < this.count ? 'length' : 'count';
+        } else {
+          this.state = 'count';
+        }
         continue;
       }
       if (this.state === 'ended') throw new Error('COPY sent data after its end');
@@ -73,7 +102,7 @@ export class BinaryTextRows {
         this.read(field, 0);
       }
     }
-    return out.subarray(0, written);
+    return { columns: this.out.map((out, i) => out.subarray(0, this.written[i])), rowStarts: this.starts };
   }
 
   /** Throws unless the end of the data was seen: a stream cut short is never taken for a whole one. */
@@ -92,16 +121,36 @@ export class BinaryTextRows {
         return;
       case 'count': {
         const count = field.readInt16BE(at);
-        if (count === -1) this.state = 'ended';
-        else if (count === 1) this.state = 'length';
-        else throw new Error(`COPY's binary data has ${count} columns where one was expected`);
+        if (count === -1) {
+          this.state = 'ended';
+          return;
+        }
+        if (count !== this.count) throw new Error(`COPY's binary data has ${count} columns where ${this.count} ${this.count === 1 ? 'was' : 'were'} expected`);
+        if (this.trackRows) this.starts.push(...this.written);
+        this.column = 0;
+        this.state = 'length';
         return;
       }
       case 'length':
         this.left = field.readInt32BE(at);
-        if (this.left < 0) throw new Error("COPY's binary data has a NULL row");
+        if (this.left < 0) throw new Error("COPY's binary data has a NULL value");
         this.state = 'value';
         return;
     }
+  }
+}
+
+/** The single text column of a COPY (one JSON object per row), as lines. */
+export class BinaryTextRows {
+  private readonly columns = new BinaryTextColumns(1);
+
+  /** The lines this chunk completes or continues; a row cut by the chunk's end continues with the next chunk. */
+  push(chunk: Buffer): Buffer {
+    return this.columns.pushColumns(chunk).columns[0]!;
+  }
+
+  /** Throws unless the end of the data was seen: a stream cut short is never taken for a whole one. */
+  end(): void {
+    this.columns.end();
   }
 }

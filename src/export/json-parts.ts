@@ -94,6 +94,11 @@ export class JsonArrayParts {
     return this.entry;
   }
 
+  /** Ends the current part here, at a row boundary (PairedParts decides where its parts end itself). */
+  endPart(): Promise<void> {
+    return this.closePart();
+  }
+
   private async closePart(): Promise<void> {
     const entry = this.entry!;
     await entry.write(this.partRows === 0 ? CLOSE_EMPTY : CLOSE);

@@ -136,6 +136,25 @@ export class Snapshot {
   }
 
   /**
+   * Streams the output of a COPY … TO STDOUT statement that PostgreSQL may
+   * plan with up to `workers` parallel workers beside this connection's
+   * backend: only for a query that reads its rows once, in a total order (a
+   * split entity's paired read), so that the order a Gather hands rows on in
+   * cannot set two reads apart. Every other query is planned without
+   * (SAME_ORDER). The settings go in node-postgres's queue around the COPY,
+   * so nothing waits for them; a failed one fails the COPY or the next query.
+   */
+  copyWithWorkers(sql: string, workers: number): CopyOut {
+    if (!Number.isInteger(workers) || workers < 0) throw new Error(`not a number of workers: ${workers}`);
+    if (this.broken) throw this.broken;
+    const planWith = (n: number) => void this.client.query(`set local max_parallel_workers_per_gather = ${n}`).catch(() => undefined);
+    planWith(workers);
+    const out = this.client.query(copyOut(sql));
+    planWith(0);
+    return out;
+  }
+
+  /**
    * Streams the outputs of several small COPY … TO STDOUT statements sent in
    * one round trip (CopyBatch): to be read in order, and the connection is
    * busy until the last has ended.

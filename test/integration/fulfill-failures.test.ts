@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, fulfillInProcess, getObject, listKeys, requestRow, type TestEnv } from '../support/harness.ts';
 import { insertProject, insertRequest, insertRun, insertUser } from '../support/seed.ts';
+import { seedUser } from '../../scripts/lib/sample-data.ts';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -162,24 +163,74 @@ describe('fulfill when things go wrong', () => {
     expect(numbers.sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
   });
 
-  it('a split entity whose JSON outgrows its planned parts: the CSV read ahead is dropped and cut at the parts the JSON really has', async () => {
+  it('a split entity whose JSON outgrows its planned parts: its parts are cut at the limit, each CSV part with its JSON part, from one read', async () => {
     // Control characters are one byte stored and six in JSON: each planned part holds more than the entry limit.
     const { ready, files, parts, numbers } = await runsExportedInParts((n) => `${'\u0001'.repeat(400)}-${n}`, 16 * 1024);
-    expect(ready.csvReadAhead.pipeline_runs).toBe('dropped');
+    expect(ready.csvReadAhead.pipeline_runs).toBe('paired');
+    expect(parts.length).toBeGreaterThan(3); // more than the plan's parts
     for (const part of parts) expect(files.get(part)!.length).toBeLessThan(16 * 1024 + 4096);
     expect(numbers).toEqual(Array.from({ length: 60 }, (_, i) => i + 1)); // in the export's order
   });
 
-  it("parts hold the same rows in JSON and CSV even when the table's physical order is not the export's order, the CSV read at once", async () => {
-    // Inserted backwards, then some rows rewritten: a scan meets them in neither order.
-    // Its CSV read at once on a second connection, cut at the parts planned before the first byte.
-    const { ready, parts, numbers } = await runsExportedInParts((n) => `branch-${'y'.repeat(200)}-${n}`, 8 * 1024, {
-      afterInsert: (project) => env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [project]),
-    });
-    expect(ready.csvReadAhead.pipeline_runs).toBe('disk');
-    expect(parts.length).toBeGreaterThan(2);
-    expect(numbers).toEqual(Array.from({ length: 60 }, (_, i) => i + 1)); // in the export's order
+  it('the same without a disk to wait on: the CSV read ahead in memory is dropped and cut at the parts the JSON really has', async () => {
+    const { ready, files, parts, numbers } = await runsExportedInParts((n) => `${'\u0001'.repeat(400)}-${n}`, 16 * 1024, { spoolDir: null });
+    expect(ready.csvReadAhead.pipeline_runs).toBe('dropped');
+    for (const part of parts) expect(files.get(part)!.length).toBeLessThan(16 * 1024 + 4096);
+    expect(numbers).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
   });
+
+  it("a split entity's one read killed on the database: back to pending, nothing stored, no spool file left; the next run finishes it", async () => {
+    const user = await seedUser(env.admin, { projects: 2, features: 10, runs: 60_000, releases: 5 });
+    const id = await insertRequest(env.admin, user);
+    const before = await listKeys(env);
+    const spoolDir = mkdtempSync(path.join(os.tmpdir(), 'exporter-spool-test-'));
+    const split = (c: any) => {
+      c.export.maxEntryBytes = 4 * 1024 * 1024;
+      c.export.spoolDir = spoolDir;
+    };
+    // The paired read (JSON and CSV in one COPY) is killed as soon as it is seen running.
+    let killed = 0;
+    const killer = (async () => {
+      for (let i = 0; i < 500 && killed === 0; i++) {
+        const { rowCount } = await env.admin.query(
+          `select pg_terminate_backend(pid) from pg_stat_activity where query like 'copy (select row_to_json(r)::text, coalesce(%' and backend_type = 'client backend' and pid <> pg_backend_pid()`,
+        );
+        killed = rowCount ?? 0;
+        if (killed === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    const { summary } = await fulfill([id], {}, split);
+    await killer;
+    expect(killed).toBe(1);
+    expect(summary.retrying).toBe(1);
+    const row = (await requestRow(env, id))!;
+    expect(row).toMatchObject({ status: 'pending', download_url: null, object_key: null });
+    expect(row.error).toMatch(/^database error while building the export/);
+    expect(await listKeys(env)).toEqual(before);
+    expect(readdirSync(spoolDir)).toEqual([]);
+
+    await env.admin.query(`update data_export_requests set not_before = now() - interval '1 second' where id = $1`, [id]);
+    const next = await fulfill([id], {}, split);
+    expect(next.summary.ready).toBe(1);
+    expect(readyLine(next.logger).csvReadAhead.pipeline_runs).toBe('paired');
+    const { parts, numbers } = runsInParts(await readZip(await getObject(env, (await requestRow(env, id))!.object_key)));
+    expect(parts.length).toBeGreaterThan(2);
+    expect(numbers).toHaveLength(60_000);
+  });
+
+  for (const spoolDir of [undefined, null]) {
+    const how = spoolDir === null ? 'without a disk to wait on, the CSV read ahead in memory' : 'both from one read, the CSV waiting on disk';
+    it(`parts hold the same rows in JSON and CSV even when the table's physical order is not the export's order: ${how}`, async () => {
+      // Inserted backwards, then some rows rewritten: a scan meets them in neither order.
+      const { ready, parts, numbers } = await runsExportedInParts((n) => `branch-${'y'.repeat(200)}-${n}`, 8 * 1024, {
+        ...(spoolDir === null ? { spoolDir } : {}),
+        afterInsert: (project) => env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [project]),
+      });
+      expect(ready.csvReadAhead.pipeline_runs).toBe(spoolDir === null ? 'memory' : 'paired');
+      expect(parts.length).toBeGreaterThan(2);
+      expect(numbers).toEqual(Array.from({ length: 60 }, (_, i) => i + 1)); // in the export's order
+    });
+  }
 });
 
 /**

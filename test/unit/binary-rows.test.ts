@@ -1,27 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BinaryTextRows } from '../../src/export/binary-rows.ts';
-
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-
-const int16 = (n: number) => {
-  const b = Buffer.alloc(2);
-  b.writeInt16BE(n);
-  return b;
-};
-const int32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-};
-
-/** COPY's binary format of one text column, as PostgreSQL writes it. */
-function binaryCopy(rows: string[], { flags = 0, extension = Buffer.alloc(0) } = {}): Buffer {
-  const tuples = rows.map((row) => {
-    const text = Buffer.from(row, 'utf8');
-    return Buffer.concat([int16(1), int32(text.length), text]);
-  });
-  return Buffer.concat([SIGNATURE, int32(flags), int32(extension.length), extension, ...tuples, int16(-1)]);
-}
+import { BinaryTextColumns, BinaryTextRows } from '../../src/export/binary-rows.ts';
+import { binaryCopy, int16, int32, SIGNATURE } from '../support/binary-copy.ts';
 
 /** Feeds the data in chunks of `size` bytes and returns the lines' text. */
 function lines(data: Buffer, size: number | (() => number)): string {
@@ -75,7 +54,45 @@ describe('BinaryTextRows', () => {
     const twoColumns = Buffer.concat([SIGNATURE, int32(0), int32(0), int16(2), int32(1), Buffer.from('a'), int32(1), Buffer.from('b'), int16(-1)]);
     expect(refused(twoColumns)).toThrow(/2 columns/);
     const nullRow = Buffer.concat([SIGNATURE, int32(0), int32(0), int16(1), int32(-1), int16(-1)]);
-    expect(refused(nullRow)).toThrow(/NULL row/);
+    expect(refused(nullRow)).toThrow(/NULL value/);
     expect(refused(Buffer.concat([binaryCopy(ROWS), int16(1)]))).toThrow(/after its end/);
+  });
+});
+
+describe('BinaryTextColumns', () => {
+  // A JSON object and a CSV record that holds newlines of its own (a quoted value): only the row starts tell where a record begins.
+  const ROWS = Array.from({ length: 300 }, (_, i) => [`{"n":${i},"s":"${'é'.repeat(i % 40)}"}`, `${i},"two\nlines ""${'☃'.repeat(i % 9)}"""`]);
+
+  for (const size of [1, 2, 3, 7, 64, 4096, 1_000_000]) {
+    it(`each column's rows, and where each row starts in both, wherever the chunks are cut (chunks of ${size} bytes)`, () => {
+      const data = binaryCopy(ROWS);
+      const columns = new BinaryTextColumns(2, { trackRows: true });
+      const out: [Buffer[], Buffer[]] = [[], []];
+      const starts: [number[], number[]] = [[], []];
+      const length = [0, 0];
+      for (let at = 0; at < data.length; at += size) {
+        const chunk = columns.pushColumns(data.subarray(at, at + size));
+        for (let i = 0; i < chunk.rowStarts.length; i += 2) {
+          starts[0].push(length[0]! + chunk.rowStarts[i]!);
+          starts[1].push(length[1]! + chunk.rowStarts[i + 1]!);
+        }
+        for (const c of [0, 1] as const) {
+          out[c].push(chunk.columns[c]!);
+          length[c]! += chunk.columns[c]!.length;
+        }
+      }
+      columns.end();
+      const text = out.map((o) => Buffer.concat(o));
+      for (const c of [0, 1] as const) {
+        expect(text[c]!.toString()).toBe(ROWS.map((r) => `${r[c]}\n`).join(''));
+        // Row n starts after the bytes of rows 0 to n-1 in that column.
+        const expected = ROWS.map((_, n) => Buffer.byteLength(ROWS.slice(0, n).map((r) => `${r[c]}\n`).join('')));
+        expect(starts[c]).toEqual(expected);
+      }
+    });
+  }
+
+  it('the wrong number of columns is refused', () => {
+    expect(() => new BinaryTextColumns(2).pushColumns(binaryCopy([['only one']]))).toThrow(/1 columns where 2 were expected/);
   });
 });
