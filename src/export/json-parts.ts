@@ -119,10 +119,12 @@ export function needsParts(estimatedBytes: number, maxEntryBytes: number): boole
 }
 
 /**
- * A split entity's rows per part, planned before the first byte so that its
- * CSV, read at the same time on another connection, can be cut while its
- * JSON is still being written: parts of about half the entry limit by the
- * estimate (a part is still cut at the limit if the estimate was short).
+ * A split entity's rows per part, planned before the first byte: parts of
+ * about half the entry limit by the estimate (a part is still cut at the
+ * limit if the estimate was short), so that parts come out even rather than
+ * full ones and a remnant. Where the CSV is read on another connection at
+ * the same time as the JSON, it is cut at these counts while the JSON is
+ * still being written.
  */
 export function plannedPartRows(rows: number, estimatedBytes: number, maxEntryBytes: number): number[] {
   const parts = Math.max(1, Math.ceil(estimatedBytes / (maxEntryBytes / 2)));

@@ -77,8 +77,10 @@ function csvValue(column: ExportColumn): string {
  * scan yields, which spares sorting millions of rows twice (a third of the
  * heavy export's time, see BENCHMARKS.md): both of its files come from the
  * same plan on the same snapshot, so they list the same rows. A split entity
- * in its total order ('ordered'), its JSON and its CSV each in one query, so
- * that part N of both holds the same rows whatever the table's physical order.
+ * in its total order ('ordered'): once for both files (pairedCopySql), or,
+ * where its CSV cannot wait on disk, its JSON and its CSV each in one query,
+ * so that part N of both holds the same rows whatever the table's physical
+ * order.
  */
 export type RowOrder = 'scan' | 'ordered';
 

@@ -12,6 +12,7 @@ import { isoTimestamp, sizeSql, userLiteral } from './queries.ts';
  * plan: a Gather hands on its workers' rows in whatever order they come.
  * Otherwise the JSON and CSV of an entity, read at once on two connections
  * or one after the other, could list the same rows in different orders.
+ * (copyWithWorkers is the exception: one read that serves both files.)
  */
 const SAME_ORDER = 'set local synchronize_seqscans = off; set local max_parallel_workers_per_gather = 0';
 /** One consistent view that never writes. */

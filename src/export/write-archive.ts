@@ -21,7 +21,7 @@ import type { WrittenFile, ZipWriter } from './zip-writer.ts';
 
 /**
  * PostgreSQL may sort a split entity's paired read with one parallel worker
- * beside the snapshot's backend: the 3M-row user's read took 19.9 s so
+ * beside the snapshot's backend: the 3M-row user's read took 19.9 s with it
  * against 22.7 s without, in psql (two workers: 20.0 s). One, because the
  * exporter deflates on the other core, and the database serves the app too.
  */
