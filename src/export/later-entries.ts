@@ -35,9 +35,10 @@ export class LaterEntries {
     return new LaterEntries(zip, spoolDir ? await Spool.create(spoolDir) : null);
   }
 
-  /** Waiting on disk in `spool`, which it closes. */
-  static onDisk(zip: ZipWriter, spool: Spool): LaterEntries {
-    return new LaterEntries(zip, spool);
+  /** Waiting on disk in `spoolDir`, or null where no spool can be made there (for a writer that cannot wait in memory). */
+  static async onDisk(zip: ZipWriter, spoolDir: string | null): Promise<LaterEntries | null> {
+    const spool = spoolDir ? await Spool.create(spoolDir) : null;
+    return spool ? new LaterEntries(zip, spool) : null;
   }
 
   get waitedOn(): 'disk' | 'memory' {

@@ -14,7 +14,6 @@ import type { FileSources } from '../files/sources.ts';
 import { csvCopySql, csvHeader, jsonLinesCopySql, type LeftOutFiles, pairedCopySql, type RowOrder } from './queries.ts';
 import { readmeText } from './readme.ts';
 import { type EntitySize, Snapshot } from './snapshot.ts';
-import { Spool } from './spool.ts';
 import { ArchiveTooLargeError, type FileLimits, plannedFileBytes, writeFiles } from './write-files.ts';
 import { ZIP32_MAX } from './zip-format.ts';
 import type { WrittenFile, ZipWriter } from './zip-writer.ts';
@@ -153,7 +152,7 @@ async function writeEntity(
   // A split entity is read in its total order, so that its JSON and CSV parts hold the same rows whatever the plan.
   const order: RowOrder = numbered ? 'ordered' : 'scan';
   const plan = numbered ? plannedPartRows(size.rows, size.estimatedJsonBytes, limits.maxEntryBytes) : [size.rows];
-  // Parts are cut near maxEntryBytes of JSON at most; a CSV part holds the same rows in fewer bytes. Past 4 GiB, ZIP64 sizes.
+  // Parts are cut near maxEntryBytes of JSON (and of CSV, when both come from one read); a CSV part cut at the JSON's rows is smaller as a rule. Past 4 GiB, ZIP64 sizes.
   const large = limits.maxEntryBytes * 1.5 >= ZIP32_MAX;
   const name = (dir: 'json' | 'csv', index: number) =>
     numbered || index > 1 ? `${dir}/${entity.name}-${String(index).padStart(4, '0')}.${dir}` : `${dir}/${entity.name}.${dir}`;
@@ -171,9 +170,8 @@ async function writeEntity(
 
   // A split entity: its JSON and CSV from one read, sorted once, the CSV
   // waiting on disk; without a disk to wait on, a read per file as below.
-  const spool = numbered && !empty && limits.spoolDir ? await Spool.create(limits.spoolDir) : null;
-  if (spool) {
-    const later = LaterEntries.onDisk(zip, spool);
+  const later = numbered && !empty ? await LaterEntries.onDisk(zip, limits.spoolDir) : null;
+  if (later) {
     const parts = new PairedParts(
       (index) => zip.openEntry(name('json', index), { large }),
       (index) => later.into.openEntry(name('csv', index), { large }),
