@@ -3,7 +3,7 @@
 # (npm packages): LibreOffice Calc (CSV opened in a real spreadsheet), the
 # Prometheus Pushgateway (metrics pushed to the real thing), Ceph's RADOS
 # Gateway (an S3 API that checks SigV4 signatures and stores SSE), 7-Zip,
-# unzip, Python and OpenSSL.
+# unzip, bsdtar, Java's and Commons Compress's ZIP readers, Python and OpenSSL.
 # Installs from Debian's packages what is missing; does nothing when all are there.
 set -euo pipefail
 missing=()
@@ -13,6 +13,11 @@ command -v radosgw >/dev/null || missing+=(radosgw)
 command -v ceph-mon >/dev/null || missing+=(ceph-mon)
 command -v ceph-osd >/dev/null || missing+=(ceph-osd)
 command -v 7zz >/dev/null || missing+=(7zip)
+# Readers that stream through an archive without its central directory: Java's
+# ZipInputStream and Commons Compress (what JVM and Android importers use), bsdtar.
+command -v java >/dev/null || missing+=(default-jre-headless)
+[ -f /usr/share/java/commons-compress.jar ] || missing+=(libcommons-compress-java)
+command -v bsdtar >/dev/null || missing+=(libarchive-tools)
 # Archives opened by unzip and Python's zipfile; a TLS server's certificate for the https file source.
 command -v unzip >/dev/null || missing+=(unzip)
 command -v python3 >/dev/null || missing+=(python3)

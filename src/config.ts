@@ -39,7 +39,8 @@ export const SETTINGS = {
   httpPort: { flag: '--http-port <port>', env: 'EXPORT_HTTP_PORT', help: 'work: serve /livez, /readyz and /metrics on this port (off when unset)' },
   maxFileBytes: { flag: '--max-file-bytes <size>', env: 'EXPORT_MAX_FILE_BYTES', help: "a user's file larger than this is left out of the archive (listed as too_large): bytes or 500MB, 5GiB", default: '5GiB' },
   spoolDir: { flag: '--spool-dir <dir>', env: 'EXPORT_SPOOL_DIR', help: "where a big entity's CSV, read at the same time as its JSON, waits for its turn (deflated, in a file deleted as soon as it is made); none: in memory, 4 MiB, then it waits", default: 'the system temporary directory' },
-  maxArchiveBytes: { flag: '--max-archive-bytes <size>', env: 'EXPORT_MAX_ARCHIVE_BYTES', help: 'a request whose data and files add up to more than this is refused up front, with the reason on the request', default: '100GiB' },
+  maxArchiveBytes: { flag: '--max-archive-bytes <size>', env: 'EXPORT_MAX_ARCHIVE_BYTES', help: 'a request whose data and files add up to more than this is refused up front, with the reason on the request (and stopped at it while written)', default: '100GiB' },
+  maxFiles: { flag: '--max-files <n>', env: 'EXPORT_MAX_FILES', help: "a request whose rows point at more of the user's files than this is refused up front, with the reason on the request (memory grows with the files of one archive: README)", default: '100000' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -90,6 +91,8 @@ export interface ExportConfig {
   readonly maxArchiveBytes: number;
   /** Where a CSV read ahead waits (null: in memory). */
   readonly spoolDir: string | null;
+  /** A request whose rows point at more files than this is refused before the first byte (the archive's directory and manifest grow with them). */
+  readonly maxFiles: number;
 }
 
 /** What only the long-running `exporter work` reads. */
@@ -231,6 +234,7 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
       maxFileBytes: bytes('maxFileBytes'),
       maxArchiveBytes: bytes('maxArchiveBytes'),
       spoolDir: spoolDirectory(value('spoolDir')),
+      maxFiles: integer('maxFiles', 1, 100_000_000),
     },
     logLevel,
     pushgatewayUrl: url('pushgatewayUrl', ['http', 'https']),

@@ -2,8 +2,13 @@ import http from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from './log.ts';
 
+/** Why /readyz answers 503, in words fit for anyone who can reach the port; the error behind it (`cause`) goes to the log. */
+export class NotReadyError extends Error {
+  override name = 'NotReadyError';
+}
+
 export interface HealthChecks {
-  /** The database answers and, unless poll-only, the LISTEN connection is up. Throws with the reason otherwise. */
+  /** The database answers and, unless poll-only, the LISTEN connection is up. Throws a NotReadyError otherwise. */
   ready(): Promise<void>;
   metrics: Registry;
 }
@@ -25,7 +30,12 @@ export async function startHttpServer(port: number, checks: HealthChecks, log: L
     if (path === '/readyz') {
       checks.ready().then(
         () => send(200, 'ok\n'),
-        (error: unknown) => send(503, `not ready: ${error instanceof Error ? error.message : String(error)}\n`),
+        (error: unknown) => {
+          // A driver's message can name hosts, ports and users: the log gets it, the probe does not.
+          const cause = error instanceof NotReadyError ? error.cause : error;
+          if (cause !== undefined) log.warn({ err: cause }, 'not ready');
+          send(503, `not ready: ${error instanceof NotReadyError ? error.message : 'internal error (see the log)'}\n`);
+        },
       );
       return;
     }

@@ -88,15 +88,16 @@ export async function seedUploads(
   uploads: { avatar?: SampleUpload; assets?: SampleUpload[] },
 ): Promise<void> {
   const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3, requestChecksumCalculation: 'WHEN_REQUIRED' });
-  const put = async (upload: SampleUpload): Promise<string> => {
-    const key = `uploads/${userId}/${randomUUID()}`;
+  // Where the sample application keeps each kind (definitions/sample.yaml binds each key to its row by these prefixes).
+  const put = async (upload: SampleUpload, folder: string): Promise<string> => {
+    const key = `${folder}${randomUUID()}`;
     const body = Buffer.isBuffer(upload.body) ? upload.body : upload.body();
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: upload.bytes, ContentType: upload.contentType }));
     return key;
   };
   try {
     if (uploads.avatar) {
-      const key = await put(uploads.avatar);
+      const key = await put(uploads.avatar, `avatars/${userId}/`);
       await db.query('insert into avatars (user_id, object_key, file_name, content_type, byte_size) values ($1, $2, $3, $4, $5)', [
         userId,
         key,
@@ -115,7 +116,7 @@ export async function seedUploads(
     // A few at a time: 10,000 small files upload in seconds, not minutes.
     for (let i = 0; i < assets.length; i += 16) {
       const batch = assets.slice(i, i + 16);
-      const keys = await Promise.all(batch.map(put));
+      const keys = await Promise.all(batch.map((asset) => put(asset, `releases/${rows[0]!.id}/`)));
       // One statement per batch: a pg.Client runs one query at a time.
       await db.query(
         `insert into release_assets (id, release_id, object_key, file_name, content_type, byte_size)

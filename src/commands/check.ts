@@ -34,10 +34,12 @@ export function registerCheck(program: Command, tools: CommandTools): void {
         writeJson(tools.io, { ok: false, problems: result.error.problems });
         return 'usage';
       }
-      const { definition, entities } = result.checked;
+      const { definition, entities, warnings } = result.checked;
+      // Said, not refused: the definition is true of the database, and allows something it should not.
+      if (!flags.json) for (const warning of warnings) tools.io.stderr.write(`warning: ${warning}\n`);
       const exported = entities.reduce((n, e) => n + e.columns.length, 0);
       const omitted = definition.entities.reduce((n, e) => n + e.columns.filter((c) => c.omit !== undefined).length, 0);
-      if (flags.json) writeJson(tools.io, { ok: true, problems: [], entities: entities.length, columnsExported: exported, columnsOmitted: omitted });
+      if (flags.json) writeJson(tools.io, { ok: true, problems: [], warnings, entities: entities.length, columnsExported: exported, columnsOmitted: omitted });
       else tools.io.stdout.write(`${definition.file}: matches the database (${entities.length} entities, ${exported} columns exported, ${omitted} omitted)\n`);
       return 'done';
     }),

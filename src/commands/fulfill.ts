@@ -57,7 +57,8 @@ export async function fulfillPass(
 ): Promise<FulfillSummary> {
   log = log.child({ pass: 'fulfill' });
   // Before anything is claimed: a definition that no longer matches the database builds nothing.
-  const { definition, entities, user } = await checkedDefinition(deps.db, config.definitionFile);
+  const { definition, entities, user, warnings } = await checkedDefinition(deps.db, config.definitionFile);
+  for (const warning of warnings) log.warn({ warning }, 'the definition allows something it should not (exporter check says the same)');
   const files = openFileSources(definition.fileSources, config.storage);
   const mailer = config.mail && !flags.dryRun ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
   const progress = progressReporter(tools.io, log);

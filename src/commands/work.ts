@@ -5,7 +5,7 @@ import { nextRetryAt } from '../db/requests.ts';
 import { checkedDefinition } from '../definition/entities-for.ts';
 import { openFileSources } from '../files/sources.ts';
 import { smtpMailer } from '../email/mailer.ts';
-import { startHttpServer } from '../http-server.ts';
+import { NotReadyError, startHttpServer } from '../http-server.ts';
 import { LiveMetrics } from '../live-metrics.ts';
 import { runFulfill } from '../passes/fulfill.ts';
 import type { PassDeps } from '../passes/export-request.ts';
@@ -38,7 +38,8 @@ export function registerWork(program: Command, tools: CommandTools): void {
     // Builds take two connections each; housekeeping and the readiness check one more each.
     await withRuntime(config, log, fulfillConnections(config) + 2, async (deps, schemaVersion) => {
       // Before anything is claimed: a definition that no longer matches the database builds nothing.
-      const { definition, entities, user } = await checkedDefinition(deps.db, config.definitionFile);
+      const { definition, entities, user, warnings } = await checkedDefinition(deps.db, config.definitionFile);
+      for (const warning of warnings) log.warn({ warning }, 'the definition allows something it should not (exporter check says the same)');
       const files = openFileSources(definition.fileSources, config.storage);
       const stopping = tools.stopper.signal;
       const passDeps = { ...deps, log: log.child({ pass: 'fulfill' }), clock: systemClock };
@@ -63,8 +64,10 @@ export function registerWork(program: Command, tools: CommandTools): void {
               {
                 metrics: metrics.registry,
                 async ready() {
-                  await withTimeout(sql`select 1`.execute(deps.db), 2_000, 'the database did not answer within 2 s');
-                  if (listener && !listener.healthy) throw new Error('not listening for new requests (LISTEN connection down)');
+                  await withTimeout(sql`select 1`.execute(deps.db), 2_000, 'the database did not answer within 2 s').catch((error: unknown) => {
+                    throw new NotReadyError('the database does not answer', { cause: error });
+                  });
+                  if (listener && !listener.healthy) throw new NotReadyError('not listening for new requests (LISTEN connection down)');
                 },
               },
               log,

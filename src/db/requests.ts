@@ -216,7 +216,8 @@ export const MAX_RETRY_BACKOFF_SECONDS = 6 * 3600;
  * After a failure: back to pending, claimable again after a backoff that
  * doubles with each attempt (backoffSeconds, then twice that, …, at most six
  * hours), or failed once the attempts are used up (or when `final`). `error`
- * is the short, public text.
+ * is the short, public text. The link of an earlier archive (a ready request
+ * being rebuilt) is cleared; the caller deletes that archive.
  */
 export async function releaseAfterFailure(
   db: Db,
@@ -236,6 +237,10 @@ export async function releaseAfterFailure(
       error,
       claimId: null,
       claimExpiresAt: null,
+      // A rebuilt ready request keeps no link to its earlier archive (which the caller deletes): only a ready row has one.
+      downloadUrl: null,
+      expiresAt: null,
+      objectKey: null,
     })
     .where('id', '=', id)
     .where('claimId', '=', claimId)

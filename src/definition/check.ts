@@ -1,6 +1,6 @@
 import type { ColumnKind } from '../export/entities.ts';
 import type { Catalog, ForeignKey } from './catalog.ts';
-import { type Definition, type EntityRule, SECRET_LOOKING } from './definition.ts';
+import { type Definition, type EntityRule, type FileRule, PLACEHOLDER, SECRET_LOOKING } from './definition.ts';
 
 /** The database types an export can hold exactly, and how each is written. */
 export const KINDS: Readonly<Record<string, ColumnKind>> = {
@@ -97,7 +97,45 @@ function checkFiles(e: EntityRule, catalog: Catalog, problems: string[], at: (li
       else if (!types.has(live.type)) problems.push(`${e.table}.${column}: the file's ${role} column is ${live.type}, expected ${[...types].join(' or ')} ${at(f.line)}`);
     }
     if (table.has(f.name)) problems.push(`${e.table}.${f.name}: the path column of a file cannot have the name of a column of the table ${at(f.line)}`);
+    for (const column of placeholders(f)) {
+      if (!table.has(column)) problems.push(`${e.table}.${column}: named in the ${f.key ? 'key' : 'url'}_prefix of ${f.name} but does not exist ${at(f.line)}`);
+    }
   }
+}
+
+/** The columns a file rule's key_prefix (or url_prefix) names. */
+export function placeholders(f: FileRule): string[] {
+  return [...(f.ownedPrefix ?? '').matchAll(PLACEHOLDER)].map((m) => m[1]!);
+}
+
+/**
+ * What the definition allows that it should not, without being wrong: a
+ * file column whose keys are bound to nothing (a key that a user wrote could
+ * name another user's upload), or bound by a column whose value the user may
+ * choose freely. Printed by `exporter check` and logged at start; nothing is
+ * refused for them.
+ */
+export function definitionWarnings(def: Definition, catalog: Catalog): string[] {
+  const warnings: string[] = [];
+  const at = (line: number) => `(${def.file}:${line})`;
+  for (const e of def.entities) {
+    for (const f of e.files) {
+      const setting = f.key ? 'key_prefix' : 'url_prefix';
+      const columns = placeholders(f);
+      if (columns.length === 0) {
+        warnings.push(`entities.${e.name}.files.${f.name}: its ${f.key ? 'keys' : 'URLs'} are not bound to the row's owner (${setting}: "…/{${e.owner?.columns[0] ?? 'owner_id'}}/"); a ${f.key ? 'key' : 'URL'} a user wrote could name another user's file ${at(f.line)}`);
+        continue;
+      }
+      const key = catalog.primaryKeys.get(e.table) ?? [];
+      for (const column of columns) {
+        const trusted = key.includes(column) || e.owner?.columns.includes(column) || e.through?.column === column || catalog.foreignKeys.some((k) => k.table === e.table && k.column === column);
+        if (!trusted && catalog.tables.get(e.table)?.has(column)) {
+          warnings.push(`entities.${e.name}.files.${f.name}: ${setting} names ${column}, which is neither the row's key nor a foreign key: a user who can change it can reach other files ${at(f.line)}`);
+        }
+      }
+    }
+  }
+  return warnings;
 }
 
 function checkOwnership(

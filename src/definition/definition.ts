@@ -66,6 +66,13 @@ export interface FileRule {
   key?: string;
   /** … or an https:// URL (an https source). */
   url?: string;
+  /**
+   * What every key (or URL) of this column must start with, `{column}`
+   * standing for that column's value in the row (`avatars/{user_id}/`): a key
+   * a user wrote that points elsewhere (at another user's upload, at an
+   * archive) is never read. Written `key_prefix` or `url_prefix` in the file.
+   */
+  ownedPrefix?: string;
   /** Optional columns: the original file name, its content type, its size in bytes. */
   nameColumn?: string;
   contentTypeColumn?: string;
@@ -102,3 +109,6 @@ export interface Definition {
 
 /** Names that usually hold credentials: exporting one needs `not_secret` in the file. */
 export const SECRET_LOOKING = /(password|passwd|token|secret|(^|_)key($|_)|hash|salt|otp|credential|private)/i;
+
+/** `{column}` in a key_prefix or url_prefix: the row's value of that column. */
+export const PLACEHOLDER = /\{([^{}]*)\}/g;

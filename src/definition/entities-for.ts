@@ -2,7 +2,7 @@ import type { Db } from '../db/connect.ts';
 import { UsageError } from '../errors.ts';
 import type { ExportEntity, UserTable } from '../export/entities.ts';
 import { readCatalog } from './catalog.ts';
-import { checkDefinition } from './check.ts';
+import { checkDefinition, definitionWarnings } from './check.ts';
 import type { Definition } from './definition.ts';
 import { loadDefinition } from './parse.ts';
 import { resolveEntities } from './resolve.ts';
@@ -21,6 +21,8 @@ export interface CheckedDefinition {
   definition: Definition;
   user: UserTable;
   entities: ExportEntity[];
+  /** What the definition allows and should not (definitionWarnings): said, not refused. */
+  warnings: string[];
 }
 
 /**
@@ -36,5 +38,5 @@ export async function checkedDefinition(db: Db, file?: string): Promise<CheckedD
   if (problems.length > 0) throw new DriftError(problems);
   // The user table's id column: the one the foreign keys to it reference.
   const idColumn = catalog.foreignKeys.find((f) => f.refTable === definition.userTable)?.refColumn ?? 'id';
-  return { definition, user: { table: definition.userTable, idColumn }, entities: resolveEntities(definition, catalog) };
+  return { definition, user: { table: definition.userTable, idColumn }, entities: resolveEntities(definition, catalog), warnings: definitionWarnings(definition, catalog) };
 }

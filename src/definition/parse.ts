@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
 import { ProblemsError } from '../errors.ts';
-import type { ColumnRule, Definition, EntityRule, FileRule, FileSourceRule, MembersRule } from './definition.ts';
+import { type ColumnRule, type Definition, type EntityRule, type FileRule, type FileSourceRule, type MembersRule, PLACEHOLDER } from './definition.ts';
 
 /** Every problem of a definition file, each as `file:line: what is wrong`. */
 export class DefinitionError extends ProblemsError {
@@ -174,11 +174,19 @@ export function parseDefinition(text: string, file: string): Definition {
     for (const [pathColumn, rule, fileKey] of fields.files ? entries(fields.files, `${at}.files`) : []) {
       const where = `${at}.files.${pathColumn}`;
       if (!IDENTIFIER.test(pathColumn)) problem(fileKey, where, 'must be a plain lower-case name (it names the column that says where the file is)');
-      const r = Object.fromEntries(entries(rule, where, ['source', 'key', 'url', 'name', 'content_type', 'size', 'export']));
+      const r = Object.fromEntries(entries(rule, where, ['source', 'key', 'url', 'key_prefix', 'url_prefix', 'name', 'content_type', 'size', 'export']));
       const file: FileRule = { name: pathColumn, line: lineOf(fileKey), source: name(r.source, `${where}.source`), export: text_(r.export, `${where}.export`) };
       if (r.key) file.key = name(r.key, `${where}.key`);
       if (r.url) file.url = name(r.url, `${where}.url`);
       if ((file.key === undefined) === (file.url === undefined)) problem(fileKey, where, 'needs either "key" (a column holding an object key) or "url" (a column holding an https URL)');
+      if (r.key_prefix && !file.key) problem(r.key_prefix, `${where}.key_prefix`, 'goes with "key"; an https URL is bound with "url_prefix"');
+      if (r.url_prefix && !file.url) problem(r.url_prefix, `${where}.url_prefix`, 'goes with "url"; an object key is bound with "key_prefix"');
+      const prefixNode = r.key_prefix ?? r.url_prefix;
+      if (prefixNode) {
+        const prefixAt = `${where}.${r.key_prefix ? 'key_prefix' : 'url_prefix'}`;
+        file.ownedPrefix = text_(prefixNode, prefixAt);
+        for (const what of prefixTemplateProblems(file.ownedPrefix, r.url_prefix !== undefined)) problem(prefixNode, prefixAt, what);
+      }
       if (r.name) file.nameColumn = name(r.name, `${where}.name`);
       if (r.content_type) file.contentTypeColumn = name(r.content_type, `${where}.content_type`);
       if (r.size) file.sizeColumn = name(r.size, `${where}.size`);
@@ -198,4 +206,19 @@ export function parseDefinition(text: string, file: string): Definition {
   }
   if (problems.length > 0) throw new DefinitionError(problems);
   return { file, userTable, entities, fileSources, leftOut };
+}
+
+/** What is wrong with a key_prefix (or, `url`, a url_prefix) template. */
+function prefixTemplateProblems(template: string, url: boolean): string[] {
+  const problems: string[] = [];
+  for (const [, column] of template.matchAll(PLACEHOLDER)) {
+    if (!IDENTIFIER.test(column!)) problems.push(`{${column}} must name a column of the table (a plain lower-case SQL name)`);
+  }
+  const literal = template.replace(PLACEHOLDER, '');
+  if (/[{}]/.test(literal)) problems.push('has a { or } that is not part of a {column}');
+  if (/[\x00-\x1f\x7f]/.test(literal)) problems.push('holds a control character');
+  if (!url && template.startsWith('/')) problems.push('must not start with "/" (object keys do not)');
+  if (!template.endsWith('/')) problems.push('must end with "/", so that one owner\'s prefix never matches another\'s (avatars/1 and avatars/12)');
+  if (url && !/^https:\/\/[^/{}]+\//.test(template)) problems.push('must start with https://<host>/');
+  return problems;
 }

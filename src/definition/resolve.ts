@@ -1,7 +1,7 @@
 import type { ExportColumn, ExportEntity, ExportFile } from '../export/entities.ts';
 import type { Catalog } from './catalog.ts';
 import { KINDS } from './check.ts';
-import type { Definition, EntityRule, FileRule } from './definition.ts';
+import { type Definition, type EntityRule, type FileRule, PLACEHOLDER } from './definition.ts';
 
 /**
  * Turns a checked definition into the export's entities: per entity, the
@@ -65,9 +65,11 @@ export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity
  * Where a row's file goes in the archive, computed by PostgreSQL so that the
  * rows (JSON, CSV) and the file itself agree: files/<entity>/<row key>/<name>,
  * with a folder per file column when a row has several. The row key makes the
- * path unique; exporter_file_name() (sql/000006_files.sql) makes each part
- * safe: no separators, no dot-segments, no control or bidi characters, NFC,
- * at most 120 characters and 200 bytes. The name is the original file name
+ * path unique (exporter_row_folder(), sql/000007_unique_file_paths.sql, tags
+ * a key that had to be changed, so two keys never share a folder);
+ * exporter_file_name() (sql/000006_files.sql) makes each part safe: no
+ * separators, no dot-segments, no control or bidi characters, NFC, at most
+ * 120 characters and 200 bytes. The name is the original file name
  * when the definition has one, else the last part of the key or URL.
  */
 function exportFile(e: EntityRule, f: FileRule, rowKey: string): ExportFile {
@@ -75,15 +77,40 @@ function exportFile(e: EntityRule, f: FileRule, rowKey: string): ExportFile {
   const lastPart = f.url ? `regexp_replace(regexp_replace(${locator}, '[?#].*$', ''), '^.*/', '')` : `regexp_replace(${locator}, '^.*/', '')`;
   const original = f.nameColumn ? `coalesce(nullif(t.${f.nameColumn}, ''), ${lastPart})` : lastPart;
   const folder = e.files.length > 1 ? `'/${f.name}'` : `''`;
-  const path = `case when coalesce(${locator}, '') = '' then null else 'files/${e.name}/' || exporter_file_name(t.${rowKey}::text) || ${folder} || '/' || exporter_file_name(${original}) end`;
+  const path = `case when coalesce(${locator}, '') = '' then null else 'files/${e.name}/' || exporter_row_folder(t.${rowKey}::text) || ${folder} || '/' || exporter_file_name(${original}) end`;
   return {
     column: f.name,
     source: f.source,
     locator,
+    owned: f.ownedPrefix === undefined ? 'true' : `coalesce(starts_with(${locator}, ${prefixSql(f.ownedPrefix)}), false)`,
     path,
     ...(f.contentTypeColumn ? { contentType: `t.${f.contentTypeColumn}` } : {}),
     ...(f.sizeColumn ? { size: `t.${f.sizeColumn}` } : {}),
   };
+}
+
+/**
+ * A key_prefix as SQL: its text, with each {column} the row's value. A value
+ * that is empty or holds a "/" makes the whole prefix null (and so no key the
+ * row's): "a/b" would otherwise let the row of user "a" reach the files of
+ * user "a/b".
+ */
+function prefixSql(template: string): string {
+  const parts: string[] = [];
+  let at = 0;
+  for (const m of template.matchAll(PLACEHOLDER)) {
+    if (m.index > at) parts.push(textLiteral(template.slice(at, m.index)));
+    const value = `t.${m[1]}::text`;
+    parts.push(`(case when ${value} <> '' and strpos(${value}, '/') = 0 then ${value} end)`);
+    at = m.index + m[0].length;
+  }
+  if (at < template.length) parts.push(textLiteral(template.slice(at)));
+  return parts.join(' || ');
+}
+
+/** A string literal (standard_conforming_strings: backslashes are plain characters). */
+function textLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
 }
 
 function fromClause(

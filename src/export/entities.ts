@@ -30,6 +30,8 @@ export interface ExportFile {
   source: string;
   /** SQL over alias `t`: the object key or URL. */
   locator: string;
+  /** SQL, boolean: the locator starts with the prefix the definition binds it to (key_prefix, url_prefix); true where it binds none. */
+  owned: string;
   /** SQL: files/<entity>/<row key>/<safe name>, unique in the archive; null when the row has no file. */
   path: string;
   /** SQL, when the definition names such a column: the content type, the size in bytes. */

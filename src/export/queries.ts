@@ -85,18 +85,25 @@ function csvValue(column: ExportColumn): string {
 export type RowOrder = 'scan' | 'ordered';
 
 /**
- * The paths of the files an archive could not include (missing, too large,
- * failed): their rows' path column is null rather than naming a file that
- * is not there. Few in practice; inlined like the user id.
+ * The entities some of whose rows point at a file the archive could not
+ * include (missing, too large, failed): their rows' path column is null
+ * rather than naming a file that is not there. Which paths those are is not
+ * in the SQL, which would grow with them (a million failed files, every
+ * entity's query megabytes long): the connection holds them, one per line,
+ * in the transaction's setting LEFT_OUT_SETTING (Snapshot.leaveOut), and
+ * the query looks each path up in a hash of them made once.
  */
 export type LeftOutFiles = ReadonlySet<string>;
+
+/** The transaction-local setting that holds the paths of the files not included, one per line (a path never holds a line break: exporter_file_name). */
+export const LEFT_OUT_SETTING = 'exporter.left_out';
 
 function selectRows(entity: ExportEntity, userId: string, values: string[], order: RowOrder, leftOut: LeftOutFiles = new Set()): string {
   const user = userLiteral(userId);
   const from = entity.from.replaceAll(':user', user);
-  const left = [...leftOut].filter((path) => path.startsWith(`files/${entity.name}/`));
+  const paths = `select unnest(string_to_array(current_setting('${LEFT_OUT_SETTING}'), E'\\n'))`;
   const withoutLeftOut = (value: string, column: ExportColumn) =>
-    column.filePath && left.length > 0 ? `case when ${value} = any(array[${left.map(textLiteral).join(', ')}]) then null else ${value} end` : value;
+    column.filePath && leftOut.has(entity.name) ? `case when ${value} in (${paths}) then null else ${value} end` : value;
   const list = values.map((v, i) => `${withoutLeftOut(v, entity.columns[i]!).replaceAll(':user', user)} as "${entity.columns[i]!.name}"`).join(', ');
   const orderBy = order === 'ordered' ? ` order by ${entity.orderBy}` : '';
   return `select ${list} from ${from}${orderBy}`;
@@ -133,8 +140,8 @@ export function sizeSql(entity: ExportEntity, userId: string): string {
   // Per column: its key ("name": and a comma), and the widest text of a value of its kind.
   const fixedBytes = entity.columns.reduce((sum, c) => sum + c.name.length + 4 + VALUE_BYTES[c.kind], 0);
   const bytes = [...valueBytes, String(fixedBytes)].join(' + ').replaceAll(':user', user);
-  // Rows that point at a file: an entity whose rows point at none costs no file query at all.
-  const files = entity.files.length === 0 ? '0' : `count(*) filter (where ${entity.files.map((f) => `coalesce(${f.locator}, '') <> ''`).join(' or ')})`;
+  // The files its rows point at (one per file column that holds one): an entity whose rows point at none costs no file query at all.
+  const files = entity.files.length === 0 ? '0' : entity.files.map((f) => `count(*) filter (where coalesce(${f.locator}, '') <> '')`).join(' + ');
   return `select count(*)::bigint as n, coalesce(sum(${bytes}), 0)::bigint as bytes, ${files}::bigint as files from ${entity.from.replaceAll(':user', user)}`;
 }
 
@@ -209,16 +216,12 @@ function csvField(column: ExportColumn, value: string): string {
   }
 }
 
-/** A string literal; standard_conforming_strings (on since PostgreSQL 9.1) keeps backslashes as they are. */
-function textLiteral(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}
-
 /**
  * The files of one file column of the user's rows, one JSON object per row
  * (as jsonLinesCopySql) in path order: where each goes in the archive,
  * where it is read from, and its content type and size when the database
- * has them.
+ * has them, and whether it is the row's to read (its key inside the prefix
+ * the definition binds it to).
  */
 export function fileListCopySql(entity: ExportEntity, file: ExportFile, userId: string): string {
   const user = userLiteral(userId);
@@ -227,7 +230,9 @@ export function fileListCopySql(entity: ExportEntity, file: ExportFile, userId: 
     `${file.path} as path`,
     `${file.locator} as locator`,
     `${file.contentType ?? 'null::text'} as content_type`,
-    `(${file.size ?? 'null'})::bigint as size`,
+    // A size a user could have written: anything but a whole number of bytes a file can have is unknown (read from the source instead).
+    file.size ? `(case when ${file.size} between 0 and ${Number.MAX_SAFE_INTEGER} then (${file.size})::bigint end) as size` : 'null::bigint as size',
+    `${file.owned} as owned`,
   ];
   return jsonLinesCopy(`select ${values.join(', ')} from ${from}`, ' where r.path is not null order by r.path');
 }

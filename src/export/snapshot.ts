@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { CopyBatch } from './copy-batch.ts';
 import { type CopyOut, copyOut } from './copy-out.ts';
 import type { ExportEntity, UserTable } from './entities.ts';
-import { isoTimestamp, sizeSql, userLiteral } from './queries.ts';
+import { isoTimestamp, LEFT_OUT_SETTING, sizeSql, userLiteral } from './queries.ts';
 
 /**
  * Two scans of the same rows list them in the same order. Every scan starts
@@ -22,8 +22,8 @@ export interface EntitySize {
   rows: number;
   /** A rough size of the entity's JSON, to decide up front whether it needs numbered parts. */
   estimatedJsonBytes: number;
-  /** Rows that point at one of the user's files. */
-  rowsWithFiles: number;
+  /** The user's files its rows point at (one per file column that holds one). */
+  files: number;
 }
 
 /**
@@ -39,6 +39,8 @@ export class Snapshot {
   private second: Promise<Snapshot | null> | undefined;
   /** The error that broke the connection between two queries (a killed backend): the root cause to report. */
   private broken: Error | undefined;
+  /** The paths of the files the archive does not include (leaveOut), for the readers opened after. */
+  private leftOut: readonly string[] | undefined;
   private readonly onError = (error: Error) => (this.broken ??= error);
   /** The snapshot's time, ISO 8601 UTC with microseconds. */
   readonly asOf: string;
@@ -72,7 +74,7 @@ export class Snapshot {
     type SizeRow = { entity: string; n: string; bytes: string | null; files: string };
     const [found, sizes] = results as [pg.QueryResult, pg.QueryResult<SizeRow> | undefined];
     if (found.rowCount !== 1) return { snapshot, sizes: null };
-    const byEntity = new Map((sizes?.rows ?? []).map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0), rowsWithFiles: Number(r.files) }]));
+    const byEntity = new Map((sizes?.rows ?? []).map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0), files: Number(r.files) }]));
     return { snapshot, sizes: byEntity };
   }
 
@@ -125,8 +127,22 @@ export class Snapshot {
     }
     // Closed while it was being opened (the build was stopped): close it too.
     const reader = new Snapshot(pool, client, this.asOf);
+    if (this.leftOut !== undefined) await reader.leaveOut(this.leftOut);
     if (this.closed) await reader.close(new Error('the snapshot was closed'));
     return reader;
+  }
+
+  /**
+   * The paths of the files the archive does not include, for the rows'
+   * queries on this connection (and on its reader, opened after): held in
+   * the transaction's LEFT_OUT_SETTING, sent once as a parameter, so that no
+   * query's text grows with them (queries.ts, LeftOutFiles).
+   */
+  async leaveOut(paths: readonly string[]): Promise<void> {
+    if (this.second) throw new Error('leaveOut() after the reader was opened');
+    if (paths.length === 0) return;
+    this.leftOut = paths;
+    await this.client.query('select set_config($1, $2, true)', [LEFT_OUT_SETTING, paths.join('\n')]);
   }
 
   /** Streams the output of a COPY … TO STDOUT statement. */
@@ -137,22 +153,23 @@ export class Snapshot {
   }
 
   /**
-   * Streams the output of a COPY … TO STDOUT statement that PostgreSQL may
-   * plan with up to `workers` parallel workers beside this connection's
-   * backend: only for a query that reads its rows once, in a total order (a
-   * split entity's paired read), so that the order a Gather hands rows on in
-   * cannot set two reads apart. Every other query is planned without
-   * (SAME_ORDER). The settings go in node-postgres's queue around the COPY,
-   * so nothing waits for them; a failed one fails the COPY or the next query.
+   * Reads the output of a COPY … TO STDOUT statement that PostgreSQL may plan
+   * with up to `workers` parallel workers beside this connection's backend:
+   * only for a query that reads its rows once, in a total order (a split
+   * entity's paired read), so that the order a Gather hands rows on in cannot
+   * set two reads apart. Every other query is planned without (SAME_ORDER):
+   * the setting is made before the COPY and taken back once `consume` has
+   * read it to its end, each in its own round trip (two for a read of
+   * hundreds of MB), so that no query ever waits in node-postgres's queue
+   * behind another (which pg@9 no longer allows).
    */
-  copyWithWorkers(sql: string, workers: number): CopyOut {
+  async copyWithWorkers<T>(sql: string, workers: number, consume: (out: CopyOut) => Promise<T>): Promise<T> {
     if (!Number.isInteger(workers) || workers < 0) throw new Error(`not a number of workers: ${workers}`);
     if (this.broken) throw this.broken;
-    const planWith = (n: number) => void this.client.query(`set local max_parallel_workers_per_gather = ${n}`).catch(() => undefined);
-    planWith(workers);
-    const out = this.client.query(copyOut(sql));
-    planWith(0);
-    return out;
+    await this.client.query(`set local max_parallel_workers_per_gather = ${workers}`);
+    const result = await consume(this.client.query(copyOut(sql)));
+    await this.client.query('set local max_parallel_workers_per_gather = 0');
+    return result;
   }
 
   /**

@@ -66,6 +66,8 @@ export interface WriteArchiveOptions {
   fileLimits: FileLimits;
   /** Refuse, before the first byte, an archive whose rows and files add up to more (before compression). */
   maxArchiveBytes: number;
+  /** Refuse, before the first byte, an archive of more of the user's files than this. */
+  maxFiles: number;
   /** Told the expected size (rows before compression, plus files) before the first byte: the upload sizes its parts by it. */
   onPlan?: (expectedBytes: number) => void;
   /** Called once the data is written, to learn when the link will expire (README.txt says so). */
@@ -91,14 +93,16 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     if (!sizes) throw new UserNotFoundError('the user no longer exists');
     const signal = options.signal ?? new AbortController().signal;
     // Only entities whose rows point at files cost file queries (most users of most apps have none).
-    const withFiles = options.entities.filter((e) => (sizes.get(e.name)?.rowsWithFiles ?? 0) > 0);
+    const withFiles = options.entities.filter((e) => (sizes.get(e.name)?.files ?? 0) > 0);
+    const fileCount = [...sizes.values()].reduce((sum, s) => sum + s.files, 0);
+    if (fileCount > options.maxFiles) throw ArchiveTooLargeError.files(fileCount, options.maxFiles);
     const fileBytes = await plannedFileBytes(snapshot, withFiles, identity.userId, options.files, options.fileLimits, signal);
     const progress: Progress = { rowsTotal: 0, rowsWritten: 0, fileBytesTotal: fileBytes, fileBytesWritten: 0 };
     // Each row is written twice (JSON and CSV); progress counts both.
     for (const s of sizes.values()) progress.rowsTotal += 2 * s.rows;
     // The JSON estimate twice (JSON and CSV) is the rows' size before compression.
     const expectedBytes = fileBytes + 2 * [...sizes.values()].reduce((sum, s) => sum + s.estimatedJsonBytes, 0);
-    if (expectedBytes > options.maxArchiveBytes) throw new ArchiveTooLargeError(expectedBytes, options.maxArchiveBytes);
+    if (expectedBytes > options.maxArchiveBytes) throw ArchiveTooLargeError.expected(expectedBytes, options.maxArchiveBytes);
     options.onPlan?.(expectedBytes);
     options.onProgress?.({ ...progress });
 
@@ -107,11 +111,13 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
       progress.fileBytesWritten += bytes;
       options.onProgress?.({ ...progress });
     });
-    const leftOut: LeftOutFiles = new Set(files.filter((f) => f.outcome !== 'included').map((f) => f.path));
+    const notIncluded = files.filter((f) => f.outcome !== 'included');
+    await snapshot.leaveOut(notIncluded.map((f) => f.path));
+    const leftOut: LeftOutFiles = new Set(notIncluded.map((f) => f.entity));
 
     const entities: Record<string, EntityManifest> = {};
     const limits: EntryLimits = { maxEntryBytes: options.maxEntryBytes, parallelFromBytes: options.parallelFromBytes, spoolDir: options.spoolDir };
-    const sizeOf = (entity: ExportEntity) => sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, rowsWithFiles: 0 };
+    const sizeOf = (entity: ExportEntity) => sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, files: 0 };
     let batch: BatchedCopies | undefined;
     for (const [index, entity] of options.entities.entries()) {
       // The small entities from here on (and empty ones between them) are read in one round trip.
@@ -179,8 +185,9 @@ async function writeEntity(
       limits.maxEntryBytes,
       plan,
     );
-    const read = snapshot.copyWithWorkers(pairedCopySql(entity, userId, leftOut), PAIRED_READ_WORKERS);
-    const { json, csv } = await writePairedParts(read, zip, later, parts, (rows) => onRows(2 * rows));
+    const { json, csv } = await snapshot.copyWithWorkers(pairedCopySql(entity, userId, leftOut), PAIRED_READ_WORKERS, (read) =>
+      writePairedParts(read, zip, later, parts, (rows) => onRows(2 * rows)),
+    );
     onCsvAhead?.(entity.name, 'paired');
     return entityManifest(parts.rows, json, csv);
   }

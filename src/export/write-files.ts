@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { formatBytes } from '../byte-sizes.ts';
 import { collectGarbage } from '../collect-garbage.ts';
 import { isAlreadyCompressed } from '../files/compression.ts';
+import { publicErrorText } from '../public-error.ts';
 import { type FileBody, FileRefusedError, type FileSource, type FileSources, MISSING } from '../files/sources.ts';
 import { BinaryTextRows } from './binary-rows.ts';
 import type { ExportEntity, ExportFile } from './entities.ts';
@@ -38,13 +39,41 @@ export class FileSourceError extends Error {
   }
 }
 
-/** The archive would be larger than EXPORT_MAX_ARCHIVE_BYTES: refused before the first byte, for good. */
+/**
+ * The archive is too large, for good: refused before the first byte by its
+ * estimate (`expected`) or by the number of files it would hold (`files`),
+ * or stopped while it was written, when the bytes that really came passed
+ * EXPORT_MAX_ARCHIVE_BYTES (`written`: an estimate that was short, a size
+ * column that understated a file).
+ */
 export class ArchiveTooLargeError extends Error {
   override name = 'ArchiveTooLargeError';
+  /** For the request's `error`, which the application may show. */
   readonly publicText: string;
-  constructor(expected: number, max: number) {
-    super(`the export would hold about ${formatBytes(expected)} before compression, more than EXPORT_MAX_ARCHIVE_BYTES (${formatBytes(max)})`);
-    this.publicText = `the export is too large: about ${formatBytes(expected)}, more than the ${formatBytes(max)} one archive may hold`;
+  private constructor(message: string, publicText: string) {
+    super(message);
+    this.publicText = publicText;
+  }
+
+  static expected(bytes: number, max: number): ArchiveTooLargeError {
+    return new ArchiveTooLargeError(
+      `the export would hold about ${formatBytes(bytes)} before compression, more than EXPORT_MAX_ARCHIVE_BYTES (${formatBytes(max)})`,
+      `the export is too large: about ${formatBytes(bytes)}, more than the ${formatBytes(max)} one archive may hold`,
+    );
+  }
+
+  static written(bytes: number, max: number): ArchiveTooLargeError {
+    return new ArchiveTooLargeError(
+      `the export passed EXPORT_MAX_ARCHIVE_BYTES (${formatBytes(max)}) while it was written (${formatBytes(bytes)} before compression); its estimate was short`,
+      `the export is too large: more than the ${formatBytes(max)} one archive may hold`,
+    );
+  }
+
+  static files(files: number, max: number): ArchiveTooLargeError {
+    return new ArchiveTooLargeError(
+      `the export would hold ${files} of the user's files, more than EXPORT_MAX_FILES (${max})`,
+      `the export is too large: ${files} files, more than the ${max} one archive may hold`,
+    );
   }
 }
 
@@ -52,13 +81,28 @@ export interface FileLimits {
   maxFileBytes: number;
   /** The request's last attempt: a file that cannot be read is listed as failed rather than failing the request again. */
   finalAttempt: boolean;
+  /** EXPORT_MAX_ARCHIVE_BYTES: a file whose bytes would take the archive past it stops the archive before it is written. */
+  maxArchiveBytes: number;
+  /** Told why a file was not read or not included, with the detail the archive never holds (the error's message), for the log. */
+  onNotIncluded?: (record: UserFileRecord, detail: string) => void;
 }
 
 interface FileRef {
   path: string;
   locator: string;
   content_type: string | null;
+  /** The database's size, when it is a whole number of bytes (fileListCopySql): a hint, never trusted. */
   size: number | null;
+  /** The key (or URL) is inside the prefix the definition binds it to. */
+  owned: boolean;
+}
+
+/** The text of a file that is not the row owner's to read (its key outside key_prefix). */
+export const NOT_THE_USERS = "not the user's: it is stored outside the files of the row's owner";
+
+/** Why a file is never read (not the owner's, or a key or URL no one meant), or undefined when it may be. */
+function refusalOf(ref: FileRef, source: FileSource): string | undefined {
+  return ref.owned ? source.refusal(ref.locator) : NOT_THE_USERS;
 }
 
 /** Tries per file (the first read and two more, each resuming where the last broke off). */
@@ -83,6 +127,7 @@ export async function plannedFileBytes(snapshot: Snapshot, entities: readonly Ex
       const source = sources.get(file.source);
       const heads = new Set<Promise<void>>();
       for await (const ref of fileRefs(snapshot, entity, file, userId)) {
+        if (refusalOf(ref, source) !== undefined) continue;
         if (ref.size !== null) {
           if (ref.size <= limits.maxFileBytes) total += ref.size;
           continue;
@@ -127,16 +172,22 @@ export async function writeFiles(
   for (const entity of entities) {
     for (const file of entity.files) {
       const source = sources.get(file.source);
-      // Reads started ahead of the one being written, oldest first.
-      const ahead: { ref: FileRef; first: Promise<FileBody | typeof MISSING> }[] = [];
+      // Reads started ahead of the one being written, oldest first; a file never read waits its turn with its reason.
+      const ahead: { ref: FileRef; first: Promise<FileBody | typeof MISSING>; refused?: string }[] = [];
       const startRead = (ref: FileRef) => {
+        const refused = refusalOf(ref, source);
+        if (refused !== undefined) return void ahead.push({ ref, first: Promise.resolve(MISSING), refused });
         const first = source.read(ref.locator, { signal });
         first.catch(() => {}); // observed when its turn comes
         ahead.push({ ref, first });
       };
       const writeNext = async () => {
-        const { ref, first } = ahead.shift()!;
-        records.push(await writeOne(zip, source, entity.name, ref, first, limits, signal, onBytes));
+        const { ref, first, refused } = ahead.shift()!;
+        if (refused !== undefined) {
+          const record: UserFileRecord = { path: ref.path, entity: entity.name, outcome: 'failed', reason: refused };
+          limits.onNotIncluded?.(record, refused);
+          records.push(record);
+        } else records.push(await writeOne(zip, source, entity.name, ref, first, limits, signal, onBytes));
         if (records.length % FILES_PER_COLLECTION === 0) collectGarbage();
       };
       try {
@@ -168,9 +219,15 @@ async function writeOne(
   onBytes: (bytes: number) => void,
 ): Promise<UserFileRecord> {
   const record = (outcome: FileOutcome, extra: Partial<UserFileRecord> = {}): UserFileRecord => ({ path: ref.path, entity, outcome, ...extra });
+  const tooLarge = (bytes?: number) =>
+    record('too_large', {
+      ...(bytes === undefined ? {} : { bytes }),
+      reason: `it is larger${bytes === undefined ? '' : ` (${formatBytes(bytes)})`} than the ${formatBytes(limits.maxFileBytes)} one file in an archive may be`,
+    });
   let entry: ZipEntry | undefined;
   let etag: string | undefined;
-  let expected = Number.NaN;
+  let resumable = false;
+  let expected = 0;
   const progress = { written: 0 };
   for (let attempt = 1; ; attempt++) {
     let got: FileBody | typeof MISSING | undefined;
@@ -181,23 +238,38 @@ async function writeOne(
         return record('missing', { reason: 'it no longer exists where it was stored' });
       }
       if (!entry) {
+        if (!Number.isFinite(got.bytes)) {
+          // No length the bytes can be held to (no Content-Length, or a body the
+          // server compressed): counted first, never past the limit, then read
+          // again into the archive and held to that count.
+          const counted = await countUpTo(got.body, limits.maxFileBytes);
+          if (counted === undefined) return tooLarge();
+          got = await source.read(ref.locator, { signal });
+          if (got === MISSING) return record('missing', { reason: 'it no longer exists where it was stored' });
+          got.bytes = counted;
+        }
         if (got.bytes > limits.maxFileBytes) {
           got.body.destroy();
-          return record('too_large', { bytes: got.bytes, reason: `it is larger (${formatBytes(got.bytes)}) than the ${formatBytes(limits.maxFileBytes)} one file in an archive may be` });
+          return tooLarge(got.bytes);
+        }
+        // The archive's limit holds for the bytes that come, whatever the database said of the file's size.
+        if (zip.inputBytes + got.bytes > limits.maxArchiveBytes) {
+          throw new ArchiveWriteError('over the limit', { cause: ArchiveTooLargeError.written(zip.inputBytes + got.bytes, limits.maxArchiveBytes) });
         }
         await zip.drained().catch((error: unknown) => {
           throw new ArchiveWriteError('the archive failed', { cause: error });
         });
         entry = zip.openEntry(ref.path, {
           store: isAlreadyCompressed(ref.content_type ?? got.contentType, ref.path),
-          // A size the source did not give, or one near 4 GiB (deflate may add a little): ZIP64 sizes from the local header on.
+          // Near 4 GiB (deflate may add a little): ZIP64 sizes from the local header on.
           large: !(got.bytes < ZIP32_MAX * 0.99),
         });
         etag = got.etag;
         expected = got.bytes;
+        resumable = got.resumable;
       }
-      await copyInto(entry, got.body, progress, onBytes);
-      if (Number.isFinite(expected) && progress.written !== expected) throw new Error(`the source sent ${progress.written} of ${expected} bytes`);
+      await copyInto(entry, got.body, progress, expected, onBytes);
+      if (progress.written !== expected) throw new Error(`the source sent ${progress.written} of ${expected} bytes`);
       const file = entry.end();
       return record('included', { bytes: file.bytes, sha256: file.sha256 });
     } catch (error) {
@@ -206,9 +278,14 @@ async function writeOne(
       if (error instanceof ArchiveWriteError) throw error.cause;
       if (signal.aborted) throw error;
       const permanent = error instanceof FileRefusedError;
-      if (attempt >= TRIES || permanent) {
-        // A half-written entry cannot be taken back out of a streamed archive.
-        if (!entry && (limits.finalAttempt || permanent)) return record('failed', { reason: `it could not be read: ${(error as Error).message}` });
+      // A half-written entry goes on only where the source can resume at a byte offset; it cannot be taken back out of a streamed archive.
+      if (attempt >= TRIES || permanent || (entry && !resumable)) {
+        if (!entry && (limits.finalAttempt || permanent)) {
+          // The person gets a category and a short code; the message (an address, a host) goes to the log only.
+          const failed = record('failed', { reason: permanent ? error.publicText : publicErrorText(error, 'reading it') });
+          limits.onNotIncluded?.(failed, (error as Error).message);
+          return failed;
+        }
         throw new FileSourceError(source.name, error);
       }
       await delay(RETRY_DELAY_MS[attempt] ?? 1_000, undefined, { signal });
@@ -216,14 +293,32 @@ async function writeOne(
   }
 }
 
+/** Reads a body to its end, counting: its length, or undefined (and the body let go) once it passes `limit`. */
+async function countUpTo(body: Readable, limit: number): Promise<number | undefined> {
+  let bytes = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > limit) {
+      body.destroy();
+      return undefined;
+    }
+  }
+  return bytes;
+}
+
 /** An error of the archive, not of the source: it ends the build rather than being retried. */
 class ArchiveWriteError extends Error {
   override name = 'ArchiveWriteError';
 }
 
-/** Copies a body into the entry; `progress.written` counts what is in, so a read that breaks off resumes from there. */
-async function copyInto(entry: ZipEntry, body: Readable, progress: { written: number }, onBytes: (bytes: number) => void): Promise<void> {
+/**
+ * Copies a body into the entry; `progress.written` counts what is in, so a
+ * read that breaks off resumes from there. Never more than `expected` bytes:
+ * a source that sends more than it announced is cut off before the excess.
+ */
+async function copyInto(entry: ZipEntry, body: Readable, progress: { written: number }, expected: number, onBytes: (bytes: number) => void): Promise<void> {
   for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (progress.written + chunk.length > expected) throw new Error(`the source sent more than the ${expected} bytes it announced`);
     try {
       await entry.write(chunk);
     } catch (error) {

@@ -1,9 +1,15 @@
 /**
  * The byte layout of a ZIP (PKWARE's APPNOTE.TXT, sections 4.3 and 4.5), as a
- * streamed writer needs it: every entry is written with a data descriptor
- * (its sizes and CRC-32 follow its data, since they are known only then), and
- * ZIP64 fields are used wherever a size, an offset or the number of entries
- * does not fit the classic 32-bit (16-bit for counts) fields.
+ * streamed writer needs it, in the form that every reader we know of opens,
+ * streaming ones included (Java's ZipInputStream, Commons Compress, macOS
+ * Archive Utility, Windows' own tools): an entry whose sizes and CRC-32 are
+ * known before it is written carries them in its local header and has no
+ * data descriptor; only a deflated entry too large to hold has one (its sizes
+ * and CRC follow its data). A stored entry never has a descriptor: a
+ * streaming reader cannot find where its data ends (ZipInputStream refuses
+ * it: "only DEFLATED entries can have EXT descriptor"). ZIP64 fields are used
+ * only where a size, an offset or the number of entries does not fit the
+ * classic 32-bit (16-bit for counts) fields, or an entry may pass 4 GiB.
  */
 
 /** A 32-bit field holding this value means "see the ZIP64 extra field". */
@@ -14,8 +20,10 @@ export const ZIP16_MAX = 0xffff;
 export const METHOD_STORE = 0;
 export const METHOD_DEFLATE = 8;
 
-/** Bit 3: sizes and CRC in a data descriptor after the data. Bit 11: the name is UTF-8. */
-const FLAGS = 0x0008 | 0x0800;
+/** Bit 11: the name is UTF-8. Bit 3: sizes and CRC in a data descriptor after the data. */
+const FLAG_UTF8 = 0x0800;
+const FLAG_DESCRIPTOR = 0x0008;
+const flagsOf = (record: CentralRecord) => FLAG_UTF8 | (record.descriptor ? FLAG_DESCRIPTOR : 0);
 /** 2.0: deflate; 4.5: ZIP64. */
 const VERSION_DEFLATE = 20;
 const VERSION_ZIP64 = 45;
@@ -42,6 +50,8 @@ export interface CentralRecord {
   offset: number;
   /** Its local header announced ZIP64 sizes (and its data descriptor used them). */
   zip64Local: boolean;
+  /** Its sizes and CRC follow its data (a deflated entry too large to hold); else they are in its local header. */
+  descriptor: boolean;
 }
 
 /** MS-DOS date and time (2-second resolution, no zone): the date's UTC fields, as the archive's readers show them. */
@@ -54,10 +64,11 @@ export function dosDateTime(date: Date): { time: number; date: number } {
 }
 
 /**
- * The local file header. Sizes and CRC are zero (they follow in the data
- * descriptor). `zip64`: the entry may pass 4 GiB, so the header carries a
- * ZIP64 extra field and the descriptor will hold 8-byte sizes; readers that
- * stream through the archive decide the descriptor's layout from this.
+ * The local file header. With a descriptor, sizes and CRC are zero (they
+ * follow the data); without one, they are the entry's. `zip64`: the entry may
+ * pass 4 GiB, so the header carries a ZIP64 extra field and the descriptor
+ * will hold 8-byte sizes; readers that stream through the archive decide the
+ * descriptor's layout from this.
  */
 export function localHeader(record: CentralRecord, when: { time: number; date: number }): Buffer {
   const { nameBytes, method } = record;
@@ -66,12 +77,17 @@ export function localHeader(record: CentralRecord, when: { time: number; date: n
   const header = Buffer.alloc(30 + nameBytes + extra);
   header.writeUInt32LE(0x04034b50, 0);
   header.writeUInt16LE(zip64 ? VERSION_ZIP64 : VERSION_DEFLATE, 4);
-  header.writeUInt16LE(FLAGS, 6);
+  header.writeUInt16LE(flagsOf(record), 6);
   header.writeUInt16LE(method, 8);
   header.writeUInt16LE(when.time, 10);
   header.writeUInt16LE(when.date, 12);
-  // CRC-32 (14) is zero; the sizes are zero, or "in the ZIP64 field" (which is itself zero until the descriptor).
-  if (zip64) {
+  if (!record.descriptor) {
+    if (zip64) throw new Error(`${record.name}: a held entry never needs ZIP64 sizes`);
+    header.writeUInt32LE(record.crc32 >>> 0, 14);
+    header.writeUInt32LE(record.compressedBytes, 18);
+    header.writeUInt32LE(record.bytes, 22);
+  } else if (zip64) {
+    // CRC-32 (14) is zero; the sizes are "in the ZIP64 field" (itself zero until the descriptor).
     header.writeUInt32LE(ZIP32_MAX, 18);
     header.writeUInt32LE(ZIP32_MAX, 22);
   }
@@ -113,7 +129,7 @@ export function writeCentralHeader(record: CentralRecord, when: { time: number; 
   target.writeUInt32LE(0x02014b50, at);
   target.writeUInt16LE(MADE_BY_UNIX | VERSION_ZIP64, at + 4);
   target.writeUInt16LE(zip64 ? VERSION_ZIP64 : VERSION_DEFLATE, at + 6);
-  target.writeUInt16LE(FLAGS, at + 8);
+  target.writeUInt16LE(flagsOf(record), at + 8);
   target.writeUInt16LE(record.method, at + 10);
   target.writeUInt16LE(when.time, at + 12);
   target.writeUInt16LE(when.date, at + 14);

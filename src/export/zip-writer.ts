@@ -33,6 +33,12 @@ export interface ZipWriterOptions {
   date: Date;
   /** What the output holds before writers wait for its consumer (default 1 MiB). */
   bufferBytes?: number;
+  /**
+   * The most bytes all entries may hold together, before compression (its
+   * fragments' included): the write that would pass it fails, and fails the
+   * archive, with the error `tooLarge` makes.
+   */
+  limit?: { maxBytes: number; tooLarge: (bytes: number) => Error };
 }
 
 export interface EntryOptions {
@@ -97,6 +103,8 @@ export class ZipEntry {
   write(chunk: Buffer): Promise<void> {
     if (this.ended) return Promise.reject(new Error(`${this.path}: written after its end`));
     if (chunk.length === 0) return Promise.resolve();
+    const overLimit = this.zip.countInput(chunk.length);
+    if (overLimit) return Promise.reject(overLimit);
     this.byteCount += chunk.length;
     // A large chunk with nothing gathered goes on as it is.
     if (this.filled === 0 && (chunk.length >= PIECE_BYTES || !this.gather)) return this.handOn(chunk);
@@ -140,14 +148,16 @@ export class ZipEntry {
 interface OpenEntry {
   entry: ZipEntry;
   record: CentralRecord;
-  /** Whether its bytes are deflated (else stored). */
+  /** Whether its bytes are compressed (else stored: already compressed content, or level 0). */
   deflated: boolean;
-  /** Deflate's stream, started once the entry passes SMALL_ENTRY_BYTES. */
+  /** Deflate's stream, started once the entry passes SMALL_ENTRY_BYTES (at level 0 for content stored). */
   deflate: DeflateRaw | undefined;
-  /** A deflated entry's first bytes, held until it is known whether it stays small. */
+  /** The entry's first bytes, held until it is known whether it stays small. */
   held: Buffer[];
   heldBytes: number;
   ended: boolean;
+  /** It may pass 4 GiB: streamed, its local header announces ZIP64 sizes. */
+  large: boolean;
 }
 
 /**
@@ -173,6 +183,8 @@ export class ZipWriter {
   private readonly fragments = new Set<ZipWriter>();
   private readonly when: { time: number; date: number };
   private readonly records: CentralRecord[] = [];
+  /** Every name written (the records' own strings): a name given twice is refused. */
+  private readonly names = new Set<string>();
   private current: OpenEntry | undefined;
   /** Bytes pushed into the output so far: the next header's offset. */
   private offset = 0;
@@ -183,9 +195,15 @@ export class ZipWriter {
   private readonly failedSignal = new AbortController();
   private outputWanted: (() => void) | undefined;
 
-  constructor(options: ZipWriterOptions) {
+  /** Bytes written into entries so far, before compression: shared with this archive's fragments. */
+  private readonly input: { bytes: number };
+  private readonly limit: ZipWriterOptions['limit'];
+
+  constructor(options: ZipWriterOptions, input: { bytes: number } = { bytes: 0 }) {
     this.level = options.level;
     this.date = options.date;
+    this.limit = options.limit;
+    this.input = input;
     this.when = dosDateTime(options.date);
     this.output = new Readable({
       highWaterMark: options.bufferBytes ?? OUTPUT_BUFFER_BYTES,
@@ -204,8 +222,10 @@ export class ZipWriter {
   openEntry(path: string, options: EntryOptions = {}): ZipEntry {
     this.throwIfFailed();
     if (this.current && !this.current.ended) throw new Error(`${path}: opened while ${this.current.entry.path} is still open`);
+    this.claimName(path);
     const store = options.store === true || this.level === 0;
     const entry = new ZipEntry(this, path, !store);
+    // The method and the descriptor are settled once it is known whether the entry stays small.
     const record: CentralRecord = {
       name: path,
       nameBytes: Buffer.byteLength(path, 'utf8'),
@@ -214,16 +234,29 @@ export class ZipWriter {
       compressedBytes: 0,
       bytes: 0,
       offset: 0,
-      zip64Local: options.large === true,
+      zip64Local: false,
+      descriptor: false,
     };
-    const open: OpenEntry = { entry, record, deflated: !store, deflate: undefined, held: [], heldBytes: 0, ended: false };
+    const open: OpenEntry = { entry, record, deflated: !store, deflate: undefined, held: [], heldBytes: 0, ended: false, large: options.large === true };
     this.current = open;
     this.enqueue(async () => {
       record.offset = this.offset;
-      // A deflated entry's header waits until it is known whether the entry stays small (then it goes out in one piece with its data).
-      if (!open.deflated) await this.push(localHeader(record, this.when));
     });
     return entry;
+  }
+
+  /** What the entries hold so far, before compression, its fragments' included. */
+  get inputBytes(): number {
+    return this.input.bytes;
+  }
+
+  /** @internal ZipEntry's count of what it is given: the limit's error (and the archive failed with it) once past the limit. */
+  countInput(bytes: number): Error | undefined {
+    this.input.bytes += bytes;
+    if (!this.limit || this.input.bytes <= this.limit.maxBytes) return undefined;
+    const error = this.limit.tooLarge(this.input.bytes);
+    this.abort(error);
+    return error;
   }
 
   /** Resolves once everything handed over so far is in the output (or the output's buffer). */
@@ -261,7 +294,7 @@ export class ZipWriter {
    */
   fragment(bufferBytes: number): ZipWriter {
     this.throwIfFailed();
-    const fragment = new ZipWriter({ level: this.level, date: this.date, bufferBytes });
+    const fragment = new ZipWriter({ level: this.level, date: this.date, bufferBytes, limit: this.limit }, this.input);
     this.fragments.add(fragment);
     return fragment;
   }
@@ -288,7 +321,10 @@ export class ZipWriter {
     return this.enqueue(async () => {
       const base = this.offset;
       for await (const chunk of bytes) await this.push(chunk);
-      for (const record of fragment.records) this.records.push({ ...record, offset: record.offset + base });
+      for (const record of fragment.records) {
+        this.claimName(record.name);
+        this.records.push({ ...record, offset: record.offset + base });
+      }
       this.fragments.delete(fragment);
     });
   }
@@ -309,24 +345,29 @@ export class ZipWriter {
   writeData(chunk: Buffer): Promise<void> {
     const open = this.current!;
     return this.enqueue(async () => {
-      if (open.deflated && !open.deflate && open.heldBytes + chunk.length < SMALL_ENTRY_BYTES) {
+      if (!open.deflate && open.heldBytes + chunk.length < SMALL_ENTRY_BYTES) {
         open.held.push(chunk);
         open.heldBytes += chunk.length;
-      } else if (open.deflated) {
-        if (!open.deflate) {
-          await this.push(localHeader(open.record, this.when));
-          open.deflate = this.startDeflate(open.record);
-          for (const held of open.held.splice(0)) open.deflate.write(held);
-        }
-        if (!open.deflate.write(chunk)) await this.until(open.deflate, 'drain');
-      } else {
-        open.record.compressedBytes += chunk.length;
-        await this.push(chunk);
+        return;
       }
+      if (!open.deflate) {
+        // Too large to hold: streamed through deflate, its sizes and CRC in a
+        // descriptor. Content to be stored goes through deflate at level 0
+        // (stored blocks, 0.02% more bytes): a stored entry with a
+        // descriptor is what streaming readers refuse.
+        const { record } = open;
+        record.method = METHOD_DEFLATE;
+        record.descriptor = true;
+        record.zip64Local = open.large;
+        await this.push(localHeader(record, this.when));
+        open.deflate = this.startDeflate(record, open.deflated ? this.level : 0);
+        for (const held of open.held.splice(0)) open.deflate.write(held);
+      }
+      if (!open.deflate.write(chunk)) await this.until(open.deflate, 'drain');
     });
   }
 
-  /** @internal ZipEntry's end: flush deflate, then the data descriptor. */
+  /** @internal ZipEntry's end: flush deflate, then the data descriptor; or a held entry whole. */
   endEntry(crc: number, bytes: number): void {
     const open = this.current!;
     open.ended = true;
@@ -339,38 +380,35 @@ export class ZipWriter {
         await done;
         open.deflate = undefined;
         await this.push(dataDescriptor(open.record));
-      } else if (open.deflated) {
-        await this.push(this.smallEntry(open));
       } else {
-        open.record.compressedBytes = bytes;
-        await this.push(dataDescriptor(open.record));
+        await this.push(this.smallEntry(open));
       }
       this.records.push(open.record);
     });
   }
 
   /**
-   * A small deflated entry whole: header, data and descriptor in one buffer
-   * of its own. Not a slice of Node's shared 64 KiB pool, where deflate's
-   * output lands: a reader that keeps a few bytes of it would keep the pool.
+   * A held entry whole: its local header, with its sizes and CRC, and its
+   * data (deflated in one call, or stored), in one buffer of its own. Not a
+   * slice of Node's shared 64 KiB pool, where deflate's output lands: a
+   * reader that keeps a few bytes of it would keep the pool.
    */
   private smallEntry(open: OpenEntry): Buffer {
     const { record, held, heldBytes } = open;
-    const deflated = deflateRawSync(held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes), { level: this.level });
+    const data = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+    const written = open.deflated ? deflateRawSync(data, { level: this.level }) : data;
     open.held = [];
-    record.compressedBytes = deflated.length;
+    record.compressedBytes = written.length;
     const header = localHeader(record, this.when);
-    const descriptor = dataDescriptor(record);
-    const whole = Buffer.allocUnsafeSlow(header.length + deflated.length + descriptor.length);
+    const whole = Buffer.allocUnsafeSlow(header.length + written.length);
     header.copy(whole, 0);
-    deflated.copy(whole, header.length);
-    descriptor.copy(whole, header.length + deflated.length);
+    written.copy(whole, header.length);
     return whole;
   }
 
-  private startDeflate(record: CentralRecord): DeflateRaw {
+  private startDeflate(record: CentralRecord, level: number): DeflateRaw {
     // highWaterMark reaches the Transform underneath (Node passes its options on), though zlib's types omit it.
-    const deflate = createDeflateRaw({ level: this.level, chunkSize: DEFLATE_CHUNK_BYTES, highWaterMark: 2 * PIECE_BYTES } as ZlibOptions);
+    const deflate = createDeflateRaw({ level, chunkSize: DEFLATE_CHUNK_BYTES, highWaterMark: 2 * PIECE_BYTES } as ZlibOptions);
     deflate.on('data', (chunk: Buffer) => {
       record.compressedBytes += chunk.length;
       this.offset += chunk.length;
@@ -400,6 +438,16 @@ export class ZipWriter {
     if (used > 0) await this.push(piece.subarray(0, used));
     await this.push(endRecords(this.records.length, this.offset - directoryOffset, directoryOffset));
     this.output.push(null);
+  }
+
+  /**
+   * Two entries of one name are a bug upstream, never something to write:
+   * readers disagree on which one they show (unzip asks, others keep the
+   * first or the last), so a row's path could name another row's file.
+   */
+  private claimName(path: string): void {
+    if (this.names.has(path)) throw new Error(`${path}: a second entry of this name in one archive (a bug: every name must be unique)`);
+    this.names.add(path);
   }
 
   /** An event, or the failure (not the AbortError of the wait) if the archive fails first. */

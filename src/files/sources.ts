@@ -5,6 +5,7 @@ import type { StorageConfig } from '../config.ts';
 import type { FileSourceRule } from '../definition/definition.ts';
 import { ConfigError } from '../errors.ts';
 import { registerSecret } from '../redact.ts';
+import { keyProblem, urlProblem } from './locators.ts';
 
 /** What a source says about a file before its bytes. */
 export interface FileHead {
@@ -16,6 +17,8 @@ export interface FileHead {
 
 export interface FileBody extends FileHead {
   body: Readable;
+  /** A read that breaks off can go on from a byte offset (Range): the body is the file's bytes as stored, of a known length. */
+  resumable: boolean;
 }
 
 /** The source answered that the file does not exist (404): a fact, not an outage. */
@@ -27,6 +30,12 @@ export const MISSING = 'missing' as const;
  */
 export class FileRefusedError extends Error {
   override name = 'FileRefusedError';
+  /** For the archive (manifest.json, README.txt): plain words, no key, URL or host. */
+  readonly publicText: string;
+  constructor(message: string, publicText: string, options?: ErrorOptions) {
+    super(message, options);
+    this.publicText = publicText;
+  }
 }
 
 export interface ReadOptions {
@@ -39,6 +48,8 @@ export interface ReadOptions {
 /** Where a user's files are read from. Read only: the exporter never writes or deletes a source's files. */
 export interface FileSource {
   readonly name: string;
+  /** Why this key or URL (from the database: untrusted) is never read, or undefined when it may be. */
+  refusal(locator: string): string | undefined;
   head(locator: string, signal: AbortSignal): Promise<FileHead | typeof MISSING>;
   read(locator: string, options: ReadOptions): Promise<FileBody | typeof MISSING>;
   destroy(): void;
@@ -103,7 +114,15 @@ export function openFileSources(rules: Readonly<Record<string, FileSourceRule>>,
       responseChecksumValidation: 'WHEN_REQUIRED',
       ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : storage.credentials ? { credentials: storage.credentials } : {}),
     });
-    sources.push(new S3FileSource(rule.name, client, bucket, setting('PREFIX') ?? rule.prefix));
+    const prefix = setting('PREFIX') ?? rule.prefix;
+    // The same bucket of the same server as the archives (no endpoint of its own, or the same one).
+    const sameStore = bucket === storage.bucket && (endpoint ?? '') === (storage.endpoint ?? '');
+    if (sameStore && (prefix.startsWith(storage.prefix) || storage.prefix.startsWith(prefix))) {
+      problems.push(
+        `file source ${rule.name} (bucket ${bucket}, prefix ${JSON.stringify(prefix)}) overlaps the export area (S3_BUCKET ${storage.bucket}, S3_PREFIX ${JSON.stringify(storage.prefix)}): a key could read archives; give the source a prefix outside S3_PREFIX (${label('PREFIX')}) or its own bucket`,
+      );
+    }
+    sources.push(new S3FileSource(rule.name, client, bucket, prefix, sameStore ? storage.prefix : undefined));
   }
   if (problems.length > 0) {
     for (const s of sources) s.destroy();
@@ -118,19 +137,30 @@ class S3FileSource implements FileSource {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
+  /** S3_PREFIX, where this bucket is also the archives': no key under it is ever read. */
+  private readonly exportPrefix: string | undefined;
 
-  constructor(name: string, client: S3Client, bucket: string, prefix: string) {
+  constructor(name: string, client: S3Client, bucket: string, prefix: string, exportPrefix: string | undefined) {
     this.name = name;
     this.client = client;
     this.bucket = bucket;
     this.prefix = prefix;
+    this.exportPrefix = exportPrefix;
+  }
+
+  refusal(key: string): string | undefined {
+    const problem = keyProblem(key);
+    if (problem) return problem;
+    // openFileSources refuses a source that overlaps the archives; this holds whatever a future setting allows.
+    if (this.exportPrefix !== undefined && (this.prefix + key).startsWith(this.exportPrefix)) return 'its key points at the exported archives';
+    return undefined;
   }
 
   async head(key: string, signal: AbortSignal): Promise<FileHead | typeof MISSING> {
     const link = linkedSignal(signal);
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal: link.signal });
-      return { bytes: head.ContentLength ?? 0, contentType: head.ContentType, etag: head.ETag };
+      return { bytes: head.ContentLength ?? Number.NaN, contentType: head.ContentType, etag: head.ETag };
     } catch (error) {
       return missingOrThrow(error);
     } finally {
@@ -158,7 +188,8 @@ class S3FileSource implements FileSource {
       }
       const body = got.Body as Readable;
       body.once('close', link.release);
-      return { bytes: from + (got.ContentLength ?? 0), contentType: got.ContentType, etag: got.ETag, body };
+      const length = got.ContentLength;
+      return { bytes: length === undefined ? Number.NaN : from + length, contentType: got.ContentType, etag: got.ETag, body, resumable: length !== undefined };
     } catch (error) {
       link.release();
       return missingOrThrow(error);
@@ -176,7 +207,7 @@ function missingOrThrow(error: unknown): typeof MISSING {
   if (e.name === 'NoSuchKey' || e.name === 'NotFound' || status === 404) return MISSING;
   if (status === 403 || e.name === 'AccessDenied' || e.name === 'NoSuchBucket') {
     // Access denied on one file, or a bucket that is not there: no retry will change that.
-    throw new FileRefusedError(`the source refused it (${e.name ?? 'HTTP 403'})`, { cause: error });
+    throw new FileRefusedError(`the source refused it (${e.name ?? 'HTTP 403'})`, `our storage refused to hand it over (${/^\w{1,40}$/.test(e.name ?? '') ? e.name : 'HTTP 403'})`, { cause: error });
   }
   throw error;
 }
@@ -219,11 +250,16 @@ class HttpsFileSource implements FileSource {
       }
       const body = Readable.fromWeb(response.body! as import('node:stream/web').ReadableStream<Uint8Array>);
       body.once('close', link.release);
-      return { ...headOf(response, from), body };
+      const head = headOf(response, from);
+      return { ...head, body, resumable: Number.isFinite(head.bytes) };
     } catch (error) {
       link.release();
       throw error;
     }
+  }
+
+  refusal(url: string): string | undefined {
+    return urlProblem(url);
   }
 
   destroy(): void {}
@@ -239,7 +275,8 @@ class HttpsFileSource implements FileSource {
       signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
       let response: Response;
       try {
-        response = await fetch(target, { method, headers, redirect: 'manual', signal: controller.signal });
+        // The file as stored: a body sent compressed is decoded by fetch, and its length and byte offsets are then the compressed ones.
+        response = await fetch(target, { method, headers: { ...headers, 'accept-encoding': 'identity' }, redirect: 'manual', signal: controller.signal });
       } finally {
         clearTimeout(timer);
       }
@@ -254,7 +291,7 @@ class HttpsFileSource implements FileSource {
       }
       if (response.status === 401 || response.status === 403) {
         await response.body?.cancel();
-        throw new FileRefusedError(`the source refused it (HTTP ${response.status})`);
+        throw new FileRefusedError(`the source refused it (HTTP ${response.status})`, `its server refused to hand it over (HTTP ${response.status})`);
       }
       if (!response.ok) {
         await response.body?.cancel();
@@ -262,7 +299,7 @@ class HttpsFileSource implements FileSource {
       }
       return response;
     }
-    throw new FileRefusedError('too many redirects');
+    throw new FileRefusedError('too many redirects', 'its server redirected too many times');
   }
 
   private allowed(text: string): URL {
@@ -270,11 +307,13 @@ class HttpsFileSource implements FileSource {
     try {
       url = new URL(text);
     } catch {
-      throw new FileRefusedError('its address is not a URL');
+      throw new FileRefusedError('its address is not a URL', 'its address is not a web address');
     }
-    if (url.protocol !== 'https:') throw new FileRefusedError('its address is not https');
-    if (url.username || url.password) throw new FileRefusedError('its address carries credentials');
-    if (!this.hosts.has(url.host.toLowerCase())) throw new FileRefusedError(`its host ${url.host} is not on the allowed hosts of source ${this.name}`);
+    if (url.protocol !== 'https:') throw new FileRefusedError('its address is not https', 'its address is not https');
+    if (url.username || url.password) throw new FileRefusedError('its address carries credentials', 'its address carries a password');
+    if (!this.hosts.has(url.host.toLowerCase())) {
+      throw new FileRefusedError(`its host ${url.host} is not on the allowed hosts of source ${this.name}`, 'its address is not on a server we read files from');
+    }
     return url;
   }
 }
@@ -295,8 +334,17 @@ function linkedSignal(parent: AbortSignal): { signal: AbortSignal; release: () =
   return { signal: controller.signal, release: () => parent.removeEventListener('abort', onAbort) };
 }
 
+/**
+ * What an answer says of the file. A server that compressed the body all the
+ * same (Content-Encoding, despite `identity`): fetch hands over the decoded
+ * bytes, which are stored as they come, while Content-Length counts the
+ * encoded ones; its size is then unknown (counted instead), and it cannot be
+ * resumed at a byte offset.
+ */
 function headOf(response: Response, from: number): FileHead {
-  const length = Number(response.headers.get('content-length') ?? Number.NaN);
+  const encoding = response.headers.get('content-encoding')?.trim().toLowerCase();
+  const encoded = encoding !== undefined && encoding !== '' && encoding !== 'identity';
+  const length = encoded ? Number.NaN : Number(response.headers.get('content-length') ?? Number.NaN);
   return {
     bytes: Number.isFinite(length) ? from + length : Number.NaN,
     contentType: response.headers.get('content-type') ?? undefined,

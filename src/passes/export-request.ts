@@ -30,6 +30,9 @@ export type RequestOutcome =
   /** Stopped by a signal; the request is pending again. */
   | { kind: 'released' };
 
+/** Files not included that are logged one by one, with their detail; the rest are counted. */
+const NOT_INCLUDED_LOGGED = 20;
+
 export class ClaimLostError extends Error {
   override name = 'ClaimLostError';
 }
@@ -89,7 +92,13 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
   if (ctx.signal.aborted) onSignal();
   ctx.signal.addEventListener('abort', onSignal, { once: true });
 
-  const zip = new ZipWriter({ level: ctx.config.zipLevel, date: now });
+  // The limit holds for what is written, not only for the estimate checked up front (writeArchive).
+  let tooLarge: ArchiveTooLargeError | undefined;
+  const zip = new ZipWriter({
+    level: ctx.config.zipLevel,
+    date: now,
+    limit: { maxBytes: ctx.config.maxArchiveBytes, tooLarge: (bytes) => (tooLarge = ArchiveTooLargeError.written(bytes, ctx.config.maxArchiveBytes)) },
+  });
   let archiveBytes = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -145,6 +154,7 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
   const heartbeat = setInterval(beat, ctx.heartbeatMs);
 
   let link: PresignedLink | undefined;
+  let notIncludedLogged = 0;
   // Entities whose CSV was read on a second connection while their JSON was written: where it waited, or dropped.
   const csvReadAhead: Record<string, string> = {};
   try {
@@ -160,8 +170,17 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
       spoolDir: ctx.config.spoolDir,
       onCsvAhead: (entity, outcome) => (csvReadAhead[entity] = outcome),
       files: ctx.files,
-      fileLimits: { maxFileBytes: ctx.config.maxFileBytes, finalAttempt: request.attempts >= ctx.config.maxAttempts },
+      fileLimits: {
+        maxFileBytes: ctx.config.maxFileBytes,
+        finalAttempt: request.attempts >= ctx.config.maxAttempts,
+        maxArchiveBytes: ctx.config.maxArchiveBytes,
+        // What the archive does not say (the error's message: an address, a host), for the operator: the first few, then a count in the ready line.
+        onNotIncluded: (file, detail) => {
+          if (++notIncludedLogged <= NOT_INCLUDED_LOGGED) log.warn({ path: file.path, outcome: file.outcome, reason: file.reason, detail }, "one of the user's files is not in the archive");
+        },
+      },
       maxArchiveBytes: ctx.config.maxArchiveBytes,
+      maxFiles: ctx.config.maxFiles,
       onPlan: (bytes) => (expectedBytes = bytes),
       linkExpiry: async () => {
         ms.write = lap();
@@ -242,7 +261,7 @@ export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx
     );
     // A build stopped on purpose reports why it was stopped; an archive that
     // was only cut short because its upload died reports the upload's error.
-    const cause = stoppedOnPurpose ? stopReason : isEcho(firstFailure) ? (uploadError ?? firstFailure) : firstFailure;
+    const cause = tooLarge ?? (stoppedOnPurpose ? stopReason : isEcho(firstFailure) ? (uploadError ?? firstFailure) : firstFailure);
     // This attempt's key is its own and no row points at it: whatever the
     // upload got to (nothing, parts, or a whole object), none of it may stay.
     await storage.delete(key).catch((deleteError: unknown) => {
@@ -296,6 +315,12 @@ async function settleFailure(
   if (status === 'lost') {
     log.warn({ outcome: 'lost', err: error, seconds: secs }, 'request gone or taken over after a failure');
     return { kind: 'lost' };
+  }
+  if (request.previousObjectKey) {
+    // A ready request being rebuilt: its row no longer points at the earlier archive, whose link must stop working now, not at the sweep.
+    await deps.storage.delete(request.previousObjectKey).catch((deleteError: unknown) => {
+      log.warn({ err: deleteError }, 'could not delete the earlier archive of a rebuilt request; the sweep will');
+    });
   }
   const kind = status === 'failed' ? 'failed' : 'retry';
   log.error({ outcome: kind, err: error, seconds: secs }, kind === 'failed' ? 'request failed' : 'request failed; will be retried');

@@ -15,7 +15,8 @@ export interface SweepSummary {
 }
 
 /**
- * Cleans up after crashed runs, under the prefix only: aborts multipart
+ * Cleans up after crashed runs, under the prefix and only keys shaped like
+ * this exporter's archives (S3Storage.isArchiveKey): aborts multipart
  * uploads started more than a day ago, and deletes objects older than a day
  * that no request needs. An object that a ready request points at is never
  * touched, expired or not (expiry is the expire pass's job), and nothing
@@ -30,7 +31,7 @@ export async function sweepStorage(deps: PassDeps, options: { dryRun: boolean; s
   try {
     for await (const upload of storage.listPendingUploads()) {
       if (options.signal.aborted) break;
-      if (upload.initiated.getTime() >= cutoff) continue;
+      if (upload.initiated.getTime() >= cutoff || !storage.isArchiveKey(upload.key)) continue;
       if (options.dryRun) {
         log.info({ key: upload.key, initiated: upload.initiated, dryRun: true }, 'would abort an abandoned multipart upload');
       } else {
@@ -67,7 +68,8 @@ export async function sweepStorage(deps: PassDeps, options: { dryRun: boolean; s
     };
     for await (const object of storage.listObjects()) {
       if (options.signal.aborted) break;
-      if (object.lastModified.getTime() >= cutoff) continue;
+      // Only what this exporter writes: anything else under the prefix is someone else's (never ours to delete).
+      if (object.lastModified.getTime() >= cutoff || !storage.isArchiveKey(object.key)) continue;
       old.push(object.key);
       if (old.length >= 500) await settle();
     }

@@ -14,8 +14,10 @@ export interface StreamUploadOptions {
   client: S3Client;
   /** Bucket, key and the object's headers (content type, disposition, encryption). */
   params: Omit<PutObjectCommandInput, 'Body'> & { Bucket: string; Key: string };
-  /** Asked again for each part: the caller may learn the archive's size after the upload started, but before its first byte. */
-  partSizeBytes: number | (() => number);
+  /** The smallest part (but the last). */
+  basePartBytes: number;
+  /** The body's expected size, asked again for each part: the caller may learn it after the upload started, but before its first byte. */
+  expectedBytes?: () => number | undefined;
   /** Parts in flight at once: memory is about (queueSize + 1) × partSizeBytes. */
   queueSize: number;
   signal: AbortSignal;
@@ -81,7 +83,7 @@ export async function uploadStream(body: Readable, options: StreamUploadOptions)
   try {
     let first: Buffer | undefined;
     let count = 0;
-    for await (const part of partsOf(body, options.partSizeBytes, take)) {
+    for await (const part of partsOf(body, (sent, partsSent) => nextPartSize(options.basePartBytes, options.expectedBytes?.(), sent, partsSent), take)) {
       if (failure) throw failure;
       count++;
       if (count === 1) {
@@ -128,6 +130,8 @@ export async function uploadStream(body: Readable, options: StreamUploadOptions)
 export const MAX_PARTS = 10_000;
 const MAX_PART_BYTES = 5 * 2 ** 30;
 
+const MiB = 2 ** 20;
+
 /**
  * The part size for an upload expected to be `expectedBytes` long: the base
  * size, or larger so that it fits in 9,000 parts (an archive of 200 GB needs
@@ -135,8 +139,26 @@ const MAX_PART_BYTES = 5 * 2 ** 30;
  */
 export function partSizeFor(expectedBytes: number | undefined, baseBytes: number): number {
   if (!expectedBytes) return baseBytes;
-  const needed = Math.ceil(expectedBytes / 9_000 / 2 ** 20) * 2 ** 20;
+  const needed = Math.ceil(expectedBytes / 9_000 / MiB) * MiB;
   return Math.min(MAX_PART_BYTES, Math.max(baseBytes, needed));
+}
+
+/**
+ * The size of the next part, once `sentBytes` went out in `partsSent` parts:
+ * as planned (partSizeFor), until more than the expected size has been sent.
+ * Then the estimate was short (a size the application's database understated,
+ * an archive never estimated), and each part is large enough that the parts
+ * left could carry as much again as has been sent so far: parts grow only
+ * as far as that needs, and the upload does not run out of S3's 10,000 parts
+ * before 1 TiB, whatever the estimate (S3's 5 GiB parts cap it near 2 TiB;
+ * the writer stops an archive at EXPORT_MAX_ARCHIVE_BYTES long before).
+ */
+export function nextPartSize(baseBytes: number, expectedBytes: number | undefined, sentBytes: number, partsSent: number): number {
+  const planned = partSizeFor(expectedBytes, baseBytes);
+  if (sentBytes < (expectedBytes ?? 0)) return planned;
+  const partsLeft = Math.max(1, MAX_PARTS - partsSent - 1);
+  const needed = Math.ceil(sentBytes / partsLeft / MiB) * MiB;
+  return Math.min(MAX_PART_BYTES, Math.max(planned, needed));
 }
 
 /**
@@ -150,17 +172,17 @@ export function partSizeFor(expectedBytes: number | undefined, baseBytes: number
  * full collection every few requests (light requests went from 42 to 22 per
  * second until it did).
  */
-async function* partsOf(body: Readable, partSize: number | (() => number), take: (size: number) => Buffer): AsyncGenerator<Buffer> {
-  const sizeNow = () => (typeof partSize === 'function' ? partSize() : partSize);
+export async function* partsOf(body: Readable, partSize: (sentBytes: number, partsSent: number) => number, take: (size: number) => Buffer): AsyncGenerator<Buffer> {
   let size = 0;
   let part: Buffer | undefined;
   let filled = 0;
   let parts = 0;
+  let sent = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
-    // Sized when the first byte arrives: by then the writer has told how large the archive will be.
-    if (size === 0) size = sizeNow();
     let offset = 0;
     while (offset < chunk.length) {
+      // Each part sized as it starts: by the first byte the writer has told how large the archive will be, and a part may grow if that was short.
+      if (!part) size = partSize(sent, parts);
       part ??= parts === 0 ? Buffer.allocUnsafe(Math.min(size, FIRST_BUFFER_BYTES)) : take(size);
       if (filled === part.length) part = grown(part, size);
       const n = Math.min(chunk.length - offset, part.length - filled);
@@ -169,6 +191,7 @@ async function* partsOf(body: Readable, partSize: number | (() => number), take:
       offset += n;
       if (filled === size) {
         if (++parts >= MAX_PARTS) throw new Error(`the archive needs more than ${MAX_PARTS} parts of ${size} bytes`);
+        sent += size;
         yield part;
         part = undefined;
         filled = 0;

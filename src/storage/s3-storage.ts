@@ -12,7 +12,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StorageConfig } from '../config.ts';
-import { partSizeFor, uploadStream } from './multipart-upload.ts';
+import { uploadStream } from './multipart-upload.ts';
 
 export interface StoredObject {
   key: string;
@@ -46,6 +46,10 @@ export interface UploadOptions {
  * Everything the exporter does with object storage. Knows nothing of
  * requests or SQL: keys in, objects out.
  */
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+/** What follows the prefix in an archive's key: `<user id>/<request id>/<claim id>.zip`. */
+const ARCHIVE_KEY = new RegExp(`^[^/]+/${UUID}/${UUID}\\.zip$`);
+
 export class S3Storage {
   readonly config: StorageConfig;
   private readonly client: S3Client;
@@ -68,6 +72,15 @@ export class S3Storage {
   }
 
   /**
+   * Whether a key has the shape objectKey() makes: the sweep deletes nothing
+   * else, whatever else an operator or another program put under the prefix.
+   */
+  isArchiveKey(key: string): boolean {
+    if (!key.startsWith(this.config.prefix)) return false;
+    return ARCHIVE_KEY.test(key.slice(this.config.prefix.length));
+  }
+
+  /**
    * Streams `body` into one object (multipart past one part). An error or
    * abort leaves no parts behind, and the promise settles only when no
    * request of the upload is in flight: after a failure, a delete of `key`
@@ -83,7 +96,8 @@ export class S3Storage {
         ContentDisposition: options.contentDisposition,
         ...this.encryptionParams(),
       },
-      partSizeBytes: () => partSizeFor(options.expectedBytes?.(), this.config.partSizeBytes),
+      basePartBytes: this.config.partSizeBytes,
+      expectedBytes: options.expectedBytes,
       queueSize: this.config.queueSize,
       signal: options.signal,
       onProgress: options.onProgress,

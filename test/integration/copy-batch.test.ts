@@ -120,7 +120,7 @@ describe('several COPYs in one round trip', () => {
 describe("an export's small entities, read in one batch", () => {
   const userId = '00000000-0000-4000-8000-000000000001';
   const limits = { maxEntryBytes: 64 * 1024 * 1024, parallelFromBytes: 8 * 1024 * 1024 };
-  const sized = (sizes: Record<string, Partial<EntitySize>>) => (entity: { name: string }) => ({ rows: 1, estimatedJsonBytes: 1000, rowsWithFiles: 0, ...sizes[entity.name] });
+  const sized = (sizes: Record<string, Partial<EntitySize>>) => (entity: { name: string }) => ({ rows: 1, estimatedJsonBytes: 1000, files: 0, ...sizes[entity.name] });
 
   it('takes the small entities up to the first big one (empty ones cost no statement) and hands out their COPYs only in the order sent', () =>
     withSnapshot(env.handle.pool, async (snapshot) => {

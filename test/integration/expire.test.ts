@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runExpire } from '../../src/passes/expire.ts';
@@ -82,29 +83,34 @@ describe('expire', () => {
   it('--dry-run says what it would do and changes nothing', async () => {
     const { id, key } = await readyRequest();
     await backdateExpiry(id);
-    await putOrphan(`exports/${env.bucket}/orphan.zip`);
+    const orphan = `exports/${env.bucket}/${randomUUID()}/${randomUUID()}.zip`;
+    await putOrphan(orphan);
     const { summary, logger } = await expire({ dryRun: true, now: new Date(Date.now() + 2 * DAY) });
     expect(summary).toMatchObject({ expired: 1, orphansDeleted: 1, dryRun: true });
     expect(logger.text()).toContain('would expire');
     expect((await requestRow(env, id))!.status).toBe('ready');
-    expect(await listKeys(env)).toEqual([key, `exports/${env.bucket}/orphan.zip`].sort());
+    expect(await listKeys(env)).toEqual([key, orphan].sort());
   });
 
-  it('the sweep deletes orphans older than a day, never a live archive, nothing younger, nothing outside the prefix', async () => {
+  it("the sweep deletes orphan archives older than a day, never a live archive, nothing younger, nothing outside the prefix, nothing not shaped like an archive", async () => {
     const live = await readyRequest();
     const expiredButNotYetRetired = await readyRequest();
-    await putOrphan('exports/someone/old-orphan.zip');
+    const orphan = `exports/${randomUUID()}/${randomUUID()}/${randomUUID()}.zip`;
+    await putOrphan(orphan);
     await putOrphan('elsewhere/not-ours.zip');
+    // Under the prefix but not this exporter's (an upload someone put there): never swept.
+    const foreign = ['exports/someone/old-orphan.zip', `exports/avatars/${randomUUID()}/me.png`, `exports/${randomUUID()}/${randomUUID()}/notes.zip.txt`];
+    for (const key of foreign) await putOrphan(key);
 
     // Today everything is younger than a day: nothing is swept.
     expect((await expire()).summary.orphansDeleted).toBe(0);
-    expect(await listKeys(env)).toContain('exports/someone/old-orphan.zip');
+    expect(await listKeys(env)).toContain(orphan);
 
     // Two days later (the clock is set, not slept): the orphan goes; the ready archive stays.
     await env.admin.query(`update data_export_requests set expires_at = now() + interval '3 days' where id = $1`, [expiredButNotYetRetired.id]);
     const { summary } = await expire({ now: new Date(Date.now() + 2 * DAY) });
     expect(summary.orphansDeleted).toBe(1);
-    expect(await listKeys(env)).toEqual([live.key, expiredButNotYetRetired.key, 'elsewhere/not-ours.zip'].sort());
+    expect(await listKeys(env)).toEqual([live.key, expiredButNotYetRetired.key, 'elsewhere/not-ours.zip', ...foreign].sort());
   });
 
   it('storage without ListMultipartUploads (s3rver): the sweep warns once and goes on', async () => {

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
@@ -14,20 +14,11 @@ import { createTestEnv, fulfillInProcess, getObject, listKeys, requestRow, runCl
 import { S3Proxy } from '../support/s3-proxy.ts';
 import { insertProject, insertRelease, insertRequest, insertUser } from '../support/seed.ts';
 import { toolAvailable } from '../support/tools.ts';
-import { readZip, zipMethods } from '../support/zip.ts';
+import { readWithStreamingReaders } from '../support/streaming-readers.ts';
+import { readZip, zipEntryInfo } from '../support/zip.ts';
+import { archiveOf as readArchive, type Upload, userWithFiles as seedUserWithFiles } from '../support/user-files.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-interface Upload {
-  key: string;
-  body: Buffer;
-  /** The type the object is stored with (S3's Content-Type). */
-  storedType?: string;
-  /** The row's columns. */
-  name?: string | null;
-  contentType?: string | null;
-  size?: number | null;
-}
 
 describe("the user's files", () => {
   let env: TestEnv;
@@ -36,43 +27,8 @@ describe("the user's files", () => {
   });
   afterAll(() => env.close());
 
-  const put = async (u: Upload) => {
-    await env.s3Client.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: u.key, Body: u.body, ...(u.storedType ? { ContentType: u.storedType } : {}) }));
-  };
-  /** A user with one project and one release, and the files given: the first is the avatar, the rest are release assets. */
-  const userWithFiles = async (avatar: Upload | undefined, assets: Upload[], options: { upload?: boolean } = {}) => {
-    const user = await insertUser(env.admin);
-    const project = await insertProject(env.admin, user);
-    const release = await insertRelease(env.admin, project);
-    const size = (u: Upload) => (u.size === undefined ? u.body.length : u.size);
-    if (avatar) {
-      if (options.upload !== false) await put(avatar);
-      await env.admin.query('insert into avatars (user_id, object_key, file_name, content_type, byte_size) values ($1, $2, $3, $4, $5)', [
-        user,
-        avatar.key,
-        avatar.name ?? null,
-        avatar.contentType ?? null,
-        size(avatar),
-      ]);
-    }
-    const assetIds: string[] = [];
-    for (const [i, a] of assets.entries()) {
-      if (options.upload !== false) await put(a);
-      const id = randomUUID();
-      assetIds.push(id);
-      await env.admin.query(
-        `insert into release_assets (id, release_id, object_key, file_name, content_type, byte_size, created_at) values ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 second')`,
-        [id, release, a.key, a.name === undefined ? path.basename(a.key) : a.name, a.contentType ?? null, size(a), i],
-      );
-    }
-    return { user, release, assetIds, request: await insertRequest(env.admin, user) };
-  };
-  const archiveOf = async (requestId: string) => {
-    const row = (await requestRow(env, requestId))!;
-    const zip = await getObject(env, row.object_key);
-    const files = await readZip(zip);
-    return { row, zip, files, manifest: JSON.parse(files.get('manifest.json')!.toString()), readme: files.get('README.txt')!.toString() };
-  };
+  const userWithFiles = (avatar: Upload | undefined, assets: Upload[], options: { upload?: boolean } = {}) => seedUserWithFiles(env, avatar, assets, options);
+  const archiveOf = (requestId: string) => readArchive(env, requestId);
   const key = (name: string) => `u/${randomUUID()}/${name}`;
 
   it('files of several types: byte for byte, hashed, stored or deflated by type, pointed at by their rows, and the archive opens in zipfile, unzip and 7-Zip', async () => {
@@ -106,10 +62,18 @@ describe("the user's files", () => {
     }
     expect(manifest.files.map((f: { path: string }) => f.path)).toContain(`files/avatars/${user}/me.png`);
 
-    const methods = await zipMethods(zip);
-    const method = (name: string) => methods.get(manifest.files.find((f: { path: string }) => f.path.endsWith(`/${name}`)).path);
-    for (const stored of ['me.png', 'song.mp3', 'manual.pdf', 'photo.jpg']) expect(method(stored), stored).toBe(0);
-    for (const deflated of ['notes.txt', 'data.csv']) expect(method(deflated), deflated).toBe(8);
+    const info = await zipEntryInfo(zip);
+    const entry = (name: string) => info.get(manifest.files.find((f: { path: string }) => f.path.endsWith(`/${name}`)).path)!;
+    // Already compressed content is not compressed again: stored where it is small enough to hold (sizes in its local header),
+    // else deflate at level 0 (stored blocks, 5 bytes each); a stored entry never has a data descriptor.
+    for (const stored of ['me.png', 'song.mp3', 'manual.pdf', 'photo.jpg']) {
+      const e = entry(stored);
+      expect(e.method === 0 ? !e.descriptor : e.compressedSize <= e.size * 1.002 + 64, stored).toBe(true);
+    }
+    expect(entry('me.png')).toMatchObject({ method: 8, descriptor: true }); // 300 KB: streamed
+    expect(entry('photo.jpg')).toMatchObject({ method: 0, descriptor: false }); // 80 KB: held, then stored
+    for (const deflated of ['notes.txt', 'data.csv']) expect(entry(deflated).method, deflated).toBe(8);
+    for (const [name, e] of info) if (e.method === 0) expect(e.descriptor, name).toBe(false);
 
     // The rows say where their file is, in JSON and in CSV, and schema.json and README.txt say what that column is.
     const avatars = JSON.parse(entries.get('json/avatars.json')!.toString());
@@ -135,6 +99,9 @@ describe("the user's files", () => {
       expect(py.toString().trim()).toBe(String(entries.size));
       expect(execFileSync('unzip', ['-tq', file]).toString()).toMatch(/No errors detected/);
       if (toolAvailable('7zz')) expect(execFileSync('7zz', ['t', file]).toString()).toMatch(/Everything is Ok/);
+      // Streaming readers (Java's ZipInputStream, Commons Compress, bsdtar from a pipe) get every entry, byte for byte.
+      const hashes = new Map([...entries].map(([name, data]) => [name, sha256(data)]));
+      for (const [reader, read] of readWithStreamingReaders(file)) expect(read, reader).toEqual(hashes);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -150,7 +117,7 @@ describe("the user's files", () => {
     const big = { key: key('big.bin'), body: randomBytes(5_000) };
     const { request } = await userWithFiles(undefined, [ok, big]);
     // The row of the missing one exists; its object does not.
-    await env.admin.query(`insert into release_assets (id, release_id, object_key, file_name, byte_size) select gen_random_uuid(), release_id, $1, 'gone.txt', 14 from release_assets where object_key = $2`, [gone.key, ok.key]);
+    await env.admin.query(`insert into release_assets (id, release_id, object_key, file_name, byte_size) select gen_random_uuid(), release_id, 'releases/' || release_id || '/' || $1, 'gone.txt', 14 from release_assets where object_key = $2`, [gone.key, ok.key]);
 
     const { summary } = await fulfillInProcess(env, { requestIds: [request], config: env.config({ maxFileBytes: '1000' }) });
     expect(summary).toMatchObject({ ready: 1, retrying: 0, failed: 0 });
@@ -330,6 +297,43 @@ describe("the user's files", () => {
     expect(row.error).toMatch(/^the export is too large: about \d+(\.\d)? KiB, more than the 39\.1 KiB one archive may hold$/);
     expect((await listKeys(env)).filter((k) => k.includes(user))).toEqual([]);
   });
+
+  it('more files than EXPORT_MAX_FILES: refused before the first byte, for good, with the count on the request', async () => {
+    const { user, request } = await userWithFiles({ key: key('me.png'), body: randomBytes(100) }, [{ key: key('a.txt'), body: Buffer.from('a') }, { key: key('b.txt'), body: Buffer.from('b') }]);
+    const result = await runCli(['fulfill', '--request', request], { ...env.cliEnv, EXPORT_MAX_FILES: '2' });
+    expect(result.code).toBe(1);
+    expect(await requestRow(env, request)).toMatchObject({ status: 'failed', attempts: 1, error: 'the export is too large: 3 files, more than the 2 one archive may hold' });
+    expect(result.stderr).toMatch(/more than EXPORT_MAX_FILES \(2\)/);
+    expect((await listKeys(env)).filter((k) => k.includes(user))).toEqual([]);
+    // With the limit at the count, it is built.
+    expect((await runCli(['fulfill', '--request', request], { ...env.cliEnv, EXPORT_MAX_FILES: '3' })).code).toBe(0);
+  });
+
+  it('sizes the database understated or made up (1, negative) change nothing: the bytes that come are counted, and an archive past the limit fails for good, nothing left behind', async () => {
+    const body = randomBytes(600_000);
+    for (const size of [1, -1e12, null]) {
+      const { user, request } = await userWithFiles(undefined, [{ key: key('big.bin'), body, size }]);
+      const result = await runCli(['fulfill', '--request', request], { ...env.cliEnv, EXPORT_MAX_ARCHIVE_BYTES: '300KiB' });
+      expect(result.code, `${size}: ${result.stderr}`).toBe(1);
+      const row = (await requestRow(env, request))!;
+      expect(row, String(size)).toMatchObject({ status: 'failed', download_url: null, object_key: null });
+      expect(row.error).toMatch(/^the export is too large: (about \S+ \S+, )?more than the 300 KiB one archive may hold$/);
+      expect((await listKeys(env)).filter((k) => k.includes(user))).toEqual([]);
+    }
+  });
+
+  it('rows whose estimate was short (text PostgreSQL stores compressed) stop the archive at the limit while it is written: failed for good, the upload aborted', async () => {
+    const user = await insertUser(env.admin);
+    const project = await insertProject(env.admin, user);
+    // 4 MB of text that TOAST compresses to a few KB: the estimate sees the few KB.
+    await env.admin.query(`update projects set description = repeat('all work and no play ', 200000) where id = $1`, [project]);
+    const request = await insertRequest(env.admin, user);
+    const result = await runCli(['fulfill', '--request', request], { ...env.cliEnv, EXPORT_MAX_ARCHIVE_BYTES: '1MiB' });
+    expect(result.code, result.stderr).toBe(1);
+    expect(await requestRow(env, request)).toMatchObject({ status: 'failed', error: 'the export is too large: more than the 1 MiB one archive may hold', attempts: 1 });
+    expect(result.stderr).toMatch(/passed EXPORT_MAX_ARCHIVE_BYTES \(1 MiB\) while it was written/);
+    expect((await listKeys(env)).filter((k) => k.includes(user))).toEqual([]);
+  });
 });
 
 describe('files behind https URLs', () => {
@@ -338,6 +342,10 @@ describe('files behind https URLs', () => {
   let server: https.Server;
   let host: string;
   const report = randomBytes(40_000);
+  const chunkedBig = randomBytes(2_000_000);
+  const chunkedSmall = randomBytes(300_000);
+  const gzippedText = Buffer.from('A line that compresses well.\n'.repeat(20_000));
+  const acceptEncodings: string[] = [];
   beforeAll(async () => {
     env = await createTestEnv();
     dir = mkdtempSync(path.join(tmpdir(), 'exporter-https-'));
@@ -347,6 +355,19 @@ describe('files behind https URLs', () => {
       if (url.pathname === '/files/report.pdf') {
         res.writeHead(200, { 'content-type': 'application/pdf', 'content-length': report.length, etag: '"v1"' });
         res.end(req.method === 'HEAD' ? undefined : report);
+      } else if (url.pathname === '/chunked.bin' || url.pathname === '/small-chunked.bin') {
+        // No Content-Length: the body comes in chunks, its size unknown until it ends.
+        const body = url.pathname === '/chunked.bin' ? chunkedBig : chunkedSmall;
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        if (req.method === 'HEAD') return res.end();
+        for (let at = 0; at < body.length; at += 64 * 1024) res.write(body.subarray(at, at + 64 * 1024));
+        res.end();
+      } else if (url.pathname === '/gzipped.txt') {
+        // A server that compresses whatever the client asked for (Content-Length counts the compressed bytes).
+        acceptEncodings.push(String(req.headers['accept-encoding']));
+        const gz = gzipSync(gzippedText);
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': gz.length, etag: '"gz1"' });
+        res.end(req.method === 'HEAD' ? undefined : gz);
       } else if (url.pathname === '/elsewhere') {
         res.writeHead(302, { location: 'https://attacker.example.test/steal' }).end();
       } else {
@@ -369,7 +390,7 @@ describe('files behind https URLs', () => {
     const sample = readFileSync(new URL('../../definitions/sample.yaml', import.meta.url), 'utf8');
     const edited = sample
       .replace('file_sources:\n', `file_sources:\n  cdn:\n    https_hosts: [${host}]\n`)
-      .replace(/( {2}release_assets:[\s\S]*? {8})source: uploads\n {8}key: object_key\n/, '$1source: cdn\n        url: object_key\n');
+      .replace(/( {2}release_assets:[\s\S]*? {8})source: uploads\n {8}key: object_key\n.*\n.*key_prefix.*\n/, '$1source: cdn\n        url: object_key\n');
     expect(edited).toContain('source: cdn\n        url: object_key');
     writeFileSync(definition, edited);
 
@@ -396,14 +417,51 @@ describe('files behind https URLs', () => {
     const outcome = (name: string) => manifest.files.find((f: { path: string }) => f.path.endsWith(`/${name}`));
     expect(outcome('report.pdf')).toMatchObject({ outcome: 'included', sha256: sha256(report) });
     expect(files.get(outcome('report.pdf').path)!.equals(report)).toBe(true);
-    expect(outcome('other-host.png')).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/host other\.example\.test is not on the allowed hosts/) });
-    expect(outcome('plain-http.txt')).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/not https/) });
-    expect(outcome('redirected.bin')).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/attacker\.example\.test is not on the allowed hosts/) });
+    // The person reads plain words; which host it was is the operator's business (the log).
+    expect(outcome('other-host.png')).toMatchObject({ outcome: 'failed', reason: 'its address is not on a server we read files from' });
+    expect(outcome('plain-http.txt')).toMatchObject({ outcome: 'failed', reason: 'its address is not https' });
+    expect(outcome('redirected.bin')).toMatchObject({ outcome: 'failed', reason: 'its address is not on a server we read files from' });
+    for (const name of ['manifest.json', 'README.txt']) {
+      for (const internal of ['other.example.test', 'attacker.example.test', host, '127.0.0.1']) expect(files.get(name)!.toString(), `${name}: ${internal}`).not.toContain(internal);
+    }
+    expect(result.stderr).toMatch(/its host attacker\.example\.test is not on the allowed hosts/);
     expect(outcome('gone.txt')).toMatchObject({ outcome: 'missing' });
     expect(manifest.file_counts).toEqual({ included: 1, missing: 1, too_large: 0, failed: 3 });
     // The one warning names archive paths, never the URLs; a URL's signature reaches no log and no archive file but the row's own column.
     expect(result.stderr).toMatch(/some of the user's files are not in the archive/);
     expect(result.stderr).not.toContain('SIGNATURE0123456789abcdef');
+  });
+
+  it('sizes counted, not announced: a body without Content-Length over EXPORT_MAX_FILE_BYTES is too_large, one under it included; a body compressed despite identity is stored as decoded', async () => {
+    const definition = path.join(dir, 'https-sizes.yaml');
+    const sample = readFileSync(new URL('../../definitions/sample.yaml', import.meta.url), 'utf8');
+    writeFileSync(
+      definition,
+      sample
+        .replace('file_sources:\n', `file_sources:\n  cdn:\n    https_hosts: [${host}]\n`)
+        .replace(/( {2}release_assets:[\s\S]*? {8})source: uploads\n {8}key: object_key\n.*\n.*key_prefix.*\n/, '$1source: cdn\n        url: object_key\n'),
+    );
+    const user = await insertUser(env.admin);
+    const release = await insertRelease(env.admin, await insertProject(env.admin, user));
+    // The size column says 10 bytes for each: never trusted.
+    for (const name of ['chunked.bin', 'small-chunked.bin', 'gzipped.txt']) {
+      await env.admin.query('insert into release_assets (id, release_id, object_key, file_name, byte_size) values ($1, $2, $3, $4, 10)', [randomUUID(), release, `https://${host}/${name}`, name]);
+    }
+    const request = await insertRequest(env.admin, user);
+    const result = await runCli(['fulfill', '--request', request], { ...env.cliEnv, EXPORT_DEFINITION: definition, EXPORT_MAX_FILE_BYTES: '1MiB', NODE_EXTRA_CA_CERTS: `${dir}/cert.pem` });
+    expect(result.code, result.stderr).toBe(0);
+    const row = (await requestRow(env, request))!;
+    const files = await readZip(await getObject(env, row.object_key));
+    const manifest = JSON.parse(files.get('manifest.json')!.toString());
+    const outcome = (name: string) => manifest.files.find((f: { path: string }) => f.path.endsWith(`/${name}`));
+    expect(outcome('chunked.bin')).toMatchObject({ outcome: 'too_large', reason: 'it is larger than the 1 MiB one file in an archive may be' });
+    expect(files.has(outcome('chunked.bin').path)).toBe(false);
+    expect(outcome('small-chunked.bin')).toMatchObject({ outcome: 'included', bytes: chunkedSmall.length, sha256: sha256(chunkedSmall) });
+    expect(files.get(outcome('small-chunked.bin').path)!.equals(chunkedSmall)).toBe(true);
+    expect(outcome('gzipped.txt')).toMatchObject({ outcome: 'included', bytes: gzippedText.length, sha256: sha256(gzippedText) });
+    expect(files.get(outcome('gzipped.txt').path)!.equals(gzippedText)).toBe(true);
+    expect(acceptEncodings.length).toBeGreaterThan(0);
+    expect(new Set(acceptEncodings)).toEqual(new Set(['identity']));
   });
 });
 

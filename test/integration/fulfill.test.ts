@@ -257,6 +257,20 @@ describe('fulfill', () => {
     expect(keys).not.toContain(first.object_key);
   });
 
+  it('a ready request rebuilt with --request that fails for good keeps no link: url, expiry and key cleared, the old archive deleted', async () => {
+    const user = await insertUser(env.admin);
+    const id = await insertRequest(env.admin, user);
+    await fulfill({ requestIds: [id] });
+    const first = (await requestRow(env, id))!;
+    expect((await fetch(first.download_url)).status).toBe(200);
+    // A rebuild that cannot succeed (over the archive limit: failed at once, for good).
+    const { summary } = await fulfillInProcess(env, { requestIds: [id], config: env.config({ maxArchiveBytes: '1' }) });
+    expect(summary).toMatchObject({ failed: 1 });
+    expect(await requestRow(env, id)).toMatchObject({ status: 'failed', download_url: null, expires_at: null, object_key: null });
+    expect(await listKeys(env)).not.toContain(first.object_key);
+    expect((await fetch(first.download_url)).status).toBe(404);
+  });
+
   it('fails the request of a user that no longer exists, and carries on with the others', async () => {
     const gone = await insertUser(env.admin);
     const kept = await insertUser(env.admin);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runExpire } from '../../src/passes/expire.ts';
@@ -106,7 +107,9 @@ describe.skipIf(s3.kind === 's3rver')(`storage that checks (${s3.kind})`, () => 
   });
 
   it('the sweep lists multipart uploads with their real start times: one abandoned a day ago is aborted, a fresh one is left', async () => {
-    await env.s3Client.send(new CreateMultipartUploadCommand({ Bucket: env.bucket, Key: 'exports/u/r/abandoned.zip' }));
+    // Shaped like an archive's key (the sweep touches nothing else).
+    const abandoned = `exports/u/${randomUUID()}/${randomUUID()}.zip`;
+    await env.s3Client.send(new CreateMultipartUploadCommand({ Bucket: env.bucket, Key: abandoned }));
     const pending = async () => ((await env.s3Client.send(new ListMultipartUploadsCommand({ Bucket: env.bucket }))).Uploads ?? []).map((u) => u.Key);
     const sweep = async (now: Date) => {
       const deps = passDeps(env, captureLogger().log);
@@ -116,7 +119,7 @@ describe.skipIf(s3.kind === 's3rver')(`storage that checks (${s3.kind})`, () => 
       return summary;
     };
     expect(await sweep(new Date())).toMatchObject({ uploadsAborted: 0, multipartSweep: 'done', errors: 0 });
-    expect(await pending()).toEqual(['exports/u/r/abandoned.zip']);
+    expect(await pending()).toEqual([abandoned]);
     // Two days later (the clock is set, not slept): it is aborted.
     expect(await sweep(new Date(Date.now() + 2 * 86_400_000))).toMatchObject({ uploadsAborted: 1, multipartSweep: 'done', errors: 0 });
     expect(await pending()).toEqual([]);

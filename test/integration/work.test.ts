@@ -207,7 +207,8 @@ describe('work', () => {
     await dbProxy.cut(); // the database is gone
     const notReady = await get('/readyz');
     expect(notReady.status).toBe(503);
-    expect(notReady.body).toMatch(/^not ready: /);
+    // The driver's text (hosts, ports) is for the log, not for whoever can reach the port.
+    expect(notReady.body).toBe('not ready: the database does not answer\n');
     expect((await get('/livez')).status).toBe(200); // alive all the same: a restart would not bring the database back
     await dbProxy.restore();
     await waitFor(async () => (await get('/readyz')).status === 200, 'ready again once the database is back', 30_000);

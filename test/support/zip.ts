@@ -36,15 +36,33 @@ export function parseJsonExact(text: string): unknown {
 }
 
 /** Each entry's compression method (0 stored, 8 deflated), as the archive's central directory says. */
-export function zipMethods(buffer: Buffer): Promise<Map<string, number>> {
+export async function zipMethods(buffer: Buffer): Promise<Map<string, number>> {
+  return new Map([...(await zipEntryInfo(buffer))].map(([name, info]) => [name, info.method]));
+}
+
+export interface ZipEntryInfo {
+  method: number;
+  compressedSize: number;
+  size: number;
+  /** General purpose flag bit 3: its sizes and CRC follow its data. */
+  descriptor: boolean;
+}
+
+/** Each entry's method, sizes and whether it has a data descriptor, as the archive's central directory says. */
+export function zipEntryInfo(buffer: Buffer): Promise<Map<string, ZipEntryInfo>> {
   return new Promise((resolve, reject) => {
     yauzl.fromBuffer(buffer, { lazyEntries: true }, (err, zip) => {
       if (err || !zip) return reject(err);
-      const methods = new Map<string, number>();
+      const info = new Map<string, ZipEntryInfo>();
       zip.on('error', reject);
-      zip.on('end', () => resolve(methods));
+      zip.on('end', () => resolve(info));
       zip.on('entry', (entry: yauzl.Entry) => {
-        methods.set(entry.fileName, entry.compressionMethod);
+        info.set(entry.fileName, {
+          method: entry.compressionMethod,
+          compressedSize: entry.compressedSize,
+          size: entry.uncompressedSize,
+          descriptor: (entry.generalPurposeBitFlag & 0x8) !== 0,
+        });
         zip.readEntry();
       });
       zip.readEntry();

@@ -17,6 +17,9 @@ afterEach(() => s3.reset());
 
 const NOW = new Date('2026-06-15T01:00:00Z');
 const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3600_000);
+/** Keys shaped like the exporter's archives (`<user>/<request>/<claim>.zip`), and one that is somebody else's. */
+const archive = (n: number) => `exports/u${n}/00000000-0000-4000-8000-00000000000${n}/10000000-0000-4000-8000-00000000000${n}.zip`;
+const NOT_OURS = 'exports/u/1';
 
 function storage() {
   const config = parseConfig({ bucket: 'exports-bucket', databaseUrl: 'postgres://x@localhost/x' });
@@ -24,18 +27,19 @@ function storage() {
 }
 
 describe('the multipart sweep', () => {
-  it('aborts uploads started more than 24 h ago under the prefix, page after page, and leaves fresh ones', async () => {
+  it("aborts uploads of archives started more than 24 h ago under the prefix, page after page, and leaves fresh ones and other keys' uploads", async () => {
     s3.on(ListMultipartUploadsCommand)
       .resolvesOnce({
         IsTruncated: true,
-        NextKeyMarker: 'exports/u/2',
+        NextKeyMarker: archive(2),
         NextUploadIdMarker: 'up-2',
         Uploads: [
-          { Key: 'exports/u/1', UploadId: 'up-1', Initiated: hoursAgo(30) },
-          { Key: 'exports/u/2', UploadId: 'up-2', Initiated: hoursAgo(2) },
+          { Key: archive(1), UploadId: 'up-1', Initiated: hoursAgo(30) },
+          { Key: NOT_OURS, UploadId: 'up-x', Initiated: hoursAgo(30) },
+          { Key: archive(2), UploadId: 'up-2', Initiated: hoursAgo(2) },
         ],
       })
-      .resolvesOnce({ IsTruncated: false, Uploads: [{ Key: 'exports/u/3', UploadId: 'up-3', Initiated: hoursAgo(25) }] });
+      .resolvesOnce({ IsTruncated: false, Uploads: [{ Key: archive(3), UploadId: 'up-3', Initiated: hoursAgo(25) }] });
     s3.on(AbortMultipartUploadCommand).resolves({});
     s3.on(ListObjectsV2Command).resolves({ Contents: [] });
     const logger = captureLogger();
@@ -49,16 +53,16 @@ describe('the multipart sweep', () => {
     const listCalls = s3.commandCalls(ListMultipartUploadsCommand).map((c) => c.args[0].input);
     expect(listCalls).toEqual([
       { Bucket: 'exports-bucket', Prefix: 'exports/', KeyMarker: undefined, UploadIdMarker: undefined },
-      { Bucket: 'exports-bucket', Prefix: 'exports/', KeyMarker: 'exports/u/2', UploadIdMarker: 'up-2' },
+      { Bucket: 'exports-bucket', Prefix: 'exports/', KeyMarker: archive(2), UploadIdMarker: 'up-2' },
     ]);
     expect(s3.commandCalls(AbortMultipartUploadCommand).map((c) => c.args[0].input)).toEqual([
-      { Bucket: 'exports-bucket', Key: 'exports/u/1', UploadId: 'up-1' },
-      { Bucket: 'exports-bucket', Key: 'exports/u/3', UploadId: 'up-3' },
+      { Bucket: 'exports-bucket', Key: archive(1), UploadId: 'up-1' },
+      { Bucket: 'exports-bucket', Key: archive(3), UploadId: 'up-3' },
     ]);
   });
 
   it('a dry run aborts nothing', async () => {
-    s3.on(ListMultipartUploadsCommand).resolves({ IsTruncated: false, Uploads: [{ Key: 'exports/u/1', UploadId: 'up-1', Initiated: hoursAgo(48) }] });
+    s3.on(ListMultipartUploadsCommand).resolves({ IsTruncated: false, Uploads: [{ Key: archive(1), UploadId: 'up-1', Initiated: hoursAgo(48) }] });
     s3.on(ListObjectsV2Command).resolves({ Contents: [] });
     const summary = await sweepStorage(
       { db: undefined as never, pool: undefined as never, storage: storage(), log: captureLogger().log, clock: { now: () => NOW } },

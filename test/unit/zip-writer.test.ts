@@ -7,7 +7,8 @@ import { buffer } from 'node:stream/consumers';
 import yauzl from 'yauzl';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ZipWriter } from '../../src/export/zip-writer.ts';
-import { readZip, zipMethods } from '../support/zip.ts';
+import { readWithStreamingReaders } from '../support/streaming-readers.ts';
+import { readZip, zipEntryInfo, zipMethods } from '../support/zip.ts';
 import { toolAvailable } from '../support/tools.ts';
 
 const DATE = new Date('2026-03-04T05:06:08Z');
@@ -29,10 +30,15 @@ async function zipOf(entries: { path: string; data: Buffer; store?: boolean; lar
 }
 
 /** The archive opened by unzip, Python's zipfile and 7-Zip: each tests every CRC. */
-function checkWithRealReaders(archive: Buffer, name: string): string {
+async function checkWithRealReaders(archive: Buffer, name: string, options: { streaming?: boolean } = {}): Promise<string> {
   const file = path.join(dir, name);
   writeFileSync(file, archive);
   expect(execFileSync('unzip', ['-tq', file], { maxBuffer: 1 << 24 }).toString()).toMatch(/No errors detected/);
+  // Readers that stream through the archive without its central directory get every entry, byte for byte.
+  if (options.streaming !== false) {
+    const expected = new Map([...(await readZip(archive))].map(([n, data]) => [n, createHash('sha256').update(data).digest('hex')]));
+    for (const [reader, entries] of readWithStreamingReaders(file)) expect(entries, reader).toEqual(expected);
+  }
   const py = execFileSync('python3', ['-c', 'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint(len(z.infolist()))', file]).toString().trim();
   if (toolAvailable('7zz')) expect(execFileSync('7zz', ['t', file], { maxBuffer: 1 << 24 }).toString()).toMatch(/Everything is Ok/);
   return py;
@@ -52,28 +58,40 @@ describe('ZipWriter', () => {
   it('writes deflated and stored entries that real readers open byte for byte, with their date, method and permissions', async () => {
     const text = Buffer.from('id,name\n'.repeat(50_000));
     const photo = randomish(300_000);
+    const thumb = randomish(20_000);
     const archive = await zipOf([
       { path: 'csv/projects.csv', data: text },
       { path: 'files/avatars/1/photo.jpg', data: photo, store: true },
+      { path: 'files/avatars/1/thumb.jpg', data: thumb, store: true },
       { path: 'empty.txt', data: Buffer.alloc(0) },
       { path: 'files/名前/ünïcödé.txt', data: Buffer.from('héllo\n') },
     ]);
     const files = await readZip(archive);
     expect(files.get('csv/projects.csv')!.equals(text)).toBe(true);
     expect(files.get('files/avatars/1/photo.jpg')!.equals(photo)).toBe(true);
+    expect(files.get('files/avatars/1/thumb.jpg')!.equals(thumb)).toBe(true);
     expect(files.get('empty.txt')!.length).toBe(0);
     expect(files.get('files/名前/ünïcödé.txt')!.toString()).toBe('héllo\n');
+    // Stored only where its sizes and CRC go in the local header (small); larger content to be stored is deflate at level 0, never a stored entry with a descriptor.
     expect(Object.fromEntries(await zipMethods(archive))).toEqual({
       'csv/projects.csv': 8,
-      'files/avatars/1/photo.jpg': 0,
+      'files/avatars/1/photo.jpg': 8,
+      'files/avatars/1/thumb.jpg': 0,
       'empty.txt': 8,
       'files/名前/ünïcödé.txt': 8,
     });
-    expect(archive.length).toBeLessThan(text.length / 10 + photo.length + 2_000); // the text was compressed
+    expect(Object.fromEntries([...(await zipEntryInfo(archive))].map(([n, i]) => [n, i.descriptor]))).toEqual({
+      'csv/projects.csv': true,
+      'files/avatars/1/photo.jpg': true,
+      'files/avatars/1/thumb.jpg': false,
+      'empty.txt': false,
+      'files/名前/ünïcödé.txt': false,
+    });
+    expect(archive.length).toBeLessThan(text.length / 10 + photo.length + thumb.length + 2_000); // the text was compressed
     const entry = await firstEntry(archive);
     expect(entry.getLastModDate({ timezone: 'UTC' }).toISOString()).toBe('2026-03-04T05:06:08.000Z');
     expect(entry.externalFileAttributes >>> 16).toBe(0o100644); // a regular file, rw-r--r--
-    expect(checkWithRealReaders(archive, 'mixed.zip')).toBe('4');
+    expect(await checkWithRealReaders(archive, 'mixed.zip')).toBe('5');
   });
 
   it('level 0 stores every entry', async () => {
@@ -89,13 +107,13 @@ describe('ZipWriter', () => {
       { path: 'manifest.json', data: Buffer.from('{}\n') },
     ]);
     expect([...(await readZip(archive)).keys()]).toEqual(['files/video.mp4', 'files/notes.txt', 'manifest.json']);
-    expect(checkWithRealReaders(archive, 'large.zip')).toBe('3');
+    expect(await checkWithRealReaders(archive, 'large.zip')).toBe('3');
   });
 
   it('more than 65,535 entries: the count goes into the ZIP64 end record, and the directory is written in pieces', { timeout: 120_000 }, async () => {
     const entries = Array.from({ length: 70_000 }, (_, i) => ({ path: `files/uploads/${i}/note-${i}.txt`, data: Buffer.from(`note ${i}\n`) }));
     const archive = await zipOf(entries);
-    expect(checkWithRealReaders(archive, 'many.zip')).toBe('70000');
+    expect(await checkWithRealReaders(archive, 'many.zip', { streaming: false })).toBe('70000');
   });
 
   it('a fragment written ahead (in parallel with the current entry) lands after it, at the right offsets; a discarded one leaves nothing', async () => {
@@ -128,7 +146,20 @@ describe('ZipWriter', () => {
     expect([...files.keys()]).toEqual(['json/runs.json', 'csv/runs.csv', 'manifest.json']);
     expect(files.get('csv/runs.csv')!.equals(aheadText)).toBe(true);
     expect(files.get('json/runs.json')!.equals(jsonText)).toBe(true);
-    expect(checkWithRealReaders(archive, 'fragment.zip')).toBe('3');
+    expect(await checkWithRealReaders(archive, 'fragment.zip')).toBe('3');
+  });
+
+  it('refuses a name it has already written, also one a fragment brings', async () => {
+    const zip = new ZipWriter({ level: 1, date: DATE });
+    zip.output.resume();
+    zip.openEntry('files/notes/a_b/x.txt').end();
+    expect(() => zip.openEntry('files/notes/a_b/x.txt')).toThrow(/files\/notes\/a_b\/x\.txt: a second entry of this name in one archive/);
+    const fragment = zip.fragment(1 << 20);
+    fragment.openEntry('files/notes/a_b/x.txt').end();
+    const ended = fragment.endFragment();
+    await expect(zip.appendFragment(fragment)).rejects.toThrow(/a second entry of this name/);
+    await ended;
+    await expect(zip.finalize()).rejects.toThrow(/a second entry of this name/);
   });
 
   it('finalize() waiting on an output nobody reads settles at once when the archive is aborted', async () => {
