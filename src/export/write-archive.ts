@@ -8,7 +8,7 @@ import { type CsvAheadOutcome, CsvReadAhead, worthReadingAhead } from './csv-ahe
 import { JsonArrayParts, type JsonPart, needsParts, plannedPartRows } from './json-parts.ts';
 import { LaterEntries } from './later-entries.ts';
 import { archiveSchema } from './json-schema.ts';
-import { buildManifest, type EntityManifest, type Manifest } from './manifest.ts';
+import { buildManifest, type EntityManifest, type Manifest, writeManifest } from './manifest.ts';
 import { PairedParts } from './paired-parts.ts';
 import type { FileSources } from '../files/sources.ts';
 import { csvCopySql, csvHeader, jsonLinesCopySql, type LeftOutFiles, pairedCopySql, type RowOrder } from './queries.ts';
@@ -131,7 +131,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     const manifest = buildManifest({ ...identity, asOf: snapshot.asOf, linkExpiresAt, entities, files });
     await zip.addText('schema.json', `${JSON.stringify(archiveSchema(options.entities), null, 2)}\n`);
     await zip.addText('README.txt', readmeText(manifest, options.entities));
-    await zip.addText('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeManifest(zip, manifest);
     await snapshot.close();
     return manifest;
   } catch (error) {
