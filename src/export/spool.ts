@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { type FileHandle, open, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { collectGarbage } from '../collect-garbage.ts';
+import { letGo } from '../memory-policy.ts';
 
 const READ_BYTES = 1 << 20;
-const COLLECT_EVERY_BYTES = 8 * READ_BYTES;
 
 /**
  * Bytes that wait on local disk for their turn in the archive: the deflated
@@ -56,13 +55,11 @@ export class Spool {
   /**
    * What was written, from the start, in 1 MiB pieces. Each piece is let go
    * once the upload has copied it, but V8 frees such buffers only at its next
-   * collection, and a spool drains at disk speed: a full collection every
-   * 8 MiB keeps tens of megabytes of spent pieces from piling up (the 1M-row
-   * user's CSV is 25 MB deflated).
+   * collection, and a spool drains at disk speed: the memory policy is told
+   * of each (src/memory-policy.ts).
    */
   async *drain(): AsyncGenerator<Buffer> {
     for (let at = 0; at < this.length; at += READ_BYTES) {
-      if (at > 0 && at % COLLECT_EVERY_BYTES === 0) collectGarbage();
       const piece = Buffer.allocUnsafeSlow(Math.min(READ_BYTES, this.length - at));
       let read = 0;
       while (read < piece.length) {
@@ -71,6 +68,7 @@ export class Spool {
         read += bytesRead;
       }
       yield piece;
+      letGo({ spoolBytes: piece.length });
     }
   }
 

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatBytes } from '../byte-sizes.ts';
-import { collectGarbage } from '../collect-garbage.ts';
+import { letGo } from '../memory-policy.ts';
 import { isAlreadyCompressed } from '../files/compression.ts';
 import { publicErrorText } from '../public-error.ts';
 import { type FileBody, FileRefusedError, type FileSource, type FileSources, MISSING } from '../files/sources.ts';
@@ -111,8 +111,6 @@ const RETRY_DELAY_MS = [0, 250, 1_000];
 /** Small files are requested this many ahead, so that round trips overlap; their bodies wait in socket buffers. */
 const READ_AHEAD = 8;
 const SMALL_FILE_BYTES = 1 << 20;
-/** A full garbage collection after this many files: see collectGarbage(). */
-const FILES_PER_COLLECTION = 500;
 
 /**
  * The user's files, before anything is written: how many bytes they add
@@ -188,7 +186,7 @@ export async function writeFiles(
           limits.onNotIncluded?.(record, refused);
           records.push(record);
         } else records.push(await writeOne(zip, source, entity.name, ref, first, limits, signal, onBytes));
-        if (records.length % FILES_PER_COLLECTION === 0) collectGarbage();
+        letGo({ files: 1 }); // each file's GET leaves garbage V8 is slow to reclaim (src/memory-policy.ts)
       };
       try {
         for await (const ref of fileRefs(snapshot, entity, file, userId)) {
