@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchedCopies } from '../../src/export/batched-copies.ts';
 import { CopyBatch } from '../../src/export/copy-batch.ts';
 import type { EntitySize } from '../../src/export/snapshot.ts';
 import { csvCopySql, jsonLinesCopySql } from '../../src/export/queries.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
+import { createTestEnv, type TestEnv, waitFor } from '../support/harness.ts';
 import { withSnapshot } from '../support/snapshot.ts';
 
 let env: TestEnv;
@@ -54,17 +53,23 @@ describe('several COPYs in one round trip', () => {
 
   it('keeps its backpressure: unread outputs do not pile up in memory, and a reader that starts late still gets every byte', () =>
     withSnapshot(env.handle.pool, async (snapshot) => {
-      const outputs = snapshot.copyBatch([BIG, BIG]);
-      // Nobody reads for a while: PostgreSQL has long finished sending, if the socket were not paused.
-      await sleep(300);
+      const backend = Number((await read(snapshot.copy('copy (select pg_backend_pid()) to stdout'))).toString());
+      // The backend waits to write because the exporter stopped reading: not a timer, the server's own word (pg_stat_activity).
+      const serverBlocked = () =>
+        waitFor(async () => (await env.admin.query(`select wait_event from pg_stat_activity where pid = $1`, [backend])).rows[0]?.wait_event === 'ClientWrite', 'the backend to wait on its client');
+      // Larger than every buffer between the backend and us (loopback's can grow to several MB).
+      const HUGE = `copy (select i, repeat('y', 200) from generate_series(1, 200000) i) to stdout`;
+      const outputs = snapshot.copyBatch([HUGE, HUGE]);
+      // Nobody reads: the backend has more to send and waits, and what was taken stays bounded.
+      await serverBlocked();
       const buffered = outputs.reduce((sum, o) => sum + o.readableLength, 0);
       expect(buffered).toBeLessThan(1024 * 1024);
       const first = await read(outputs[0]!);
-      await sleep(100);
+      await serverBlocked();
       expect(outputs[1]!.readableLength).toBeLessThan(1024 * 1024);
       const second = await read(outputs[1]!);
       expect(sha256(first)).toBe(sha256(second));
-      expect(first.length).toBeGreaterThan(4_000_000);
+      expect(first.length).toBeGreaterThan(40_000_000);
       expect((await read(snapshot.copy('copy (select 42) to stdout'))).toString()).toBe('42\n');
     }));
 
@@ -87,7 +92,8 @@ describe('several COPYs in one round trip', () => {
     const client = await env.handle.pool.connect();
     try {
       const batch = client.query(new CopyBatch([`copy (select 1) to stdout`, `copy (select 1 / 0) to stdout`]));
-      await sleep(200);
+      // The error has arrived (nothing read yet): not a timer, the output's own state.
+      await waitFor(async () => batch.outputs[1]!.errored !== null, 'the error to reach the unread output');
       expect((await read(batch.outputs[0]!)).toString()).toBe('1\n');
       await expect(read(batch.outputs[1]!)).rejects.toThrow(/division by zero/);
       // Outside a transaction the connection simply answers the next query.
