@@ -1,4 +1,5 @@
 import { sql, type Transaction } from 'kysely';
+import { stuckClaim } from './claims.ts';
 import type { Db } from './connect.ts';
 import { isUniqueViolation } from './requests.ts';
 import type { Database, RequestStatus } from './schema.ts';
@@ -94,7 +95,7 @@ export async function requeue(db: Db, ids: readonly string[]): Promise<RequeueRe
         .updateTable('dataExportRequests')
         .set({ status: 'pending', attempts: 0, error: null, claimId: null, claimExpiresAt: null, startedAt: null, completedAt: null, downloadUrl: null, notBefore: null })
         .where('id', '=', id)
-        .where((eb) => eb.or([eb('status', '=', 'failed'), eb.and([eb('status', '=', 'processing'), eb('claimExpiresAt', '<', sql<Date>`now()`)])]))
+        .where((eb) => eb.or([eb('status', '=', 'failed'), stuckClaim(eb)]))
         .returning('id')
         .executeTakeFirst();
       if (row) requeued.add(row.id);

@@ -1,12 +1,14 @@
 import { sql } from 'kysely';
+import { stuckClaim, updateHeld } from './claims.ts';
 import type { Db } from './connect.ts';
 import type { RowCounts } from './schema.ts';
 
 /**
  * Query functions on data_export_requests. Each takes the database first.
- * Every write a worker makes after claiming is fenced on (id, claim_id): if the
- * claim expired and another worker took the request over, the write matches no
- * row and the late worker knows it lost.
+ * Every write a worker makes after claiming is fenced on (id, claim_id)
+ * (updateHeld, src/db/claims.ts): if the claim expired and another worker
+ * took the request over, the write matches no row and the late worker knows
+ * it lost.
  */
 
 export interface ClaimedRequest {
@@ -47,8 +49,7 @@ function claimSet(claimTtlSeconds: number) {
 function claimableQueries(db: Db, maxAttempts: number) {
   const takeOver = db
     .selectFrom('dataExportRequests')
-    .where('status', '=', 'processing')
-    .where('claimExpiresAt', '<', sql<Date>`now()`)
+    .where(stuckClaim)
     .where('attempts', '<', maxAttempts)
     .orderBy('claimExpiresAt');
   const pending = db
@@ -113,7 +114,8 @@ export async function claimByIds(db: Db, ids: readonly string[], claimTtlSeconds
         .updateTable('dataExportRequests')
         .set(claimSet(claimTtlSeconds))
         .where('id', '=', id)
-        .where((eb) => eb.not(eb.and([eb('status', '=', 'processing'), eb('claimExpiresAt', '>=', sql<Date>`now()`)])))
+        // Not one a live worker holds: anything but processing, or a stuck claim.
+        .where((eb) => eb.or([eb('status', '<>', 'processing'), stuckClaim(eb)]))
         .returning(claimedColumns)
         .executeTakeFirst();
       if (row) claimed.push(row as ClaimedRequest);
@@ -134,8 +136,7 @@ export async function failAbandoned(db: Db, maxAttempts: number, error: string):
   return db
     .updateTable('dataExportRequests')
     .set({ status: 'failed', error, completedAt: sql<Date>`now()`, claimId: null, claimExpiresAt: null })
-    .where('status', '=', 'processing')
-    .where('claimExpiresAt', '<', sql<Date>`now()`)
+    .where(stuckClaim)
     .where('attempts', '>=', maxAttempts)
     .returning(['id', 'userId'])
     .execute();
@@ -155,15 +156,11 @@ export interface BuildProgress {
  * claim was lost (taken over, revoked, or the row is gone).
  */
 export async function renewClaim(db: Db, id: string, claimId: string, claimTtlSeconds: number, progress?: BuildProgress): Promise<boolean> {
-  const result = await db
-    .updateTable('dataExportRequests')
+  const result = await updateHeld(db, id, claimId)
     .set({
       claimExpiresAt: sql<Date>`now() + make_interval(secs => ${claimTtlSeconds})`,
       ...(progress ? { ...progress, progressUpdatedAt: sql<Date>`now()` } : {}),
     })
-    .where('id', '=', id)
-    .where('claimId', '=', claimId)
-    .where('status', '=', 'processing')
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
@@ -181,8 +178,7 @@ export interface ReadyResult {
  * lost: the caller must then delete its own object, which nothing points at.
  */
 export async function markReady(db: Db, id: string, claimId: string, result: ReadyResult): Promise<boolean> {
-  const row = await db
-    .updateTable('dataExportRequests')
+  const row = await updateHeld(db, id, claimId)
     .set({
       status: 'ready',
       downloadUrl: result.downloadUrl,
@@ -199,9 +195,6 @@ export async function markReady(db: Db, id: string, claimId: string, result: Rea
       claimId: null,
       claimExpiresAt: null,
     })
-    .where('id', '=', id)
-    .where('claimId', '=', claimId)
-    .where('status', '=', 'processing')
     .returning('id')
     .executeTakeFirst();
   return row !== undefined;
@@ -228,8 +221,7 @@ export async function releaseAfterFailure(
 ): Promise<ReleaseOutcome> {
   const failNow = options.final ? sql<boolean>`true` : sql<boolean>`attempts >= ${options.maxAttempts}`;
   const backoff = sql`least(${options.backoffSeconds}::float8 * power(2, greatest(attempts - 1, 0)), ${MAX_RETRY_BACKOFF_SECONDS})`;
-  const row = await db
-    .updateTable('dataExportRequests')
+  const row = await updateHeld(db, id, claimId)
     .set({
       status: sql`case when ${failNow} then 'failed' else 'pending' end`,
       completedAt: sql`case when ${failNow} then now() else null end`,
@@ -242,9 +234,6 @@ export async function releaseAfterFailure(
       expiresAt: null,
       objectKey: null,
     })
-    .where('id', '=', id)
-    .where('claimId', '=', claimId)
-    .where('status', '=', 'processing')
     .returning('status')
     .executeTakeFirst();
   return row ? (row.status as 'pending' | 'failed') : 'lost';
@@ -255,8 +244,7 @@ export async function releaseAfterFailure(
  * and the attempt does not count, since the request did nothing wrong.
  */
 export async function releaseClaim(db: Db, id: string, claimId: string, error: string): Promise<boolean> {
-  const result = await db
-    .updateTable('dataExportRequests')
+  const result = await updateHeld(db, id, claimId)
     .set({
       status: 'pending',
       attempts: sql<number>`greatest(attempts - 1, 0)`,
@@ -265,9 +253,6 @@ export async function releaseClaim(db: Db, id: string, claimId: string, error: s
       claimId: null,
       claimExpiresAt: null,
     })
-    .where('id', '=', id)
-    .where('claimId', '=', claimId)
-    .where('status', '=', 'processing')
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { stuckClaim } from './claims.ts';
 import type { Db } from './connect.ts';
 import type { RequestStatus } from './schema.ts';
 
@@ -31,8 +32,7 @@ export async function statusReport(db: Db): Promise<StatusReport> {
   const stuck = await db
     .selectFrom('dataExportRequests')
     .select(['id', 'userId', 'attempts', sql<number>`extract(epoch from now() - claim_expires_at)::float8`.as('claimExpiredSeconds')])
-    .where('status', '=', 'processing')
-    .where('claimExpiresAt', '<', sql<Date>`now()`)
+    .where(stuckClaim)
     .orderBy('claimExpiresAt')
     .limit(100)
     .execute();
