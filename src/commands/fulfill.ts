@@ -5,10 +5,8 @@ import type { Outcome } from '../outcome.ts';
 import type { Logger } from '../log.ts';
 import { type FulfillSummary, runFulfill } from '../passes/fulfill.ts';
 import type { RuntimeDeps } from '../runtime.ts';
-import { checkedDefinition } from '../definition/entities-for.ts';
-import { openFileSources } from '../files/sources.ts';
 import { smtpMailer } from '../email/mailer.ts';
-import { EXPORTER_VERSION } from '../version.ts';
+import { openFulfillContext } from './fulfill-context.ts';
 import { progressReporter } from './progress.ts';
 import { ALL_SETTINGS, commandContext, type CommandTools, positiveInt, reportMetrics, requireUuids, returning, withRuntime, withSettings } from './common.ts';
 
@@ -57,15 +55,13 @@ export async function fulfillPass(
 ): Promise<FulfillSummary> {
   log = log.child({ pass: 'fulfill' });
   // Before anything is claimed: a definition that no longer matches the database builds nothing.
-  const { definition, entities, user, warnings } = await checkedDefinition(deps.db, config.definitionFile);
-  for (const warning of warnings) log.warn({ warning }, 'the definition allows something it should not (exporter check says the same)');
-  const files = openFileSources(definition.fileSources, config.storage);
+  const context = await openFulfillContext(deps.db, config, log, schemaVersion);
   const mailer = config.mail && !flags.dryRun ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
   const progress = progressReporter(tools.io, log);
   try {
     const summary = await runFulfill(
       { ...deps, log, clock: systemClock },
-      { config: config.export, entities, user, files, exporterVersion: EXPORTER_VERSION, schemaVersion },
+      context,
       {
         limit: flags.limit,
         concurrency: config.export.concurrency,
@@ -81,7 +77,7 @@ export async function fulfillPass(
     return summary;
   } finally {
     mailer?.close();
-    files.destroy();
+    context.close();
   }
 }
 

@@ -2,8 +2,6 @@ import type { Command } from 'commander';
 import { sql } from 'kysely';
 import { POLL_FALLBACK_SECONDS } from '../config.ts';
 import { nextRetryAt } from '../db/requests.ts';
-import { checkedDefinition } from '../definition/entities-for.ts';
-import { openFileSources } from '../files/sources.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { NotReadyError, startHttpServer } from '../http-server.ts';
 import { LiveMetrics } from '../live-metrics.ts';
@@ -11,11 +9,11 @@ import { runFulfill } from '../passes/fulfill.ts';
 import type { PassDeps } from '../passes/export-request.ts';
 import { type HousekeepingOptions, housekeepIfDue } from '../passes/housekeeping.ts';
 import { systemClock } from '../clock.ts';
-import { EXPORTER_VERSION } from '../version.ts';
 import { IdleSlots } from '../worker/idle-slots.ts';
 import { RequestListener } from '../worker/listener.ts';
 import { Poller } from '../worker/poller.ts';
 import { sleep, withTimeout } from '../worker/sleep.ts';
+import { openFulfillContext } from './fulfill-context.ts';
 import { progressReporter } from './progress.ts';
 import { ALL_SETTINGS, commandContext, type CommandTools, returning, withRuntime, withSettings } from './common.ts';
 import { fulfillConnections } from './fulfill.ts';
@@ -35,12 +33,10 @@ export function registerWork(program: Command, tools: CommandTools): void {
     const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
     const work = config.work;
     tools.stopper.setGrace(work.shutdownGraceSeconds * 1000);
-    // Builds take two connections each; housekeeping and the readiness check one more each.
+    // Builds take three connections each (fulfillConnections); housekeeping and the readiness check one more each.
     await withRuntime(config, log, fulfillConnections(config) + 2, async (deps, schemaVersion) => {
       // Before anything is claimed: a definition that no longer matches the database builds nothing.
-      const { definition, entities, user, warnings } = await checkedDefinition(deps.db, config.definitionFile);
-      for (const warning of warnings) log.warn({ warning }, 'the definition allows something it should not (exporter check says the same)');
-      const files = openFileSources(definition.fileSources, config.storage);
+      const context = await openFulfillContext(deps.db, config, log, schemaVersion);
       const stopping = tools.stopper.signal;
       const passDeps = { ...deps, log: log.child({ pass: 'fulfill' }), clock: systemClock };
       const mailer = config.mail ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
@@ -78,7 +74,7 @@ export function registerWork(program: Command, tools: CommandTools): void {
         const progress = progressReporter(tools.io, passDeps.log);
         const summary = await runFulfill(
           passDeps,
-          { config: config.export, entities, user, files, exporterVersion: EXPORTER_VERSION, schemaVersion },
+          context,
           {
             limit: Number.MAX_SAFE_INTEGER,
             concurrency: config.export.concurrency,
@@ -103,7 +99,7 @@ export function registerWork(program: Command, tools: CommandTools): void {
         server?.closeAllConnections();
         await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
         mailer?.close();
-        files.destroy();
+        context.close();
       }
     });
   }));

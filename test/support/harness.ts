@@ -7,14 +7,13 @@ import { inject } from 'vitest';
 import { type Config, parseConfig, type RawSettings } from '../../src/config.ts';
 import { connect, type DbHandle } from '../../src/db/connect.ts';
 import { currentSchemaVersion, migrateToLatest } from '../../src/db/migrate.ts';
-import { checkedDefinition } from '../../src/definition/entities-for.ts';
+import { openFulfillContext } from '../../src/commands/fulfill-context.ts';
 import type { ExportEntity, UserTable } from '../../src/export/entities.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import type { PassDeps } from '../../src/passes/export-request.ts';
-import { runFulfill } from '../../src/passes/fulfill.ts';
-import { EXPORTER_VERSION } from '../../src/version.ts';
+import { type FulfillContext, runFulfill } from '../../src/passes/fulfill.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
-import { type FileSources, openFileSources } from '../../src/files/sources.ts';
+import type { FileSources } from '../../src/files/sources.ts';
 import { createSampleFileTables } from '../../scripts/lib/sample-data.ts';
 
 export const BIN = new URL('../../bin/exporter', import.meta.url).pathname;
@@ -35,12 +34,14 @@ export interface TestEnv {
   s3Client: S3Client;
   schemaVersion: string;
   /** What the shipped definition exports, resolved against this database. */
-  entities: ExportEntity[];
+  entities: readonly ExportEntity[];
   user: UserTable;
   /** The bucket the sample definition's `uploads` source reads users' files from (EXPORT_SOURCE_UPLOADS_BUCKET). */
   uploadsBucket: string;
   /** The shipped definition's file sources, opened against this world's buckets. */
   files: FileSources;
+  /** What fulfill builds with (openFulfillContext, as `fulfill` and `work` wire it). */
+  context: FulfillContext;
   close(): Promise<void>;
 }
 
@@ -100,8 +101,9 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
   const admin = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   admin.on('error', () => {});
   await createSampleFileTables(admin);
-  const { definition, entities, user } = await checkedDefinition(handle.db);
-  const files = openFileSources(definition.fileSources, config().storage, cliEnv);
+  // The wiring fulfill and work use: the shipped definition, checked, and its sources on this world's buckets.
+  const context = await openFulfillContext(handle.db, config(), createLogger({ level: 'silent' }), schemaVersion, cliEnv);
+  const { entities, user, files } = context;
   return {
     databaseUrl,
     bucket,
@@ -116,8 +118,9 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
     user,
     uploadsBucket,
     files,
+    context,
     async close() {
-      files.destroy();
+      context.close();
       await handle.close();
       await admin.end();
       s3Client.destroy();
@@ -220,7 +223,8 @@ export async function fulfillInProcess(
   const logger = captureLogger();
   const deps = passDeps(env, logger.log, options.config ?? env.config());
   try {
-    const summary = await runFulfill(deps, { config: deps.config.export, entities: options.entities ?? env.entities, user: env.user, files: options.files ?? env.files, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion }, {
+    const context = { ...env.context, config: deps.config.export, entities: options.entities ?? env.entities, files: options.files ?? env.files };
+    const summary = await runFulfill(deps, context, {
       limit: options.limit ?? 1000,
       concurrency: options.concurrency ?? 2,
       requestIds: options.requestIds,
