@@ -42,8 +42,24 @@ export function withSettings(cmd: Command, names: readonly SettingName[]): Comma
     const s = SETTINGS[name];
     cmd.addOption(new Option(s.flag, s.help).env(s.env));
   }
+  if (names.includes('definition') && names.includes('bucket')) cmd.addHelpText('after', FILE_SOURCE_HELP);
   return cmd;
 }
+
+/**
+ * The settings of each file source the definition names, read from the
+ * environment only (never a flag, never the committed file) and checked at
+ * start with the rest: every problem at once, exit 2 (src/files/sources.ts).
+ */
+const FILE_SOURCE_HELP = `
+File sources (the definition's file_sources; <NAME> is the source's name in capitals), environment only:
+  EXPORT_SOURCE_<NAME>_BUCKET             the bucket (overrides the definition's)
+  EXPORT_SOURCE_<NAME>_PREFIX             put before every key; must not overlap S3_BUCKET + S3_PREFIX
+  EXPORT_SOURCE_<NAME>_ENDPOINT           its S3 endpoint (default: the export storage's)
+  EXPORT_SOURCE_<NAME>_REGION             its region
+  EXPORT_SOURCE_<NAME>_FORCE_PATH_STYLE   true or false
+  EXPORT_SOURCE_<NAME>_ACCESS_KEY_ID      read-only credentials for it (with _SECRET_ACCESS_KEY)
+  EXPORT_SOURCE_<NAME>_SECRET_ACCESS_KEY`;
 
 /**
  * Parses the command's settings into the frozen Config (or a ConfigError naming

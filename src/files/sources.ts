@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { makeS3Client } from '../storage/s3-client.ts';
 import type { StorageConfig } from '../config.ts';
 import type { FileSourceRule } from '../definition/definition.ts';
 import { ConfigError } from '../errors.ts';
@@ -103,16 +103,15 @@ export function openFileSources(rules: Readonly<Record<string, FileSourceRule>>,
     const secretAccessKey = setting('SECRET_ACCESS_KEY');
     if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) problems.push(`${label('ACCESS_KEY_ID')} and ${label('SECRET_ACCESS_KEY')} go together`);
     registerSecret(secretAccessKey);
-    const client = new S3Client({
+    const client = makeS3Client({
       region: setting('REGION') ?? rule.region ?? storage.region,
-      ...(endpoint ? { endpoint } : {}),
+      endpoint,
       forcePathStyle: pathStyle !== undefined ? pathStyle === 'true' : (rule.forcePathStyle ?? storage.forcePathStyle),
+      credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : storage.credentials,
       // One try per call: the caller retries, resuming a read where it broke off.
       maxAttempts: 1,
-      requestHandler: new NodeHttpHandler({ connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: IDLE_TIMEOUT_MS }),
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : storage.credentials ? { credentials: storage.credentials } : {}),
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      requestTimeoutMs: IDLE_TIMEOUT_MS,
     });
     const prefix = setting('PREFIX') ?? rule.prefix;
     // The same bucket of the same server as the archives (no endpoint of its own, or the same one).

@@ -10,7 +10,7 @@ import {
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { makeS3Client } from './s3-client.ts';
 import type { StorageConfig } from '../config.ts';
 import { uploadStream } from './multipart-upload.ts';
 
@@ -183,20 +183,5 @@ export class S3Storage {
 }
 
 function makeClient(config: StorageConfig, endpoint: string | undefined): S3Client {
-  return new S3Client({
-    region: config.region,
-    ...(endpoint ? { endpoint } : {}),
-    forcePathStyle: config.forcePathStyle,
-    // Bounded retries and timeouts: a storage outage must end the run, never hang it.
-    maxAttempts: 3,
-    requestHandler: new NodeHttpHandler({
-      connectionTimeout: config.connectTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-    }),
-    // Recent SDKs add CRC32 checksums to every upload by default; MinIO
-    // versions, R2 and other S3-compatible servers reject or mishandle them.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    ...(config.credentials ? { credentials: config.credentials } : {}),
-  });
+  return makeS3Client({ ...config, endpoint, credentials: config.credentials, maxAttempts: 3 });
 }
