@@ -1,22 +1,7 @@
-import type { ColumnKind } from '../export/entities.ts';
+import { kindOfType } from '../export/column-kinds.ts';
 import type { Catalog, ForeignKey } from './catalog.ts';
 import { type Definition, type EntityRule, type FileRule, PLACEHOLDER, SECRET_LOOKING } from './definition.ts';
 
-/** The database types an export can hold exactly, and how each is written. */
-export const KINDS: Readonly<Record<string, ColumnKind>> = {
-  uuid: 'uuid',
-  text: 'text',
-  'character varying': 'text',
-  character: 'text',
-  integer: 'integer',
-  smallint: 'integer',
-  bigint: 'bigint',
-  numeric: 'numeric',
-  boolean: 'boolean',
-  'timestamp with time zone': 'timestamptz',
-  jsonb: 'jsonb',
-  json: 'jsonb',
-};
 
 /**
  * Compares a definition with the live database and returns every problem,
@@ -48,7 +33,7 @@ export function checkDefinition(def: Definition, catalog: Catalog): string[] {
     for (const c of own) {
       const live = table.get(c.name);
       if (!live) problems.push(`${e.table}.${c.name}: classified but does not exist ${at(c.line)}`);
-      else if (c.export !== undefined && !KINDS[live.type]) problems.push(`${e.table}.${c.name}: type ${live.type} cannot be exported yet ${at(c.line)}`);
+      else if (c.export !== undefined && !kindOfType(live.type)) problems.push(`${e.table}.${c.name}: type ${live.type} cannot be exported yet ${at(c.line)}`);
     }
     for (const c of e.columns) {
       if (c.export !== undefined && SECRET_LOOKING.test(c.name) && !c.notSecret) {

@@ -1,6 +1,6 @@
 import type { ExportColumn, ExportEntity, ExportFile } from '../export/entities.ts';
 import type { Catalog } from './catalog.ts';
-import { KINDS } from './check.ts';
+import { kindOfType } from '../export/column-kinds.ts';
 import { type Definition, type EntityRule, type FileRule, PLACEHOLDER } from './definition.ts';
 
 /**
@@ -45,10 +45,10 @@ export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity
       } else if (c.derived) {
         const column = c.derived.slice('members.'.length);
         // A left join: null where the user is the owner and not also a member.
-        columns.push({ name: c.name, kind: KINDS[members!.get(column)!.type]!, sql: `m.${column}`, description: c.export, nullable: true });
+        columns.push({ name: c.name, kind: kindOfType(members!.get(column)!.type)!, sql: `m.${column}`, description: c.export, nullable: true });
       } else {
         const live = table.get(c.name)!;
-        columns.push({ name: c.name, kind: KINDS[live.type]!, description: c.export, nullable: live.nullable });
+        columns.push({ name: c.name, kind: kindOfType(live.type)!, description: c.export, nullable: live.nullable });
       }
     }
     const rowKey = catalog.primaryKeys.get(e.table)?.[0] ?? 'id';

@@ -6,7 +6,9 @@
  * every query is built from these lists and none selects `*`.
  */
 
-export type ColumnKind = 'uuid' | 'text' | 'integer' | 'bigint' | 'numeric' | 'boolean' | 'timestamptz' | 'jsonb';
+import type { ColumnKind } from './column-kinds.ts';
+
+export type { ColumnKind };
 
 export interface ExportColumn {
   /** The name in the export: the JSON key and the CSV header (snake_case, as in the database). */

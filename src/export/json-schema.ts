@@ -1,20 +1,8 @@
-import type { ColumnKind, ExportEntity } from './entities.ts';
+import { COLUMN_KINDS } from './column-kinds.ts';
+import type { ExportEntity } from './entities.ts';
 
 /** The version of the archive's layout, in manifest.json (`format`); 2 added schema.json, 3 the user's files (files/, manifest `files`). */
 export const ARCHIVE_FORMAT = 'data-export/3';
-
-const TYPES: Record<ColumnKind, Record<string, unknown>> = {
-  uuid: { type: 'string', format: 'uuid' },
-  text: { type: 'string' },
-  integer: { type: 'integer' },
-  // All its digits: a reader that parses numbers as doubles loses those past 2^53 (the CSV holds the same text).
-  bigint: { type: 'integer' },
-  numeric: { type: 'number' },
-  boolean: { type: 'boolean' },
-  timestamptz: { type: 'string', format: 'date-time', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z$' },
-  // Nested JSON, as stored.
-  jsonb: {},
-};
 
 /**
  * schema.json: a JSON Schema (2020-12) of every entity's records, so that a
@@ -35,7 +23,7 @@ export function archiveSchema(entities: readonly ExportEntity[]): Record<string,
           type: 'object',
           properties: Object.fromEntries(
             entity.columns.map((c) => {
-              const base = TYPES[c.kind];
+              const base = COLUMN_KINDS[c.kind].schema;
               const nullable = c.nullable !== false;
               const type = base.type === undefined ? {} : { type: nullable ? [base.type, 'null'] : base.type };
               return [c.name, { ...base, ...type, description: c.description }];

@@ -1,4 +1,5 @@
-import type { ColumnKind, ExportColumn, ExportEntity, ExportFile } from './entities.ts';
+import { COLUMN_KINDS } from './column-kinds.ts';
+import type { ExportColumn, ExportEntity, ExportFile } from './entities.ts';
 
 /**
  * SQL for one entity's rows, serialized by PostgreSQL itself (COPY … TO STDOUT).
@@ -16,60 +17,16 @@ export function userLiteral(userId: string): string {
   return `'${userId}'::uuid`;
 }
 
-/**
- * ISO 8601 in UTC with all six fractional digits: exact, and the same text
- * in JSON and CSV. UTC as a zero offset, not the zone's name, which
- * PostgreSQL would look up again for every value: the same text, in 6% less
- * time (PostgreSQL 18, BENCHMARKS.md).
- */
-export const isoTimestamp = (expr: string) => `to_char(${expr} at time zone interval '0', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
-/**
- * OWASP's advice for CSV injection, first half: a text cell that a spreadsheet
- * could run as a formula gets a leading apostrophe. That is one starting with
- * = + - @, a tab or a CR, also after leading whitespace (a spreadsheet that
- * trims spaces on import would otherwise see " =1+1" as a formula). A plain
- * negative decimal ("-12.5") is left alone, so it stays a number. Every cell
- * starting with "+" is prefixed, phone numbers included: "+15551234567" would
- * otherwise become the number 15551234567 (the "+" lost) while
- * "+44 20 7946 0958" stayed text; one rule, and the text is never changed
- * (README.txt tells the reader). The second half is in csvCopySql: quotes.
- */
-const formulaSafe = (expr: string) =>
-  `case when ${mayStartFormula(expr)} and ${expr} ~ '^([\\t\\r]|[[:space:]]*[-=+@])' and ${expr} !~ '^-[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' then '''' || ${expr} else ${expr} end`;
-
-/**
- * A cheap test that lets almost every cell skip the two regular expressions
- * (a third of the CSV's time in PostgreSQL for the heavy user): only a first
- * character that is whitespace, + - = @, or not ASCII at all (a locale may
- * count some of those as [[:space:]]) can start a formula. The regular
- * expressions still decide.
- */
-const mayStartFormula = (expr: string) => `(ascii(${expr}) in (9, 10, 11, 12, 13, 32, 43, 45, 61, 64) or ascii(${expr}) > 127)`;
-
 function columnSql(column: ExportColumn): string {
   return column.sql ?? `t.${column.name}`;
 }
 
 function jsonValue(column: ExportColumn): string {
-  const expr = columnSql(column);
-  // Everything else maps to JSON exactly: bigint as a number with all its digits, jsonb nested as is.
-  return column.kind === 'timestamptz' ? isoTimestamp(expr) : expr;
+  return COLUMN_KINDS[column.kind].json(columnSql(column));
 }
 
 function csvValue(column: ExportColumn): string {
-  const expr = columnSql(column);
-  switch (column.kind) {
-    case 'timestamptz':
-      return isoTimestamp(expr);
-    case 'jsonb':
-      // jsonb's text starts with { [ " a digit t f n, or - of a negative number (left alone by the rule anyway): never a formula.
-      return `(${expr})::text`;
-    case 'text':
-      return formulaSafe(expr);
-    default:
-      return expr;
-  }
+  return COLUMN_KINDS[column.kind].csv(columnSql(column));
 }
 
 /**
@@ -110,24 +67,6 @@ function selectRows(entity: ExportEntity, userId: string, values: string[], orde
 }
 
 /**
- * The most JSON text a value of each kind takes (quotes included); text and
- * jsonb add their stored size on top. A close estimate matters: an entity
- * estimated at more than half the entry limit is read in its total order
- * and in numbered parts, one in parallel with the other otherwise (the 1M-row
- * user, 410 MB of JSON, was estimated at 703 MB with 40 bytes per value).
- */
-const VALUE_BYTES: Readonly<Record<ColumnKind, number>> = {
-  uuid: 38,
-  timestamptz: 29,
-  integer: 11,
-  bigint: 20,
-  numeric: 40,
-  boolean: 5,
-  text: 2,
-  jsonb: 0,
-};
-
-/**
  * Counts an entity's rows and adds up the stored size of their values: cheap
  * (nothing is serialized) and close to the size of their JSON, to which keys
  * and quotes add a fixed cost per column.
@@ -135,10 +74,12 @@ const VALUE_BYTES: Readonly<Record<ColumnKind, number>> = {
 export function sizeSql(entity: ExportEntity, userId: string): string {
   const user = userLiteral(userId);
   const valueBytes = entity.columns
-    .filter((c) => c.kind === 'text' || c.kind === 'jsonb')
+    .filter((c) => COLUMN_KINDS[c.kind].storedSize)
     .map((c) => `coalesce(pg_column_size(${columnSql(c)}), 0)`);
-  // Per column: its key ("name": and a comma), and the widest text of a value of its kind.
-  const fixedBytes = entity.columns.reduce((sum, c) => sum + c.name.length + 4 + VALUE_BYTES[c.kind], 0);
+  // Per column: its key ("name": and a comma), and the widest text of a value of its kind. A close estimate matters:
+  // an entity estimated at more than half the entry limit is read in its total order and in numbered parts, one in
+  // parallel with the other otherwise (the 1M-row user, 410 MB of JSON, was estimated at 703 MB with 40 bytes per value).
+  const fixedBytes = entity.columns.reduce((sum, c) => sum + c.name.length + 4 + COLUMN_KINDS[c.kind].valueBytes, 0);
   const bytes = [...valueBytes, String(fixedBytes)].join(' + ').replaceAll(':user', user);
   // The files its rows point at (one per file column that holds one): an entity whose rows point at none costs no file query at all.
   const files = entity.files.length === 0 ? '0' : entity.files.map((f) => `count(*) filter (where coalesce(${f.locator}, '') <> '')`).join(' + ');
@@ -170,7 +111,7 @@ function jsonLinesCopy(rows: string, tail = ''): string {
  */
 export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan', leftOut?: LeftOutFiles): string {
   const rows = selectRows(entity, userId, entity.columns.map(csvValue), order, leftOut);
-  const quoted = entity.columns.filter((c) => !['integer', 'bigint', 'numeric', 'boolean'].includes(c.kind)).map((c) => `"${c.name}"`);
+  const quoted = entity.columns.filter((c) => COLUMN_KINDS[c.kind].quoted).map((c) => `"${c.name}"`);
   const forceQuote = quoted.length > 0 ? `, force_quote (${quoted.join(', ')})` : '';
   return `copy (${rows}) to stdout with (format csv, header true, encoding 'UTF8'${forceQuote})`;
 }
@@ -186,34 +127,13 @@ export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder
  * The record is built with `||`, whose NULL makes the whole value NULL and
  * so an empty field. COPY's own quoting, as csvCopySql asks for it: every
  * non-null value of a column that is not a number is quoted, quotes inside
- * doubled; booleans as t and f. `concat` was slower: it looks up each
- * argument's output function per call.
+ * doubled; booleans as t and f (each kind's csvField, column-kinds.ts).
+ * `concat` was slower: it looks up each argument's output function per call.
  */
 export function pairedCopySql(entity: ExportEntity, userId: string, leftOut?: LeftOutFiles): string {
   const rows = selectRows(entity, userId, entity.columns.map(jsonValue), 'ordered', leftOut);
-  const record = entity.columns.map((c) => `coalesce(${csvField(c, `r."${c.name}"`)}, '')`).join(` || ',' || `);
+  const record = entity.columns.map((c) => `coalesce(${COLUMN_KINDS[c.kind].csvField(`r."${c.name}"`)}, '')`).join(` || ',' || `);
   return `copy (select row_to_json(r)::text, ${record} from (${rows}) r) to stdout with (format binary)`;
-}
-
-/** One CSV field from the value `jsonValue` selected for the column (a timestamp already as its text): NULL for NULL. */
-function csvField(column: ExportColumn, value: string): string {
-  const quoted = (text: string) => `'"' || ${text} || '"'`;
-  switch (column.kind) {
-    case 'integer':
-    case 'bigint':
-    case 'numeric':
-      return `${value}::text`;
-    case 'boolean':
-      return `case when ${value} then 't' when not ${value} then 'f' end`;
-    case 'uuid':
-    case 'timestamptz':
-      // Their text holds no quote.
-      return quoted(`${value}::text`);
-    case 'text':
-      return quoted(`replace(${formulaSafe(value)}, '"', '""')`);
-    case 'jsonb':
-      return quoted(`replace(${value}::text, '"', '""')`);
-  }
 }
 
 /**

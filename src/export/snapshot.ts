@@ -3,7 +3,8 @@ import type pg from 'pg';
 import { CopyBatch } from './copy-batch.ts';
 import { type CopyOut, copyOut } from './copy-out.ts';
 import type { ExportEntity, UserTable } from './entities.ts';
-import { isoTimestamp, LEFT_OUT_SETTING, sizeSql, userLiteral } from './queries.ts';
+import { isoTimestamp } from './column-kinds.ts';
+import { LEFT_OUT_SETTING, sizeSql, userLiteral } from './queries.ts';
 
 /**
  * Two scans of the same rows list them in the same order. Every scan starts

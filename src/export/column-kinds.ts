@@ -1,0 +1,166 @@
+/**
+ * Everything that varies by a column's kind, in one table: which database
+ * types are of the kind, its JSON and CSV forms (SQL that PostgreSQL runs),
+ * its JSON Schema type and the most JSON text one value takes. Adding a
+ * kind is one row here: `COLUMN_KINDS` is a record over `ColumnKind`, so the
+ * compiler names every field the new row must decide.
+ */
+
+export type ColumnKind = 'uuid' | 'text' | 'integer' | 'bigint' | 'numeric' | 'boolean' | 'timestamptz' | 'jsonb';
+
+export interface ColumnKindRules {
+  /** The database types of this kind, as information_schema names them. */
+  databaseTypes: readonly string[];
+  /** SQL for the value as row_to_json should see it, from the column's SQL. */
+  json: (expr: string) => string;
+  /** SQL for the CSV cell COPY writes (its quoting is COPY's: `quoted`). */
+  csv: (expr: string) => string;
+  /**
+   * The paired read's CSV field, built in SQL byte for byte as COPY writes it
+   * (NULL for NULL), from the value `json` selected: a split entity's JSON
+   * and CSV come from one read (pairedCopySql).
+   */
+  csvField: (value: string) => string;
+  /** Quoted in CSV (COPY's force_quote): everything but numbers and booleans, so a spreadsheet never splits a cell. */
+  quoted: boolean;
+  /** The JSON Schema of a value (schema.json); `type` gains "null" where the column can be null. */
+  schema: Readonly<Record<string, unknown>>;
+  /** The most JSON text a value takes, quotes included; `storedSize` kinds add their stored size (pg_column_size) on top. */
+  valueBytes: number;
+  storedSize: boolean;
+}
+
+/**
+ * ISO 8601 in UTC with all six fractional digits: exact, and the same text
+ * in JSON and CSV. UTC as a zero offset, not the zone's name, which
+ * PostgreSQL would look up again for every value: the same text, in 6% less
+ * time (PostgreSQL 18, BENCHMARKS.md).
+ */
+export const isoTimestamp = (expr: string) => `to_char(${expr} at time zone interval '0', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * OWASP's advice for CSV injection, first half: a text cell that a spreadsheet
+ * could run as a formula gets a leading apostrophe. That is one starting with
+ * = + - @, a tab or a CR, also after leading whitespace (a spreadsheet that
+ * trims spaces on import would otherwise see " =1+1" as a formula). A plain
+ * negative decimal ("-12.5") is left alone, so it stays a number. Every cell
+ * starting with "+" is prefixed, phone numbers included: "+15551234567" would
+ * otherwise become the number 15551234567 (the "+" lost) while
+ * "+44 20 7946 0958" stayed text; one rule, and the text is never changed
+ * (README.txt tells the reader). The second half is `quoted`.
+ */
+export const formulaSafe = (expr: string) =>
+  `case when ${mayStartFormula(expr)} and ${expr} ~ '^([\\t\\r]|[[:space:]]*[-=+@])' and ${expr} !~ '^-[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' then '''' || ${expr} else ${expr} end`;
+
+/**
+ * A cheap test that lets almost every cell skip the two regular expressions
+ * (a third of the CSV's time in PostgreSQL for the heavy user): only a first
+ * character that is whitespace, + - = @, or not ASCII at all (a locale may
+ * count some of those as [[:space:]]) can start a formula. The regular
+ * expressions still decide.
+ */
+const mayStartFormula = (expr: string) => `(ascii(${expr}) in (9, 10, 11, 12, 13, 32, 43, 45, 61, 64) or ascii(${expr}) > 127)`;
+
+const same = (expr: string) => expr;
+/** A field COPY quotes: in double quotes, inner quotes doubled (`escape` where the text may hold one). */
+const quotedField = (text: string, escape: boolean) => `'"' || ${escape ? `replace(${text}, '"', '""')` : text} || '"'`;
+const numberField = (value: string) => `${value}::text`;
+
+/**
+ * Numbers stay numbers (unquoted in CSV, numbers in JSON with all their
+ * digits); text is formula-safe and quoted; jsonb is nested as stored in
+ * JSON and its text in CSV, which starts with { [ " a digit t f n or the -
+ * of a negative number (left alone by the rule anyway), so never a formula.
+ */
+export const COLUMN_KINDS: Readonly<Record<ColumnKind, ColumnKindRules>> = {
+  uuid: {
+    databaseTypes: ['uuid'],
+    json: same,
+    csv: same,
+    // Its text holds no quote.
+    csvField: (value) => quotedField(`${value}::text`, false),
+    quoted: true,
+    schema: { type: 'string', format: 'uuid' },
+    valueBytes: 38,
+    storedSize: false,
+  },
+  text: {
+    databaseTypes: ['text', 'character varying', 'character'],
+    json: same,
+    csv: formulaSafe,
+    csvField: (value) => quotedField(formulaSafe(value), true),
+    quoted: true,
+    schema: { type: 'string' },
+    valueBytes: 2,
+    storedSize: true,
+  },
+  integer: {
+    databaseTypes: ['integer', 'smallint'],
+    json: same,
+    csv: same,
+    csvField: numberField,
+    quoted: false,
+    schema: { type: 'integer' },
+    valueBytes: 11,
+    storedSize: false,
+  },
+  bigint: {
+    databaseTypes: ['bigint'],
+    json: same,
+    csv: same,
+    csvField: numberField,
+    quoted: false,
+    // All its digits: a reader that parses numbers as doubles loses those past 2^53 (the CSV holds the same text).
+    schema: { type: 'integer' },
+    valueBytes: 20,
+    storedSize: false,
+  },
+  numeric: {
+    databaseTypes: ['numeric'],
+    json: same,
+    csv: same,
+    csvField: numberField,
+    quoted: false,
+    schema: { type: 'number' },
+    valueBytes: 40,
+    storedSize: false,
+  },
+  boolean: {
+    databaseTypes: ['boolean'],
+    json: same,
+    csv: same,
+    // COPY writes t and f.
+    csvField: (value) => `case when ${value} then 't' when not ${value} then 'f' end`,
+    quoted: false,
+    schema: { type: 'boolean' },
+    valueBytes: 5,
+    storedSize: false,
+  },
+  timestamptz: {
+    databaseTypes: ['timestamp with time zone'],
+    json: isoTimestamp,
+    csv: isoTimestamp,
+    // `json` made it text already, which holds no quote.
+    csvField: (value) => quotedField(`${value}::text`, false),
+    quoted: true,
+    schema: { type: 'string', format: 'date-time', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z$' },
+    valueBytes: 29,
+    storedSize: false,
+  },
+  jsonb: {
+    databaseTypes: ['jsonb', 'json'],
+    json: same,
+    csv: (expr) => `(${expr})::text`,
+    csvField: (value) => quotedField(`${value}::text`, true),
+    quoted: true,
+    // Nested JSON, as stored.
+    schema: {},
+    valueBytes: 0,
+    storedSize: true,
+  },
+};
+
+/** The kind of a database type, or undefined for a type the export cannot hold exactly yet. */
+export function kindOfType(databaseType: string): ColumnKind | undefined {
+  return (Object.keys(COLUMN_KINDS) as ColumnKind[]).find((kind) => COLUMN_KINDS[kind].databaseTypes.includes(databaseType));
+}
