@@ -22,11 +22,10 @@ import { once } from 'node:events';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { connect } from '../src/db/connect.ts';
-import { checkedDefinition } from '../src/definition/entities-for.ts';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { exporterEnvironment, SAMPLE_UPLOADS_BUCKET, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
+import { copyFloor } from './lib/floor.ts';
 import { createSampleFileTables, seedUploads, seedUser } from './lib/sample-data.ts';
 
 const { values: flags } = parseArgs({
@@ -120,7 +119,7 @@ async function heavyScenario(name: string, runs: number) {
   let archiveBytes = 0;
   const requestId = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [userId])).rows[0].id;
   for (let i = 0; i < REPEAT; i++) {
-    floors.push(await copyFloor(userId));
+    floors.push(await copyFloor(postgres.url, userId));
     const run = await exporter(['fulfill', '--request', requestId]);
     const ready = run.logs.find((l) => l.msg === 'request ready');
     if (!ready) throw new Error(`[${name}] the export did not end ready:\n${run.stderr.slice(-2000)}`);
@@ -156,26 +155,6 @@ async function heavyScenario(name: string, runs: number) {
 }
 
 /** psql COPY of the same rows, CSV and row_to_json, to /dev/null: what the database alone costs. */
-async function copyFloor(userId: string): Promise<number> {
-  const user = `'${userId}'::uuid`;
-  const statements: string[] = [];
-  const handle = connect({ url: postgres.url, maxConnections: 1 });
-  const { entities } = await checkedDefinition(handle.db).finally(() => handle.close());
-  for (const e of entities) {
-    const cols = e.columns.map((c) => `${(c.sql ?? `t.${c.name}`).replaceAll(':user', user)} as "${c.name}"`).join(', ');
-    const select = `select ${cols} from ${e.from.replaceAll(':user', user)}`.replace(/\s+/g, ' ');
-    statements.push(`\\copy (${select}) to '/dev/null' with (format csv, header)`);
-    statements.push(`\\copy (select row_to_json(r) from (${select}) r) to '/dev/null'`);
-  }
-  const started = performance.now();
-  try {
-    execFileSync('psql', [postgres.url, '-X', '-q', '-v', 'ON_ERROR_STOP=1'], { input: statements.join('\n'), stdio: ['pipe', 'ignore', 'inherit'] });
-  } catch (error) {
-    throw new Error(`the floor needs psql on PATH (apt-get install postgresql-client): ${error}`);
-  }
-  return (performance.now() - started) / 1000;
-}
-
 async function lightScenarios() {
   log(`\n[light] seeding ${LIGHT} light users (a few dozen rows each)…`);
   await db.query('truncate data_export_requests');

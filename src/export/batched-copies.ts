@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
 import { worthReadingAhead } from './csv-ahead.ts';
 import type { ExportEntity } from './entities.ts';
-import { needsParts } from './json-parts.ts';
+import { needsParts } from '../parts/json-parts.ts';
 import { csvCopySql, jsonLinesCopySql, type LeftOutFiles } from './queries.ts';
-import type { EntitySize, Snapshot } from './snapshot.ts';
+import type { Snapshot } from '../snapshot/snapshot.ts';
+import type { EntitySize } from './survey.ts';
 
 /** Where an entity's JSON and CSV are read from: the snapshot, one COPY at a time, or a batch of them read ahead. */
 export interface CopySource {

@@ -6,6 +6,8 @@
  * compiler names every field the new row must decide.
  */
 
+import { isoTimestamp } from '../snapshot/iso-timestamp.ts';
+
 export type ColumnKind = 'uuid' | 'text' | 'integer' | 'bigint' | 'numeric' | 'boolean' | 'timestamptz' | 'jsonb';
 
 export interface ColumnKindRules {
@@ -29,14 +31,6 @@ export interface ColumnKindRules {
   valueBytes: number;
   storedSize: boolean;
 }
-
-/**
- * ISO 8601 in UTC with all six fractional digits: exact, and the same text
- * in JSON and CSV. UTC as a zero offset, not the zone's name, which
- * PostgreSQL would look up again for every value: the same text, in 6% less
- * time (PostgreSQL 18, BENCHMARKS.md).
- */
-export const isoTimestamp = (expr: string) => `to_char(${expr} at time zone interval '0', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /**
  * OWASP's advice for CSV injection, first half: a text cell that a spreadsheet

@@ -1,6 +1,6 @@
-import { LaterEntries } from './later-entries.ts';
-import type { Snapshot } from './snapshot.ts';
-import type { WrittenFile, ZipWriter } from './zip-writer.ts';
+import { LaterEntries } from '../parts/later-entries.ts';
+import type { Snapshot } from '../snapshot/snapshot.ts';
+import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
 
 /** Whether an entity is big enough (estimated JSON) for its CSV to be read ahead on a second connection; one without rows needs no query at all. */
 export function worthReadingAhead(size: { rows: number; estimatedJsonBytes: number }, parallelFromBytes: number): boolean {

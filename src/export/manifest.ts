@@ -1,6 +1,6 @@
 import { ARCHIVE_FORMAT } from './json-schema.ts';
 import type { FileOutcome, UserFileRecord } from './write-files.ts';
-import type { WrittenFile, ZipWriter } from './zip-writer.ts';
+import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
 
 export interface ManifestFile extends WrittenFile {
   format: 'json' | 'csv';

@@ -1,4 +1,5 @@
 import { COLUMN_KINDS } from './column-kinds.ts';
+import { LEFT_OUT_SETTING } from '../snapshot/snapshot.ts';
 import type { ExportColumn, ExportEntity, ExportFile } from './entities.ts';
 
 /**
@@ -52,8 +53,6 @@ export type RowOrder = 'scan' | 'ordered';
  */
 export type LeftOutFiles = ReadonlySet<string>;
 
-/** The transaction-local setting that holds the paths of the files not included, one per line (a path never holds a line break: exporter_file_name). */
-export const LEFT_OUT_SETTING = 'exporter.left_out';
 
 function selectRows(entity: ExportEntity, userId: string, values: string[], order: RowOrder, leftOut: LeftOutFiles = new Set()): string {
   const user = userLiteral(userId);

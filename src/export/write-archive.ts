@@ -2,21 +2,23 @@ import type pg from 'pg';
 import type { Readable } from 'node:stream';
 import type { ExportEntity, UserTable } from './entities.ts';
 import { BatchedCopies, type CopySource } from './batched-copies.ts';
-import { BinaryTextColumns, BinaryTextRows } from './binary-rows.ts';
-import { BOM, CsvParts } from './csv-parts.ts';
+import { BinaryTextColumns, BinaryTextRows } from '../snapshot/binary-rows.ts';
+import { BOM, CsvParts } from '../parts/csv-parts.ts';
 import { type CsvAheadOutcome, CsvReadAhead, worthReadingAhead } from './csv-ahead.ts';
-import { JsonArrayParts, type JsonPart, needsParts, plannedPartRows } from './json-parts.ts';
-import { LaterEntries } from './later-entries.ts';
+import { JsonArrayParts, type JsonPart, needsParts, plannedPartRows } from '../parts/json-parts.ts';
+import { LaterEntries } from '../parts/later-entries.ts';
 import { archiveSchema } from './json-schema.ts';
 import { buildManifest, type EntityManifest, type Manifest, writeManifest } from './manifest.ts';
-import { PairedParts } from './paired-parts.ts';
+import { PairedParts } from '../parts/paired-parts.ts';
 import type { FileSources } from '../files/sources.ts';
 import { csvCopySql, csvHeader, jsonLinesCopySql, type LeftOutFiles, pairedCopySql, type RowOrder } from './queries.ts';
 import { readmeText } from './readme.ts';
-import { type EntitySize, Snapshot } from './snapshot.ts';
-import { ArchiveTooLargeError, type FileLimits, plannedFileBytes, writeFiles } from './write-files.ts';
-import { ZIP32_MAX } from './zip-format.ts';
-import type { WrittenFile, ZipWriter } from './zip-writer.ts';
+import type { Snapshot } from '../snapshot/snapshot.ts';
+import { type EntitySize, openSurveyed } from './survey.ts';
+import { ArchiveTooLargeError } from './archive-errors.ts';
+import { type FileLimits, plannedFileBytes, writeFiles } from './write-files.ts';
+import { ZIP32_MAX } from '../zip/zip-format.ts';
+import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
 
 /**
  * PostgreSQL may sort a split entity's paired read with one parallel worker
@@ -85,7 +87,7 @@ export interface WriteArchiveOptions {
  */
 export async function writeArchive(options: WriteArchiveOptions): Promise<Manifest> {
   const { pool, zip, identity } = options;
-  const { snapshot, sizes } = await Snapshot.openSurveyed(pool, options.user, identity.userId, options.entities);
+  const { snapshot, sizes } = await openSurveyed(pool, options.user, identity.userId, options.entities);
   const onAbort = () => void snapshot.close(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -2,16 +2,17 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatBytes } from '../byte-sizes.ts';
+import { ArchiveTooLargeError, FileSourceError } from './archive-errors.ts';
 import { letGo } from '../memory-policy.ts';
 import { isAlreadyCompressed } from '../files/compression.ts';
 import { publicErrorText } from '../public-error.ts';
 import { type FileBody, FileRefusedError, type FileSource, type FileSources, MISSING } from '../files/sources.ts';
-import { BinaryTextRows } from './binary-rows.ts';
+import { BinaryTextRows } from '../snapshot/binary-rows.ts';
 import type { ExportEntity, ExportFile } from './entities.ts';
 import { fileListCopySql } from './queries.ts';
-import type { Snapshot } from './snapshot.ts';
-import { ZIP32_MAX } from './zip-format.ts';
-import type { ZipEntry, ZipWriter } from './zip-writer.ts';
+import type { Snapshot } from '../snapshot/snapshot.ts';
+import { ZIP32_MAX } from '../zip/zip-format.ts';
+import type { ZipEntry, ZipWriter } from '../zip/zip-writer.ts';
 
 /** What became of one of the user's files; manifest.json lists every one. */
 export type FileOutcome = 'included' | 'missing' | 'too_large' | 'failed';
@@ -26,55 +27,6 @@ export interface UserFileRecord {
   sha256?: string;
   /** Why it is not included, in plain words. */
   reason?: string;
-}
-
-/** A file could not be read after every try: the request is retried later rather than delivered with a hole. */
-export class FileSourceError extends Error {
-  override name = 'FileSourceError';
-  /** For the request's `error`, which the application may show: no key, no URL. */
-  readonly publicText: string;
-  constructor(source: string, cause: unknown) {
-    super(`a file could not be read from source ${source}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-    this.publicText = `a file could not be read from its source (${source})`;
-  }
-}
-
-/**
- * The archive is too large, for good: refused before the first byte by its
- * estimate (`expected`) or by the number of files it would hold (`files`),
- * or stopped while it was written, when the bytes that really came passed
- * EXPORT_MAX_ARCHIVE_BYTES (`written`: an estimate that was short, a size
- * column that understated a file).
- */
-export class ArchiveTooLargeError extends Error {
-  override name = 'ArchiveTooLargeError';
-  /** For the request's `error`, which the application may show. */
-  readonly publicText: string;
-  private constructor(message: string, publicText: string) {
-    super(message);
-    this.publicText = publicText;
-  }
-
-  static expected(bytes: number, max: number): ArchiveTooLargeError {
-    return new ArchiveTooLargeError(
-      `the export would hold about ${formatBytes(bytes)} before compression, more than EXPORT_MAX_ARCHIVE_BYTES (${formatBytes(max)})`,
-      `the export is too large: about ${formatBytes(bytes)}, more than the ${formatBytes(max)} one archive may hold`,
-    );
-  }
-
-  static written(bytes: number, max: number): ArchiveTooLargeError {
-    return new ArchiveTooLargeError(
-      `the export passed EXPORT_MAX_ARCHIVE_BYTES (${formatBytes(max)}) while it was written (${formatBytes(bytes)} before compression); its estimate was short`,
-      `the export is too large: more than the ${formatBytes(max)} one archive may hold`,
-    );
-  }
-
-  static files(files: number, max: number): ArchiveTooLargeError {
-    return new ArchiveTooLargeError(
-      `the export would hold ${files} of the user's files, more than EXPORT_MAX_FILES (${max})`,
-      `the export is too large: ${files} files, more than the ${max} one archive may hold`,
-    );
-  }
 }
 
 export interface FileLimits {

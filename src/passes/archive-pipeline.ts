@@ -1,6 +1,6 @@
 import { PassThrough, pipeline, Transform } from 'node:stream';
-import { ArchiveTooLargeError } from '../export/write-files.ts';
-import { ArchiveClosedError, ZipWriter } from '../export/zip-writer.ts';
+import { ArchiveTooLargeError } from '../export/archive-errors.ts';
+import { ArchiveClosedError, ZipWriter } from '../zip/zip-writer.ts';
 import type { S3Storage } from '../storage/s3-storage.ts';
 import { asError } from './build-stop.ts';
 

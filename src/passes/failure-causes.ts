@@ -1,5 +1,5 @@
 import { UserNotFoundError } from '../export/write-archive.ts';
-import { ArchiveTooLargeError, FileSourceError } from '../export/write-files.ts';
+import { ArchiveTooLargeError, FileSourceError } from '../export/archive-errors.ts';
 import { publicErrorText } from '../public-error.ts';
 
 /** What a failed build means for its request: retried after a backoff, or failed for good, and the words the request's `error` shows. */

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BATCH_AFTER_BYTES, type CopyOut } from '../../src/export/copy-out.ts';
+import { BATCH_AFTER_BYTES, type CopyOut } from '../../src/snapshot/copy-out.ts';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
 import { withSnapshot } from '../support/snapshot.ts';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
-import { Snapshot } from '../../src/export/snapshot.ts';
+import { Snapshot } from '../../src/snapshot/snapshot.ts';
 import { parseJsonExact, readZip } from '../support/zip.ts';
 
 let env: TestEnv;

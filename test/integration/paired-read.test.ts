@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BinaryTextColumns, BinaryTextRows } from '../../src/export/binary-rows.ts';
+import { BinaryTextColumns, BinaryTextRows } from '../../src/snapshot/binary-rows.ts';
 import type { ExportEntity } from '../../src/export/entities.ts';
 import { csvCopySql, csvHeader, jsonLinesCopySql, pairedCopySql } from '../../src/export/queries.ts';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';

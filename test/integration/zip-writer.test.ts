@@ -6,7 +6,7 @@ import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import yauzl from 'yauzl';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ZipWriter } from '../../src/export/zip-writer.ts';
+import { ZipWriter } from '../../src/zip/zip-writer.ts';
 import { readWithStreamingReaders } from '../support/streaming-readers.ts';
 import { readZip, zipEntryInfo, zipMethods } from '../support/zip.ts';
 import { toolAvailable } from '../support/tools.ts';

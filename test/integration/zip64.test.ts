@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { ZipWriter } from '../../src/export/zip-writer.ts';
+import { ZipWriter } from '../../src/zip/zip-writer.ts';
 import { toolAvailable } from '../support/tools.ts';
 
 /**

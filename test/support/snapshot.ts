@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { Snapshot } from '../../src/export/snapshot.ts';
+import { Snapshot } from '../../src/snapshot/snapshot.ts';
 
 /** A snapshot for one test, closed after it (with an error when its transaction failed on purpose). */
 export async function withSnapshot(pool: pg.Pool, test: (snapshot: Snapshot) => Promise<void>, closeWith?: Error): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BinaryTextColumns, BinaryTextRows } from '../../src/export/binary-rows.ts';
+import { BinaryTextColumns, BinaryTextRows } from '../../src/snapshot/binary-rows.ts';
 import { binaryCopy, int16, int32, SIGNATURE } from '../support/binary-copy.ts';
 
 /** Feeds the data in chunks of `size` bytes and returns the lines' text. */

@@ -1,7 +1,7 @@
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { CsvParts } from '../../src/export/csv-parts.ts';
-import { ZipWriter } from '../../src/export/zip-writer.ts';
+import { CsvParts } from '../../src/parts/csv-parts.ts';
+import { ZipWriter } from '../../src/zip/zip-writer.ts';
 import { readZip } from '../support/zip.ts';
 
 const BOM = '\uFEFF';

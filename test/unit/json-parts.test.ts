@@ -1,7 +1,7 @@
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { JsonArrayParts, plannedPartRows } from '../../src/export/json-parts.ts';
-import { ZipWriter } from '../../src/export/zip-writer.ts';
+import { JsonArrayParts, plannedPartRows } from '../../src/parts/json-parts.ts';
+import { ZipWriter } from '../../src/zip/zip-writer.ts';
 import { readZip } from '../support/zip.ts';
 
 /** JSON lines of `rows` objects whose `pad` makes each about `rowBytes` long. */

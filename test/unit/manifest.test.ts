@@ -2,7 +2,7 @@ import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import { buildManifest, writeManifest } from '../../src/export/manifest.ts';
 import type { UserFileRecord } from '../../src/export/write-files.ts';
-import { ZipWriter } from '../../src/export/zip-writer.ts';
+import { ZipWriter } from '../../src/zip/zip-writer.ts';
 import { readZip } from '../support/zip.ts';
 
 function manifestOf(files: UserFileRecord[]) {

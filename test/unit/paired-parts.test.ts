@@ -1,9 +1,9 @@
 import { buffer } from 'node:stream/consumers';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { BinaryTextColumns } from '../../src/export/binary-rows.ts';
-import { PairedParts } from '../../src/export/paired-parts.ts';
-import { ZipWriter } from '../../src/export/zip-writer.ts';
+import { BinaryTextColumns } from '../../src/snapshot/binary-rows.ts';
+import { PairedParts } from '../../src/parts/paired-parts.ts';
+import { ZipWriter } from '../../src/zip/zip-writer.ts';
 import { binaryCopy } from '../support/binary-copy.ts';
 import { readZip } from '../support/zip.ts';
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Spool } from '../../src/export/spool.ts';
+import { Spool } from '../../src/snapshot/spool.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'exporter-spool-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

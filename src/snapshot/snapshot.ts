@@ -2,9 +2,13 @@ import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { CopyBatch } from './copy-batch.ts';
 import { type CopyOut, copyOut } from './copy-out.ts';
-import type { ExportEntity, UserTable } from './entities.ts';
-import { isoTimestamp } from './column-kinds.ts';
-import { LEFT_OUT_SETTING, sizeSql, userLiteral } from './queries.ts';
+import { isoTimestamp } from './iso-timestamp.ts';
+
+/**
+ * The transaction-local setting that holds the paths of the files an archive
+ * does not include, one per line (leaveOut; the rows' queries look them up).
+ */
+export const LEFT_OUT_SETTING = 'exporter.left_out';
 
 /**
  * Two scans of the same rows list them in the same order. Every scan starts
@@ -18,14 +22,6 @@ import { LEFT_OUT_SETTING, sizeSql, userLiteral } from './queries.ts';
 const SAME_ORDER = 'set local synchronize_seqscans = off; set local max_parallel_workers_per_gather = 0';
 /** One consistent view that never writes. */
 const BEGIN = 'begin isolation level repeatable read, read only';
-
-export interface EntitySize {
-  rows: number;
-  /** A rough size of the entity's JSON, to decide up front whether it needs numbered parts. */
-  estimatedJsonBytes: number;
-  /** The user's files its rows point at (one per file column that holds one). */
-  files: number;
-}
 
 /**
  * One consistent view of a user's data: every query of one export runs in a
@@ -54,33 +50,15 @@ export class Snapshot {
   }
 
   static async open(pool: pg.Pool): Promise<Snapshot> {
-    return (await Snapshot.begin(pool, [])).snapshot;
+    return (await Snapshot.openWith(pool, [])).snapshot;
   }
 
   /**
-   * Opens a snapshot and, in the same round trip (a light request's time is
-   * mostly round trips, BENCHMARKS.md), learns whether the user still exists
-   * and every entity's row count and size estimate; sizes null when the user
-   * is gone.
+   * BEGIN, the settings and the snapshot's time, then `statements` (one
+   * result each), in one message: a light request's time is mostly round
+   * trips (BENCHMARKS.md).
    */
-  static async openSurveyed(
-    pool: pg.Pool,
-    user: UserTable,
-    userId: string,
-    entities: readonly ExportEntity[],
-  ): Promise<{ snapshot: Snapshot; sizes: Map<string, EntitySize> | null }> {
-    const exists = `select 1 from ${user.table} where ${user.idColumn} = ${userLiteral(userId)}`;
-    const selects = entities.map((entity) => `select '${entity.name}' as entity, * from (${sizeSql(entity, userId)}) s`);
-    const { snapshot, results } = await Snapshot.begin(pool, selects.length > 0 ? [exists, selects.join(' union all ')] : [exists]);
-    type SizeRow = { entity: string; n: string; bytes: string | null; files: string };
-    const [found, sizes] = results as [pg.QueryResult, pg.QueryResult<SizeRow> | undefined];
-    if (found.rowCount !== 1) return { snapshot, sizes: null };
-    const byEntity = new Map((sizes?.rows ?? []).map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0), files: Number(r.files) }]));
-    return { snapshot, sizes: byEntity };
-  }
-
-  /** BEGIN, the settings and the snapshot's time, then `statements` (one result each), in one message. */
-  private static async begin(pool: pg.Pool, statements: readonly string[]): Promise<{ snapshot: Snapshot; results: pg.QueryResult[] }> {
+  static async openWith(pool: pg.Pool, statements: readonly string[]): Promise<{ snapshot: Snapshot; results: pg.QueryResult[] }> {
     const client = await pool.connect();
     try {
       const results = (await client.query([BEGIN, SAME_ORDER, `select ${isoTimestamp('now()')} as as_of`, ...statements].join('; '))) as unknown as pg.QueryResult<{ as_of: string }>[];

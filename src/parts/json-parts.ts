@@ -1,4 +1,4 @@
-import type { WrittenFile, ZipEntry } from './zip-writer.ts';
+import type { WrittenFile, ZipEntry } from '../zip/zip-writer.ts';
 
 const OPEN = Buffer.from('[\n');
 const SEPARATOR = Buffer.from(',\n');

@@ -1,4 +1,4 @@
-import type { WrittenFile, ZipEntry } from './zip-writer.ts';
+import type { WrittenFile, ZipEntry } from '../zip/zip-writer.ts';
 
 /** Excel reads UTF-8 right only with a byte order mark first. */
 export const BOM = Buffer.from([0xef, 0xbb, 0xbf]);

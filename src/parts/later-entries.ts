@@ -1,5 +1,5 @@
-import { Spool } from './spool.ts';
-import type { ZipWriter } from './zip-writer.ts';
+import { Spool } from '../snapshot/spool.ts';
+import type { ZipWriter } from '../zip/zip-writer.ts';
 
 /**
  * What entries written ahead of their turn may hold in memory, deflated,

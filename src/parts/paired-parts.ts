@@ -1,7 +1,7 @@
-import type { ColumnChunk } from './binary-rows.ts';
+import type { ColumnChunk } from '../snapshot/binary-rows.ts';
 import { BOM } from './csv-parts.ts';
 import { type JsonPart, JsonArrayParts } from './json-parts.ts';
-import type { WrittenFile, ZipEntry } from './zip-writer.ts';
+import type { WrittenFile, ZipEntry } from '../zip/zip-writer.ts';
 
 /**
  * A split entity's JSON and CSV parts from one read: each row's JSON object

@@ -1,0 +1,50 @@
+import { formatBytes } from '../byte-sizes.ts';
+
+/** A file could not be read after every try: the request is retried later rather than delivered with a hole. */
+export class FileSourceError extends Error {
+  override name = 'FileSourceError';
+  /** For the request's `error`, which the application may show: no key, no URL. */
+  readonly publicText: string;
+  constructor(source: string, cause: unknown) {
+    super(`a file could not be read from source ${source}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.publicText = `a file could not be read from its source (${source})`;
+  }
+}
+
+/**
+ * The archive is too large, for good: refused before the first byte by its
+ * estimate (`expected`) or by the number of files it would hold (`files`),
+ * or stopped while it was written, when the bytes that really came passed
+ * EXPORT_MAX_ARCHIVE_BYTES (`written`: an estimate that was short, a size
+ * column that understated a file).
+ */
+export class ArchiveTooLargeError extends Error {
+  override name = 'ArchiveTooLargeError';
+  /** For the request's `error`, which the application may show. */
+  readonly publicText: string;
+  private constructor(message: string, publicText: string) {
+    super(message);
+    this.publicText = publicText;
+  }
+
+  static expected(bytes: number, max: number): ArchiveTooLargeError {
+    return new ArchiveTooLargeError(
+      `the export would hold about ${formatBytes(bytes)} before compression, more than EXPORT_MAX_ARCHIVE_BYTES (${formatBytes(max)})`,
+      `the export is too large: about ${formatBytes(bytes)}, more than the ${formatBytes(max)} one archive may hold`,
+    );
+  }
+
+  static written(bytes: number, max: number): ArchiveTooLargeError {
+    return new ArchiveTooLargeError(
+      `the export passed EXPORT_MAX_ARCHIVE_BYTES (${formatBytes(max)}) while it was written (${formatBytes(bytes)} before compression); its estimate was short`,
+      `the export is too large: more than the ${formatBytes(max)} one archive may hold`,
+    );
+  }
+
+  static files(files: number, max: number): ArchiveTooLargeError {
+    return new ArchiveTooLargeError(
+      `the export would hold ${files} of the user's files, more than EXPORT_MAX_FILES (${max})`,
+      `the export is too large: ${files} files, more than the ${max} one archive may hold`,
+    );
+  }
+}

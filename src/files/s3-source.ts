@@ -1,0 +1,86 @@
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { linkedSignal } from './linked-signal.ts';
+import { keyProblem } from './locators.ts';
+import { type FileBody, type FileHead, FileRefusedError, type FileSource, MISSING, type ReadOptions } from './file-source.ts';
+
+/** Files in a bucket, by object key (with the source's prefix before it). */
+export class S3FileSource implements FileSource {
+  readonly name: string;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  /** S3_PREFIX, where this bucket is also the archives': no key under it is ever read. */
+  private readonly exportPrefix: string | undefined;
+
+  constructor(name: string, client: S3Client, bucket: string, prefix: string, exportPrefix: string | undefined) {
+    this.name = name;
+    this.client = client;
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.exportPrefix = exportPrefix;
+  }
+
+  refusal(key: string): string | undefined {
+    const problem = keyProblem(key);
+    if (problem) return problem;
+    // openFileSources refuses a source that overlaps the archives; this holds whatever a future setting allows.
+    if (this.exportPrefix !== undefined && (this.prefix + key).startsWith(this.exportPrefix)) return 'its key points at the exported archives';
+    return undefined;
+  }
+
+  async head(key: string, signal: AbortSignal): Promise<FileHead | typeof MISSING> {
+    const link = linkedSignal(signal);
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal: link.signal });
+      return { bytes: head.ContentLength ?? Number.NaN, contentType: head.ContentType, etag: head.ETag };
+    } catch (error) {
+      return missingOrThrow(error);
+    } finally {
+      link.release();
+    }
+  }
+
+  async read(key: string, options: ReadOptions): Promise<FileBody | typeof MISSING> {
+    const link = linkedSignal(options.signal);
+    try {
+      const from = options.from ?? 0;
+      const got = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          ...(from > 0 ? { Range: `bytes=${from}-` } : {}),
+          ...(options.etag ? { IfMatch: options.etag } : {}),
+        }),
+        { abortSignal: link.signal },
+      );
+      // A resumed read must be the rest of the file, never the whole of it again.
+      if (from > 0 && !got.ContentRange?.startsWith(`bytes ${from}-`)) {
+        (got.Body as Readable).destroy();
+        throw new Error(`the source did not resume the file at byte ${from}`);
+      }
+      const body = got.Body as Readable;
+      body.once('close', link.release);
+      const length = got.ContentLength;
+      return { bytes: length === undefined ? Number.NaN : from + length, contentType: got.ContentType, etag: got.ETag, body, resumable: length !== undefined };
+    } catch (error) {
+      link.release();
+      return missingOrThrow(error);
+    }
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+function missingOrThrow(error: unknown): typeof MISSING {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  if (e.name === 'NoSuchKey' || e.name === 'NotFound' || status === 404) return MISSING;
+  if (status === 403 || e.name === 'AccessDenied' || e.name === 'NoSuchBucket') {
+    // Access denied on one file, or a bucket that is not there: no retry will change that.
+    throw new FileRefusedError(`the source refused it (${e.name ?? 'HTTP 403'})`, `our storage refused to hand it over (${/^\w{1,40}$/.test(e.name ?? '') ? e.name : 'HTTP 403'})`, { cause: error });
+  }
+  throw error;
+}
