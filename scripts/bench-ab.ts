@@ -9,14 +9,13 @@
  * repository's root, beside definitions/ and sql/, which it finds by relative
  * path.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { exporterEnvironment, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
 import { copyFloor } from './lib/floor.ts';
+import { runNode } from './lib/run-node.ts';
 import { createSampleFileTables, seedUser } from './lib/sample-data.ts';
 
 const { values: flags } = parseArgs({
@@ -38,7 +37,7 @@ const env = { ...process.env, ...(await exporterEnvironment(postgres.url, s3.inf
 const db = new pg.Client({ connectionString: postgres.url });
 const figures: Record<'A' | 'B', { seconds: number; rss: number; ratio: number }[]> = { A: [], B: [] };
 try {
-  await run(builds.A, ['migrate']);
+  await runNode(builds.A, ['migrate'], env);
   await db.connect();
   await createSampleFileTables(db);
   log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`);
@@ -49,7 +48,7 @@ try {
     // Alternate which goes first, so neither always runs on a warmer cache.
     for (const which of pair % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
       const floor = await copyFloor(postgres.url, user);
-      const result = await run(builds[which], ['fulfill', '--request', request]);
+      const result = await runNode(builds[which], ['fulfill', '--request', request], env);
       const rss = Number(result.logs.find((l) => l.msg === 'fulfill finished')?.maxRssMb);
       figures[which].push({ seconds: result.seconds, rss, ratio: result.seconds / floor });
       log(`pair ${pair} ${which}: ${result.seconds.toFixed(2)} s (floor ${floor.toFixed(2)} s, ${(result.seconds / floor).toFixed(2)}x), peak RSS ${rss} MB`);
@@ -70,17 +69,3 @@ for (const which of ['A', 'B'] as const) {
 }
 const pairs = figures.A.map((a, i) => figures.B[i]!.seconds / a.seconds);
 process.stdout.write(`B/A per pair: ${pairs.map((r) => r.toFixed(3)).join(', ')}; median ${median(pairs).toFixed(3)}\n`);
-
-async function run(entry: string, args: string[]) {
-  const started = performance.now();
-  const proc = spawn(process.execPath, [entry, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => (stderr += d));
-  const [code] = (await once(proc, 'close')) as [number];
-  const logs = stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  if (code !== 0) throw new Error(`${entry} ${args.join(' ')} exited ${code}:\n${stderr.slice(-2000)}`);
-  return { seconds: (performance.now() - started) / 1000, logs };
-}

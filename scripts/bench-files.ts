@@ -10,12 +10,12 @@
  *   --files N[,N…]  the small files of each user measured (default 100000)
  *   --bytes N       each file's size (default 200; text, deflated)
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { exporterEnvironment, SAMPLE_UPLOADS_BUCKET, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
+import { runNode } from './lib/run-node.ts';
 import { createSampleFileTables, seedUploads, seedUser } from './lib/sample-data.ts';
 
 const { values: flags } = parseArgs({
@@ -42,7 +42,7 @@ const db = new pg.Client({ connectionString: postgres.url });
 execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
 const lines: string[] = [];
 try {
-  await run(['migrate']);
+  await runNode(BIN, ['migrate'], env);
   await db.connect();
   await createSampleFileTables(db);
   log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`);
@@ -71,24 +71,10 @@ for (const line of lines) process.stdout.write(`${line}\n`);
 
 async function measure(label: string, userId: string, files: number) {
   const requestId = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [userId])).rows[0].id;
-  const result = await run(['fulfill', '--request', requestId]);
+  const result = await runNode(BIN, ['fulfill', '--request', requestId], env);
   const ready = result.logs.find((l) => l.msg === 'request ready');
   if (!ready) throw new Error(`${label}: not ready\n${result.stderr.slice(-2000)}`);
   const maxRssMb = Number(result.logs.find((l) => l.msg === 'fulfill finished')?.maxRssMb);
   log(`[files] ${label}: ${result.seconds.toFixed(2)} s, peak RSS ${maxRssMb} MB, ${files} files`);
   return { seconds: result.seconds, maxRssMb, archiveBytes: Number(ready.bytes) };
-}
-
-async function run(args: string[]) {
-  const started = performance.now();
-  const proc = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => (stderr += d));
-  const [code] = (await once(proc, 'close')) as [number];
-  const logs = stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}:\n${stderr.slice(-2000)}`);
-  return { seconds: (performance.now() - started) / 1000, stderr, logs };
 }
