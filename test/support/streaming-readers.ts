@@ -34,7 +34,8 @@ export function readWithStreamingReaders(file: string): Map<string, Map<string, 
     // From standard input: bsdtar cannot seek to the central directory, so it reads as a stream.
     const dir = mkdtempSync(path.join(tmpdir(), 'bsdtar-'));
     try {
-      execFileSync('bsdtar', ['-xf', '-', '-C', dir], { input: readFileSync(file), maxBuffer: 1 << 26 });
+      // A UTF-8 locale, whatever the environment's: without one bsdtar writes UTF-8 names as something else.
+      execFileSync('bsdtar', ['-xf', '-', '-C', dir], { input: readFileSync(file), maxBuffer: 1 << 26, env: { ...process.env, LC_ALL: 'C.UTF-8' } });
       const entries = new Map<string, string>();
       for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
         const full = path.join(dir, name);

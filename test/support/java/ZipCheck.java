@@ -1,6 +1,10 @@
 import java.io.BufferedInputStream;
+import java.io.FileDescriptor;
 import java.io.FileInputStream;
+import java.io.FileOutputStream;
 import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.zip.ZipEntry;
@@ -17,11 +21,13 @@ import org.apache.commons.compress.archivers.zip.ZipArchiveInputStream;
  */
 public class ZipCheck {
   public static void main(String[] args) throws Exception {
+    // UTF-8 whatever the locale (a bare environment has none): the names are compared with the archive's.
+    PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
     try (ZipInputStream zip = new ZipInputStream(new BufferedInputStream(new FileInputStream(args[0])))) {
-      for (ZipEntry e; (e = zip.getNextEntry()) != null; ) System.out.println("jdk\t" + e.getName() + "\t" + sha256(zip));
+      for (ZipEntry e; (e = zip.getNextEntry()) != null; ) out.println("jdk\t" + e.getName() + "\t" + sha256(zip));
     }
     try (ZipArchiveInputStream zip = new ZipArchiveInputStream(new BufferedInputStream(new FileInputStream(args[0])))) {
-      for (ZipArchiveEntry e; (e = zip.getNextZipEntry()) != null; ) System.out.println("commons\t" + e.getName() + "\t" + sha256(zip));
+      for (ZipArchiveEntry e; (e = zip.getNextZipEntry()) != null; ) out.println("commons\t" + e.getName() + "\t" + sha256(zip));
     }
   }
 
