@@ -50,7 +50,7 @@ interface FileRef {
 }
 
 /** The text of a file that is not the row owner's to read (its key outside key_prefix). */
-export const NOT_THE_USERS = "not the user's: it is stored outside the files of the row's owner";
+const NOT_THE_USERS = "not the user's: it is stored outside the files of the row's owner";
 
 /** Why a file is never read (not the owner's, or a key or URL no one meant), or undefined when it may be. */
 function refusalOf(ref: FileRef, source: FileSource): string | undefined {

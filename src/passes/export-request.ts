@@ -14,8 +14,6 @@ import { BuildStop } from './build-stop.ts';
 import { watchBuild } from './build-watch.ts';
 import { retryBriefly, settleFailure } from './settle-failure.ts';
 
-export { ClaimLostError, StallError } from './build-watch.ts';
-
 export interface PassDeps {
   db: Db;
   pool: pg.Pool;
