@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, getObject, requestRow, runCli, type TestEnv } from '../support/harness.ts';
+import { COMMUNITY_DEFINITION, COMMUNITY_SCHEMA } from '../support/community.ts';
 import { insertRequest } from '../support/seed.ts';
 import { parseJsonExact, readZip } from '../support/zip.ts';
 
@@ -9,17 +10,11 @@ import { parseJsonExact, readZip } from '../support/zip.ts';
  * table, messages that belong to two people, photos through albums. The CLI
  * builds it from the definition alone.
  */
-const DEFINITION = new URL('../fixtures/community.yaml', import.meta.url).pathname;
+const DEFINITION = COMMUNITY_DEFINITION;
 let env: TestEnv;
 beforeAll(async () => {
   env = await createTestEnv();
-  await env.admin.query(`
-    create table accounts (id uuid primary key, handle text not null, email text not null, password_digest text);
-    create table profiles (account_id uuid primary key references accounts, bio text, location text);
-    create table contacts (id uuid primary key, owner_id uuid not null references accounts, contact_id uuid not null references accounts, nickname text);
-    create table messages (id uuid primary key, sender_id uuid not null references accounts, recipient_id uuid not null references accounts, body text, sent_at timestamptz not null);
-    create table albums (id uuid primary key, owner_id uuid not null references accounts, title text, created_at timestamptz);
-    create table photos (id uuid primary key, album_id uuid not null references albums, caption text, taken_at timestamptz);`);
+  await env.admin.query(COMMUNITY_SCHEMA);
 });
 afterAll(async () => {
   await env?.close();
