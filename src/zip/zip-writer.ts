@@ -1,26 +1,18 @@
-import { once } from 'node:events';
-import { Readable } from 'node:stream';
-import { createDeflateRaw, type DeflateRaw, deflateRawSync, type ZlibOptions } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import {
   type CentralRecord,
   centralHeaderLength,
-  dataDescriptor,
   dosDateTime,
   endRecords,
-  localHeader,
   METHOD_DEFLATE,
   METHOD_STORE,
   writeCentralHeader,
 } from './zip-format.ts';
-import { PIECE_BYTES, type WrittenFile, ZipEntry } from './zip-entry.ts';
+import { EntryData } from './entry-data.ts';
+import { type WrittenFile, ZipEntry } from './zip-entry.ts';
+import { ArchiveClosedError, ZipOutput } from './zip-output.ts';
 
-export { ZipEntry, type WrittenFile };
-
-/** The archive's output ended before the archive did (its consumer went away). */
-export class ArchiveClosedError extends Error {
-  override name = 'ArchiveClosedError';
-}
-
+export { ArchiveClosedError, ZipEntry, type WrittenFile };
 
 export interface ZipWriterOptions {
   /** zlib level: 1 is about four times faster than 6 for a few percent more bytes (BENCHMARKS.md); 0 stores everything. */
@@ -46,16 +38,6 @@ export interface EntryOptions {
 
 /** The output's buffer: what the upload has not taken yet. */
 const OUTPUT_BUFFER_BYTES = 1 << 20;
-/** The size of the pieces deflate hands back. */
-const DEFLATE_CHUNK_BYTES = 64 * 1024;
-/**
- * A deflated entry that ends below this size is compressed in one synchronous
- * call instead of through a stream: most entries of a light export (a CSV of
- * three rows, README.txt) and most uploads are this small, and each stream
- * costs zlib a few hundred KB of state and a round trip to the thread pool
- * (10,000 small files: 2.4 s and 194 MB of RSS through streams).
- */
-const SMALL_ENTRY_BYTES = 256 * 1024;
 /** The central directory is written in pieces of about this size, each waiting for the upload to take the last. */
 const DIRECTORY_PIECE_BYTES = 64 * 1024;
 
@@ -63,16 +45,8 @@ const DIRECTORY_PIECE_BYTES = 64 * 1024;
 interface OpenEntry {
   entry: ZipEntry;
   record: CentralRecord;
-  /** Whether its bytes are compressed (else stored: already compressed content, or level 0). */
-  deflated: boolean;
-  /** Deflate's stream, started once the entry passes SMALL_ENTRY_BYTES (at level 0 for content stored). */
-  deflate: DeflateRaw | undefined;
-  /** The entry's first bytes, held until it is known whether it stays small. */
-  held: Buffer[];
-  heldBytes: number;
+  data: EntryData;
   ended: boolean;
-  /** It may pass 4 GiB: streamed, its local header announces ZIP64 sizes. */
-  large: boolean;
 }
 
 /**
@@ -87,8 +61,8 @@ interface OpenEntry {
  * in unzip, 7-Zip and Python's zipfile.
  *
  * Every step (a header, a chunk, an entry's end) is queued in order on one
- * promise chain, so a caller may end an entry and open the next without
- * waiting; each write's promise resolves once its bytes are taken.
+ * promise chain (ZipOutput), so a caller may end an entry and open the next
+ * without waiting; each write's promise resolves once its bytes are taken.
  */
 export class ZipWriter {
   readonly output: Readable;
@@ -101,14 +75,8 @@ export class ZipWriter {
   /** Every name written (the records' own strings): a name given twice is refused. */
   private readonly names = new Set<string>();
   private current: OpenEntry | undefined;
-  /** Bytes pushed into the output so far: the next header's offset. */
-  private offset = 0;
-  private tail: Promise<void> = Promise.resolve();
-  private failure: Error | undefined;
-  private finished = false;
-  /** Aborted on failure: ends every wait (the output's read, deflate's drain). */
-  private readonly failedSignal = new AbortController();
-  private outputWanted: (() => void) | undefined;
+  /** The ordered chain of steps and the bytes they push, with the one failure. */
+  private readonly out: ZipOutput;
 
   /** Bytes written into entries so far, before compression: shared with this archive's fragments. */
   private readonly input: { bytes: number };
@@ -120,18 +88,12 @@ export class ZipWriter {
     this.limit = options.limit;
     this.input = input;
     this.when = dosDateTime(options.date);
-    this.output = new Readable({
-      highWaterMark: options.bufferBytes ?? OUTPUT_BUFFER_BYTES,
-      read: () => {
-        const wanted = this.outputWanted;
-        this.outputWanted = undefined;
-        wanted?.();
-      },
+    this.out = new ZipOutput(options.bufferBytes ?? OUTPUT_BUFFER_BYTES, (failure) => {
+      this.current?.data.destroy();
+      for (const fragment of this.fragments) fragment.abort(failure);
+      this.fragments.clear();
     });
-    this.output.on('end', () => (this.finished = true));
-    // The consumer failed and the pipeline destroyed the output: every waiting writer is released with the error.
-    this.output.on('close', () => this.fail(new ArchiveClosedError('the archive was closed before it was finished')));
-    this.output.on('error', (error: Error) => this.fail(error));
+    this.output = this.out.readable;
   }
 
   openEntry(path: string, options: EntryOptions = {}): ZipEntry {
@@ -152,10 +114,11 @@ export class ZipWriter {
       zip64Local: false,
       descriptor: false,
     };
-    const open: OpenEntry = { entry, record, deflated: !store, deflate: undefined, held: [], heldBytes: 0, ended: false, large: options.large === true };
+    const data = new EntryData(record, this.out, { when: this.when, level: this.level, deflated: !store, large: options.large === true });
+    const open: OpenEntry = { entry, record, data, ended: false };
     this.current = open;
-    this.enqueue(async () => {
-      record.offset = this.offset;
+    this.out.enqueue(async () => {
+      record.offset = this.out.offset;
     });
     return entry;
   }
@@ -175,9 +138,8 @@ export class ZipWriter {
   }
 
   /** Resolves once everything handed over so far is in the output (or the output's buffer). */
-  async drained(): Promise<void> {
-    await this.tail;
-    this.throwIfFailed();
+  drained(): Promise<void> {
+    return this.out.settled();
   }
 
   async addText(path: string, text: string): Promise<WrittenFile> {
@@ -192,12 +154,12 @@ export class ZipWriter {
   async finalize(): Promise<void> {
     this.throwIfFailed();
     if (this.current && !this.current.ended) throw new Error(`finalize() while ${this.current.entry.path} is still open`);
-    const ended = once(this.output, 'end', { signal: this.failedSignal.signal });
+    // Listening for the end before the directory is queued: a small archive may end at once.
+    const ended = this.out.ended();
     ended.catch(() => {});
-    this.enqueue(() => this.writeDirectory());
-    await this.tail;
-    await ended.catch(() => this.throwIfFailed());
-    this.throwIfFailed();
+    this.out.enqueue(() => this.writeDirectory());
+    await this.out.settled();
+    await ended;
   }
 
   /**
@@ -217,9 +179,7 @@ export class ZipWriter {
   /** A fragment's last step: its output ends after its last entry, with no directory (the archive it joins writes that). */
   endFragment(): Promise<void> {
     if (this.current && !this.current.ended) throw new Error(`endFragment() while ${this.current.entry.path} is still open`);
-    return this.enqueue(async () => {
-      this.output.push(null);
-    });
+    return this.out.enqueue(async () => this.out.end());
   }
 
   /**
@@ -233,9 +193,9 @@ export class ZipWriter {
     this.throwIfFailed();
     if (this.current && !this.current.ended) throw new Error(`a fragment appended while ${this.current.entry.path} is still open`);
     this.current = undefined;
-    return this.enqueue(async () => {
-      const base = this.offset;
-      for await (const chunk of bytes) await this.push(chunk);
+    return this.out.enqueue(async () => {
+      const base = this.out.offset;
+      for await (const chunk of bytes) await this.out.push(chunk);
       for (const record of fragment.records) {
         this.claimName(record.name);
         this.records.push({ ...record, offset: record.offset + base });
@@ -252,107 +212,43 @@ export class ZipWriter {
 
   /** Stops the archive and makes its output fail, so the upload consuming it aborts. */
   abort(error: Error): void {
-    this.fail(error);
-    if (!this.output.destroyed) this.output.destroy(error);
+    this.out.destroy(error);
   }
 
   /** @internal ZipEntry's write: queued after everything before it. */
   writeData(chunk: Buffer): Promise<void> {
-    const open = this.current!;
-    return this.enqueue(async () => {
-      if (!open.deflate && open.heldBytes + chunk.length < SMALL_ENTRY_BYTES) {
-        open.held.push(chunk);
-        open.heldBytes += chunk.length;
-        return;
-      }
-      if (!open.deflate) {
-        // Too large to hold: streamed through deflate, its sizes and CRC in a
-        // descriptor. Content to be stored goes through deflate at level 0
-        // (stored blocks, 0.02% more bytes): a stored entry with a
-        // descriptor is what streaming readers refuse.
-        const { record } = open;
-        record.method = METHOD_DEFLATE;
-        record.descriptor = true;
-        record.zip64Local = open.large;
-        await this.push(localHeader(record, this.when));
-        open.deflate = this.startDeflate(record, open.deflated ? this.level : 0);
-        for (const held of open.held.splice(0)) open.deflate.write(held);
-      }
-      if (!open.deflate.write(chunk)) await this.until(open.deflate, 'drain');
-    });
+    const { data } = this.current!;
+    return this.out.enqueue(() => data.write(chunk));
   }
 
-  /** @internal ZipEntry's end: flush deflate, then the data descriptor; or a held entry whole. */
+  /** @internal ZipEntry's end: the entry's last bytes, then its record for the directory. */
   endEntry(crc: number, bytes: number): void {
     const open = this.current!;
     open.ended = true;
     open.record.crc32 = crc;
     open.record.bytes = bytes;
-    this.enqueue(async () => {
-      if (open.deflate) {
-        const done = this.until(open.deflate, 'end');
-        open.deflate.end();
-        await done;
-        open.deflate = undefined;
-        await this.push(dataDescriptor(open.record));
-      } else {
-        await this.push(this.smallEntry(open));
-      }
+    this.out.enqueue(async () => {
+      await open.data.end();
       this.records.push(open.record);
     });
   }
 
-  /**
-   * A held entry whole: its local header, with its sizes and CRC, and its
-   * data (deflated in one call, or stored), in one buffer of its own. Not a
-   * slice of Node's shared 64 KiB pool, where deflate's output lands: a
-   * reader that keeps a few bytes of it would keep the pool.
-   */
-  private smallEntry(open: OpenEntry): Buffer {
-    const { record, held, heldBytes } = open;
-    const data = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
-    const written = open.deflated ? deflateRawSync(data, { level: this.level }) : data;
-    open.held = [];
-    record.compressedBytes = written.length;
-    const header = localHeader(record, this.when);
-    const whole = Buffer.allocUnsafeSlow(header.length + written.length);
-    header.copy(whole, 0);
-    written.copy(whole, header.length);
-    return whole;
-  }
-
-  private startDeflate(record: CentralRecord, level: number): DeflateRaw {
-    // highWaterMark reaches the Transform underneath (Node passes its options on), though zlib's types omit it.
-    const deflate = createDeflateRaw({ level, chunkSize: DEFLATE_CHUNK_BYTES, highWaterMark: 2 * PIECE_BYTES } as ZlibOptions);
-    deflate.on('data', (chunk: Buffer) => {
-      record.compressedBytes += chunk.length;
-      this.offset += chunk.length;
-      // The upload is behind: deflate stops producing (and, its buffers full, taking) until it catches up.
-      if (!this.output.push(chunk)) {
-        deflate.pause();
-        this.whenOutputWanted(() => deflate.resume());
-      }
-    });
-    deflate.on('error', (error: Error) => this.fail(error));
-    return deflate;
-  }
-
   private async writeDirectory(): Promise<void> {
-    const directoryOffset = this.offset;
+    const directoryOffset = this.out.offset;
     let piece = Buffer.allocUnsafe(DIRECTORY_PIECE_BYTES);
     let used = 0;
     for (const record of this.records) {
       const length = centralHeaderLength(record);
       if (used + length > piece.length) {
-        await this.push(piece.subarray(0, used));
+        await this.out.push(piece.subarray(0, used));
         piece = Buffer.allocUnsafe(Math.max(DIRECTORY_PIECE_BYTES, length));
         used = 0;
       }
       used = writeCentralHeader(record, this.when, piece, used);
     }
-    if (used > 0) await this.push(piece.subarray(0, used));
-    await this.push(endRecords(this.records.length, this.offset - directoryOffset, directoryOffset));
-    this.output.push(null);
+    if (used > 0) await this.out.push(piece.subarray(0, used));
+    await this.out.push(endRecords(this.records.length, this.out.offset - directoryOffset, directoryOffset));
+    this.out.end();
   }
 
   /**
@@ -365,56 +261,7 @@ export class ZipWriter {
     this.names.add(path);
   }
 
-  /** An event, or the failure (not the AbortError of the wait) if the archive fails first. */
-  private async until(emitter: DeflateRaw, event: string): Promise<void> {
-    try {
-      await once(emitter, event, { signal: this.failedSignal.signal });
-    } catch (error) {
-      this.throwIfFailed();
-      throw error;
-    }
-  }
-
-  /** Pushes bytes into the output; resolves once it wants more. */
-  private async push(bytes: Buffer): Promise<void> {
-    this.throwIfFailed();
-    this.offset += bytes.length;
-    if (!this.output.push(bytes)) await new Promise<void>((resolve) => this.whenOutputWanted(resolve));
-    this.throwIfFailed();
-  }
-
-  private whenOutputWanted(then: () => void): void {
-    const before = this.outputWanted;
-    this.outputWanted = before ? () => (before(), then()) : then;
-  }
-
-  private enqueue(step: () => Promise<void>): Promise<void> {
-    const next = this.tail.then(() => {
-      this.throwIfFailed();
-      return step();
-    });
-    // The chain goes on from a settled promise either way; a failure stays in this.failure for every later step.
-    this.tail = next.catch((error: unknown) => this.fail(error as Error));
-    // Steps nobody awaits (a header, an entry's end) report through the next write or finalize(), never as unhandled.
-    next.catch(() => {});
-    return next;
-  }
-
-  private fail(error: Error): void {
-    if (this.finished) return;
-    this.failure ??= error;
-    this.failedSignal.abort(this.failure);
-    this.current?.deflate?.destroy();
-    for (const fragment of this.fragments) fragment.abort(this.failure);
-    this.fragments.clear();
-    // A writer waiting for the output to want more is released; it then sees the failure.
-    const wanted = this.outputWanted;
-    this.outputWanted = undefined;
-    wanted?.();
-  }
-
   private throwIfFailed(): void {
-    if (this.failure) throw this.failure;
+    this.out.throwIfFailed();
   }
 }
-
