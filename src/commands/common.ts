@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type Config, type Needs, parseConfig, type RawSettings, SETTINGS, type SettingName } from '../config.ts';
+import { type Config, type Needs, parseConfig } from '../config.ts';
+import { type RawSettings, SETTINGS, type SettingName } from '../settings.ts';
 import { parseDurationSeconds } from '../durations.ts';
 import { UsageError } from '../errors.ts';
 import { statusReport } from '../db/status.ts';

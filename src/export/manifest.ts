@@ -1,5 +1,5 @@
 import { ARCHIVE_FORMAT } from './json-schema.ts';
-import type { FileOutcome, UserFileRecord } from './write-files.ts';
+import type { FileOutcome, UserFileRecord } from './file-entry.ts';
 import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
 
 export interface ManifestFile extends WrittenFile {

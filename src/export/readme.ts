@@ -1,6 +1,6 @@
 import type { ExportEntity } from './entities.ts';
 import type { Manifest } from './manifest.ts';
-import type { UserFileRecord } from './write-files.ts';
+import type { UserFileRecord } from './file-entry.ts';
 
 /** README.txt names at most this many files that are not in the archive (manifest.json lists them all). */
 const LISTED_AT_MOST = 1_000;

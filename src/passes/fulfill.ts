@@ -89,7 +89,57 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
   const started = performance.now();
   const { db, log } = deps;
   const { config } = ctx;
-  const summary: FulfillSummary = {
+  const summary = emptySummary();
+  if (options.dryRun) {
+    await dryRun(deps, options, config, summary);
+    summary.seconds = elapsed(started);
+    return summary;
+  }
+
+  const { idle } = options;
+  const mail = options.mailer && { db, mailer: options.mailer, log };
+  // The batch settles what earlier runs left first; `work` does it in its housekeeping.
+  if (!idle) await settleEarlierRuns(deps, mail, config, summary);
+  const exportCtx = exportContextOf(ctx, options);
+  const claims = await claimSource(deps, config, options, summary);
+
+  const slot = async () => {
+    while (!options.signal.aborted && summary.claimed < options.limit) {
+      summary.claimed++; // reserve the slot before the await, so slots never overshoot the limit
+      const claimStarted = performance.now();
+      const request = await claims.next().catch((error: unknown) => {
+        if (!idle) throw error;
+        // A long-running worker outlives a database blip: log, wait for the next poll.
+        log.warn({ err: error }, 'could not claim; retrying at the next poll');
+        return undefined;
+      });
+      if (!request) {
+        summary.claimed--;
+        if (!idle || options.requestIds) return;
+        await idle.wait(options.signal);
+        continue;
+      }
+      idle?.wakeOne(); // there may be more: let one more idle slot look
+      options.observer?.started(request);
+      const outcome = await exportRequest(deps, request, exportCtx, Math.round((performance.now() - claimStarted) * 10) / 10);
+      recordOutcome(summary, outcome);
+      options.observer?.finished(outcome, request);
+      // After the ready update has committed, never before.
+      if (outcome.kind === 'ready' && mail) countEmail(summary, await notifyReady(mail, request.id));
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, slot));
+  // Stopped before their turn: claimed together by --request, never started.
+  for (const request of claims.unstarted) {
+    if (await releaseClaim(db, request.id, request.claimId, 'interrupted; will be retried')) summary.released++;
+  }
+  summary.seconds = elapsed(started);
+  summary.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  return summary;
+}
+
+function emptySummary(): FulfillSummary {
+  return {
     claimed: 0,
     ready: 0,
     retrying: 0,
@@ -107,30 +157,37 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     emailsFailed: 0,
     seconds: 0,
   };
-  const mail = options.mailer && { db, mailer: options.mailer, log };
-  const countEmail = (outcome: EmailOutcome) => {
-    if (outcome === 'sent') summary.emailsSent++;
-    if (outcome === 'failed') summary.emailsFailed++;
-  };
+}
 
-  if (options.dryRun) {
-    await dryRun(deps, options, config, summary);
-    summary.seconds = elapsed(started);
-    return summary;
+function recordOutcome(summary: FulfillSummary, outcome: RequestOutcome): void {
+  if (outcome.kind === 'ready') {
+    summary.ready++;
+    summary.rows += outcome.rows;
+    summary.bytes += outcome.bytes;
+    summary.slowestRequestSeconds = Math.max(summary.slowestRequestSeconds, outcome.seconds);
+    summary.requestSecondsTotal += outcome.seconds;
+  } else if (outcome.kind === 'retry') summary.retrying++;
+  else summary[outcome.kind]++;
+}
+
+function countEmail(summary: FulfillSummary, outcome: EmailOutcome): void {
+  if (outcome === 'sent') summary.emailsSent++;
+  if (outcome === 'failed') summary.emailsFailed++;
+}
+
+/** The batch's first step: the "ready" emails earlier runs owe, and the requests a dead worker left on their last attempt. */
+async function settleEarlierRuns(deps: PassDeps, mail: Parameters<typeof notifyOwed>[0] | undefined, config: ExportConfig, summary: FulfillSummary) {
+  if (mail) {
+    const owed = await notifyOwed(mail);
+    summary.emailsSent += owed.sent;
+    summary.emailsFailed += owed.failed;
   }
+  summary.abandoned = await failAbandonedRequests(deps, config.maxAttempts);
+}
 
-  const { idle } = options;
-  // The batch settles what earlier runs left first; `work` does it in its housekeeping.
-  if (!idle) {
-    if (mail) {
-      const owed = await notifyOwed(mail);
-      summary.emailsSent += owed.sent;
-      summary.emailsFailed += owed.failed;
-    }
-    summary.abandoned = await failAbandonedRequests(deps, config.maxAttempts);
-  }
-
-  const exportCtx: ExportContext = {
+function exportContextOf(ctx: FulfillContext, options: FulfillOptions): ExportContext {
+  const { config } = ctx;
+  return {
     config,
     entities: ctx.entities,
     user: ctx.user,
@@ -141,59 +198,19 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     heartbeatMs: options.heartbeatMs ?? Math.min(5_000, (config.claimTtlSeconds * 1000) / 4),
     onProgress: options.onProgress,
   };
-  const record = (outcome: RequestOutcome) => {
-    if (outcome.kind === 'ready') {
-      summary.ready++;
-      summary.rows += outcome.rows;
-      summary.bytes += outcome.bytes;
-      summary.slowestRequestSeconds = Math.max(summary.slowestRequestSeconds, outcome.seconds);
-      summary.requestSecondsTotal += outcome.seconds;
-    } else if (outcome.kind === 'retry') summary.retrying++;
-    else summary[outcome.kind]++;
-  };
+}
 
-  let next: () => Promise<ClaimedRequest | undefined>;
-  let queue: ClaimedRequest[] = [];
+/**
+ * Where the slots take their requests from: the --request ids, all claimed at
+ * once (those never started are handed back at the end), or the next
+ * claimable request, one claim at a time.
+ */
+async function claimSource(deps: PassDeps, config: ExportConfig, options: FulfillOptions, summary: FulfillSummary) {
   if (options.requestIds) {
-    queue = await claimRequested(deps, options.requestIds, config, summary);
-    next = async () => queue.shift();
-  } else {
-    next = () => claimNext(db, config.claimTtlSeconds, config.maxAttempts);
+    const unstarted = await claimRequested(deps, options.requestIds, config, summary);
+    return { next: async () => unstarted.shift(), unstarted };
   }
-
-  const slot = async () => {
-    while (!options.signal.aborted && summary.claimed < options.limit) {
-      summary.claimed++; // reserve the slot before the await, so slots never overshoot the limit
-      const claimStarted = performance.now();
-      const request = await next().catch((error: unknown) => {
-        if (!idle) throw error;
-        // A long-running worker outlives a database blip: log, wait for the next poll.
-        log.warn({ err: error }, 'could not claim; retrying at the next poll');
-        return undefined;
-      });
-      if (!request) {
-        summary.claimed--;
-        if (!idle || options.requestIds) return;
-        await idle.wait(options.signal);
-        continue;
-      }
-      idle?.wakeOne(); // there may be more: let one more idle slot look
-      options.observer?.started(request);
-      const outcome = await exportRequest(deps, request, exportCtx, Math.round((performance.now() - claimStarted) * 10) / 10);
-      record(outcome);
-      options.observer?.finished(outcome, request);
-      // After the ready update has committed, never before.
-      if (outcome.kind === 'ready' && mail) countEmail(await notifyReady(mail, request.id));
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency }, slot));
-  // Stopped before their turn: claimed together by --request, never started.
-  for (const request of queue) {
-    if (await releaseClaim(db, request.id, request.claimId, 'interrupted; will be retried')) summary.released++;
-  }
-  summary.seconds = elapsed(started);
-  summary.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-  return summary;
+  return { next: () => claimNext(deps.db, config.claimTtlSeconds, config.maxAttempts), unstarted: [] as ClaimedRequest[] };
 }
 
 async function claimRequested(deps: PassDeps, ids: readonly string[], config: ExportConfig, summary: FulfillSummary) {

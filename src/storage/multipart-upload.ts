@@ -45,46 +45,13 @@ export async function uploadStream(body: Readable, options: StreamUploadOptions)
   const { client, params, signal } = options;
   const onAbort = () => body.destroy(abortReason(signal));
   signal.addEventListener('abort', onAbort, { once: true });
-  const parts: CompletedPart[] = [];
-  const inFlight = new Set<Promise<void>>();
-  let uploadId: string | undefined;
-  let failure: unknown;
-  let uploaded = 0;
-  // Buffers of parts whose upload has finished, filled again by the next
-  // parts: a new 8 MiB buffer per part left dead parts for V8 to find only
-  // at its next full collection (tens of MB more at the peak of a large archive).
-  const spare: Buffer[] = [];
-  const take = (size: number) => {
-    const reused = spare.pop();
-    return reused?.length === size ? reused : Buffer.allocUnsafe(size);
-  };
-
-  const sendPart = (partNumber: number, data: Buffer) => {
-    const sent = client
-      .send(new UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId, PartNumber: partNumber, Body: data, ContentLength: data.length }), {
-        abortSignal: signal,
-      })
-      .then(
-        (res) => {
-          parts.push({ PartNumber: partNumber, ETag: res.ETag });
-          uploaded += data.length;
-          options.onProgress?.(uploaded);
-          spare.push(data); // answered: the request is done with it
-        },
-        (error: unknown) => {
-          failure ??= error;
-          body.destroy(error as Error); // stop the writer now, not when it next hands over a part
-        },
-      )
-      .finally(() => inFlight.delete(sent));
-    inFlight.add(sent);
-  };
-
+  const upload = new PartsInFlight(body, options);
   try {
     let first: Buffer | undefined;
     let count = 0;
-    for await (const part of partsOf(body, (sent, partsSent) => nextPartSize(options.basePartBytes, options.expectedBytes?.(), sent, partsSent), take)) {
-      if (failure) throw failure;
+    const partSize = (sent: number, partsSent: number) => nextPartSize(options.basePartBytes, options.expectedBytes?.(), sent, partsSent);
+    for await (const part of partsOf(body, partSize, (size) => upload.take(size))) {
+      upload.throwIfFailed();
       count++;
       if (count === 1) {
         first = part; // one part only? then a single PUT, decided when the second arrives or the body ends
@@ -92,14 +59,14 @@ export async function uploadStream(body: Readable, options: StreamUploadOptions)
       }
       if (count === 2) {
         const created = await client.send(new CreateMultipartUploadCommand(params), { abortSignal: signal });
-        uploadId = created.UploadId;
-        sendPart(1, first!);
+        upload.uploadId = created.UploadId;
+        upload.send(1, first!);
         first = undefined;
       }
-      sendPart(count, part);
-      while (inFlight.size >= options.queueSize && !failure) await Promise.race(inFlight);
+      upload.send(count, part);
+      await upload.room(options.queueSize);
     }
-    if (uploadId === undefined) {
+    if (upload.uploadId === undefined) {
       const data = first ?? Buffer.alloc(0);
       signal.throwIfAborted();
       // No abort signal either: like a complete, a PUT whose body has left may still land after the client gave up on it.
@@ -107,22 +74,89 @@ export async function uploadStream(body: Readable, options: StreamUploadOptions)
       options.onProgress?.(data.length);
       return;
     }
-    await Promise.all(inFlight);
-    if (failure) throw failure;
-    signal.throwIfAborted();
-    parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
-    // No abort signal: see above.
-    await client.send(new CompleteMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
-    uploadId = undefined;
+    await upload.complete();
   } catch (error) {
     // Settle everything this upload started before reporting, and leave no parts behind.
-    await Promise.all(inFlight);
-    if (uploadId !== undefined) {
-      await client.send(new AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId })).catch(() => {});
-    }
+    await upload.abandon();
     throw signal.aborted ? abortReason(signal) : error;
   } finally {
     signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** One multipart upload's parts on their way: at most queueSize at once, their buffers reused, the first failure kept. */
+class PartsInFlight {
+  uploadId: string | undefined;
+  private readonly done: CompletedPart[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  // Buffers of parts whose upload has finished, filled again by the next
+  // parts: a new 8 MiB buffer per part left dead parts for V8 to find only
+  // at its next full collection (tens of MB more at the peak of a large archive).
+  private readonly spare: Buffer[] = [];
+  private failure: unknown;
+  private uploaded = 0;
+  private readonly body: Readable;
+  private readonly options: StreamUploadOptions;
+
+  constructor(body: Readable, options: StreamUploadOptions) {
+    this.body = body;
+    this.options = options;
+  }
+
+  /** A buffer for the next part: one a finished part let go, when its size is right. */
+  take(size: number): Buffer {
+    const reused = this.spare.pop();
+    return reused?.length === size ? reused : Buffer.allocUnsafe(size);
+  }
+
+  send(partNumber: number, data: Buffer): void {
+    const { client, params, signal } = this.options;
+    const sent = client
+      .send(new UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: this.uploadId, PartNumber: partNumber, Body: data, ContentLength: data.length }), {
+        abortSignal: signal,
+      })
+      .then(
+        (res) => {
+          this.done.push({ PartNumber: partNumber, ETag: res.ETag });
+          this.uploaded += data.length;
+          this.options.onProgress?.(this.uploaded);
+          this.spare.push(data); // answered: the request is done with it
+        },
+        (error: unknown) => {
+          this.failure ??= error;
+          this.body.destroy(error as Error); // stop the writer now, not when it next hands over a part
+        },
+      )
+      .finally(() => this.inFlight.delete(sent));
+    this.inFlight.add(sent);
+  }
+
+  /** Resolves once fewer than `queueSize` parts are in flight (or one has failed). */
+  async room(queueSize: number): Promise<void> {
+    while (this.inFlight.size >= queueSize && !this.failure) await Promise.race(this.inFlight);
+  }
+
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Every part answered, then the complete (no abort signal: see uploadStream). */
+  async complete(): Promise<void> {
+    const { client, params, signal } = this.options;
+    await Promise.all(this.inFlight);
+    this.throwIfFailed();
+    signal.throwIfAborted();
+    this.done.sort((a, b) => a.PartNumber! - b.PartNumber!);
+    await client.send(new CompleteMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: this.uploadId, MultipartUpload: { Parts: this.done } }));
+    this.uploadId = undefined;
+  }
+
+  /** Every request settled, and the upload aborted if it was started and not completed. */
+  async abandon(): Promise<void> {
+    await Promise.all(this.inFlight);
+    if (this.uploadId === undefined) return;
+    const { client, params } = this.options;
+    await client.send(new AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: this.uploadId })).catch(() => {});
   }
 }
 

@@ -2,7 +2,8 @@ import { CreateMultipartUploadCommand, PutObjectCommand, S3Client, UploadPartCom
 import { mockClient } from 'aws-sdk-client-mock';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig, type RawSettings } from '../../src/config.ts';
+import { parseConfig } from '../../src/config.ts';
+import type { RawSettings } from '../../src/settings.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 
 /*

@@ -1,0 +1,123 @@
+import { parseBytes } from './byte-sizes.ts';
+import { formatDuration, parseDurationSeconds } from './durations.ts';
+
+/**
+ * Every setting, with its flag and environment variable: the CLI declares its
+ * options from this table and error messages name settings from it, so the two
+ * can never disagree. Parsed once into a frozen Config.
+ */
+export const SETTINGS = {
+  databaseUrl: { flag: '--database-url <url>', env: 'DATABASE_URL', help: 'PostgreSQL connection URL' },
+  bucket: { flag: '--bucket <name>', env: 'S3_BUCKET', help: 'bucket the archives go to' },
+  prefix: { flag: '--prefix <prefix>', env: 'S3_PREFIX', help: 'key prefix of every archive', default: 'exports/' },
+  s3Endpoint: { flag: '--s3-endpoint <url>', env: 'S3_ENDPOINT', help: 'S3-compatible endpoint (MinIO, R2, …); AWS when unset' },
+  s3ForcePathStyle: { flag: '--s3-force-path-style <bool>', env: 'S3_FORCE_PATH_STYLE', help: 'path-style addressing (MinIO)', default: 'false' },
+  s3PublicEndpoint: { flag: '--s3-public-endpoint <url>', env: 'S3_PUBLIC_ENDPOINT', help: 'endpoint the download links are signed for, when users reach storage at another address' },
+  region: { flag: '--region <region>', env: 'AWS_REGION', help: 'AWS region', default: 'us-east-1' },
+  sse: { flag: '--sse <mode>', env: 'S3_SSE', help: 'server-side encryption: AES256, aws:kms, or none (only where the bucket encrypts by itself)', default: 'AES256' },
+  sseKmsKeyId: { flag: '--sse-kms-key-id <id>', env: 'S3_SSE_KMS_KEY_ID', help: 'KMS key id for aws:kms' },
+  linkTtl: { flag: '--link-ttl <duration>', env: 'EXPORT_LINK_TTL', help: 'download link lifetime: seconds or 7d, 36h, 15m; at most 7d', default: '7d' },
+  maxAttempts: { flag: '--max-attempts <n>', env: 'EXPORT_MAX_ATTEMPTS', help: 'attempts before a request ends failed', default: '3' },
+  concurrency: { flag: '--concurrency <n>', env: 'EXPORT_CONCURRENCY', help: 'requests built in parallel by one process', default: '2' },
+  claimTtl: { flag: '--claim-ttl <duration>', env: 'EXPORT_CLAIM_TTL', help: 'how long a claim lives without renewal before another worker may take the request over', default: '5m' },
+  stallTimeout: { flag: '--stall-timeout <duration>', env: 'EXPORT_STALL_TIMEOUT', help: 'a build that writes no row and uploads no byte for this long is abandoned (and retried next run)', default: '3m' },
+  zipLevel: { flag: '--zip-level <0-9>', env: 'EXPORT_ZIP_LEVEL', help: 'deflate level of the archive', default: '1' },
+  logLevel: { flag: '--log-level <level>', env: 'LOG_LEVEL', help: 'fatal, error, warn, info, debug or trace', default: 'info' },
+  pushgatewayUrl: { flag: '--pushgateway-url <url>', env: 'PUSHGATEWAY_URL', help: 'Prometheus Pushgateway that each run pushes its figures to' },
+  smtpUrl: { flag: '--smtp-url <url>', env: 'SMTP_URL', help: 'SMTP server for the "your export is ready" email (smtp:// or smtps://); no email without it' },
+  mailFrom: { flag: '--mail-from <address>', env: 'MAIL_FROM', help: 'sender of the email, e.g. "Example <no-reply@example.com>"' },
+  requestWindow: { flag: '--request-window <duration>', env: 'EXPORT_REQUEST_WINDOW', help: 'a user may have one request that has not failed per this window', default: '24h' },
+  retryBackoff: { flag: '--retry-backoff <duration>', env: 'EXPORT_RETRY_BACKOFF', help: 'a request that failed for a passing reason is retried after this, doubled per attempt (at most 6h)', default: '5m' },
+  pollInterval: { flag: '--poll-interval <duration>', env: 'EXPORT_POLL_INTERVAL', help: 'work: how often an idle worker looks for requests while LISTEN is healthy (every 2 s while it is not)', default: '1m' },
+  pollOnly: { flag: '--poll-only <bool>', env: 'EXPORT_POLL_ONLY', help: 'work: no LISTEN (PgBouncer in transaction mode); poll every 2 s', default: 'false' },
+  housekeepingInterval: { flag: '--housekeeping-interval <duration>', env: 'EXPORT_HOUSEKEEPING_INTERVAL', help: 'work: how often expire, the sweep, owed emails and abandoned requests are handled (once across all workers)', default: '1h' },
+  shutdownGrace: { flag: '--shutdown-grace <duration>', env: 'EXPORT_SHUTDOWN_GRACE', help: 'work: on SIGTERM, how long builds in flight may take to finish before they are handed back', default: '25s' },
+  definition: { flag: '--definition <file>', env: 'EXPORT_DEFINITION', help: 'what leaves the database: a definition file (YAML); the one for the sample schema when unset' },
+  httpPort: { flag: '--http-port <port>', env: 'EXPORT_HTTP_PORT', help: 'work: serve /livez, /readyz and /metrics on this port (off when unset)' },
+  maxFileBytes: { flag: '--max-file-bytes <size>', env: 'EXPORT_MAX_FILE_BYTES', help: "a user's file larger than this is left out of the archive (listed as too_large): bytes or 500MB, 5GiB", default: '5GiB' },
+  spoolDir: { flag: '--spool-dir <dir>', env: 'EXPORT_SPOOL_DIR', help: "where a big entity's CSV, read at the same time as its JSON, waits for its turn (deflated, in a file deleted as soon as it is made); none: in memory, 4 MiB, then it waits", default: 'the system temporary directory' },
+  maxArchiveBytes: { flag: '--max-archive-bytes <size>', env: 'EXPORT_MAX_ARCHIVE_BYTES', help: 'a request whose data and files add up to more than this is refused up front, with the reason on the request (and stopped at it while written)', default: '100GiB' },
+  maxFiles: { flag: '--max-files <n>', env: 'EXPORT_MAX_FILES', help: "a request whose rows point at more of the user's files than this is refused up front, with the reason on the request (memory grows with the files of one archive: README)", default: '100000' },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export type RawSettings = Partial<Record<SettingName, string>>;
+
+export function settingLabel(name: SettingName): string {
+  const s = SETTINGS[name];
+  return `${s.env} (${s.flag.split(' ')[0]})`;
+}
+
+export /** Reads settings by name, each by its kind's rule, and collects every problem (named by its setting, never with a secret's value). */
+class SettingReader {
+  readonly problems: string[] = [];
+  private readonly raw: RawSettings;
+
+  constructor(raw: RawSettings) {
+    this.raw = raw;
+  }
+
+  /** The setting, trimmed; its default when unset or empty. */
+  value(name: SettingName): string | undefined {
+    const v = this.raw[name]?.trim();
+    if (v !== undefined && v !== '') return v;
+    return 'default' in SETTINGS[name] ? (SETTINGS[name] as { default: string }).default : undefined;
+  }
+
+  readonly problem = (name: SettingName, text: string): void => {
+    this.problems.push(`${settingLabel(name)} ${text}`);
+  };
+
+  required(name: SettingName, needed: boolean | undefined): string {
+    const v = this.value(name);
+    if (needed && v === undefined) this.problem(name, 'is required');
+    return v ?? '';
+  }
+
+  url(name: SettingName, protocols: string[]): string | undefined {
+    const v = this.value(name);
+    if (v === undefined) return undefined;
+    if (!isUrl(v, protocols)) this.problem(name, `is not a valid ${protocols.join(' or ')} URL`);
+    return v;
+  }
+
+  integer(name: SettingName, min: number, max: number): number {
+    const v = this.value(name) ?? '';
+    const n = /^-?\d+$/.test(v) ? Number(v) : Number.NaN;
+    if (!(n >= min && n <= max)) this.problem(name, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    return n;
+  }
+
+  duration(name: SettingName, maxSeconds: number): number {
+    const v = this.value(name) ?? '';
+    const seconds = parseDurationSeconds(v);
+    if (seconds === undefined) this.problem(name, `must be a positive duration such as 604800, 7d, 36h or 15m, got ${JSON.stringify(v)}`);
+    else if (seconds > maxSeconds) this.problem(name, `must be at most ${formatDuration(maxSeconds)} (${maxSeconds} s), got ${JSON.stringify(v)}`);
+    return seconds ?? 0;
+  }
+
+  bytes(name: SettingName): number {
+    const v = this.value(name) ?? '';
+    const n = parseBytes(v);
+    if (n === undefined) this.problem(name, `must be a size such as 1073741824, 500MB or 5GiB, got ${JSON.stringify(v)}`);
+    return n ?? 0;
+  }
+
+  boolean(name: SettingName): boolean {
+    const v = (this.value(name) ?? '').toLowerCase();
+    if (['true', '1', 'yes'].includes(v)) return true;
+    if (['false', '0', 'no'].includes(v)) return false;
+    this.problem(name, `must be true or false, got ${JSON.stringify(v)}`);
+    return false;
+  }
+}
+
+export function isUrl(text: string, protocols: string[]): boolean {
+  try {
+    const u = new URL(text);
+    return protocols.includes(u.protocol.replace(/:$/, '')) && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
