@@ -59,6 +59,8 @@ export interface WriteArchiveOptions {
   /** Called once the data is written, to learn when the link will expire (README.txt says so). */
   linkExpiry: () => Promise<Date>;
   onProgress?: (progress: Progress) => void;
+  /** Told, once the snapshot has closed, how many seconds it was held open. */
+  onSnapshotClosed?: (seconds: number) => void;
   /** Aborting it closes the snapshot's connection, ending whatever query is running. */
   signal?: AbortSignal;
 }
@@ -130,6 +132,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     await zip.addText('README.txt', readmeText(manifest, options.entities));
     await writeManifest(zip, manifest);
     await snapshot.close();
+    options.onSnapshotClosed?.(snapshot.heldSeconds!);
     return manifest;
   } catch (error) {
     await snapshot.close(error as Error);

@@ -87,6 +87,8 @@ class Build {
   private notIncludedLogged = 0;
   /** Entities whose CSV was read on a second connection while their JSON was written: where it waited, or dropped. */
   private readonly csvReadAhead: Record<string, string> = {};
+  /** How long the snapshot was held open (the ready line says so: it holds back vacuum on the application's primary). */
+  private snapshotSeconds: number | undefined;
 
   private readonly deps: PassDeps;
   private readonly request: ClaimedRequest;
@@ -150,6 +152,7 @@ class Build {
         maxArchiveBytes: ctx.config.maxArchiveBytes,
         maxFiles: ctx.config.maxFiles,
         onPlan: (bytes) => (this.pipeline.expectedBytes = bytes),
+        onSnapshotClosed: (seconds) => (this.snapshotSeconds = seconds),
         linkExpiry: () => this.presign(),
         onProgress: (p) => {
           const first = !totalsKnown;
@@ -219,6 +222,7 @@ class Build {
         rows: counts,
         bytes,
         seconds: this.seconds(),
+        snapshotSeconds: this.snapshotSeconds,
         ms: this.ms,
         expiresAt: link.expiresAt.toISOString(),
         ...(Object.keys(csvReadAhead).length > 0 ? { csvReadAhead } : {}),

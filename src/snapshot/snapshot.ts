@@ -22,6 +22,22 @@ export const LEFT_OUT_SETTING = 'exporter.left_out';
 const SAME_ORDER = 'set local synchronize_seqscans = off; set local max_parallel_workers_per_gather = 0';
 /** One consistent view that never writes. */
 const BEGIN = 'begin isolation level repeatable read, read only';
+/**
+ * The snapshot's own session guards, whatever the role's or database's
+ * settings (README: production databases). A production role's
+ * statement_timeout (say 30 s) would end a heavy user's COPY, and its
+ * idle_in_transaction_session_timeout would end the snapshot while the user's
+ * files download between two of its queries: every retry would fail the same
+ * way. Neither is bounded here by time, because a big export is long by
+ * right; the build's stall watchdog (EXPORT_STALL_TIMEOUT) ends a read that
+ * makes no progress, closing this connection, and the claim's lease bounds a
+ * build whose process died. A lock is waited for at most a minute: the
+ * snapshot only reads, so it waits only behind DDL on the application's
+ * tables, and the request is better retried than left hanging behind a
+ * migration (which would itself queue every later reader of that table).
+ * SET LOCAL: they end with the transaction, and hold behind a pooler.
+ */
+const GUARDS = "set local statement_timeout = 0; set local idle_in_transaction_session_timeout = 0; set local lock_timeout = '60s'";
 
 /**
  * One consistent view of a user's data: every query of one export runs in a
@@ -41,11 +57,15 @@ export class Snapshot {
   private readonly onError = (error: Error) => (this.broken ??= error);
   /** The snapshot's time, ISO 8601 UTC with microseconds. */
   readonly asOf: string;
+  /** When its transaction began (performance.now()), and how long it was held once closed. */
+  private readonly began: number;
+  private heldMs: number | undefined;
 
-  private constructor(pool: pg.Pool, client: pg.PoolClient, asOf: string) {
+  private constructor(pool: pg.Pool, client: pg.PoolClient, asOf: string, began: number) {
     this.pool = pool;
     this.client = client;
     this.asOf = asOf;
+    this.began = began;
     client.on('error', this.onError);
   }
 
@@ -60,10 +80,11 @@ export class Snapshot {
    */
   static async openWith(pool: pg.Pool, statements: readonly string[]): Promise<{ snapshot: Snapshot; results: pg.QueryResult[] }> {
     const client = await pool.connect();
+    const began = performance.now();
     try {
-      const results = (await client.query([BEGIN, SAME_ORDER, `select ${isoTimestamp('now()')} as as_of`, ...statements].join('; '))) as unknown as pg.QueryResult<{ as_of: string }>[];
+      const results = (await client.query([BEGIN, GUARDS, SAME_ORDER, `select ${isoTimestamp('now()')} as as_of`, ...statements].join('; '))) as unknown as pg.QueryResult<{ as_of: string }>[];
       const asOf = results.at(-1 - statements.length)!.rows[0]!.as_of;
-      return { snapshot: new Snapshot(pool, client, asOf), results: results.slice(results.length - statements.length) };
+      return { snapshot: new Snapshot(pool, client, asOf, began), results: results.slice(results.length - statements.length) };
     } catch (error) {
       client.release(error as Error);
       throw error;
@@ -98,14 +119,15 @@ export class Snapshot {
     } catch {
       return null;
     }
+    const began = performance.now();
     try {
-      await client.query(`${BEGIN}; set transaction snapshot '${id}'; ${SAME_ORDER}`);
+      await client.query(`${BEGIN}; set transaction snapshot '${id}'; ${GUARDS}; ${SAME_ORDER}`);
     } catch (error) {
       client.release(error as Error);
       return null;
     }
     // Closed while it was being opened (the build was stopped): close it too.
-    const reader = new Snapshot(pool, client, this.asOf);
+    const reader = new Snapshot(pool, client, this.asOf, began);
     if (this.leftOut !== undefined) await reader.leaveOut(this.leftOut);
     if (this.closed) await reader.close(new Error('the snapshot was closed'));
     return reader;
@@ -122,6 +144,11 @@ export class Snapshot {
     if (paths.length === 0) return;
     this.leftOut = paths;
     await this.client.query('select set_config($1, $2, true)', [LEFT_OUT_SETTING, paths.join('\n')]);
+  }
+
+  /** How long its transaction was open, in seconds (tenths), once closed: what it held back of vacuum on the application's primary. */
+  get heldSeconds(): number | undefined {
+    return this.heldMs === undefined ? undefined : Math.round(this.heldMs / 100) / 10;
   }
 
   /** Streams the output of a COPY … TO STDOUT statement. */
@@ -170,6 +197,7 @@ export class Snapshot {
   async close(error?: Error): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.heldMs = performance.now() - this.began;
     this.client.off('error', this.onError);
     if (error) {
       this.client.release(error);
