@@ -1,8 +1,11 @@
 /**
- * `npm run bench:ab -- --a dist-a --b dist-b [--pairs 5] [--runs 1000000]`:
+ * `npm run bench:ab -- --a dist-a --b dist-b [--pairs 5] [--runs 1000000 | --light 2000]`:
  * two builds of the exporter, interleaved (A, B, A, B, …) on the same heavy
  * user, each run against the floor (psql COPY of the same rows) measured just before it:
  * what a change costs or gains, beyond this machine's noise (BENCHMARKS.md).
+ * With --light N: N light users (a few dozen rows each), every request built
+ * by one `fulfill` per run; a run's figure is its requests per second, and
+ * the pair's ratio compares the two builds' times side by side.
  *
  * Build the two with `npx tsc -p tsconfig.json --outDir dist-a` (and
  * dist-b, from the other checkout or patch): a build's folder must sit at the
@@ -24,6 +27,7 @@ const { values: flags } = parseArgs({
     b: { type: 'string' },
     pairs: { type: 'string', default: '5' },
     runs: { type: 'string', default: '1000000' },
+    light: { type: 'string' },
   },
 });
 if (!flags.a || !flags.b) throw new Error('--a and --b name the two builds (folders at the repository root)');
@@ -41,6 +45,15 @@ try {
   await db.connect();
   await createSampleFileTables(db);
   log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`);
+  if (flags.light) await lightPairs(Number(flags.light));
+  else await heavyPairs();
+} finally {
+  await db.end().catch(() => {});
+  await s3.stop();
+  await postgres.stop();
+}
+
+async function heavyPairs() {
   const user = await seedUser(db, { projects: 50, features: 5_000, runs: Number(flags.runs), releases: 20_000 });
   await db.query('vacuum analyze');
   const request = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [user])).rows[0].id;
@@ -54,17 +67,33 @@ try {
       log(`pair ${pair} ${which}: ${result.seconds.toFixed(2)} s (floor ${floor.toFixed(2)} s, ${(result.seconds / floor).toFixed(2)}x), peak RSS ${rss} MB`);
     }
   }
-} finally {
-  await db.end().catch(() => {});
-  await s3.stop();
-  await postgres.stop();
 }
+
+async function lightPairs(count: number) {
+  const users: string[] = [];
+  for (let i = 0; i < count; i++) users.push(await seedUser(db, { projects: 1, features: 5, runs: 30, releases: 2 }));
+  await db.query(`insert into data_export_requests (user_id) select unnest($1::uuid[])`, [users]);
+  await db.query('vacuum analyze');
+  for (let pair = 1; pair <= Number(flags.pairs); pair++) {
+    for (const which of pair % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
+      await db.query(`update data_export_requests set status = 'pending', attempts = 0, claim_id = null, claim_expires_at = null, not_before = null`);
+      const result = await runNode(builds[which], ['fulfill', '--limit', String(count)], env);
+      const ready = result.logs.filter((l) => l.msg === 'request ready').length;
+      if (ready !== count) throw new Error(`${which}: ${ready} of ${count} requests ready`);
+      const rss = Number(result.logs.find((l) => l.msg === 'fulfill finished')?.maxRssMb);
+      // No floor: the ratio is a rate (requests per second), and B/A compares the two side by side.
+      figures[which].push({ seconds: result.seconds, rss, ratio: count / result.seconds });
+      log(`pair ${pair} ${which}: ${result.seconds.toFixed(2)} s, ${(count / result.seconds).toFixed(1)} requests/s, peak RSS ${rss} MB`);
+    }
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 for (const which of ['A', 'B'] as const) {
   const f = figures[which];
   process.stdout.write(
     `${which} (${flags[which === 'A' ? 'a' : 'b']}): median ${median(f.map((x) => x.seconds)).toFixed(2)} s (${f.map((x) => x.seconds.toFixed(2)).join(', ')}), ` +
-      `ratio to floor ${median(f.map((x) => x.ratio)).toFixed(2)}x, peak RSS ${Math.max(...f.map((x) => x.rss))} MB\n`,
+      `${flags.light ? `${median(f.map((x) => x.ratio)).toFixed(1)} requests/s` : `ratio to floor ${median(f.map((x) => x.ratio)).toFixed(2)}x`}, peak RSS ${Math.max(...f.map((x) => x.rss))} MB\n`,
   );
 }
 const pairs = figures.A.map((a, i) => figures.B[i]!.seconds / a.seconds);
