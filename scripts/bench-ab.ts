@@ -7,11 +7,12 @@
  * by one `fulfill` per run; a run's figure is its requests per second, and
  * the pair's ratio compares the two builds' times side by side.
  *
- * Build the two with `npx tsc -p tsconfig.json --outDir dist-a` (and
- * dist-b, from the other checkout or patch): a build's folder must sit at the
- * repository's root, beside definitions/ and sql/, which it finds by relative
- * path.
+ * Build the two with `npx tsc -p tsconfig.json --outDir dist` in each
+ * checkout and name each build's folder (absolute, or from this repository's
+ * root): a build finds its own definitions/ and sql/ beside it, by relative
+ * path, so an older checkout's build runs with its own.
  */
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,7 +20,7 @@ import pg from 'pg';
 import { exporterEnvironment, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
 import { copyFloor } from './lib/floor.ts';
 import { runNode } from './lib/run-node.ts';
-import { createSampleFileTables, seedUser } from './lib/sample-data.ts';
+import { createSampleSchema, seedUser } from './lib/sample-data.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -37,13 +38,21 @@ const log = (text: string) => process.stderr.write(`${text}\n`);
 
 const postgres = await startEmbeddedPostgres();
 const s3 = await startS3rver();
-const env = { ...process.env, ...(await exporterEnvironment(postgres.url, s3.info, 'bench')), LOG_LEVEL: 'info', NODE_OPTIONS: '' };
+const shared = { ...process.env, ...(await exporterEnvironment(postgres.url, s3.info, 'bench')), LOG_LEVEL: 'info', NODE_OPTIONS: '' };
+/** Each build with its own checkout's definition of the sample with its files (an older checkout has only sample.yaml). */
+const envOf = (which: 'A' | 'B') => {
+  const definitions = path.resolve(path.dirname(builds[which]), '..', 'definitions');
+  const withFiles = path.join(definitions, 'sample-files.yaml');
+  return { ...shared, EXPORT_DEFINITION: existsSync(withFiles) ? withFiles : path.join(definitions, 'sample.yaml') };
+};
 const db = new pg.Client({ connectionString: postgres.url });
 const figures: Record<'A' | 'B', { seconds: number; rss: number; ratio: number }[]> = { A: [], B: [] };
 try {
-  await runNode(builds.A, ['migrate'], env);
   await db.connect();
-  await createSampleFileTables(db);
+  await createSampleSchema(db);
+  // Both builds' migrations, A's first: B may be the newer (and link what A never knew of).
+  await runNode(builds.A, ['migrate'], envOf('A'));
+  await runNode(builds.B, ['migrate'], envOf('B'));
   log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`);
   if (flags.light) await lightPairs(Number(flags.light));
   else await heavyPairs();
@@ -61,7 +70,7 @@ async function heavyPairs() {
     // Alternate which goes first, so neither always runs on a warmer cache.
     for (const which of pair % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
       const floor = await copyFloor(postgres.url, user);
-      const result = await runNode(builds[which], ['fulfill', '--request', request], env);
+      const result = await runNode(builds[which], ['fulfill', '--request', request], envOf(which));
       const rss = Number(result.logs.find((l) => l.msg === 'fulfill finished')?.maxRssMb);
       figures[which].push({ seconds: result.seconds, rss, ratio: result.seconds / floor });
       log(`pair ${pair} ${which}: ${result.seconds.toFixed(2)} s (floor ${floor.toFixed(2)} s, ${(result.seconds / floor).toFixed(2)}x), peak RSS ${rss} MB`);
@@ -77,7 +86,7 @@ async function lightPairs(count: number) {
   for (let pair = 1; pair <= Number(flags.pairs); pair++) {
     for (const which of pair % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
       await db.query(`update data_export_requests set status = 'pending', attempts = 0, claim_id = null, claim_expires_at = null, not_before = null`);
-      const result = await runNode(builds[which], ['fulfill', '--limit', String(count)], env);
+      const result = await runNode(builds[which], ['fulfill', '--limit', String(count)], envOf(which));
       const ready = result.logs.filter((l) => l.msg === 'request ready').length;
       if (ready !== count) throw new Error(`${which}: ${ready} of ${count} requests ready`);
       const rss = Number(result.logs.find((l) => l.msg === 'fulfill finished')?.maxRssMb);

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { exporterEnvironment, SAMPLE_UPLOADS_BUCKET, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
 import { runNode } from './lib/run-node.ts';
-import { createSampleFileTables, seedUploads, seedUser } from './lib/sample-data.ts';
+import { createSampleSchema, seedUploads, seedUser } from './lib/sample-data.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -42,9 +42,9 @@ const db = new pg.Client({ connectionString: postgres.url });
 execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
 const lines: string[] = [];
 try {
-  await runNode(BIN, ['migrate'], env);
   await db.connect();
-  await createSampleFileTables(db);
+  await createSampleSchema(db);
+  await runNode(BIN, ['migrate'], env);
   log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`);
   const shape = { projects: 1, features: 5, runs: 30, releases: 2 };
   const baseline = await measure('no files', await seedUser(db, shape), 0);

@@ -26,7 +26,7 @@ import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { exporterEnvironment, SAMPLE_UPLOADS_BUCKET, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
 import { copyFloor } from './lib/floor.ts';
-import { createSampleFileTables, seedUploads, seedUser } from './lib/sample-data.ts';
+import { createSampleSchema, seedUploads, seedUser } from './lib/sample-data.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -87,9 +87,9 @@ const db = new pg.Client({ connectionString: postgres.url });
 execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
 
 try {
-  await exporter(['migrate']);
   await db.connect();
-  await createSampleFileTables(db);
+  await createSampleSchema(db);
+  await exporter(['migrate']);
   log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`);
 
   await heavyScenario('heavy', RUNS);

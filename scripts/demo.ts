@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import pg from 'pg';
 import yauzl from 'yauzl';
 import { exporterEnvironment, SAMPLE_UPLOADS_BUCKET, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
-import { createPendingRequest, createSampleFileTables, demoUploads, seedUploads, seedUser } from './lib/sample-data.ts';
+import { createPendingRequest, createSampleSchema, demoUploads, seedUploads, seedUser } from './lib/sample-data.ts';
 
 const BIN = new URL('../bin/exporter', import.meta.url).pathname;
 const BUCKET = 'exports-demo';
@@ -34,12 +34,13 @@ try {
   };
 
   say(`PostgreSQL at ${postgres.url.replace(/:[^:@/]+@/, ':***@')}, S3 API at ${s3.info.endpoint}`);
+  const db = new pg.Client({ connectionString: postgres.url });
+  await db.connect();
+  say("the sample application's tables, as its own migrations would make them (definitions/sample-schema.sql, sample-files.sql)");
+  await createSampleSchema(db);
   if ((await exporter('migrate')) !== 0) throw new Error('migrate failed');
 
   say('sample data: three users, each with a pending export request; the first has uploaded files');
-  const db = new pg.Client({ connectionString: postgres.url });
-  await db.connect();
-  await createSampleFileTables(db);
   const users = [
     await seedUser(db, { projects: 3, features: 40, runs: 2_000, releases: 12 }, 'ada@example.test'),
     await seedUser(db, { projects: 1, features: 5, runs: 30, releases: 2 }, 'grace@example.test'),

@@ -165,14 +165,14 @@ export async function startS3rver(): Promise<Service<S3Info>> {
 }
 
 /** Creates `bucket` on the throwaway S3 server and returns the environment that points the exporter at both servers. */
-/** The bucket of the sample application's uploads (definitions/sample.yaml). */
+/** The bucket of the sample application's uploads (definitions/sample-files.yaml). */
 export const SAMPLE_UPLOADS_BUCKET = 'sample-uploads';
 
 export async function exporterEnvironment(databaseUrl: string, s3: S3Info, bucket: string): Promise<Record<string, string>> {
   const { CreateBucketCommand, S3Client } = await import('@aws-sdk/client-s3');
   const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3 });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  // Where the sample definition reads users' files from (definitions/sample.yaml, file_sources.uploads).
+  // Where the sample definition reads users' files from (definitions/sample-files.yaml, file_sources.uploads).
   await client.send(new CreateBucketCommand({ Bucket: SAMPLE_UPLOADS_BUCKET }));
   client.destroy();
   return {
@@ -183,5 +183,7 @@ export async function exporterEnvironment(databaseUrl: string, s3: S3Info, bucke
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: s3.accessKeyId,
     AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    // The sample application with its uploads (the default definition has no files).
+    EXPORT_DEFINITION: new URL('../../definitions/sample-files.yaml', import.meta.url).pathname,
   };
 }

@@ -4,8 +4,17 @@ import type { Readable } from 'node:stream';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 
-/** The sample application's upload tables (definitions/sample-files.sql says why they are not a migration). */
-export async function createSampleFileTables(db: pg.Pool | pg.Client): Promise<void> {
+/** The sample application with its uploads: the definition the demo, the tests and the benchmark export with. */
+export const SAMPLE_FILES_DEFINITION = new URL('../../definitions/sample-files.yaml', import.meta.url).pathname;
+
+/**
+ * The sample application's tables, as its own migrations would have made
+ * them before `exporter migrate` (which never creates an application table):
+ * the five entities (definitions/sample-schema.sql) and their uploads
+ * (definitions/sample-files.sql).
+ */
+export async function createSampleSchema(db: pg.Pool | pg.Client): Promise<void> {
+  await db.query(readFileSync(new URL('../../definitions/sample-schema.sql', import.meta.url), 'utf8'));
   await db.query(readFileSync(new URL('../../definitions/sample-files.sql', import.meta.url), 'utf8'));
 }
 
@@ -88,7 +97,7 @@ export async function seedUploads(
   uploads: { avatar?: SampleUpload; assets?: SampleUpload[] },
 ): Promise<void> {
   const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3, requestChecksumCalculation: 'WHEN_REQUIRED' });
-  // Where the sample application keeps each kind (definitions/sample.yaml binds each key to its row by these prefixes).
+  // Where the sample application keeps each kind (definitions/sample-files.yaml binds each key to its row by these prefixes).
   const put = async (upload: SampleUpload, folder: string): Promise<string> => {
     const key = `${folder}${randomUUID()}`;
     const body = Buffer.isBuffer(upload.body) ? upload.body : upload.body();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createRequest } from '../db/intake.ts';
 import { UsageError } from '../errors.ts';
-import { commandContext, type CommandTools, requireUuids, returning, withDatabase, withSettings, writeJson } from './common.ts';
+import { commandContext, type CommandTools, returning, withDatabase, withSettings, writeJson } from './common.ts';
 
 export function registerRequest(program: Command, tools: CommandTools): void {
   withSettings(
@@ -12,7 +12,8 @@ export function registerRequest(program: Command, tools: CommandTools): void {
       .option('--json', 'print the result as JSON', false),
     ['databaseUrl', 'requestWindow', 'logLevel'],
   ).action(returning(tools, async (userId: string, flags: { json: boolean }, cmd: Command) => {
-    requireUuids([userId], 'request');
+    // Any key type (uuid, integer, text): the database says whether it names a user.
+    if (userId.trim() === '' || userId.length > 1000 || /[\u0000-\u001f\u007f]/.test(userId)) throw new UsageError(`request: not a user id: ${JSON.stringify(userId.slice(0, 100))}`);
     const { config, log } = commandContext(cmd, tools.io, { database: true });
     const result = await withDatabase(config, (db) => createRequest(db, userId, config.requestWindowSeconds));
     if (result.kind === 'no-such-user') throw new UsageError(`request: no user with id ${userId}`);

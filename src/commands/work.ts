@@ -5,7 +5,7 @@ import { nextRetryAt } from '../db/requests.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { NotReadyError, startHttpServer } from '../http-server.ts';
 import { LiveMetrics } from '../live-metrics.ts';
-import { runFulfill } from '../passes/fulfill.ts';
+import { recipientsOf, runFulfill } from '../passes/fulfill.ts';
 import type { PassDeps } from '../passes/export-request.ts';
 import { type HousekeepingOptions, housekeepIfDue } from '../passes/housekeeping.ts';
 import { systemClock } from '../clock.ts';
@@ -68,7 +68,7 @@ export function registerWork(program: Command, tools: CommandTools): void {
               },
               log,
             );
-      const housekeeping = keepHouse({ ...passDeps, log }, { intervalSeconds: work.housekeepingIntervalSeconds, maxAttempts: config.export.maxAttempts, mailer, signal: stopping });
+      const housekeeping = keepHouse({ ...passDeps, log }, { intervalSeconds: work.housekeepingIntervalSeconds, maxAttempts: config.export.maxAttempts, mailer, recipients: recipientsOf(context.user), signal: stopping });
       log.info({ concurrency: config.export.concurrency, pollOnly: work.pollOnly, pollIntervalSeconds: work.pollIntervalSeconds, httpPort: work.httpPort }, 'work started');
       try {
         const progress = progressReporter(tools.io, passDeps.log);

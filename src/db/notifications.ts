@@ -1,6 +1,10 @@
 import { sql } from 'kysely';
 import type { Db } from './connect.ts';
 import type { RowCounts } from './schema.ts';
+import type { UserTable } from '../export/entities.ts';
+
+/** The user table with the column the email goes to (the definition's user_email). */
+export type Recipients = UserTable & { emailColumn: string };
 
 export interface EmailToSend {
   id: string;
@@ -22,16 +26,21 @@ const NOTIFY_CLAIM_SECONDS = 600;
  * request whose email was neither sent nor given up on, and that no other
  * worker is sending right now. Counts the attempt.
  */
-export async function claimNotification(db: Db, id: string): Promise<EmailToSend | undefined> {
+export async function claimNotification(db: Db, id: string, user: Recipients): Promise<EmailToSend | undefined> {
+  // Names from the definition (plain lower-case SQL names, its parser allows no other).
+  const users = sql.raw(user.table);
+  const key = sql.raw(`u.${user.idColumn} = r.user_id::${user.keyType}`);
+  const name = sql.raw(user.nameColumn ? `u.${user.nameColumn}` : 'null::text');
+  const email = sql.raw(`u.${user.emailColumn}`);
   const { rows } = await sql<EmailToSend>`
     update data_export_requests r
        set notify_attempts = r.notify_attempts + 1, notify_claimed_at = now()
-      from users u
-     where r.id = ${id} and u.id = r.user_id
+      from ${users} u
+     where r.id = ${id} and ${key}
        and r.status = 'ready' and r.expires_at > now()
        and r.notified_at is null and r.notify_error is null
        and (r.notify_claimed_at is null or r.notify_claimed_at < now() - make_interval(secs => ${NOTIFY_CLAIM_SECONDS}))
-    returning r.id, r.user_id as "userId", u.email, u.name, r.download_url as "downloadUrl", r.expires_at as "expiresAt",
+    returning r.id, r.user_id as "userId", ${email} as email, ${name} as name, r.download_url as "downloadUrl", r.expires_at as "expiresAt",
               r.row_counts as "rowCounts", r.archive_bytes::float8 as "archiveBytes", r.notify_attempts as "notifyAttempts"`.execute(db);
   return rows[0];
 }

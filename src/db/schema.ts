@@ -48,12 +48,6 @@ export interface DataExportDeletedObjectsTable {
   deletedAt: ColumnType<Date, never, never>;
 }
 
-export interface UsersTable {
-  id: string;
-  email: string;
-  name: string | null;
-}
-
 /** When each housekeeping task last ran, across all workers. */
 export interface DataExportHousekeepingTable {
   name: string;
@@ -64,5 +58,4 @@ export interface Database {
   dataExportHousekeeping: DataExportHousekeepingTable;
   dataExportRequests: DataExportRequestsTable;
   dataExportDeletedObjects: DataExportDeletedObjectsTable;
-  users: UsersTable;
 }

@@ -4,6 +4,8 @@ import type { Db } from '../db/connect.ts';
 export interface CatalogColumn {
   /** information_schema's data_type: "uuid", "text", "timestamp with time zone", … */
   type: string;
+  /** The type as SQL names it (format_type: character varying(64), citext, a domain's name): what a value is cast to. */
+  sqlType: string;
   nullable: boolean;
 }
 
@@ -24,16 +26,18 @@ export interface Catalog {
 
 /** Reads the tables of the current schema (the application's, where the exporter's own tables live too). */
 export async function readCatalog(db: Db): Promise<Catalog> {
-  const { rows: columns } = await sql<{ tableName: string; columnName: string; dataType: string; isNullable: string }>`
-    select c.table_name, c.column_name, c.data_type, c.is_nullable
+  const { rows: columns } = await sql<{ tableName: string; columnName: string; dataType: string; sqlType: string; isNullable: string }>`
+    select c.table_name, c.column_name, c.data_type, c.is_nullable,
+           format_type(a.atttypid, a.atttypmod) as sql_type
       from information_schema.columns c
       join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
+      join pg_attribute a on a.attrelid = format('%I.%I', c.table_schema, c.table_name)::regclass and a.attname = c.column_name
      where c.table_schema = current_schema() and t.table_type = 'BASE TABLE'
      order by c.table_name, c.ordinal_position`.execute(db);
   const tables = new Map<string, Map<string, CatalogColumn>>();
   for (const c of columns) {
     if (!tables.has(c.tableName)) tables.set(c.tableName, new Map());
-    tables.get(c.tableName)!.set(c.columnName, { type: c.dataType, nullable: c.isNullable === 'YES' });
+    tables.get(c.tableName)!.set(c.columnName, { type: c.dataType, sqlType: c.sqlType, nullable: c.isNullable === 'YES' });
   }
   const { rows: foreignKeys } = await sql<ForeignKey>`
     select cl.relname as table, a.attname as column, rcl.relname as ref_table, ra.attname as ref_column

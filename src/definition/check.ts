@@ -17,6 +17,7 @@ export function checkDefinition(def: Definition, catalog: Catalog): string[] {
   const fk = (table: string, column: string): ForeignKey | undefined => catalog.foreignKeys.find((f) => f.table === table && f.column === column);
   const users = catalog.tables.get(def.userTable);
   if (!users) problems.push(`${def.userTable}: the user table does not exist ${at(1)}`);
+  else problems.push(...checkUserColumns(def, catalog, at));
 
   const byName = new Map(def.entities.map((e) => [e.name, e]));
   for (const e of def.entities) {
@@ -56,6 +57,33 @@ export function checkDefinition(def: Definition, catalog: Catalog): string[] {
   }
   for (const table of Object.keys(def.leftOut)) if (!catalog.tables.has(table)) problems.push(`${table}: in left_out but does not exist ${at(1)}`);
   return problems;
+}
+
+/**
+ * The user table's key is one column that identifies a user (the named
+ * `user_key`, else the table's one-column primary key), and the email's
+ * columns exist as text.
+ */
+function checkUserColumns(def: Definition, catalog: Catalog, at: (line: number) => string): string[] {
+  const problems: string[] = [];
+  const users = catalog.tables.get(def.userTable)!;
+  const key = userKeyColumn(def, catalog);
+  if (key === undefined) problems.push(`${def.userTable}: has no one-column primary key; name the column that identifies a user (user_key: …) ${at(1)}`);
+  else if (!users.has(key)) problems.push(`${def.userTable}.${key}: the user key does not exist ${at(1)}`);
+  for (const [role, column] of [['user_email', def.userEmail], ['user_name', def.userName]] as const) {
+    if (column === undefined) continue;
+    const live = users.get(column);
+    if (!live) problems.push(`${def.userTable}.${column}: ${role} does not exist ${at(1)}`);
+    else if (!TEXT_TYPES.has(live.type)) problems.push(`${def.userTable}.${column}: ${role} must be text, it is ${live.type} ${at(1)}`);
+  }
+  return problems;
+}
+
+/** The column a request's user_id names: `user_key`, else the user table's one-column primary key. */
+export function userKeyColumn(def: Definition, catalog: Catalog): string | undefined {
+  if (def.userKey !== undefined) return def.userKey;
+  const key = catalog.primaryKeys.get(def.userTable);
+  return key?.length === 1 ? key[0] : undefined;
 }
 
 const TEXT_TYPES = new Set(['text', 'character varying', 'character']);

@@ -1,6 +1,6 @@
 /**
  * A definition: what leaves the database, for one application's schema
- * (definitions/sample.yaml is the one shipped). Parsed and validated by
+ * (definitions/sample.yaml is the default, sample-files.yaml the demo's). Parsed and validated by
  * parse.ts, checked against the live database by check.ts, and turned into
  * the export's queries by resolve.ts.
  */
@@ -101,6 +101,11 @@ export interface Definition {
   /** Where it was read from, for messages. */
   file: string;
   userTable: string;
+  /** The user table's key, which a request's user_id holds (default: its one-column primary key). */
+  userKey?: string;
+  /** Its columns the "ready" email is addressed with (the email is off without `userEmail`). */
+  userEmail?: string;
+  userName?: string;
   entities: readonly EntityRule[];
   fileSources: Readonly<Record<string, FileSourceRule>>;
   /** Tables that reference users or an entity and are deliberately not exported, with why. */

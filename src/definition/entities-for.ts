@@ -2,9 +2,11 @@ import type { Db } from '../db/connect.ts';
 import { UsageError } from '../errors.ts';
 import type { ExportEntity, UserTable } from '../export/entities.ts';
 import { readCatalog } from './catalog.ts';
-import { checkDefinition, definitionWarnings } from './check.ts';
+import { checkDefinition, definitionWarnings, userKeyColumn } from './check.ts';
 import type { Definition } from './definition.ts';
 import { loadDefinition } from './parse.ts';
+import { userLink } from '../db/user-link.ts';
+import type { Catalog } from './catalog.ts';
 import { resolveEntities } from './resolve.ts';
 
 /** The definition and the live database disagree: every problem, one line each. Nothing may be built. */
@@ -36,7 +38,20 @@ export async function checkedDefinition(db: Db, file?: string): Promise<CheckedD
   const catalog = await readCatalog(db);
   const problems = checkDefinition(definition, catalog);
   if (problems.length > 0) throw new DriftError(problems);
-  // The user table's id column: the one the foreign keys to it reference.
-  const idColumn = catalog.foreignKeys.find((f) => f.refTable === definition.userTable)?.refColumn ?? 'id';
-  return { definition, user: { table: definition.userTable, idColumn }, entities: resolveEntities(definition, catalog), warnings: definitionWarnings(definition, catalog) };
+  // checkDefinition made sure the user table and its key exist.
+  const user = userTableOf(definition, catalog)!;
+  const link = await userLink(db);
+  if (!link || link.userTable !== user.table || link.userKey !== user.idColumn || link.keyType !== user.keyType) {
+    const linked = link ? `${link.userTable}.${link.userKey} (${link.keyType})` : 'no user table';
+    throw new DriftError([`the exporter is linked to ${linked}, the definition names ${user.table}.${user.idColumn} (${user.keyType}): run exporter migrate`]);
+  }
+  return { definition, user, entities: resolveEntities(definition, catalog), warnings: definitionWarnings(definition, catalog) };
+}
+
+/** The definition's user table as the live database has it (its key and the key's type), or undefined when the table or its key is missing. */
+export function userTableOf(definition: Definition, catalog: Catalog): UserTable | undefined {
+  const idColumn = userKeyColumn(definition, catalog);
+  const key = idColumn === undefined ? undefined : catalog.tables.get(definition.userTable)?.get(idColumn);
+  if (!key || idColumn === undefined) return undefined;
+  return { table: definition.userTable, idColumn, keyType: key.sqlType, emailColumn: definition.userEmail, nameColumn: definition.userName };
 }

@@ -39,9 +39,11 @@ export function parseDefinition(text: string, file: string): Definition {
   if (yamlErrors.length > 0) throw new DefinitionError(yamlErrors);
   const r = new YamlReader(file, lines);
 
-  const top = Object.fromEntries(r.entries(doc.contents, 'the file', ['version', 'user_table', 'entities', 'left_out', 'file_sources']).map(([k, v, key]) => [k, { v, key }]));
+  const top = Object.fromEntries(r.entries(doc.contents, 'the file', ['version', 'user_table', 'user_key', 'user_email', 'user_name', 'entities', 'left_out', 'file_sources']).map(([k, v, key]) => [k, { v, key }]));
   if (!top.version || !isScalar(top.version.v) || top.version.v.value !== 1) r.problem(top.version?.v ?? doc.contents, 'version', 'must be 1');
   const userTable = top.user_table ? r.name(top.user_table.v, 'user_table') : (r.problem(doc.contents, 'user_table', 'is required'), '');
+  const userColumn = (key: 'user_key' | 'user_email' | 'user_name') => (top[key] ? r.name(top[key].v, key) : undefined);
+  const [userKey, userEmail, userName] = [userColumn('user_key'), userColumn('user_email'), userColumn('user_name')];
   const leftOut: Record<string, string> = {};
   for (const [table, reason] of top.left_out ? r.entries(top.left_out.v, 'left_out') : []) {
     if (!IDENTIFIER.test(table)) r.problem(reason, `left_out.${table}`, 'must be a plain lower-case SQL name');
@@ -55,7 +57,7 @@ export function parseDefinition(text: string, file: string): Definition {
     if (e.through && !known.has(e.through.entity)) r.problems.push(`${file}:${e.line}: entities.${e.name}.through.entity: no entity named "${e.through.entity}"`);
   }
   if (r.problems.length > 0) throw new DefinitionError(r.problems);
-  return { file, userTable, entities, fileSources, leftOut };
+  return { file, userTable, userKey, userEmail, userName, entities, fileSources, leftOut };
 }
 
 /** Reads YAML nodes of one file, collecting every problem as `file:line: where: what`. */

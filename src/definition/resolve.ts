@@ -1,6 +1,7 @@
 import type { ExportColumn, ExportEntity, ExportFile } from '../export/entities.ts';
 import type { Catalog } from './catalog.ts';
 import { kindOfType } from '../export/column-kinds.ts';
+import { userKeyColumn } from './check.ts';
 import { type Definition, type EntityRule, type FileRule, PLACEHOLDER } from './definition.ts';
 
 /**
@@ -8,9 +9,16 @@ import { type Definition, type EntityRule, type FileRule, PLACEHOLDER } from './
  * exported columns in the file's order with their kinds (from the live
  * catalog), FROM and WHERE for the user's rows (from the declared ownership,
  * along the foreign keys the check verified), and the total order. `:user`
- * stands for the user id literal (src/export/queries.ts inlines it).
+ * stands for the user id literal (src/export/queries.ts inlines it), cast to
+ * the user key's type, so that a comparison with an owner column uses its index.
  */
 export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity[] {
+  const keyType = catalog.tables.get(def.userTable)!.get(userKeyColumn(def, catalog)!)!.sqlType;
+  const typed = (sql: string) => sql.replaceAll(':user', `(:user)::${keyType}`);
+  return resolveUntyped(def, catalog).map((e) => ({ ...e, from: typed(e.from), columns: e.columns.map((c) => (c.sql === undefined ? c : { ...c, sql: typed(c.sql) })) }));
+}
+
+function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
   const byName = new Map(def.entities.map((e) => [e.name, e]));
   const refColumn = (table: string, column: string) => catalog.foreignKeys.find((f) => f.table === table && f.column === column)!.refColumn;
 

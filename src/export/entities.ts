@@ -57,8 +57,13 @@ export interface ExportEntity {
   files: readonly ExportFile[];
 }
 
-/** Where a user is: the table of users and its id column (a request names the id). */
+/** Where a user is: the table of users and its key (a request names the key, as text). */
 export interface UserTable {
   table: string;
   idColumn: string;
+  /** The key's SQL type (format_type: uuid, integer, bigint, text, character varying(64), …): a request's user id is cast to it. */
+  keyType: string;
+  /** The columns the "ready" email is addressed with; no email without `emailColumn`. */
+  emailColumn?: string;
+  nameColumn?: string;
 }

@@ -7,15 +7,17 @@ import type { ExportColumn, ExportEntity, ExportFile } from './entities.ts';
  * Per-row work in JavaScript is what made exports slow (see BENCHMARKS.md), so
  * the database writes the JSON and the CSV and Node only compresses and uploads.
  *
- * COPY takes no bind parameters, so the user id is inlined as a literal; it is
- * checked to be a UUID first, which leaves nothing to inject.
+ * COPY takes no bind parameters, so the user id is inlined as a literal:
+ * a string literal (quotes doubled; the snapshot sets
+ * standard_conforming_strings, so a backslash is a backslash), which the
+ * resolved SQL casts to the user key's type (`:user` stands for it).
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
+/** The user id (any key, as text) as an SQL string literal. */
 export function userLiteral(userId: string): string {
-  if (!UUID.test(userId)) throw new Error(`not a UUID: ${JSON.stringify(userId)}`);
-  return `'${userId}'::uuid`;
+  // A key's text has no controls; PostgreSQL's text cannot hold NUL at all.
+  if (userId === '' || userId.length > 1000 || /[\u0000-\u001f\u007f]/.test(userId)) throw new Error(`not a user id: ${JSON.stringify(userId.slice(0, 100))}`);
+  return `'${userId.replaceAll("'", "''")}'`;
 }
 
 function columnSql(column: ExportColumn): string {

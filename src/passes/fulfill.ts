@@ -1,4 +1,5 @@
 import type { ExportConfig } from '../config.ts';
+import type { Recipients } from '../db/notifications.ts';
 import { claimByIds, type ClaimedRequest, claimNext, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
 import type { FileSources } from '../files/sources.ts';
@@ -97,7 +98,8 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
   }
 
   const { idle } = options;
-  const mail = options.mailer && { db, mailer: options.mailer, log };
+  const recipients = recipientsOf(ctx.user);
+  const mail = options.mailer && recipients && { db, mailer: options.mailer, log, recipients };
   // The batch settles what earlier runs left first; `work` does it in its housekeeping.
   if (!idle) await settleEarlierRuns(deps, mail, config, summary);
   const exportCtx = exportContextOf(ctx, options);
@@ -136,6 +138,11 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
   summary.seconds = elapsed(started);
   summary.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   return summary;
+}
+
+/** The user table with its email column, or undefined when the definition names none (then no email is sent). */
+export function recipientsOf(user: UserTable): Recipients | undefined {
+  return user.emailColumn === undefined ? undefined : { ...user, emailColumn: user.emailColumn };
 }
 
 function emptySummary(): FulfillSummary {

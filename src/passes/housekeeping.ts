@@ -1,5 +1,6 @@
 import { runIfDue } from '../db/housekeeping.ts';
 import { failAbandoned } from '../db/requests.ts';
+import type { Recipients } from '../db/notifications.ts';
 import type { Mailer } from '../email/mailer.ts';
 import type { PassDeps } from './export-request.ts';
 import { type ExpireSummary, runExpire } from './expire.ts';
@@ -9,6 +10,8 @@ export interface HousekeepingOptions {
   intervalSeconds: number;
   maxAttempts: number;
   mailer?: Mailer;
+  /** Where the email's address is (no email without it). */
+  recipients?: Recipients;
   signal: AbortSignal;
 }
 
@@ -31,7 +34,7 @@ export async function housekeepIfDue(deps: PassDeps, options: HousekeepingOption
   return runIfDue(deps.db, 'work', options.intervalSeconds, async () => {
     const log = deps.log.child({ pass: 'housekeeping' });
     const abandoned = await failAbandonedRequests(deps, options.maxAttempts);
-    const owed = options.mailer ? await notifyOwed({ db: deps.db, mailer: options.mailer, log }) : { sent: 0, failed: 0 };
+    const owed = options.mailer && options.recipients ? await notifyOwed({ db: deps.db, mailer: options.mailer, log, recipients: options.recipients }) : { sent: 0, failed: 0 };
     const expire = await runExpire({ ...deps, log }, { dryRun: false, signal: options.signal });
     const summary = { abandoned, emailsSent: owed.sent, emailsFailed: owed.failed, expire };
     log.info(summary, 'housekeeping finished');

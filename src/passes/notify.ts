@@ -1,4 +1,4 @@
-import { claimNotification, listUnnotified, markNotified, markNotifyFailed } from '../db/notifications.ts';
+import { claimNotification, listUnnotified, markNotified, markNotifyFailed, type Recipients } from '../db/notifications.ts';
 import { readyEmail } from '../email/ready-email.ts';
 import type { Mailer } from '../email/mailer.ts';
 import type { Db } from '../db/connect.ts';
@@ -15,6 +15,8 @@ export interface NotifyDeps {
   db: Db;
   mailer: Mailer;
   log: Logger;
+  /** Where the address and name are (the definition's user_table, user_email, user_name). */
+  recipients: Recipients;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface NotifyDeps {
  */
 export async function notifyReady(deps: NotifyDeps, requestId: string): Promise<EmailOutcome> {
   const { db, mailer } = deps;
-  const email = await claimNotification(db, requestId);
+  const email = await claimNotification(db, requestId, deps.recipients);
   if (!email) return 'not-due';
   const log = deps.log.child({ requestId, userId: email.userId });
   if (!EMAIL.test(email.email)) {

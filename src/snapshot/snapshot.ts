@@ -35,9 +35,11 @@ const BEGIN = 'begin isolation level repeatable read, read only';
  * snapshot only reads, so it waits only behind DDL on the application's
  * tables, and the request is better retried than left hanging behind a
  * migration (which would itself queue every later reader of that table).
- * SET LOCAL: they end with the transaction, and hold behind a pooler.
+ * SET LOCAL: they end with the transaction, and hold behind a pooler. And
+ * standard_conforming_strings, on by default since PostgreSQL 9.1, because the
+ * user id is inlined in a string literal (queries.ts, userLiteral).
  */
-const GUARDS = "set local statement_timeout = 0; set local idle_in_transaction_session_timeout = 0; set local lock_timeout = '60s'";
+const GUARDS = "set local statement_timeout = 0; set local idle_in_transaction_session_timeout = 0; set local lock_timeout = '60s'; set local standard_conforming_strings = on";
 
 /**
  * One consistent view of a user's data: every query of one export runs in a

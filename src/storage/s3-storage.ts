@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -50,6 +51,18 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 /** What follows the prefix in an archive's key: `<user id>/<request id>/<claim id>.zip`. */
 const ARCHIVE_KEY = new RegExp(`^[^/]+/${UUID}/${UUID}\\.zip$`);
 
+/**
+ * A user id as one segment of a key. The id is any key of the application's
+ * user table, as text (a uuid, a number, or text a user may have chosen), so
+ * it is encoded: no `/` can add a level and no `.` or `..` make a segment
+ * that some S3-compatible servers resolve; a uuid or a number stays as it is.
+ * Past 200 characters encoded, its SHA-256 instead (a key has 1,024 bytes).
+ */
+export function userSegment(userId: string): string {
+  const encoded = encodeURIComponent(userId).replaceAll('.', '%2E');
+  return encoded.length <= 200 && encoded !== '' ? encoded : `sha256-${createHash('sha256').update(userId).digest('hex')}`;
+}
+
 export class S3Storage {
   readonly config: StorageConfig;
   private readonly client: S3Client;
@@ -68,7 +81,7 @@ export class S3Storage {
    * late worker whose claim was taken over can never overwrite the newer archive.
    */
   objectKey(userId: string, requestId: string, claimId: string): string {
-    return `${this.config.prefix}${userId}/${requestId}/${claimId}.zip`;
+    return `${this.config.prefix}${userSegment(userId)}/${requestId}/${claimId}.zip`;
   }
 
   /**

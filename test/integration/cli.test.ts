@@ -130,6 +130,9 @@ describe('the CLI', () => {
   it('migrate is idempotent', async () => {
     const first = await runCli(['migrate'], env.cliEnv);
     expect(first.code).toBe(0);
-    expect(first.logs).toEqual([expect.objectContaining({ msg: 'schema up to date', applied: [] })]);
+    expect(first.logs).toEqual([
+      expect.objectContaining({ msg: 'schema up to date', applied: [] }),
+      expect.objectContaining({ msg: 'linked to the user table', userTable: 'users', userKey: 'id', keyType: 'uuid' }),
+    ]);
   });
 });

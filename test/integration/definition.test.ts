@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_DEFINITION } from '../../src/definition/parse.ts';
+import { SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
 import { csvCopySql, jsonLinesCopySql, sizeSql } from '../../src/export/queries.ts';
 import { createTestEnv, fulfillInProcess, getObject, requestRow, runCli, type TestEnv } from '../support/harness.ts';
 import { LEGACY_ENTITIES } from '../support/legacy-entities.ts';
@@ -20,7 +20,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-const SAMPLE = readFileSync(DEFAULT_DEFINITION, 'utf8');
+const SAMPLE = readFileSync(SAMPLE_FILES_DEFINITION, 'utf8');
 /** The shipped definition with `edit` applied, written to a file of its own. */
 function definitionFile(name: string, edit: (text: string) => string): string {
   const file = path.join(dir, `${name}.yaml`);
@@ -151,12 +151,12 @@ describe('the definition', () => {
 
   it.each([
     ['bad YAML', replace('  users:\n    description: Your account.', '  users:\n    description: "Your account.\n'), /bad-yaml\.yaml:\d+: /],
-    ['an unknown key', replace('    order_by: [id]\n', '    order_by: [id]\n    primary: id\n'), /unknown-key\.yaml:26: entities\.users: unknown key "primary"/],
-    ['a wrong type', replace('    order_by: [id]\n', '    order_by: id\n'), /wrong-type\.yaml:25: entities\.users\.order_by: must be a non-empty list of column names/],
+    ['an unknown key', replace('    order_by: [id]\n', '    order_by: [id]\n    primary: id\n'), /unknown-key\.yaml:30: entities\.users: unknown key "primary"/],
+    ['a wrong type', replace('    order_by: [id]\n', '    order_by: id\n'), /wrong-type\.yaml:29: entities\.users\.order_by: must be a non-empty list of column names/],
     ['a duplicate entity', (t: string) => t.replace('  releases:\n', '  users:\n'), /duplicate-entity\.yaml:\d+: Map keys must be unique/],
     ['an unknown file source', replace('        source: uploads\n', '        source: attachments\n'), /unknown-file-source\.yaml:\d+: entities\.avatars\.files\.file_path\.source: no file source named "attachments"/],
     ['a file with both key and url', replace('        key: object_key\n', '        key: object_key\n        url: file_name\n'), /both-key-and-url\.yaml:\d+: entities\.avatars\.files\.file_path: needs either "key"/],
-    ['a column neither exported nor omitted', replace('      name: { export: Your display name. }', '      name: { description: Your display name. }'), /neither-exported\.yaml:29: entities\.users\.columns\.name: unknown key "description"/],
+    ['a column neither exported nor omitted', replace('      name: { export: Your display name. }', '      name: { description: Your display name. }'), /neither-exported\.yaml:33: entities\.users\.columns\.name: unknown key "description"/],
   ])('a malformed file (%s): exit 2, the file and the line named', async (what, edit, message) => {
     const file = definitionFile(what.toLowerCase().replaceAll(' ', '-').replace(/^an?-/, '').replace('column-neither-exported-nor-omitted', 'neither-exported').replace('file-with-both-key-and-url', 'both-key-and-url'), edit);
     const result = await runCli(['check'], { ...env.cliEnv, EXPORT_DEFINITION: file });

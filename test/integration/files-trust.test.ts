@@ -1,3 +1,4 @@
+import { SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -104,7 +105,7 @@ describe("the user's files at the trust boundary", () => {
     await fulfillInProcess(env, { requestIds: [bob.request] });
     const bobArchive = (await listKeys(env)).find((k) => k.includes(bob.user))!;
     expect(bobArchive).toMatch(/^exports\//);
-    const sharedBucket = openFileSources(loadDefinition().fileSources, env.config().storage, { EXPORT_SOURCE_UPLOADS_BUCKET: env.bucket, EXPORT_SOURCE_UPLOADS_PREFIX: 'uploads/' });
+    const sharedBucket = openFileSources(loadDefinition(SAMPLE_FILES_DEFINITION).fileSources, env.config().storage, { EXPORT_SOURCE_UPLOADS_BUCKET: env.bucket, EXPORT_SOURCE_UPLOADS_PREFIX: 'uploads/' });
     try {
       const alice = await userWithFiles(env, undefined, []);
       await env.s3Client.send(new PutObjectCommand({ Bucket: env.bucket, Key: `uploads/releases/${alice.release}/ok.txt`, Body: 'ok' }));
@@ -126,7 +127,7 @@ describe("the user's files at the trust boundary", () => {
     await env.admin.query(`create table notes (slug text primary key, owner_id uuid not null references users on delete cascade, object_key text, file_name text)`);
     // The shipped definition, which the other tests use, leaves no table that references users undecided.
     onTestFinished(() => env.admin.query('drop table notes').then(() => undefined));
-    const sample = readFileSync(new URL('../../definitions/sample.yaml', import.meta.url), 'utf8');
+    const sample = readFileSync(new URL('../../definitions/sample-files.yaml', import.meta.url), 'utf8');
     const file = path.join(dir, 'notes.yaml');
     writeFileSync(
       file,
@@ -181,7 +182,7 @@ describe("the user's files at the trust boundary", () => {
   });
 
   it('exporter check warns (and passes) when a file column is bound to no owner; a prefix naming no column is refused', async () => {
-    const sample = readFileSync(new URL('../../definitions/sample.yaml', import.meta.url), 'utf8');
+    const sample = readFileSync(new URL('../../definitions/sample-files.yaml', import.meta.url), 'utf8');
     const unbound = path.join(dir, 'unbound.yaml');
     writeFileSync(unbound, sample.replace(/^ *key_prefix: "avatars\/\{user_id\}\/"\n/m, ''));
     const result = await runCli(['check'], { DATABASE_URL: env.databaseUrl, EXPORT_DEFINITION: unbound });
@@ -199,7 +200,7 @@ describe("the user's files at the trust boundary", () => {
   });
 
   it('a file that cannot be read on the last attempt is failed with a category and a code; the address stays in the log', async () => {
-    const down = openFileSources(loadDefinition().fileSources, env.config().storage, { EXPORT_SOURCE_UPLOADS_BUCKET: env.uploadsBucket, EXPORT_SOURCE_UPLOADS_ENDPOINT: 'http://127.0.0.1:9' });
+    const down = openFileSources(loadDefinition(SAMPLE_FILES_DEFINITION).fileSources, env.config().storage, { EXPORT_SOURCE_UPLOADS_BUCKET: env.uploadsBucket, EXPORT_SOURCE_UPLOADS_ENDPOINT: 'http://127.0.0.1:9' });
     try {
       const alice = await userWithFiles(env, undefined, [{ key: uploadKey('unreachable.txt'), body: Buffer.from('x') }]);
       const { summary, logger } = await fulfillInProcess(env, { requestIds: [alice.request], files: down, config: env.config({ maxAttempts: '1' }) });

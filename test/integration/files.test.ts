@@ -1,3 +1,4 @@
+import { SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -143,7 +144,7 @@ describe("the user's files", () => {
 
   /** The shipped definition's sources, read through a proxy in front of the storage. */
   const sourcesThrough = (proxy: S3Proxy) => {
-    const files = openFileSources(loadDefinition().fileSources, env.config().storage, { ...env.cliEnv, EXPORT_SOURCE_UPLOADS_ENDPOINT: proxy.url });
+    const files = openFileSources(loadDefinition(SAMPLE_FILES_DEFINITION).fileSources, env.config().storage, { ...env.cliEnv, EXPORT_SOURCE_UPLOADS_ENDPOINT: proxy.url });
     onTestFinished(() => files.destroy());
     return files;
   };
@@ -387,7 +388,7 @@ describe('files behind https URLs', () => {
   it('a URL on an allowed host is read like an object; another host, plain http, a redirect away: refused, listed as failed, the rest delivered', async () => {
     // The sample definition, with release assets behind URLs on one allowed host.
     const definition = path.join(dir, 'https.yaml');
-    const sample = readFileSync(new URL('../../definitions/sample.yaml', import.meta.url), 'utf8');
+    const sample = readFileSync(new URL('../../definitions/sample-files.yaml', import.meta.url), 'utf8');
     const edited = sample
       .replace('file_sources:\n', `file_sources:\n  cdn:\n    https_hosts: [${host}]\n`)
       .replace(/( {2}release_assets:[\s\S]*? {8})source: uploads\n {8}key: object_key\n.*\n.*key_prefix.*\n/, '$1source: cdn\n        url: object_key\n');
@@ -434,7 +435,7 @@ describe('files behind https URLs', () => {
 
   it('sizes counted, not announced: a body without Content-Length over EXPORT_MAX_FILE_BYTES is too_large, one under it included; a body compressed despite identity is stored as decoded', async () => {
     const definition = path.join(dir, 'https-sizes.yaml');
-    const sample = readFileSync(new URL('../../definitions/sample.yaml', import.meta.url), 'utf8');
+    const sample = readFileSync(new URL('../../definitions/sample-files.yaml', import.meta.url), 'utf8');
     writeFileSync(
       definition,
       sample

@@ -116,7 +116,7 @@ describe('storage faults at one request', () => {
     let finished = false;
     void run.result.then(() => (finished = true));
     while (!finished && deleted.size < 30) {
-      const { rows } = await env.admin.query(`select id, user_id from data_export_requests where status = 'processing' and user_id <> all($1::uuid[])`, [[...deleted]]);
+      const { rows } = await env.admin.query(`select id, user_id from data_export_requests where status = 'processing' and user_id <> all($1::text[])`, [[...deleted]]);
       for (const row of rows) {
         await deleteAccount(env.admin, row.user_id);
         deleted.add(row.user_id);

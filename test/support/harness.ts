@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { type Config, parseConfig } from '../../src/config.ts';
 import type { RawSettings } from '../../src/settings.ts';
 import { connect, type DbHandle } from '../../src/db/connect.ts';
-import { currentSchemaVersion, migrateToLatest } from '../../src/db/migrate.ts';
+import { currentSchemaVersion } from '../../src/db/migrate.ts';
 import { openFulfillContext } from '../../src/commands/fulfill-context.ts';
 import type { ExportEntity, UserTable } from '../../src/export/entities.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
@@ -15,7 +15,8 @@ import type { PassDeps } from '../../src/passes/export-request.ts';
 import { type FulfillContext, runFulfill } from '../../src/passes/fulfill.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 import type { FileSources } from '../../src/files/sources.ts';
-import { createSampleFileTables } from '../../scripts/lib/sample-data.ts';
+import { createSampleSchema, SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
+import { migrateAndLink } from '../../src/commands/migrate.ts';
 
 export const BIN = new URL('../../bin/exporter', import.meta.url).pathname;
 
@@ -80,6 +81,7 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
     AWS_ACCESS_KEY_ID: s3.accessKeyId,
     AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
     EXPORT_SOURCE_UPLOADS_BUCKET: uploadsBucket,
+    EXPORT_DEFINITION: SAMPLE_FILES_DEFINITION,
   };
   const config = (overrides: RawSettings = {}) => {
     const base = parseConfig({
@@ -89,6 +91,7 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
       s3ForcePathStyle: 'true',
       region: 'us-east-1',
       logLevel: 'silent',
+      definition: SAMPLE_FILES_DEFINITION,
       ...overrides,
     });
     return {
@@ -97,11 +100,12 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
     };
   };
   const handle = connect({ url: databaseUrl, maxConnections: 10 });
-  await migrateToLatest(handle.db);
-  const schemaVersion = (await currentSchemaVersion(handle.db))!;
   const admin = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   admin.on('error', () => {});
-  await createSampleFileTables(admin);
+  // The application's tables first, as in a real deployment; then the exporter's own, linked to its users.
+  await createSampleSchema(admin);
+  await migrateAndLink(handle.db, SAMPLE_FILES_DEFINITION);
+  const schemaVersion = (await currentSchemaVersion(handle.db))!;
   // The wiring fulfill and work use: the shipped definition, checked, and its sources on this world's buckets.
   const context = await openFulfillContext(handle.db, config(), createLogger({ level: 'silent' }), schemaVersion, cliEnv);
   const { entities, user, files } = context;

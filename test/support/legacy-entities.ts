@@ -9,8 +9,8 @@ import type { ExportEntity } from '../../src/export/entities.ts';
 // `= any(array(…))` makes the project ids one value computed first, so every
 // entity query is an index scan on project_id; `in (… union …)` let the planner
 // pick a hash join over the whole table, which costs light users dearly.
-const MY_PROJECTS = `any(array(select p.id from projects p where p.owner_id = :user
-  union select m.project_id from project_members m where m.user_id = :user))`;
+const MY_PROJECTS = `any(array(select p.id from projects p where p.owner_id = (:user)::uuid
+  union select m.project_id from project_members m where m.user_id = (:user)::uuid))`;
 
 export const LEGACY_ENTITIES: readonly ExportEntity[] = [
   {
@@ -22,7 +22,7 @@ export const LEGACY_ENTITIES: readonly ExportEntity[] = [
       { name: 'name', kind: 'text', description: 'Your display name.' },
       { name: 'created_at', kind: 'timestamptz', description: 'When the account was created.' },
     ],
-    from: 'users t where t.id = :user',
+    from: 'users t where t.id = (:user)::uuid',
     orderBy: 't.id',
     files: [],
   },
@@ -37,7 +37,7 @@ export const LEGACY_ENTITIES: readonly ExportEntity[] = [
       {
         name: 'relationship',
         kind: 'text',
-        sql: `case when t.owner_id = :user then 'owner' else 'member' end`,
+        sql: `case when t.owner_id = (:user)::uuid then 'owner' else 'member' end`,
         description: '"owner" if you own the project, "member" if you were added to it.',
       },
       {
@@ -50,8 +50,8 @@ export const LEGACY_ENTITIES: readonly ExportEntity[] = [
       { name: 'created_at', kind: 'timestamptz', description: 'When the project was created.' },
       { name: 'updated_at', kind: 'timestamptz', description: 'When the project was last changed.' },
     ],
-    from: `projects t left join project_members m on m.project_id = t.id and m.user_id = :user
-  where t.owner_id = :user or m.user_id is not null`,
+    from: `projects t left join project_members m on m.project_id = t.id and m.user_id = (:user)::uuid
+  where t.owner_id = (:user)::uuid or m.user_id is not null`,
     orderBy: 't.created_at, t.id',
     files: [],
   },

@@ -29,7 +29,7 @@ export async function putUpload(env: TestEnv, u: Upload): Promise<void> {
 /**
  * A user with one project and one release, and the files given: the first is
  * the avatar, the rest are release assets. Each key is put where the sample
- * application keeps it (definitions/sample.yaml binds keys to these
+ * application keeps it (definitions/sample-files.yaml binds keys to these
  * prefixes) and `key` is updated to it, unless `raw`.
  */
 export async function userWithFiles(env: TestEnv, avatar: Upload | undefined, assets: Upload[], options: { upload?: boolean } = {}) {

@@ -82,3 +82,20 @@ describe('presigned links', () => {
     expect(url.pathname).toBe('/exports-bucket/exports/u/r/a.zip');
   });
 });
+
+describe('an archive key from a user id of any key type', () => {
+  const storage = () => new S3Storage(parseConfig({ databaseUrl: 'postgres://x@localhost/db', bucket: 'exports-bucket' }).storage);
+  const request = '00000000-0000-4000-8000-000000000001';
+  it('keeps a uuid or a number as it is, and makes any other text one segment that no server resolves', () => {
+    const s = storage();
+    expect(s.objectKey('c0ffee00-0000-4000-8000-000000000000', request, request)).toBe(`exports/c0ffee00-0000-4000-8000-000000000000/${request}/${request}.zip`);
+    expect(s.objectKey('42', request, request)).toBe(`exports/42/${request}/${request}.zip`);
+    for (const hostile of ['..', '.', 'a/../../b', 'a/b', '../exports-other', 'ünï cødé', '%2F']) {
+      const key = s.objectKey(hostile, request, request);
+      expect(key.split('/'), hostile).toHaveLength(4);
+      expect(key.split('/')[1], hostile).not.toMatch(/^\.{1,2}$|\//);
+      expect(s.isArchiveKey(key), hostile).toBe(true);
+    }
+    expect(s.objectKey('x'.repeat(500), request, request)).toMatch(/^exports\/sha256-[0-9a-f]{64}\//);
+  });
+});

@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { connect } from '../../src/db/connect.ts';
+import { migrateToLatest, SQL_DIR } from '../../src/db/migrate.ts';
+import { createTestEnv, getObject, runCli, type TestEnv } from '../support/harness.ts';
+import { readZip } from '../support/zip.ts';
+
+/*
+ * An application that is not ours adopts the exporter: its database holds
+ * only its own tables, its users may have any key type, and a database an
+ * earlier version migrated keeps working. Each test has a database of its
+ * own, made here (the harness's holds the sample application).
+ */
+let env: TestEnv;
+let dir: string;
+const pools: pg.Pool[] = [];
+beforeAll(async () => {
+  env = await createTestEnv();
+  dir = mkdtempSync(path.join(os.tmpdir(), 'exporter-adopter-'));
+});
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.end()));
+  rmSync(dir, { recursive: true, force: true });
+  await env?.close();
+});
+
+/** An empty database: its URL, a pool on it, and the CLI's environment pointed at it (no definition set). */
+async function freshDatabase() {
+  const name = `a_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const root = new pg.Client({ connectionString: inject('databaseUrl') });
+  await root.connect();
+  await root.query(`create database ${name}`);
+  await root.end();
+  const url = new URL(inject('databaseUrl'));
+  url.pathname = `/${name}`;
+  const db = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  pools.push(db);
+  const { EXPORT_DEFINITION: _sampleWithFiles, EXPORT_SOURCE_UPLOADS_BUCKET: _uploads, ...cliEnv } = env.cliEnv;
+  return { url: url.toString(), db, cliEnv: { ...cliEnv, DATABASE_URL: url.toString() } };
+}
+
+const sampleSchema = readFileSync(new URL('../../definitions/sample-schema.sql', import.meta.url), 'utf8');
+const tablesOf = async (db: pg.Pool) =>
+  (await db.query<{ t: string }>(`select tablename as t from pg_tables where schemaname = 'public' order by 1`)).rows.map((r) => r.t);
+const requestOf = async (db: pg.Pool, id: string) => (await db.query('select * from data_export_requests where id = $1', [id])).rows[0];
+
+describe('an application that is not ours', () => {
+  it('migrate on a database without a users table creates only the exporter’s own tables, and says the user table is missing', async () => {
+    const { db, cliEnv } = await freshDatabase();
+    await db.query('create table customers (id int primary key)');
+    const migrated = await runCli(['migrate'], cliEnv);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(await tablesOf(db)).toEqual(['customers', 'data_export_deleted_objects', 'data_export_housekeeping', 'data_export_requests', 'kysely_migration', 'kysely_migration_lock']);
+    expect(migrated.logs.find((l) => l.level === 'warn')?.msg).toMatch(/the user table users \(or its key\) does not exist yet: run exporter migrate again/);
+    // Nothing is built until it is linked: fulfill refuses, naming the problem.
+    const fulfill = await runCli(['fulfill'], cliEnv);
+    expect(fulfill.code).toBe(2);
+    expect(fulfill.stderr).toMatch(/users: the user table does not exist/);
+  });
+
+  it('on a database holding only the five-entity schema, migrate then nightly builds every pending request with no other setting', async () => {
+    const { db, cliEnv } = await freshDatabase();
+    await db.query(sampleSchema);
+    const migrated = await runCli(['migrate'], cliEnv);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(await tablesOf(db)).not.toContain('avatars');
+    const user = randomUUID();
+    await db.query(`insert into users (id, email, name) values ($1, 'ada@example.test', 'Ada')`, [user]);
+    await db.query(`insert into projects (id, owner_id, name) values ($1, $2, 'Engine')`, [randomUUID(), user]);
+    const requested = await runCli(['request', user], cliEnv);
+    expect(requested.code, requested.stderr).toBe(0);
+    const id = requested.stdout.trim();
+
+    const nightly = await runCli(['nightly'], cliEnv);
+    expect(nightly.code, nightly.stderr).toBe(0);
+    const row = await requestOf(db, id);
+    expect(row.status).toBe('ready');
+    const files = await readZip(await getObject(env, row.object_key));
+    expect(JSON.parse(files.get('json/users.json')!.toString())).toEqual([expect.objectContaining({ id: user, email: 'ada@example.test' })]);
+    expect(JSON.parse(files.get('json/projects.json')!.toString()).map((p: { name: string }) => p.name)).toEqual(['Engine']);
+    expect([...files.keys()].some((k) => k.startsWith('files/'))).toBe(false);
+  });
+
+  it('an integer user key: requests by any spelling of the id, one canonical request, the archive of that person only, gone with the person', async () => {
+    const { db, cliEnv } = await freshDatabase();
+    await db.query(`
+      create table person (id bigint generated always as identity primary key, email text not null, display_name text, password_digest text);
+      create table note (id serial primary key, person_id bigint not null references person on delete cascade, body text);`);
+    const definition = path.join(dir, 'person.yaml');
+    writeFileSync(
+      definition,
+      `version: 1
+user_table: person
+user_email: email
+user_name: display_name
+entities:
+  person:
+    description: You.
+    owner: { column: id }
+    order_by: [id]
+    columns:
+      id: { export: Your id. }
+      email: { export: Your email. }
+      display_name: { export: Your name. }
+      password_digest: { omit: password hash }
+  notes:
+    table: note
+    description: Your notes.
+    owner: { column: person_id }
+    order_by: [id]
+    columns:
+      id: { export: Note id. }
+      person_id: { export: Your id. }
+      body: { export: What you wrote. }
+`,
+    );
+    const withDefinition = { ...cliEnv, EXPORT_DEFINITION: definition };
+    const migrated = await runCli(['migrate'], withDefinition);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(migrated.logs).toContainEqual(expect.objectContaining({ msg: 'linked to the user table', userTable: 'person', userKey: 'id', keyType: 'bigint' }));
+    await db.query(`insert into person (email, display_name, password_digest) values ('one@example.test', 'One', 'DIGEST-1'), ('two@example.test', 'Two', 'DIGEST-2')`);
+    await db.query(`insert into note (person_id, body) values (1, 'mine'), (2, 'NOT-MINE'), (1, 'also mine')`);
+
+    const created = await runCli(['request', '1', '--json'], withDefinition);
+    expect(created.code, created.stderr).toBe(0);
+    const { id, userId } = JSON.parse(created.stdout);
+    expect(userId).toBe('1');
+    // Another spelling of the same id is the same user: the rate limit holds. An id that is no person's, or not a number, is refused.
+    expect((await runCli(['request', '01'], withDefinition)).code).toBe(3);
+    const missing = await runCli(['request', '3'], withDefinition);
+    expect([missing.code, missing.stderr]).toEqual([2, expect.stringMatching(/no user with id 3/)]);
+    expect((await runCli(['request', 'one'], withDefinition)).code).toBe(2);
+    // The application's own intake: a number, or its text.
+    expect((await db.query(`select outcome from exporter_request_export(2)`)).rows[0].outcome).toBe('created');
+    expect((await db.query(`select outcome from exporter_request_export('2')`)).rows[0].outcome).toBe('rate-limited');
+    await expect(db.query(`insert into data_export_requests (user_id) values ('002')`)).rejects.toThrow(/data_export_requests_user_id_canonical/);
+
+    const fulfilled = await runCli(['fulfill', '--request', id], withDefinition);
+    expect(fulfilled.code, fulfilled.stderr).toBe(0);
+    const row = await requestOf(db, id);
+    expect(row.status).toBe('ready');
+    const files = await readZip(await getObject(env, row.object_key));
+    expect(JSON.parse(files.get('json/person.json')!.toString())).toEqual([{ id: 1, email: 'one@example.test', display_name: 'One' }]);
+    expect(JSON.parse(files.get('json/notes.json')!.toString()).map((n: { body: string }) => n.body)).toEqual(['mine', 'also mine']);
+    const everything = [...files.values()].map((b) => b.toString('utf8')).join('\n');
+    expect(everything).not.toMatch(/NOT-MINE|DIGEST|two@example/);
+
+    // The person deleted: their requests go with them (and a ready archive's key is remembered for expire to delete).
+    await db.query('delete from person where id = 1');
+    expect(await requestOf(db, id)).toBeUndefined();
+    expect((await db.query('select object_key from data_export_deleted_objects')).rows).toEqual([{ object_key: row.object_key }]);
+  });
+
+  it('a database an earlier version migrated (its users table, the uuid foreign key) keeps its requests, and migrate links it', async () => {
+    const { db, url, cliEnv } = await freshDatabase();
+    // The migrations as 0.1 shipped them: its 000001 made the sample tables and the foreign key.
+    const old = mkdtempSync(path.join(dir, 'sql-0.1-'));
+    for (const file of readdirSync(SQL_DIR).filter((f) => f < '000008')) copyFileSync(path.join(SQL_DIR, file), path.join(old, file));
+    copyFileSync(new URL('../fixtures/sql-0.1/000001_schema.sql', import.meta.url).pathname, path.join(old, '000001_schema.sql'));
+    const handle = connect({ url, maxConnections: 1 });
+    try {
+      await migrateToLatest(handle.db, old);
+    } finally {
+      await handle.close();
+    }
+    const user = randomUUID();
+    await db.query(`insert into users (id, email) values ($1, 'old@example.test')`, [user]);
+    const { rows } = await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [user]);
+
+    const migrated = await runCli(['migrate'], cliEnv);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(migrated.logs).toContainEqual(expect.objectContaining({ msg: 'migrated', applied: ['000008_any_user_key'] }));
+    const nightly = await runCli(['nightly'], cliEnv);
+    expect(nightly.code, nightly.stderr).toBe(0);
+    expect((await requestOf(db, rows[0].id)).status).toBe('ready');
+    await db.query('delete from users where id = $1', [user]);
+    expect(await requestOf(db, rows[0].id)).toBeUndefined();
+  });
+});
