@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { connect } from '../../src/db/connect.ts';
 import { checkedDefinition } from '../../src/definition/entities-for.ts';
+import { SAMPLE_FILES_DEFINITION } from './sample-data.ts';
 
 /**
  * The floor a run is measured against: what the database alone costs, psql
@@ -10,7 +11,7 @@ export async function copyFloor(databaseUrl: string, userId: string): Promise<nu
   const user = `'${userId}'::uuid`;
   const statements: string[] = [];
   const handle = connect({ url: databaseUrl, maxConnections: 1 });
-  const { entities } = await checkedDefinition(handle.db).finally(() => handle.close());
+  const { entities } = await checkedDefinition(handle.db, SAMPLE_FILES_DEFINITION).finally(() => handle.close());
   for (const e of entities) {
     const cols = e.columns.map((c) => `${(c.sql ?? `t.${c.name}`).replaceAll(':user', user)} as "${c.name}"`).join(', ');
     const select = `select ${cols} from ${e.from.replaceAll(':user', user)}`.replace(/\s+/g, ' ');

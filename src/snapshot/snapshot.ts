@@ -148,9 +148,9 @@ export class Snapshot {
     await this.client.query('select set_config($1, $2, true)', [LEFT_OUT_SETTING, paths.join('\n')]);
   }
 
-  /** How long its transaction was open, in seconds (tenths), once closed: what it held back of vacuum on the application's primary. */
+  /** How long its transaction was open, in seconds (to the millisecond, as the ready line's other times), once closed: what it held back of vacuum on the application's primary. */
   get heldSeconds(): number | undefined {
-    return this.heldMs === undefined ? undefined : Math.round(this.heldMs / 100) / 10;
+    return this.heldMs === undefined ? undefined : Math.round(this.heldMs) / 1000;
   }
 
   /** Streams the output of a COPY … TO STDOUT statement. */
