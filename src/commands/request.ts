@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createRequest } from '../db/intake.ts';
+import { isUserIdText } from '../export/queries.ts';
 import { UsageError } from '../errors.ts';
 import { commandContext, type CommandTools, returning, withDatabase, withSettings, writeJson } from './common.ts';
 
@@ -13,7 +14,7 @@ export function registerRequest(program: Command, tools: CommandTools): void {
     ['databaseUrl', 'requestWindow', 'logLevel'],
   ).action(returning(tools, async (userId: string, flags: { json: boolean }, cmd: Command) => {
     // Any key type (uuid, integer, text): the database says whether it names a user.
-    if (userId.trim() === '' || userId.length > 1000 || /[\u0000-\u001f\u007f]/.test(userId)) throw new UsageError(`request: not a user id: ${JSON.stringify(userId.slice(0, 100))}`);
+    if (!isUserIdText(userId)) throw new UsageError(`request: not a user id: ${JSON.stringify(userId.slice(0, 100))}`);
     const { config, log } = commandContext(cmd, tools.io, { database: true });
     const result = await withDatabase(config, (db) => createRequest(db, userId, config.requestWindowSeconds));
     if (result.kind === 'no-such-user') throw new UsageError(`request: no user with id ${userId}`);
