@@ -1,10 +1,10 @@
 -- The sample application's uploads: a profile picture per user and files
--- attached to releases (definitions/sample.yaml exports both, with the files
--- themselves read from the application's own bucket). Unlike the rest of the
--- sample schema (sql/000001_schema.sql), these tables are not in the
--- exporter's migrations: `exporter migrate` on an application's real database
--- must never add tables to it. The demo, the tests and the benchmark apply
--- this file after migrating.
+-- attached to releases (definitions/sample-files.yaml exports both, with the
+-- files themselves read from the application's own bucket). Like the rest
+-- of the sample schema (definitions/sample-schema.sql), these tables are not
+-- the exporter's: `exporter migrate` never adds tables to an application's
+-- database. The demo, the tests and the benchmark apply this file after
+-- sample-schema.sql.
 create table if not exists avatars (
   user_id      uuid primary key references users on delete cascade,
   object_key   text not null,

@@ -62,7 +62,7 @@ function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
     const rowKey = catalog.primaryKeys.get(e.table)?.[0] ?? 'id';
     const files = e.files.map((rule) => {
       const file = exportFile(e, rule, rowKey);
-      columns.push({ name: file.column, kind: 'text', sql: file.path, description: rule.export, nullable: true, filePath: true });
+      columns.push({ name: file.column, kind: 'text', sql: file.path, description: rule.export, nullable: true, fileLocator: file.locator });
       return file;
     });
     return { name: e.name, description: e.description, columns, from: fromClause(e, byName, idsOf, refColumn), orderBy: e.orderBy.map((c) => `t.${c}`).join(', '), files };

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { worthReadingAhead } from './csv-ahead.ts';
 import type { ExportEntity } from './entities.ts';
 import { needsParts } from '../parts/json-parts.ts';
-import { csvCopySql, jsonLinesCopySql, type LeftOutFiles } from './queries.ts';
+import { csvCopySql, jsonLinesCopySql, type PathsKept } from './queries.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { EntitySize } from './survey.ts';
 
@@ -44,7 +44,7 @@ export class BatchedCopies implements CopySource {
     sizeOf: (entity: ExportEntity) => EntitySize,
     limits: { maxEntryBytes: number; parallelFromBytes: number },
     userId: string,
-    leftOut: LeftOutFiles,
+    paths: PathsKept,
   ): BatchedCopies | undefined {
     // Neither split into parts nor read ahead: those read on their own terms.
     const small = (size: EntitySize) =>
@@ -57,7 +57,7 @@ export class BatchedCopies implements CopySource {
     }
     const statements = run
       .filter((entity) => sizeOf(entity).rows > 0)
-      .flatMap((entity) => [jsonLinesCopySql(entity, userId, 'scan', leftOut), csvCopySql(entity, userId, 'scan', leftOut)]);
+      .flatMap((entity) => [jsonLinesCopySql(entity, userId, 'scan', paths), csvCopySql(entity, userId, 'scan', paths)]);
     return statements.length > 0 ? new BatchedCopies(snapshot, statements, new Set(run)) : undefined;
   }
 

@@ -20,8 +20,8 @@ export interface ExportColumn {
   description: string;
   /** Whether the value can be null (schema.json); unknown when not given. */
   nullable?: boolean;
-  /** Says where a file is in the archive: null for a file the archive could not include. */
-  filePath?: boolean;
+  /** For a column that says where a file is in the archive: SQL for the key or URL it is read from (the path is null for a file the archive does not hold, queries.ts PathsKept). */
+  fileLocator?: string;
 }
 
 /** A file a row points at, as the export reads it (from a definition's `files`). */

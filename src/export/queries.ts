@@ -1,5 +1,5 @@
 import { COLUMN_KINDS } from './column-kinds.ts';
-import { LEFT_OUT_SETTING } from '../snapshot/snapshot.ts';
+import { INCLUDED_SETTING } from '../snapshot/snapshot.ts';
 import type { ExportColumn, ExportEntity, ExportFile } from './entities.ts';
 
 /**
@@ -49,24 +49,30 @@ function csvValue(column: ExportColumn): string {
 export type RowOrder = 'scan' | 'ordered';
 
 /**
- * The entities some of whose rows point at a file the archive could not
- * include (missing, too large, failed): their rows' path column is null
- * rather than naming a file that is not there. Which paths those are is not
- * in the SQL, which would grow with them (a million failed files, every
- * entity's query megabytes long): the connection holds them, one per line,
- * in the transaction's setting LEFT_OUT_SETTING (Snapshot.leaveOut), and
- * the query looks each path up in a hash of them made once.
+ * Which rows' file paths a read keeps. 'all': the rows are read in the
+ * snapshot that found the user has no files (every path is null anyway).
+ * 'included': the
+ * files were listed in an earlier snapshot and downloaded before this one
+ * opened (write-archive.ts), so a row names its file only where the archive
+ * holds that very file: its path and a digest of its key or URL are in the
+ * set of included files (includedFileKey, write-files.ts). A file that could
+ * not be included (missing, too large, failed), a row that is new, and one
+ * whose key changed meanwhile all have a null path. The set is not in the
+ * SQL, which would grow with it: the connection holds it, one per line, in
+ * the transaction's setting INCLUDED_SETTING (Snapshot.keepFiles), and the
+ * query looks each row up in a hash of it made once.
  */
-export type LeftOutFiles = ReadonlySet<string>;
+export type PathsKept = 'all' | 'included';
 
-
-function selectRows(entity: ExportEntity, userId: string, values: string[], order: RowOrder, leftOut: LeftOutFiles = new Set()): string {
+function selectRows(entity: ExportEntity, userId: string, values: string[], order: RowOrder, paths: PathsKept = 'all'): string {
   const user = userLiteral(userId);
   const from = entity.from.replaceAll(':user', user);
-  const paths = `select unnest(string_to_array(current_setting('${LEFT_OUT_SETTING}'), E'\\n'))`;
-  const withoutLeftOut = (value: string, column: ExportColumn) =>
-    column.filePath && leftOut.has(entity.name) ? `case when ${value} in (${paths}) then null else ${value} end` : value;
-  const list = values.map((v, i) => `${withoutLeftOut(v, entity.columns[i]!).replaceAll(':user', user)} as "${entity.columns[i]!.name}"`).join(', ');
+  const included = `select unnest(string_to_array(current_setting('${INCLUDED_SETTING}'), E'\\n'))`;
+  const onlyIncluded = (value: string, column: ExportColumn) =>
+    column.fileLocator !== undefined && paths === 'included'
+      ? `case when ${value} || E'\\t' || encode(sha256(convert_to(${column.fileLocator}, 'UTF8')), 'hex') in (${included}) then ${value} end`
+      : value;
+  const list = values.map((v, i) => `${onlyIncluded(v, entity.columns[i]!).replaceAll(':user', user)} as "${entity.columns[i]!.name}"`).join(', ');
   const orderBy = order === 'ordered' ? ` order by ${entity.orderBy}` : '';
   return `select ${list} from ${from}${orderBy}`;
 }
@@ -99,8 +105,8 @@ export function sizeSql(entity: ExportEntity, userId: string): string {
  * delimiter byte JSON can never hold passed lines through untouched too, but
  * scanned every one for them first.
  */
-export function jsonLinesCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan', leftOut?: LeftOutFiles): string {
-  return jsonLinesCopy(selectRows(entity, userId, entity.columns.map(jsonValue), order, leftOut));
+export function jsonLinesCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan', paths?: PathsKept): string {
+  return jsonLinesCopy(selectRows(entity, userId, entity.columns.map(jsonValue), order, paths));
 }
 
 function jsonLinesCopy(rows: string, tail = ''): string {
@@ -114,8 +120,8 @@ function jsonLinesCopy(rows: string, tail = ''): string {
  * tab as well as "," (LibreOffice's import dialog does by default) never cuts
  * a cell in two. Numbers stay unquoted, and so stay numbers.
  */
-export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan', leftOut?: LeftOutFiles): string {
-  const rows = selectRows(entity, userId, entity.columns.map(csvValue), order, leftOut);
+export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan', paths?: PathsKept): string {
+  const rows = selectRows(entity, userId, entity.columns.map(csvValue), order, paths);
   const quoted = entity.columns.filter((c) => COLUMN_KINDS[c.kind].quoted).map((c) => `"${c.name}"`);
   const forceQuote = quoted.length > 0 ? `, force_quote (${quoted.join(', ')})` : '';
   return `copy (${rows}) to stdout with (format csv, header true, encoding 'UTF8'${forceQuote})`;
@@ -135,8 +141,8 @@ export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder
  * doubled; booleans as t and f (each kind's csvField, column-kinds.ts).
  * `concat` was slower: it looks up each argument's output function per call.
  */
-export function pairedCopySql(entity: ExportEntity, userId: string, leftOut?: LeftOutFiles): string {
-  const rows = selectRows(entity, userId, entity.columns.map(jsonValue), 'ordered', leftOut);
+export function pairedCopySql(entity: ExportEntity, userId: string, paths?: PathsKept): string {
+  const rows = selectRows(entity, userId, entity.columns.map(jsonValue), 'ordered', paths);
   const record = entity.columns.map((c) => `coalesce(${COLUMN_KINDS[c.kind].csvField(`r."${c.name}"`)}, '')`).join(` || ',' || `);
   return `copy (select row_to_json(r)::text, ${record} from (${rows}) r) to stdout with (format binary)`;
 }

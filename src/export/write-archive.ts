@@ -5,11 +5,13 @@ import type { CsvAheadOutcome } from './csv-ahead.ts';
 import { archiveSchema } from './json-schema.ts';
 import { buildManifest, type EntityManifest, type Manifest, writeManifest } from './manifest.ts';
 import type { FileSources } from '../files/sources.ts';
-import type { LeftOutFiles } from './queries.ts';
+import type { PathsKept } from './queries.ts';
 import { readmeText } from './readme.ts';
-import { openSurveyed } from './survey.ts';
+import { type EntitySize, openSurveyed } from './survey.ts';
+import { FileList } from './file-list.ts';
+import type { Snapshot } from '../snapshot/snapshot.ts';
 import { ArchiveTooLargeError } from './archive-errors.ts';
-import type { FileLimits } from './file-entry.ts';
+import type { FileLimits, UserFileRecord } from './file-entry.ts';
 import { plannedFileBytes, writeFiles } from './write-files.ts';
 import { type EntryLimits, writeEntity } from './write-entity.ts';
 import type { ZipWriter } from '../zip/zip-writer.ts';
@@ -43,7 +45,7 @@ export interface WriteArchiveOptions {
   maxEntryBytes: number;
   /** An entity estimated at this many bytes of JSON or more has its CSV read at once on a second connection (below, not worth one). */
   parallelFromBytes: number;
-  /** Where that CSV waits for its turn, deflated, in a file deleted at once; null keeps it in memory (bounded, then its reader waits). */
+  /** Where that CSV waits for its turn, deflated, in a file deleted at once, and the list of the user's files while they download; null keeps them in memory (the CSV bounded, then its reader waits). */
   spoolDir: string | null;
   /** Told of each CSV read ahead on the second connection: where it waited (disk or memory), or dropped (the JSON needed parts after all); or paired, a split entity's CSV from the same read as its JSON. */
   onCsvAhead?: (entity: string, outcome: CsvAheadOutcome) => void;
@@ -59,85 +61,145 @@ export interface WriteArchiveOptions {
   /** Called once the data is written, to learn when the link will expire (README.txt says so). */
   linkExpiry: () => Promise<Date>;
   onProgress?: (progress: Progress) => void;
-  /** Told, once the snapshot has closed, how many seconds it was held open. */
+  /** Told, once the last snapshot has closed, how many seconds snapshots were held open (both, for a user with files). */
   onSnapshotClosed?: (seconds: number) => void;
-  /** Aborting it closes the snapshot's connection, ending whatever query is running. */
+  /** Aborting it closes the open snapshot's connection, ending whatever query is running. */
   signal?: AbortSignal;
 }
 
+/** The snapshot open now (none while the user's files download), closed on abort, and the time snapshots were held. */
+class Snapshots {
+  open: Snapshot | undefined;
+  heldSeconds = 0;
+
+  async close(error?: Error): Promise<void> {
+    const snapshot = this.open;
+    this.open = undefined;
+    await snapshot?.close(error);
+    // To the millisecond, as each snapshot's own (no 0.30000000000000004 in the log).
+    if (snapshot) this.heldSeconds = Math.round((this.heldSeconds + snapshot.heldSeconds!) * 1000) / 1000;
+  }
+}
+
 /**
- * Writes a user's whole export into the ZIP from one consistent snapshot:
- * the user's files (files/), json/ and csv/ files per entity, schema.json,
- * README.txt, and manifest.json last. Knows nothing of the export bucket:
- * the caller consumes zip.output.
+ * Writes a user's whole export into the ZIP: the user's files (files/),
+ * json/ and csv/ files per entity, schema.json, README.txt, and manifest.json
+ * last. Knows nothing of the export bucket: the caller consumes zip.output.
+ *
+ * Every row comes from one consistent snapshot. For a user with files there
+ * are two, and no transaction is open while the files download (file-list.ts
+ * says why): the first lists the files and closes; the files download; the
+ * second reads the rows, each naming its file only where the archive holds
+ * that very file (queries.ts, PathsKept). Files first, so that a row whose
+ * file could not be included says so (a null path) instead of naming a file
+ * that is not there.
  */
 export async function writeArchive(options: WriteArchiveOptions): Promise<Manifest> {
-  const { pool, zip, identity } = options;
-  const { snapshot, sizes } = await openSurveyed(pool, options.user, identity.userId, options.entities);
-  const onAbort = () => void snapshot.close(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
-  if (options.signal?.aborted) onAbort();
+  const { pool, identity } = options;
+  const snapshots = new Snapshots();
+  const onAbort = () => void snapshots.close(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    if (!sizes) throw new UserNotFoundError('the user no longer exists');
-    const signal = options.signal ?? new AbortController().signal;
+    const first = await openSurveyed(pool, options.user, identity.userId, options.entities);
+    snapshots.open = first.snapshot;
+    if (options.signal?.aborted) onAbort();
+    if (!first.sizes) throw new UserNotFoundError('the user no longer exists');
     // Only entities whose rows point at files cost file queries (most users of most apps have none).
-    const withFiles = options.entities.filter((e) => (sizes.get(e.name)?.files ?? 0) > 0);
-    const fileCount = [...sizes.values()].reduce((sum, s) => sum + s.files, 0);
+    const withFiles = options.entities.filter((e) => (first.sizes!.get(e.name)?.files ?? 0) > 0);
+    const fileCount = [...first.sizes.values()].reduce((sum, s) => sum + s.files, 0);
     if (fileCount > options.maxFiles) throw ArchiveTooLargeError.files(fileCount, options.maxFiles);
-    const fileBytes = await plannedFileBytes(snapshot, withFiles, identity.userId, options.files, options.fileLimits, signal);
-    const progress: Progress = { rowsTotal: 0, rowsWritten: 0, fileBytesTotal: fileBytes, fileBytesWritten: 0 };
-    // Each row is written twice (JSON and CSV); progress counts both.
-    for (const s of sizes.values()) progress.rowsTotal += 2 * s.rows;
-    // The JSON estimate twice (JSON and CSV) is the rows' size before compression.
-    const expectedBytes = fileBytes + 2 * [...sizes.values()].reduce((sum, s) => sum + s.estimatedJsonBytes, 0);
-    if (expectedBytes > options.maxArchiveBytes) throw ArchiveTooLargeError.expected(expectedBytes, options.maxArchiveBytes);
-    options.onPlan?.(expectedBytes);
-    options.onProgress?.({ ...progress });
-
-    // Files first: a row whose file could not be included then says so (a null path) instead of naming a file that is not there.
-    const files = await writeFiles(snapshot, zip, withFiles, identity.userId, options.files, options.fileLimits, signal, (bytes) => {
-      progress.fileBytesWritten += bytes;
-      options.onProgress?.({ ...progress });
-    });
-    const notIncluded = files.filter((f) => f.outcome !== 'included');
-    await snapshot.leaveOut(notIncluded.map((f) => f.path));
-    const leftOut: LeftOutFiles = new Set(notIncluded.map((f) => f.entity));
-
-    const entities: Record<string, EntityManifest> = {};
-    const limits: EntryLimits = { maxEntryBytes: options.maxEntryBytes, parallelFromBytes: options.parallelFromBytes, spoolDir: options.spoolDir };
-    const sizeOf = (entity: ExportEntity) => sizes.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, files: 0 };
-    let batch: BatchedCopies | undefined;
-    for (const [index, entity] of options.entities.entries()) {
-      // The small entities from here on (and empty ones between them) are read in one round trip.
-      if (!batch?.covers(entity)) batch = BatchedCopies.start(snapshot, options.entities.slice(index), sizeOf, limits, identity.userId, leftOut);
-      entities[entity.name] = await writeEntity({
-        snapshot,
-        source: batch ?? snapshot,
-        zip,
-        entity,
-        userId: identity.userId,
-        size: sizeOf(entity),
-        limits,
-        leftOut,
-        onCsvAhead: options.onCsvAhead,
-        onRows: (rows) => {
-          progress.rowsWritten += rows;
-          options.onProgress?.({ ...progress });
-        },
-      });
+    const progress: Progress = { rowsTotal: rowsOf(first.sizes), rowsWritten: 0, fileBytesTotal: 0, fileBytesWritten: 0 };
+    if (withFiles.length === 0) {
+      planArchive(options, first.sizes, progress);
+      return await writeRows(options, snapshots, first, [], 'all', progress);
     }
-    const linkExpiresAt = await options.linkExpiry();
-    const manifest = buildManifest({ ...identity, asOf: snapshot.asOf, linkExpiresAt, entities, files });
-    await zip.addText('schema.json', `${JSON.stringify(archiveSchema(options.entities), null, 2)}\n`);
-    await zip.addText('README.txt', readmeText(manifest, options.entities));
-    await writeManifest(zip, manifest);
-    await snapshot.close();
-    options.onSnapshotClosed?.(snapshot.heldSeconds!);
-    return manifest;
+    const list = await FileList.read(first.snapshot, withFiles, identity.userId, options.spoolDir);
+    try {
+      await snapshots.close();
+      const written = await writeListedFiles(options, list, first.sizes, progress);
+      const second = await openSurveyed(pool, options.user, identity.userId, options.entities);
+      snapshots.open = second.snapshot;
+      if (options.signal?.aborted) onAbort();
+      if (!second.sizes) throw new UserNotFoundError('the user no longer exists');
+      await second.snapshot.keepFiles(written.included);
+      progress.rowsTotal = rowsOf(second.sizes);
+      return await writeRows(options, snapshots, second, written.records, 'included', progress);
+    } finally {
+      await list.close();
+    }
   } catch (error) {
-    await snapshot.close(error as Error);
+    await snapshots.close(error as Error);
     throw error;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** Each row is written twice (JSON and CSV); progress counts both. */
+function rowsOf(sizes: ReadonlyMap<string, EntitySize>): number {
+  return 2 * [...sizes.values()].reduce((sum, s) => sum + s.rows, 0);
+}
+
+/** Refuses an archive over the limit before its first byte, and tells the upload what to expect. */
+function planArchive(options: WriteArchiveOptions, sizes: ReadonlyMap<string, EntitySize>, progress: Progress): void {
+  // The JSON estimate twice (JSON and CSV) is the rows' size before compression.
+  const expectedBytes = progress.fileBytesTotal + 2 * [...sizes.values()].reduce((sum, s) => sum + s.estimatedJsonBytes, 0);
+  if (expectedBytes > options.maxArchiveBytes) throw ArchiveTooLargeError.expected(expectedBytes, options.maxArchiveBytes);
+  options.onPlan?.(expectedBytes);
+  options.onProgress?.({ ...progress });
+}
+
+/** The listed files into the archive, with no snapshot open. */
+async function writeListedFiles(options: WriteArchiveOptions, list: FileList, sizes: ReadonlyMap<string, EntitySize>, progress: Progress) {
+  const signal = options.signal ?? new AbortController().signal;
+  progress.fileBytesTotal = await plannedFileBytes(list, options.files, options.fileLimits, signal);
+  planArchive(options, sizes, progress);
+  return writeFiles(list, options.zip, options.files, options.fileLimits, signal, (bytes) => {
+    progress.fileBytesWritten += bytes;
+    options.onProgress?.({ ...progress });
+  });
+}
+
+/** Every entity's rows from `surveyed`'s snapshot, then schema.json, README.txt and manifest.json; closes the snapshot. */
+async function writeRows(
+  options: WriteArchiveOptions,
+  snapshots: Snapshots,
+  surveyed: { snapshot: Snapshot; sizes: ReadonlyMap<string, EntitySize> | null },
+  files: UserFileRecord[],
+  paths: PathsKept,
+  progress: Progress,
+): Promise<Manifest> {
+  const { zip, identity } = options;
+  const snapshot = surveyed.snapshot;
+  const entities: Record<string, EntityManifest> = {};
+  const limits: EntryLimits = { maxEntryBytes: options.maxEntryBytes, parallelFromBytes: options.parallelFromBytes, spoolDir: options.spoolDir };
+  const sizeOf = (entity: ExportEntity) => surveyed.sizes?.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, files: 0 };
+  let batch: BatchedCopies | undefined;
+  for (const [index, entity] of options.entities.entries()) {
+    // The small entities from here on (and empty ones between them) are read in one round trip.
+    if (!batch?.covers(entity)) batch = BatchedCopies.start(snapshot, options.entities.slice(index), sizeOf, limits, identity.userId, paths);
+    entities[entity.name] = await writeEntity({
+      snapshot,
+      source: batch ?? snapshot,
+      zip,
+      entity,
+      userId: identity.userId,
+      size: sizeOf(entity),
+      limits,
+      paths,
+      onCsvAhead: options.onCsvAhead,
+      onRows: (rows) => {
+        progress.rowsWritten += rows;
+        options.onProgress?.({ ...progress });
+      },
+    });
+  }
+  const linkExpiresAt = await options.linkExpiry();
+  const manifest = buildManifest({ ...identity, asOf: snapshot.asOf, linkExpiresAt, entities, files });
+  await zip.addText('schema.json', `${JSON.stringify(archiveSchema(options.entities), null, 2)}\n`);
+  await zip.addText('README.txt', readmeText(manifest, options.entities));
+  await writeManifest(zip, manifest);
+  await snapshots.close();
+  options.onSnapshotClosed?.(snapshots.heldSeconds);
+  return manifest;
 }

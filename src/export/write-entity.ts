@@ -8,7 +8,7 @@ import { JsonArrayParts, type JsonPart, needsParts, plannedPartRows } from '../p
 import { LaterEntries } from '../parts/later-entries.ts';
 import type { EntityManifest } from './manifest.ts';
 import { PairedParts } from '../parts/paired-parts.ts';
-import { csvCopySql, csvHeader, jsonLinesCopySql, type LeftOutFiles, pairedCopySql, type RowOrder } from './queries.ts';
+import { csvCopySql, csvHeader, jsonLinesCopySql, type PathsKept, pairedCopySql, type RowOrder } from './queries.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { EntitySize } from './survey.ts';
 import { ZIP32_MAX } from '../zip/zip-format.ts';
@@ -41,7 +41,7 @@ export interface WriteEntityOptions {
   /** Its rows and estimated JSON bytes, from the survey of the same snapshot. */
   size: EntitySize;
   limits: EntryLimits;
-  leftOut: LeftOutFiles;
+  paths: PathsKept;
   onCsvAhead?: (entity: string, outcome: CsvAheadOutcome) => void;
   /** Told of the rows written, JSON and CSV counted apart. */
   onRows: (rows: number) => void;
@@ -101,7 +101,7 @@ async function writePaired(e: EntityPlan, later: LaterEntries): Promise<EntityMa
     e.limits.maxEntryBytes,
     e.plan,
   );
-  const { json, csv } = await e.snapshot.copyWithWorkers(pairedCopySql(e.entity, e.userId, e.leftOut), PAIRED_READ_WORKERS, (read) =>
+  const { json, csv } = await e.snapshot.copyWithWorkers(pairedCopySql(e.entity, e.userId, e.paths), PAIRED_READ_WORKERS, (read) =>
     writePairedParts(read, zip, later, parts, (rows) => e.onRows(2 * rows)),
   );
   e.onCsvAhead?.(e.entity.name, 'paired');
@@ -118,7 +118,7 @@ async function writeJsonThenCsv(e: EntityPlan): Promise<EntityManifest> {
     let reported = 0;
     if (!e.empty) {
       const lines = new BinaryTextRows();
-      await pipeCopy(e.source.copy(jsonLinesCopySql(e.entity, e.userId, e.order, e.leftOut)), zip, async (chunk) => {
+      await pipeCopy(e.source.copy(jsonLinesCopySql(e.entity, e.userId, e.order, e.paths)), zip, async (chunk) => {
         await json.push(lines.push(chunk));
         e.onRows(json.rows - reported);
         reported = json.rows;
@@ -148,7 +148,7 @@ async function writeJsonThenCsv(e: EntityPlan): Promise<EntityManifest> {
 
 /** The CSV, into `into` (the archive, or a read-ahead's fragment), cut at `partRows`. */
 async function writeCsvParts(e: EntityPlan, reader: CopySource, into: ZipWriter, partRows: readonly number[]): Promise<WrittenFile[]> {
-  const sql = csvCopySql(e.entity, e.userId, e.order, e.leftOut);
+  const sql = csvCopySql(e.entity, e.userId, e.order, e.paths);
   if (!e.empty && partRows.length === 1 && !e.numbered) return [await writeCsvPart(reader, into, e.name('csv', 1), e.large, sql)];
   // Parts: one query, cut at the parts' row counts (no rows: the header COPY would write, without a query).
   const parts = new CsvParts((index) => into.openEntry(e.name('csv', index), { large: e.large }), partRows);

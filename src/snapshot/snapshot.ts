@@ -5,10 +5,10 @@ import { type CopyOut, copyOut } from './copy-out.ts';
 import { isoTimestamp } from './iso-timestamp.ts';
 
 /**
- * The transaction-local setting that holds the paths of the files an archive
- * does not include, one per line (leaveOut; the rows' queries look them up).
+ * The transaction-local setting that holds the files an archive includes,
+ * one per line (keepFiles; the rows' queries look them up).
  */
-export const LEFT_OUT_SETTING = 'exporter.left_out';
+export const INCLUDED_SETTING = 'exporter.included';
 
 /**
  * Two scans of the same rows list them in the same order. Every scan starts
@@ -54,8 +54,8 @@ export class Snapshot {
   private second: Promise<Snapshot | null> | undefined;
   /** The error that broke the connection between two queries (a killed backend): the root cause to report. */
   private broken: Error | undefined;
-  /** The paths of the files the archive does not include (leaveOut), for the readers opened after. */
-  private leftOut: readonly string[] | undefined;
+  /** The files the archive includes (keepFiles), for the reader opened after. */
+  private included: readonly string[] | undefined;
   private readonly onError = (error: Error) => (this.broken ??= error);
   /** The snapshot's time, ISO 8601 UTC with microseconds. */
   readonly asOf: string;
@@ -130,22 +130,21 @@ export class Snapshot {
     }
     // Closed while it was being opened (the build was stopped): close it too.
     const reader = new Snapshot(pool, client, this.asOf, began);
-    if (this.leftOut !== undefined) await reader.leaveOut(this.leftOut);
+    if (this.included !== undefined) await reader.keepFiles(this.included);
     if (this.closed) await reader.close(new Error('the snapshot was closed'));
     return reader;
   }
 
   /**
-   * The paths of the files the archive does not include, for the rows'
-   * queries on this connection (and on its reader, opened after): held in
-   * the transaction's LEFT_OUT_SETTING, sent once as a parameter, so that no
-   * query's text grows with them (queries.ts, LeftOutFiles).
+   * The files the archive includes (includedFileKey, write-files.ts), for
+   * the rows' queries on this connection (and on its reader, opened after):
+   * held in the transaction's INCLUDED_SETTING, sent once as a parameter, so
+   * that no query's text grows with them (queries.ts, PathsKept).
    */
-  async leaveOut(paths: readonly string[]): Promise<void> {
-    if (this.second) throw new Error('leaveOut() after the reader was opened');
-    if (paths.length === 0) return;
-    this.leftOut = paths;
-    await this.client.query('select set_config($1, $2, true)', [LEFT_OUT_SETTING, paths.join('\n')]);
+  async keepFiles(included: readonly string[]): Promise<void> {
+    if (this.second) throw new Error('keepFiles() after the reader was opened');
+    this.included = included;
+    await this.client.query('select set_config($1, $2, true)', [INCLUDED_SETTING, included.join('\n')]);
   }
 
   /** How long its transaction was open, in seconds (to the millisecond, as the ready line's other times), once closed: what it held back of vacuum on the application's primary. */

@@ -7,9 +7,9 @@ import { letGo } from '../memory-policy.ts';
 const READ_BYTES = 1 << 20;
 
 /**
- * Bytes that wait on local disk for their turn in the archive: the deflated
- * CSV of a big entity, read on a second connection while its JSON is
- * written. The file is created readable by this user only and unlinked at
+ * Bytes that wait on local disk for their turn: the deflated CSV of a big
+ * entity, read on a second connection while its JSON is written; the list
+ * of a user's files, read before they download (FileList). The file is created readable by this user only and unlinked at
  * once, so no name leads to it and nothing of it outlives the process, even
  * one that is killed; the page cache, not the heap, holds what is recent.
  */
@@ -42,14 +42,17 @@ export class Spool {
 
   /** Copies `source` to the end of the file until it ends. */
   async fill(source: Readable): Promise<void> {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      let written = 0;
-      while (written < chunk.length) {
-        const { bytesWritten } = await this.file.write(chunk, written, chunk.length - written, this.length + written);
-        written += bytesWritten;
-      }
-      this.length += chunk.length;
+    for await (const chunk of source as AsyncIterable<Buffer>) await this.append(chunk);
+  }
+
+  /** Writes `chunk` at the end of the file. */
+  async append(chunk: Buffer): Promise<void> {
+    let written = 0;
+    while (written < chunk.length) {
+      const { bytesWritten } = await this.file.write(chunk, written, chunk.length - written, this.length + written);
+      written += bytesWritten;
     }
+    this.length += chunk.length;
   }
 
   /**

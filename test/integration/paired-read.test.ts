@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BinaryTextColumns, BinaryTextRows } from '../../src/snapshot/binary-rows.ts';
 import type { ExportEntity } from '../../src/export/entities.ts';
 import { csvCopySql, csvHeader, jsonLinesCopySql, pairedCopySql } from '../../src/export/queries.ts';
+import { includedFileKey } from '../../src/export/write-files.ts';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
 import { EVERY_PLANE, SPREADSHEET_PAYLOADS } from '../support/hostile.ts';
 import { withSnapshot } from '../support/snapshot.ts';
@@ -87,16 +88,16 @@ describe('one read for both files of a split entity', () => {
     });
   });
 
-  it('leaves out the paths of files the archive could not include, as the two COPYs do', async () => {
+  it('keeps only the paths of files the archive includes, as the two COPYs do', async () => {
     const owner = randomUUID();
     await env.admin.query(`insert into every_kind (id, owner_id, n, note) values ($1, $3, 1, 'files/every_kind/a.txt'), ($2, $3, 2, 'files/every_kind/b.txt')`, [randomUUID(), randomUUID(), owner]);
-    const entity: ExportEntity = { ...ENTITY, columns: ENTITY.columns.map((c) => (c.name === 'note' ? { ...c, filePath: true } : c)) };
-    const leftOut = new Set(['every_kind']);
+    const entity: ExportEntity = { ...ENTITY, columns: ENTITY.columns.map((c) => (c.name === 'note' ? { ...c, fileLocator: 't.note' } : c)) };
     await withSnapshot(env.handle.pool, async (snapshot) => {
-      await snapshot.leaveOut(['files/every_kind/b.txt', 'files/other/b.txt']);
+      // a.txt is included; b.txt is not (and another file at its path, read from elsewhere, does not make it so).
+      await snapshot.keepFiles([includedFileKey('files/every_kind/a.txt', 'files/every_kind/a.txt'), includedFileKey('files/every_kind/b.txt', 'elsewhere/b.txt')]);
       const columns = new BinaryTextColumns(2, { trackRows: true });
-      const paired = columns.pushColumns(await read(snapshot.copy(pairedCopySql(entity, owner, leftOut))));
-      const csv = await read(snapshot.copy(csvCopySql(entity, owner, 'ordered', leftOut)));
+      const paired = columns.pushColumns(await read(snapshot.copy(pairedCopySql(entity, owner, 'included'))));
+      const csv = await read(snapshot.copy(csvCopySql(entity, owner, 'ordered', 'included')));
       expect(csvHeader(entity) + paired.columns[1]!.toString()).toBe(csv.toString());
       expect(paired.columns[0]!.toString()).toContain('"note":null');
       expect(paired.columns[0]!.toString()).toContain('"note":"files/every_kind/a.txt"');
