@@ -3,6 +3,7 @@ import { type CliIo, type CommandTools } from './commands/common.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerExpire } from './commands/expire.ts';
 import { registerFulfill } from './commands/fulfill.ts';
+import { registerInit } from './commands/init.ts';
 import { registerLink } from './commands/link.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerNightly } from './commands/nightly.ts';
@@ -71,7 +72,7 @@ function buildProgram(tools: CommandTools): Command {
       outputError: (s, write) => write(`exporter: ${s.replace(/^error: /, '')}`),
     })
     .showSuggestionAfterError(true);
-  for (const register of [registerMigrate, registerCheck, registerSchema, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke]) {
+  for (const register of [registerMigrate, registerInit, registerCheck, registerSchema, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke]) {
     register(program, tools);
   }
   return program;

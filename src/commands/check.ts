@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DriftError, checkedDefinition } from '../definition/entities-for.ts';
 import { DefinitionError } from '../definition/parse.ts';
+import { ProblemsError } from '../errors.ts';
 import { commandContext, type CommandTools, returning, withDatabase, withSettings, writeJson } from './common.ts';
 
 /**
@@ -14,17 +16,22 @@ export function registerCheck(program: Command, tools: CommandTools): void {
     program
       .command('check')
       .description('check the definition against the live database: every column classified, every path a foreign key, nothing secret exported')
-      .option('--json', 'print {ok, problems} as JSON (for CI)', false),
+      .option('--json', 'print {ok, problems} as JSON (for CI)', false)
+      .option('--strict', 'also fail while the file still holds a TODO (exporter init marks every guess with one), naming each line', false),
     ['databaseUrl', 'definition', 'logLevel'],
   ).action(
-    returning(tools, async (flags: { json: boolean }, cmd: Command) => {
+    returning(tools, async (flags: { json: boolean; strict: boolean }, cmd: Command) => {
       const { config } = commandContext(cmd, tools.io, { database: true });
       const file = config.definitionFile;
       const result = await withDatabase(config, (db) =>
-        checkedDefinition(db, file).then(
+        checkedDefinition(db, file).then((checked) => {
+          const todos = flags.strict ? todoLines(checked.definition.file) : [];
+          if (todos.length > 0) throw new TodoError(todos);
+          return checked;
+        }).then(
           (checked) => ({ ok: true as const, checked }),
           (error: unknown) => {
-            if (error instanceof DriftError || error instanceof DefinitionError) return { ok: false as const, error };
+            if (error instanceof DriftError || error instanceof DefinitionError || error instanceof TodoError) return { ok: false as const, error };
             throw error;
           },
         ),
@@ -44,4 +51,19 @@ export function registerCheck(program: Command, tools: CommandTools): void {
       return 'done';
     }),
   );
+}
+
+/** What `check --strict` refuses: the lines of the file that still say TODO. */
+class TodoError extends ProblemsError {
+  override name = 'TodoError';
+  constructor(lines: string[]) {
+    super(`${lines.length} TODO${lines.length === 1 ? '' : 's'} left to decide`, lines);
+  }
+}
+
+/** Each line of the file that holds the word TODO, as `file:line: its text`. */
+function todoLines(file: string): string[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((line, i) => (/\bTODO\b/.test(line) ? [`${file}:${i + 1}: ${line.trim()}`] : []));
 }

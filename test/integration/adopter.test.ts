@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { connect } from '../../src/db/connect.ts';
 import { migrateToLatest, SQL_DIR } from '../../src/db/migrate.ts';
 import { createTestEnv, getObject, runCli, type TestEnv } from '../support/harness.ts';
+import { FreshDatabases } from '../support/fresh-database.ts';
 import { readZip } from '../support/zip.ts';
 
 /*
@@ -18,31 +18,18 @@ import { readZip } from '../support/zip.ts';
  */
 let env: TestEnv;
 let dir: string;
-const pools: pg.Pool[] = [];
+let databases: FreshDatabases;
+const freshDatabase = () => databases.create();
 beforeAll(async () => {
   env = await createTestEnv();
+  databases = new FreshDatabases(env);
   dir = mkdtempSync(path.join(os.tmpdir(), 'exporter-adopter-'));
 });
 afterAll(async () => {
-  await Promise.all(pools.map((p) => p.end()));
+  await databases?.close();
   rmSync(dir, { recursive: true, force: true });
   await env?.close();
 });
-
-/** An empty database: its URL, a pool on it, and the CLI's environment pointed at it (no definition set). */
-async function freshDatabase() {
-  const name = `a_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-  const root = new pg.Client({ connectionString: inject('databaseUrl') });
-  await root.connect();
-  await root.query(`create database ${name}`);
-  await root.end();
-  const url = new URL(inject('databaseUrl'));
-  url.pathname = `/${name}`;
-  const db = new pg.Pool({ connectionString: url.toString(), max: 2 });
-  pools.push(db);
-  const { EXPORT_DEFINITION: _sampleWithFiles, EXPORT_SOURCE_UPLOADS_BUCKET: _uploads, ...cliEnv } = env.cliEnv;
-  return { url: url.toString(), db, cliEnv: { ...cliEnv, DATABASE_URL: url.toString() } };
-}
 
 const sampleSchema = readFileSync(new URL('../../definitions/sample-schema.sql', import.meta.url), 'utf8');
 const tablesOf = async (db: pg.Pool) =>

@@ -1,0 +1,48 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { readCatalog } from '../definition/catalog.ts';
+import { DraftError, planDraft } from '../definition/draft.ts';
+import { draftYaml } from '../definition/draft-yaml.ts';
+import { UsageError } from '../errors.ts';
+import { openDatabase } from '../runtime.ts';
+import { commandContext, type CommandTools, returning, withSettings } from './common.ts';
+
+/**
+ * `exporter init --user-table <table>`: a draft definition for the live
+ * database, read from its catalog (src/definition/draft.ts), to stdout or
+ * `--out`. It passes `exporter check` unedited; its TODOs are what a person
+ * must still decide (`exporter check --strict` lists them).
+ */
+export function registerInit(program: Command, tools: CommandTools): void {
+  withSettings(
+    program
+      .command('init')
+      .description("print a draft definition for the live database: every table that belongs to a user through foreign keys, with TODO where a person must decide")
+      .requiredOption('--user-table <table>', 'the table of users (its one-column primary key is the user id a request names)')
+      .option('--out <file>', 'write the draft to this file (never over an existing one) instead of stdout'),
+    ['databaseUrl', 'logLevel'],
+  ).action(
+    returning(tools, async (flags: { userTable: string; out?: string }, cmd: Command) => {
+      const { config } = commandContext(cmd, tools.io, { database: true });
+      // Before `exporter migrate` as well: the draft names the user table that migrate links to.
+      const handle = await openDatabase(config, 1);
+      let text: string;
+      try {
+        const catalog = await readCatalog(handle.db);
+        text = draftYaml(planDraft(catalog, flags.userTable), catalog);
+      } catch (error) {
+        if (error instanceof DraftError) throw new UsageError(`--user-table: ${error.message}`);
+        throw error;
+      } finally {
+        await handle.close();
+      }
+      if (!flags.out) return void tools.io.stdout.write(text);
+      try {
+        await writeFile(flags.out, text, { flag: 'wx' });
+      } catch (error) {
+        throw new UsageError(`--out: cannot write ${flags.out} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+      }
+      tools.io.stderr.write(`${flags.out}: a draft definition; read its TODOs (exporter check --strict lists them)\n`);
+    }),
+  );
+}
