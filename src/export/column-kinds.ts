@@ -6,9 +6,9 @@
  * compiler names every field the new row must decide.
  */
 
-import { isoTimestamp } from '../snapshot/iso-timestamp.ts';
+import { isoLocalTimestamp, isoTimestamp } from '../snapshot/iso-timestamp.ts';
 
-export type ColumnKind = 'uuid' | 'text' | 'integer' | 'bigint' | 'numeric' | 'boolean' | 'timestamptz' | 'jsonb';
+export type ColumnKind = 'uuid' | 'text' | 'integer' | 'bigint' | 'numeric' | 'float' | 'boolean' | 'timestamptz' | 'timestamp' | 'jsonb' | 'array' | 'bytea' | 'as_text';
 
 export interface ColumnKindRules {
   /** The database types of this kind, as information_schema names them. */
@@ -119,6 +119,17 @@ export const COLUMN_KINDS: Readonly<Record<ColumnKind, ColumnKindRules>> = {
     valueBytes: 40,
     storedSize: false,
   },
+  float: {
+    databaseTypes: ['real', 'double precision'],
+    // The shortest text that reads back as the same value (extra_float_digits, PostgreSQL 12 and later); NaN and ±Infinity are JSON strings.
+    json: same,
+    csv: same,
+    csvField: numberField,
+    quoted: false,
+    schema: { type: ['number', 'string'] },
+    valueBytes: 25,
+    storedSize: false,
+  },
   boolean: {
     databaseTypes: ['boolean'],
     json: same,
@@ -137,8 +148,20 @@ export const COLUMN_KINDS: Readonly<Record<ColumnKind, ColumnKindRules>> = {
     // `json` made it text already, which holds no quote.
     csvField: (value) => quotedField(`${value}::text`, false),
     quoted: true,
-    schema: { type: 'string', format: 'date-time', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z$' },
+    // 'infinity' and '-infinity' as such, a time before year 1 with " BC" after it (format is an annotation in 2020-12; pattern holds).
+    schema: { type: 'string', format: 'date-time', pattern: '^(\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z( BC)?|-?infinity)$' },
     valueBytes: 29,
+    storedSize: false,
+  },
+  timestamp: {
+    databaseTypes: ['timestamp without time zone'],
+    // A time with no zone: as it is stored, ISO 8601 with all six fractional digits and no offset.
+    json: isoLocalTimestamp,
+    csv: isoLocalTimestamp,
+    csvField: (value) => quotedField(`${value}::text`, false),
+    quoted: true,
+    schema: { type: 'string', pattern: '^(\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}( BC)?|-?infinity)$' },
+    valueBytes: 28,
     storedSize: false,
   },
   jsonb: {
@@ -150,6 +173,43 @@ export const COLUMN_KINDS: Readonly<Record<ColumnKind, ColumnKindRules>> = {
     // Nested JSON, as stored.
     schema: {},
     valueBytes: 0,
+    storedSize: true,
+  },
+  array: {
+    databaseTypes: ['ARRAY'],
+    // A JSON array (nested for a multi-dimensional one; each element as to_jsonb writes its type), and that JSON's text in CSV.
+    json: (expr) => `to_jsonb(${expr})`,
+    csv: (expr) => `to_jsonb(${expr})::text`,
+    csvField: (value) => quotedField(`${value}::text`, true),
+    quoted: true,
+    schema: { type: 'array' },
+    valueBytes: 2,
+    storedSize: true,
+  },
+  bytea: {
+    databaseTypes: ['bytea'],
+    // PostgreSQL's own hex form: "\\x" and two hex digits a byte. Never a formula, and no quote to escape.
+    json: (expr) => `'\\x' || encode(${expr}, 'hex')`,
+    csv: (expr) => `'\\x' || encode(${expr}, 'hex')`,
+    csvField: (value) => quotedField(value, false),
+    quoted: true,
+    schema: { type: 'string', pattern: '^\\\\x([0-9a-f]{2})*$' },
+    valueBytes: 4,
+    storedSize: true,
+  },
+  as_text: {
+    // Every other type whose text is the value: enums, domains and extension types (USER-DEFINED: citext, ltree, hstore, a composite),
+    // dates, times and intervals (under the snapshot's DateStyle ISO and IntervalStyle iso_8601), network addresses, money, bits, geometry.
+    databaseTypes: [
+      'USER-DEFINED', 'date', 'time without time zone', 'time with time zone', 'interval', 'inet', 'cidr', 'macaddr', 'macaddr8',
+      'money', 'bit', 'bit varying', 'tsvector', 'tsquery', 'xml', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle',
+    ],
+    json: (expr) => `(${expr})::text`,
+    csv: (expr) => formulaSafe(`(${expr})::text`),
+    csvField: (value) => quotedField(formulaSafe(value), true),
+    quoted: true,
+    schema: { type: 'string' },
+    valueBytes: 2,
     storedSize: true,
   },
 };

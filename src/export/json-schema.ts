@@ -25,7 +25,7 @@ export function archiveSchema(entities: readonly ExportEntity[]): Record<string,
             entity.columns.map((c) => {
               const base = COLUMN_KINDS[c.kind].schema;
               const nullable = c.nullable !== false;
-              const type = base.type === undefined ? {} : { type: nullable ? [base.type, 'null'] : base.type };
+              const type = base.type === undefined ? {} : { type: nullable ? [base.type, 'null'].flat() : base.type };
               return [c.name, { ...base, ...type, description: c.description }];
             }),
           ),

@@ -37,9 +37,13 @@ const BEGIN = 'begin isolation level repeatable read, read only';
  * migration (which would itself queue every later reader of that table).
  * SET LOCAL: they end with the transaction, and hold behind a pooler. And
  * standard_conforming_strings, on by default since PostgreSQL 9.1, because the
- * user id is inlined in a string literal (queries.ts, userLiteral).
+ * user id is inlined in a string literal (queries.ts, userLiteral). And the
+ * text of dates, times and intervals, whatever the role's settings: ISO
+ * 8601, in UTC (column-kinds.ts: as_text, array).
  */
-const GUARDS = "set local statement_timeout = 0; set local idle_in_transaction_session_timeout = 0; set local lock_timeout = '60s'; set local standard_conforming_strings = on";
+const GUARDS =
+  "set local statement_timeout = 0; set local idle_in_transaction_session_timeout = 0; set local lock_timeout = '60s'; set local standard_conforming_strings = on; " +
+  "set local datestyle = 'ISO, YMD'; set local intervalstyle = 'iso_8601'; set local timezone = 'UTC'";
 
 /**
  * One consistent view of a user's data: every query of one export runs in a

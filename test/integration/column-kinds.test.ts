@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { parse as parseCsv } from 'csv-parse/sync';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCatalog } from '../../src/definition/catalog.ts';
+import { COLUMN_KINDS, kindOfType } from '../../src/export/column-kinds.ts';
+import type { ExportEntity } from '../../src/export/entities.ts';
+import { archiveSchema } from '../../src/export/json-schema.ts';
+import { csvCopySql, csvHeader, jsonLinesCopySql, pairedCopySql } from '../../src/export/queries.ts';
+import { BinaryTextColumns, BinaryTextRows } from '../../src/snapshot/binary-rows.ts';
+import { createTestEnv, type TestEnv } from '../support/harness.ts';
+import { withSnapshot } from '../support/snapshot.ts';
+
+/*
+ * The column types an application that is not ours has: floats, dates,
+ * times, intervals, timestamps without a zone, enums, domains, composites,
+ * network addresses, money, bits, arrays (nested, of enums, with NULLs and
+ * quotes), bytea. Each is exported as the same text in JSON and CSV, whatever
+ * the database's DateStyle, IntervalStyle and TimeZone; the paired read
+ * builds the same bytes as the two COPYs; text a user wrote (an enum label,
+ * a domain, a composite) is formula-safe in CSV; schema.json's types hold.
+ */
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+  await env.admin.query(`
+    create type mood as enum ('happy', 'a,b', '"quoted"', '=1+1', '-minus');
+    create domain short_note as text check (length(value) < 100);
+    create type pair as (label text, n integer);
+    create table new_kinds (
+      id uuid primary key, owner_id uuid not null, n integer not null,
+      f4 real, f8 double precision, d date, t time, tz timetz, iv interval, ts timestamp,
+      addr inet, net cidr, mac macaddr, cash money, bits bit varying(8),
+      e mood, dom short_note, pr pair, ints integer[], texts text[], grid integer[][], moods mood[], stamps timestamptz[], raw bytea, at timestamptz)`);
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+const ROWS = [
+  `(1, 'NaN', 'Infinity', 'infinity', '24:00', '23:59:59.999999+05:30', '-1 day +02:00:00', 'infinity', '::1', '10.0.0.0/8', '08:00:2b:01:02:03', 12.5, B'101',
+    'a,b', '=HYPERLINK("http://x")', '("a,""b",1)', '{1,NULL,3}', '{"a,b",NULL,"\\"q\\"","=1+1",""}', '{{1,2},{3,4}}', '{happy,=1+1}', '{"2026-01-02 03:04:05+02"}', '\\x00ff', 'infinity')`,
+  `(2, '-Infinity', '-0', '0044-03-15 BC', '00:00', '00:00+00', '1 year 2 mons 3 days 04:05:06.7', '2026-01-02 03:04:05.123456', '192.168.0.1/24', '192.168.0.0/24', null, -3, B'',
+    '"quoted"', '+15551234567', '(,)', '{}', '{}', null, '{}', '{}', '', '0044-03-15 12:00:00+00 BC')`,
+  `(3, 1.5, 1e-300, '2026-02-28', '12:34:56.789', null, '0', '-infinity', null, null, null, null, null,
+    '-minus', '', null, null, null, null, null, null, '\\x', '2026-11-23 12:34:56.789012+05:30')`,
+];
+
+async function read(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The table as an entity, each column of the kind kindOfType gives its live type (as the definition's resolve does). */
+async function entityOfTable(): Promise<ExportEntity> {
+  const table = (await readCatalog(env.handle.db)).tables.get('new_kinds')!;
+  const columns = [...table.entries()].filter(([name]) => name !== 'owner_id').map(([name, c]) => ({ name, kind: kindOfType(c.type)!, description: `${name}.`, nullable: c.nullable }));
+  expect(columns.filter((c) => c.kind === undefined)).toEqual([]);
+  return { name: 'new_kinds', description: 'New kinds.', columns, from: 'new_kinds t where t.owner_id = :user', orderBy: 't.n', files: [] };
+}
+
+describe('column types beyond the sample’s', () => {
+  it('every type is exported as the same text in JSON and CSV, the paired read byte for byte, under a database whose DateStyle, IntervalStyle and TimeZone are not ISO or UTC', async () => {
+    const owner = randomUUID();
+    for (const row of ROWS) {
+      const values = row.replace(/^\((\d+),/, `('${randomUUID()}', '${owner}', $1,`);
+      await env.admin.query(`insert into new_kinds (id, owner_id, n, f4, f8, d, t, tz, iv, ts, addr, net, mac, cash, bits, e, dom, pr, ints, texts, grid, moods, stamps, raw, at) values ${values}`);
+    }
+    const database = new URL(env.databaseUrl).pathname.slice(1);
+    await env.admin.query(`alter database ${database} set datestyle = 'SQL, DMY'`);
+    await env.admin.query(`alter database ${database} set intervalstyle = 'postgres_verbose'`);
+    await env.admin.query(`alter database ${database} set timezone = 'America/New_York'`);
+    const entity = await entityOfTable();
+    expect(Object.fromEntries(entity.columns.map((c) => [c.name, c.kind]))).toMatchObject({
+      f4: 'float', f8: 'float', d: 'as_text', t: 'as_text', tz: 'as_text', iv: 'as_text', ts: 'timestamp', at: 'timestamptz', addr: 'as_text', cash: 'as_text',
+      bits: 'as_text', e: 'as_text', dom: 'text', pr: 'as_text', ints: 'array', texts: 'array', grid: 'array', moods: 'array', stamps: 'array', raw: 'bytea',
+    });
+
+    // New connections, which take the database's settings.
+    const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
+    try {
+      await withSnapshot(pool, async (snapshot) => {
+        const columns = new BinaryTextColumns(2, { trackRows: true });
+        const paired = columns.pushColumns(await read(snapshot.copy(pairedCopySql(entity, owner))));
+        columns.end();
+        const lines = new BinaryTextRows();
+        const json = lines.push(await read(snapshot.copy(jsonLinesCopySql(entity, owner, 'ordered'))));
+        lines.end();
+        const csv = await read(snapshot.copy(csvCopySql(entity, owner, 'ordered')));
+        expect(paired.columns[0]!.toString()).toBe(json.toString());
+        expect(csvHeader(entity) + paired.columns[1]!.toString()).toBe(csv.toString());
+
+        const records = json.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+        expect(records[0]).toMatchObject({
+          f4: 'NaN', f8: 'Infinity', d: 'infinity', t: '24:00:00', tz: '23:59:59.999999+05:30', iv: 'P-1DT2H', addr: '::1/128', net: '10.0.0.0/8', mac: '08:00:2b:01:02:03',
+          bits: '101', e: 'a,b', dom: '=HYPERLINK("http://x")', pr: '("a,""b",1)', ints: [1, null, 3], texts: ['a,b', null, '"q"', '=1+1', ''],
+          grid: [[1, 2], [3, 4]], moods: ['happy', '=1+1'], stamps: ['2026-01-02T01:04:05+00:00'], raw: '\\x00ff', ts: 'infinity', at: 'infinity',
+        });
+        expect(records[1]).toMatchObject({ f4: '-Infinity', f8: -0, d: '0044-03-15 BC', iv: 'P1Y2M3DT4H5M6.7S', ts: '2026-01-02T03:04:05.123456', e: '"quoted"', pr: '(,)', ints: [], raw: '\\x', at: '0044-03-15T12:00:00.000000Z BC' });
+        expect(records[2]).toMatchObject({ f4: 1.5, f8: 1e-300, d: '2026-02-28', t: '12:34:56.789', iv: 'PT0S', e: '-minus', dom: '', raw: '\\x', ts: '-infinity', at: '2026-11-23T07:04:56.789012Z' });
+
+        // CSV: the same values, text a user wrote made formula-safe, arrays as their JSON.
+        const cells = parseCsv(csv, { columns: true }) as Record<string, string>[];
+        expect(cells[0]).toMatchObject({ f4: 'NaN', d: 'infinity', iv: 'P-1DT2H', e: 'a,b', dom: `'=HYPERLINK("http://x")`, texts: '["a,b", null, "\\"q\\"", "=1+1", ""]', raw: '\\x00ff' });
+        expect(cells[1]).toMatchObject({ f8: '-0', d: '0044-03-15 BC', ts: '2026-01-02T03:04:05.123456', dom: "'+15551234567" });
+        expect(cells[2]).toMatchObject({ e: "'-minus", f8: '1e-300' });
+
+        // schema.json: each value is of a type its column's schema allows.
+        const properties = (archiveSchema([entity]).$defs as Record<string, { properties: Record<string, { type?: string | string[]; pattern?: string }> }>).new_kinds!.properties;
+        const jsonType = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'boolean' : 'number');
+        for (const record of records) {
+          for (const [name, value] of Object.entries(record)) {
+            const allowed = [properties[name]!.type].flat();
+            const type = jsonType(value) === 'number' && Number.isInteger(value) && allowed.includes('integer') ? 'integer' : jsonType(value);
+            expect(allowed, `${name}: ${JSON.stringify(value)}`).toContain(type);
+            const pattern = properties[name]!.pattern;
+            if (pattern && typeof value === 'string') expect(value, name).toMatch(new RegExp(pattern));
+          }
+        }
+      });
+    } finally {
+      await pool.end();
+      for (const setting of ['datestyle', 'intervalstyle', 'timezone']) await env.admin.query(`alter database ${database} reset ${setting}`);
+    }
+  });
+
+  it('every kind of the table is a row of COLUMN_KINDS with the rules a kind must decide', () => {
+    for (const [kind, rules] of Object.entries(COLUMN_KINDS)) {
+      expect(rules.databaseTypes.length, kind).toBeGreaterThan(0);
+      // No database type is claimed by two kinds.
+      for (const type of rules.databaseTypes) expect(kindOfType(type), type).toBe(kind);
+    }
+  });
+});
