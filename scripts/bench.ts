@@ -15,6 +15,8 @@
  *   --latency N     requests inserted one every 100 ms for an idle `exporter work` (default 200; 0 skips)
  *   --file-mib N    the size of the one large file of the files scenario, in MiB (default 2048; 0 skips the scenario)
  *   --small-files N the small files of the files scenario (default 10000)
+ *   --pg-major N    run on that PostgreSQL major version's embedded server (14 to 17, installed by
+ *                   scripts/install-postgres-versions.sh; default: the project's own, 18)
  *   --quick         --runs 100000 --big-runs 0 --light 200 --latency 50 --file-mib 256 --small-files 1000 --repeat 1: about a minute
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -39,8 +41,14 @@ const { values: flags } = parseArgs({
     'file-mib': { type: 'string', default: '2048' },
     'small-files': { type: 'string', default: '10000' },
     quick: { type: 'boolean', default: false },
+    'pg-major': { type: 'string' },
   },
 });
+// Read by the embedded server's process (scripts/lib/postgres-process.ts), which inherits this environment.
+if (flags['pg-major'] !== undefined) {
+  if (!/^1[4-7]$/.test(flags['pg-major'])) throw new Error(`--pg-major: ${flags['pg-major']} is not 14, 15, 16 or 17 (18 is the default)`);
+  process.env.EXPORTER_PG_MAJOR = flags['pg-major'];
+}
 const quick = flags.quick;
 const RUNS = quick ? 100_000 : Number(flags.runs);
 const BIG_RUNS = quick ? 0 : Number(flags['big-runs']);
