@@ -1,7 +1,7 @@
 import { kindOfType } from '../export/column-kinds.ts';
 import type { Catalog } from './catalog.ts';
 import { SECRET_LOOKING } from './definition.ts';
-import { type ColumnDraft, type DraftEntity, type DraftPlan, draftColumn } from './draft.ts';
+import { type ColumnDraft, type DraftEntity, type DraftPlan, draftColumn, isDraftSecret } from './draft.ts';
 
 /*
  * A DraftPlan as a definition file. Every guess is marked with the text
@@ -65,7 +65,12 @@ function entityLines(plan: DraftPlan, catalog: Catalog, e: DraftEntity): string[
   if (e.how === 'user' || e.how === 'owner') {
     const columns = e.ownerColumns;
     lines.push(columns.length === 1 ? `    owner: { column: ${columns[0]} }` : `    owner: { columns: [${columns.join(', ')}] }`);
-    if (columns.length > 1) lines.push(`    # TODO: a row is exported when any of ${columns.join(', ')} is the user: is each such row theirs to see (a message sent to them is; a block or a report about them may not be)?`);
+    if (columns.length > 1) lines.push(`    # A row is the user's when they sent it or it was sent to them (${columns.join(', ')}).`);
+  }
+  if (e.alsoUser?.length) {
+    const also = `${e.alsoUser.join(', ')} also name${e.alsoUser.length === 1 ? 's' : ''} a user`;
+    const whose = e.through ? `its rows are exported through ${e.through.entity}, to the person who made them` : `a row is exported only when ${e.ownerColumns[0]} is the user`;
+    lines.push(`    # TODO: ${also}; ${whose} (the side that cannot leak). Is the row for that user to see too?`);
   }
   if (e.members) {
     const m = e.members;
@@ -95,8 +100,10 @@ function entityLines(plan: DraftPlan, catalog: Catalog, e: DraftEntity): string[
 
 function columnLine(column: string, draft: ColumnDraft): string {
   switch (draft.as) {
-    case 'export':
-      return `      ${column}: { export: ${q(draft.description)} }${draft.guessed ? TODO_GUESS : ''}`;
+    case 'export': {
+      const notSecret = draft.notSecret ? `, not_secret: ${q(draft.notSecret)}` : '';
+      return `      ${column}: { export: ${q(draft.description)}${notSecret} }${draft.guessed ? TODO_GUESS : ''}`;
+    }
     case 'omit':
       return `      ${column}: { omit: ${q(draft.reason)} }${draft.todo ? '  # TODO: export it as text once the exporter can, or leave it out' : ''}`;
     case 'file':
@@ -152,7 +159,7 @@ function memberExtras(catalog: Catalog, e: DraftEntity) {
   const columns = [...catalog.tables.get(m.table)!.entries()].filter(([name]) => name !== m.column && name !== m.userColumn);
   return columns.map(([name, c]) => ({
     name,
-    exported: Boolean(kindOfType(c.type)) && !SECRET_LOOKING.test(name) && !taken.has(`member_${name}`),
+    exported: Boolean(kindOfType(c.type)) && !isDraftSecret(name, c.type) && !taken.has(`member_${name}`),
     comment: c.comment?.trim(),
   }));
 }
@@ -169,7 +176,9 @@ function memberColumns(catalog: Catalog, e: DraftEntity): string[] {
   }
   for (const c of memberExtras(catalog, e).filter((x) => x.exported)) {
     const description = c.comment ? c.comment.replace(/\s+/g, ' ') : `Your membership's ${words(c.name)}.`;
-    lines.push(`      member_${c.name}: { derived: members.${c.name}, export: ${q(description)} }${c.comment ? '' : TODO_GUESS}`);
+    // Exported only when not secret (isDraftSecret): a name that looks it is a flag or a public key, which check wants said.
+    const notSecret = SECRET_LOOKING.test(c.name) ? `, not_secret: ${q('a yes-or-no setting or a public key, not a secret')}` : '';
+    lines.push(`      member_${c.name}: { derived: members.${c.name}, export: ${q(description)}${notSecret} }${c.comment ? '' : TODO_GUESS}`);
   }
   return lines;
 }

@@ -20,6 +20,8 @@ export interface DraftEntity {
   through?: { entity: string; column: string };
   /** Other ways its rows could be the user's, which a person must choose between (TODO). */
   otherPaths: string[];
+  /** Its other columns that name a user, not taken as owners (TODO). */
+  alsoUser?: string[];
 }
 
 export interface DraftPlan {
@@ -63,21 +65,7 @@ export function planDraft(catalog: Catalog, userTable: string): DraftPlan {
     return true;
   };
 
-  // Rows that name the user: owners, or memberships of another table.
-  const memberships = new Map<string, { table: string; column: string; userColumn: string }[]>();
-  for (const table of named) {
-    if (table === userTable) continue;
-    const toUser = fks.filter((f) => f.table === table && f.refTable === userTable);
-    if (toUser.length === 0 || leaveOut(table)) continue;
-    const membership = membershipOf(table, toUser, fks, catalog, userTable);
-    if (membership) {
-      memberships.set(membership.of, [...(memberships.get(membership.of) ?? []), { table, column: membership.column, userColumn: membership.userColumn }]);
-      continue;
-    }
-    const entity: DraftEntity = { table, how: 'owner', ownerColumns: toUser.map((f) => f.column), otherPaths: [] };
-    plan.entities.push(entity);
-    covered.set(table, entity);
-  }
+  const { memberships, deferred } = addOwners(plan, covered, fks, named, catalog, leaveOut);
   for (const [of, tablesOf] of [...memberships].sort(([a], [b]) => a.localeCompare(b))) {
     const [first, ...rest] = tablesOf;
     let entity = covered.get(of);
@@ -97,8 +85,68 @@ export function planDraft(catalog: Catalog, userTable: string): DraftPlan {
     for (const m of rest) addOwner(plan, covered, m.table, [m.userColumn]);
   }
   addThrough(plan, covered, fks, new Set([...named].filter((t) => !membershipTables.has(t))), catalog, leaveOut);
+  // A row that names a user only as the one it is about (its reviewing admin, its moderator) is its maker's, reached
+  // through another entity; reached no other way, it is that user's after all, and either way the choice is said.
+  for (const { table, toUser } of deferred) {
+    const entity = covered.get(table);
+    if (entity) entity.alsoUser = toUser.map((f) => f.column);
+    else if (!plan.leftOut.has(table)) addOwner(plan, covered, table, ownerColumnsOf(table, toUser, catalog));
+  }
   for (const entity of plan.entities) entity.otherPaths.push(...otherPaths(entity, covered, fks));
   return plan;
+}
+
+/** The two columns of a message: who sent it and who it was sent to, each of whom may see it. */
+const SENDER = /(^|_)(sender|from|creator|author)(_|$)/;
+const RECIPIENT = /(^|_)(recipient|receiver|to)(_|$)/;
+/** Columns that name the person a row is about or acted on, rather than the one who made it (a recipient is not one: a message or a mention is for them). */
+const TARGET = /(^|_)(target|other|reported|about|subject|reviewer|reviewed|admin|moderator|mod|invited|invitee|referred|blocked|followed|assignee|approver|approved)(_|$)/;
+
+/**
+ * Which of a table's columns that name a user make a row the user's. One:
+ * that one. A sender and a recipient: both (a message is for each to see).
+ * Any other several (a block's blocker and blocked, a report's reporter and
+ * reported, an application and its reviewing admin): the side that cannot
+ * leak, the one who made the row (the first column that does not name a
+ * target, in the table's order); the others are said as a TODO.
+ */
+function ownerColumnsOf(table: string, toUser: ForeignKey[], catalog: Catalog): string[] {
+  const order = [...catalog.tables.get(table)!.keys()];
+  const columns = toUser.map((f) => f.column).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  if (columns.length === 1) return columns;
+  const [a, b] = columns;
+  if (columns.length === 2 && ((SENDER.test(a!) && RECIPIENT.test(b!)) || (SENDER.test(b!) && RECIPIENT.test(a!)))) return columns;
+  return [columns.find((c) => !TARGET.test(c)) ?? columns[0]!];
+}
+
+/**
+ * The tables with a column naming the user: each the user's rows (owner), or
+ * a membership of another table; deferred, a table whose every such column
+ * names the one a row is about (an application's reviewing admin), which is
+ * its maker's through another entity where one reaches it.
+ */
+function addOwners(plan: DraftPlan, covered: Map<string, DraftEntity>, fks: ForeignKey[], named: Set<string>, catalog: Catalog, leaveOut: (table: string) => boolean) {
+  const memberships = new Map<string, { table: string; column: string; userColumn: string }[]>();
+  const deferred: { table: string; toUser: ForeignKey[] }[] = [];
+  for (const table of named) {
+    if (table === plan.userTable) continue;
+    const toUser = fks.filter((f) => f.table === table && f.refTable === plan.userTable);
+    if (toUser.length === 0 || leaveOut(table)) continue;
+    const membership = membershipOf(table, toUser, fks, catalog, plan.userTable);
+    if (membership) {
+      memberships.set(membership.of, [...(memberships.get(membership.of) ?? []), { table, column: membership.column, userColumn: membership.userColumn }]);
+      continue;
+    }
+    if (toUser.every((f) => TARGET.test(f.column)) && fks.some((f) => f.table === table && f.refTable !== plan.userTable)) {
+      deferred.push({ table, toUser });
+      continue;
+    }
+    const owners = ownerColumnsOf(table, toUser, catalog);
+    const entity: DraftEntity = { table, how: 'owner', ownerColumns: owners, alsoUser: toUser.map((f) => f.column).filter((c) => !owners.includes(c)), otherPaths: [] };
+    plan.entities.push(entity);
+    covered.set(table, entity);
+  }
+  return { memberships, deferred };
 }
 
 function addOwner(plan: DraftPlan, covered: Map<string, DraftEntity>, table: string, ownerColumns: string[]): void {
@@ -143,11 +191,25 @@ function addThrough(plan: DraftPlan, covered: Map<string, DraftEntity>, fks: For
     const children = fks.filter((f) => f.refTable === parent.table && named.has(f.table) && !covered.has(f.table) && !plan.leftOut.has(f.table));
     for (const fk of children.sort((a, b) => notNullFirst(catalog, a, b) || a.table.localeCompare(b.table))) {
       if (covered.has(fk.table) || plan.leftOut.has(fk.table) || leaveOut(fk.table)) continue;
+      // The side that cannot leak: what hangs off a row the user shares with others (a project they are a member of,
+      // a mailing list) is those others' as much as theirs; a table of people reached this way is other people.
+      if (parent.members) {
+        plan.leftOut.set(fk.table, `it references ${parent.table}, whose rows the user shares with other people (${parent.members.table}): its rows are theirs too`);
+        continue;
+      }
+      if (looksLikePeople(catalog, fk.table)) {
+        plan.leftOut.set(fk.table, 'it looks like a table of people (an email, password or user name column): other people');
+        continue;
+      }
       const entity: DraftEntity = { table: fk.table, how: 'through', ownerColumns: [], through: { entity: parent.table, column: fk.column }, otherPaths: [] };
       plan.entities.push(entity);
       covered.set(fk.table, entity);
     }
   }
+}
+
+function looksLikePeople(catalog: Catalog, table: string): boolean {
+  return [...catalog.tables.get(table)!.keys()].some((c) => /^(email|email_address|username|user_name|password\w*)$/.test(c));
 }
 
 function notNullFirst(catalog: Catalog, a: ForeignKey, b: ForeignKey): number {
@@ -160,12 +222,15 @@ function otherPaths(entity: DraftEntity, covered: Map<string, DraftEntity>, fks:
   if (entity.how === 'user') return [];
   const used = new Set<string>(entity.ownerColumns);
   if (entity.through) used.add(entity.through.column);
-  return fks.filter((f) => f.table === entity.table && !used.has(f.column) && covered.has(f.refTable)).map((f) => `${f.column} (${f.refTable})`);
+  const userTable = [...covered.values()].find((e) => e.how === 'user')!.table;
+  return fks
+    .filter((f) => f.table === entity.table && !used.has(f.column) && covered.has(f.refTable) && f.refTable !== userTable)
+    .map((f) => `${f.column} (${f.refTable})`);
 }
 
 /** How a column of an exported table is drafted. */
 export type ColumnDraft =
-  | { as: 'export'; guessed: boolean; description: string }
+  | { as: 'export'; guessed: boolean; description: string; notSecret?: string }
   | { as: 'omit'; reason: string; todo: boolean }
   | { as: 'file'; role: 'key' | 'url'; exported: boolean; description: string };
 
@@ -179,11 +244,30 @@ export function draftColumn(catalog: Catalog, table: string, column: string, rol
   const live = catalog.tables.get(table)!.get(column)!;
   const text = live.type === 'text' || live.type === 'character varying';
   if (text && FILE_KEY.test(column)) return { as: 'file', role: 'key', exported: false, description: 'where the application stores a file' };
-  if (SECRET_LOOKING.test(column)) return { as: 'omit', reason: 'looks secret (its name)', todo: false };
+  const notSecret = SECRET_LOOKING.test(column) ? notSecretBecause(column, live.type) : undefined;
+  if (SECRET_LOOKING.test(column) && notSecret === undefined) return { as: 'omit', reason: 'looks secret (its name)', todo: false };
   if (!kindOfType(live.type)) return { as: 'omit', reason: `its type (${live.sqlType}) cannot be exported yet`, todo: true };
   const description = live.comment?.trim() ? live.comment.trim().replace(/\s+/g, ' ') : guessDescription(column, live.type, role);
   if (text && FILE_URL.test(column)) return { as: 'file', role: 'url', exported: true, description };
-  return { as: 'export', guessed: !live.comment?.trim() && role === undefined, description };
+  return { as: 'export', guessed: !live.comment?.trim() && role === undefined, description, ...(notSecret ? { notSecret } : {}) };
+}
+
+/** Whether a column whose name looks secret may be exported all the same. */
+export function isDraftSecret(column: string, type: string): boolean {
+  return SECRET_LOOKING.test(column) && notSecretBecause(column, type) === undefined;
+}
+
+/**
+ * Why a name that looks secret is not one, where that is sure: a yes-or-no
+ * flag (totp_2fa_enabled, private_messages_enabled, has_password) is not
+ * the secret it names, and a public key is published by design. Not so
+ * sure, and omitted: everything else (totp_2fa_secret, private_key,
+ * password_encrypted, a token, even one that is a primary key).
+ */
+function notSecretBecause(column: string, type: string): string | undefined {
+  if (type === 'boolean') return 'a yes-or-no setting, not the secret it names';
+  if (/(^|_)public_?key($|_)/.test(column) && !/(private|secret|password|token|salt|hash)/.test(column)) return 'a public key, published by design';
+  return undefined;
 }
 
 /** A description from a column's name and type: a guess a person should read. */
