@@ -115,7 +115,8 @@ export const COLUMN_KINDS: Readonly<Record<ColumnKind, ColumnKindRules>> = {
     csv: same,
     csvField: numberField,
     quoted: false,
-    schema: { type: 'number' },
+    // All its digits; NaN and ±Infinity (PostgreSQL 14 and later) come out of row_to_json as JSON strings.
+    schema: { type: ['number', 'string'] },
     valueBytes: 40,
     storedSize: false,
   },

@@ -30,7 +30,7 @@ beforeAll(async () => {
     create type pair as (label text, n integer);
     create table new_kinds (
       id uuid primary key, owner_id uuid not null, n integer not null,
-      f4 real, f8 double precision, d date, t time, tz timetz, iv interval, ts timestamp,
+      f4 real, f8 double precision, amount numeric, d date, t time, tz timetz, iv interval, ts timestamp,
       addr inet, net cidr, mac macaddr, cash money, bits bit varying(8),
       e mood, dom short_note, pr pair, ints integer[], texts text[], grid integer[][], moods mood[], stamps timestamptz[], raw bytea, at timestamptz)`);
 });
@@ -39,11 +39,11 @@ afterAll(async () => {
 });
 
 const ROWS = [
-  `(1, 'NaN', 'Infinity', 'infinity', '24:00', '23:59:59.999999+05:30', '-1 day +02:00:00', 'infinity', '::1', '10.0.0.0/8', '08:00:2b:01:02:03', 12.5, B'101',
+  `(1, 'NaN', 'Infinity', 'NaN', 'infinity', '24:00', '23:59:59.999999+05:30', '-1 day +02:00:00', 'infinity', '::1', '10.0.0.0/8', '08:00:2b:01:02:03', 12.5, B'101',
     'a,b', '=HYPERLINK("http://x")', '("a,""b",1)', '{1,NULL,3}', '{"a,b",NULL,"\\"q\\"","=1+1",""}', '{{1,2},{3,4}}', '{happy,=1+1}', '{"2026-01-02 03:04:05+02"}', '\\x00ff', 'infinity')`,
-  `(2, '-Infinity', '-0', '0044-03-15 BC', '00:00', '00:00+00', '1 year 2 mons 3 days 04:05:06.7', '2026-01-02 03:04:05.123456', '192.168.0.1/24', '192.168.0.0/24', null, -3, B'',
+  `(2, '-Infinity', '-0', '-Infinity', '0044-03-15 BC', '00:00', '00:00+00', '1 year 2 mons 3 days 04:05:06.7', '2026-01-02 03:04:05.123456', '192.168.0.1/24', '192.168.0.0/24', null, -3, B'',
     '"quoted"', '+15551234567', '(,)', '{}', '{}', null, '{}', '{}', '', '0044-03-15 12:00:00+00 BC')`,
-  `(3, 1.5, 1e-300, '2026-02-28', '12:34:56.789', null, '0', '-infinity', null, null, null, null, null,
+  `(3, 1.5, 1e-300, 12345678901234567890.5, '2026-02-28', '12:34:56.789', null, '0', '-infinity', null, null, null, null, null,
     '-minus', '', null, null, null, null, null, null, '\\x', '2026-11-23 12:34:56.789012+05:30')`,
 ];
 
@@ -66,7 +66,7 @@ describe('column types beyond the sample’s', () => {
     const owner = randomUUID();
     for (const row of ROWS) {
       const values = row.replace(/^\((\d+),/, `('${randomUUID()}', '${owner}', $1,`);
-      await env.admin.query(`insert into new_kinds (id, owner_id, n, f4, f8, d, t, tz, iv, ts, addr, net, mac, cash, bits, e, dom, pr, ints, texts, grid, moods, stamps, raw, at) values ${values}`);
+      await env.admin.query(`insert into new_kinds (id, owner_id, n, f4, f8, amount, d, t, tz, iv, ts, addr, net, mac, cash, bits, e, dom, pr, ints, texts, grid, moods, stamps, raw, at) values ${values}`);
     }
     const database = new URL(env.databaseUrl).pathname.slice(1);
     await env.admin.query(`alter database ${database} set datestyle = 'SQL, DMY'`);
@@ -74,7 +74,7 @@ describe('column types beyond the sample’s', () => {
     await env.admin.query(`alter database ${database} set timezone = 'America/New_York'`);
     const entity = await entityOfTable();
     expect(Object.fromEntries(entity.columns.map((c) => [c.name, c.kind]))).toMatchObject({
-      f4: 'float', f8: 'float', d: 'as_text', t: 'as_text', tz: 'as_text', iv: 'as_text', ts: 'timestamp', at: 'timestamptz', addr: 'as_text', cash: 'as_text',
+      f4: 'float', f8: 'float', amount: 'numeric', d: 'as_text', t: 'as_text', tz: 'as_text', iv: 'as_text', ts: 'timestamp', at: 'timestamptz', addr: 'as_text', cash: 'as_text',
       bits: 'as_text', e: 'as_text', dom: 'text', pr: 'as_text', ints: 'array', texts: 'array', grid: 'array', moods: 'array', stamps: 'array', raw: 'bytea',
     });
 
@@ -94,11 +94,11 @@ describe('column types beyond the sample’s', () => {
 
         const records = json.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
         expect(records[0]).toMatchObject({
-          f4: 'NaN', f8: 'Infinity', d: 'infinity', t: '24:00:00', tz: '23:59:59.999999+05:30', iv: 'P-1DT2H', addr: '::1/128', net: '10.0.0.0/8', mac: '08:00:2b:01:02:03',
+          f4: 'NaN', f8: 'Infinity', amount: 'NaN', d: 'infinity', t: '24:00:00', tz: '23:59:59.999999+05:30', iv: 'P-1DT2H', addr: '::1/128', net: '10.0.0.0/8', mac: '08:00:2b:01:02:03',
           bits: '101', e: 'a,b', dom: '=HYPERLINK("http://x")', pr: '("a,""b",1)', ints: [1, null, 3], texts: ['a,b', null, '"q"', '=1+1', ''],
           grid: [[1, 2], [3, 4]], moods: ['happy', '=1+1'], stamps: ['2026-01-02T01:04:05+00:00'], raw: '\\x00ff', ts: 'infinity', at: 'infinity',
         });
-        expect(records[1]).toMatchObject({ f4: '-Infinity', f8: -0, d: '0044-03-15 BC', iv: 'P1Y2M3DT4H5M6.7S', ts: '2026-01-02T03:04:05.123456', e: '"quoted"', pr: '(,)', ints: [], raw: '\\x', at: '0044-03-15T12:00:00.000000Z BC' });
+        expect(records[1]).toMatchObject({ f4: '-Infinity', f8: -0, amount: '-Infinity', d: '0044-03-15 BC', iv: 'P1Y2M3DT4H5M6.7S', ts: '2026-01-02T03:04:05.123456', e: '"quoted"', pr: '(,)', ints: [], raw: '\\x', at: '0044-03-15T12:00:00.000000Z BC' });
         expect(records[2]).toMatchObject({ f4: 1.5, f8: 1e-300, d: '2026-02-28', t: '12:34:56.789', iv: 'PT0S', e: '-minus', dom: '', raw: '\\x', ts: '-infinity', at: '2026-11-23T07:04:56.789012Z' });
 
         // CSV: the same values, text a user wrote made formula-safe, arrays as their JSON.
