@@ -92,7 +92,7 @@ export function planDraft(catalog: Catalog, userTable: string): DraftPlan {
     if (entity) entity.alsoUser = toUser.map((f) => f.column);
     else if (!plan.leftOut.has(table)) addOwner(plan, covered, table, ownerColumnsOf(table, toUser, catalog));
   }
-  for (const entity of plan.entities) entity.otherPaths.push(...otherPaths(entity, covered, fks));
+  for (const entity of plan.entities) entity.otherPaths.push(...otherPaths(entity, covered, fks, userTable));
   return plan;
 }
 
@@ -218,11 +218,10 @@ function notNullFirst(catalog: Catalog, a: ForeignKey, b: ForeignKey): number {
 }
 
 /** The other exported tables a table's foreign keys reach, each a path its rows could have been the user's by instead. */
-function otherPaths(entity: DraftEntity, covered: Map<string, DraftEntity>, fks: ForeignKey[]): string[] {
+function otherPaths(entity: DraftEntity, covered: Map<string, DraftEntity>, fks: ForeignKey[], userTable: string): string[] {
   if (entity.how === 'user') return [];
   const used = new Set<string>(entity.ownerColumns);
   if (entity.through) used.add(entity.through.column);
-  const userTable = [...covered.values()].find((e) => e.how === 'user')!.table;
   return fks
     .filter((f) => f.table === entity.table && !used.has(f.column) && covered.has(f.refTable) && f.refTable !== userTable)
     .map((f) => `${f.column} (${f.refTable})`);
