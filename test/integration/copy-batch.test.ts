@@ -132,7 +132,7 @@ describe("an export's small entities, read in one batch", () => {
     withSnapshot(env.handle.pool, async (snapshot) => {
       const [a, b, c, d] = env.entities;
       const sizeOf = sized({ [b!.name]: { rows: 0, estimatedJsonBytes: 0 }, [d!.name]: { estimatedJsonBytes: 2 * 1024 * 1024 } });
-      const batch = BatchedCopies.start(snapshot, env.entities, sizeOf, limits, userId, new Set())!;
+      const batch = BatchedCopies.start(snapshot, env.entities, sizeOf, limits, userId, 'all')!;
       expect([a, b, c, d].map((e) => batch.covers(e!))).toEqual([true, true, true, false]);
       // A's CSV before its JSON: refused, nothing is handed out.
       expect(() => batch.copy(csvCopySql(a!, userId))).toThrow(/out of order/);
@@ -144,8 +144,8 @@ describe("an export's small entities, read in one batch", () => {
       // The batch has ended: the connection is free for the big entity.
       expect((await read(snapshot.copy('copy (select 5) to stdout'))).toString()).toBe('5\n');
       // No batch when the first entity is big, or split into parts by a small entry limit.
-      expect(BatchedCopies.start(snapshot, [d!], sizeOf, limits, userId, new Set())).toBeUndefined();
-      expect(BatchedCopies.start(snapshot, [a!], sizeOf, { ...limits, maxEntryBytes: 1000 }, userId, new Set())).toBeUndefined();
-      expect(BatchedCopies.start(snapshot, [a!], sizeOf, { ...limits, parallelFromBytes: 1000 }, userId, new Set())).toBeUndefined();
+      expect(BatchedCopies.start(snapshot, [d!], sizeOf, limits, userId, 'all')).toBeUndefined();
+      expect(BatchedCopies.start(snapshot, [a!], sizeOf, { ...limits, maxEntryBytes: 1000 }, userId, 'all')).toBeUndefined();
+      expect(BatchedCopies.start(snapshot, [a!], sizeOf, { ...limits, parallelFromBytes: 1000 }, userId, 'all')).toBeUndefined();
     }));
 });
