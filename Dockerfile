@@ -20,6 +20,8 @@ COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY sql ./sql
 COPY definitions ./definitions
+# The archive's offline viewer (index.html and its code), copied into every archive.
+COPY viewer ./viewer
 USER node
 # node is PID 1 and handles SIGTERM itself (claims handed back, exit 143).
 ENTRYPOINT ["node", "/app/bin/exporter"]

@@ -3,7 +3,8 @@
 # (npm packages): LibreOffice Calc (CSV opened in a real spreadsheet), the
 # Prometheus Pushgateway (metrics pushed to the real thing), Ceph's RADOS
 # Gateway (an S3 API that checks SigV4 signatures and stores SSE), 7-Zip,
-# unzip, bsdtar, Java's and Commons Compress's ZIP readers, Python and OpenSSL.
+# unzip, bsdtar, Java's and Commons Compress's ZIP readers, Python and OpenSSL,
+# and Chromium (the archive's index.html opened as a person would, driven by playwright-core).
 # Installs from Debian's packages what is missing; does nothing when all are there.
 set -euo pipefail
 missing=()
@@ -22,6 +23,7 @@ command -v bsdtar >/dev/null || missing+=(libarchive-tools)
 command -v unzip >/dev/null || missing+=(unzip)
 command -v python3 >/dev/null || missing+=(python3)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "test tools: all present"
   exit 0

@@ -37,6 +37,8 @@ export const SETTINGS = {
   maxFileBytes: { flag: '--max-file-bytes <size>', env: 'EXPORT_MAX_FILE_BYTES', help: "a user's file larger than this is left out of the archive (listed as too_large): bytes or 500MB, 5GiB", default: '5GiB' },
   spoolDir: { flag: '--spool-dir <dir>', env: 'EXPORT_SPOOL_DIR', help: "where a big entity's CSV, read at the same time as its JSON, waits for its turn (deflated, in a file deleted as soon as it is made); none: in memory, 4 MiB, then it waits", default: 'the system temporary directory' },
   maxArchiveBytes: { flag: '--max-archive-bytes <size>', env: 'EXPORT_MAX_ARCHIVE_BYTES', help: 'a request whose data and files add up to more than this is refused up front, with the reason on the request (and stopped at it while written)', default: '100GiB' },
+  viewer: { flag: '--viewer <bool>', env: 'EXPORT_VIEWER', help: 'put index.html in each archive: a page that shows the data offline in any browser (README: the viewer)', default: 'true' },
+  viewerRows: { flag: '--viewer-rows <n>', env: 'EXPORT_VIEWER_ROWS', help: "the viewer's page holds at most this many rows per kind of data (all of them stay in the JSON and CSV)", default: '10000' },
   maxFiles: { flag: '--max-files <n>', env: 'EXPORT_MAX_FILES', help: "a request whose rows point at more of the user's files than this is refused up front, with the reason on the request (memory grows with the files of one archive: README)", default: '100000' },
 } as const;
 

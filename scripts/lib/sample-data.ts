@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
+import { pngImage, wavTone } from './sample-media.ts';
 
 /** The sample application with its uploads: the definition the demo, the tests and the benchmark export with. */
 export const SAMPLE_FILES_DEFINITION = new URL('../../definitions/sample-files.yaml', import.meta.url).pathname;
@@ -138,12 +139,17 @@ export async function seedUploads(
   }
 }
 
-/** What the demo shows: a picture, a release tarball, a PDF and release notes (random bytes stand in for real content). */
+/** What the demo shows: a picture, a screenshot and a recording that a browser can show and play, a release tarball, a PDF and release notes (random bytes stand in for the tarball's and the PDF's content). */
 export function demoUploads(): { avatar: SampleUpload; assets: SampleUpload[] } {
   const text = Buffer.from('# Changelog\n\n'.concat('- Fixed a bug that nobody will miss.\n'.repeat(400)));
+  const portrait = pngImage(160, 160);
+  const screenshot = pngImage(320, 200, 2);
+  const recording = wavTone(1.5);
   return {
-    avatar: { name: 'portrait.png', contentType: 'image/png', bytes: 48_000, body: randomBytes(48_000) },
+    avatar: { name: 'portrait.png', contentType: 'image/png', bytes: portrait.length, body: portrait },
     assets: [
+      { name: 'screenshot.png', contentType: 'image/png', bytes: screenshot.length, body: screenshot },
+      { name: 'release-jingle.wav', contentType: 'audio/wav', bytes: recording.length, body: recording },
       { name: 'app-1.0.0.tar.gz', contentType: 'application/gzip', bytes: 300_000, body: randomBytes(300_000) },
       { name: 'Release notes.pdf', contentType: 'application/pdf', bytes: 64_000, body: randomBytes(64_000) },
       { name: 'CHANGELOG.md', contentType: 'text/markdown', bytes: text.length, body: text },

@@ -38,6 +38,8 @@ export interface EntityRule {
   line: number;
   table: string;
   description: string;
+  /** The exported column that names a row for a person (a project's name): the viewer shows it where another row refers to this one. */
+  label?: string;
   /** The row is the user's when one of these columns holds the user id (a message: its sender or its recipient). */
   owner?: { columns: readonly string[] };
   /** …or when a membership row links it to the user. */

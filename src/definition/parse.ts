@@ -151,7 +151,7 @@ function parseFileSources(r: YamlReader, node: Node | undefined): Record<string,
 function parseEntity(r: YamlReader, entityName: string, body: Node, key: Node, fileSources: Readonly<Record<string, FileSourceRule>>): EntityRule {
   const at = `entities.${entityName}`;
   if (!IDENTIFIER.test(entityName)) r.problem(key, at, 'the name must be a plain lower-case name (it names the files)');
-  const fields = Object.fromEntries(r.entries(body, at, ['table', 'description', 'owner', 'members', 'through', 'order_by', 'columns', 'files']).map(([k, v]) => [k, v]));
+  const fields = Object.fromEntries(r.entries(body, at, ['table', 'description', 'label', 'owner', 'members', 'through', 'order_by', 'columns', 'files']).map(([k, v]) => [k, v]));
   const entity: EntityRule = {
     name: entityName,
     line: r.lineOf(key),
@@ -188,6 +188,10 @@ function parseEntity(r: YamlReader, entityName: string, body: Node, key: Node, f
 
   entity.columns = parseColumns(r, at, key, fields.columns, entity);
   entity.files = parseFiles(r, at, entityName, fields.files, entity.columns, fileSources);
+  if (fields.label) {
+    entity.label = r.name(fields.label, `${at}.label`);
+    if (!entity.columns.some((c) => c.name === entity.label && c.export !== undefined)) r.problem(fields.label, `${at}.label`, `must name one of its exported columns, not "${entity.label}"`);
+  }
   return entity;
 }
 

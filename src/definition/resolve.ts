@@ -1,4 +1,4 @@
-import type { ExportColumn, ExportEntity, ExportFile } from '../export/entities.ts';
+import type { ExportColumn, ExportEntity, ExportFile, ExportReference } from '../export/entities.ts';
 import type { Catalog } from './catalog.ts';
 import { kindOfType } from '../export/column-kinds.ts';
 import { userKeyColumn } from './check.ts';
@@ -65,8 +65,42 @@ function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
       columns.push({ name: file.column, kind: 'text', sql: file.path, description: rule.export, nullable: true, fileLocator: file.locator });
       return file;
     });
-    return { name: e.name, description: e.description, columns, from: fromClause(e, byName, idsOf, refColumn), orderBy: e.orderBy.map((c) => `t.${c}`).join(', '), files };
+    return {
+      name: e.name,
+      description: e.description,
+      columns,
+      from: fromClause(e, byName, idsOf, refColumn),
+      orderBy: e.orderBy.map((c) => `t.${c}`).join(', '),
+      files,
+      ...(e.label ? { label: e.label } : {}),
+      ...(exportedKey(e, catalog) ? { key: exportedKey(e, catalog) } : {}),
+      references: referencesOf(e, def, catalog),
+    };
   });
+}
+
+/** The entity's one-column primary key, where the entity exports it under its own name. */
+function exportedKey(e: EntityRule, catalog: Catalog): string | undefined {
+  const key = catalog.primaryKeys.get(e.table);
+  if (key?.length !== 1) return undefined;
+  return e.columns.some((c) => c.name === key[0] && c.export !== undefined && c.derived === undefined) ? key[0] : undefined;
+}
+
+/**
+ * The exported columns whose foreign key points at the key of another
+ * entity's table (a feature's project_id, a run's feature_id), for the
+ * viewer's links. A table exported as two entities is ambiguous: no link.
+ */
+function referencesOf(e: EntityRule, def: Definition, catalog: Catalog): ExportReference[] {
+  const references: ExportReference[] = [];
+  for (const c of e.columns) {
+    if (c.export === undefined || c.derived !== undefined) continue;
+    const fk = catalog.foreignKeys.find((f) => f.table === e.table && f.column === c.name);
+    if (!fk) continue;
+    const targets = def.entities.filter((t) => t.table === fk.refTable && exportedKey(t, catalog) === fk.refColumn);
+    if (targets.length === 1) references.push({ column: c.name, entity: targets[0]!.name });
+  }
+  return references;
 }
 
 /**

@@ -55,6 +55,18 @@ export interface ExportEntity {
   orderBy: string;
   /** The files its rows point at, written under files/<name>/. */
   files: readonly ExportFile[];
+  /** The exported column that names a row for a person (the definition's `label`). */
+  label?: string;
+  /** The exported column that tells its rows apart (the table's one-column primary key), where it is exported. */
+  key?: string;
+  /** Its exported columns that hold the key of another entity's row (from the database's foreign keys): the viewer shows that row's label. */
+  references?: readonly ExportReference[];
+}
+
+/** A column whose value is the key of a row of another entity. */
+export interface ExportReference {
+  column: string;
+  entity: string;
 }
 
 /** Where a user is: the table of users and its key (a request names the key, as text). */

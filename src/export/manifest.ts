@@ -1,6 +1,7 @@
 import { ARCHIVE_FORMAT } from './json-schema.ts';
 import type { FileOutcome, UserFileRecord } from './file-entry.ts';
 import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
+import type { ViewerManifest } from '../viewer/write-viewer.ts';
 
 export interface ManifestFile extends WrittenFile {
   format: 'json' | 'csv';
@@ -23,6 +24,8 @@ export interface Manifest {
   exporter_version: string;
   schema_version: string;
   entities: Record<string, EntityManifest>;
+  /** The offline viewer (index.html), where the archive has one. */
+  viewer?: ViewerManifest;
   /** How many of the user's files ended each way. */
   file_counts: Record<FileOutcome, number>;
   /** Every one of the user's files, with what became of it: none is left out silently. */
@@ -38,6 +41,7 @@ export function buildManifest(input: {
   schemaVersion: string;
   entities: Record<string, EntityManifest>;
   files: UserFileRecord[];
+  viewer?: ViewerManifest;
 }): Manifest {
   const counts: Record<FileOutcome, number> = { included: 0, missing: 0, too_large: 0, failed: 0 };
   for (const f of input.files) counts[f.outcome]++;
@@ -50,6 +54,7 @@ export function buildManifest(input: {
     exporter_version: input.exporterVersion,
     schema_version: input.schemaVersion,
     entities: input.entities,
+    ...(input.viewer ? { viewer: input.viewer } : {}),
     file_counts: counts,
     files: input.files,
   };

@@ -13,6 +13,14 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     'YOUR DATA EXPORT',
     '================',
     '',
+    ...(manifest.viewer
+      ? [
+          'To look through your data: unzip this archive (on Windows: right-click it, then',
+          '"Extract All"), then open index.html in the folder it makes, with a double-click.',
+          'It opens in your web browser and works offline: nothing is sent anywhere.',
+          '',
+        ]
+      : []),
     `This archive holds a copy of the data of your account, as it was on ${utc(manifest.as_of)}.`,
     `The download link for it stops working on ${utc(manifest.link_expires_at)}; after that, ask for a new export.`,
     '',

@@ -15,6 +15,7 @@ import type { FileLimits, UserFileRecord } from './file-entry.ts';
 import { plannedFileBytes, writeFiles } from './write-files.ts';
 import { type EntryLimits, writeEntity } from './write-entity.ts';
 import type { ZipWriter } from '../zip/zip-writer.ts';
+import { ArchiveViewer } from '../viewer/write-viewer.ts';
 
 export class UserNotFoundError extends Error {
   override name = 'UserNotFoundError';
@@ -65,6 +66,8 @@ export interface WriteArchiveOptions {
   onSnapshotClosed?: (seconds: number) => void;
   /** Aborting it closes the open snapshot's connection, ending whatever query is running. */
   signal?: AbortSignal;
+  /** index.html and viewer/: a page showing at most `rows` rows per entity (absent: no viewer). */
+  viewer?: { rows: number };
 }
 
 /** The snapshot open now (none while the user's files download), closed on abort, and the time snapshots were held. */
@@ -175,7 +178,9 @@ async function writeRows(
   const limits: EntryLimits = { maxEntryBytes: options.maxEntryBytes, parallelFromBytes: options.parallelFromBytes, spoolDir: options.spoolDir };
   const sizeOf = (entity: ExportEntity) => surveyed.sizes?.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, files: 0 };
   let batch: BatchedCopies | undefined;
+  const viewer = options.viewer ? new ArchiveViewer(options.viewer.rows) : undefined;
   for (const [index, entity] of options.entities.entries()) {
+    const viewerRows = viewer?.rowsFor();
     // The small entities from here on (and empty ones between them) are read in one round trip.
     if (!batch?.covers(entity)) batch = BatchedCopies.start(snapshot, options.entities.slice(index), sizeOf, limits, identity.userId, paths);
     entities[entity.name] = await writeEntity({
@@ -188,14 +193,18 @@ async function writeRows(
       limits,
       paths,
       onCsvAhead: options.onCsvAhead,
+      viewer: viewerRows,
       onRows: (rows) => {
         progress.rowsWritten += rows;
         options.onProgress?.({ ...progress });
       },
     });
+    if (viewer) await viewer.addEntity(zip, entity, viewerRows!);
   }
   const linkExpiresAt = await options.linkExpiry();
-  const manifest = buildManifest({ ...identity, asOf: snapshot.asOf, linkExpiresAt, entities, files });
+  const facts = { ...identity, asOf: snapshot.asOf, linkExpiresAt, entities, files };
+  const written = buildManifest(facts);
+  const manifest = viewer ? buildManifest({ ...facts, viewer: await viewer.finish(zip, written, options.entities) }) : written;
   await zip.addText('schema.json', `${JSON.stringify(archiveSchema(options.entities), null, 2)}\n`);
   await zip.addText('README.txt', readmeText(manifest, options.entities));
   await writeManifest(zip, manifest);

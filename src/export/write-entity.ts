@@ -10,6 +10,7 @@ import type { EntityManifest } from './manifest.ts';
 import { PairedParts } from '../parts/paired-parts.ts';
 import { csvCopySql, csvHeader, jsonLinesCopySql, type PathsKept, pairedCopySql, type RowOrder } from './queries.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
+import type { ViewerRows } from '../viewer/viewer-rows.ts';
 import type { EntitySize } from './survey.ts';
 import { ZIP32_MAX } from '../zip/zip-format.ts';
 import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
@@ -45,6 +46,8 @@ export interface WriteEntityOptions {
   onCsvAhead?: (entity: string, outcome: CsvAheadOutcome) => void;
   /** Told of the rows written, JSON and CSV counted apart. */
   onRows: (rows: number) => void;
+  /** Given the JSON lines as they are written, for the viewer's page (it keeps the first rows). */
+  viewer?: ViewerRows;
 }
 
 /** One entity as it will be written: its entries' names, its parts' planned rows, and the order its rows are read in. */
@@ -102,7 +105,7 @@ async function writePaired(e: EntityPlan, later: LaterEntries): Promise<EntityMa
     e.plan,
   );
   const { json, csv } = await e.snapshot.copyWithWorkers(pairedCopySql(e.entity, e.userId, e.paths), PAIRED_READ_WORKERS, (read) =>
-    writePairedParts(read, zip, later, parts, (rows) => e.onRows(2 * rows)),
+    writePairedParts(read, zip, later, parts, e.viewer, (rows) => e.onRows(2 * rows)),
   );
   e.onCsvAhead?.(e.entity.name, 'paired');
   return entityManifest(parts.rows, json, csv);
@@ -119,7 +122,9 @@ async function writeJsonThenCsv(e: EntityPlan): Promise<EntityManifest> {
     if (!e.empty) {
       const lines = new BinaryTextRows();
       await pipeCopy(e.source.copy(jsonLinesCopySql(e.entity, e.userId, e.order, e.paths)), zip, async (chunk) => {
-        await json.push(lines.push(chunk));
+        const rows = lines.push(chunk);
+        e.viewer?.take(rows);
+        await json.push(rows);
         e.onRows(json.rows - reported);
         reported = json.rows;
       });
@@ -162,12 +167,14 @@ async function writeCsvParts(e: EntityPlan, reader: CopySource, into: ZipWriter,
  * parts, the CSV's into `later`, appended once the read is whole; tells
  * `onRows` of the rows begun.
  */
-async function writePairedParts(read: Readable, zip: ZipWriter, later: LaterEntries, parts: PairedParts, onRows: (rows: number) => void) {
+async function writePairedParts(read: Readable, zip: ZipWriter, later: LaterEntries, parts: PairedParts, viewer: ViewerRows | undefined, onRows: (rows: number) => void) {
   const rows = new BinaryTextColumns(2, { trackRows: true });
   let reported = 0;
   const written = (async () => {
     await pipeCopy(read, zip, async (chunk) => {
-      await parts.push(rows.pushColumns(chunk));
+      const columns = rows.pushColumns(chunk);
+      viewer?.take(columns.columns[0]!);
+      await parts.push(columns);
       onRows(parts.rows - reported);
       reported = parts.rows;
     });

@@ -151,6 +151,7 @@ class Build {
         },
         maxArchiveBytes: ctx.config.maxArchiveBytes,
         maxFiles: ctx.config.maxFiles,
+        ...(ctx.config.viewer ? { viewer: ctx.config.viewer } : {}),
         onPlan: (bytes) => (this.pipeline.expectedBytes = bytes),
         onSnapshotClosed: (seconds) => (this.snapshotSeconds = seconds),
         linkExpiry: () => this.presign(),

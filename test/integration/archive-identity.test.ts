@@ -178,6 +178,11 @@ function fingerprint(zip: Buffer): Promise<string[]> {
       archive.on('end', () => resolve(lines));
       archive.on('entry', (entry: yauzl.Entry) => {
         const name = (entry.fileName as unknown as Buffer).toString('utf8');
+        // The offline viewer (#25) came after: its entries are set aside, and the rest must not have changed for it.
+        if (name === 'index.html' || name.startsWith('viewer/')) {
+          archive.readEntry();
+          return;
+        }
         const extras = entry.extraFields.map((f) => `${f.id.toString(16)}:${f.data.toString('hex')}`).join(',');
         const headers = `${name} made=${entry.versionMadeBy} needs=${entry.versionNeededToExtract} flags=${entry.generalPurposeBitFlag} method=${entry.compressionMethod}`;
         const common = `${headers} size=${entry.uncompressedSize} attrs=${entry.externalFileAttributes}/${entry.internalFileAttributes} extra=[${extras}]`;
@@ -209,12 +214,21 @@ function fingerprint(zip: Buffer): Promise<string[]> {
 }
 
 /** README.txt and manifest.json with the snapshot's time, the link's expiry and the schema version replaced by placeholders. */
-function withoutTimes(name: string, text: string): string {
+function withoutTimes(name: string, raw: string): string {
+  const text = name === 'manifest.json' ? withoutViewer(raw) : raw.replace(/\nTo look through your data: [^]*?\n\n/, '\n');
   const versioned = text.replace(/\b\d{6}_[a-z_]+\b/g, 'SCHEMA_VERSION');
   if (name === 'manifest.json') {
     return versioned.replace(/"(as_of|link_expires_at)": "[^"]*"/g, (match) => match.replace(/\d/g, '0'));
   }
   return versioned.replace(/(as it was on |stops working on )(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)/g, (_m, lead: string, when: string) => lead + when.replace(/\d/g, '0'));
+}
+
+/** manifest.json without its `viewer` key (written by JSON.stringify with two spaces, so the rest reads back byte for byte). */
+function withoutViewer(text: string): string {
+  const manifest = JSON.parse(text) as Record<string, unknown>;
+  if (!('viewer' in manifest)) return text;
+  delete manifest.viewer;
+  return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
 async function archiveOf(requestId: string): Promise<Buffer> {

@@ -128,8 +128,8 @@ describe('the definition', () => {
           .replace('      password_hash: { omit: password hash }', '      password_hash: { export: How you sign in. }')
           .replace('      commit_sha: { export: Commit it ran on. }', '      commit_sha: { export: Commit it ran on. }\n      runner: { export: Where it ran. }')
           .replace(
-            "    description: The releases of those projects.\n    through: { entity: projects, column: project_id }",
-            "    description: The releases of those projects.\n    through: { entity: projects, column: created_by }",
+            "    label: version\n    through: { entity: projects, column: project_id }",
+            "    label: version\n    through: { entity: projects, column: created_by }",
           ),
       );
       const check = await runCli(['check', '--json'], { ...env.cliEnv, EXPORT_DEFINITION: file });
@@ -151,12 +151,13 @@ describe('the definition', () => {
 
   it.each([
     ['bad YAML', replace('  users:\n    description: Your account.', '  users:\n    description: "Your account.\n'), /bad-yaml\.yaml:\d+: /],
-    ['an unknown key', replace('    order_by: [id]\n', '    order_by: [id]\n    primary: id\n'), /unknown-key\.yaml:30: entities\.users: unknown key "primary"/],
-    ['a wrong type', replace('    order_by: [id]\n', '    order_by: id\n'), /wrong-type\.yaml:29: entities\.users\.order_by: must be a non-empty list of column names/],
+    ['an unknown key', replace('    order_by: [id]\n', '    order_by: [id]\n    primary: id\n'), /unknown-key\.yaml:32: entities\.users: unknown key "primary"/],
+    ['a wrong type', replace('    order_by: [id]\n', '    order_by: id\n'), /wrong-type\.yaml:31: entities\.users\.order_by: must be a non-empty list of column names/],
     ['a duplicate entity', (t: string) => t.replace('  releases:\n', '  users:\n'), /duplicate-entity\.yaml:\d+: Map keys must be unique/],
     ['an unknown file source', replace('        source: uploads\n', '        source: attachments\n'), /unknown-file-source\.yaml:\d+: entities\.avatars\.files\.file_path\.source: no file source named "attachments"/],
     ['a file with both key and url', replace('        key: object_key\n', '        key: object_key\n        url: file_name\n'), /both-key-and-url\.yaml:\d+: entities\.avatars\.files\.file_path: needs either "key"/],
-    ['a column neither exported nor omitted', replace('      name: { export: Your display name. }', '      name: { description: Your display name. }'), /neither-exported\.yaml:33: entities\.users\.columns\.name: unknown key "description"/],
+    ['a column neither exported nor omitted', replace('      name: { export: Your display name. }', '      name: { description: Your display name. }'), /neither-exported\.yaml:35: entities\.users\.columns\.name: unknown key "description"/],
+    ['a label that is not an exported column', replace('    label: name\n', '    label: password_hash\n'), /label-that-is-not-an-exported-column\.yaml:28: entities\.users\.label: must name one of its exported columns, not "password_hash"/],
   ])('a malformed file (%s): exit 2, the file and the line named', async (what, edit, message) => {
     const file = definitionFile(what.toLowerCase().replaceAll(' ', '-').replace(/^an?-/, '').replace('column-neither-exported-nor-omitted', 'neither-exported').replace('file-with-both-key-and-url', 'both-key-and-url'), edit);
     const result = await runCli(['check'], { ...env.cliEnv, EXPORT_DEFINITION: file });

@@ -76,6 +76,7 @@ describe('fulfill', () => {
       'csv/release_assets.csv',
       'csv/releases.csv',
       'csv/users.csv',
+      'index.html',
       'json/avatars.json',
       'json/features.json',
       'json/pipeline_runs.json',
@@ -85,6 +86,17 @@ describe('fulfill', () => {
       'json/users.json',
       'manifest.json',
       'schema.json',
+      'viewer/archive.js',
+      'viewer/data/avatars.js',
+      'viewer/data/features.js',
+      'viewer/data/pipeline_runs.js',
+      'viewer/data/projects.js',
+      'viewer/data/release_assets.js',
+      'viewer/data/releases.js',
+      'viewer/data/users.js',
+      'viewer/viewer.css',
+      'viewer/viewer.js',
+      'viewer/words.js',
     ]);
 
     // schema.json describes every record of every JSON file: names, types, nullability, meaning.

@@ -1,0 +1,50 @@
+import vm from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { ViewerRows } from '../../src/viewer/viewer-rows.ts';
+import { ZipWriter } from '../../src/zip/zip-writer.ts';
+import { readZip } from '../support/zip.ts';
+
+/** The data file ViewerRows writes, read back from a real ZIP and run as the page would run it: the rows it hands over. */
+async function handedOver(rows: ViewerRows): Promise<{ entity: string; texts: string[] }> {
+  const zip = new ZipWriter({ level: 1, date: new Date() });
+  const chunks: Buffer[] = [];
+  const read = (async () => {
+    for await (const chunk of zip.output) chunks.push(chunk as Buffer);
+  })();
+  await rows.write(zip, 'viewer/data/things.js', 'things');
+  await zip.finalize();
+  await read;
+  const script = (await readZip(Buffer.concat(chunks))).get('viewer/data/things.js')!.toString();
+  let got: { entity: string; texts: string[] } | undefined;
+  vm.runInNewContext(script, { exporterViewer: { rows: (entity: string, texts: string[]) => (got = { entity, texts }) } });
+  return got!;
+}
+
+const lines = (...rows: object[]) => Buffer.from(rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+
+describe("the viewer's rows, taken from the JSON lines on their way into the archive", () => {
+  it('keeps whole rows across chunks cut anywhere, up to the row limit, and hands each over as the JSON text it was', async () => {
+    const all = lines({ a: 1, t: 'é 中 \u2028 "q" \\ </script>' }, { a: 2, __proto__: null, k: '__proto__' }, { a: 3 }, { a: 4 });
+    const rows = new ViewerRows(3);
+    for (let i = 0; i < all.length; i += 5) rows.take(all.subarray(i, i + 5));
+    expect(rows.rows).toBe(3);
+    const { entity, texts } = await handedOver(rows);
+    expect(entity).toBe('things');
+    expect(texts).toEqual(all.toString().split('\n').slice(0, 3));
+    expect(JSON.parse(texts[0]!)).toEqual({ a: 1, t: 'é 中 \u2028 "q" \\ </script>' });
+  });
+
+  it('stops before the row that would pass the byte limit: a row cut short is never handed over', async () => {
+    const rows = new ViewerRows(1000, 100);
+    rows.take(lines({ n: 'x'.repeat(20) }, { n: 'y'.repeat(20) }));
+    rows.take(lines({ n: 'z'.repeat(40) }).subarray(0, 10));
+    rows.take(lines({ n: 'z'.repeat(40) }).subarray(10));
+    rows.take(lines({ n: 'w' }));
+    const { texts } = await handedOver(rows);
+    expect(texts.map((t) => JSON.parse(t).n)).toEqual(['x'.repeat(20), 'y'.repeat(20)]);
+  });
+
+  it('an entity with no rows hands over an empty list', async () => {
+    expect((await handedOver(new ViewerRows(10))).texts).toEqual([]);
+  });
+});

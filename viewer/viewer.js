@@ -1,0 +1,558 @@
+// The archive's offline viewer (README: the viewer). Plain JavaScript run by
+// the browser as it is: no build step, no framework, no network.
+//
+// Safety rules, because every value shown was stored by an application and may
+// have been typed by anyone (README: the viewer, "hostile data"):
+// - every value becomes a text node (textContent); nothing is ever parsed as
+//   HTML: no innerHTML, no string-built markup;
+// - only https: and mailto: addresses and paths inside the archive become
+//   links, each checked here; a file link points inside the archive only;
+// - invisible and direction-changing characters are shown as visible marks,
+//   so a file named "txt.exe" cannot pretend to be "exe.txt";
+// - the page's Content-Security-Policy (index.html) forbids any request
+//   outside the archive's folder and any inline script.
+'use strict';
+(() => {
+  const W = window.exporterWords;
+  const PAGE_ROWS = 50;
+  const PAGE_FILES = 60;
+  const CELL_CHARS = 160;
+  const state = {
+    archive: null,
+    /** entity name -> { rows: parsed rows, search: lower-cased text per row } */
+    data: new Map(),
+    /** data file path -> Promise */
+    loading: new Map(),
+    /** entity name -> resolve(row texts) */
+    waiting: new Map(),
+    files: null,
+    filesWaiting: null,
+    /** entity name -> { filter, sort, descending, page } */
+    views: new Map(),
+    filesPage: 0,
+  };
+
+  // ---- words -------------------------------------------------------------
+
+  /** A text from words.js with its {names} filled in (numbers written as the reader's locale writes them). */
+  function t(key, values) {
+    const text = W[key] ?? key;
+    return text.replace(/\{([a-z]+)\}/g, (whole, name) => {
+      const v = values?.[name];
+      if (v === undefined) return whole;
+      return typeof v === 'number' ? v.toLocaleString() : String(v);
+    });
+  }
+
+  function dateText(iso, style = 'long') {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    return d.toLocaleString(undefined, { dateStyle: style, timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
+  }
+
+  // ---- building the page: elements and text only --------------------------
+
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(props ?? {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') node.className = v;
+      else if (k === 'href' || k === 'src') throw new Error('links are made by link() and media by media()');
+      else node.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const child of children) append(node, child);
+    return node;
+  }
+
+  function append(node, child) {
+    if (child === undefined || child === null || child === false) return;
+    if (Array.isArray(child)) for (const c of child) append(node, c);
+    else if (child instanceof Node) node.append(child);
+    else node.append(shown(String(child)));
+  }
+
+  /**
+   * Text as text nodes, with characters that are invisible or reorder the
+   * text around them (bidi overrides and isolates, controls, zero-width
+   * spaces, line and paragraph separators, byte order marks) shown as marks.
+   * Zero-width joiners stay: emoji are made of them.
+   */
+  const HIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]/g;
+  function shown(text) {
+    const fragment = document.createDocumentFragment();
+    let at = 0;
+    for (const m of text.matchAll(HIDDEN)) {
+      if (m.index > at) fragment.append(document.createTextNode(text.slice(at, m.index)));
+      const code = 'U+' + m[0].codePointAt(0).toString(16).toUpperCase().padStart(4, '0');
+      const mark = document.createElement('span');
+      mark.className = 'hidden-char';
+      mark.title = t('invisible', { code });
+      mark.textContent = '[' + code + ']';
+      fragment.append(mark);
+      at = m.index + m[0].length;
+    }
+    if (at < text.length) fragment.append(document.createTextNode(text.slice(at)));
+    return fragment;
+  }
+
+  /** A path inside the archive as a relative URL (each part encoded), or null for anything else. */
+  function archiveHref(path) {
+    if (typeof path !== 'string' || !/^(files|json|csv)\//.test(path)) return null;
+    const parts = path.split('/');
+    if (parts.some((p) => p === '' || p === '.' || p === '..' || /[\\\u0000-\u001f\u007f]/.test(p))) return null;
+    return parts.map(encodeURIComponent).join('/');
+  }
+
+  /** An https: address as it is, or null. */
+  function httpsHref(text) {
+    if (typeof text !== 'string' || !/^https:\/\/[^\s]+$/i.test(text)) return null;
+    try {
+      const url = new URL(text);
+      return url.protocol === 'https:' ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** A plain email address as a mailto: link, or null. */
+  function mailtoHref(text) {
+    const m = typeof text === 'string' && /^([^\s@<>()[\]\\,;:"']+)@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$/.exec(text);
+    return m ? 'mailto:' + encodeURIComponent(m[1]) + '@' + m[2] : null;
+  }
+
+  /** Links: within this page (#…), inside the archive, https: or mailto:, made only from what the functions above allow. */
+  function link(kind, target, ...children) {
+    let href = null;
+    if (kind === 'page') href = '#' + new URLSearchParams(target).toString();
+    else if (kind === 'archive') href = archiveHref(target);
+    else if (kind === 'web') href = httpsHref(target) ?? mailtoHref(target);
+    if (href === null) return el('span', {}, ...children);
+    const a = el('a', {}, ...children);
+    a.href = href;
+    if (kind === 'web') {
+      a.rel = 'noopener noreferrer';
+      a.target = '_blank';
+    }
+    return a;
+  }
+
+  // ---- data files, loaded on demand ----------------------------------------
+
+  const DATA_PATH = /^viewer\/data\/[a-z0-9_]+\.js$/;
+
+  function loadScript(path) {
+    if (!DATA_PATH.test(path)) return Promise.reject(new Error(path));
+    if (!state.loading.has(path)) {
+      state.loading.set(
+        path,
+        new Promise((resolve, reject) => {
+          const script = document.createElement('script');
+          script.src = path;
+          script.onload = resolve;
+          script.onerror = () => reject(new Error(path));
+          document.head.append(script);
+        }),
+      );
+    }
+    return state.loading.get(path);
+  }
+
+  async function entityData(entity) {
+    if (!state.data.has(entity.name)) {
+      const texts = new Promise((resolve) => state.waiting.set(entity.name, resolve));
+      await loadScript(entity.data);
+      const rows = (await texts).map((text) => JSON.parse(text));
+      state.data.set(entity.name, { rows, search: null });
+    }
+    return state.data.get(entity.name);
+  }
+
+  async function fileList() {
+    if (state.files === null && state.archive.files_data) {
+      const list = new Promise((resolve) => (state.filesWaiting = resolve));
+      await loadScript(state.archive.files_data);
+      state.files = await list;
+    }
+    return state.files ?? [];
+  }
+
+  function entityNamed(name) {
+    return state.archive.entities.find((e) => e.name === name);
+  }
+
+  // ---- values ----------------------------------------------------------------
+
+  function isFileColumn(entity, column) {
+    return entity.columns.some((c) => c.name === column && c.file);
+  }
+
+  /** "This row" in words: its label, else its key, else its number. */
+  function rowName(entity, row, index) {
+    const label = entity.label ? row[entity.label] : null;
+    if (label !== null && label !== undefined && label !== '') return String(label);
+    if (entity.key && row[entity.key] !== null && row[entity.key] !== undefined) return String(row[entity.key]);
+    return t('openRow', { n: index + 1 });
+  }
+
+  /** The row of `entity` whose key is `value`, where the page holds it. */
+  function rowByKey(entity, value) {
+    const data = state.data.get(entity.name);
+    if (!data || !entity.key) return -1;
+    data.byKey ??= new Map(data.rows.map((row, i) => [String(row[entity.key]), i]));
+    return data.byKey.get(String(value)) ?? -1;
+  }
+
+  function valueText(value) {
+    if (value === null || value === undefined) return '';
+    if (typeof value === 'object') return JSON.stringify(value);
+    return String(value);
+  }
+
+  /** One value, in a cell (`full` false: long text cut) or in a row's page (`full` true: all of it, media shown). */
+  function valueNode(entity, column, value, full) {
+    if (value === null || value === undefined) return el('span', { class: 'empty' }, t('empty'));
+    if (isFileColumn(entity, column.name)) return full ? fileView(value) : link('archive', value, fileName(value));
+    const reference = (entity.references ?? []).find((r) => r.column === column.name);
+    if (reference) {
+      const target = entityNamed(reference.entity);
+      const index = target ? rowByKey(target, value) : -1;
+      if (index >= 0) {
+        const row = state.data.get(target.name).rows[index];
+        return link('page', { view: 'row', entity: target.name, row: String(index) }, rowName(target, row, index));
+      }
+    }
+    if (typeof value === 'boolean') return value ? t('yes') : t('no');
+    // A moment in time, in words (UTC, as the archive's files write it); the row's page gives the exact value too.
+    if (column.kind === 'timestamptz' && typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value)) return full ? `${dateText(value)} (${value})` : dateText(value, 'medium');
+    if (typeof value === 'object') {
+      const text = full ? JSON.stringify(value, null, 2) : JSON.stringify(value);
+      return full ? el('pre', { class: 'json' }, text) : cut(text);
+    }
+    const text = String(value);
+    if (httpsHref(text) || mailtoHref(text)) return link('web', text, full ? text : cut(text));
+    return full ? el('span', { class: 'long' }, text) : cut(text);
+  }
+
+  function cut(text) {
+    if (text.length <= CELL_CHARS) return shown(text);
+    return el('span', {}, text.slice(0, CELL_CHARS), el('span', { class: 'more' }, t('truncated', { n: text.length - CELL_CHARS })));
+  }
+
+  function fileName(path) {
+    return String(path).split('/').pop();
+  }
+
+  const IMAGE = new Set(['png', 'jpg', 'jpeg', 'gif', 'webp', 'avif', 'bmp', 'svg', 'ico']);
+  const AUDIO = new Set(['mp3', 'wav', 'ogg', 'oga', 'opus', 'm4a', 'aac', 'flac', 'weba']);
+  const VIDEO = new Set(['mp4', 'm4v', 'webm', 'ogv', 'mov']);
+
+  function mediaKind(path) {
+    const ext = fileName(path).includes('.') ? fileName(path).split('.').pop().toLowerCase() : '';
+    if (IMAGE.has(ext)) return 'image';
+    if (AUDIO.has(ext)) return 'audio';
+    if (VIDEO.has(ext)) return 'video';
+    return 'other';
+  }
+
+  /** A file inside the archive shown as the browser can: a picture, a player, or a link. */
+  function fileView(path) {
+    const href = archiveHref(path);
+    if (href === null) return el('span', {}, String(path));
+    const name = fileName(path);
+    const kind = mediaKind(path);
+    const open = link('archive', path, t('fileLink', { name }));
+    if (kind === 'image') {
+      const img = el('img', { alt: t('imageAlt', { name }), loading: 'lazy', decoding: 'async' });
+      img.src = href;
+      img.onerror = () => img.replaceWith(el('span', { class: 'cannot' }, t('cannotShow', { name })));
+      return el('figure', { class: 'picture' }, link('archive', path, img), el('figcaption', {}, open));
+    }
+    if (kind === 'audio' || kind === 'video') {
+      const player = el(kind, { controls: true, preload: 'metadata', 'aria-label': name });
+      player.src = href;
+      player.onerror = () => player.replaceWith(el('span', { class: 'cannot' }, t('cannotShow', { name })));
+      return el('figure', { class: kind }, player, el('figcaption', {}, open));
+    }
+    return open;
+  }
+
+  // ---- views ---------------------------------------------------------------
+
+  const main = () => document.getElementById('main');
+
+  function navigation() {
+    const nav = document.getElementById('nav');
+    nav.replaceChildren(
+      el('li', {}, link('page', {}, t('navOverview'))),
+      ...state.archive.entities.map((e) => el('li', {}, link('page', { view: 'entity', entity: e.name }, e.name))),
+      state.archive.files_data ? el('li', {}, link('page', { view: 'files' }, t('navFiles'))) : null,
+    );
+  }
+
+  function rowsText(n) {
+    return n === 1 ? t('rowCountOne') : t('rowCount', { n });
+  }
+
+  async function overview() {
+    const a = state.archive;
+    const parts = [
+      el('h1', { tabindex: '-1' }, t('title')),
+      el('p', {}, t('asOf', { date: dateText(a.as_of) })),
+      el('p', {}, t('linkExpires', { date: dateText(a.link_expires_at) })),
+      el('h2', {}, t('holdsHeading')),
+      el(
+        'ul',
+        { class: 'entities' },
+        a.entities.map((e) =>
+          el(
+            'li',
+            {},
+            link('page', { view: 'entity', entity: e.name }, e.name),
+            ' ',
+            el('span', { class: 'count' }, rowsText(e.rows), e.shown < e.rows ? ` (${t('shownOnly', { shown: e.shown })})` : ''),
+            el('p', { class: 'description' }, e.description),
+          ),
+        ),
+      ),
+      ...(await filesSummary()),
+      el('h2', {}, t('helpHeading')),
+      el('p', {}, t('help')),
+      el('p', { class: 'small' }, t('whoseArchive', { user: a.user_id, request: a.request_id, version: a.exporter_version })),
+    ];
+    return parts;
+  }
+
+  /** How many of the user's files are here, and in plain words which are not and why. */
+  async function filesSummary() {
+    const counts = state.archive.file_counts;
+    const total = counts.included + counts.missing + counts.too_large + counts.failed;
+    if (total === 0) return [];
+    const parts = [el('h2', {}, t('filesHeading')), el('p', {}, t('filesSummary', { included: counts.included, total }), ' ', link('page', { view: 'files' }, t('openFiles')))];
+    const notHere = total - counts.included;
+    if (notHere > 0) {
+      const missing = (await fileList()).filter((f) => f.outcome !== 'included');
+      parts.push(el('p', {}, t('filesNotHere', { n: notHere })));
+      parts.push(el('ul', {}, missing.map((f) => el('li', {}, el('code', {}, f.path), ': ', t('why_' + f.outcome)))));
+      if (missing.length < notHere) parts.push(el('p', {}, t('filesListedOnly', { listed: missing.length })));
+    }
+    return parts;
+  }
+
+  function viewOf(entity) {
+    if (!state.views.has(entity.name)) state.views.set(entity.name, { filter: '', sort: null, descending: false, page: 0 });
+    return state.views.get(entity.name);
+  }
+
+  async function entityPage(entity) {
+    const data = await entityData(entity);
+    // The entities it refers to, for their rows' labels.
+    await Promise.all((entity.references ?? []).map((r) => entityNamed(r.entity)).filter(Boolean).map((target) => entityData(target).catch(() => null)));
+    const view = viewOf(entity);
+    const tableArea = el('div', { class: 'table-area' });
+    const filter = el('input', { type: 'search', id: 'filter', autocomplete: 'off', spellcheck: 'false' });
+    filter.value = view.filter;
+    filter.addEventListener('input', () => {
+      view.filter = filter.value;
+      view.page = 0;
+      drawTable(entity, data, tableArea);
+    });
+    drawTable(entity, data, tableArea);
+    const rest = entity.rows - entity.shown;
+    return [
+      el('h1', { tabindex: '-1' }, entity.name),
+      el('p', { class: 'description' }, entity.description),
+      rest > 0 ? el('p', { class: 'notice', role: 'note' }, t('restOnlyInFiles', { shown: entity.shown, rows: entity.rows, rest })) : null,
+      el('p', { class: 'sources' }, t('sourceFilesIntro'), ' ', entity.files.flatMap((f, i) => [i > 0 ? ', ' : '', link('archive', f, f)])),
+      el(
+        'details',
+        { class: 'columns' },
+        el('summary', {}, t('columnsHeading')),
+        el('dl', {}, entity.columns.flatMap((c) => [el('dt', { id: 'col-' + c.name }, c.name), el('dd', { id: 'col-' + c.name + '-about' }, c.description)])),
+      ),
+      el('div', { class: 'filter' }, el('label', { for: 'filter' }, t('filterLabel')), filter),
+      tableArea,
+    ];
+  }
+
+  /** The rows that match the filter, in the chosen order, as indexes into data.rows. */
+  function visibleRows(entity, data, view) {
+    data.search ??= data.rows.map((row) => entity.columns.map((c) => searchText(entity, c, row[c.name])).join('\u0000').toLocaleLowerCase());
+    const needle = view.filter.trim().toLocaleLowerCase();
+    const indexes = [];
+    for (let i = 0; i < data.rows.length; i++) if (needle === '' || data.search[i].includes(needle)) indexes.push(i);
+    if (view.sort !== null) {
+      const column = view.sort;
+      const sign = view.descending ? -1 : 1;
+      indexes.sort((x, y) => sign * compare(data.rows[x][column], data.rows[y][column]) || x - y);
+    }
+    return indexes;
+  }
+
+  /** What the filter looks in: the value, and for a reference the label shown for it too. */
+  function searchText(entity, column, value) {
+    const reference = (entity.references ?? []).find((r) => r.column === column.name);
+    const target = reference && entityNamed(reference.entity);
+    const index = target ? rowByKey(target, value) : -1;
+    return index >= 0 ? valueText(value) + '\u0000' + rowName(target, state.data.get(target.name).rows[index], index) : valueText(value);
+  }
+
+  function compare(a, b) {
+    const aEmpty = a === null || a === undefined;
+    const bEmpty = b === null || b === undefined;
+    if (aEmpty || bEmpty) return aEmpty === bEmpty ? 0 : aEmpty ? 1 : -1;
+    if (typeof a === 'number' && typeof b === 'number') return a - b;
+    return valueText(a).localeCompare(valueText(b), undefined, { numeric: true });
+  }
+
+  function drawTable(entity, data, area) {
+    const view = viewOf(entity);
+    const indexes = visibleRows(entity, data, view);
+    const pages = Math.max(1, Math.ceil(indexes.length / PAGE_ROWS));
+    view.page = Math.min(view.page, pages - 1);
+    const from = view.page * PAGE_ROWS;
+    const slice = indexes.slice(from, from + PAGE_ROWS);
+    const filtered = view.filter.trim() !== '';
+    const caption =
+      indexes.length === 0
+        ? t(filtered ? 'tableCaptionNoMatch' : 'tableCaptionEmpty', { entity: entity.name })
+        : t(filtered ? 'tableCaptionFiltered' : 'tableCaption', { entity: entity.name, from: from + 1, to: from + slice.length, n: indexes.length });
+    const head = el(
+      'tr',
+      {},
+      el('th', { scope: 'col' }, t('rowHeader')),
+      entity.columns.map((c) => {
+        const sorted = view.sort === c.name;
+        const button = el('button', { type: 'button', 'aria-describedby': 'col-' + c.name + '-about', title: c.description }, c.name, el('span', { class: 'arrow', 'aria-hidden': 'true' }, sorted ? (view.descending ? ' ▼' : ' ▲') : ''));
+        button.addEventListener('click', () => {
+          view.descending = sorted ? !view.descending : false;
+          view.sort = c.name;
+          drawTable(entity, data, area);
+          area.querySelector(`th[data-column="${CSS.escape(c.name)}"] button`)?.focus();
+        });
+        return el('th', { scope: 'col', 'data-column': c.name, 'aria-sort': sorted ? (view.descending ? 'descending' : 'ascending') : 'none' }, button);
+      }),
+    );
+    const body = slice.map((i) => {
+      const row = data.rows[i];
+      return el(
+        'tr',
+        {},
+        el('th', { scope: 'row' }, link('page', { view: 'row', entity: entity.name, row: String(i) }, t('openRow', { n: i + 1 }))),
+        entity.columns.map((c) => el('td', { class: c.kind === 'timestamptz' ? 'time' : null }, valueNode(entity, c, row[c.name], false))),
+      );
+    });
+    const table = el('table', {}, el('caption', { id: 'caption' }, caption), el('thead', {}, head), el('tbody', {}, body));
+    const pager = el(
+      'nav',
+      { class: 'pager', 'aria-label': t('pages') },
+      pageButton(t('previous'), view.page > 0, () => view.page--),
+      el('span', {}, t('pageOf', { page: view.page + 1, pages })),
+      pageButton(t('next'), view.page < pages - 1, () => view.page++),
+    );
+    function pageButton(text, enabled, move) {
+      const button = el('button', { type: 'button', disabled: !enabled }, text);
+      button.addEventListener('click', () => {
+        move();
+        drawTable(entity, data, area);
+        area.querySelector('caption')?.scrollIntoView({ block: 'nearest' });
+      });
+      return button;
+    }
+    area.replaceChildren(
+      el('p', { class: 'sr-only', role: 'status' }, caption),
+      el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'caption', tabindex: '0' }, table),
+      pages > 1 ? pager : null,
+    );
+  }
+
+  async function rowPage(entity, index) {
+    const data = await entityData(entity);
+    await Promise.all((entity.references ?? []).map((r) => entityNamed(r.entity)).filter(Boolean).map((target) => entityData(target).catch(() => null)));
+    const row = data.rows[index];
+    const back = el('p', {}, link('page', { view: 'entity', entity: entity.name }, t('back', { entity: entity.name })));
+    if (!row) return [el('h1', { tabindex: '-1' }, entity.name), el('p', {}, t('rowNotShown')), back];
+    return [
+      el('h1', { tabindex: '-1' }, t('rowHeading', { entity: entity.name, row: rowName(entity, row, index) })),
+      back,
+      el('dl', { class: 'row' }, entity.columns.flatMap((c) => [el('dt', {}, c.name, el('span', { class: 'about' }, c.description)), el('dd', {}, valueNode(entity, c, row[c.name], true))])),
+    ];
+  }
+
+  async function filesPage() {
+    const files = (await fileList()).filter((f) => f.outcome === 'included');
+    const from = state.filesPage * PAGE_FILES;
+    const slice = files.slice(from, from + PAGE_FILES);
+    const groups = { image: [], audio: [], video: [], other: [] };
+    for (const f of slice) groups[mediaKind(f.path)].push(f);
+    const headings = { image: 'imagesHeading', audio: 'audioHeading', video: 'videoHeading', other: 'otherHeading' };
+    const pages = Math.max(1, Math.ceil(files.length / PAGE_FILES));
+    const move = (page) => {
+      state.filesPage = page;
+      render();
+    };
+    const pageButton = (text, enabled, page) => {
+      const button = el('button', { type: 'button', disabled: !enabled }, text);
+      button.addEventListener('click', () => move(page));
+      return button;
+    };
+    return [
+      el('h1', { tabindex: '-1' }, t('filesHeading')),
+      ...(await filesSummary()).slice(1),
+      files.length > 0 ? el('p', { role: 'status' }, t('morePages', { from: from + 1, to: from + slice.length, n: files.length })) : el('p', {}, t('filesNone')),
+      Object.entries(groups)
+        .filter(([, list]) => list.length > 0)
+        .map(([kind, list]) => [
+          el('h2', {}, t(headings[kind])),
+          el(kind === 'other' ? 'ul' : 'div', { class: kind === 'image' ? 'gallery' : 'media-list' }, list.map((f) => (kind === 'other' ? el('li', {}, fileView(f.path)) : fileView(f.path)))),
+        ]),
+      pages > 1 ? el('nav', { class: 'pager', 'aria-label': t('pages') }, pageButton(t('previous'), state.filesPage > 0, state.filesPage - 1), el('span', {}, t('pageOf', { page: state.filesPage + 1, pages })), pageButton(t('next'), state.filesPage < pages - 1, state.filesPage + 1)) : null,
+    ];
+  }
+
+  // ---- routing: the page's address after # says what to show -------------
+
+  let rendering = 0;
+  async function render(moveFocus) {
+    const turn = ++rendering;
+    const params = new URLSearchParams(location.hash.slice(1));
+    const view = params.get('view');
+    const entity = params.get('entity') !== null ? entityNamed(params.get('entity')) : undefined;
+    let parts;
+    try {
+      if (view === null) parts = await overview();
+      else if (view === 'entity' && entity) parts = await entityPage(entity);
+      else if (view === 'row' && entity && /^\d+$/.test(params.get('row') ?? '')) parts = await rowPage(entity, Number(params.get('row')));
+      else if (view === 'files') parts = await filesPage();
+      else parts = [el('h1', { tabindex: '-1' }, t('title')), el('p', {}, t('notFound'))];
+    } catch (error) {
+      parts = [el('h1', { tabindex: '-1' }, t('title')), el('p', { class: 'notice', role: 'alert' }, t('loadFailed', { file: error instanceof Error ? error.message : String(error) }))];
+    }
+    if (turn !== rendering) return; // a later address won
+    main().replaceChildren(...parts.flat(2).filter(Boolean));
+    document.title = `${main().querySelector('h1')?.textContent ?? t('title')} · ${t('title')}`;
+    if (moveFocus) main().querySelector('h1')?.focus();
+    main().dataset.ready = 'true';
+  }
+
+  function start() {
+    document.documentElement.lang = W.lang;
+    navigation();
+    window.addEventListener('hashchange', () => render(true));
+    render(false);
+  }
+
+  window.exporterViewer = Object.freeze({
+    archive(info) {
+      state.archive = info;
+      start();
+    },
+    rows(entity, texts) {
+      state.waiting.get(entity)?.(texts);
+      state.waiting.delete(entity);
+    },
+    files(list) {
+      state.filesWaiting?.(list);
+      state.filesWaiting = null;
+    },
+  });
+})();
