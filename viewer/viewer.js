@@ -25,6 +25,8 @@
     loading: new Map(),
     /** entity name -> resolve(row texts) */
     waiting: new Map(),
+    /** entity name -> row texts that came in a file loaded for another entity */
+    arrived: new Map(),
     files: null,
     filesWaiting: null,
     /** entity name -> { filter, sort, descending, page } */
@@ -138,7 +140,7 @@
 
   // ---- data files, loaded on demand ----------------------------------------
 
-  const DATA_PATH = /^viewer\/data\/[a-z0-9_]+\.js$/;
+  const DATA_PATH = /^viewer\/data\/[a-z0-9_-]+\.js$/;
 
   function loadScript(path) {
     if (!DATA_PATH.test(path)) return Promise.reject(new Error(path));
@@ -159,9 +161,12 @@
 
   async function entityData(entity) {
     if (!state.data.has(entity.name)) {
-      const texts = new Promise((resolve) => state.waiting.set(entity.name, resolve));
-      await loadScript(entity.data);
+      // Rows that came with the overview (entity.data null) or with another entity's file are here already.
+      const here = state.arrived.get(entity.name) ?? (entity.data === null ? [] : undefined);
+      const texts = here ? Promise.resolve(here) : new Promise((resolve) => state.waiting.set(entity.name, resolve));
+      if (!here) await loadScript(entity.data);
       const rows = (await texts).map((text) => JSON.parse(text));
+      state.arrived.delete(entity.name);
       state.data.set(entity.name, { rows, search: null });
     }
     return state.data.get(entity.name);
@@ -546,8 +551,10 @@
       state.archive = info;
       start();
     },
+    // A data file may hold several entities' rows: those nobody waits for yet are kept for later.
     rows(entity, texts) {
-      state.waiting.get(entity)?.(texts);
+      if (state.waiting.has(entity)) state.waiting.get(entity)(texts);
+      else state.arrived.set(entity, texts);
       state.waiting.delete(entity);
     },
     files(list) {

@@ -1,5 +1,3 @@
-import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
-
 const NEWLINE = 0x0a;
 
 /**
@@ -22,10 +20,12 @@ const PIECE_CHARS = 256 * 1024;
 export class ViewerRows {
   private readonly maxRows: number;
   private readonly maxBytes: number;
+  /** The rows' bytes as they came, each piece a whole row or a part of one (a piece ends where its row ends, or where its chunk did). */
   private readonly pieces: Buffer[] = [];
   private heldBytes = 0;
-  /** Bytes held before the row being read began. */
-  private rowStart = 0;
+  /** Pieces and bytes up to the end of the last whole row. */
+  private wholePieces = 0;
+  private wholeBytes = 0;
   private full = false;
   /** Complete rows held. */
   rows = 0;
@@ -51,7 +51,8 @@ export class ViewerRows {
       at = end;
       if (newline !== -1) {
         this.rows++;
-        this.rowStart = this.heldBytes;
+        this.wholePieces = this.pieces.length;
+        this.wholeBytes = this.heldBytes;
         if (this.rows >= this.maxRows) this.full = true;
       }
     }
@@ -60,37 +61,40 @@ export class ViewerRows {
   /** Keeps the rows held so far and no more: a row cut short is dropped. */
   private stop(): void {
     this.full = true;
-    const text = Buffer.concat(this.pieces, this.heldBytes).subarray(0, this.rowStart);
-    this.pieces.length = 0;
-    this.pieces.push(text);
-    this.heldBytes = text.length;
+    this.pieces.length = this.wholePieces;
+    this.heldBytes = this.wholeBytes;
+  }
+
+  /** Bytes of JSON held. */
+  get bytes(): number {
+    return this.heldBytes;
   }
 
   /**
-   * viewer/data/<entity>.js: a script that hands the rows to the page
-   * (browsers refuse fetch() of a local file, not a script). Each row is a
-   * string of its JSON, parsed by the page with JSON.parse: a value is never
-   * JavaScript, and a key such as "__proto__" stays a key.
+   * The script that hands the rows to the page (browsers refuse fetch() of a
+   * local file, not a script), in pieces of about 256 KiB, made row by row
+   * (never the whole text at once). Each row is a string of its JSON, parsed
+   * by the page with JSON.parse: a value is never JavaScript, and a key such
+   * as "__proto__" stays a key.
    */
-  async write(zip: ZipWriter, path: string, entity: string): Promise<WrittenFile> {
+  *script(entity: string): Generator<string> {
     if (!this.full) this.stop();
-    const text = Buffer.concat(this.pieces, this.heldBytes).toString('utf8');
-    this.pieces.length = 0;
-    const entry = zip.openEntry(path);
     let piece = `exporterViewer.rows(${JSON.stringify(entity)}, [`;
-    let from = 0;
-    for (let i = 0; from < text.length; i++) {
-      const end = text.indexOf('\n', from);
-      piece += `${i === 0 ? '\n' : ',\n'}${JSON.stringify(text.slice(from, end))}`;
-      from = end + 1;
+    let row: Buffer[] = [];
+    let first = true;
+    for (const part of this.pieces.splice(0)) {
+      row.push(part);
+      if (part[part.length - 1] !== NEWLINE) continue;
+      const text = (row.length === 1 ? part : Buffer.concat(row)).toString('utf8', 0, row.reduce((n, b) => n + b.length, 0) - 1);
+      row = [];
+      piece += `${first ? '\n' : ',\n'}${JSON.stringify(text)}`;
+      first = false;
       if (piece.length >= PIECE_CHARS) {
-        await entry.write(Buffer.from(piece));
+        yield piece;
         piece = '';
       }
     }
-    await entry.write(Buffer.from(`${piece}\n]);\n`));
-    const written = entry.end();
-    await zip.drained();
-    return written;
+    this.heldBytes = 0;
+    yield `${piece}\n]);\n`;
   }
 }

@@ -2,8 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { ExportEntity } from '../export/entities.ts';
 import type { Manifest } from '../export/manifest.ts';
 import type { UserFileRecord } from '../export/file-entry.ts';
-import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
+import { type PreparedEntry, prepareEntry, type WrittenFile, type ZipWriter } from '../zip/zip-writer.ts';
 import { ViewerRows } from './viewer-rows.ts';
+
+/** An entity with at most this many bytes of rows for the page shares a data file with others… */
+const SHARED_ENTITY_BYTES = 64 * 1024;
+/** …of at most about this many characters. */
+const SHARED_FILE_CHARS = 1024 * 1024;
 
 /** What manifest.json says of the viewer: where to start, its bound, and its files with their checksums. */
 export interface ViewerManifest {
@@ -20,10 +25,18 @@ export interface ViewerManifest {
 const ASSETS = ['index.html', 'viewer.js', 'viewer.css', 'words.js'] as const;
 const ASSETS_DIR = new URL('../../viewer/', import.meta.url);
 let assets: Map<string, Buffer> | undefined;
+/** The same files, deflated once per zlib level: every archive holds them as they are. */
+const prepared = new Map<number, Map<string, PreparedEntry>>();
 
 function staticAssets(): Map<string, Buffer> {
   assets ??= new Map(ASSETS.map((name) => [name === 'index.html' ? name : `viewer/${name}`, readFileSync(new URL(name, ASSETS_DIR))]));
   return assets;
+}
+
+function preparedAssets(level: number): Map<string, PreparedEntry> {
+  const kind = level > 0 ? 1 : 0;
+  if (!prepared.has(kind)) prepared.set(kind, new Map([...staticAssets()].map(([path, bytes]) => [path, prepareEntry(bytes, level)])));
+  return prepared.get(kind)!;
 }
 
 /** Bytes of the viewer's own code, styles and page (the issue's bound: 150 KiB). */
@@ -42,7 +55,12 @@ export function viewerCodeBytes(): number {
 export class ArchiveViewer {
   private readonly maxRows: number;
   private readonly shown = new Map<string, number>();
+  /** Each entity's data file: its own, or one it shares with other small entities. */
+  private readonly dataFile = new Map<string, string>();
   private readonly written: WrittenFile[] = [];
+  /** Small entities' scripts, gathered into one file (a light export has one data file, not one per entity). */
+  private shared: { path: string; text: string } | undefined;
+  private sharedFiles = 0;
 
   constructor(maxRows: number) {
     this.maxRows = maxRows;
@@ -52,15 +70,36 @@ export class ArchiveViewer {
     return new ViewerRows(this.maxRows);
   }
 
-  /** After the entity's JSON and CSV: its rows for the page. */
+  /** After the entity's JSON and CSV: its rows for the page, in a file of its own or, when few, gathered with other entities' rows. */
   async addEntity(zip: ZipWriter, entity: ExportEntity, rows: ViewerRows): Promise<void> {
-    const path = dataPath(entity.name);
-    this.written.push(await rows.write(zip, path, entity.name));
     this.shown.set(entity.name, rows.rows);
+    if (rows.bytes <= SHARED_ENTITY_BYTES) {
+      if (this.shared && this.shared.text.length + rows.bytes > SHARED_FILE_CHARS) await this.writeShared(zip);
+      this.shared ??= { path: `viewer/data/rows-${++this.sharedFiles}.js`, text: '' };
+      for (const piece of rows.script(entity.name)) this.shared.text += piece;
+      this.dataFile.set(entity.name, this.shared.path);
+      return;
+    }
+    const path = `viewer/data/${entity.name}.js`;
+    const entry = zip.openEntry(path);
+    for (const piece of rows.script(entity.name)) await entry.write(Buffer.from(piece));
+    this.written.push(entry.end());
+    await zip.drained();
+    this.dataFile.set(entity.name, path);
+  }
+
+  private async writeShared(zip: ZipWriter): Promise<void> {
+    if (!this.shared) return;
+    this.written.push(await zip.addText(this.shared.path, this.shared.text));
+    this.shared = undefined;
   }
 
   /** The overview, the file list, and the page with its code; what manifest.json says of them. */
   async finish(zip: ZipWriter, manifest: Manifest, entities: readonly ExportEntity[]): Promise<ViewerManifest> {
+    // The last small entities' rows ride in the overview's own file, before it: a light export has one data file in all.
+    const inOverview = this.shared?.text ?? '';
+    for (const [entity, path] of this.dataFile) if (this.shared && path === this.shared.path) this.dataFile.delete(entity);
+    this.shared = undefined;
     const listed = filesShown(manifest.files, this.maxRows);
     if (manifest.files.length > 0) this.written.push(await zip.addText('viewer/data/files.js', `exporterViewer.files(${JSON.stringify(listed)});\n`));
     const overview = {
@@ -75,7 +114,8 @@ export class ArchiveViewer {
         description: e.description,
         rows: manifest.entities[e.name]?.rows ?? 0,
         shown: this.shown.get(e.name) ?? 0,
-        data: dataPath(e.name),
+        // null: its rows are in viewer/archive.js itself.
+        data: this.dataFile.get(e.name) ?? null,
         files: (manifest.entities[e.name]?.files ?? []).map((f) => f.path),
         label: e.label ?? null,
         key: e.key ?? null,
@@ -86,19 +126,10 @@ export class ArchiveViewer {
       files_listed: listed.length,
       files_data: manifest.files.length > 0 ? 'viewer/data/files.js' : null,
     };
-    this.written.push(await zip.addText('viewer/archive.js', `exporterViewer.archive(${JSON.stringify(overview)});\n`));
-    for (const [path, bytes] of staticAssets()) {
-      const entry = zip.openEntry(path);
-      await entry.write(bytes);
-      this.written.push(entry.end());
-      await zip.drained();
-    }
+    this.written.push(await zip.addText('viewer/archive.js', `${inOverview}exporterViewer.archive(${JSON.stringify(overview)});\n`));
+    for (const [path, entry] of preparedAssets(zip.level)) this.written.push(await zip.addPrepared(path, entry));
     return { index: 'index.html', rows_per_entity_at_most: this.maxRows, files: this.written };
   }
-}
-
-function dataPath(entity: string): string {
-  return `viewer/data/${entity}.js`;
 }
 
 /** The user's files for the page: at most `perEntity` of each entity's (manifest.json lists every one). */

@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { crc32, deflateRawSync } from 'node:zlib';
 import {
   type CentralRecord,
   centralHeaderLength,
   dosDateTime,
   endRecords,
+  localHeader,
   METHOD_DEFLATE,
   METHOD_STORE,
   writeCentralHeader,
@@ -13,6 +16,28 @@ import { type WrittenFile, ZipEntry } from './zip-entry.ts';
 import { ArchiveClosedError, ZipOutput } from './zip-output.ts';
 
 export { ArchiveClosedError, ZipEntry, type WrittenFile };
+
+/** An entry's content made ready once, for any number of archives (ZipWriter.addPrepared). */
+export interface PreparedEntry {
+  /** Deflated (at level 9: it is made once), or stored when `deflated` is false. */
+  data: Buffer;
+  deflated: boolean;
+  crc32: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** `content` deflated at level 9, or stored for an archive at level 0, with its CRC-32 and SHA-256. */
+export function prepareEntry(content: Buffer, level: number): PreparedEntry {
+  const deflated = level > 0;
+  return {
+    data: deflated ? deflateRawSync(content, { level: 9 }) : content,
+    deflated,
+    crc32: crc32(content),
+    bytes: content.length,
+    sha256: createHash('sha256').update(content).digest('hex'),
+  };
+}
 
 export interface ZipWriterOptions {
   /** zlib level: 1 is about four times faster than 6 for a few percent more bytes (BENCHMARKS.md); 0 stores everything. */
@@ -66,7 +91,7 @@ interface OpenEntry {
  */
 export class ZipWriter {
   readonly output: Readable;
-  private readonly level: number;
+  readonly level: number;
   private readonly date: Date;
   /** Fragments made by this archive and not yet appended: aborted with it. */
   private readonly fragments = new Set<ZipWriter>();
@@ -140,6 +165,37 @@ export class ZipWriter {
   /** Resolves once everything handed over so far is in the output (or the output's buffer). */
   drained(): Promise<void> {
     return this.out.settled();
+  }
+
+  /**
+   * An entry made once (prepareEntry) and written as it is: no deflate, no
+   * hash, no buffer of its own per archive. For files that are the same in
+   * every archive (the viewer's page and code).
+   */
+  async addPrepared(path: string, prepared: PreparedEntry): Promise<WrittenFile> {
+    this.throwIfFailed();
+    if (this.current && !this.current.ended) throw new Error(`${path}: added while ${this.current.entry.path} is still open`);
+    const overLimit = this.countInput(prepared.bytes);
+    if (overLimit) throw overLimit;
+    this.claimName(path);
+    const record: CentralRecord = {
+      name: path,
+      nameBytes: Buffer.byteLength(path, 'utf8'),
+      method: prepared.deflated ? METHOD_DEFLATE : METHOD_STORE,
+      crc32: prepared.crc32,
+      compressedBytes: prepared.data.length,
+      bytes: prepared.bytes,
+      offset: 0,
+      zip64Local: false,
+      descriptor: false,
+    };
+    this.out.enqueue(async () => {
+      record.offset = this.out.offset;
+      await this.out.push(Buffer.concat([localHeader(record, this.when), prepared.data]));
+      this.records.push(record);
+    });
+    await this.drained();
+    return { path, bytes: prepared.bytes, sha256: prepared.sha256 };
   }
 
   async addText(path: string, text: string): Promise<WrittenFile> {

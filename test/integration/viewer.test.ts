@@ -76,7 +76,7 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
 
       // A known value of each entity, from its JSON, found by the filter (a column shown as it is: not one shown by its label).
       const overviewData = archive.files.get('viewer/archive.js')!.toString();
-      const info = JSON.parse(overviewData.slice('exporterViewer.archive('.length, -');\n'.length)) as { entities: { name: string; references: { column: string }[] }[] };
+      const info = JSON.parse(overviewData.slice(overviewData.indexOf('exporterViewer.archive(') + 'exporterViewer.archive('.length, -');\n'.length)) as { entities: { name: string; references: { column: string }[] }[] };
       for (const [name, { rows }] of entities) {
         if (rows === 0) continue;
         const json = JSON.parse(archive.files.get(`json/${name}.json`)!.toString()) as Record<string, unknown>[];
@@ -193,7 +193,9 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
     const { archive, view } = await exportAndOpen(user, { EXPORT_VIEWER_ROWS: '5' });
     try {
       expect((JSON.parse(archive.files.get('json/features.json')!.toString()) as unknown[]).length).toBe(12);
-      expect(archive.files.get('viewer/data/features.js')!.toString().match(/^"/gm)).toHaveLength(5);
+      const data = /"name":"features"[^{}]*?"data":(null|"[^"]+")/.exec(archive.files.get('viewer/archive.js')!.toString())![1]!;
+      const script = archive.files.get(data === 'null' ? 'viewer/archive.js' : JSON.parse(data))!.toString();
+      expect(script.slice(script.indexOf('exporterViewer.rows("features"')).split('\n]);')[0]!.match(/^"/gm)).toHaveLength(5);
       expect(await view.page.locator('ul.entities').innerText()).toContain('features 12 rows (this page shows the first 5)');
       await show(view.page, 'view=entity&entity=features');
       expect(await view.page.locator('main [role=note]').innerText()).toBe('This page shows the first 5 of your 12 rows. The other 7 are only in the files below.');

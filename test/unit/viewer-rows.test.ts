@@ -1,20 +1,10 @@
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { ViewerRows } from '../../src/viewer/viewer-rows.ts';
-import { ZipWriter } from '../../src/zip/zip-writer.ts';
-import { readZip } from '../support/zip.ts';
 
-/** The data file ViewerRows writes, read back from a real ZIP and run as the page would run it: the rows it hands over. */
+/** The script ViewerRows makes, run as the page would run it: the rows it hands over. */
 async function handedOver(rows: ViewerRows): Promise<{ entity: string; texts: string[] }> {
-  const zip = new ZipWriter({ level: 1, date: new Date() });
-  const chunks: Buffer[] = [];
-  const read = (async () => {
-    for await (const chunk of zip.output) chunks.push(chunk as Buffer);
-  })();
-  await rows.write(zip, 'viewer/data/things.js', 'things');
-  await zip.finalize();
-  await read;
-  const script = (await readZip(Buffer.concat(chunks))).get('viewer/data/things.js')!.toString();
+  const script = [...rows.script('things')].join('');
   let got: { entity: string; texts: string[] } | undefined;
   vm.runInNewContext(script, { exporterViewer: { rows: (entity: string, texts: string[]) => (got = { entity, texts }) } });
   return got!;
