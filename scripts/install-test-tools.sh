@@ -4,7 +4,8 @@
 # Prometheus Pushgateway (metrics pushed to the real thing), Ceph's RADOS
 # Gateway (an S3 API that checks SigV4 signatures and stores SSE), 7-Zip,
 # unzip, bsdtar, Java's and Commons Compress's ZIP readers, Python and OpenSSL,
-# and Chromium (the archive's index.html opened as a person would, driven by playwright-core).
+# Chromium (the archive's index.html opened as a person would, driven by playwright-core),
+# and promtool (the alert rules checked and unit-tested).
 # Installs from Debian's packages what is missing; does nothing when all are there.
 set -euo pipefail
 missing=()
@@ -24,6 +25,8 @@ command -v unzip >/dev/null || missing+=(unzip)
 command -v python3 >/dev/null || missing+=(python3)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v chromium >/dev/null || missing+=(chromium)
+# promtool checks and unit-tests the alert rules in deploy/prometheus (Debian's prometheus package).
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "test tools: all present"
   exit 0

@@ -2,11 +2,14 @@ import { Command, CommanderError } from 'commander';
 import { type CliIo, type CommandTools } from './commands/common.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerExpire } from './commands/expire.ts';
+import { registerExtend } from './commands/extend.ts';
 import { registerFulfill } from './commands/fulfill.ts';
+import { registerHistory } from './commands/history.ts';
 import { registerInit } from './commands/init.ts';
 import { registerLink } from './commands/link.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerNightly } from './commands/nightly.ts';
+import { registerReport } from './commands/report.ts';
 import { registerRequest } from './commands/request.ts';
 import { registerRequeue } from './commands/requeue.ts';
 import { registerRevoke } from './commands/revoke.ts';
@@ -72,7 +75,7 @@ function buildProgram(tools: CommandTools): Command {
       outputError: (s, write) => write(`exporter: ${s.replace(/^error: /, '')}`),
     })
     .showSuggestionAfterError(true);
-  for (const register of [registerMigrate, registerInit, registerCheck, registerSchema, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke]) {
+  for (const register of [registerMigrate, registerInit, registerCheck, registerSchema, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke, registerExtend, registerHistory, registerReport]) {
     register(program, tools);
   }
   return program;

@@ -49,6 +49,8 @@ export interface ExportConfig {
   readonly spoolDir: string | null;
   /** A request whose rows point at more files than this is refused before the first byte (the archive's directory and manifest grow with them). */
   readonly maxFiles: number;
+  /** Events of the audit trail older than this are deleted by expire (default three years). */
+  readonly auditRetentionSeconds: number;
   /** index.html and viewer/ in each archive, showing at most `rows` rows per entity; null leaves them out. */
   readonly viewer: { readonly rows: number } | null;
 }
@@ -157,6 +159,7 @@ function exportConfig(read: SettingReader): ExportConfig {
     maxArchiveBytes: read.bytes('maxArchiveBytes'),
     spoolDir: spoolDirectory(read.value('spoolDir')),
     maxFiles: read.integer('maxFiles', 1, 100_000_000),
+    auditRetentionSeconds: read.duration('auditRetention', 100 * 365 * 86_400),
     viewer: read.boolean('viewer') ? { rows: read.integer('viewerRows', 1, 1_000_000) } : null,
   };
 }

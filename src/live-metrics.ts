@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from './db/connect.ts';
-import { statusReport } from './db/status.ts';
+import { type StatusReport, statusReport } from './db/status.ts';
 import type { RequestOutcome } from './passes/export-request.ts';
 
 /**
@@ -30,12 +30,31 @@ export class LiveMetrics {
       registers,
     });
     this.inFlight = new Gauge({ name: 'exporter_builds_in_flight', help: 'Requests being built now.', registers });
+    // The gauges read from the database share one status report per scrape (kept for a second).
+    let report: Promise<StatusReport> | undefined;
+    const dueReport = () => (report ??= statusReport(db).finally(() => setTimeout(() => (report = undefined), 1000).unref()));
     new Gauge({
       name: 'exporter_oldest_pending_seconds',
       help: 'Age of the oldest pending request (0 when none).',
       registers,
       async collect() {
-        this.set((await statusReport(db)).oldestPendingSeconds ?? 0);
+        this.set((await dueReport()).oldestPendingSeconds ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'exporter_requests_overdue',
+      help: 'Open requests past their legal due date.',
+      registers,
+      async collect() {
+        this.set((await dueReport()).overdue);
+      },
+    });
+    new Gauge({
+      name: 'exporter_earliest_due_seconds',
+      help: 'Seconds until the earliest due date of an open request, negative when overdue (+Inf when none is open).',
+      registers,
+      async collect() {
+        this.set((await dueReport()).earliestDueSeconds ?? Number.POSITIVE_INFINITY);
       },
     });
     new Gauge({

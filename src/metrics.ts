@@ -8,6 +8,10 @@ export interface RunFigures {
   fulfill?: FulfillSummary;
   expire?: ExpireSummary;
   oldestPendingSeconds?: number | null;
+  /** The legal deadline after the run (src/db/status.ts): open requests overdue, and seconds to the earliest due date (null: none open). */
+  due?: { overdue: number; earliestDueSeconds: number | null };
+  /** false when the definition no longer matched the database, so nothing was built (nightly goes on with expire). */
+  definitionOk?: boolean;
   succeeded: boolean;
 }
 
@@ -54,6 +58,15 @@ export async function pushMetrics(url: string, figures: RunFigures, log: Logger)
     deleted.set({ reason: 'request_deleted' }, e.objectsOfDeletedRequests);
     gauge('exporter_uploads_aborted', 'Abandoned multipart uploads aborted by the last run.').set(e.uploadsAborted);
     passSeconds().set({ phase: 'expire' }, e.seconds);
+  }
+  if (figures.definitionOk !== undefined) {
+    gauge('exporter_definition_ok', '1 when the definition matched the database at the last run, 0 when it blocked every build (exporter check names why).').set(figures.definitionOk ? 1 : 0);
+  }
+  if (figures.due) {
+    gauge('exporter_requests_overdue', 'Open requests past their legal due date after the run.').set(figures.due.overdue);
+    gauge('exporter_earliest_due_seconds', 'Seconds until the earliest due date of an open request after the run, negative when overdue (+Inf when none is open).').set(
+      figures.due.earliestDueSeconds ?? Number.POSITIVE_INFINITY,
+    );
   }
   if (figures.oldestPendingSeconds !== undefined) {
     gauge('exporter_oldest_pending_seconds', 'Age of the oldest pending request after the run (0 when none).').set(figures.oldestPendingSeconds ?? 0);

@@ -374,9 +374,21 @@
         el('summary', {}, t('columnsHeading')),
         el('dl', {}, entity.columns.flatMap((c) => [el('dt', { id: 'col-' + c.name }, c.name), el('dd', { id: 'col-' + c.name + '-about' }, c.description)])),
       ),
+      processingDetails(entity),
       el('div', { class: 'filter' }, el('label', { for: 'filter' }, t('filterLabel')), filter),
       tableArea,
     ];
+  }
+
+  /** GDPR Art. 15(1), as the definition says it: why this data is used, on what basis, who gets it, for how long. */
+  function processingDetails(entity) {
+    if (!entity.processing || entity.processing.length === 0) return null;
+    return el(
+      'details',
+      { class: 'columns processing' },
+      el('summary', {}, t('processingHeading')),
+      el('dl', {}, entity.processing.flatMap((p) => [el('dt', {}, t('processing_' + p.field)), el('dd', {}, Array.isArray(p.value) ? p.value.join('; ') : String(p.value))])),
+    );
   }
 
   /** The rows that match the filter, in the chosen order, as indexes into data.rows. */

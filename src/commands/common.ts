@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Config, type Needs, parseConfig } from '../config.ts';
@@ -121,6 +122,11 @@ export function requireUuids(ids: readonly string[], what: string): string[] {
   return [...ids];
 }
 
+/** Who runs an operator command, for the audit trail: --by, else the person behind sudo, else the OS user. */
+export function actorName(by: string | undefined): string {
+  return (by ?? process.env.SUDO_USER ?? os.userInfo().username).slice(0, 200);
+}
+
 export function writeJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
@@ -137,10 +143,12 @@ export async function withDatabase<T>(config: Config, run: (db: RuntimeDeps['db'
 }
 
 /** Pushes a run's figures when PUSHGATEWAY_URL is set; never fails the run. */
-export async function reportMetrics(config: Config, log: Logger, db: RuntimeDeps['db'], figures: Omit<RunFigures, 'oldestPendingSeconds'>): Promise<void> {
+export async function reportMetrics(config: Config, log: Logger, db: RuntimeDeps['db'], figures: Omit<RunFigures, 'oldestPendingSeconds' | 'due'>): Promise<void> {
   if (!config.pushgatewayUrl) return;
-  const oldestPendingSeconds = await statusReport(db)
-    .then((s) => s.oldestPendingSeconds)
-    .catch(() => undefined);
-  await pushMetrics(config.pushgatewayUrl, { ...figures, oldestPendingSeconds }, log);
+  const report = await statusReport(db).catch(() => undefined);
+  await pushMetrics(
+    config.pushgatewayUrl,
+    { ...figures, oldestPendingSeconds: report?.oldestPendingSeconds, ...(report ? { due: { overdue: report.overdue, earliestDueSeconds: report.earliestDueSeconds } } : {}) },
+    log,
+  );
 }

@@ -9,6 +9,8 @@ import { ALL_SETTINGS, commandContext, type CommandTools, durationArg, reportMet
 export interface ExpireFlags {
   dryRun: boolean;
   pruneAfter?: number;
+  /** EXPORT_AUDIT_RETENTION, from the config. */
+  auditRetentionSeconds?: number;
 }
 
 export function addExpireOptions(cmd: Command): Command {
@@ -28,7 +30,7 @@ export function registerExpire(program: Command, tools: CommandTools): void {
     returning(tools, async (flags: ExpireFlags, cmd: Command) => {
       const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
       return withRuntime(config, log, 3, async (deps) => {
-        const summary = await expirePass(tools, log, deps, flags);
+        const summary = await expirePass(tools, log, deps, { ...flags, auditRetentionSeconds: config.export.auditRetentionSeconds });
         const outcome = expireOutcome(summary);
         if (!flags.dryRun) await reportMetrics(config, log, deps.db, { pass: 'expire', expire: summary, succeeded: outcome === 'done' });
         return outcome;
@@ -41,7 +43,7 @@ export async function expirePass(tools: CommandTools, log: Logger, deps: Runtime
   log = log.child({ pass: 'expire' });
   const summary = await runExpire(
     { ...deps, log, clock: systemClock },
-    { dryRun: flags.dryRun, pruneAfterSeconds: flags.pruneAfter, signal: tools.stopper.signal },
+    { dryRun: flags.dryRun, pruneAfterSeconds: flags.pruneAfter, auditRetentionSeconds: flags.auditRetentionSeconds, signal: tools.stopper.signal },
   );
   log.info(summary, 'expire finished');
   return summary;

@@ -32,7 +32,7 @@ export function registerFulfill(program: Command, tools: CommandTools): void {
       return withRuntime(config, log, fulfillConnections(config), async (deps, schemaVersion) => {
         const summary = await fulfillPass(tools, config, log, deps, schemaVersion, flags);
         const outcome = fulfillOutcome(summary);
-        if (!flags.dryRun) await reportMetrics(config, log, deps.db, { pass: 'fulfill', fulfill: summary, succeeded: outcome === 'done' });
+        if (!flags.dryRun) await reportMetrics(config, log, deps.db, { pass: 'fulfill', fulfill: summary, definitionOk: true, succeeded: outcome === 'done' });
         return outcome;
       });
     }),

@@ -32,7 +32,7 @@ export function registerNightly(program: Command, tools: CommandTools): void {
         });
         let expire;
         if (!tools.stopper.signal.aborted) {
-          expire = await expirePass(tools, log, deps, { dryRun: false, pruneAfter: flags.pruneAfter });
+          expire = await expirePass(tools, log, deps, { dryRun: false, pruneAfter: flags.pruneAfter, auditRetentionSeconds: config.export.auditRetentionSeconds });
         }
         const fulfillResult: Outcome = fulfill ? fulfillOutcome(fulfill) : 'usage';
         const expireResult: Outcome = expire ? expireOutcome(expire) : 'incomplete';
@@ -45,7 +45,7 @@ export function registerNightly(program: Command, tools: CommandTools): void {
           },
           'nightly finished',
         );
-        await reportMetrics(config, log, deps.db, { pass: 'nightly', fulfill, expire, succeeded: outcome === 'done' });
+        await reportMetrics(config, log, deps.db, { pass: 'nightly', fulfill, expire, definitionOk: fulfill !== undefined, succeeded: outcome === 'done' });
         return outcome;
       });
     }),

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import { asActor } from '../db/audit.ts';
 import { createRequest } from '../db/intake.ts';
 import { isUserIdText } from '../export/queries.ts';
 import { UsageError } from '../errors.ts';
-import { commandContext, type CommandTools, returning, withDatabase, withSettings, writeJson } from './common.ts';
+import { actorName, commandContext, type CommandTools, returning, withDatabase, withSettings, writeJson } from './common.ts';
 
 export function registerRequest(program: Command, tools: CommandTools): void {
   withSettings(
@@ -10,13 +11,15 @@ export function registerRequest(program: Command, tools: CommandTools): void {
       .command('request')
       .description('create a pending export request for a user (rate-limited: one per EXPORT_REQUEST_WINDOW)')
       .argument('<user-id>', 'the user whose data to export')
-      .option('--json', 'print the result as JSON', false),
+      .option('--json', 'print the result as JSON', false)
+      .option('--by <name>', 'who made it, for the audit trail (default: the OS user)'),
     ['databaseUrl', 'requestWindow', 'logLevel'],
-  ).action(returning(tools, async (userId: string, flags: { json: boolean }, cmd: Command) => {
+  ).action(returning(tools, async (userId: string, flags: { json: boolean; by?: string }, cmd: Command) => {
     // Any key type (uuid, integer, text): the database says whether it names a user.
     if (!isUserIdText(userId)) throw new UsageError(`request: not a user id: ${JSON.stringify(userId.slice(0, 100))}`);
     const { config, log } = commandContext(cmd, tools.io, { database: true });
-    const result = await withDatabase(config, (db) => createRequest(db, userId, config.requestWindowSeconds));
+    const actor = { by: actorName(flags.by), via: 'exporter request' };
+    const result = await withDatabase(config, (db) => asActor(db, actor, (tx) => createRequest(tx, userId, config.requestWindowSeconds)));
     if (result.kind === 'no-such-user') throw new UsageError(`request: no user with id ${userId}`);
     if (result.kind === 'rate-limited') {
       const when = result.retryAfter.toISOString();

@@ -1,7 +1,6 @@
-import os from 'node:os';
 import type { Command } from 'commander';
 import { requeue } from '../db/lifecycle.ts';
-import { commandContext, type CommandTools, DATABASE_SETTINGS, requireUuids, returning, withDatabase, withSettings } from './common.ts';
+import { actorName, commandContext, type CommandTools, DATABASE_SETTINGS, requireUuids, returning, withDatabase, withSettings } from './common.ts';
 
 export function registerRequeue(program: Command, tools: CommandTools): void {
   withSettings(
@@ -9,14 +8,14 @@ export function registerRequeue(program: Command, tools: CommandTools): void {
       .command('requeue')
       .description('put failed (or stuck) requests back to pending, attempts reset')
       .argument('<id...>', 'request ids')
-      .requiredOption('--reason <text>', 'why, for the log')
-      .option('--by <name>', 'who is asking, for the log (default: the OS user)'),
+      .requiredOption('--reason <text>', 'why, for the log and the audit trail')
+      .option('--by <name>', 'who is asking, for the log and the audit trail (default: the OS user)'),
     DATABASE_SETTINGS,
   ).action(returning(tools, async (ids: string[], flags: { reason: string; by?: string }, cmd: Command) => {
     requireUuids(ids, 'requeue');
     const { config, log } = commandContext(cmd, tools.io, { database: true });
-    const by = flags.by ?? process.env.SUDO_USER ?? os.userInfo().username;
-    const results = await withDatabase(config, (db) => requeue(db, ids));
+    const by = actorName(flags.by);
+    const results = await withDatabase(config, (db) => requeue(db, ids, { by, reason: flags.reason }));
     for (const r of results) {
       if (r.outcome === 'requeued') {
         log.info({ requestId: r.id, by, reason: flags.reason }, 'request requeued');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import { revokeRequests } from '../passes/revoke.ts';
-import { ALL_SETTINGS, commandContext, type CommandTools, requireUuids, returning, withRuntime, withSettings } from './common.ts';
+import { ALL_SETTINGS, actorName, commandContext, type CommandTools, requireUuids, returning, withRuntime, withSettings } from './common.ts';
 
 export function registerRevoke(program: Command, tools: CommandTools): void {
   withSettings(
@@ -9,12 +9,14 @@ export function registerRevoke(program: Command, tools: CommandTools): void {
       .command('revoke')
       .description('delete the archives now and end the requests failed with error "revoked"')
       .argument('<id...>', 'request ids')
-      .option('--reason <text>', 'why, for the log'),
+      .option('--reason <text>', 'why, for the log and the audit trail')
+      .option('--by <name>', 'who is asking, for the log and the audit trail (default: the OS user)'),
     ALL_SETTINGS,
-  ).action(returning(tools, async (ids: string[], flags: { reason?: string }, cmd: Command) => {
+  ).action(returning(tools, async (ids: string[], flags: { reason?: string; by?: string }, cmd: Command) => {
     requireUuids(ids, 'revoke');
     const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
-    const result = await withRuntime(config, log, 2, (deps) => revokeRequests({ ...deps, log: log.child({ reason: flags.reason }), clock: systemClock }, ids));
+    const by = actorName(flags.by);
+    const result = await withRuntime(config, log, 2, (deps) => revokeRequests({ ...deps, log: log.child({ reason: flags.reason, by }), clock: systemClock }, ids, { by, reason: flags.reason }));
     for (const id of result.revoked) tools.io.stdout.write(`${id} revoked\n`);
     for (const id of result.notFound) tools.io.stdout.write(`${id} not found\n`);
     return result.notFound.length + result.errors > 0 ? 'incomplete' : 'done';

@@ -7,7 +7,7 @@ export function registerStatus(program: Command, tools: CommandTools): void {
   withSettings(
     program
       .command('status')
-      .description('requests per status, the oldest pending one, stuck ones, links expiring within 24 h; or one request and its progress')
+      .description('requests per status, the oldest pending one, stuck ones, links expiring within 24 h, requests overdue or due within 7 days; or one request and its progress')
       .argument('[request-id]', 'show this request: status, progress, error')
       .option('--json', 'machine-readable output, for scripts and monitoring', false),
     DATABASE_SETTINGS,
@@ -22,6 +22,12 @@ export function registerStatus(program: Command, tools: CommandTools): void {
     out.write(`processing  ${counts.processing}${report.stuck.length ? `   (${report.stuck.length} stuck: their worker died; the next fulfill takes them over)` : ''}\n`);
     out.write(`ready       ${counts.ready}   (${report.expiringWithin24h} expiring within 24 h)\n`);
     out.write(`failed      ${counts.failed}\n`);
+    const dueWithin7Days = report.dueSoon.filter((d) => !d.overdue).length;
+    out.write(`overdue     ${report.overdue}   (${dueWithin7Days} more due within 7 days; the legal deadline is a month after the request)\n`);
+    for (const d of report.dueSoon) {
+      const left = Math.round((d.dueAt.getTime() - Date.now()) / 1000);
+      out.write(`${d.overdue ? 'overdue' : 'due'}: ${d.id} (user ${d.userId}) due ${d.dueAt.toISOString()}, ${left < 0 ? `${age(-left)} ago` : `in ${age(left)}`}${d.extendedMonths ? `, extended by ${d.extendedMonths} month(s)` : ''}\n`);
+    }
     for (const s of report.stuck) {
       out.write(`stuck: ${s.id} (user ${s.userId}, attempt ${s.attempts}, claim expired ${age(s.claimExpiredSeconds)} ago)\n`);
     }

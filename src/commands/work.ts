@@ -68,7 +68,7 @@ export function registerWork(program: Command, tools: CommandTools): void {
               },
               log,
             );
-      const housekeeping = keepHouse({ ...passDeps, log }, { intervalSeconds: work.housekeepingIntervalSeconds, maxAttempts: config.export.maxAttempts, mailer, recipients: recipientsOf(context.user), signal: stopping });
+      const housekeeping = keepHouse({ ...passDeps, log }, { intervalSeconds: work.housekeepingIntervalSeconds, maxAttempts: config.export.maxAttempts, auditRetentionSeconds: config.export.auditRetentionSeconds, mailer, recipients: recipientsOf(context.user), signal: stopping });
       log.info({ concurrency: config.export.concurrency, pollOnly: work.pollOnly, pollIntervalSeconds: work.pollIntervalSeconds, httpPort: work.httpPort }, 'work started');
       try {
         const progress = progressReporter(tools.io, passDeps.log);

@@ -1,4 +1,5 @@
 import { sql, type Transaction } from 'kysely';
+import { type Actor, asActor } from './audit.ts';
 import { stuckClaim } from './claims.ts';
 import type { Db } from './connect.ts';
 import { isUniqueViolation } from './requests.ts';
@@ -86,18 +87,19 @@ export type RequeueResult = { id: string; outcome: 'requeued' } | { id: string; 
  * A failed request, or one stuck in processing (its claim expired), back to
  * pending with its attempts reset. Ready, pending and live requests are left alone.
  */
-export async function requeue(db: Db, ids: readonly string[]): Promise<RequeueResult[]> {
+export async function requeue(db: Db, ids: readonly string[], actor: Actor): Promise<RequeueResult[]> {
   const requeued = new Set<string>();
   const blocked = new Set<string>();
   for (const id of ids) {
     try {
-      const row = await db
+      // Its own transaction each: one refused by the unique index leaves the others requeued (and their events with the actor).
+      const row = await asActor(db, actor, (tx) => tx
         .updateTable('dataExportRequests')
         .set({ status: 'pending', attempts: 0, error: null, claimId: null, claimExpiresAt: null, startedAt: null, completedAt: null, downloadUrl: null, notBefore: null })
         .where('id', '=', id)
         .where((eb) => eb.or([eb('status', '=', 'failed'), stuckClaim(eb)]))
         .returning('id')
-        .executeTakeFirst();
+        .executeTakeFirst());
       if (row) requeued.add(row.id);
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;

@@ -170,6 +170,8 @@ export interface ReadyResult {
   expiresAt: Date;
   objectKey: string;
   archiveBytes: number;
+  /** The SHA-256 of the archive as uploaded. */
+  archiveSha256: string;
   rowCounts: RowCounts;
 }
 
@@ -185,6 +187,7 @@ export async function markReady(db: Db, id: string, claimId: string, result: Rea
       expiresAt: result.expiresAt,
       objectKey: result.objectKey,
       archiveBytes: result.archiveBytes,
+      archiveSha256: result.archiveSha256,
       rowCounts: JSON.stringify(result.rowCounts),
       rowsWritten: sql`rows_total`,
       fileBytesWritten: sql`file_bytes_total`,

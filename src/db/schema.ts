@@ -40,7 +40,38 @@ export interface DataExportRequestsTable {
   notifyError: string | null;
   /** A request that failed for a passing reason is not claimed again before this. */
   notBefore: Date | null;
+  /** The legal deadline (GDPR Art. 12(3)): a month after receipt, set by the database, moved by `exporter extend`. */
+  dueAt: ColumnType<Date, never, Date>;
+  /** Months the deadline was extended by (at most 2). */
+  extendedMonths: ColumnType<number, never, number>;
+  /** The SHA-256 of the archive as uploaded, computed while it streamed. */
+  archiveSha256: string | null;
 }
+
+/** One thing that happened to a request (sql/000009): written by triggers in the statement that changed the row, never changed. */
+export interface DataExportEventsTable {
+  id: Generated<string>;
+  requestId: string;
+  userId: string;
+  at: ColumnType<Date, never, never>;
+  event: AuditEventName;
+  actor: string;
+  detail: ColumnType<Record<string, unknown>, string, never>;
+}
+
+export type AuditEventName =
+  | 'requested'
+  | 'claimed'
+  | 'built'
+  | 'link_signed'
+  | 'email_sent'
+  | 'retrying'
+  | 'failed'
+  | 'revoked'
+  | 'expired'
+  | 'requeued'
+  | 'extended'
+  | 'deleted';
 
 /** Archives of request rows that were deleted while their archive lived (filled by a trigger). */
 export interface DataExportDeletedObjectsTable {
@@ -58,4 +89,5 @@ export interface Database {
   dataExportHousekeeping: DataExportHousekeepingTable;
   dataExportRequests: DataExportRequestsTable;
   dataExportDeletedObjects: DataExportDeletedObjectsTable;
+  dataExportEvents: DataExportEventsTable;
 }

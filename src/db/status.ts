@@ -11,6 +11,12 @@ export interface StatusReport {
   stuck: { id: string; userId: string; attempts: number; claimExpiredSeconds: number }[];
   /** Ready requests whose link expires within 24 hours. */
   expiringWithin24h: number;
+  /** Open (pending, processing) requests past their legal due date. */
+  overdue: number;
+  /** Seconds until the earliest due date of an open request (negative: overdue); null when none is open. */
+  earliestDueSeconds: number | null;
+  /** Open requests due within 7 days or overdue, earliest first (at most 100). */
+  dueSoon: { id: string; userId: string; dueAt: Date; extendedMonths: number; overdue: boolean }[];
 }
 
 /** What an operator (or a monitoring probe) wants to know, in four cheap queries. */
@@ -45,7 +51,27 @@ export async function statusReport(db: Db): Promise<StatusReport> {
     .where('expiresAt', '<', sql<Date>`now() + interval '24 hours'`)
     .executeTakeFirstOrThrow();
 
+  const due = await db
+    .selectFrom('dataExportRequests')
+    .select([
+      sql<string>`count(*) filter (where due_at < now())`.as('overdue'),
+      sql<number | null>`extract(epoch from min(due_at) - now())::float8`.as('earliest'),
+    ])
+    .where('status', 'in', ['pending', 'processing'])
+    .executeTakeFirstOrThrow();
+  const dueSoon = await db
+    .selectFrom('dataExportRequests')
+    .select(['id', 'userId', 'dueAt', 'extendedMonths', sql<boolean>`due_at < now()`.as('overdue')])
+    .where('status', 'in', ['pending', 'processing'])
+    .where('dueAt', '<', sql<Date>`now() + interval '7 days'`)
+    .orderBy('dueAt')
+    .limit(100)
+    .execute();
+
   return {
+    overdue: Number(due.overdue),
+    earliestDueSeconds: due.earliest === null ? null : Math.round(due.earliest),
+    dueSoon,
     counts,
     oldestPendingSeconds: oldest?.seconds == null ? null : Math.round(oldest.seconds),
     stuck: stuck.map((s) => ({ ...s, claimExpiredSeconds: Math.round(s.claimExpiredSeconds) })),

@@ -33,6 +33,39 @@ export interface MembersRule {
   omit: Readonly<Record<string, string>>;
 }
 
+/**
+ * What GDPR Art. 15(1) says the person must be told besides the copy, in
+ * words written for them: given at the top of the definition and overridable
+ * per entity. Every field but `recipients` is free text.
+ */
+export interface Processing {
+  /** Why the data is processed (Art. 15(1)(a)). */
+  purposes?: string;
+  /** On what legal basis (Art. 6): consent, contract, legal obligation, legitimate interests, … */
+  legalBasis?: string;
+  /** Who receives it: named recipients where known, else categories (Art. 15(1)(c)). */
+  recipients?: readonly string[];
+  /** How long it is kept, or the criteria (Art. 15(1)(d)). */
+  retention?: string;
+  /** Where it came from: the person, the service, or someone else (Art. 15(1)(g)). */
+  source?: string;
+  /** Whether automated decisions or profiling use it (Art. 15(1)(h)). */
+  automatedDecisions?: string;
+  /** Transfers outside the EEA and their safeguard (Art. 15(2)). */
+  transfers?: string;
+}
+
+/** The fields in the file's words and the article that asks for each (`exporter check` names them). */
+export const PROCESSING_FIELDS: readonly { key: keyof Processing; yaml: string; article: string; title: string }[] = [
+  { key: 'purposes', yaml: 'purposes', article: 'Art. 15(1)(a)', title: 'Why we use it' },
+  { key: 'legalBasis', yaml: 'legal_basis', article: 'Art. 6(1)', title: 'Legal basis' },
+  { key: 'recipients', yaml: 'recipients', article: 'Art. 15(1)(c)', title: 'Who receives it' },
+  { key: 'retention', yaml: 'retention', article: 'Art. 15(1)(d)', title: 'How long we keep it' },
+  { key: 'source', yaml: 'source', article: 'Art. 15(1)(g)', title: 'Where it comes from' },
+  { key: 'automatedDecisions', yaml: 'automated_decisions', article: 'Art. 15(1)(h)', title: 'Automated decisions' },
+  { key: 'transfers', yaml: 'transfers', article: 'Art. 15(2)', title: 'Transfers outside the EEA' },
+];
+
 export interface EntityRule {
   name: string;
   line: number;
@@ -51,6 +84,8 @@ export interface EntityRule {
   columns: readonly ColumnRule[];
   /** Columns that point at the user's files (uploads, media), each adding a path column to the export. */
   files: readonly FileRule[];
+  /** Art. 15 information given for this entity, over the definition's own. */
+  processing: Processing;
 }
 
 /**
@@ -112,6 +147,10 @@ export interface Definition {
   fileSources: Readonly<Record<string, FileSourceRule>>;
   /** Tables that reference users or an entity and are deliberately not exported, with why. */
   leftOut: Readonly<Record<string, string>>;
+  /** Art. 15 information for every entity (each may override it). */
+  processing: Processing;
+  /** `gdpr`: every entity must carry every Art. 15 field (`exporter check` fails on a missing one). */
+  compliance?: 'gdpr';
 }
 
 /** Names that usually hold credentials: exporting one needs `not_secret` in the file. */

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
 import { ProblemsError } from '../errors.ts';
-import { type ColumnRule, type Definition, type EntityRule, type FileRule, type FileSourceRule, type MembersRule, PLACEHOLDER } from './definition.ts';
+import { type ColumnRule, type Definition, type EntityRule, type FileRule, type FileSourceRule, type MembersRule, PLACEHOLDER, type Processing, PROCESSING_FIELDS } from './definition.ts';
 
-/** Every problem of a definition file, each as `file:line: what is wrong`. */
+/** Every problem of a definition file, each as `file:line: what is wrong`: one on the line, several one per line. */
 export class DefinitionError extends ProblemsError {
   override name = 'DefinitionError';
   constructor(problems: string[]) {
     super('invalid definition', problems);
+    if (problems.length > 1) this.message = `invalid definition (${problems.length} problems):\n${problems.map((p) => `  ${p}`).join('\n')}`;
   }
 }
 
@@ -39,7 +40,7 @@ export function parseDefinition(text: string, file: string): Definition {
   if (yamlErrors.length > 0) throw new DefinitionError(yamlErrors);
   const r = new YamlReader(file, lines);
 
-  const top = Object.fromEntries(r.entries(doc.contents, 'the file', ['version', 'user_table', 'user_key', 'user_email', 'user_name', 'entities', 'left_out', 'file_sources']).map(([k, v, key]) => [k, { v, key }]));
+  const top = Object.fromEntries(r.entries(doc.contents, 'the file', ['version', 'user_table', 'user_key', 'user_email', 'user_name', 'entities', 'left_out', 'file_sources', 'compliance', ...PROCESSING_FIELDS.map((f) => f.yaml)]).map(([k, v, key]) => [k, { v, key }]));
   if (!top.version || !isScalar(top.version.v) || top.version.v.value !== 1) r.problem(top.version?.v ?? doc.contents, 'version', 'must be 1');
   const userTable = top.user_table ? r.name(top.user_table.v, 'user_table') : (r.problem(doc.contents, 'user_table', 'is required'), '');
   const userColumn = (key: 'user_key' | 'user_email' | 'user_name') => (top[key] ? r.name(top[key].v, key) : undefined);
@@ -50,14 +51,30 @@ export function parseDefinition(text: string, file: string): Definition {
     leftOut[table] = r.text(reason, `left_out.${table} (why it is left out)`);
   }
   const fileSources = parseFileSources(r, top.file_sources?.v);
+  const processing = parseProcessing(r, 'the file', (key) => top[key]?.v);
+  let compliance: 'gdpr' | undefined;
+  if (top.compliance) {
+    if (isScalar(top.compliance.v) && top.compliance.v.value === 'gdpr') compliance = 'gdpr';
+    else r.problem(top.compliance.v, 'compliance', 'must be gdpr (or left out)');
+  }
   if (!top.entities) r.problem(doc.contents, 'entities', 'is required');
   const entities = (top.entities ? r.entries(top.entities.v, 'entities') : []).map(([entityName, body, key]) => parseEntity(r, entityName, body, key, fileSources));
   const known = new Set(entities.map((e) => e.name));
   for (const e of entities) {
     if (e.through && !known.has(e.through.entity)) r.problems.push(`${file}:${e.line}: entities.${e.name}.through.entity: no entity named "${e.through.entity}"`);
   }
+  if (compliance === 'gdpr') {
+    // Every entity says all of Art. 15(1), itself or through the file's defaults: one line per gap.
+    for (const e of entities) {
+      for (const f of PROCESSING_FIELDS) {
+        if (e.processing[f.key] === undefined && processing[f.key] === undefined) {
+          r.problems.push(`${file}:${e.line}: entities.${e.name}: no ${f.yaml} (compliance: gdpr, ${f.article}); give it here or at the top of the file`);
+        }
+      }
+    }
+  }
   if (r.problems.length > 0) throw new DefinitionError(r.problems);
-  return { file, userTable, userKey, userEmail, userName, entities, fileSources, leftOut };
+  return { file, userTable, userKey, userEmail, userName, entities, fileSources, leftOut, processing, ...(compliance ? { compliance } : {}) };
 }
 
 /** Reads YAML nodes of one file, collecting every problem as `file:line: where: what`. */
@@ -118,6 +135,23 @@ class YamlReader {
   }
 }
 
+/** The Art. 15 fields present at one level (the file's top, or an entity): texts, and `recipients` a list of texts. */
+function parseProcessing(r: YamlReader, at: string, field: (yaml: string) => Node | undefined): Processing {
+  const processing: Processing = {};
+  for (const f of PROCESSING_FIELDS) {
+    const node = field(f.yaml);
+    if (!node) continue;
+    const where = at === 'the file' ? f.yaml : `${at}.${f.yaml}`;
+    if (f.key === 'recipients') {
+      if (!isSeq(node) || node.items.length === 0) r.problem(node, where, 'must be a non-empty list of texts (named recipients, or categories)');
+      else processing.recipients = node.items.map((item, i) => r.text(item as Node, `${where}[${i}]`));
+    } else {
+      processing[f.key] = r.text(node, where);
+    }
+  }
+  return processing;
+}
+
 /** file_sources: a bucket (S3 API) or https URLs on allowed hosts, each by its name. */
 function parseFileSources(r: YamlReader, node: Node | undefined): Record<string, FileSourceRule> {
   const fileSources: Record<string, FileSourceRule> = {};
@@ -151,7 +185,7 @@ function parseFileSources(r: YamlReader, node: Node | undefined): Record<string,
 function parseEntity(r: YamlReader, entityName: string, body: Node, key: Node, fileSources: Readonly<Record<string, FileSourceRule>>): EntityRule {
   const at = `entities.${entityName}`;
   if (!IDENTIFIER.test(entityName)) r.problem(key, at, 'the name must be a plain lower-case name (it names the files)');
-  const fields = Object.fromEntries(r.entries(body, at, ['table', 'description', 'label', 'owner', 'members', 'through', 'order_by', 'columns', 'files']).map(([k, v]) => [k, v]));
+  const fields = Object.fromEntries(r.entries(body, at, ['table', 'description', 'label', 'owner', 'members', 'through', 'order_by', 'columns', 'files', ...PROCESSING_FIELDS.map((f) => f.yaml)]).map(([k, v]) => [k, v]));
   const entity: EntityRule = {
     name: entityName,
     line: r.lineOf(key),
@@ -160,6 +194,7 @@ function parseEntity(r: YamlReader, entityName: string, body: Node, key: Node, f
     orderBy: r.names(fields.order_by, `${at}.order_by`),
     columns: [],
     files: [],
+    processing: parseProcessing(r, at, (key) => fields[key]),
   };
   if (fields.owner) {
     const owner = Object.fromEntries(r.entries(fields.owner, `${at}.owner`, ['column', 'columns']));

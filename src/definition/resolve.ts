@@ -2,7 +2,7 @@ import type { ExportColumn, ExportEntity, ExportFile, ExportReference } from '..
 import type { Catalog } from './catalog.ts';
 import { kindOfType } from '../export/column-kinds.ts';
 import { userKeyColumn } from './check.ts';
-import { type Definition, type EntityRule, type FileRule, PLACEHOLDER } from './definition.ts';
+import { type Definition, type EntityRule, type FileRule, PLACEHOLDER, type Processing } from './definition.ts';
 
 /**
  * Turns a checked definition into the export's entities: per entity, the
@@ -75,8 +75,15 @@ function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
       ...(e.label ? { label: e.label } : {}),
       ...(exportedKey(e, catalog) ? { key: exportedKey(e, catalog) } : {}),
       references: referencesOf(e, def, catalog),
+      ...processingOf(e, def),
     };
   });
+}
+
+/** The Art. 15 information of an entity: its own fields over the file's; nothing when neither gives any. */
+function processingOf(e: EntityRule, def: Definition): { processing?: Processing } {
+  const processing: Processing = { ...def.processing, ...e.processing };
+  return Object.keys(processing).length > 0 ? { processing } : {};
 }
 
 /** The entity's one-column primary key, where the entity exports it under its own name. */

@@ -7,6 +7,7 @@
  */
 
 import type { ColumnKind } from './column-kinds.ts';
+import type { Processing } from '../definition/definition.ts';
 
 export type { ColumnKind };
 
@@ -61,6 +62,8 @@ export interface ExportEntity {
   key?: string;
   /** Its exported columns that hold the key of another entity's row (from the database's foreign keys): the viewer shows that row's label. */
   references?: readonly ExportReference[];
+  /** What GDPR Art. 15(1) says the person is told of it (the definition's, the entity's over the file's); absent when the definition says none. */
+  processing?: Processing;
 }
 
 /** A column whose value is the key of a row of another entity. */

@@ -26,6 +26,8 @@ export interface Manifest {
   entities: Record<string, EntityManifest>;
   /** The offline viewer (index.html), where the archive has one. */
   viewer?: ViewerManifest;
+  /** GDPR Art. 15(1) per entity (snake_case keys, as in the definition), where the definition gives it. */
+  processing?: Record<string, Record<string, string | readonly string[]>>;
   /** How many of the user's files ended each way. */
   file_counts: Record<FileOutcome, number>;
   /** Every one of the user's files, with what became of it: none is left out silently. */
@@ -42,6 +44,7 @@ export function buildManifest(input: {
   entities: Record<string, EntityManifest>;
   files: UserFileRecord[];
   viewer?: ViewerManifest;
+  processing?: Manifest['processing'];
 }): Manifest {
   const counts: Record<FileOutcome, number> = { included: 0, missing: 0, too_large: 0, failed: 0 };
   for (const f of input.files) counts[f.outcome]++;
@@ -55,6 +58,7 @@ export function buildManifest(input: {
     schema_version: input.schemaVersion,
     entities: input.entities,
     ...(input.viewer ? { viewer: input.viewer } : {}),
+    ...(input.processing ? { processing: input.processing } : {}),
     file_counts: counts,
     files: input.files,
   };

@@ -1,3 +1,4 @@
+import { PROCESSING_FIELDS } from '../definition/definition.ts';
 import type { ExportEntity } from './entities.ts';
 import type { Manifest } from './manifest.ts';
 import type { UserFileRecord } from './file-entry.ts';
@@ -58,6 +59,7 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     for (const file of info?.files ?? []) lines.push(`  file ${file.path}`);
     for (const column of entity.columns) lines.push(`  - ${column.name}: ${column.description}`);
   }
+  lines.push(...processingSection(entities));
   lines.push(...filesSection(manifest));
   lines.push(
     '',
@@ -72,6 +74,22 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     '',
   );
   return lines.join('\n');
+}
+
+/** GDPR Art. 15(1): why each kind of data is used, on what basis, who gets it, how long it is kept, where it came from. */
+function processingSection(entities: readonly ExportEntity[]): string[] {
+  const described = entities.filter((e) => e.processing);
+  if (described.length === 0) return [];
+  const lines = ['', 'HOW THIS DATA IS USED', '---------------------'];
+  for (const entity of described) {
+    lines.push('', `${entity.name}:`);
+    for (const f of PROCESSING_FIELDS) {
+      const value = entity.processing![f.key];
+      if (value === undefined) continue;
+      lines.push(`  ${f.title}: ${Array.isArray(value) ? value.join('; ') : value}`);
+    }
+  }
+  return lines;
 }
 
 const WHY: Record<Exclude<UserFileRecord['outcome'], 'included'>, string> = {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { ExportEntity, UserTable } from './entities.ts';
+import { type Processing, PROCESSING_FIELDS } from '../definition/definition.ts';
 import { BatchedCopies } from './batched-copies.ts';
 import type { CsvAheadOutcome } from './csv-ahead.ts';
 import { archiveSchema } from './json-schema.ts';
@@ -138,6 +139,14 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
   }
 }
 
+/** manifest.json's `processing`: each entity's Art. 15 information with the definition's keys; nothing when no entity has any. */
+function processingOf(entities: readonly ExportEntity[]): { processing?: Manifest['processing'] } {
+  const described = entities.filter((e) => e.processing);
+  if (described.length === 0) return {};
+  const yaml = (p: Processing) => Object.fromEntries(PROCESSING_FIELDS.filter((f) => p[f.key] !== undefined).map((f) => [f.yaml, p[f.key]!]));
+  return { processing: Object.fromEntries(described.map((e) => [e.name, yaml(e.processing!)])) };
+}
+
 /** Each row is written twice (JSON and CSV); progress counts both. */
 function rowsOf(sizes: ReadonlyMap<string, EntitySize>): number {
   return 2 * [...sizes.values()].reduce((sum, s) => sum + s.rows, 0);
@@ -202,7 +211,7 @@ async function writeRows(
     if (viewer) await viewer.addEntity(zip, entity, viewerRows!);
   }
   const linkExpiresAt = await options.linkExpiry();
-  const facts = { ...identity, asOf: snapshot.asOf, linkExpiresAt, entities, files };
+  const facts = { ...identity, asOf: snapshot.asOf, linkExpiresAt, entities, files, ...processingOf(options.entities) };
   const written = buildManifest(facts);
   const manifest = viewer ? buildManifest({ ...facts, viewer: await viewer.finish(zip, written, options.entities) }) : written;
   await zip.addText('schema.json', `${JSON.stringify(archiveSchema(options.entities), null, 2)}\n`);

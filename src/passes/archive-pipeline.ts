@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PassThrough, pipeline, Transform } from 'node:stream';
 import { ArchiveTooLargeError } from '../export/archive-errors.ts';
 import { ArchiveClosedError, ZipWriter } from '../zip/zip-writer.ts';
@@ -15,6 +16,8 @@ export class ArchivePipeline {
   /** Bytes the archive has made so far: its size once finalized. */
   archiveBytes = 0;
   bytesUploaded = 0;
+  /** The SHA-256 of the archive's bytes as they go to storage (the audit trail records it). */
+  private readonly hash = createHash('sha256');
   /** The archive's expected size once the survey knows it: the upload sizes its parts by it. */
   expectedBytes: number | undefined;
   private readonly upload: Promise<void>;
@@ -31,6 +34,7 @@ export class ArchivePipeline {
     const counter = new Transform({
       transform: (chunk: Buffer, _enc, done) => {
         this.archiveBytes += chunk.length;
+        this.hash.update(chunk);
         done(null, chunk);
       },
     });
@@ -51,6 +55,11 @@ export class ArchivePipeline {
     // Never leave a rejection unobserved while the archive is still being written.
     this.upload.catch(() => {});
     options.signal.addEventListener('abort', () => this.zip.abort(asError(options.signal.reason)), { once: true });
+  }
+
+  /** The archive's SHA-256, once it is whole. */
+  sha256(): string {
+    return this.hash.copy().digest('hex');
   }
 
   /** Resolves once the whole archive is in storage. */

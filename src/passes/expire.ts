@@ -1,4 +1,5 @@
 import { countPrunable, listDeletedObjects, listExpired, pruneFailed, withDeletedObjects, withExpiredBatch } from '../db/lifecycle.ts';
+import { pruneEvents } from '../db/audit.ts';
 import type { PassDeps } from './export-request.ts';
 import { forEachLimited, retireLocked } from './retire.ts';
 import { sweepStorage, type SweepSummary } from './sweep.ts';
@@ -7,6 +8,8 @@ export interface ExpireOptions {
   dryRun: boolean;
   /** Delete failed request rows older than this; off when undefined. */
   pruneAfterSeconds?: number;
+  /** Delete audit events older than this (EXPORT_AUDIT_RETENTION); kept when undefined. */
+  auditRetentionSeconds?: number;
   /** Requests retired per transaction. */
   batchSize?: number;
   signal: AbortSignal;
@@ -21,6 +24,8 @@ export interface ExpireSummary extends SweepSummary {
   objectsOfDeletedRequests: number;
   /** Failed request rows deleted by --prune-after. */
   pruned: number;
+  /** Audit events past EXPORT_AUDIT_RETENTION deleted. */
+  eventsPruned: number;
   errors: number;
   dryRun: boolean;
   seconds: number;
@@ -41,6 +46,7 @@ export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise
     objectsDeleted: 0,
     objectsOfDeletedRequests: 0,
     pruned: 0,
+    eventsPruned: 0,
     uploadsAborted: 0,
     orphansDeleted: 0,
     multipartSweep: 'done',
@@ -82,6 +88,11 @@ export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise
   if (options.pruneAfterSeconds !== undefined && !options.signal.aborted) {
     summary.pruned = options.dryRun ? await countPrunable(db, options.pruneAfterSeconds) : await pruneFailed(db, options.pruneAfterSeconds);
     if (summary.pruned > 0) log.info({ pruned: summary.pruned, dryRun: options.dryRun || undefined }, options.dryRun ? 'would prune old failed requests' : 'pruned old failed requests');
+  }
+
+  if (options.auditRetentionSeconds !== undefined && !options.dryRun && !options.signal.aborted) {
+    summary.eventsPruned = await pruneEvents(db, options.auditRetentionSeconds);
+    if (summary.eventsPruned > 0) log.info({ eventsPruned: summary.eventsPruned }, 'deleted audit events past their retention');
   }
 
   summary.seconds = Math.round(performance.now() - started) / 1000;

@@ -202,7 +202,7 @@ class Build {
     }
     const counts = rowCounts(manifest);
     const bytes = this.pipeline.archiveBytes;
-    const published = await markReady(deps.db, request.id, request.claimId, { downloadUrl: link.url, expiresAt: link.expiresAt, objectKey: this.key, archiveBytes: bytes, rowCounts: counts });
+    const published = await markReady(deps.db, request.id, request.claimId, { downloadUrl: link.url, expiresAt: link.expiresAt, objectKey: this.key, archiveBytes: bytes, archiveSha256: this.pipeline.sha256(), rowCounts: counts });
     if (!published) {
       // Someone else owns the request now (or it is gone): our archive must not outlive that.
       await deps.storage.delete(this.key);

@@ -9,6 +9,8 @@ import { notifyOwed } from './notify.ts';
 export interface HousekeepingOptions {
   intervalSeconds: number;
   maxAttempts: number;
+  /** EXPORT_AUDIT_RETENTION. */
+  auditRetentionSeconds: number;
   mailer?: Mailer;
   /** Where the email's address is (no email without it). */
   recipients?: Recipients;
@@ -35,7 +37,7 @@ export async function housekeepIfDue(deps: PassDeps, options: HousekeepingOption
     const log = deps.log.child({ pass: 'housekeeping' });
     const abandoned = await failAbandonedRequests(deps, options.maxAttempts);
     const owed = options.mailer && options.recipients ? await notifyOwed({ db: deps.db, mailer: options.mailer, log, recipients: options.recipients }) : { sent: 0, failed: 0 };
-    const expire = await runExpire({ ...deps, log }, { dryRun: false, signal: options.signal });
+    const expire = await runExpire({ ...deps, log }, { dryRun: false, auditRetentionSeconds: options.auditRetentionSeconds, signal: options.signal });
     const summary = { abandoned, emailsSent: owed.sent, emailsFailed: owed.failed, expire };
     log.info(summary, 'housekeeping finished');
     return summary;

@@ -1,3 +1,4 @@
+import { type Actor, asActor } from '../db/audit.ts';
 import { lockRequests } from '../db/lifecycle.ts';
 import type { PassDeps } from './export-request.ts';
 import { retireLocked } from './retire.ts';
@@ -14,8 +15,8 @@ export interface RevokeSummary {
  * loses its claim, so its fenced final update fails and it deletes its own
  * upload: nothing it writes outlives the revocation.
  */
-export async function revokeRequests(deps: PassDeps, ids: readonly string[]): Promise<RevokeSummary> {
-  return deps.db.transaction().execute(async (tx) => {
+export async function revokeRequests(deps: PassDeps, ids: readonly string[], actor: Actor): Promise<RevokeSummary> {
+  return asActor(deps.db, actor, async (tx) => {
     const rows = await lockRequests(tx, ids);
     const result = await retireLocked(tx, deps.storage, deps.log, rows, 'revoked');
     const found = new Set(rows.map((r) => r.id));

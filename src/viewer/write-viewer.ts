@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { PROCESSING_FIELDS } from '../definition/definition.ts';
 import type { ExportEntity } from '../export/entities.ts';
 import type { Manifest } from '../export/manifest.ts';
 import type { UserFileRecord } from '../export/file-entry.ts';
@@ -121,6 +122,7 @@ export class ArchiveViewer {
         key: e.key ?? null,
         references: e.references ?? [],
         columns: e.columns.map((c) => ({ name: c.name, description: c.description, kind: c.kind, file: c.fileLocator !== undefined })),
+        processing: e.processing ? PROCESSING_FIELDS.filter((f) => e.processing![f.key] !== undefined).map((f) => ({ field: f.yaml, value: e.processing![f.key] })) : [],
       })),
       file_counts: manifest.file_counts,
       files_listed: listed.length,

@@ -42,7 +42,7 @@ describe('an application that is not ours', () => {
     await db.query('create table customers (id int primary key)');
     const migrated = await runCli(['migrate'], cliEnv);
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(await tablesOf(db)).toEqual(['customers', 'data_export_deleted_objects', 'data_export_housekeeping', 'data_export_requests', 'kysely_migration', 'kysely_migration_lock']);
+    expect(await tablesOf(db)).toEqual(['customers', 'data_export_deleted_objects', 'data_export_events', 'data_export_housekeeping', 'data_export_requests', 'kysely_migration', 'kysely_migration_lock']);
     expect(migrated.logs.find((l) => l.level === 'warn')?.msg).toMatch(/the user table users \(or its key\) does not exist yet: run exporter migrate again/);
     // Nothing is built until it is linked: fulfill refuses, naming the problem.
     const fulfill = await runCli(['fulfill'], cliEnv);
@@ -157,11 +157,13 @@ entities:
     }
     const user = randomUUID();
     await db.query(`insert into users (id, email) values ($1, 'old@example.test')`, [user]);
-    const { rows } = await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [user]);
+    const { rows } = await db.query(`insert into data_export_requests (user_id, requested_at) values ($1, '2026-01-31T12:00:00Z') returning id`, [user]);
 
     const migrated = await runCli(['migrate'], cliEnv);
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(migrated.logs).toContainEqual(expect.objectContaining({ msg: 'migrated', applied: ['000008_any_user_key'] }));
+    expect(migrated.logs).toContainEqual(expect.objectContaining({ msg: 'migrated', applied: ['000008_any_user_key', '000009_deadline_and_audit'] }));
+    // A request made before the deadline existed gets its due date from when it was made.
+    expect(((await requestOf(db, rows[0].id)).due_at as Date).toISOString()).toBe('2026-02-28T12:00:00.000Z');
     const nightly = await runCli(['nightly'], cliEnv);
     expect(nightly.code, nightly.stderr).toBe(0);
     expect((await requestOf(db, rows[0].id)).status).toBe('ready');

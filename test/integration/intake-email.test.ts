@@ -1,12 +1,10 @@
-import net from 'node:net';
 import pg from 'pg';
-import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { seedUser } from '../../scripts/lib/sample-data.ts';
 import { createRequest } from '../../src/db/intake.ts';
 import { createTestEnv, requestRow, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
 import { insertRequest, insertUser } from '../support/seed.ts';
+import { startSmtp } from '../support/smtp.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 
 let env: TestEnv;
@@ -106,25 +104,6 @@ describe('progress', () => {
   });
 });
 
-/** A real SMTP server (nodemailer's smtp-server) that keeps what it receives. */
-async function startSmtp() {
-  const received: { to: string; subject: string; text: string; html: string }[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, _session, done) {
-      simpleParser(stream)
-        .then((mail) => {
-          received.push({ to: (mail.to as { text: string }).text, subject: mail.subject ?? '', text: mail.text ?? '', html: String(mail.html) });
-          done();
-        })
-        .catch(done);
-    },
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.server.address() as net.AddressInfo;
-  return { received, url: `smtp://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
 
 describe('the "your export is ready" email', () => {
   it('arrives once, after ready, with a working link, the expiry in UTC and what the archive holds', async () => {

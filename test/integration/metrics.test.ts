@@ -33,7 +33,8 @@ describe.runIf(toolAvailable('prometheus-pushgateway'))('metrics', () => {
       .map((l) => {
         const m = /^(\w+)\{(.*)\} (\S+)$/.exec(l)!;
         const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
-        return { name: m[1]!, labels, value: Number(m[3]) };
+        // Prometheus writes infinities as +Inf and -Inf.
+        return { name: m[1]!, labels, value: m[3] === '+Inf' ? Number.POSITIVE_INFINITY : m[3] === '-Inf' ? Number.NEGATIVE_INFINITY : Number(m[3]) };
       });
   /** The value of the one series with exactly these labels (besides job and instance), or undefined. */
   const series = (all: Series[], name: string, labels: Record<string, string>) =>
@@ -79,6 +80,31 @@ describe.runIf(toolAvailable('prometheus-pushgateway'))('metrics', () => {
     // Each group holds only its own run's series.
     expect(series(all, 'exporter_requests', { pass: 'expire', outcome: 'ready' })).toBeUndefined();
     expect(series(all, 'exporter_requests_expired', { pass: 'fulfill' })).toBeUndefined();
+  });
+
+  it('the legal deadline and the definition are pushed with each run: requests overdue, seconds to the earliest due date (+Inf when none is open), the definition ok', async () => {
+    // A request received 40 days ago that cannot be built tonight (its retry is not due): overdue.
+    const user = await insertUser(env.admin);
+    const id = await insertRequest(env.admin, user, { requestedAt: new Date(Date.now() - 40 * 86_400_000).toISOString() });
+    await env.admin.query(`update data_export_requests set not_before = now() + interval '1 hour' where id = $1`, [id]);
+    expect((await runCli(['nightly'], { ...env.cliEnv, PUSHGATEWAY_URL: url })).code).toBe(0);
+    let all = await scrape();
+    expect(series(all, 'exporter_requests_overdue', { pass: 'nightly' })).toBe(1);
+    expect(series(all, 'exporter_earliest_due_seconds', { pass: 'nightly' })).toBeLessThan(-9 * 86_400);
+    expect(series(all, 'exporter_definition_ok', { pass: 'nightly' })).toBe(1);
+
+    await env.admin.query(`update data_export_requests set status = 'failed' where id = $1`, [id]);
+    // A definition that no longer matches: nothing built, exporter_definition_ok 0 (the alert after a day of it).
+    await env.admin.query(`alter table users add column nickname_unclassified text`);
+    try {
+      expect((await runCli(['nightly'], { ...env.cliEnv, PUSHGATEWAY_URL: url })).code).toBe(2);
+    } finally {
+      await env.admin.query(`alter table users drop column nickname_unclassified`);
+    }
+    all = await scrape();
+    expect(series(all, 'exporter_definition_ok', { pass: 'nightly' })).toBe(0);
+    expect(series(all, 'exporter_requests_overdue', { pass: 'nightly' })).toBe(0);
+    expect(series(all, 'exporter_earliest_due_seconds', { pass: 'nightly' })).toBe(Number.POSITIVE_INFINITY);
   });
 
   it('a Pushgateway that is down never fails the run, and says so', async () => {

@@ -1,0 +1,47 @@
+import { sql } from 'kysely';
+import { type Actor, asActor } from './audit.ts';
+import type { Db } from './connect.ts';
+import type { Tx } from './lifecycle.ts';
+
+/** GDPR Art. 12(3): the deadline may be extended "by two further months" in total. */
+export const MAX_EXTENSION_MONTHS = 2;
+
+export type ExtendResult =
+  | { kind: 'extended'; userId: string; dueAt: Date; originalDueAt: Date; extendedMonths: number }
+  | { kind: 'refused'; reason: string };
+
+/**
+ * Moves a request's due date `months` further (`exporter extend`): at most
+ * MAX_EXTENSION_MONTHS beyond the original in total, over one or two
+ * extensions, only while the original due date has not passed (the person
+ * must be told within the first month) and only for a request still open.
+ * The database computes the date (exporter_due_at: calendar months, UTC);
+ * the `extended` event carries the actor and the reason.
+ */
+export async function extendDeadline(db: Db, id: string, months: number, actor: Actor): Promise<ExtendResult> {
+  return asActor(db, actor, async (tx) => {
+    const { rows } = await sql<{ userId: string; dueAt: Date; originalDueAt: Date; extendedMonths: number }>`
+      update data_export_requests
+         set extended_months = extended_months + ${months},
+             due_at = exporter_due_at(requested_at, 1 + extended_months + ${months})
+       where id = ${id}
+         and status in ('pending', 'processing')
+         and extended_months + ${months} <= ${MAX_EXTENSION_MONTHS}
+         and now() < exporter_due_at(requested_at, 1)
+      returning user_id as "userId", due_at as "dueAt", exporter_due_at(requested_at, 1) as "originalDueAt", extended_months as "extendedMonths"`.execute(tx);
+    if (rows[0]) return { kind: 'extended', ...rows[0] };
+    return { kind: 'refused', reason: await whyNotExtended(tx, id, months) };
+  });
+}
+
+async function whyNotExtended(db: Tx, id: string, months: number): Promise<string> {
+  const { rows } = await sql<{ status: string; extendedMonths: number; originalDueAt: Date; passed: boolean }>`
+    select status, extended_months as "extendedMonths", exporter_due_at(requested_at, 1) as "originalDueAt", now() >= exporter_due_at(requested_at, 1) as passed
+      from data_export_requests where id = ${id}`.execute(db);
+  const row = rows[0];
+  if (!row) return 'no such request';
+  if (row.status === 'ready') return 'it is answered already (ready)';
+  if (row.status === 'failed') return 'it has ended (failed); requeue it first';
+  if (row.passed) return `its original due date (${row.originalDueAt.toISOString()}) has passed: an extension must be decided, and the person told, within the first month`;
+  return `it is extended by ${row.extendedMonths} month(s) already; ${months} more would pass the ${MAX_EXTENSION_MONTHS} months the law allows`;
+}
