@@ -1,5 +1,5 @@
 /**
- * `npm run bench:ab -- --a dist-a --b dist-b [--pairs 5] [--runs 1000000 | --light 2000]`:
+ * `npm run bench:ab -- --a dist-a --b dist-b [--pairs 5] [--runs 1000000 | --light 2000] [--a-sql … --b-sql …]`:
  * two builds of the exporter, interleaved (A, B, A, B, …) on the same heavy
  * user, each run against the floor (psql COPY of the same rows) measured just before it:
  * what a change costs or gains, beyond this machine's noise (BENCHMARKS.md).
@@ -29,8 +29,19 @@ const { values: flags } = parseArgs({
     pairs: { type: 'string', default: '5' },
     runs: { type: 'string', default: '1000000' },
     light: { type: 'string' },
+    'a-sql': { type: 'string' },
+    'b-sql': { type: 'string' },
   },
 });
+/**
+ * SQL run before each run of A or B: both builds share one database migrated
+ * to the newer's schema, so a change in the database itself (a trigger) is
+ * compared by turning it off for A (`--a-sql "alter table … disable trigger user"`).
+ */
+const before = async (which: 'A' | 'B') => {
+  const text = flags[which === 'A' ? 'a-sql' : 'b-sql'];
+  if (text) await db.query(text);
+};
 if (!flags.a || !flags.b) throw new Error('--a and --b name the two builds (folders at the repository root)');
 const root = new URL('..', import.meta.url).pathname;
 const builds = { A: path.resolve(root, flags.a, 'main.js'), B: path.resolve(root, flags.b, 'main.js') };
@@ -70,6 +81,7 @@ async function heavyPairs() {
     // Alternate which goes first, so neither always runs on a warmer cache.
     for (const which of pair % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
       const floor = await copyFloor(postgres.url, user);
+      await before(which);
       const result = await runNode(builds[which], ['fulfill', '--request', request], envOf(which));
       const rss = Number(result.logs.find((l) => l.msg === 'fulfill finished')?.maxRssMb);
       figures[which].push({ seconds: result.seconds, rss, ratio: result.seconds / floor });
@@ -86,6 +98,7 @@ async function lightPairs(count: number) {
   for (let pair = 1; pair <= Number(flags.pairs); pair++) {
     for (const which of pair % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
       await db.query(`update data_export_requests set status = 'pending', attempts = 0, claim_id = null, claim_expires_at = null, not_before = null`);
+      await before(which);
       const result = await runNode(builds[which], ['fulfill', '--limit', String(count)], envOf(which));
       const ready = result.logs.filter((l) => l.msg === 'request ready').length;
       if (ready !== count) throw new Error(`${which}: ${ready} of ${count} requests ready`);

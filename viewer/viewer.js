@@ -29,6 +29,8 @@
     arrived: new Map(),
     files: null,
     filesWaiting: null,
+    /** viewer/entities.js: columns, descriptions, labels, references, Art. 15 information */
+    definitions: null,
     /** entity name -> { filter, sort, descending, page } */
     views: new Map(),
     filesPage: 0,
@@ -165,7 +167,8 @@
       const here = state.arrived.get(entity.name) ?? (entity.data === null ? [] : undefined);
       const texts = here ? Promise.resolve(here) : new Promise((resolve) => state.waiting.set(entity.name, resolve));
       if (!here) await loadScript(entity.data);
-      const rows = (await texts).map((text) => JSON.parse(text));
+      // Each text holds whole rows, one JSON text per line.
+      const rows = (await texts).flatMap((text) => text.split('\n')).map((line) => JSON.parse(line));
       state.arrived.delete(entity.name);
       state.data.set(entity.name, { rows, search: null });
     }
@@ -559,8 +562,14 @@
   }
 
   window.exporterViewer = Object.freeze({
+    // viewer/entities.js: what the definition says of each entity (the same in every archive).
+    entities(list) {
+      state.definitions = list;
+    },
+    // viewer/archive.js: this archive's counts and files, merged with the definition's side.
     archive(info) {
-      state.archive = info;
+      const defined = new Map((state.definitions ?? []).map((e) => [e.name, e]));
+      state.archive = { ...info, entities: info.entities.map((e) => ({ ...defined.get(e.name), ...e })) };
       start();
     },
     // A data file may hold several entities' rows: those nobody waits for yet are kept for later.

@@ -72,29 +72,40 @@ export class ViewerRows {
 
   /**
    * The script that hands the rows to the page (browsers refuse fetch() of a
-   * local file, not a script), in pieces of about 256 KiB, made row by row
-   * (never the whole text at once). Each row is a string of its JSON, parsed
-   * by the page with JSON.parse: a value is never JavaScript, and a key such
-   * as "__proto__" stays a key.
+   * local file, not a script), in pieces of about 256 KiB, made a piece at a
+   * time (never the whole text at once). The rows are JSON strings of whole
+   * JSON lines (row_to_json escapes every newline inside a row): the page
+   * splits them at newlines and parses each with JSON.parse, so a value is
+   * never JavaScript, and a key such as "__proto__" stays a key.
    */
   *script(entity: string): Generator<string> {
     if (!this.full) this.stop();
-    let piece = `exporterViewer.rows(${JSON.stringify(entity)}, [`;
-    let row: Buffer[] = [];
+    const pieces = this.pieces.splice(0);
+    this.heldBytes = 0;
     let first = true;
-    for (const part of this.pieces.splice(0)) {
-      row.push(part);
-      if (part[part.length - 1] !== NEWLINE) continue;
-      const text = (row.length === 1 ? part : Buffer.concat(row)).toString('utf8', 0, row.reduce((n, b) => n + b.length, 0) - 1);
-      row = [];
-      piece += `${first ? '\n' : ',\n'}${JSON.stringify(text)}`;
+    let lines: Buffer[] = [];
+    let linesBytes = 0;
+    const literal = () => {
+      // Without the last newline: the page splits on the ones between rows.
+      const text = Buffer.concat(lines, linesBytes).toString('utf8', 0, linesBytes - 1);
+      const out = `${first ? '\n' : ',\n'}${JSON.stringify(text)}`;
       first = false;
-      if (piece.length >= PIECE_CHARS) {
-        yield piece;
-        piece = '';
+      lines = [];
+      linesBytes = 0;
+      return out;
+    };
+    let out = `exporterViewer.rows(${JSON.stringify(entity)}, [`;
+    for (const part of pieces) {
+      lines.push(part);
+      linesBytes += part.length;
+      // A literal ends at a row's end, once it holds about a piece's worth.
+      if (linesBytes >= PIECE_CHARS && part[part.length - 1] === NEWLINE) {
+        out += literal();
+        yield out;
+        out = '';
       }
     }
-    this.heldBytes = 0;
-    yield `${piece}\n]);\n`;
+    if (linesBytes > 0) out += literal();
+    yield `${out}\n]);\n`;
   }
 }

@@ -40,6 +40,30 @@ function preparedAssets(level: number): Map<string, PreparedEntry> {
   return prepared.get(kind)!;
 }
 
+/** viewer/entities.js for an entity list (the same for every archive a process builds), deflated once. */
+const preparedDefinitions = new WeakMap<readonly ExportEntity[], Map<number, PreparedEntry>>();
+
+function preparedEntities(entities: readonly ExportEntity[], level: number): PreparedEntry {
+  const byLevel = preparedDefinitions.get(entities) ?? new Map<number, PreparedEntry>();
+  preparedDefinitions.set(entities, byLevel);
+  const kind = level > 0 ? 1 : 0;
+  if (!byLevel.has(kind)) byLevel.set(kind, prepareEntry(Buffer.from(`exporterViewer.entities(${JSON.stringify(entities.map(entityForPage))});\n`), level));
+  return byLevel.get(kind)!;
+}
+
+/** What the definition says of an entity, for the page: its description, columns, label, key, references and Art. 15 information. */
+function entityForPage(e: ExportEntity) {
+  return {
+    name: e.name,
+    description: e.description,
+    label: e.label ?? null,
+    key: e.key ?? null,
+    references: e.references ?? [],
+    columns: e.columns.map((c) => ({ name: c.name, description: c.description, kind: c.kind, file: c.fileLocator !== undefined })),
+    processing: e.processing ? PROCESSING_FIELDS.filter((f) => e.processing![f.key] !== undefined).map((f) => ({ field: f.yaml, value: e.processing![f.key] })) : [],
+  };
+}
+
 /** Bytes of the viewer's own code, styles and page (the issue's bound: 150 KiB). */
 export function viewerCodeBytes(): number {
   return [...staticAssets().values()].reduce((sum, b) => sum + b.length, 0);
@@ -103,6 +127,7 @@ export class ArchiveViewer {
     this.shared = undefined;
     const listed = filesShown(manifest.files, this.maxRows);
     if (manifest.files.length > 0) this.written.push(await zip.addText('viewer/data/files.js', `exporterViewer.files(${JSON.stringify(listed)});\n`));
+    // What varies by archive; what the definition says of each entity is viewer/entities.js, made once.
     const overview = {
       request_id: manifest.request_id,
       user_id: manifest.user_id,
@@ -112,17 +137,11 @@ export class ArchiveViewer {
       rows_per_entity_at_most: this.maxRows,
       entities: entities.map((e) => ({
         name: e.name,
-        description: e.description,
         rows: manifest.entities[e.name]?.rows ?? 0,
         shown: this.shown.get(e.name) ?? 0,
         // null: its rows are in viewer/archive.js itself.
         data: this.dataFile.get(e.name) ?? null,
         files: (manifest.entities[e.name]?.files ?? []).map((f) => f.path),
-        label: e.label ?? null,
-        key: e.key ?? null,
-        references: e.references ?? [],
-        columns: e.columns.map((c) => ({ name: c.name, description: c.description, kind: c.kind, file: c.fileLocator !== undefined })),
-        processing: e.processing ? PROCESSING_FIELDS.filter((f) => e.processing![f.key] !== undefined).map((f) => ({ field: f.yaml, value: e.processing![f.key] })) : [],
       })),
       file_counts: manifest.file_counts,
       files_listed: listed.length,
@@ -130,6 +149,7 @@ export class ArchiveViewer {
     };
     this.written.push(await zip.addText('viewer/archive.js', `${inOverview}exporterViewer.archive(${JSON.stringify(overview)});\n`));
     for (const [path, entry] of preparedAssets(zip.level)) this.written.push(await zip.addPrepared(path, entry));
+    this.written.push(await zip.addPrepared('viewer/entities.js', preparedEntities(entities, zip.level)));
     return { index: 'index.html', rows_per_entity_at_most: this.maxRows, files: this.written };
   }
 }

@@ -184,7 +184,7 @@ describe('Article 15 information', () => {
     });
     expect(manifest.processing.avatars.recipients).toEqual(['Nobody: it is shown only to you.']);
     // The viewer has it too, in its words.
-    expect(files.get('viewer/archive.js')!.toString()).toContain('{"field":"transfers","value":"Mailer Inc. in the USA, under the EU Standard Contractual Clauses."}');
+    expect(files.get('viewer/entities.js')!.toString()).toContain('{"field":"transfers","value":"Mailer Inc. in the USA, under the EU Standard Contractual Clauses."}');
   });
 });
 

@@ -86,8 +86,9 @@ describe('fulfill', () => {
       'json/users.json',
       'manifest.json',
       'schema.json',
-      'viewer/archive.js',
       // A light export's rows for the page ride in the overview's file.
+      'viewer/archive.js',
+      'viewer/entities.js',
       'viewer/viewer.css',
       'viewer/viewer.js',
       'viewer/words.js',

@@ -46,7 +46,7 @@ describe('hostile data', () => {
       const file = path.join(dir, 'export.zip');
       writeFileSync(file, zipBytes);
       const py = execFileSync('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(len(z.namelist()))', file]);
-      expect(py.toString().trim()).toBe('22'); // 17 of data and README, 5 of the viewer
+      expect(py.toString().trim()).toBe('23'); // 17 of data and README, 6 of the viewer
       expect(execFileSync('unzip', ['-tq', file]).toString()).toMatch(/No errors detected/);
       if (toolAvailable('7zz')) expect(execFileSync('7zz', ['t', file]).toString()).toMatch(/Everything is Ok/);
     } finally {

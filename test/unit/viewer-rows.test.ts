@@ -2,11 +2,11 @@ import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { ViewerRows } from '../../src/viewer/viewer-rows.ts';
 
-/** The script ViewerRows makes, run as the page would run it: the rows it hands over. */
+/** The script ViewerRows makes, run as the page would run it: the rows it hands over, one JSON text each (the page splits at newlines). */
 async function handedOver(rows: ViewerRows): Promise<{ entity: string; texts: string[] }> {
   const script = [...rows.script('things')].join('');
   let got: { entity: string; texts: string[] } | undefined;
-  vm.runInNewContext(script, { exporterViewer: { rows: (entity: string, texts: string[]) => (got = { entity, texts }) } });
+  vm.runInNewContext(script, { exporterViewer: { rows: (entity: string, chunks: string[]) => (got = { entity, texts: chunks.flatMap((c) => c.split('\n')) }) } });
   return got!;
 }
 
@@ -32,6 +32,17 @@ describe("the viewer's rows, taken from the JSON lines on their way into the arc
     rows.take(lines({ n: 'w' }));
     const { texts } = await handedOver(rows);
     expect(texts.map((t) => JSON.parse(t).n)).toEqual(['x'.repeat(20), 'y'.repeat(20)]);
+  });
+
+  it('many rows come in several strings, each of whole rows, and the page gets every row back', async () => {
+    const rows = new ViewerRows(100_000);
+    const all = Array.from({ length: 5000 }, (_, i) => ({ i, text: `row ${i} ${'é'.repeat(i % 120)} \u2028 "q"` }));
+    rows.take(lines(...all));
+    const script = [...rows.script('things')].join('');
+    let chunks: string[] = [];
+    vm.runInNewContext(script, { exporterViewer: { rows: (_entity: string, texts: string[]) => (chunks = texts) } });
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.flatMap((c) => c.split('\n')).map((t) => JSON.parse(t))).toEqual(all);
   });
 
   it('an entity with no rows hands over an empty list', async () => {
