@@ -6,10 +6,11 @@ const NEWLINE = 0x0a;
  * 600 MB held until the entity ends, and more than a browser pages through
  * gladly. Past it the page says how many rows are only in the files.
  */
-export const VIEWER_BYTES_PER_ENTITY = 4 * 1024 * 1024;
+export const VIEWER_BYTES_PER_ENTITY = 2 * 1024 * 1024;
 
-/** A data file's pieces are written at about this size. */
-const PIECE_CHARS = 256 * 1024;
+/** The rows are held in slabs of this size (not a Buffer per row: 10,000 small buffers cost more than their bytes). */
+const SLAB_BYTES = 256 * 1024;
+
 
 /**
  * The first rows of one entity for the viewer, taken from the JSON lines on
@@ -20,11 +21,10 @@ const PIECE_CHARS = 256 * 1024;
 export class ViewerRows {
   private readonly maxRows: number;
   private readonly maxBytes: number;
-  /** The rows' bytes as they came, each piece a whole row or a part of one (a piece ends where its row ends, or where its chunk did). */
-  private readonly pieces: Buffer[] = [];
+  /** The rows' bytes, one after another, in slabs; the last slab is filled up to `heldBytes`. */
+  private readonly slabs: Buffer[] = [];
   private heldBytes = 0;
-  /** Pieces and bytes up to the end of the last whole row. */
-  private wholePieces = 0;
+  /** Bytes up to the end of the last whole row. */
   private wholeBytes = 0;
   private full = false;
   /** Complete rows held. */
@@ -45,24 +45,33 @@ export class ViewerRows {
         this.stop();
         return;
       }
-      // A copy: the chunk's buffer is larger than its rows and would be held whole.
-      this.pieces.push(Buffer.from(lines.subarray(at, end)));
-      this.heldBytes += end - at;
+      this.hold(lines.subarray(at, end));
       at = end;
       if (newline !== -1) {
         this.rows++;
-        this.wholePieces = this.pieces.length;
         this.wholeBytes = this.heldBytes;
         if (this.rows >= this.maxRows) this.full = true;
       }
     }
   }
 
+  /** Copies bytes into the slabs (a copy: the chunk's buffer is larger than its rows and would be held whole). */
+  private hold(bytes: Buffer): void {
+    let from = 0;
+    while (from < bytes.length) {
+      const used = this.heldBytes % SLAB_BYTES;
+      if (used === 0 && this.slabs.length * SLAB_BYTES === this.heldBytes) this.slabs.push(Buffer.allocUnsafeSlow(SLAB_BYTES));
+      const copied = bytes.copy(this.slabs.at(-1)!, used, from);
+      from += copied;
+      this.heldBytes += copied;
+    }
+  }
+
   /** Keeps the rows held so far and no more: a row cut short is dropped. */
   private stop(): void {
     this.full = true;
-    this.pieces.length = this.wholePieces;
     this.heldBytes = this.wholeBytes;
+    this.slabs.length = Math.ceil(this.heldBytes / SLAB_BYTES);
   }
 
   /** Bytes of JSON held. */
@@ -72,40 +81,36 @@ export class ViewerRows {
 
   /**
    * The script that hands the rows to the page (browsers refuse fetch() of a
-   * local file, not a script), in pieces of about 256 KiB, made a piece at a
-   * time (never the whole text at once). The rows are JSON strings of whole
-   * JSON lines (row_to_json escapes every newline inside a row): the page
-   * splits them at newlines and parses each with JSON.parse, so a value is
-   * never JavaScript, and a key such as "__proto__" stays a key.
+   * local file, not a script), a slab's worth at a time (never the whole
+   * text at once). The rows are JSON strings of whole JSON lines
+   * (row_to_json escapes every newline inside a row): the page splits them
+   * at newlines and parses each with JSON.parse, so a value is never
+   * JavaScript, and a key such as "__proto__" stays a key.
    */
   *script(entity: string): Generator<string> {
     if (!this.full) this.stop();
-    const pieces = this.pieces.splice(0);
+    const slabs = this.slabs.splice(0);
+    const total = this.heldBytes;
     this.heldBytes = 0;
     let first = true;
-    let lines: Buffer[] = [];
-    let linesBytes = 0;
-    const literal = () => {
+    let carry: Buffer[] = [];
+    const literal = (bytes: Buffer) => {
       // Without the last newline: the page splits on the ones between rows.
-      const text = Buffer.concat(lines, linesBytes).toString('utf8', 0, linesBytes - 1);
-      const out = `${first ? '\n' : ',\n'}${JSON.stringify(text)}`;
+      const out = `${first ? '\n' : ',\n'}${JSON.stringify(bytes.toString('utf8', 0, bytes.length - 1))}`;
       first = false;
-      lines = [];
-      linesBytes = 0;
       return out;
     };
-    let out = `exporterViewer.rows(${JSON.stringify(entity)}, [`;
-    for (const part of pieces) {
-      lines.push(part);
-      linesBytes += part.length;
-      // A literal ends at a row's end, once it holds about a piece's worth.
-      if (linesBytes >= PIECE_CHARS && part[part.length - 1] === NEWLINE) {
-        out += literal();
-        yield out;
-        out = '';
+    yield `exporterViewer.rows(${JSON.stringify(entity)}, [`;
+    for (const [i, slab] of slabs.entries()) {
+      const filled = slab.subarray(0, Math.min(SLAB_BYTES, total - i * SLAB_BYTES));
+      const lastNewline = filled.lastIndexOf(NEWLINE);
+      if (lastNewline === -1) {
+        carry.push(filled);
+        continue;
       }
+      yield literal(Buffer.concat([...carry, filled.subarray(0, lastNewline + 1)]));
+      carry = lastNewline + 1 < filled.length ? [filled.subarray(lastNewline + 1)] : [];
     }
-    if (linesBytes > 0) out += literal();
-    yield `${out}\n]);\n`;
+    yield '\n]);\n';
   }
 }
