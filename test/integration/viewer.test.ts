@@ -119,6 +119,26 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
       const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       expect(overflow, 'the page scrolls sideways on a 360 px phone (only the table may)').toBeLessThanOrEqual(0);
       await phone.page.screenshot({ path: `${DOCS}viewer-phone.png` });
+      // A screen reader's table: a caption, a header per column with aria-sort, a header per row.
+      expect(await phone.page.locator('table > caption').count()).toBe(1);
+      expect(await phone.page.locator('thead th[scope=col]').count()).toBe(1 + (await phone.page.locator('details.columns dt').count()));
+      expect(await phone.page.locator('thead th[aria-sort]').count()).toBeGreaterThan(0);
+      expect(await phone.page.locator('tbody th[scope=row]').count()).toBe(40);
+      // The keyboard: a view's change puts the focus on its heading; from the top of the page, the first Tab reaches the skip link; a header's sort button sorts with Enter.
+      expect(await phone.page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
+      await phone.page.reload();
+      await phone.page.waitForSelector('main[data-ready="true"]');
+      await phone.page.keyboard.press('Tab');
+      expect(await phone.page.evaluate(() => document.activeElement?.className)).toBe('skip');
+      await phone.page.locator('thead th[data-column="title"] button').focus();
+      await phone.page.keyboard.press('Enter');
+      expect(await phone.page.locator('thead th[data-column="title"]').getAttribute('aria-sort')).toBe('ascending');
+      // Light and dark, as the system prefers.
+      const background = () => phone.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      await phone.page.emulateMedia({ colorScheme: 'light' });
+      expect(await background()).toBe('rgb(255, 255, 255)');
+      await phone.page.emulateMedia({ colorScheme: 'dark' });
+      expect(await background()).toBe('rgb(22, 24, 28)');
       expectContained(phone);
     } finally {
       await phone.close();
