@@ -32,13 +32,13 @@ export class LiveMetrics {
     this.inFlight = new Gauge({ name: 'exporter_builds_in_flight', help: 'Requests being built now.', registers });
     // The gauges read from the database share one status report per scrape (kept for a second).
     let report: Promise<StatusReport> | undefined;
-    const dueReport = () => (report ??= statusReport(db).finally(() => setTimeout(() => (report = undefined), 1000).unref()));
+    const scrapedReport = () => (report ??= statusReport(db).finally(() => setTimeout(() => (report = undefined), 1000).unref()));
     new Gauge({
       name: 'exporter_oldest_pending_seconds',
       help: 'Age of the oldest pending request (0 when none).',
       registers,
       async collect() {
-        this.set((await dueReport()).oldestPendingSeconds ?? 0);
+        this.set((await scrapedReport()).oldestPendingSeconds ?? 0);
       },
     });
     new Gauge({
@@ -46,7 +46,7 @@ export class LiveMetrics {
       help: 'Open requests past their legal due date.',
       registers,
       async collect() {
-        this.set((await dueReport()).overdue);
+        this.set((await scrapedReport()).overdue);
       },
     });
     new Gauge({
@@ -54,7 +54,7 @@ export class LiveMetrics {
       help: 'Seconds until the earliest due date of an open request, negative when overdue (+Inf when none is open).',
       registers,
       async collect() {
-        this.set((await dueReport()).earliestDueSeconds ?? Number.POSITIVE_INFINITY);
+        this.set((await scrapedReport()).earliestDueSeconds ?? Number.POSITIVE_INFINITY);
       },
     });
     new Gauge({

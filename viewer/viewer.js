@@ -184,6 +184,22 @@
     return state.files ?? [];
   }
 
+  /** The rows of the entities this one refers to, for their labels (one that cannot be loaded only costs its labels). */
+  function referencedData(entity) {
+    const targets = (entity.references ?? []).map((r) => entityNamed(r.entity)).filter(Boolean);
+    return Promise.all(targets.map((target) => entityData(target).catch(() => null)));
+  }
+
+  /** Previous and next buttons around "Page n of m"; `go(page)` shows that page (0-based). */
+  function pager(page, pages, go) {
+    const button = (text, enabled, to) => {
+      const b = el('button', { type: 'button', disabled: !enabled }, text);
+      b.addEventListener('click', () => go(to));
+      return b;
+    };
+    return el('nav', { class: 'pager', 'aria-label': t('pages') }, button(t('previous'), page > 0, page - 1), el('span', {}, t('pageOf', { page: page + 1, pages })), button(t('next'), page < pages - 1, page + 1));
+  }
+
   function entityNamed(name) {
     return state.archive.entities.find((e) => e.name === name);
   }
@@ -354,7 +370,7 @@
   async function entityPage(entity) {
     const data = await entityData(entity);
     // The entities it refers to, for their rows' labels.
-    await Promise.all((entity.references ?? []).map((r) => entityNamed(r.entity)).filter(Boolean).map((target) => entityData(target).catch(() => null)));
+    await referencedData(entity);
     const view = viewOf(entity);
     const tableArea = el('div', { class: 'table-area' });
     const filter = el('input', { type: 'search', id: 'filter', autocomplete: 'off', spellcheck: 'false' });
@@ -462,32 +478,21 @@
       );
     });
     const table = el('table', {}, el('caption', { id: 'caption' }, caption), el('thead', {}, head), el('tbody', {}, body));
-    const pager = el(
-      'nav',
-      { class: 'pager', 'aria-label': t('pages') },
-      pageButton(t('previous'), view.page > 0, () => view.page--),
-      el('span', {}, t('pageOf', { page: view.page + 1, pages })),
-      pageButton(t('next'), view.page < pages - 1, () => view.page++),
-    );
-    function pageButton(text, enabled, move) {
-      const button = el('button', { type: 'button', disabled: !enabled }, text);
-      button.addEventListener('click', () => {
-        move();
-        drawTable(entity, data, area);
-        area.querySelector('caption')?.scrollIntoView({ block: 'nearest' });
-      });
-      return button;
-    }
+    const pagerNav = pager(view.page, pages, (page) => {
+      view.page = page;
+      drawTable(entity, data, area);
+      area.querySelector('caption')?.scrollIntoView({ block: 'nearest' });
+    });
     area.replaceChildren(
       el('p', { class: 'sr-only', role: 'status' }, caption),
       el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'caption', tabindex: '0' }, table),
-      pages > 1 ? pager : null,
+      pages > 1 ? pagerNav : null,
     );
   }
 
   async function rowPage(entity, index) {
     const data = await entityData(entity);
-    await Promise.all((entity.references ?? []).map((r) => entityNamed(r.entity)).filter(Boolean).map((target) => entityData(target).catch(() => null)));
+    await referencedData(entity);
     const row = data.rows[index];
     const back = el('p', {}, link('page', { view: 'entity', entity: entity.name }, t('back', { entity: entity.name })));
     if (!row) return [el('h1', { tabindex: '-1' }, entity.name), el('p', {}, t('rowNotShown')), back];
@@ -506,15 +511,6 @@
     for (const f of slice) groups[mediaKind(f.path)].push(f);
     const headings = { image: 'imagesHeading', audio: 'audioHeading', video: 'videoHeading', other: 'otherHeading' };
     const pages = Math.max(1, Math.ceil(files.length / PAGE_FILES));
-    const move = (page) => {
-      state.filesPage = page;
-      render();
-    };
-    const pageButton = (text, enabled, page) => {
-      const button = el('button', { type: 'button', disabled: !enabled }, text);
-      button.addEventListener('click', () => move(page));
-      return button;
-    };
     return [
       el('h1', { tabindex: '-1' }, t('filesHeading')),
       ...(await filesSummary()).slice(1),
@@ -525,7 +521,12 @@
           el('h2', {}, t(headings[kind])),
           el(kind === 'other' ? 'ul' : 'div', { class: kind === 'image' ? 'gallery' : 'media-list' }, list.map((f) => (kind === 'other' ? el('li', {}, fileView(f.path)) : fileView(f.path)))),
         ]),
-      pages > 1 ? el('nav', { class: 'pager', 'aria-label': t('pages') }, pageButton(t('previous'), state.filesPage > 0, state.filesPage - 1), el('span', {}, t('pageOf', { page: state.filesPage + 1, pages })), pageButton(t('next'), state.filesPage < pages - 1, state.filesPage + 1)) : null,
+      pages > 1
+        ? pager(state.filesPage, pages, (page) => {
+            state.filesPage = page;
+            render();
+          })
+        : null,
     ];
   }
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { sql } from 'kysely';
+import { recordEmailSent } from '../db/audit.ts';
 import { extendDeadline } from '../db/deadline.ts';
+import { recipientOf } from '../db/notifications.ts';
 import { checkedDefinition } from '../definition/entities-for.ts';
 import { extensionEmail } from '../email/extension-email.ts';
 import { smtpMailer } from '../email/mailer.ts';
@@ -38,11 +39,7 @@ export function registerExtend(program: Command, tools: CommandTools): void {
         log.warn('the definition names no user_email column: the person was not told of the extension');
         return 'done';
       }
-      const { rows } = await sql<{ email: string | null; name: string | null; requestedAt: Date }>`
-        select u.${sql.raw(user.emailColumn)}::text as email, ${sql.raw(user.nameColumn ? `u.${user.nameColumn}::text` : 'null::text')} as name, r.requested_at as "requestedAt"
-          from data_export_requests r join ${sql.raw(user.table)} u on u.${sql.raw(user.idColumn)} = r.user_id::${sql.raw(user.keyType)}
-         where r.id = ${id}`.execute(db);
-      const to = rows[0];
+      const to = await recipientOf(db, id, { ...user, emailColumn: user.emailColumn });
       if (!to?.email) {
         log.warn({ requestId: id }, 'the user has no email address: the person was not told of the extension');
         return 'done';
@@ -50,7 +47,7 @@ export function registerExtend(program: Command, tools: CommandTools): void {
       const mailer = smtpMailer(config.mail.smtpUrl, config.mail.from);
       try {
         await mailer.send({ to: to.email, ...extensionEmail({ name: to.name, dueAt: result.dueAt, reason: flags.reason, requestedAt: to.requestedAt }) });
-        await sql`insert into data_export_events (request_id, user_id, event, actor, detail) values (${id}, ${result.userId}, 'email_sent', ${by}, '{"kind": "extension"}')`.execute(db);
+        await recordEmailSent(db, id, by, 'extension');
         log.info({ requestId: id }, 'the person was told of the extension');
         return 'done';
       } catch (error) {

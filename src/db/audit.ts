@@ -54,6 +54,13 @@ export async function recordLinkSigned(db: Db, requestId: string, by: string, ex
               from data_export_requests where id = ${requestId}`.execute(db);
 }
 
+/** An email no row change carries (the extension notice): who had it sent, and what it was. */
+export async function recordEmailSent(db: Db, requestId: string, by: string, kind: string): Promise<void> {
+  await sql`insert into data_export_events (request_id, user_id, event, actor, detail)
+            select id, user_id, 'email_sent', ${by}, jsonb_build_object('kind', ${kind}::text)
+              from data_export_requests where id = ${requestId}`.execute(db);
+}
+
 /** Deletes events older than the retention (EXPORT_AUDIT_RETENTION), in batches; the append-only trigger lets only these through. */
 export async function pruneEvents(db: Db, retentionSeconds: number, batch = 5000): Promise<number> {
   let total = 0;

@@ -7,7 +7,7 @@ import type { Tx } from './lifecycle.ts';
 export const MAX_EXTENSION_MONTHS = 2;
 
 export type ExtendResult =
-  | { kind: 'extended'; userId: string; dueAt: Date; originalDueAt: Date; extendedMonths: number }
+  | { kind: 'extended'; dueAt: Date; extendedMonths: number }
   | { kind: 'refused'; reason: string };
 
 /**
@@ -20,7 +20,7 @@ export type ExtendResult =
  */
 export async function extendDeadline(db: Db, id: string, months: number, actor: Actor): Promise<ExtendResult> {
   return asActor(db, actor, async (tx) => {
-    const { rows } = await sql<{ userId: string; dueAt: Date; originalDueAt: Date; extendedMonths: number }>`
+    const { rows } = await sql<{ dueAt: Date; extendedMonths: number }>`
       update data_export_requests
          set extended_months = extended_months + ${months},
              due_at = exporter_due_at(requested_at, 1 + extended_months + ${months})
@@ -28,7 +28,7 @@ export async function extendDeadline(db: Db, id: string, months: number, actor: 
          and status in ('pending', 'processing')
          and extended_months + ${months} <= ${MAX_EXTENSION_MONTHS}
          and now() < exporter_due_at(requested_at, 1)
-      returning user_id as "userId", due_at as "dueAt", exporter_due_at(requested_at, 1) as "originalDueAt", extended_months as "extendedMonths"`.execute(tx);
+      returning due_at as "dueAt", extended_months as "extendedMonths"`.execute(tx);
     if (rows[0]) return { kind: 'extended', ...rows[0] };
     return { kind: 'refused', reason: await whyNotExtended(tx, id, months) };
   });

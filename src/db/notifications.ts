@@ -27,11 +27,7 @@ const NOTIFY_CLAIM_SECONDS = 600;
  * worker is sending right now. Counts the attempt.
  */
 export async function claimNotification(db: Db, id: string, user: Recipients): Promise<EmailToSend | undefined> {
-  // Names from the definition (plain lower-case SQL names, its parser allows no other).
-  const users = sql.raw(user.table);
-  const key = sql.raw(`u.${user.idColumn} = r.user_id::${user.keyType}`);
-  const name = sql.raw(user.nameColumn ? `u.${user.nameColumn}` : 'null::text');
-  const email = sql.raw(`u.${user.emailColumn}`);
+  const { users, key, name, email } = recipientSql(user);
   const { rows } = await sql<EmailToSend>`
     update data_export_requests r
        set notify_attempts = r.notify_attempts + 1, notify_claimed_at = now()
@@ -42,6 +38,26 @@ export async function claimNotification(db: Db, id: string, user: Recipients): P
        and (r.notify_claimed_at is null or r.notify_claimed_at < now() - make_interval(secs => ${NOTIFY_CLAIM_SECONDS}))
     returning r.id, r.user_id as "userId", ${email} as email, ${name} as name, r.download_url as "downloadUrl", r.expires_at as "expiresAt",
               r.row_counts as "rowCounts", r.archive_bytes::float8 as "archiveBytes", r.notify_attempts as "notifyAttempts"`.execute(db);
+  return rows[0];
+}
+
+/** The user table and its columns as SQL, joined as `u` to a request `r`: names from the definition (plain lower-case SQL names, its parser allows no other). */
+function recipientSql(user: Recipients) {
+  return {
+    users: sql.raw(user.table),
+    key: sql.raw(`u.${user.idColumn} = r.user_id::${user.keyType}`),
+    name: sql.raw(user.nameColumn ? `u.${user.nameColumn}` : 'null::text'),
+    email: sql.raw(`u.${user.emailColumn}`),
+  };
+}
+
+/** Where a request's person is reached, whatever its status (`exporter extend` tells them of the new date). */
+export async function recipientOf(db: Db, id: string, user: Recipients): Promise<{ email: string | null; name: string | null; requestedAt: Date } | undefined> {
+  const { users, key, name, email } = recipientSql(user);
+  const { rows } = await sql<{ email: string | null; name: string | null; requestedAt: Date }>`
+    select ${email}::text as email, ${name}::text as name, r.requested_at as "requestedAt"
+      from data_export_requests r join ${users} u on ${key}
+     where r.id = ${id}`.execute(db);
   return rows[0];
 }
 

@@ -41,12 +41,12 @@ export async function periodReport(db: Db, from: Date, to: Date, asOf?: Date): P
       select ${from.toISOString()}::timestamptz as from_at, ${to.toISOString()}::timestamptz as to_at,
              least(${to.toISOString()}::timestamptz, coalesce(${asOf?.toISOString() ?? null}::timestamptz, now())) as as_of
     ),
-    received as (
+    requested as (
       select e.request_id, coalesce((e.detail->>'requested_at')::timestamptz, e.at) as requested_at
-        from data_export_events e, bounds b
-       where e.event = 'requested'
-         and coalesce((e.detail->>'requested_at')::timestamptz, e.at) >= b.from_at
-         and coalesce((e.detail->>'requested_at')::timestamptz, e.at) < b.to_at
+        from data_export_events e where e.event = 'requested'
+    ),
+    received as (
+      select r.* from requested r, bounds b where r.requested_at >= b.from_at and r.requested_at < b.to_at
     ),
     events as (
       select e.* from data_export_events e join received r using (request_id), bounds b where e.at <= b.as_of
