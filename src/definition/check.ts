@@ -113,6 +113,13 @@ function checkFiles(e: EntityRule, catalog: Catalog, problems: string[], at: (li
     for (const column of placeholders(f)) {
       if (!table.has(column)) problems.push(`${e.table}.${column}: named in the ${f.key ? 'key' : 'url'}_prefix of ${f.name} but does not exist ${at(f.line)}`);
     }
+    // A key a user wrote could name another person's upload, or an archive: every file column is bound to its row's owner, or says why it need not be.
+    if (placeholders(f).length === 0 && f.ownerBound === undefined) {
+      const setting = f.key ? 'key_prefix' : 'url_prefix';
+      problems.push(
+        `entities.${e.name}.files.${f.name}: its ${f.key ? 'keys' : 'URLs'} are not bound to the row's owner; add ${setting}: "…/{${e.owner?.columns[0] ?? 'owner_id'}}/" (a ${f.key ? 'key' : 'URL'} a user wrote could name another person's file), or say why none is needed with owner_bound: "…" ${at(f.line)}`,
+      );
+    }
   }
 }
 
@@ -123,10 +130,9 @@ export function placeholders(f: FileRule): string[] {
 
 /**
  * What the definition allows that it should not, without being wrong: a
- * file column whose keys are bound to nothing (a key that a user wrote could
- * name another user's upload), or bound by a column whose value the user may
- * choose freely. Printed by `exporter check` and logged at start; nothing is
- * refused for them.
+ * file column bound by a column whose value the user may choose freely.
+ * Printed by `exporter check` and logged at start; nothing is refused for it.
+ * (A file column bound to nothing is refused: checkFiles.)
  */
 export function definitionWarnings(def: Definition, catalog: Catalog): string[] {
   const warnings: string[] = [];
@@ -135,10 +141,6 @@ export function definitionWarnings(def: Definition, catalog: Catalog): string[] 
     for (const f of e.files) {
       const setting = f.key ? 'key_prefix' : 'url_prefix';
       const columns = placeholders(f);
-      if (columns.length === 0) {
-        warnings.push(`entities.${e.name}.files.${f.name}: its ${f.key ? 'keys' : 'URLs'} are not bound to the row's owner (${setting}: "…/{${e.owner?.columns[0] ?? 'owner_id'}}/"); a ${f.key ? 'key' : 'URL'} a user wrote could name another user's file ${at(f.line)}`);
-        continue;
-      }
       const key = catalog.primaryKeys.get(e.table) ?? [];
       for (const column of columns) {
         const trusted = key.includes(column) || e.owner?.columns.includes(column) || e.through?.column === column || catalog.foreignKeys.some((k) => k.table === e.table && k.column === column);

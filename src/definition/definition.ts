@@ -110,6 +110,12 @@ export interface FileRule {
    * archive) is never read. Written `key_prefix` or `url_prefix` in the file.
    */
   ownedPrefix?: string;
+  /**
+   * Where no prefix can bind the keys: why a key of this column can never
+   * name another person's file, in words (`owner_bound` in the file: "keys
+   * are made by the server from the row's id"). Without either, check fails.
+   */
+  ownerBound?: string;
   /** Optional columns: the original file name, its content type, its size in bytes. */
   nameColumn?: string;
   contentTypeColumn?: string;

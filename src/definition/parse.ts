@@ -259,7 +259,7 @@ function parseFiles(r: YamlReader, at: string, entityName: string, node: Node | 
   for (const [pathColumn, rule, fileKey] of node ? r.entries(node, `${at}.files`) : []) {
     const where = `${at}.files.${pathColumn}`;
     if (!IDENTIFIER.test(pathColumn)) r.problem(fileKey, where, 'must be a plain lower-case name (it names the column that says where the file is)');
-    const f = Object.fromEntries(r.entries(rule, where, ['source', 'key', 'url', 'key_prefix', 'url_prefix', 'name', 'content_type', 'size', 'export']));
+    const f = Object.fromEntries(r.entries(rule, where, ['source', 'key', 'url', 'key_prefix', 'url_prefix', 'owner_bound', 'name', 'content_type', 'size', 'export']));
     const file: FileRule = { name: pathColumn, line: r.lineOf(fileKey), source: r.name(f.source, `${where}.source`), export: r.text(f.export, `${where}.export`) };
     if (f.key) file.key = r.name(f.key, `${where}.key`);
     if (f.url) file.url = r.name(f.url, `${where}.url`);
@@ -271,6 +271,11 @@ function parseFiles(r: YamlReader, at: string, entityName: string, node: Node | 
       const prefixAt = `${where}.${f.key_prefix ? 'key_prefix' : 'url_prefix'}`;
       file.ownedPrefix = r.text(prefixNode, prefixAt);
       for (const what of prefixTemplateProblems(file.ownedPrefix, f.url_prefix !== undefined)) r.problem(prefixNode, prefixAt, what);
+    }
+    if (f.owner_bound) {
+      file.ownerBound = r.text(f.owner_bound, `${where}.owner_bound`);
+      if (prefixNode) r.problem(f.owner_bound, `${where}.owner_bound`, `says why the ${file.key ? 'keys' : 'URLs'} need no prefix, but ${f.key_prefix ? 'key_prefix' : 'url_prefix'} binds them: keep one`);
+      else if (file.ownerBound.trim().length < 10) r.problem(f.owner_bound, `${where}.owner_bound`, 'must say, in words, why a key of this column can never name another person\'s file');
     }
     if (f.name) file.nameColumn = r.name(f.name, `${where}.name`);
     if (f.content_type) file.contentTypeColumn = r.name(f.content_type, `${where}.content_type`);

@@ -48,3 +48,28 @@ export class ArchiveTooLargeError extends Error {
     );
   }
 }
+
+/**
+ * A row PostgreSQL cannot turn into the archive's JSON or CSV: a data
+ * exception (SQLSTATE class 22) or a limit (class 54, a value nested deeper
+ * than the session's stack allows), found again by asking for each column
+ * alone (unwritable-row.ts). Every attempt would fail the same way, so the
+ * request fails for good, naming the entity and the column: a definition's
+ * matter, not an outage.
+ */
+export class RowNotWritableError extends Error {
+  override name = 'RowNotWritableError';
+  /** For the request's `error`, which the application may show: names from the definition and the SQLSTATE, never the value. */
+  readonly publicText: string;
+  constructor(entity: string, column: string | undefined, cause: { code: string; message: string }) {
+    const where = column === undefined ? '' : ` (column ${column})`;
+    super(`a row of ${entity} cannot be written${where}: PostgreSQL ${cause.code}: ${cause.message}`, { cause });
+    this.publicText = `a row of ${entity} cannot be exported${where}: database error ${cause.code}`;
+  }
+}
+
+/** A data exception or a limit: PostgreSQL refused a value, and would refuse it again. */
+export function isRowDataError(error: unknown): error is { code: string; message: string } {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && /^(22|54)[0-9A-Z]{3}$/.test(code);
+}

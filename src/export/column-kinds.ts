@@ -8,7 +8,7 @@
 
 import { isoLocalTimestamp, isoTimestamp } from '../snapshot/iso-timestamp.ts';
 
-export type ColumnKind = 'uuid' | 'text' | 'integer' | 'bigint' | 'numeric' | 'float' | 'boolean' | 'timestamptz' | 'timestamp' | 'jsonb' | 'array' | 'bytea' | 'as_text';
+export type ColumnKind = 'uuid' | 'text' | 'integer' | 'bigint' | 'numeric' | 'float' | 'boolean' | 'timestamptz' | 'timestamp' | 'jsonb' | 'json' | 'array' | 'bytea' | 'as_text';
 
 export interface ColumnKindRules {
   /** The database types of this kind, as information_schema names them. */
@@ -56,6 +56,15 @@ export const formulaSafe = (expr: string) =>
 const mayStartFormula = (expr: string) => `(ascii(${expr}) in (9, 10, 11, 12, 13, 32, 43, 45, 61, 64) or ascii(${expr}) > 127)`;
 
 const same = (expr: string) => expr;
+/**
+ * A json value with its line breaks (whitespace, wherever JSON allows them) made spaces, as json again so that
+ * row_to_json nests it; one without any passes as it is, never parsed again (a value nested deeper than this
+ * session's stack allows would fail to parse, though the database holds it).
+ */
+const jsonOneLine = (expr: string) =>
+  `case when strpos((${expr})::text, E'\\n') > 0 or strpos((${expr})::text, E'\\r') > 0 then translate((${expr})::text, E'\\n\\r', '  ')::json else ${expr} end`;
+/** The CSV's text of a json value: on one line, and without the whitespace around it (so it starts as a JSON value does). */
+const jsonCsvText = (text: string) => `btrim(translate(${text}, E'\\n\\r', '  '), E' \\t')`;
 /** A field COPY quotes: in double quotes, inner quotes doubled (`escape` where the text may hold one). */
 const quotedField = (text: string, escape: boolean) => `'"' || ${escape ? `replace(${text}, '"', '""')` : text} || '"'`;
 const numberField = (value: string) => `${value}::text`;
@@ -166,12 +175,27 @@ export const COLUMN_KINDS: Readonly<Record<ColumnKind, ColumnKindRules>> = {
     storedSize: false,
   },
   jsonb: {
-    databaseTypes: ['jsonb', 'json'],
+    databaseTypes: ['jsonb'],
     json: same,
     csv: (expr) => `(${expr})::text`,
     csvField: (value) => quotedField(`${value}::text`, true),
     quoted: true,
     // Nested JSON, as stored.
+    schema: {},
+    valueBytes: 0,
+    storedSize: true,
+  },
+  json: {
+    databaseTypes: ['json'],
+    // Its text as written, which may hold line breaks (jsonb's never does): row_to_json would put them in the JSON line,
+    // breaking one record per line. Outside a string JSON allows only whitespace there (PostgreSQL refuses a raw control
+    // character inside a string), so a line break becomes a space and the value means what it meant: its duplicate keys,
+    // its numbers past 2^53 and its nesting are kept as written (jsonb would drop a duplicate key). In CSV, the whitespace
+    // around it goes too, so the cell starts with { [ " a digit t f n or the - of a number, never a formula.
+    json: jsonOneLine,
+    csv: (expr) => jsonCsvText(`(${expr})::text`),
+    csvField: (value) => quotedField(jsonCsvText(`${value}::text`), true),
+    quoted: true,
     schema: {},
     valueBytes: 0,
     storedSize: true,

@@ -78,6 +78,24 @@ function selectRows(entity: ExportEntity, userId: string, values: string[], orde
 }
 
 /**
+ * The entity's rows made into their JSON and CSV text, as the export's reads
+ * make them, counted (no row leaves the database): it fails where a read
+ * would, and is how unwritable-row.ts finds a row that cannot be written.
+ */
+export function entityProbeSql(entity: ExportEntity, userId: string): string {
+  const json = `select row_to_json(r)::text as v from (${selectRows(entity, userId, entity.columns.map(jsonValue), 'scan')}) r`;
+  const csv = `select concat_ws(',', ${entity.columns.map((c) => `(r."${c.name}")::text`).join(', ')}) as v from (${selectRows(entity, userId, entity.columns.map(csvValue), 'scan')}) r`;
+  return `select (select count(*) from (${json}) j where j.v is not null) + (select count(*) from (${csv}) c where c.v is not null)`;
+}
+
+/** One column's JSON and CSV values for the user's rows, counted: fails where that column's values would. */
+export function columnProbeSql(entity: ExportEntity, column: ExportColumn, userId: string): string {
+  const user = userLiteral(userId);
+  const values = `(${jsonValue(column)})::text as j, (${csvValue(column)})::text as c`.replaceAll(':user', user);
+  return `select count(*) from (select ${values} from ${entity.from.replaceAll(':user', user)}) s where s.j is not null or s.c is not null`;
+}
+
+/**
  * Counts an entity's rows and adds up the stored size of their values: cheap
  * (nothing is serialized) and close to the size of their JSON, to which keys
  * and quotes add a fixed cost per column.

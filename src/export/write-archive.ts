@@ -17,6 +17,7 @@ import { plannedFileBytes, writeFiles } from './write-files.ts';
 import { type EntryLimits, writeEntity } from './write-entity.ts';
 import type { ZipWriter } from '../zip/zip-writer.ts';
 import { ArchiveViewer } from '../viewer/write-viewer.ts';
+import { unwritableRow } from './unwritable-row.ts';
 
 export class UserNotFoundError extends Error {
   override name = 'UserNotFoundError';
@@ -207,6 +208,10 @@ async function writeRows(
         progress.rowsWritten += rows;
         options.onProgress?.({ ...progress });
       },
+    }).catch(async (error: unknown) => {
+      // Its snapshot is over (the error ended its transaction): closed first, so the question takes no second connection.
+      await snapshots.close(error as Error);
+      throw await unwritableRow(options.pool, entity, identity.userId, error);
     });
     if (viewer) await viewer.addEntity(zip, entity, viewerRows!);
   }

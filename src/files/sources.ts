@@ -7,6 +7,7 @@ import type { FileSource } from './file-source.ts';
 import { HttpsFileSource } from './https-source.ts';
 import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './linked-signal.ts';
 import { S3FileSource } from './s3-source.ts';
+import { sameStore } from '../storage/same-store.ts';
 
 export { type FileBody, type FileHead, FileRefusedError, type FileSource, MISSING, type ReadOptions } from './file-source.ts';
 
@@ -66,14 +67,17 @@ export function openFileSources(rules: Readonly<Record<string, FileSourceRule>>,
       requestTimeoutMs: IDLE_TIMEOUT_MS,
     });
     const prefix = setting('PREFIX') ?? rule.prefix;
-    // The same bucket of the same server as the archives (no endpoint of its own, or the same one).
-    const sameStore = bucket === storage.bucket && (endpoint ?? '') === (storage.endpoint ?? '');
-    if (sameStore && (prefix.startsWith(storage.prefix) || storage.prefix.startsWith(prefix))) {
+    // The same bucket of the same server as the archives, however either is spelled (same-store.ts).
+    const overlapsExports = sameStore({ endpoint, bucket }, { endpoint: storage.endpoint, bucket: storage.bucket });
+    if (overlapsExports && (prefix.startsWith(storage.prefix) || storage.prefix.startsWith(prefix))) {
       problems.push(
         `file source ${rule.name} (bucket ${bucket}, prefix ${JSON.stringify(prefix)}) overlaps the export area (S3_BUCKET ${storage.bucket}, S3_PREFIX ${JSON.stringify(storage.prefix)}): a key could read archives; give the source a prefix outside S3_PREFIX (${label('PREFIX')}) or its own bucket`,
       );
     }
-    sources.push(new S3FileSource(rule.name, client, bucket, prefix, sameStore ? storage.prefix : undefined));
+    // Keys under S3_PREFIX are refused one by one wherever the bucket may be the archives': the same store, or a bucket of
+    // the same name behind another name of the server (a DNS name and its address), which no spelling rule can see.
+    const fenced = overlapsExports || bucket.toLowerCase() === storage.bucket.toLowerCase();
+    sources.push(new S3FileSource(rule.name, client, bucket, prefix, fenced ? storage.prefix : undefined));
   }
   if (problems.length > 0) {
     for (const s of sources) s.destroy();

@@ -1,5 +1,5 @@
 import { UserNotFoundError } from '../export/write-archive.ts';
-import { ArchiveTooLargeError, FileSourceError } from '../export/archive-errors.ts';
+import { ArchiveTooLargeError, FileSourceError, RowNotWritableError } from '../export/archive-errors.ts';
 import { publicErrorText } from '../public-error.ts';
 
 /** What a failed build means for its request: retried after a backoff, or failed for good, and the words the request's `error` shows. */
@@ -19,6 +19,8 @@ const RULES: readonly { matches: (error: unknown) => boolean; final: boolean; te
   { matches: (e) => e instanceof UserNotFoundError, final: true, text: () => 'the user no longer exists' },
   // Over EXPORT_MAX_ARCHIVE_BYTES or EXPORT_MAX_FILES: the next attempt would be as large.
   { matches: (e) => e instanceof ArchiveTooLargeError, final: true, text: (e) => (e as ArchiveTooLargeError).publicText },
+  // A value PostgreSQL cannot write as JSON or CSV: every attempt would stop at the same row.
+  { matches: (e) => e instanceof RowNotWritableError, final: true, text: (e) => (e as RowNotWritableError).publicText },
   // A file source that kept failing: an outage passes, so the request is retried rather than delivered with a hole.
   { matches: (e) => e instanceof FileSourceError, final: false, text: (e) => (e as FileSourceError).publicText },
 ];

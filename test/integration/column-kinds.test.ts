@@ -126,6 +126,66 @@ describe('column types beyond the sample’s', () => {
     }
   });
 
+  it('json as written (line breaks, CR, U+2028, duplicate keys, numbers past 2^53, deep nesting, whitespace around it) stays one record per line with its meaning: JSON, CSV and the paired read agree', async () => {
+    await env.admin.query(`
+      create domain json_note as json;
+      create table json_values (id uuid primary key, owner_id uuid not null, n integer not null, j json, d json_note, ja json[], jb jsonb)`);
+    const owner = randomUUID();
+    const deep = `${'['.repeat(2000)}1${']'.repeat(2000)}`;
+    // As the application wrote them, raw line breaks, CR and U+2028 included.
+    const values: [string | null, string | null][] = [
+      ['{\n  "a": 1,\r\n  "a": 2,\n  "big": 12345678901234567890123\n}', '[\n1,\n2\n]'],
+      ['"line\u2028sep\u2029end"', '" =1+1 "'],
+      [deep, null],
+      ['  \n -12.5e3 \n ', '\n{"x": "=cmd|\\"/c calc\\"!A1"}\n'],
+      [null, 'null'],
+    ];
+    for (const [i, [j, d]] of values.entries()) {
+      await env.admin.query(`insert into json_values (id, owner_id, n, j, d, ja, jb) values ($1, $2, $3, $4, $5, array[E'{\\n"k":\\n1}']::json[], '{"k": [1, 2]}')`, [randomUUID(), owner, i, j, d]);
+    }
+    const table = (await readCatalog(env.handle.db)).tables.get('json_values')!;
+    const columns = [...table.entries()].filter(([name]) => name !== 'owner_id').map(([name, c]) => ({ name, kind: kindOfType(c.type)!, description: `${name}.`, nullable: c.nullable }));
+    expect(Object.fromEntries(columns.map((c) => [c.name, c.kind]))).toMatchObject({ j: 'json', d: 'json', ja: 'array', jb: 'jsonb' });
+    const entity: ExportEntity = { name: 'json_values', description: 'JSON.', columns, from: 'json_values t where t.owner_id = :user', orderBy: 't.n', files: [] };
+    const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
+    try {
+      await withSnapshot(pool, async (snapshot) => {
+        const columns2 = new BinaryTextColumns(2, { trackRows: true });
+        const paired = columns2.pushColumns(await read(snapshot.copy(pairedCopySql(entity, owner))));
+        columns2.end();
+        const lines = new BinaryTextRows();
+        const json = lines.push(await read(snapshot.copy(jsonLinesCopySql(entity, owner, 'ordered'))));
+        lines.end();
+        const csv = await read(snapshot.copy(csvCopySql(entity, owner, 'ordered')));
+        expect(paired.columns[0]!.toString()).toBe(json.toString());
+        expect(csvHeader(entity) + paired.columns[1]!.toString()).toBe(csv.toString());
+
+        // One record per line, each a JSON text.
+        const jsonLines = json.toString().split('\n').slice(0, -1);
+        expect(jsonLines).toHaveLength(values.length);
+        const records = jsonLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+        // The text as written: both duplicate keys, every digit, the nesting.
+        expect(jsonLines[0]).toContain('"j":{   "a": 1,    "a": 2,   "big": 12345678901234567890123 }');
+        expect(jsonLines[1]).toContain('"j":"line\u2028sep\u2029end"');
+        expect(JSON.parse(jsonLines[1]!).j).toBe('line\u2028sep\u2029end');
+        expect(jsonLines[2]).toContain(`"j":${deep}`);
+        expect(records[3]).toMatchObject({ j: -12500, d: { x: '=cmd|"/c calc"!A1' } });
+        expect(records[4]).toMatchObject({ j: null, d: null });
+        expect(records[0]).toMatchObject({ d: [1, 2], ja: [{ k: 1 }], jb: { k: [1, 2] } });
+
+        // CSV: the same text, one line per record (no line break left inside a cell), never a formula.
+        expect(csv.toString().trim().split('\n')).toHaveLength(values.length + 1);
+        const cells = parseCsv(csv, { columns: true }) as Record<string, string>[];
+        expect(cells[0]!.j).toBe('{   "a": 1,    "a": 2,   "big": 12345678901234567890123 }');
+        expect(cells[1]!.d).toBe('" =1+1 "');
+        expect(cells[3]!.j).toBe('-12.5e3');
+        expect(cells[2]!.j).toBe(deep);
+      });
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('every kind of the table is a row of COLUMN_KINDS with the rules a kind must decide', () => {
     for (const [kind, rules] of Object.entries(COLUMN_KINDS)) {
       expect(rules.databaseTypes.length, kind).toBeGreaterThan(0);

@@ -100,6 +100,26 @@ describe("the user's files at the trust boundary", () => {
       } else expect(result.code, `${prefix}: ${result.stderr}`).toBe(0);
     }
 
+    // The same server spelled otherwise: refused all the same.
+    const url = new URL(env.s3.endpoint);
+    const port = url.port;
+    const spellings = [`${env.s3.endpoint}/`, `http://localhost:${port}`, `http://LOCALHOST.:${port}/`, `http://[::1]:${port}`, `http://127.1:${port}`, `http://[::ffff:127.0.0.1]:${port}`];
+    expect(url.hostname).toBe('127.0.0.1');
+    for (const endpoint of spellings) {
+      const result = await runCli(['fulfill', '--dry-run'], { ...env.cliEnv, EXPORT_SOURCE_UPLOADS_BUCKET: env.bucket, EXPORT_SOURCE_UPLOADS_ENDPOINT: endpoint });
+      expect(result.code, endpoint).toBe(2);
+      expect(result.stderr, endpoint).toMatch(/file source uploads \(bucket \S+, prefix ""\) overlaps the export area/);
+    }
+    // Another server (a port nothing listens on) with a bucket of the export bucket's name: started, but no key under S3_PREFIX is ever asked for.
+    const elsewhere = openFileSources(loadDefinition(SAMPLE_FILES_DEFINITION).fileSources, env.config().storage, { EXPORT_SOURCE_UPLOADS_BUCKET: env.bucket, EXPORT_SOURCE_UPLOADS_ENDPOINT: 'http://127.0.0.1:9' });
+    try {
+      const source = elsewhere.get('uploads');
+      expect(source.refusal('exports/someone/archive.zip')).toBe('its key points at the exported archives');
+      expect(source.refusal('releases/x/ok.txt')).toBeUndefined();
+    } finally {
+      elsewhere.destroy();
+    }
+
     // Bob's archive, and Alice's key climbing from the source's prefix to it.
     const bob = await userWithFiles(env, undefined, [{ key: uploadKey('bob.txt'), body: Buffer.from('bob') }]);
     await fulfillInProcess(env, { requestIds: [bob.request] });
@@ -181,16 +201,27 @@ describe("the user's files at the trust boundary", () => {
     expect(readdirSync(path.join(out, 'files/notes'))).toHaveLength(slugs.length);
   });
 
-  it('exporter check warns (and passes) when a file column is bound to no owner; a prefix naming no column is refused', async () => {
+  it('exporter check refuses a file column bound to no owner unless the definition says why in words; a prefix naming no column is refused', async () => {
     const sample = readFileSync(new URL('../../definitions/sample-files.yaml', import.meta.url), 'utf8');
     const unbound = path.join(dir, 'unbound.yaml');
     writeFileSync(unbound, sample.replace(/^ *key_prefix: "avatars\/\{user_id\}\/"\n/m, ''));
     const result = await runCli(['check'], { DATABASE_URL: env.databaseUrl, EXPORT_DEFINITION: unbound });
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(/^warning: entities\.avatars\.files\.file_path: its keys are not bound to the row's owner \(key_prefix: "…\/\{user_id\}\/"\)/m);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/entities\.avatars\.files\.file_path: its keys are not bound to the row's owner; add key_prefix: "…\/\{user_id\}\/"/);
     expect(result.stderr).not.toMatch(/release_assets/);
-    const json = await runCli(['check', '--json'], { DATABASE_URL: env.databaseUrl, EXPORT_DEFINITION: unbound });
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, warnings: [expect.stringMatching(/^entities\.avatars\.files\.file_path: its keys are not bound/)] });
+    // The work commands refuse it too: nothing is built from it.
+    const fulfill = await runCli(['fulfill', '--dry-run'], { ...env.cliEnv, EXPORT_DEFINITION: unbound });
+    expect(fulfill.code).toBe(2);
+    expect(fulfill.stderr).toMatch(/its keys are not bound to the row's owner/);
+
+    const said = path.join(dir, 'owner-bound.yaml');
+    writeFileSync(said, sample.replace(/^( *)key_prefix: "avatars\/\{user_id\}\/"\n/m, '$1owner_bound: "the server names each avatar after its row\'s id; users never write keys"\n'));
+    const passes = await runCli(['check', '--json'], { DATABASE_URL: env.databaseUrl, EXPORT_DEFINITION: said });
+    expect(passes.code, passes.stderr).toBe(0);
+    expect(JSON.parse(passes.stdout)).toMatchObject({ ok: true, warnings: [] });
+    const both = path.join(dir, 'both.yaml');
+    writeFileSync(both, sample.replace(/^( *)key_prefix: "avatars\/\{user_id\}\/"\n/m, '$&$1owner_bound: "the server names each avatar after its row\'s id"\n'));
+    expect((await runCli(['check'], { DATABASE_URL: env.databaseUrl, EXPORT_DEFINITION: both })).stderr).toMatch(/owner_bound: says why the keys need no prefix, but key_prefix binds them: keep one/);
 
     const wrong = path.join(dir, 'wrong.yaml');
     writeFileSync(wrong, sample.replace('key_prefix: "avatars/{user_id}/"', 'key_prefix: "avatars/{uploader}/"').replace('key_prefix: "releases/{release_id}/"', 'key_prefix: "releases/{release_id}"'));

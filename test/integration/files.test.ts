@@ -391,8 +391,8 @@ describe('files behind https URLs', () => {
     const sample = readFileSync(new URL('../../definitions/sample-files.yaml', import.meta.url), 'utf8');
     const edited = sample
       .replace('file_sources:\n', `file_sources:\n  cdn:\n    https_hosts: [${host}]\n`)
-      .replace(/( {2}release_assets:[\s\S]*? {8})source: uploads\n {8}key: object_key\n.*\n.*key_prefix.*\n/, '$1source: cdn\n        url: object_key\n');
-    expect(edited).toContain('source: cdn\n        url: object_key');
+      .replace(/( {2}release_assets:[\s\S]*? {8})source: uploads\n {8}key: object_key\n.*\n.*key_prefix.*\n/, '$1source: cdn\n        url: object_key\n        owner_bound: the test writes every address itself\n');
+    expect(edited).toContain('source: cdn\n        url: object_key\n        owner_bound:');
     writeFileSync(definition, edited);
 
     const user = await insertUser(env.admin);
@@ -440,7 +440,7 @@ describe('files behind https URLs', () => {
       definition,
       sample
         .replace('file_sources:\n', `file_sources:\n  cdn:\n    https_hosts: [${host}]\n`)
-        .replace(/( {2}release_assets:[\s\S]*? {8})source: uploads\n {8}key: object_key\n.*\n.*key_prefix.*\n/, '$1source: cdn\n        url: object_key\n'),
+        .replace(/( {2}release_assets:[\s\S]*? {8})source: uploads\n {8}key: object_key\n.*\n.*key_prefix.*\n/, '$1source: cdn\n        url: object_key\n        owner_bound: the test writes every address itself\n'),
     );
     const user = await insertUser(env.admin);
     const release = await insertRelease(env.admin, await insertProject(env.admin, user));

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { Snapshot } from '../../src/snapshot/snapshot.ts';
 import { parseJsonExact, readZip } from '../support/zip.ts';
+import type { ExportEntity } from '../../src/export/entities.ts';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -69,6 +70,52 @@ describe('fulfill when things go wrong', () => {
     // The next run, with the cause gone, finishes it.
     const { summary } = await fulfill([id]);
     expect(summary.ready).toBe(1);
+  });
+
+  it('a json value written with line breaks is exported, one record per line; a value PostgreSQL cannot write fails the request for good at once, naming the entity and the column', async () => {
+    await env.admin.query('create table json_notes (id uuid primary key default gen_random_uuid(), user_id uuid not null, n integer not null, body json)');
+    const notes: ExportEntity = {
+      name: 'json_notes',
+      description: 'Notes as JSON.',
+      columns: [
+        { name: 'n', kind: 'integer', description: 'Number.' },
+        { name: 'body', kind: 'json', description: 'Body.' },
+      ],
+      from: 'json_notes t where t.user_id = :user::uuid',
+      orderBy: 't.n',
+      files: [],
+    };
+    const entities = [...env.entities, notes];
+    const user = await insertUser(env.admin);
+    await env.admin.query(`insert into json_notes (user_id, n, body) values ($1, 1, $2), ($1, 2, $3)`, [user, '{\n  "title": "a",\r\n  "title": "b"\n}', '[9007199254740993,\n 1]']);
+    const id = await insertRequest(env.admin, user);
+    const first = await fulfillInProcess(env, { requestIds: [id], entities, concurrency: 1 });
+    expect(first.summary).toMatchObject({ ready: 1 });
+    const zip = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
+    const lines = zip.get('json/json_notes.json')!.toString();
+    const parsed = parseJsonExact(lines) as { n: number; body: unknown }[];
+    expect(parsed.map((r) => r.n)).toEqual([1, 2]);
+    expect(lines).toContain('"body":{   "title": "a",    "title": "b" }');
+    expect(lines).toContain('[9007199254740993,  1]');
+    const csv = parseCsv(zip.get('csv/json_notes.csv')!, { columns: true, bom: true }) as Record<string, string>[];
+    expect(csv.map((r) => r.body)).toEqual(['{   "title": "a",    "title": "b" }', '[9007199254740993,  1]']);
+
+    // Nested deeper than the exporter's session may parse (written under a larger max_stack_depth), with a line break: it cannot be made one line.
+    const admin = await env.admin.connect();
+    try {
+      await admin.query("set max_stack_depth = '7MB'");
+      await admin.query('insert into json_notes (user_id, n, body) values ($1, 3, $2)', [user, `${'['.repeat(60000)}\n1${']'.repeat(60000)}`]);
+    } finally {
+      admin.release(true);
+    }
+    const again = await insertRequest(env.admin, user);
+    await env.admin.query("update data_export_requests set status = 'failed', error = 'expired' where id = $1", [id]);
+    const second = await fulfillInProcess(env, { requestIds: [again], entities, concurrency: 1, config: env.config({ maxAttempts: '5' }) });
+    expect(second.summary).toMatchObject({ failed: 1 });
+    const row = (await requestRow(env, again))!;
+    // Failed at the first attempt, not retried: the next would stop at the same row.
+    expect(row).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(row.error).toBe('a row of json_notes cannot be exported (column body): database error 54001');
   });
 
   it('splits an entity larger than the entry limit into numbered parts with the same rows in JSON and CSV', async () => {
