@@ -10,7 +10,13 @@
 // - invisible and direction-changing characters are shown as visible marks,
 //   so a file named "txt.exe" cannot pretend to be "exe.txt";
 // - the page's Content-Security-Policy (index.html) forbids any request
-//   outside the archive's folder and any inline script.
+//   outside the archive's folder and any inline script;
+// - a user's file of a type a browser would run (HTML, SVG as a document,
+//   XML, MHT, or any type not known to be passive) is never linked to be
+//   opened: pictures are shown as <img>, where an SVG runs nothing;
+// - the data arrives sealed (src/viewer/seal.ts): only this page holds the
+//   key, in its <meta name="exporter-archive-key">, so a page that is not the
+//   archive's index.html gets nothing from loading the data scripts.
 'use strict';
 (() => {
   const W = window.exporterWords;
@@ -23,7 +29,7 @@
     data: new Map(),
     /** data file path -> Promise */
     loading: new Map(),
-    /** entity name -> resolve(row texts) */
+    /** entity name -> { resolve(row texts), reject(error) } */
     waiting: new Map(),
     /** entity name -> row texts that came in a file loaded for another entity */
     arrived: new Map(),
@@ -34,6 +40,8 @@
     /** entity name -> { filter, sort, descending, page } */
     views: new Map(),
     filesPage: 0,
+    /** Set when a data script could not be opened (no key, a browser without WebCrypto, a damaged file). */
+    broken: null,
   };
 
   // ---- words -------------------------------------------------------------
@@ -165,10 +173,11 @@
     if (!state.data.has(entity.name)) {
       // Rows that came with the overview (entity.data null) or with another entity's file are here already.
       const here = state.arrived.get(entity.name) ?? (entity.data === null ? [] : undefined);
-      const texts = here ? Promise.resolve(here) : new Promise((resolve) => state.waiting.set(entity.name, resolve));
+      if (state.broken) throw state.broken;
+      const texts = here ? Promise.resolve(here) : new Promise((resolve, reject) => state.waiting.set(entity.name, { resolve, reject }));
       if (!here) await loadScript(entity.data);
       // Each text holds whole rows, one JSON text per line.
-      const rows = (await texts).flatMap((text) => text.split('\n')).map((line) => JSON.parse(line));
+      const rows = (await texts).flatMap((text) => (text === '' ? [] : text.split('\n'))).map(parseRow);
       state.arrived.delete(entity.name);
       state.data.set(entity.name, { rows, search: null });
     }
@@ -177,7 +186,8 @@
 
   async function fileList() {
     if (state.files === null && state.archive.files_data) {
-      const list = new Promise((resolve) => (state.filesWaiting = resolve));
+      if (state.broken) throw state.broken;
+      const list = new Promise((resolve, reject) => (state.filesWaiting = { resolve, reject }));
       await loadScript(state.archive.files_data);
       state.files = await list;
     }
@@ -228,14 +238,48 @@
 
   function valueText(value) {
     if (value === null || value === undefined) return '';
-    if (typeof value === 'object') return JSON.stringify(value);
+    if (isExactNumber(value)) return value.rawJSON;
+    if (typeof value === 'object') return jsonText(value, false);
     return String(value);
+  }
+
+  /**
+   * A row's JSON line, parsed. A number past what a double holds exactly
+   * (a bigint, a json value's 12345678901234567890) keeps its own digits where
+   * the browser can (JSON.parse's source text and JSON.rawJSON: Chromium 114,
+   * Firefox 135); elsewhere it shows as the browser reads it, and the files
+   * hold every digit.
+   */
+  const EXACT = typeof JSON.rawJSON === 'function' && typeof JSON.isRawJSON === 'function';
+  function parseRow(line) {
+    if (!EXACT || !/\d{16}/.test(line)) return JSON.parse(line);
+    return JSON.parse(line, (key, value, context) => (typeof value === 'number' && typeof context?.source === 'string' ? exactNumber(value, context.source) : value));
+  }
+
+  /** A number as a double where that is exact, else its own text (an integer past 2^53, a decimal of more than 15 digits). */
+  function exactNumber(value, source) {
+    if (/^-?\d+$/.test(source)) return Number.isSafeInteger(value) ? value : JSON.rawJSON(source);
+    const digits = source.replace(/^-/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '');
+    return digits.length > 15 ? JSON.rawJSON(source) : value;
+  }
+
+  function isExactNumber(value) {
+    return EXACT && JSON.isRawJSON(value);
+  }
+
+  /** Nested JSON as text (indented on a row's page); one nested too deeply for this browser says so. */
+  function jsonText(value, indented) {
+    try {
+      return indented ? JSON.stringify(value, null, 2) : JSON.stringify(value);
+    } catch {
+      return t('tooDeep');
+    }
   }
 
   /** One value, in a cell (`full` false: long text cut) or in a row's page (`full` true: all of it, media shown). */
   function valueNode(entity, column, value, full) {
     if (value === null || value === undefined) return el('span', { class: 'empty' }, t('empty'));
-    if (isFileColumn(entity, column.name)) return full ? fileView(value) : link('archive', value, fileName(value));
+    if (isFileColumn(entity, column.name)) return full ? fileView(value) : link('page', { view: 'file', path: String(value) }, fileName(value));
     const reference = (entity.references ?? []).find((r) => r.column === column.name);
     if (reference) {
       const target = entityNamed(reference.entity);
@@ -246,10 +290,11 @@
       }
     }
     if (typeof value === 'boolean') return value ? t('yes') : t('no');
+    if (isExactNumber(value)) return value.rawJSON;
     // A moment in time, in words (UTC, as the archive's files write it); the row's page gives the exact value too.
     if (column.kind === 'timestamptz' && typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value)) return full ? `${dateText(value)} (${value})` : dateText(value, 'medium');
     if (typeof value === 'object') {
-      const text = full ? JSON.stringify(value, null, 2) : JSON.stringify(value);
+      const text = jsonText(value, full);
       return full ? el('pre', { class: 'json' }, text) : cut(text);
     }
     const text = String(value);
@@ -269,35 +314,66 @@
   const IMAGE = new Set(['png', 'jpg', 'jpeg', 'gif', 'webp', 'avif', 'bmp', 'svg', 'ico']);
   const AUDIO = new Set(['mp3', 'wav', 'ogg', 'oga', 'opus', 'm4a', 'aac', 'flac', 'weba']);
   const VIDEO = new Set(['mp4', 'm4v', 'webm', 'ogv', 'mov']);
+  /**
+   * Files a browser shows without running anything in them, or hands to
+   * another program: these are linked to be opened. Every other type (HTML,
+   * XHTML, SVG as a document, XML, MHT, scripts, and any type not listed
+   * here, which a browser may sniff as HTML) is not: a page opened from a
+   * file someone else uploaded would run with the archive's folder at hand.
+   */
+  const PASSIVE = new Set(['pdf', 'txt', 'text', 'csv', 'tsv', 'json', 'md', 'log', 'rtf', 'doc', 'docx', 'xls', 'xlsx', 'ppt', 'pptx', 'odt', 'ods', 'odp', 'epub', 'zip', 'gz', 'tgz', 'tar', '7z', 'heic', 'heif', 'tif', 'tiff']);
+
+  function extensionOf(path) {
+    const name = fileName(path);
+    return name.includes('.') ? name.split('.').pop().toLowerCase() : '';
+  }
 
   function mediaKind(path) {
-    const ext = fileName(path).includes('.') ? fileName(path).split('.').pop().toLowerCase() : '';
+    const ext = extensionOf(path);
     if (IMAGE.has(ext)) return 'image';
     if (AUDIO.has(ext)) return 'audio';
     if (VIDEO.has(ext)) return 'video';
     return 'other';
   }
 
+  /** A picture, as an <img> (where an SVG runs nothing); a click shows it on a page of this viewer, never the file as a document. */
+  function picture(path, href, big) {
+    const name = fileName(path);
+    const img = el('img', { alt: t('imageAlt', { name }), loading: big ? null : 'lazy', decoding: 'async' });
+    img.src = href;
+    img.onerror = () => img.replaceWith(el('span', { class: 'cannot' }, t('cannotShow', { name })));
+    return big ? img : link('page', { view: 'file', path }, img);
+  }
+
+  /** The link to open a file: only a passive type's; any other file is named with where it is, and why it is not opened here. */
+  function openLink(path) {
+    const name = fileName(path);
+    if (!PASSIVE.has(extensionOf(path))) return el('span', { class: 'not-opened' }, el('code', {}, String(path)), ' ', t('notOpened', { name }));
+    const a = link('archive', path, t('fileLink', { name }));
+    if (a.tagName === 'A') a.rel = 'noopener noreferrer';
+    return a;
+  }
+
   /** A file inside the archive shown as the browser can: a picture, a player, or a link. */
-  function fileView(path) {
+  function fileView(path, big = false) {
     const href = archiveHref(path);
     if (href === null) return el('span', {}, String(path));
     const name = fileName(path);
     const kind = mediaKind(path);
-    const open = link('archive', path, t('fileLink', { name }));
-    if (kind === 'image') {
-      const img = el('img', { alt: t('imageAlt', { name }), loading: 'lazy', decoding: 'async' });
-      img.src = href;
-      img.onerror = () => img.replaceWith(el('span', { class: 'cannot' }, t('cannotShow', { name })));
-      return el('figure', { class: 'picture' }, link('archive', path, img), el('figcaption', {}, open));
-    }
+    if (kind === 'image') return el('figure', { class: big ? 'picture big' : 'picture' }, picture(path, href, big), el('figcaption', {}, link('page', { view: 'file', path }, name)));
     if (kind === 'audio' || kind === 'video') {
       const player = el(kind, { controls: true, preload: 'metadata', 'aria-label': name });
       player.src = href;
       player.onerror = () => player.replaceWith(el('span', { class: 'cannot' }, t('cannotShow', { name })));
-      return el('figure', { class: kind }, player, el('figcaption', {}, open));
+      return el('figure', { class: kind }, player, el('figcaption', {}, name));
     }
-    return open;
+    return openLink(path);
+  }
+
+  /** One of the user's files on a page of its own: a picture at full size, with its name and where it is. */
+  function filePage(path) {
+    if (archiveHref(path) === null) return [el('h1', { tabindex: '-1' }, t('title')), el('p', {}, t('notFound'))];
+    return [el('h1', { tabindex: '-1' }, fileName(path)), el('p', {}, link('page', { view: 'files' }, t('backToFiles'))), fileView(path, true), el('p', {}, t('fileWhere', { path }))];
   }
 
   // ---- views ---------------------------------------------------------------
@@ -437,6 +513,7 @@
     const bEmpty = b === null || b === undefined;
     if (aEmpty || bEmpty) return aEmpty === bEmpty ? 0 : aEmpty ? 1 : -1;
     if (typeof a === 'number' && typeof b === 'number') return a - b;
+    if (isExactNumber(a) || isExactNumber(b)) return Number(valueText(a)) - Number(valueText(b)) || valueText(a).localeCompare(valueText(b), undefined, { numeric: true });
     return valueText(a).localeCompare(valueText(b), undefined, { numeric: true });
   }
 
@@ -544,6 +621,7 @@
       else if (view === 'entity' && entity) parts = await entityPage(entity);
       else if (view === 'row' && entity && /^\d+$/.test(params.get('row') ?? '')) parts = await rowPage(entity, Number(params.get('row')));
       else if (view === 'files') parts = await filesPage();
+      else if (view === 'file' && params.get('path') !== null) parts = filePage(params.get('path'));
       else parts = [el('h1', { tabindex: '-1' }, t('title')), el('p', {}, t('notFound'))];
     } catch (error) {
       parts = [el('h1', { tabindex: '-1' }, t('title')), el('p', { class: 'notice', role: 'alert' }, t('loadFailed', { file: error instanceof Error ? error.message : String(error) }))];
@@ -562,26 +640,87 @@
     render(false);
   }
 
-  window.exporterViewer = Object.freeze({
-    // viewer/entities.js: what the definition says of each entity (the same in every archive).
-    entities(list) {
-      state.definitions = list;
-    },
-    // viewer/archive.js: this archive's counts and files, merged with the definition's side.
-    archive(info) {
+  // ---- the archive's data, sealed under the key only this page holds (src/viewer/seal.ts)
+
+  const KEY_TEXT = document.querySelector('meta[name="exporter-archive-key"]')?.getAttribute('content') ?? '';
+  let archiveKey = null;
+
+  function bytesOf(base64) {
+    if (typeof Uint8Array.fromBase64 === 'function') return Uint8Array.fromBase64(base64);
+    const text = atob(base64);
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    return bytes;
+  }
+
+  /** A data script's bytes: the IV, then AES-GCM's ciphertext and tag, of deflated sections. */
+  async function unseal(base64) {
+    if (!globalThis.crypto?.subtle || typeof DecompressionStream !== 'function') throw new Error(t('browserTooOld'));
+    archiveKey ??= crypto.subtle.importKey('raw', bytesOf(KEY_TEXT), 'AES-GCM', false, ['decrypt']);
+    const sealed = bytesOf(base64);
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.subarray(0, 12) }, await archiveKey, sealed.subarray(12));
+    const inflated = new Blob([plain]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
+    return new Uint8Array(await new Response(inflated).arrayBuffer());
+  }
+
+  /** Each section: a JSON line saying what it is and how many bytes follow, then those bytes. */
+  function* sections(bytes) {
+    const decoder = new TextDecoder();
+    for (let at = 0; at < bytes.length; ) {
+      const end = bytes.indexOf(10, at);
+      const header = JSON.parse(decoder.decode(bytes.subarray(at, end)));
+      yield [header, decoder.decode(bytes.subarray(end + 1, end + 1 + header.bytes))];
+      at = end + 1 + header.bytes;
+    }
+  }
+
+  function receive(header, text) {
+    if (header.kind === 'archive') {
+      const info = JSON.parse(text);
       const defined = new Map((state.definitions ?? []).map((e) => [e.name, e]));
       state.archive = { ...info, entities: info.entities.map((e) => ({ ...defined.get(e.name), ...e })) };
       start();
-    },
-    // A data file may hold several entities' rows: those nobody waits for yet are kept for later.
-    rows(entity, texts) {
-      if (state.waiting.has(entity)) state.waiting.get(entity)(texts);
-      else state.arrived.set(entity, texts);
-      state.waiting.delete(entity);
-    },
-    files(list) {
-      state.filesWaiting?.(list);
+    } else if (header.kind === 'rows') {
+      // A data file may hold several entities' rows: those nobody waits for yet are kept for later.
+      const rows = [text.endsWith('\n') ? text.slice(0, -1) : text];
+      if (state.waiting.has(header.entity)) state.waiting.get(header.entity).resolve(rows);
+      else state.arrived.set(header.entity, rows);
+      state.waiting.delete(header.entity);
+    } else if (header.kind === 'files') {
+      state.filesWaiting?.resolve(JSON.parse(text));
       state.filesWaiting = null;
+    }
+  }
+
+  /** Data that cannot be opened: said on the page, and whatever waits for data is told. */
+  function unreadable(error) {
+    state.broken = error;
+    for (const waiting of state.waiting.values()) waiting.reject(error);
+    state.waiting.clear();
+    state.filesWaiting?.reject(error);
+    state.filesWaiting = null;
+    if (!state.archive) {
+      document.getElementById('loading')?.replaceWith(el('p', { class: 'notice', role: 'alert' }, t('unreadable')));
+      main().dataset.ready = 'true';
+    }
+  }
+
+  // Sealed scripts arrive in the order the page loads them, and are opened in that order.
+  let opening = Promise.resolve();
+
+  window.exporterViewer = Object.freeze({
+    // viewer/entities.js: what the definition says of each entity (the same in every archive, nothing of the person's).
+    entities(list) {
+      state.definitions = list;
+    },
+    // viewer/archive.js and viewer/data/*.js: this archive's overview, rows and files.
+    sealed(base64) {
+      opening = opening
+        .then(() => unseal(String(base64)))
+        .then((bytes) => {
+          for (const [header, text] of sections(bytes)) receive(header, text);
+        })
+        .catch(unreadable);
     },
   });
 })();

@@ -80,37 +80,17 @@ export class ViewerRows {
   }
 
   /**
-   * The script that hands the rows to the page (browsers refuse fetch() of a
-   * local file, not a script), a slab's worth at a time (never the whole
-   * text at once). The rows are JSON strings of whole JSON lines
-   * (row_to_json escapes every newline inside a row): the page splits them
-   * at newlines and parses each with JSON.parse, so a value is never
-   * JavaScript, and a key such as "__proto__" stays a key.
+   * The rows held, whole (a row cut short is dropped), one JSON line each as
+   * it is in json/, in the slabs they were held in; the page splits them at
+   * newlines and parses each with JSON.parse, so a value is never JavaScript,
+   * and a key such as "__proto__" stays a key. Hands the slabs over: nothing
+   * is held after.
    */
-  *script(entity: string): Generator<string> {
+  handOver(): Buffer[] {
     if (!this.full) this.stop();
     const slabs = this.slabs.splice(0);
     const total = this.heldBytes;
     this.heldBytes = 0;
-    let first = true;
-    let carry: Buffer[] = [];
-    const literal = (bytes: Buffer) => {
-      // Without the last newline: the page splits on the ones between rows.
-      const out = `${first ? '\n' : ',\n'}${JSON.stringify(bytes.toString('utf8', 0, bytes.length - 1))}`;
-      first = false;
-      return out;
-    };
-    yield `exporterViewer.rows(${JSON.stringify(entity)}, [`;
-    for (const [i, slab] of slabs.entries()) {
-      const filled = slab.subarray(0, Math.min(SLAB_BYTES, total - i * SLAB_BYTES));
-      const lastNewline = filled.lastIndexOf(NEWLINE);
-      if (lastNewline === -1) {
-        carry.push(filled);
-        continue;
-      }
-      yield literal(Buffer.concat([...carry, filled.subarray(0, lastNewline + 1)]));
-      carry = lastNewline + 1 < filled.length ? [filled.subarray(lastNewline + 1)] : [];
-    }
-    yield '\n]);\n';
+    return slabs.map((slab, i) => slab.subarray(0, Math.min(SLAB_BYTES, total - i * SLAB_BYTES)));
   }
 }

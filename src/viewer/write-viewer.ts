@@ -4,12 +4,13 @@ import type { ExportEntity } from '../export/entities.ts';
 import type { Manifest } from '../export/manifest.ts';
 import type { UserFileRecord } from '../export/file-entry.ts';
 import { type PreparedEntry, prepareEntry, type WrittenFile, type ZipWriter } from '../zip/zip-writer.ts';
+import { newArchiveKey, type Section, sealedScript } from './seal.ts';
 import { ViewerRows } from './viewer-rows.ts';
 
 /** An entity with at most this many bytes of rows for the page shares a data file with others… */
 const SHARED_ENTITY_BYTES = 64 * 1024;
-/** …of at most about this many characters. */
-const SHARED_FILE_CHARS = 1024 * 1024;
+/** …of at most about this many bytes. */
+const SHARED_FILE_BYTES = 1024 * 1024;
 
 /** What manifest.json says of the viewer: where to start, its bound, and its files with their checksums. */
 export interface ViewerManifest {
@@ -21,13 +22,16 @@ export interface ViewerManifest {
 /**
  * The page and its code, as shipped in viewer/ beside src/ (and dist/ in the
  * image): index.html at the archive's root, the rest under viewer/. Read
- * once per process.
+ * once per process. index.html differs by archive (it holds the key that
+ * opens the archive's data, seal.ts); the rest is the same in every archive.
  */
 const ASSETS = ['index.html', 'viewer.js', 'viewer.css', 'words.js'] as const;
 const ASSETS_DIR = new URL('../../viewer/', import.meta.url);
 let assets: Map<string, Buffer> | undefined;
-/** The same files, deflated once per zlib level: every archive holds them as they are. */
+/** The same files but index.html, deflated once per zlib level: every archive holds them as they are. */
 const prepared = new Map<number, Map<string, PreparedEntry>>();
+/** Where index.html carries the archive's key: the page reads it there, and only there. */
+const KEY_META = '<meta name="exporter-archive-key" content="">';
 
 function staticAssets(): Map<string, Buffer> {
   assets ??= new Map(ASSETS.map((name) => [name === 'index.html' ? name : `viewer/${name}`, readFileSync(new URL(name, ASSETS_DIR))]));
@@ -36,8 +40,17 @@ function staticAssets(): Map<string, Buffer> {
 
 function preparedAssets(level: number): Map<string, PreparedEntry> {
   const kind = level > 0 ? 1 : 0;
-  if (!prepared.has(kind)) prepared.set(kind, new Map([...staticAssets()].map(([path, bytes]) => [path, prepareEntry(bytes, level)])));
+  if (!prepared.has(kind)) {
+    prepared.set(kind, new Map([...staticAssets()].filter(([path]) => path !== 'index.html').map(([path, bytes]) => [path, prepareEntry(bytes, level)])));
+  }
   return prepared.get(kind)!;
+}
+
+/** index.html with this archive's key in its `<meta>`. */
+function indexWithKey(key: Buffer): string {
+  const page = staticAssets().get('index.html')!.toString('utf8');
+  if (!page.includes(KEY_META)) throw new Error(`viewer/index.html lacks ${KEY_META}`);
+  return page.replace(KEY_META, `<meta name="exporter-archive-key" content="${key.toString('base64')}">`);
 }
 
 /** viewer/entities.js for an entity list (the same for every archive a process builds), deflated once. */
@@ -71,21 +84,26 @@ export function viewerCodeBytes(): number {
 
 /**
  * The offline viewer of one archive (README: the viewer). Each entity's first
- * rows are taken from its JSON as it is written (ViewerRows) and written as
- * viewer/data/<entity>.js right after its files; at the end, the overview
- * (viewer/archive.js), the list of the user's files (viewer/data/files.js),
- * the page and its code. Browsers refuse fetch() of a local file, so the data
- * is in scripts that hand it to the page; the JSON and CSV are untouched.
+ * rows are taken from its JSON as it is written (ViewerRows) and written as a
+ * data script right after its files, or gathered with other small entities'
+ * rows; at the end, the overview (viewer/archive.js), the list of the user's
+ * files (viewer/data/files.js), the page and its code. Browsers refuse
+ * fetch() of a local file, so the data is in scripts that hand it to the page,
+ * sealed under a key only this archive's index.html holds (seal.ts); the
+ * JSON and CSV are untouched. Data scripts are numbered
+ * (viewer/data/1.js, …): no entity's name, whatever the definition allows,
+ * can be the name of another file of the viewer.
  */
 export class ArchiveViewer {
   private readonly maxRows: number;
+  private readonly key: Buffer = newArchiveKey();
   private readonly shown = new Map<string, number>();
   /** Each entity's data file: its own, or one it shares with other small entities. */
   private readonly dataFile = new Map<string, string>();
   private readonly written: WrittenFile[] = [];
-  /** Small entities' scripts, gathered into one file (a light export has one data file, not one per entity). */
-  private shared: { path: string; text: string } | undefined;
-  private sharedFiles = 0;
+  /** Small entities' rows, gathered into one file (a light export has one data file, not one per entity). */
+  private shared: { path: string; sections: Section[]; bytes: number } | undefined;
+  private dataFiles = 0;
 
   constructor(maxRows: number) {
     this.maxRows = maxRows;
@@ -98,35 +116,48 @@ export class ArchiveViewer {
   /** After the entity's JSON and CSV: its rows for the page, in a file of its own or, when few, gathered with other entities' rows. */
   async addEntity(zip: ZipWriter, entity: ExportEntity, rows: ViewerRows): Promise<void> {
     this.shown.set(entity.name, rows.rows);
+    const header = { kind: 'rows', entity: entity.name } as const;
     if (rows.bytes <= SHARED_ENTITY_BYTES) {
-      if (this.shared && this.shared.text.length + rows.bytes > SHARED_FILE_CHARS) await this.writeShared(zip);
-      this.shared ??= { path: `viewer/data/rows-${++this.sharedFiles}.js`, text: '' };
-      for (const piece of rows.script(entity.name)) this.shared.text += piece;
+      if (this.shared && this.shared.bytes + rows.bytes > SHARED_FILE_BYTES) await this.writeShared(zip);
+      this.shared ??= { path: this.nextDataFile(), sections: [], bytes: 0 };
+      // A copy of its few bytes: the slab they were held in is 256 KiB.
+      const body = Buffer.concat(rows.handOver());
+      this.shared.sections.push({ header, body: [body] });
+      this.shared.bytes += body.length;
       this.dataFile.set(entity.name, this.shared.path);
       return;
     }
-    const path = `viewer/data/${entity.name}.js`;
-    const entry = zip.openEntry(path);
-    for (const piece of rows.script(entity.name)) await entry.write(Buffer.from(piece));
-    this.written.push(entry.end());
-    await zip.drained();
+    const path = this.nextDataFile();
+    await this.writeSealed(zip, path, [{ header, body: rows.handOver() }]);
     this.dataFile.set(entity.name, path);
+  }
+
+  private nextDataFile(): string {
+    return `viewer/data/${++this.dataFiles}.js`;
   }
 
   private async writeShared(zip: ZipWriter): Promise<void> {
     if (!this.shared) return;
-    this.written.push(await zip.addText(this.shared.path, this.shared.text));
+    await this.writeSealed(zip, this.shared.path, this.shared.sections);
     this.shared = undefined;
+  }
+
+  private async writeSealed(zip: ZipWriter, path: string, sections: readonly Section[]): Promise<void> {
+    const entry = zip.openEntry(path);
+    for await (const piece of sealedScript(this.key, sections, zip.level)) await entry.write(piece);
+    this.written.push(entry.end());
+    await zip.drained();
   }
 
   /** The overview, the file list, and the page with its code; what manifest.json says of them. */
   async finish(zip: ZipWriter, manifest: Manifest, entities: readonly ExportEntity[]): Promise<ViewerManifest> {
     // The last small entities' rows ride in the overview's own file, before it: a light export has one data file in all.
-    const inOverview = this.shared?.text ?? '';
+    const inOverview = this.shared?.sections ?? [];
     for (const [entity, path] of this.dataFile) if (this.shared && path === this.shared.path) this.dataFile.delete(entity);
     this.shared = undefined;
     const listed = filesShown(manifest.files, this.maxRows);
-    if (manifest.files.length > 0) this.written.push(await zip.addText('viewer/data/files.js', `exporterViewer.files(${JSON.stringify(listed)});\n`));
+    const json = (value: unknown) => [Buffer.from(JSON.stringify(value))];
+    if (manifest.files.length > 0) await this.writeSealed(zip, FILES_DATA, [{ header: { kind: 'files' }, body: json(listed) }]);
     // What varies by archive; what the definition says of each entity is viewer/entities.js, made once.
     const overview = {
       request_id: manifest.request_id,
@@ -145,14 +176,18 @@ export class ArchiveViewer {
       })),
       file_counts: manifest.file_counts,
       files_listed: listed.length,
-      files_data: manifest.files.length > 0 ? 'viewer/data/files.js' : null,
+      files_data: manifest.files.length > 0 ? FILES_DATA : null,
     };
-    this.written.push(await zip.addText('viewer/archive.js', `${inOverview}exporterViewer.archive(${JSON.stringify(overview)});\n`));
+    await this.writeSealed(zip, 'viewer/archive.js', [...inOverview, { header: { kind: 'archive' }, body: json(overview) }]);
+    this.written.push(await zip.addText('index.html', indexWithKey(this.key)));
     for (const [path, entry] of preparedAssets(zip.level)) this.written.push(await zip.addPrepared(path, entry));
     this.written.push(await zip.addPrepared('viewer/entities.js', preparedEntities(entities, zip.level)));
     return { index: 'index.html', rows_per_entity_at_most: this.maxRows, files: this.written };
   }
 }
+
+/** The list of the user's files, for the page. */
+const FILES_DATA = 'viewer/data/files.js';
 
 /** The user's files for the page: at most `perEntity` of each entity's (manifest.json lists every one). */
 function filesShown(files: readonly UserFileRecord[], perEntity: number): UserFileRecord[] {

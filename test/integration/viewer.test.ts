@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import vm from 'node:vm';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoUploads, seedUploads, seedUser } from '../../scripts/lib/sample-data.ts';
@@ -9,6 +8,7 @@ import { createTestEnv, runCli, type TestEnv } from '../support/harness.ts';
 import { pngImage } from '../../scripts/lib/sample-media.ts';
 import { insertFeature, insertProject, insertRelease, insertRequest, insertUser } from '../support/seed.ts';
 import { archiveOf, uploadKey, userWithFiles } from '../support/user-files.ts';
+import { viewerSections } from '../support/viewer-data.ts';
 
 const DOCS = new URL('../../docs/', import.meta.url).pathname;
 
@@ -154,6 +154,8 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
     // A file name that reads as .txt but is an .exe, a cell of 60,000 characters, and a JSON key "__proto__" that must stay a key.
     await insertFeature(env.admin, project, { key: 'K-bidi', title: 'invoice\u202Etxt.exe\u200B\u2066x\u2069', metadata: '{"__proto__": {"polluted": true}, "kept": "yes"}' });
     await insertFeature(env.admin, project, { key: 'K-long', title: `${'L'.repeat(59_990)}THE-END-!`, metadata: null });
+    // Numbers past 2^53 keep every digit on the page (a double would show 12345678901234567000), nested or not.
+    await insertFeature(env.admin, project, { key: 'K-big', title: 'big numbers', metadata: `{"big": 12345678901234567890123, "list": [9007199254740993], "deep": ${'['.repeat(500)}1${']'.repeat(500)}}` });
     await insertRelease(env.admin, project, { notes: 'https://example.com/"><script>window.__pwned=7</script>' });
     // A picture whose name is markup (the name is the user's, the file is real).
     const hostileFile = await userWithFiles(env, { key: uploadKey('p.png'), body: pngImage(20, 20), name: '"><img src=x onerror="window.__pwned=8">.png', contentType: 'image/png' }, []);
@@ -183,6 +185,8 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
           // Cut in the table, whole on its row's page.
           expect(text).toContain('more characters: open the row to see all');
           expect(text).toContain('THE-END-!');
+          expect(text).toContain('"big": 12345678901234567890123');
+          expect(text).toContain('9007199254740993');
           // The https address is a link (to itself, as text), never markup.
           expect(await page.evaluate(() => ({}) as Record<string, unknown>)).not.toHaveProperty('polluted');
         } else {
@@ -214,10 +218,8 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
     const { archive, view } = await exportAndOpen(user, { EXPORT_VIEWER_ROWS: '5' });
     try {
       expect((JSON.parse(archive.files.get('json/features.json')!.toString()) as unknown[]).length).toBe(12);
-      // The rows the page is handed, from the scripts as the page runs them.
-      const handed = new Map<string, string[]>();
-      const page = { exporterViewer: { rows: (entity: string, texts: string[]) => handed.set(entity, texts.flatMap((t) => t.split('\n'))), archive: () => {}, entities: () => {} } };
-      for (const [name, bytes] of archive.files) if (name.startsWith('viewer/data/') || name === 'viewer/archive.js') vm.runInNewContext(bytes.toString(), page);
+      // The rows the page is handed, from the sealed scripts opened with the key in index.html.
+      const handed = new Map(viewerSections(archive.files).filter((s) => s.header.kind === 'rows').map((s) => [s.header.entity, s.text.trim().split('\n')]));
       expect(handed.get('features')).toHaveLength(5);
       expect(await view.page.locator('ul.entities').innerText()).toContain('features 12 rows (this page shows the first 5)');
       await show(view.page, 'view=entity&entity=features');
