@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { type CliIo, type CommandTools } from './commands/common.ts';
+import { registerAudit } from './commands/audit.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerExpire } from './commands/expire.ts';
 import { registerExtend } from './commands/extend.ts';
@@ -75,7 +76,7 @@ function buildProgram(tools: CommandTools): Command {
       outputError: (s, write) => write(`exporter: ${s.replace(/^error: /, '')}`),
     })
     .showSuggestionAfterError(true);
-  for (const register of [registerMigrate, registerInit, registerCheck, registerSchema, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke, registerExtend, registerHistory, registerReport]) {
+  for (const register of [registerMigrate, registerInit, registerCheck, registerSchema, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke, registerExtend, registerHistory, registerReport, registerAudit]) {
     register(program, tools);
   }
   return program;

@@ -4,6 +4,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Config, type Needs, parseConfig } from '../config.ts';
 import { type RawSettings, SETTINGS, type SettingName } from '../settings.ts';
 import { parseDurationSeconds } from '../durations.ts';
+import { parseMoment } from '../moments.ts';
 import { UsageError } from '../errors.ts';
 import { statusReport } from '../db/status.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -109,6 +110,15 @@ export function positiveInt(text: string): number {
   return n;
 }
 
+/** A date option (src/moments.ts): a day, or a time with its zone, that exists. */
+export function momentArg(command: string, option: string) {
+  return (text: string): Date => {
+    const date = parseMoment(text);
+    if (!date) throw new UsageError(`${command}: ${option} must be a date that exists (2026-11-01, UTC) or a time with its zone (2026-11-01T12:00:00Z), got ${JSON.stringify(text)}`);
+    return date;
+  };
+}
+
 export function durationArg(text: string): number {
   const seconds = parseDurationSeconds(text);
   if (seconds === undefined) throw new InvalidArgumentError('must be a duration such as 900, 15m, 36h or 90d.');
@@ -122,9 +132,21 @@ export function requireUuids(ids: readonly string[], what: string): string[] {
   return [...ids];
 }
 
+/** The most characters of --by and of --reason (README: the audit trail): more is refused, never cut. */
+export const OPERATOR_TEXT_LIMIT = 500;
+
+/** --by and --reason: at most OPERATOR_TEXT_LIMIT characters, and something to say. */
+export function operatorText(option: string) {
+  return (text: string): string => {
+    if (text.trim() === '') throw new InvalidArgumentError('must not be empty.');
+    if ([...text].length > OPERATOR_TEXT_LIMIT) throw new InvalidArgumentError(`must be at most ${OPERATOR_TEXT_LIMIT} characters (${option}), got ${[...text].length}.`);
+    return text;
+  };
+}
+
 /** Who runs an operator command, for the audit trail: --by, else the person behind sudo, else the OS user. */
 export function actorName(by: string | undefined): string {
-  return (by ?? process.env.SUDO_USER ?? os.userInfo().username).slice(0, 200);
+  return [...(by ?? process.env.SUDO_USER ?? os.userInfo().username)].slice(0, OPERATOR_TEXT_LIMIT).join('');
 }
 
 export function writeJson(io: CliIo, value: unknown): void {

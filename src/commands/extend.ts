@@ -7,7 +7,7 @@ import { extensionEmail } from '../email/extension-email.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { UsageError } from '../errors.ts';
 import type { Outcome } from '../outcome.ts';
-import { ALL_SETTINGS, actorName, commandContext, type CommandTools, requireUuids, returning, withDatabase, withSettings } from './common.ts';
+import { ALL_SETTINGS, actorName, commandContext, type CommandTools, requireUuids, returning, withDatabase, withSettings, operatorText } from './common.ts';
 
 export function registerExtend(program: Command, tools: CommandTools): void {
   withSettings(
@@ -19,8 +19,8 @@ export function registerExtend(program: Command, tools: CommandTools): void {
         if (v !== '1' && v !== '2') throw new UsageError(`extend: --months must be 1 or 2, got ${JSON.stringify(v)}`);
         return Number(v);
       })
-      .requiredOption('--reason <text>', 'why, in words for the person (it is in the email and the audit trail)')
-      .option('--by <name>', 'who decided, for the audit trail (default: the OS user)'),
+      .requiredOption('--reason <text>', 'why, in words for the person (it is in the email and the audit trail)', operatorText('--reason'))
+      .option('--by <name>', 'who decided, for the audit trail (default: the OS user)', operatorText('--by')),
     ALL_SETTINGS,
   ).action(returning(tools, async (id: string, flags: { months: number; reason: string; by?: string }, cmd: Command) => {
     requireUuids([id], 'extend');

@@ -4,7 +4,7 @@ import { MAX_LINK_TTL_SECONDS } from '../config.ts';
 import { recordLinkSigned } from '../db/audit.ts';
 import { freshLink } from '../passes/link.ts';
 import { linkForLog } from '../redact.ts';
-import { ALL_SETTINGS, actorName, commandContext, type CommandTools, durationArg, requireUuids, returning, withRuntime, withSettings, writeJson } from './common.ts';
+import { ALL_SETTINGS, actorName, commandContext, type CommandTools, durationArg, requireUuids, returning, withRuntime, withSettings, writeJson, operatorText } from './common.ts';
 
 export function registerLink(program: Command, tools: CommandTools): void {
   withSettings(
@@ -14,16 +14,17 @@ export function registerLink(program: Command, tools: CommandTools): void {
       .argument('<id>', 'request id')
       .option('--ttl <duration>', 'how long the link works (never past the request’s own expiry)', durationArg, 900)
       .option('--json', 'print {url, expiresAt} as JSON', false)
-      .option('--by <name>', 'who asked for it, for the audit trail (default: the OS user)'),
+      .option('--by <name>', 'who asked for it, for the audit trail (default: the OS user)', operatorText('--by'))
+      .option('--reason <text>', 'why, for the audit trail', operatorText('--reason')),
     ALL_SETTINGS,
-  ).action(returning(tools, async (id: string, flags: { ttl: number; json: boolean; by?: string }, cmd: Command) => {
+  ).action(returning(tools, async (id: string, flags: { ttl: number; json: boolean; by?: string; reason?: string }, cmd: Command) => {
     requireUuids([id], 'link');
     const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
     const ttl = Math.min(flags.ttl, MAX_LINK_TTL_SECONDS);
     const result = await withRuntime(config, log, 2, async (deps) => {
       const link = await freshLink({ ...deps, log, clock: systemClock }, id, ttl);
       // The audit trail says who signed a link and for how long; never the link.
-      if (link.kind !== 'refused') await recordLinkSigned(deps.db, id, actorName(flags.by), link.expiresAt, Math.round((link.expiresAt.getTime() - Date.now()) / 1000));
+      if (link.kind !== 'refused') await recordLinkSigned(deps.db, id, { by: actorName(flags.by), reason: flags.reason }, link.expiresAt, Math.round((link.expiresAt.getTime() - Date.now()) / 1000));
       return link;
     });
     if (result.kind === 'refused') {

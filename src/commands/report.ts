@@ -1,19 +1,8 @@
 import type { Command } from 'commander';
 import { type PeriodReport, periodReport } from '../db/report.ts';
 import { UsageError } from '../errors.ts';
-import { commandContext, type CommandTools, DATABASE_SETTINGS, returning, withDatabase, withSettings, writeJson } from './common.ts';
+import { commandContext, type CommandTools, DATABASE_SETTINGS, momentArg, returning, withDatabase, withSettings, writeJson } from './common.ts';
 
-/** A day (2026-11-01, midnight UTC) or a moment with its zone (2026-11-01T12:00:00Z). */
-function moment(what: string) {
-  return (text: string): Date => {
-    const iso = /^\d{4}-\d\d-\d\d$/.test(text) ? `${text}T00:00:00Z` : text;
-    const date = new Date(iso);
-    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(iso) || Number.isNaN(date.getTime())) {
-      throw new UsageError(`report: ${what} must be a date (2026-11-01, UTC) or a time with its zone (2026-11-01T12:00:00Z), got ${JSON.stringify(text)}`);
-    }
-    return date;
-  };
-}
 
 const LINES: [keyof PeriodReport, string][] = [
   ['received', 'requests received'],
@@ -35,9 +24,9 @@ export function registerReport(program: Command, tools: CommandTools): void {
     program
       .command('report')
       .description('for the privacy officer: the requests received in a period, answered on time or late, still open, given up, time to ready (from the audit trail)')
-      .requiredOption('--from <date>', 'the period starts here (inclusive, UTC)', moment('--from'))
-      .requiredOption('--to <date>', 'the period ends here (exclusive, UTC)', moment('--to'))
-      .option('--as-of <time>', 'judge the figures as of this moment instead of now (never after --to)', moment('--as-of'))
+      .requiredOption('--from <date>', 'the period starts here (inclusive, UTC)', momentArg('report', '--from'))
+      .requiredOption('--to <date>', 'the period ends here (exclusive, UTC)', momentArg('report', '--to'))
+      .option('--as-of <time>', 'judge the figures as of this moment instead of now (never after --to)', momentArg('report', '--as-of'))
       .option('--json', 'print the figures as JSON', false)
       .option('--csv', 'print the figures as CSV (figure,value), for a spreadsheet', false),
     DATABASE_SETTINGS,

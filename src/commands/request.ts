@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { asActor } from '../db/audit.ts';
 import { createRequest } from '../db/intake.ts';
-import { isUserIdText } from '../export/queries.ts';
+import { isUserIdText } from '../user-id.ts';
 import { UsageError } from '../errors.ts';
-import { actorName, commandContext, type CommandTools, returning, withDatabase, withSettings, writeJson } from './common.ts';
+import { actorName, commandContext, type CommandTools, returning, withDatabase, withSettings, writeJson, operatorText } from './common.ts';
 
 export function registerRequest(program: Command, tools: CommandTools): void {
   withSettings(
@@ -12,7 +12,7 @@ export function registerRequest(program: Command, tools: CommandTools): void {
       .description('create a pending export request for a user (rate-limited: one per EXPORT_REQUEST_WINDOW)')
       .argument('<user-id>', 'the user whose data to export')
       .option('--json', 'print the result as JSON', false)
-      .option('--by <name>', 'who made it, for the audit trail (default: the OS user)'),
+      .option('--by <name>', 'who made it, for the audit trail (default: the OS user)', operatorText('--by')),
     ['databaseUrl', 'requestWindow', 'logLevel'],
   ).action(returning(tools, async (userId: string, flags: { json: boolean; by?: string }, cmd: Command) => {
     // Any key type (uuid, integer, text): the database says whether it names a user.

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { requeue } from '../db/lifecycle.ts';
-import { actorName, commandContext, type CommandTools, DATABASE_SETTINGS, requireUuids, returning, withDatabase, withSettings } from './common.ts';
+import { actorName, commandContext, type CommandTools, DATABASE_SETTINGS, requireUuids, returning, withDatabase, withSettings, operatorText } from './common.ts';
 
 export function registerRequeue(program: Command, tools: CommandTools): void {
   withSettings(
@@ -8,8 +8,8 @@ export function registerRequeue(program: Command, tools: CommandTools): void {
       .command('requeue')
       .description('put failed (or stuck) requests back to pending, attempts reset')
       .argument('<id...>', 'request ids')
-      .requiredOption('--reason <text>', 'why, for the log and the audit trail')
-      .option('--by <name>', 'who is asking, for the log and the audit trail (default: the OS user)'),
+      .requiredOption('--reason <text>', 'why, for the log and the audit trail', operatorText('--reason'))
+      .option('--by <name>', 'who is asking, for the log and the audit trail (default: the OS user)', operatorText('--by')),
     DATABASE_SETTINGS,
   ).action(returning(tools, async (ids: string[], flags: { reason: string; by?: string }, cmd: Command) => {
     requireUuids(ids, 'requeue');

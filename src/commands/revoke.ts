@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import { revokeRequests } from '../passes/revoke.ts';
-import { ALL_SETTINGS, actorName, commandContext, type CommandTools, requireUuids, returning, withRuntime, withSettings } from './common.ts';
+import { ALL_SETTINGS, actorName, commandContext, type CommandTools, requireUuids, returning, withRuntime, withSettings, operatorText } from './common.ts';
 
 export function registerRevoke(program: Command, tools: CommandTools): void {
   withSettings(
@@ -9,8 +9,8 @@ export function registerRevoke(program: Command, tools: CommandTools): void {
       .command('revoke')
       .description('delete the archives now and end the requests failed with error "revoked"')
       .argument('<id...>', 'request ids')
-      .option('--reason <text>', 'why, for the log and the audit trail')
-      .option('--by <name>', 'who is asking, for the log and the audit trail (default: the OS user)'),
+      .option('--reason <text>', 'why, for the log and the audit trail', operatorText('--reason'))
+      .option('--by <name>', 'who is asking, for the log and the audit trail (default: the OS user)', operatorText('--by')),
     ALL_SETTINGS,
   ).action(returning(tools, async (ids: string[], flags: { reason?: string; by?: string }, cmd: Command) => {
     requireUuids(ids, 'revoke');

@@ -36,44 +36,46 @@ export interface AuditEvent {
   at: Date;
   event: AuditEventName;
   actor: string;
+  /** The database role that made the change, whatever `actor` claims. */
+  dbRole: string;
   detail: Record<string, unknown>;
 }
 
 /** A request's events, oldest first (they outlive the request row). */
 export async function requestHistory(db: Db, requestId: string): Promise<AuditEvent[]> {
-  return db.selectFrom('dataExportEvents').selectAll().where('requestId', '=', requestId).orderBy('id').execute();
+  return (await db
+    .selectFrom('dataExportEvents')
+    .select(['id', 'requestId', 'userId', 'at', 'event', 'actor', 'dbRole', 'detail'])
+    .where('requestId', '=', requestId)
+    .orderBy('seq')
+    .execute()) as AuditEvent[];
 }
 
 /**
  * An operator signed a fresh link (`exporter link`): the one event no row
- * change carries. How long it works, by whom; never the link itself.
+ * change carries. How long it works, by whom; never the link itself. Through
+ * exporter_record_event(), the one way besides the triggers an event is
+ * written (sql/000010).
  */
-export async function recordLinkSigned(db: Db, requestId: string, by: string, expiresAt: Date, seconds: number): Promise<void> {
-  await sql`insert into data_export_events (request_id, user_id, event, actor, detail)
-            select id, user_id, 'link_signed', ${by}, jsonb_build_object('expires_at', ${expiresAt.toISOString()}::timestamptz, 'seconds', ${seconds}::int, 'operator', true)
-              from data_export_requests where id = ${requestId}`.execute(db);
+export async function recordLinkSigned(db: Db, requestId: string, actor: Actor, expiresAt: Date, seconds: number): Promise<void> {
+  await sql`select exporter_record_event(${requestId}::uuid, 'link_signed', ${actor.by}, jsonb_strip_nulls(jsonb_build_object('expires_at', ${expiresAt.toISOString()}::timestamptz, 'seconds', ${seconds}::int, 'operator', true, 'reason', ${actor.reason ?? null}::text)))`.execute(db);
 }
 
 /** An email no row change carries (the extension notice): who had it sent, and what it was. */
 export async function recordEmailSent(db: Db, requestId: string, by: string, kind: string): Promise<void> {
-  await sql`insert into data_export_events (request_id, user_id, event, actor, detail)
-            select id, user_id, 'email_sent', ${by}, jsonb_build_object('kind', ${kind}::text)
-              from data_export_requests where id = ${requestId}`.execute(db);
+  await sql`select exporter_record_event(${requestId}::uuid, 'email_sent', ${by}, jsonb_build_object('kind', ${kind}::text))`.execute(db);
 }
 
-/** Deletes events older than the retention (EXPORT_AUDIT_RETENTION), in batches; the append-only trigger lets only these through. */
+/**
+ * Deletes events older than the retention (EXPORT_AUDIT_RETENTION), a batch
+ * per call of exporter_prune_audit(), which alone may delete from the trail
+ * and records each cut as an event of its own (sql/000010).
+ */
 export async function pruneEvents(db: Db, retentionSeconds: number, batch = 5000): Promise<number> {
   let total = 0;
   for (;;) {
-    const deleted = await db.transaction().execute(async (tx) => {
-      const { rows } = await sql<{ cutoff: Date }>`select set_config('exporter.audit_prune_before', (now() - make_interval(secs => ${retentionSeconds}))::text, true)::timestamptz as cutoff`.execute(tx);
-      const result = await tx
-        .deleteFrom('dataExportEvents')
-        .where('id', 'in', (eb) => eb.selectFrom('dataExportEvents').select('id').where('at', '<', rows[0]!.cutoff).limit(batch))
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    });
-    total += deleted;
-    if (deleted < batch) return total;
+    const { rows } = await sql<{ deleted: number }>`select exporter_prune_audit(make_interval(secs => ${retentionSeconds}), ${batch}) as deleted`.execute(db);
+    total += rows[0]!.deleted;
+    if (rows[0]!.deleted < batch) return total;
   }
 }

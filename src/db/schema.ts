@@ -48,15 +48,25 @@ export interface DataExportRequestsTable {
   archiveSha256: string | null;
 }
 
-/** One thing that happened to a request (sql/000009): written by triggers in the statement that changed the row, never changed. */
+/**
+ * One thing that happened to a request (sql/000009), or to the trail itself
+ * (a retention cut: no request): written by triggers in the statement that
+ * changed the row, never changed, chained by its hash to the one before
+ * (sql/000010: seq, prev_sha256 and sha256 are set by the database).
+ */
 export interface DataExportEventsTable {
   id: Generated<string>;
-  requestId: string;
-  userId: string;
+  requestId: string | null;
+  userId: string | null;
   at: ColumnType<Date, never, never>;
   event: AuditEventName;
   actor: string;
   detail: ColumnType<Record<string, unknown>, string, never>;
+  seq: ColumnType<string, never, never>;
+  prevSha256: ColumnType<string, never, never>;
+  sha256: ColumnType<string, never, never>;
+  /** The database role that made the change (session_user), whatever the actor says. */
+  dbRole: ColumnType<string, never, never>;
 }
 
 export type AuditEventName =
@@ -71,7 +81,9 @@ export type AuditEventName =
   | 'expired'
   | 'requeued'
   | 'extended'
-  | 'deleted';
+  | 'deleted'
+  | 'changed'
+  | 'pruned';
 
 /** Archives of request rows that were deleted while their archive lived (filled by a trigger). */
 export interface DataExportDeletedObjectsTable {

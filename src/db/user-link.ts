@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './connect.ts';
 import type { UserTable } from '../export/entities.ts';
+import { userIdTextSql } from '../user-id.ts';
 
 /**
  * The exporter's link to the application's user table, which the
@@ -38,8 +39,12 @@ export async function linkUserTable(db: Db, user: UserTable): Promise<void> {
     await sql.raw(`
       create or replace function exporter_user_key(p_user_id text) returns text
       language plpgsql immutable as $$
+      declare
+        canonical text;
       begin
-        return (p_user_id::${keyType})::text;
+        canonical := (p_user_id::${keyType})::text;
+        -- What text can be a user id at all (src/user-id.ts): the worker refuses anything else, so the database does too.
+        return case when ${userIdTextSql('canonical')} then canonical end;
       exception when others then
         return null; -- not a key of this type: '12x' for an integer key, 'abc' for a uuid
       end

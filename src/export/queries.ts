@@ -1,4 +1,6 @@
 import { COLUMN_KINDS } from './column-kinds.ts';
+import { isUserIdText } from '../user-id.ts';
+import { NotAUserIdError } from './archive-errors.ts';
 import { INCLUDED_SETTING } from '../snapshot/snapshot.ts';
 import type { ExportColumn, ExportEntity, ExportFile } from './entities.ts';
 
@@ -13,14 +15,9 @@ import type { ExportColumn, ExportEntity, ExportFile } from './entities.ts';
  * resolved SQL casts to the user key's type (`:user` stands for it).
  */
 
-/** Whether text can be a user id (any key, as text): not empty, at most 1,000 characters, no controls (PostgreSQL's text cannot hold NUL at all). */
-export function isUserIdText(userId: string): boolean {
-  return userId !== '' && userId.length <= 1000 && !/[\u0000-\u001f\u007f]/.test(userId);
-}
-
 /** The user id (any key, as text) as an SQL string literal. */
 export function userLiteral(userId: string): string {
-  if (!isUserIdText(userId)) throw new Error(`not a user id: ${JSON.stringify(userId.slice(0, 100))}`);
+  if (!isUserIdText(userId)) throw new NotAUserIdError(userId);
   return `'${userId.replaceAll("'", "''")}'`;
 }
 

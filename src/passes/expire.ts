@@ -1,5 +1,6 @@
 import { countPrunable, listDeletedObjects, listExpired, pruneFailed, withDeletedObjects, withExpiredBatch } from '../db/lifecycle.ts';
 import { pruneEvents } from '../db/audit.ts';
+import { type AnchorOutcome, anchorTrail } from './anchor.ts';
 import type { PassDeps } from './export-request.ts';
 import { forEachLimited, retireLocked } from './retire.ts';
 import { sweepStorage, type SweepSummary } from './sweep.ts';
@@ -26,6 +27,8 @@ export interface ExpireSummary extends SweepSummary {
   pruned: number;
   /** Audit events past EXPORT_AUDIT_RETENTION deleted. */
   eventsPruned: number;
+  /** Today's anchor of the audit trail: written now, there already, or nothing to anchor; undefined when not asked (a dry run, no retention given). */
+  anchor?: AnchorOutcome | 'failed';
   errors: number;
   dryRun: boolean;
   seconds: number;
@@ -93,6 +96,12 @@ export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise
   if (options.auditRetentionSeconds !== undefined && !options.dryRun && !options.signal.aborted) {
     summary.eventsPruned = await pruneEvents(db, options.auditRetentionSeconds);
     if (summary.eventsPruned > 0) log.info({ eventsPruned: summary.eventsPruned }, 'deleted audit events past their retention');
+    // After the cut, so the anchor holds the chain as it now stands (the cut is an event of its own).
+    summary.anchor = await anchorTrail(db, storage, log, { now: deps.clock.now(), retentionSeconds: options.auditRetentionSeconds }).catch((error: unknown) => {
+      summary.errors++;
+      log.error({ err: error }, 'could not anchor the audit trail; the next run will');
+      return 'failed' as const;
+    });
   }
 
   summary.seconds = Math.round(performance.now() - started) / 1000;

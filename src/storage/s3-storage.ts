@@ -4,9 +4,12 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
@@ -140,11 +143,12 @@ export class S3Storage {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
   }
 
-  async *listObjects(): AsyncGenerator<StoredObject> {
+  /** The objects under the prefix (or under `under`, a folder inside it). */
+  async *listObjects(under = ''): AsyncGenerator<StoredObject> {
     let token: string | undefined;
     do {
       const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.config.bucket, Prefix: this.config.prefix, ContinuationToken: token }),
+        new ListObjectsV2Command({ Bucket: this.config.bucket, Prefix: this.config.prefix + under, ContinuationToken: token }),
       );
       for (const o of page.Contents ?? []) {
         if (o.Key && o.LastModified) yield { key: o.Key, lastModified: o.LastModified, size: o.Size ?? 0 };
@@ -177,6 +181,55 @@ export class S3Storage {
     await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: key, UploadId: uploadId }));
   }
 
+  /**
+   * A small object of the exporter's own (an audit anchor), under the prefix.
+   * `retainUntil`: kept from deletion and change until then by S3 Object Lock
+   * (compliance mode), for a bucket that has it.
+   */
+  async putSmall(key: string, body: string, options: { contentType: string; retainUntil?: Date }): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.config.bucket,
+        Key: key,
+        Body: body,
+        ContentType: options.contentType,
+        ...this.encryptionParams(),
+        ...(options.retainUntil ? { ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: options.retainUntil } : {}),
+      }),
+    );
+  }
+
+  /** A small object's text, or undefined when there is none. */
+  async getSmall(key: string): Promise<string | undefined> {
+    try {
+      const got = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: key }));
+      return await got.Body!.transformToString('utf8');
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: key }));
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Whether the bucket has S3 Object Lock (false where the store has no such thing). */
+  async objectLockEnabled(): Promise<boolean> {
+    try {
+      const got = await this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.config.bucket }));
+      return got.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
+    } catch {
+      return false;
+    }
+  }
+
   /** Fails fast when the bucket cannot be reached, before any request is claimed. */
   async checkReachable(signal: AbortSignal): Promise<void> {
     await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }), { abortSignal: signal });
@@ -193,6 +246,11 @@ export class S3Storage {
     if (sse === 'aws:kms') return { ServerSideEncryption: 'aws:kms', ...(sseKmsKeyId ? { SSEKMSKeyId: sseKmsKeyId } : {}) };
     return { ServerSideEncryption: 'AES256' };
   }
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
 }
 
 function makeClient(config: StorageConfig, endpoint: string | undefined): S3Client {

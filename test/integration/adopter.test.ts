@@ -9,6 +9,7 @@ import { migrateToLatest, SQL_DIR } from '../../src/db/migrate.ts';
 import { createTestEnv, getObject, runCli, type TestEnv } from '../support/harness.ts';
 import { FreshDatabases } from '../support/fresh-database.ts';
 import { readZip } from '../support/zip.ts';
+import { isUserIdText } from '../../src/user-id.ts';
 
 /*
  * An application that is not ours adopts the exporter: its database holds
@@ -42,7 +43,7 @@ describe('an application that is not ours', () => {
     await db.query('create table customers (id int primary key)');
     const migrated = await runCli(['migrate'], cliEnv);
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(await tablesOf(db)).toEqual(['customers', 'data_export_deleted_objects', 'data_export_events', 'data_export_housekeeping', 'data_export_requests', 'kysely_migration', 'kysely_migration_lock']);
+    expect(await tablesOf(db)).toEqual(['customers', 'data_export_audit_head', 'data_export_deleted_objects', 'data_export_events', 'data_export_housekeeping', 'data_export_requests', 'kysely_migration', 'kysely_migration_lock']);
     expect(migrated.logs.find((l) => l.level === 'warn')?.msg).toMatch(/the user table users \(or its key\) does not exist yet: run exporter migrate again/);
     // Nothing is built until it is linked: fulfill refuses, naming the problem.
     const fulfill = await runCli(['fulfill'], cliEnv);
@@ -161,7 +162,7 @@ entities:
 
     const migrated = await runCli(['migrate'], cliEnv);
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(migrated.logs).toContainEqual(expect.objectContaining({ msg: 'migrated', applied: ['000008_any_user_key', '000009_deadline_and_audit'] }));
+    expect(migrated.logs).toContainEqual(expect.objectContaining({ msg: 'migrated', applied: ['000008_any_user_key', '000009_deadline_and_audit', '000010_trusted_trail'] }));
     // A request made before the deadline existed gets its due date from when it was made.
     expect(((await requestOf(db, rows[0].id)).due_at as Date).toISOString()).toBe('2026-02-28T12:00:00.000Z');
     const nightly = await runCli(['nightly'], cliEnv);
@@ -169,5 +170,54 @@ entities:
     expect((await requestOf(db, rows[0].id)).status).toBe('ready');
     await db.query('delete from users where id = $1', [user]);
     expect(await requestOf(db, rows[0].id)).toBeUndefined();
+  });
+
+  it('a text user key: the SQL intake, a plain insert, `exporter request` and the worker accept exactly the same ids (src/user-id.ts)', async () => {
+    const { db, cliEnv } = await freshDatabase();
+    await db.query(`create table account (handle text primary key, email text)`);
+    const definition = path.join(dir, 'account.yaml');
+    writeFileSync(
+      definition,
+      `version: 1
+user_table: account
+entities:
+  account:
+    description: You.
+    owner: { column: handle }
+    order_by: [handle]
+    columns:
+      handle: { export: Your handle. }
+      email: { export: Your email. }
+`,
+    );
+    const withDefinition = { ...cliEnv, EXPORT_DEFINITION: definition };
+    expect((await runCli(['migrate'], withDefinition)).code).toBe(0);
+    const handles = {
+      '@alice:example.org': true,
+      'tab\there': false,
+      'line\nbreak': false,
+      'del\u007f': false,
+      [`${'x'.repeat(1000)}`]: true,
+      [`${'y'.repeat(1001)}`]: false,
+      // 1,000 characters, 2,000 UTF-16 units: characters are counted, in Node as in PostgreSQL.
+      [`${'\u{1F600}'.repeat(1000)}`]: true,
+      [`${'\u{1F601}'.repeat(1001)}`]: false,
+    };
+    for (const handle of Object.keys(handles)) await db.query(`insert into account (handle) values ($1)`, [handle]);
+    for (const [handle, accepted] of Object.entries(handles)) {
+      const label = JSON.stringify(handle.slice(0, 20));
+      expect(isUserIdText(handle), label).toBe(accepted);
+      const intake = (await db.query(`select outcome, request_id from exporter_request_export($1::text)`, [handle])).rows[0];
+      expect(intake.outcome, label).toBe(accepted ? 'created' : 'no-such-user');
+      if (!accepted) {
+        await expect(db.query(`insert into data_export_requests (user_id) values ($1)`, [handle]), label).rejects.toThrow(/data_export_requests_user_id_canonical/);
+        expect((await runCli(['request', handle], withDefinition)).code, label).toBe(2);
+      }
+    }
+    // Every request the database took, the worker builds.
+    const built = await runCli(['fulfill'], withDefinition);
+    expect(built.code, built.stderr).toBe(0);
+    const { rows } = await db.query(`select status, count(*)::int as n from data_export_requests group by status`);
+    expect(rows).toEqual([{ status: 'ready', n: Object.values(handles).filter(Boolean).length }]);
   });
 });

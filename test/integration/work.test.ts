@@ -111,7 +111,9 @@ describe('work', () => {
     expect(built.filter((n) => n > 0).length).toBeGreaterThan(1);
     const { rows } = await env.admin.query(`select status, attempts, object_key from data_export_requests`);
     expect(rows.every((r) => r.status === 'ready' && r.attempts === 1)).toBe(true);
-    expect(new Set((await listKeys(env)).map((k) => k.split('/')[2])).size).toBe(400);
+    // One archive per request (the housekeeping's anchor of the audit trail beside them, under audit/).
+    expect(new Set((await listKeys(env)).filter((k) => k.endsWith('.zip')).map((k) => k.split('/')[2])).size).toBe(400);
+    expect((await listKeys(env)).filter((k) => !k.endsWith('.zip'))).toEqual([expect.stringMatching(/^exports\/audit\/\d{4}-\d\d-\d\d\.json$/)]);
     const housekeeping = results.flatMap((r) => r.logs.filter((l) => l.msg === 'housekeeping finished'));
     expect(housekeeping).toHaveLength(1);
   });
