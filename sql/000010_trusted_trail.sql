@@ -342,7 +342,7 @@ begin
   end loop;
   revoke all on function exporter_record_event(uuid, text, text, jsonb) from public;
   revoke all on function exporter_prune_audit(interval, integer) from public;
-  revoke all on function exporter_trail_lock() from public;
+  -- exporter_trail_lock() stays callable by all: every statement that changes a request takes that lock anyway.
 end
 $$;
 revoke all on data_export_events, data_export_audit_head from public;
