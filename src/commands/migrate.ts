@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import type { Db } from '../db/connect.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { linkUserTable } from '../db/user-link.ts';
-import { readCatalog } from '../definition/catalog.ts';
+import { type Catalog, findTable, readCatalog } from '../definition/catalog.ts';
+import { checkDefinition, userKeyColumn } from '../definition/check.ts';
+import type { Definition } from '../definition/definition.ts';
 import { userTableOf } from '../definition/entities-for.ts';
 import { loadDefinition } from '../definition/parse.ts';
 import { openDatabase } from '../runtime.ts';
@@ -17,14 +19,11 @@ export function registerMigrate(program: Command, tools: CommandTools): void {
     const { config, log } = commandContext(cmd, tools.io, { database: true });
     const handle = await openDatabase(config, 1);
     try {
-      const { result, user, definition } = await migrateAndLink(handle.db, config.definitionFile);
+      const { result, user, link } = await migrateAndLink(handle.db, config.definitionFile);
       log.info({ applied: result.applied, schemaVersion: result.schemaVersion }, result.applied.length ? 'migrated' : 'schema up to date');
-      if (user) {
-        log.info({ userTable: user.table, userKey: user.idColumn, keyType: user.keyType }, 'linked to the user table');
-      } else {
-        // The application's own migrations may come after ours: nothing is built until they have run and migrate links.
-        log.warn({ userTable: definition.userTable }, `the user table ${definition.userTable} (or its key) does not exist yet: run exporter migrate again once it does (${SETTINGS.definition.env} names the definition)`);
-      }
+      if (user) log.info({ userTable: user.ref, userKey: user.idColumn, keyType: user.keyType }, 'linked to the user table');
+      // The application's own migrations may come after ours: nothing is built until they have run and migrate links.
+      else log.warn(link);
     } finally {
       await handle.close();
     }
@@ -40,7 +39,30 @@ export function registerMigrate(program: Command, tools: CommandTools): void {
 export async function migrateAndLink(db: Db, definitionFile: string | undefined) {
   const result = await migrateToLatest(db);
   const definition = loadDefinition(definitionFile);
-  const user = userTableOf(definition, await readCatalog(db));
+  const catalog = await readCatalog(db);
+  const link = whyNotLinked(definition, catalog, definitionFile === undefined);
+  const user = link === undefined ? userTableOf(definition, catalog) : undefined;
   if (user) await linkUserTable(db, user);
-  return { result, user, definition };
+  return { result, user, definition, link };
+}
+
+/**
+ * Why migrate links no user table, or undefined when it may. Without a
+ * definition named (EXPORT_DEFINITION), only a database that holds
+ * the sample's own tables is linked to its users table: a bare migrate on an
+ * application's database must not put a trigger on whatever table it has
+ * that is called `users`. With one named, its user table must exist and have
+ * a key that tells users apart.
+ */
+function whyNotLinked(definition: Definition, catalog: Catalog, defaulted: boolean): string | undefined {
+  const how = `run ${SETTINGS.definition.env}=<your definition> exporter migrate (exporter init drafts one; README: Adopting the exporter)`;
+  if (defaulted && checkDefinition(definition, catalog).length > 0) {
+    return `no definition named (${SETTINGS.definition.env}) and this database does not hold the sample application's tables: no user table linked; ${how}`;
+  }
+  const users = findTable(catalog, definition.userTable);
+  if (!users) return `the user table ${definition.userTable} does not exist yet: run exporter migrate again once it does, or ${how}`;
+  const key = userKeyColumn(definition, catalog);
+  if (key === undefined) return `the user table ${definition.userTable} has no one-column primary key: name a unique column with user_key in the definition, then run exporter migrate again`;
+  if (!users.columns.has(key)) return `the user table ${definition.userTable} has no column ${key} (user_key): run exporter migrate again once it does`;
+  return undefined;
 }

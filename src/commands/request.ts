@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { asActor } from '../db/audit.ts';
 import { createRequest } from '../db/intake.ts';
+import { NOT_LINKED, userLink } from '../db/user-link.ts';
 import { isUserIdText } from '../user-id.ts';
 import { UsageError } from '../errors.ts';
 import { actorName, commandContext, type CommandTools, returning, withDatabase, withSettings, writeJson, operatorText } from './common.ts';
@@ -19,7 +20,10 @@ export function registerRequest(program: Command, tools: CommandTools): void {
     if (!isUserIdText(userId)) throw new UsageError(`request: not a user id: ${JSON.stringify(userId.slice(0, 100))}`);
     const { config, log } = commandContext(cmd, tools.io, { database: true });
     const actor = { by: actorName(flags.by), via: 'exporter request' };
-    const result = await withDatabase(config, (db) => asActor(db, actor, (tx) => createRequest(tx, userId, config.requestWindowSeconds)));
+    const result = await withDatabase(config, async (db) => {
+      if (!(await userLink(db))) throw new UsageError(NOT_LINKED);
+      return asActor(db, actor, (tx) => createRequest(tx, userId, config.requestWindowSeconds));
+    });
     if (result.kind === 'no-such-user') throw new UsageError(`request: no user with id ${userId}`);
     if (result.kind === 'rate-limited') {
       const when = result.retryAfter.toISOString();

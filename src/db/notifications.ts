@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { quoteIdent } from '../model/identifiers.ts';
 import type { Db } from './connect.ts';
 import type { RowCounts } from './schema.ts';
 import type { UserTable } from '../export/entities.ts';
@@ -41,13 +42,13 @@ export async function claimNotification(db: Db, id: string, user: Recipients): P
   return rows[0];
 }
 
-/** The user table and its columns as SQL, joined as `u` to a request `r`: names from the definition (plain lower-case SQL names, its parser allows no other). */
+/** The user table and its columns as SQL, joined as `u` to a request `r`: the table's quoted, qualified name and quoted columns, whatever their names. */
 function recipientSql(user: Recipients) {
   return {
     users: sql.raw(user.table),
-    key: sql.raw(`u.${user.idColumn} = r.user_id::${user.keyType}`),
-    name: sql.raw(user.nameColumn ? `u.${user.nameColumn}` : 'null::text'),
-    email: sql.raw(`u.${user.emailColumn}`),
+    key: sql.raw(`u.${quoteIdent(user.idColumn)} = r.user_id::${user.keyType}`),
+    name: sql.raw(user.nameColumn ? `u.${quoteIdent(user.nameColumn)}` : 'null::text'),
+    email: sql.raw(`u.${quoteIdent(user.emailColumn)}`),
   };
 }
 

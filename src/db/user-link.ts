@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from './connect.ts';
 import type { UserTable } from '../export/entities.ts';
 import { userIdTextSql } from '../user-id.ts';
+import { quoteIdent } from '../model/identifiers.ts';
 
 /**
  * The exporter's link to the application's user table, which the
@@ -20,11 +21,14 @@ import { userIdTextSql } from '../user-id.ts';
  * - data_export_user_link: which table and key it is linked to, so that
  *   fulfill refuses to build for another (DriftError) until migrate relinks.
  *
- * Table and column names are plain lower-case SQL names (the definition's
- * parser allows no other), the type is the catalog's own format_type.
+ * The table is its quoted, schema-qualified name and the key quoted (any
+ * name, any schema: src/model/identifiers.ts); the type is the catalog's own
+ * format_type. The link records the table so (an earlier version recorded a
+ * plain name, which migrate relinks).
  */
 export async function linkUserTable(db: Db, user: UserTable): Promise<void> {
-  const { table, idColumn, keyType } = user;
+  const { table, keyType } = user;
+  const idColumn = quoteIdent(user.idColumn);
   await db.transaction().execute(async (tx) => {
     await sql`create table if not exists data_export_user_link (
       only_one boolean primary key default true check (only_one),
@@ -71,10 +75,13 @@ export async function linkUserTable(db: Db, user: UserTable): Promise<void> {
       -- Not validated against the rows already there (a request of a table linked before keeps its text).
       alter table data_export_requests add constraint data_export_requests_user_id_canonical
         check (exporter_user_key(user_id) is not distinct from user_id) not valid;`).execute(tx);
-    await sql`insert into data_export_user_link (user_table, user_key, key_type) values (${table}, ${idColumn}, ${keyType})
+    await sql`insert into data_export_user_link (user_table, user_key, key_type) values (${table}, ${user.idColumn}, ${keyType})
               on conflict (only_one) do update set user_table = excluded.user_table, user_key = excluded.user_key, key_type = excluded.key_type, linked_at = now()`.execute(tx);
   });
 }
+
+/** What to tell whoever runs a command that needs the link, on a database `exporter migrate` has not linked yet. */
+export const NOT_LINKED = 'the exporter is not linked to a user table yet: run EXPORT_DEFINITION=<your definition> exporter migrate (exporter init drafts one; README: Adopting the exporter)';
 
 /** What the exporter is linked to, or undefined when `exporter migrate` has not linked it yet. */
 export async function userLink(db: Db): Promise<{ userTable: string; userKey: string; keyType: string } | undefined> {

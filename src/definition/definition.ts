@@ -29,8 +29,12 @@ export interface MembersRule {
   column: string;
   /** Its column that references the user. */
   userColumn: string;
+  /** The entity's column that `column` holds (default: the one its foreign key references, else the entity's one-column key). */
+  references?: string;
   /** Its other columns, not exported, with why. */
   omit: Readonly<Record<string, string>>;
+  /** Why no foreign key states these links (checked by columns and types instead). */
+  declared?: string;
 }
 
 /**
@@ -73,12 +77,21 @@ export interface EntityRule {
   description: string;
   /** The exported column that names a row for a person (a project's name): the viewer shows it where another row refers to this one. */
   label?: string;
-  /** The row is the user's when one of these columns holds the user id (a message: its sender or its recipient). */
-  owner?: { columns: readonly string[] };
+  /**
+   * The row is the user's when one of these columns holds the user id (a
+   * message: its sender or its recipient). `declared`: why no foreign key to
+   * the user table says so (the column's type must match the user key's).
+   */
+  owner?: { columns: readonly string[]; declared?: string };
   /** …or when a membership row links it to the user. */
   members?: MembersRule;
-  /** The row is the user's when this column references a row of another entity that is. */
-  through?: { entity: string; column: string };
+  /**
+   * The row is the user's when these columns (one, or several for a
+   * composite key) hold the key of a row of another entity that is: its
+   * `references` columns (default: those a foreign key on `columns` names,
+   * else the entity's primary key). `declared`: why no foreign key says so.
+   */
+  through?: { entity: string; columns: readonly string[]; references?: readonly string[]; declared?: string };
   /** A total order (columns of the table): parts of a split entity hold the same rows in JSON and CSV. */
   orderBy: readonly string[];
   columns: readonly ColumnRule[];
@@ -158,9 +171,6 @@ export interface Definition {
   /** `gdpr`: every entity must carry every Art. 15 field (`exporter check` fails on a missing one). */
   compliance?: 'gdpr';
 }
-
-/** Names that usually hold credentials: exporting one needs `not_secret` in the file. */
-export const SECRET_LOOKING = /(password|passwd|token|secret|(^|_)key($|_)|hash|salt|otp|credential|private)/i;
 
 /** `{column}` in a key_prefix or url_prefix: the row's value of that column. */
 export const PLACEHOLDER = /\{([^{}]*)\}/g;

@@ -1,106 +1,239 @@
-import { kindOfType } from '../export/column-kinds.ts';
-import type { Catalog, ForeignKey } from './catalog.ts';
-import { SECRET_LOOKING } from './definition.ts';
+import { type Catalog, type CatalogTable, comparableTypes, findTable, type ForeignKey } from './catalog.ts';
+import type { UserIdMatches } from './draft-samples.ts';
+import { chooseParents, otherPathsOfOwners } from './draft-parents.ts';
 
 /*
  * `exporter init`: which tables of the live database belong to a user, and
- * how, read from the catalog's foreign keys. draft-yaml.ts writes the plan
- * as a definition; every guess it makes is marked TODO there.
+ * how: read from the catalog's foreign keys (one column or several), and,
+ * where an application declares none, from the names and values of the
+ * columns that hold a user's id (drafted as declared relations, each with a
+ * TODO). draft-yaml.ts writes the plan as a definition; every guess is
+ * marked TODO there, and what it could not place is listed.
  */
 
 /** A table the draft exports, and how its rows are the user's. */
 export interface DraftEntity {
-  table: string;
-  /** The user's own row, rows with one or more columns naming the user, or rows reached through another entity. */
+  table: CatalogTable;
+  /** Its name in the definition and the archive (json/<name>.json): the table's, made a plain lower-case name, unique. */
+  name: string;
+  /** The user's own row, rows with one or more columns naming the user, rows a membership links, or rows reached through another entity. */
   how: 'user' | 'owner' | 'members' | 'through';
   /** owner (and user): the columns that name the user. */
   ownerColumns: string[];
+  /** owner: why no foreign key says so, where none does (a TODO). */
+  ownerDeclared?: string;
   /** A membership table (its primary key is a column to this table and one to the user table). */
-  members?: { table: string; column: string; userColumn: string };
-  through?: { entity: string; column: string };
+  members?: { table: CatalogTable; column: string; userColumn: string };
+  /** The parent entity, the columns that hold its key, and those columns of the parent. */
+  through?: { entity: DraftEntity; columns: readonly string[]; references: readonly string[] };
   /** Other ways its rows could be the user's, which a person must choose between (TODO). */
   otherPaths: string[];
   /** Its other columns that name a user, not taken as owners (TODO). */
   alsoUser?: string[];
 }
 
+/** A table the draft could not place, and what in it looks like a relation (TODO). */
+export interface Unplaced {
+  table: CatalogTable;
+  hints: string[];
+}
+
 export interface DraftPlan {
-  userTable: string;
+  userTable: CatalogTable;
   userKey: string;
   /** In archive order: the user's row first, then by distance from it. */
   entities: DraftEntity[];
   /** Tables that reference an exported table and are left out by default (TODO), with why. */
-  leftOut: Map<string, string>;
-  /** Tables the definition cannot name (not plain lower-case SQL names): a person must deal with them. */
-  unnamed: string[];
+  leftOut: Map<string, { table: CatalogTable; why: string; people?: boolean }>;
+  /** Tables with a column that looks like it names a user or an exported row, which the draft could not place (TODO). */
+  unplaced: Unplaced[];
 }
 
 /** The exporter's own tables (sql/), which are never the application's data. */
 const EXPORTER_TABLE = /^(data_export_|kysely_migration)/;
 /** Tables that hold a login's secrets rather than what the person did: left out by default. */
-const AUTH_TABLE = /(session|token|password|secret|credential|otp|api_key|oauth|captcha|verification)/;
-const PLAIN_NAME = /^[a-z_][a-z0-9_]*$/;
+const AUTH_TABLE = /(session|token|password|secret|credential|otp|api_key|oauth|captcha|verification|webauthn|mfa|two_factor|refresh)/;
 
 export class DraftError extends Error {
   override name = 'DraftError';
 }
 
-export function planDraft(catalog: Catalog, userTable: string): DraftPlan {
-  if (!catalog.tables.has(userTable)) throw new DraftError(`no table named ${JSON.stringify(userTable)} in the current schema`);
-  if (!PLAIN_NAME.test(userTable)) throw new DraftError(`${JSON.stringify(userTable)} is not a plain lower-case SQL name, which a definition can name`);
-  const key = catalog.primaryKeys.get(userTable);
-  if (key?.length !== 1) throw new DraftError(`${userTable} has no one-column primary key: a request names a user by one column`);
-  const tables = [...catalog.tables.keys()].filter((t) => !EXPORTER_TABLE.test(t)).sort();
-  const unnamed = tables.filter((t) => !PLAIN_NAME.test(t));
-  const named = new Set(tables.filter((t) => PLAIN_NAME.test(t)));
-  // Single-column foreign keys between the application's tables, none to the table itself (a parent row, a reply).
-  const fks = catalog.foreignKeys.filter((f) => named.has(f.table) && named.has(f.refTable) && f.table !== f.refTable);
-  const plan: DraftPlan = { userTable, userKey: key[0]!, entities: [{ table: userTable, how: 'user', ownerColumns: [key[0]!], otherPaths: [] }], leftOut: new Map(), unnamed };
-  const covered = new Map<string, DraftEntity>([[userTable, plan.entities[0]!]]);
-  /** Membership tables: decided (their entity names them), not entities of their own. */
-  const membershipTables = new Set<string>();
-  const leaveOut = (table: string) => {
-    if (!AUTH_TABLE.test(table)) return false;
-    plan.leftOut.set(table, 'it looks like login data (sessions, tokens, password resets), not what the person did');
+/** A name's words: camelCase split, lower-case, underscores around (`_user_id_` for userId). */
+export const wordsOf = (name: string) => `_${name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().replace(/[^a-z0-9]+/g, '_')}_`;
+
+/**
+ * The user table and its key: `--user-key`, else its one-column primary key.
+ * The key must tell users apart: the primary key, or a unique column.
+ */
+export function draftUserTable(catalog: Catalog, ref: string, userKey?: string): { users: CatalogTable; key: string } {
+  const users = findTable(catalog, ref);
+  if (!users) throw new DraftError(`no table named ${JSON.stringify(ref)} (name it as schema.table where it is not on the search path: ${catalog.searchPath.join(', ')})`);
+  if (users.kind !== 'table' && users.kind !== 'partitioned') throw new DraftError(`${ref} is a ${users.kind}, not a table`);
+  const unique = [...(users.primaryKey.length === 1 ? [users.primaryKey[0]!] : []), ...users.uniqueColumns];
+  if (userKey !== undefined) {
+    if (!users.columns.has(userKey)) throw new DraftError(`--user-key: ${ref} has no column ${JSON.stringify(userKey)}`);
+    if (!unique.includes(userKey)) throw new DraftError(`--user-key: ${ref}.${userKey} is not unique (a primary key, or a unique constraint or index on it alone): two users could share an id${unique.length ? `; these are: ${unique.join(', ')}` : ''}`);
+    return { users, key: userKey };
+  }
+  if (users.primaryKey.length === 1) return { users, key: users.primaryKey[0]! };
+  const hint = users.uniqueColumns.length > 0 ? `; name one with --user-key (unique: ${users.uniqueColumns.join(', ')})` : '; add one, or a unique column, and name it with --user-key';
+  throw new DraftError(`${ref} has no one-column primary key: a request names a user by one column${hint}`);
+}
+
+/** The tables a draft may export: ordinary and partitioned tables (never a view, a foreign table, a partition), but the exporter's own. */
+export function draftTables(catalog: Catalog): CatalogTable[] {
+  return [...catalog.tables.values()].filter((t) => (t.kind === 'table' || t.kind === 'partitioned') && !EXPORTER_TABLE.test(t.name));
+}
+
+export function planDraft(catalog: Catalog, ref: string, options: { userKey?: string; userIds?: UserIdMatches } = {}): DraftPlan {
+  const { users, key } = draftUserTable(catalog, ref, options.userKey);
+  const tables = draftTables(catalog);
+  const candidates = new Set(tables.map((t) => t.key));
+  const names = entityNames(tables);
+  // Foreign keys between the application's tables, none to the table itself (a parent row, a reply).
+  const fks = catalog.foreignKeys.filter((f) => candidates.has(f.table) && candidates.has(f.refTable) && f.table !== f.refTable);
+  const userEntity: DraftEntity = { table: users, name: names.get(users.key)!, how: 'user', ownerColumns: [key], otherPaths: [] };
+  const plan: DraftPlan = { userTable: users, userKey: key, entities: [userEntity], leftOut: new Map(), unplaced: [] };
+  const covered = new Map<string, DraftEntity>([[users.key, userEntity]]);
+  const leaveOut = (table: CatalogTable) => {
+    if (!AUTH_TABLE.test(wordsOf(table.name))) return false;
+    plan.leftOut.set(table.key, { table, why: 'it looks like login data (sessions, tokens, password resets), not what the person did' });
     return true;
   };
+  const entity = (table: CatalogTable, how: DraftEntity['how'], more: Partial<DraftEntity> = {}): DraftEntity => {
+    const e: DraftEntity = { table, name: names.get(table.key)!, how, ownerColumns: [], otherPaths: [], ...more };
+    plan.entities.push(e);
+    covered.set(table.key, e);
+    return e;
+  };
+  const userColumns = (table: CatalogTable) => userColumnsOf(table, fks, users, key);
 
-  const { memberships, deferred } = addOwners(plan, covered, fks, named, catalog, leaveOut);
-  for (const [of, tablesOf] of [...memberships].sort(([a], [b]) => a.localeCompare(b))) {
-    const [first, ...rest] = tablesOf;
-    let entity = covered.get(of);
-    if (!entity && !leaveOut(of)) {
-      entity = { table: of, how: 'members', ownerColumns: [], otherPaths: [] };
-      plan.entities.push(entity);
-      covered.set(of, entity);
-    }
-    if (!entity || entity.how === 'user') {
-      // Memberships of a table left out, or of the user table itself (a follower of a person): the user's rows of that table, as an owner.
-      for (const m of tablesOf) addOwner(plan, covered, m.table, [m.userColumn]);
+  // The tables with columns naming the user: each the user's rows, or a membership of another table.
+  const memberships = new Map<string, { table: CatalogTable; column: string; userColumn: string }[]>();
+  const deferred: { table: CatalogTable; columns: UserColumn[] }[] = [];
+  for (const table of tables) {
+    if (table.key === users.key) continue;
+    const toUser = userColumns(table);
+    if (toUser.length === 0 || leaveOut(table)) continue;
+    const membership = membershipOf(table, toUser, fks, users.key);
+    if (membership) {
+      memberships.set(membership.of.key, [...(memberships.get(membership.of.key) ?? []), { table, column: membership.column, userColumn: membership.userColumn }]);
       continue;
     }
-    entity.members = first;
-    membershipTables.add(first!.table);
-    // One membership table per entity: any other is the user's rows of that table.
-    for (const m of rest) addOwner(plan, covered, m.table, [m.userColumn]);
+    if (toUser.every((c) => TARGET.test(wordsOf(c.column))) && fks.some((f) => f.table === table.key && f.refTable !== users.key)) {
+      deferred.push({ table, columns: toUser });
+      continue;
+    }
+    if (toUser.every((c) => TARGET.test(wordsOf(c.column)))) {
+      // Its only user columns name who acted on it (who last modified it, who resolved it), not whose it is.
+      plan.leftOut.set(table.key, { table, why: `its only user column${toUser.length > 1 ? 's name' : ' names'} who acted on a row (${toUser.map((c) => c.column).join(', ')}), not whose it is` });
+      continue;
+    }
+    const owners = ownerColumnsOf(table, toUser);
+    entity(table, 'owner', { ownerColumns: owners.map((c) => c.column), ...declaredOf(owners), alsoUser: toUser.map((c) => c.column).filter((c) => !owners.some((o) => o.column === c)) });
   }
-  addThrough(plan, covered, fks, new Set([...named].filter((t) => !membershipTables.has(t))), catalog, leaveOut);
+  const membershipTables = new Set<string>();
+  for (const [of, list] of [...memberships].sort(([a], [b]) => a.localeCompare(b))) {
+    const [first, ...rest] = list;
+    const target = catalog.tables.get(of)!;
+    let e = covered.get(of);
+    if (!e && !leaveOut(target)) e = entity(target, 'members');
+    if (!e || e.how === 'user') {
+      // Memberships of a table left out, or of the user table itself (a follower of a person): the user's rows of that table, as an owner.
+      for (const m of list) if (!covered.has(m.table.key)) entity(m.table, 'owner', { ownerColumns: [m.userColumn] });
+      continue;
+    }
+    e.members = first;
+    membershipTables.add(first!.table.key);
+    // One membership table per entity: any other is the user's rows of that table.
+    for (const m of rest) if (!covered.has(m.table.key)) entity(m.table, 'owner', { ownerColumns: [m.userColumn] });
+  }
+  const placeable = tables.filter((t) => !membershipTables.has(t.key));
+  chooseParents(plan, covered, placeable, fks, leaveOut, entity);
   // A row that names a user only as the one it is about (its reviewing admin, its moderator) is its maker's, reached
   // through another entity; reached no other way, it is that user's after all, and either way the choice is said.
-  for (const { table, toUser } of deferred) {
-    const entity = covered.get(table);
-    if (entity) entity.alsoUser = toUser.map((f) => f.column);
-    else if (!plan.leftOut.has(table)) addOwner(plan, covered, table, ownerColumnsOf(table, toUser, catalog));
+  for (const { table, columns } of deferred) {
+    const e = covered.get(table.key);
+    if (e) e.alsoUser = columns.map((c) => c.column);
+    else if (!plan.leftOut.has(table.key)) {
+      const owners = ownerColumnsOf(table, columns);
+      entity(table, 'owner', { ownerColumns: owners.map((c) => c.column), ...declaredOf(owners) });
+    }
   }
-  for (const entity of plan.entities) entity.otherPaths.push(...otherPaths(entity, covered, fks, userTable));
+  // Last, what no foreign key places: a table whose columns say, by their names or values, that they hold who made the row
+  // (declared, with a TODO); then what hangs off those by foreign keys.
+  let declared = false;
+  for (const table of placeable) {
+    if (covered.has(table.key) || plan.leftOut.has(table.key) || table.key === users.key) continue;
+    const inferred = inferredUserColumnsOf(table, fks, users, key, options.userIds);
+    if (inferred.length === 0 || leaveOut(table)) continue;
+    const owners = ownerColumnsOf(table, inferred);
+    entity(table, 'owner', { ownerColumns: owners.map((c) => c.column), ...declaredOf(owners), alsoUser: inferred.map((c) => c.column).filter((c) => !owners.some((o) => o.column === c)) });
+    declared = true;
+  }
+  if (declared) chooseParents(plan, covered, placeable, fks, leaveOut, entity);
+  otherPathsOfOwners(plan, covered, fks);
+  plan.unplaced = unplacedTables(plan, tables, covered, membershipTables, users, options.userIds);
   return plan;
 }
 
-/** The two columns of a message: who sent it and who it was sent to, each of whom may see it. */
-const SENDER = /(^|_)(sender|from|creator|author)(_|$)/;
-const RECIPIENT = /(^|_)(recipient|receiver|to)(_|$)/;
+/** A column that names the user: by a foreign key to the user key, or (`declared`) by its name and type, or its values. */
+export interface UserColumn {
+  column: string;
+  /** Why it is taken to name a user though no foreign key says so; undefined where one does. */
+  declared?: string;
+}
+
+/** Names of columns that hold who made or owns a row: user_id, owner_id, author_id, sender, creator_id, created_by, userId, … */
+const USER_WORDS = /_(user|owner|author|creator|sender|uploader|poster|requester)(_id)?_$|_(created|owned|uploaded|authored|posted)_by(_id)?_$/;
 /** Columns that name the person a row is about or acted on, rather than the one who made it (a recipient is not one: a message or a mention is for them). */
-const TARGET = /(^|_)(target|other|reported|about|subject|reviewer|reviewed|admin|moderator|mod|invited|invitee|referred|blocked|followed|assignee|approver|approved)(_|$)/;
+export const TARGET = /_(target|other|reported|about|subject|reviewer|reviewed|admin|moderator|mod|invited|invitee|referred|blocked|followed|assignee|assigned|approver|approved|banned|muted|kicked|resolved|updated|modified|edited|deleted|closed|handled|last)_/;
+
+/** A table's columns with a foreign key to the user key: the user's rows, by what the database itself says. */
+export function userColumnsOf(table: CatalogTable, fks: readonly ForeignKey[], users: CatalogTable, key: string): UserColumn[] {
+  return fks.filter((f) => f.table === table.key && f.refTable === users.key && f.columns.length === 1 && f.refColumns[0] === key).map((f) => ({ column: f.columns[0]! }));
+}
+
+/**
+ * Where no foreign key says so (an application that declares none, a column
+ * holding users of other servers): a table's columns whose name says it holds
+ * who made or owns the row (user_id, author_id, sender, created_by, userId, …)
+ * and whose type can hold the user key, or whose sampled values are existing
+ * users' ids (a text key). Each is declared, with a TODO; only for a table
+ * that no foreign key already places, and never a column with a foreign key
+ * of its own (it names that table's rows). A column naming the one a row is
+ * about (a target, a moderator) is not one.
+ */
+export function inferredUserColumnsOf(table: CatalogTable, fks: readonly ForeignKey[], users: CatalogTable, key: string, userIds?: UserIdMatches): UserColumn[] {
+  if (fks.some((f) => f.table === table.key && f.refTable === users.key)) return [];
+  const keyColumn = users.columns.get(key)!;
+  const singular = wordsOf(users.name).replace(/s_$/, '_').slice(1, -1);
+  const referencing = new Set(fks.filter((f) => f.table === table.key).flatMap((f) => f.columns));
+  const found: UserColumn[] = [];
+  for (const [column, live] of table.columns) {
+    if (referencing.has(column)) continue;
+    const w = wordsOf(column);
+    if (TARGET.test(w)) continue;
+    const named = USER_WORDS.test(w) || w === `_${singular}_id_`;
+    const match = userIds?.get(table.key)?.get(column);
+    const byValues = match !== undefined && match.of >= 3 && match.users * 2 >= match.of;
+    if (!comparableTypes(live, keyColumn) || (!named && !byValues)) continue;
+    const why = named
+      ? `its name says it holds the id of the ${users.name} row of who made or owns it; no foreign key says so`
+      : `${match!.users} of ${match!.of} sampled values were ${users.name} ids; no foreign key says so`;
+    found.push({ column, declared: why });
+  }
+  return found;
+}
+
+function declaredOf(owners: UserColumn[]): { ownerDeclared?: string } {
+  const why = owners.find((o) => o.declared)?.declared;
+  return why ? { ownerDeclared: why } : {};
+}
+
+/** The two columns of a message: who sent it and who it was sent to, each of whom may see it. */
+const SENDER = /_(sender|from|creator|author)_/;
+const RECIPIENT = /_(recipient|receiver|to)_/;
 
 /**
  * Which of a table's columns that name a user make a row the user's. One:
@@ -110,50 +243,13 @@ const TARGET = /(^|_)(target|other|reported|about|subject|reviewer|reviewed|admi
  * leak, the one who made the row (the first column that does not name a
  * target, in the table's order); the others are said as a TODO.
  */
-function ownerColumnsOf(table: string, toUser: ForeignKey[], catalog: Catalog): string[] {
-  const order = [...catalog.tables.get(table)!.keys()];
-  const columns = toUser.map((f) => f.column).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+function ownerColumnsOf(table: CatalogTable, toUser: UserColumn[]): UserColumn[] {
+  const order = [...table.columns.keys()];
+  const columns = [...toUser].sort((a, b) => order.indexOf(a.column) - order.indexOf(b.column));
   if (columns.length === 1) return columns;
-  const [a, b] = columns;
+  const [a, b] = columns.map((c) => wordsOf(c.column));
   if (columns.length === 2 && ((SENDER.test(a!) && RECIPIENT.test(b!)) || (SENDER.test(b!) && RECIPIENT.test(a!)))) return columns;
-  return [columns.find((c) => !TARGET.test(c)) ?? columns[0]!];
-}
-
-/**
- * The tables with a column naming the user: each the user's rows (owner), or
- * a membership of another table; deferred, a table whose every such column
- * names the one a row is about (an application's reviewing admin), which is
- * its maker's through another entity where one reaches it.
- */
-function addOwners(plan: DraftPlan, covered: Map<string, DraftEntity>, fks: ForeignKey[], named: Set<string>, catalog: Catalog, leaveOut: (table: string) => boolean) {
-  const memberships = new Map<string, { table: string; column: string; userColumn: string }[]>();
-  const deferred: { table: string; toUser: ForeignKey[] }[] = [];
-  for (const table of named) {
-    if (table === plan.userTable) continue;
-    const toUser = fks.filter((f) => f.table === table && f.refTable === plan.userTable);
-    if (toUser.length === 0 || leaveOut(table)) continue;
-    const membership = membershipOf(table, toUser, fks, catalog, plan.userTable);
-    if (membership) {
-      memberships.set(membership.of, [...(memberships.get(membership.of) ?? []), { table, column: membership.column, userColumn: membership.userColumn }]);
-      continue;
-    }
-    if (toUser.every((f) => TARGET.test(f.column)) && fks.some((f) => f.table === table && f.refTable !== plan.userTable)) {
-      deferred.push({ table, toUser });
-      continue;
-    }
-    const owners = ownerColumnsOf(table, toUser, catalog);
-    const entity: DraftEntity = { table, how: 'owner', ownerColumns: owners, alsoUser: toUser.map((f) => f.column).filter((c) => !owners.includes(c)), otherPaths: [] };
-    plan.entities.push(entity);
-    covered.set(table, entity);
-  }
-  return { memberships, deferred };
-}
-
-function addOwner(plan: DraftPlan, covered: Map<string, DraftEntity>, table: string, ownerColumns: string[]): void {
-  if (covered.has(table)) return;
-  const entity: DraftEntity = { table, how: 'owner', ownerColumns, otherPaths: [] };
-  plan.entities.push(entity);
-  covered.set(table, entity);
+  return [columns.find((c) => !TARGET.test(wordsOf(c.column))) ?? columns[0]!];
 }
 
 /** Names of tables whose rows make a person part of something (a project's members, a list's subscribers, a community's followers). */
@@ -168,112 +264,78 @@ const MEMBERSHIP_NAME = /(member|participant|collaborator|subscriber|follower|en
  * block) is the user's own rows instead: the rows it points at are other
  * people's.
  */
-function membershipOf(table: string, toUser: ForeignKey[], fks: ForeignKey[], catalog: Catalog, userTable: string) {
-  const key = catalog.primaryKeys.get(table);
-  if (key?.length !== 2 || toUser.length !== 1 || !MEMBERSHIP_NAME.test(table)) return undefined;
+function membershipOf(table: CatalogTable, toUser: UserColumn[], fks: readonly ForeignKey[], userTable: string) {
+  const key = table.primaryKey;
+  if (key.length !== 2 || toUser.length !== 1 || toUser[0]!.declared || !MEMBERSHIP_NAME.test(table.name.toLowerCase())) return undefined;
   const userColumn = toUser[0]!.column;
   const other = key.find((c) => c !== userColumn);
-  const fk = fks.find((f) => f.table === table && f.column === other && f.refTable !== userTable);
-  if (!key.includes(userColumn) || !fk || !catalog.primaryKeys.get(fk.refTable)) return undefined;
-  return { of: fk.refTable, column: fk.column, userColumn };
+  const fk = fks.find((f) => f.table === table.key && f.columns.length === 1 && f.columns[0] === other && f.refTable !== userTable);
+  if (!key.includes(userColumn) || !fk) return undefined;
+  return { of: { key: fk.refTable }, column: fk.columns[0]!, userColumn };
 }
 
 /**
- * Every table that references an exported one, breadth first: the rows of
- * a user's project, then the rows of those. A table with several such
- * columns goes through the first (a NOT NULL one first); the others are
- * said as a TODO.
+ * Each table's name in the definition: its own, made plain and lower-case
+ * (`"User"` is user, `"OrderItem"` order_item), with its schema before it
+ * where two tables would share one (public.users and auth.users).
  */
-function addThrough(plan: DraftPlan, covered: Map<string, DraftEntity>, fks: ForeignKey[], named: Set<string>, catalog: Catalog, leaveOut: (table: string) => boolean): void {
-  for (let i = 0; i < plan.entities.length; i++) {
-    const parent = plan.entities[i]!;
-    if (parent.table === plan.userTable) continue;
-    const children = fks.filter((f) => f.refTable === parent.table && named.has(f.table) && !covered.has(f.table) && !plan.leftOut.has(f.table));
-    for (const fk of children.sort((a, b) => notNullFirst(catalog, a, b) || a.table.localeCompare(b.table))) {
-      if (covered.has(fk.table) || plan.leftOut.has(fk.table) || leaveOut(fk.table)) continue;
-      // The side that cannot leak: what hangs off a row the user shares with others (a project they are a member of,
-      // a mailing list) is those others' as much as theirs; a table of people reached this way is other people.
-      if (parent.members) {
-        plan.leftOut.set(fk.table, `it references ${parent.table}, whose rows the user shares with other people (${parent.members.table}): its rows are theirs too`);
-        continue;
-      }
-      if (looksLikePeople(catalog, fk.table)) {
-        plan.leftOut.set(fk.table, 'it looks like a table of people (an email, password or user name column): other people');
-        continue;
-      }
-      const entity: DraftEntity = { table: fk.table, how: 'through', ownerColumns: [], through: { entity: parent.table, column: fk.column }, otherPaths: [] };
-      plan.entities.push(entity);
-      covered.set(fk.table, entity);
-    }
+function entityNames(tables: readonly CatalogTable[]): Map<string, string> {
+  const plain = (text: string) => {
+    const words = wordsOf(text).slice(1, -1).replace(/^_+|_+$/g, '') || 'table';
+    return /^[a-z_]/.test(words) ? words : `t_${words}`;
+  };
+  const names = new Map<string, string>();
+  const taken = new Map<string, number>();
+  for (const t of tables) taken.set(plain(t.name), (taken.get(plain(t.name)) ?? 0) + 1);
+  const used = new Set<string>();
+  for (const t of tables) {
+    let name = taken.get(plain(t.name))! > 1 ? `${plain(t.schema)}_${plain(t.name)}` : plain(t.name);
+    for (let n = 2; used.has(name); n++) name = `${name}_${n}`;
+    used.add(name);
+    names.set(t.key, name);
   }
-}
-
-function looksLikePeople(catalog: Catalog, table: string): boolean {
-  return [...catalog.tables.get(table)!.keys()].some((c) => /^(email|email_address|username|user_name|password\w*)$/.test(c));
-}
-
-function notNullFirst(catalog: Catalog, a: ForeignKey, b: ForeignKey): number {
-  const nullable = (f: ForeignKey) => (catalog.tables.get(f.table)?.get(f.column)?.nullable ? 1 : 0);
-  return nullable(a) - nullable(b);
-}
-
-/** The other exported tables a table's foreign keys reach, each a path its rows could have been the user's by instead. */
-function otherPaths(entity: DraftEntity, covered: Map<string, DraftEntity>, fks: ForeignKey[], userTable: string): string[] {
-  if (entity.how === 'user') return [];
-  const used = new Set<string>(entity.ownerColumns);
-  if (entity.through) used.add(entity.through.column);
-  return fks
-    .filter((f) => f.table === entity.table && !used.has(f.column) && covered.has(f.refTable) && f.refTable !== userTable)
-    .map((f) => `${f.column} (${f.refTable})`);
-}
-
-/** How a column of an exported table is drafted. */
-export type ColumnDraft =
-  | { as: 'export'; guessed: boolean; description: string; notSecret?: string }
-  | { as: 'omit'; reason: string; todo: boolean }
-  | { as: 'file'; role: 'key' | 'url'; exported: boolean; description: string };
-
-/** Names of columns that hold where a file is stored (an object key, a storage path). */
-const FILE_KEY = /(^|_)(object|storage|file|s3|blob|upload|attachment|media|image|pictrs)_?(key|path|alias)$/;
-/** Names of text columns that may hold a file's URL (an avatar, an attachment). */
-const FILE_URL = /(^|_)(url|uri|avatar|banner|icon|image|photo|picture|thumbnail|thumb|attachment)$/;
-
-/** Whether a column is exported (described by its comment, or a guess from its name), omitted (secret, or of a type not exported yet) or a file's key or URL. */
-export function draftColumn(catalog: Catalog, table: string, column: string, role: string | undefined): ColumnDraft {
-  const live = catalog.tables.get(table)!.get(column)!;
-  const text = live.type === 'text' || live.type === 'character varying';
-  if (text && FILE_KEY.test(column)) return { as: 'file', role: 'key', exported: false, description: 'where the application stores a file' };
-  const notSecret = SECRET_LOOKING.test(column) ? notSecretBecause(column, live.type) : undefined;
-  if (SECRET_LOOKING.test(column) && notSecret === undefined) return { as: 'omit', reason: 'looks secret (its name)', todo: false };
-  if (!kindOfType(live.type)) return { as: 'omit', reason: `its type (${live.sqlType}) cannot be exported yet`, todo: true };
-  const description = live.comment?.trim() ? live.comment.trim().replace(/\s+/g, ' ') : guessDescription(column, live.type, role);
-  if (text && FILE_URL.test(column)) return { as: 'file', role: 'url', exported: true, description };
-  return { as: 'export', guessed: !live.comment?.trim() && role === undefined, description, ...(notSecret ? { notSecret } : {}) };
-}
-
-/** Whether a column whose name looks secret may be exported all the same. */
-export function isDraftSecret(column: string, type: string): boolean {
-  return SECRET_LOOKING.test(column) && notSecretBecause(column, type) === undefined;
+  return names;
 }
 
 /**
- * Why a name that looks secret is not one, where that is sure: a yes-or-no
- * flag (totp_2fa_enabled, private_messages_enabled, has_password) is not
- * the secret it names, and a public key is published by design. Not so
- * sure, and omitted: everything else (totp_2fa_secret, private_key,
- * password_encrypted, a token, even one that is a primary key).
+ * The tables the draft left undecided that look like they hold someone's
+ * rows: a column that names a user (by name or values) it could not use, or
+ * one named like the key of an exported table, with no foreign key. Each is
+ * listed with a TODO: declare the relation, or leave the table out.
  */
-function notSecretBecause(column: string, type: string): string | undefined {
-  if (type === 'boolean') return 'a yes-or-no setting, not the secret it names';
-  if (/(^|_)public_?key($|_)/.test(column) && !/(private|secret|password|token|salt|hash)/.test(column)) return 'a public key, published by design';
-  return undefined;
-}
-
-/** A description from a column's name and type: a guess a person should read. */
-function guessDescription(column: string, type: string, role: string | undefined): string {
-  if (role) return role;
-  const words = column.replace(/_+/g, ' ').trim();
-  const sentence = words.charAt(0).toUpperCase() + words.slice(1);
-  const what = type === 'timestamp with time zone' ? 'a date and time' : type === 'boolean' ? 'yes or no' : type.includes('json') ? 'JSON' : undefined;
-  return what ? `${sentence} (${what}).` : `${sentence}.`;
+function unplacedTables(plan: DraftPlan, tables: readonly CatalogTable[], covered: Map<string, DraftEntity>, memberships: Set<string>, users: CatalogTable, userIds?: UserIdMatches): Unplaced[] {
+  const keyNames = new Map<string, DraftEntity>();
+  for (const e of covered.values()) {
+    // Its own key's name (room_id, event_id; not a bare id), and its name made singular with _id (events: event_id).
+    for (const column of [...(e.table.primaryKey.length === 1 ? [e.table.primaryKey[0]!] : []), ...e.table.uniqueColumns]) if (column !== 'id') keyNames.set(column, e);
+    keyNames.set(`${wordsOf(e.table.name).slice(1, -1).replace(/s$/, '')}_id`, e);
+  }
+  const unplaced: Unplaced[] = [];
+  for (const table of tables) {
+    if (covered.has(table.key) || memberships.has(table.key) || plan.leftOut.has(table.key)) continue;
+    const hints: string[] = [];
+    const columns = new Set(table.columns.keys());
+    const inPairs = new Set<string>();
+    for (const [column] of table.columns) {
+      if (inPairs.has(column)) continue;
+      const w = wordsOf(column).slice(1, -1);
+      // A polymorphic reference (Rails' record_type and record_id): it may point at any table's rows, users' among them.
+      const polymorphic = /^(.*)_?[Tt]ype$/.exec(column)?.[1]?.replace(/_$/, '');
+      if (polymorphic && (columns.has(`${polymorphic}_id`) || columns.has(`${polymorphic}Id`))) {
+        const id = columns.has(`${polymorphic}_id`) ? `${polymorphic}_id` : `${polymorphic}Id`;
+        inPairs.add(id);
+        hints.push(`${JSON.stringify(column)} and ${JSON.stringify(id)} may point at any table's rows (a polymorphic reference), ${users.name} among them`);
+        continue;
+      }
+      const match = userIds?.get(table.key)?.get(column);
+      if (match && match.of >= 3 && match.users > 0) hints.push(`${JSON.stringify(column)} holds ${users.name} ids (${match.users} of ${match.of} sampled values)`);
+      else if ((USER_WORDS.test(`_${w}_`) || TARGET.test(`_${w}_`) || RECIPIENT.test(`_${w}_`)) && /(_id|_by|^user|^sender|^recipient)$/.test(w)) hints.push(`${JSON.stringify(column)} is named like a user's id`);
+      else {
+        const e = keyNames.get(column) ?? keyNames.get(w);
+        if (e) hints.push(`${JSON.stringify(column)} is named like the key of ${e.name}`);
+      }
+    }
+    if (hints.length > 0) unplaced.push({ table, hints });
+  }
+  return unplaced;
 }

@@ -1,7 +1,10 @@
 import type { Db } from '../db/connect.ts';
 import { UsageError } from '../errors.ts';
 import type { ExportEntity, UserTable } from '../export/entities.ts';
-import { readCatalog } from './catalog.ts';
+import { type CatalogTable, findTable, readCatalog, refOf } from './catalog.ts';
+import { sampleTextValues } from './draft-samples.ts';
+import { secretLookingValues } from './secrets.ts';
+import { SETTINGS } from '../settings.ts';
 import { checkDefinition, definitionWarnings, userKeyColumn } from './check.ts';
 import type { Definition } from './definition.ts';
 import { loadDefinition } from './parse.ts';
@@ -37,21 +40,51 @@ export async function checkedDefinition(db: Db, file?: string): Promise<CheckedD
   const definition = loadDefinition(file);
   const catalog = await readCatalog(db);
   const problems = checkDefinition(definition, catalog);
+  if (problems.length === 0) problems.push(...(await secretValueProblems(db, definition, catalog)));
   if (problems.length > 0) throw new DriftError(problems);
   // checkDefinition made sure the user table and its key exist.
   const user = userTableOf(definition, catalog)!;
   const link = await userLink(db);
   if (!link || link.userTable !== user.table || link.userKey !== user.idColumn || link.keyType !== user.keyType) {
     const linked = link ? `${link.userTable}.${link.userKey} (${link.keyType})` : 'no user table';
-    throw new DriftError([`the exporter is linked to ${linked}, the definition names ${user.table}.${user.idColumn} (${user.keyType}): run exporter migrate`]);
+    throw new DriftError([`the exporter is linked to ${linked}, the definition names ${user.table}.${user.idColumn} (${user.keyType}): run exporter migrate (with ${SETTINGS.definition.env} naming this definition)`]);
   }
   return { definition, user, entities: resolveEntities(definition, catalog), warnings: definitionWarnings(definition, catalog) };
+}
+
+/**
+ * Exported text columns whose values look like credentials (password hashes,
+ * tokens, long random strings: secrets.ts), from a sample of each table's
+ * first rows, unless the definition says why they are not secret. A
+ * definition written by hand that exports a password hash under an innocent
+ * name fails here. No value is ever part of a message.
+ */
+async function secretValueProblems(db: Db, definition: Definition, catalog: Catalog): Promise<string[]> {
+  const exported = new Map<string, { table: CatalogTable; columns: Map<string, { line: number; entity: string }> }>();
+  for (const e of definition.entities) {
+    const table = findTable(catalog, e.table)!;
+    const entry = exported.get(table.key) ?? { table, columns: new Map() };
+    for (const c of e.columns) if (c.export !== undefined && c.derived === undefined && !c.notSecret) entry.columns.set(c.name, { line: c.line, entity: e.table });
+    exported.set(table.key, entry);
+  }
+  const samples = await sampleTextValues(db, [...exported.values()].map((x) => x.table), (table) => [...exported.get(table.key)!.columns.keys()]);
+  const problems: string[] = [];
+  for (const { table, columns } of exported.values()) {
+    for (const [column, { line, entity }] of columns) {
+      const values = samples.get(table.key)?.get(column);
+      if (values && secretLookingValues(values)) {
+        problems.push(`${entity}.${column}: its values look like password hashes or tokens, and it is exported; omit it, or say why it is not secret (not_secret: …) (${definition.file}:${line})`);
+      }
+    }
+  }
+  return problems;
 }
 
 /** The definition's user table as the live database has it (its key and the key's type), or undefined when the table or its key is missing. */
 export function userTableOf(definition: Definition, catalog: Catalog): UserTable | undefined {
   const idColumn = userKeyColumn(definition, catalog);
-  const key = idColumn === undefined ? undefined : catalog.tables.get(definition.userTable)?.get(idColumn);
-  if (!key || idColumn === undefined) return undefined;
-  return { table: definition.userTable, idColumn, keyType: key.sqlType, emailColumn: definition.userEmail, nameColumn: definition.userName };
+  const users = findTable(catalog, definition.userTable);
+  const key = idColumn === undefined ? undefined : users?.columns.get(idColumn);
+  if (!key || !users || idColumn === undefined) return undefined;
+  return { table: users.key, ref: refOf(catalog, users), idColumn, keyType: key.sqlType, emailColumn: definition.userEmail, nameColumn: definition.userName };
 }

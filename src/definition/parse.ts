@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
 import { ProblemsError } from '../errors.ts';
+import { parseTableRef } from '../model/identifiers.ts';
 import { type ColumnRule, type Definition, type EntityRule, type FileRule, type FileSourceRule, type MembersRule, PLACEHOLDER, type Processing, PROCESSING_FIELDS } from './definition.ts';
 
 /** Every problem of a definition file, each as `file:line: what is wrong`: one on the line, several one per line. */
@@ -25,7 +26,10 @@ export function loadDefinition(file: string = DEFAULT_DEFINITION): Definition {
   return parseDefinition(text, file);
 }
 
+/** A name the exporter makes and the archive's files carry (an entity, a file column, a file source): plain and lower-case. */
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+/** PostgreSQL keeps at most 63 bytes of a name. */
+const MAX_NAME_BYTES = 63;
 
 /**
  * Parses a definition (YAML, with the `yaml` library) and checks its shape:
@@ -42,12 +46,12 @@ export function parseDefinition(text: string, file: string): Definition {
 
   const top = Object.fromEntries(r.entries(doc.contents, 'the file', ['version', 'user_table', 'user_key', 'user_email', 'user_name', 'entities', 'left_out', 'file_sources', 'compliance', ...PROCESSING_FIELDS.map((f) => f.yaml)]).map(([k, v, key]) => [k, { v, key }]));
   if (!top.version || !isScalar(top.version.v) || top.version.v.value !== 1) r.problem(top.version?.v ?? doc.contents, 'version', 'must be 1');
-  const userTable = top.user_table ? r.name(top.user_table.v, 'user_table') : (r.problem(doc.contents, 'user_table', 'is required'), '');
-  const userColumn = (key: 'user_key' | 'user_email' | 'user_name') => (top[key] ? r.name(top[key].v, key) : undefined);
+  const userTable = top.user_table ? r.table(top.user_table.v, 'user_table') : (r.problem(doc.contents, 'user_table', 'is required'), '');
+  const userColumn = (key: 'user_key' | 'user_email' | 'user_name') => (top[key] ? r.column(top[key].v, key) : undefined);
   const [userKey, userEmail, userName] = [userColumn('user_key'), userColumn('user_email'), userColumn('user_name')];
   const leftOut: Record<string, string> = {};
-  for (const [table, reason] of top.left_out ? r.entries(top.left_out.v, 'left_out') : []) {
-    if (!IDENTIFIER.test(table)) r.problem(reason, `left_out.${table}`, 'must be a plain lower-case SQL name');
+  for (const [table, reason, key] of top.left_out ? r.entries(top.left_out.v, 'left_out') : []) {
+    if (!parseTableRef(table)) r.problem(key, `left_out.${table}`, TABLE_REF_HELP);
     leftOut[table] = r.text(reason, `left_out.${table} (why it is left out)`);
   }
   const fileSources = parseFileSources(r, top.file_sources?.v);
@@ -75,6 +79,12 @@ export function parseDefinition(text: string, file: string): Definition {
   }
   if (r.problems.length > 0) throw new DefinitionError(r.problems);
   return { file, userTable, userKey, userEmail, userName, entities, fileSources, leftOut, processing, ...(compliance ? { compliance } : {}) };
+}
+
+const TABLE_REF_HELP = 'must name a table: name, or schema.name (a part holding a dot or a double quote in double quotes, "" for a quote)';
+
+function isColumnName(name: string): boolean {
+  return name !== '' && Buffer.byteLength(name, 'utf8') <= MAX_NAME_BYTES && !/[\u0000-\u001f\u007f]/.test(name);
 }
 
 /** Reads YAML nodes of one file, collecting every problem as `file:line: where: what`. */
@@ -120,18 +130,33 @@ class YamlReader {
     return '';
   }
 
+  /** A name the exporter makes (an entity, a file source): plain and lower-case, for it names files and settings. */
   name(node: Node | undefined, where: string): string {
     const value = this.text(node, where);
-    if (value && !IDENTIFIER.test(value)) this.problem(node, where, `must be a plain lower-case SQL name, got ${JSON.stringify(value)}`);
+    if (value && !IDENTIFIER.test(value)) this.problem(node, where, `must be a plain lower-case name, got ${JSON.stringify(value)}`);
     return value;
   }
 
-  names(node: Node | undefined, where: string): string[] {
+  /** A column of the application's, as the catalog spells it: any PostgreSQL name (quoted camelCase, spaces, Unicode). */
+  column(node: Node | undefined, where: string): string {
+    const value = isScalar(node) && typeof node.value === 'string' ? node.value : (this.text(node, where), '');
+    if (value !== '' && !isColumnName(value)) this.problem(node, where, `is not a PostgreSQL column name (1 to ${MAX_NAME_BYTES} bytes, no control character), got ${JSON.stringify(value)}`);
+    return value;
+  }
+
+  columns(node: Node | undefined, where: string): string[] {
     if (!isSeq(node) || node.items.length === 0) {
       this.problem(node, where, 'must be a non-empty list of column names');
       return [];
     }
-    return node.items.map((item, i) => this.name(item as Node, `${where}[${i}]`));
+    return node.items.map((item, i) => this.column(item as Node, `${where}[${i}]`));
+  }
+
+  /** A table of the application's: `name` or `schema.name` (identifiers.ts). */
+  table(node: Node | undefined, where: string): string {
+    const value = this.text(node, where);
+    if (value && !parseTableRef(value)) this.problem(node, where, `${TABLE_REF_HELP}, got ${JSON.stringify(value)}`);
+    return value;
   }
 }
 
@@ -189,34 +214,40 @@ function parseEntity(r: YamlReader, entityName: string, body: Node, key: Node, f
   const entity: EntityRule = {
     name: entityName,
     line: r.lineOf(key),
-    table: fields.table ? r.name(fields.table, `${at}.table`) : entityName,
+    table: fields.table ? r.table(fields.table, `${at}.table`) : entityName,
     description: r.text(fields.description, `${at}.description`),
-    orderBy: r.names(fields.order_by, `${at}.order_by`),
+    orderBy: r.columns(fields.order_by, `${at}.order_by`),
     columns: [],
     files: [],
     processing: parseProcessing(r, at, (key) => fields[key]),
   };
   if (fields.owner) {
-    const owner = Object.fromEntries(r.entries(fields.owner, `${at}.owner`, ['column', 'columns']));
-    const columns = owner.columns ? r.names(owner.columns, `${at}.owner.columns`) : owner.column ? [r.name(owner.column, `${at}.owner.column`)] : [];
+    const owner = Object.fromEntries(r.entries(fields.owner, `${at}.owner`, ['column', 'columns', 'declared']));
+    const columns = owner.columns ? r.columns(owner.columns, `${at}.owner.columns`) : owner.column ? [r.column(owner.column, `${at}.owner.column`)] : [];
     if ((owner.column === undefined) === (owner.columns === undefined)) r.problem(fields.owner, `${at}.owner`, 'needs either "column" or "columns"');
-    entity.owner = { columns };
+    entity.owner = { columns, ...declared(r, owner.declared, `${at}.owner.declared`) };
   }
   if (fields.members) {
-    const m = Object.fromEntries(r.entries(fields.members, `${at}.members`, ['table', 'column', 'user_column', 'omit']));
+    const m = Object.fromEntries(r.entries(fields.members, `${at}.members`, ['table', 'column', 'user_column', 'references', 'declared', 'omit']));
     const omit: Record<string, string> = {};
     for (const [column, reason] of m.omit ? r.entries(m.omit, `${at}.members.omit`) : []) omit[column] = r.text(reason, `${at}.members.omit.${column}`);
     const members: MembersRule = {
-      table: r.name(m.table, `${at}.members.table`),
-      column: r.name(m.column, `${at}.members.column`),
-      userColumn: r.name(m.user_column, `${at}.members.user_column`),
+      table: r.table(m.table, `${at}.members.table`),
+      column: r.column(m.column, `${at}.members.column`),
+      userColumn: r.column(m.user_column, `${at}.members.user_column`),
       omit,
+      ...(m.references ? { references: r.column(m.references, `${at}.members.references`) } : {}),
+      ...declared(r, m.declared, `${at}.members.declared`),
     };
     entity.members = members;
   }
   if (fields.through) {
-    const t = Object.fromEntries(r.entries(fields.through, `${at}.through`, ['entity', 'column']));
-    entity.through = { entity: r.name(t.entity, `${at}.through.entity`), column: r.name(t.column, `${at}.through.column`) };
+    const t = Object.fromEntries(r.entries(fields.through, `${at}.through`, ['entity', 'column', 'columns', 'references', 'declared']));
+    const columns = t.columns ? r.columns(t.columns, `${at}.through.columns`) : t.column ? [r.column(t.column, `${at}.through.column`)] : [];
+    if ((t.column === undefined) === (t.columns === undefined)) r.problem(fields.through, `${at}.through`, 'needs either "column" or "columns" (several, for a composite key)');
+    const references = t.references ? (isSeq(t.references) ? r.columns(t.references, `${at}.through.references`) : [r.column(t.references, `${at}.through.references`)]) : undefined;
+    if (references && references.length !== columns.length) r.problem(t.references, `${at}.through.references`, `names ${references.length} column(s) for ${columns.length}`);
+    entity.through = { entity: r.name(t.entity, `${at}.through.entity`), columns, ...(references ? { references } : {}), ...declared(r, t.declared, `${at}.through.declared`) };
   }
   if (!entity.owner && !entity.members && !entity.through) r.problem(key, at, 'says nowhere how its rows belong to the user (owner, members or through)');
   if (entity.through && (entity.owner || entity.members)) r.problem(key, at, '"through" cannot be combined with "owner" or "members"');
@@ -224,10 +255,23 @@ function parseEntity(r: YamlReader, entityName: string, body: Node, key: Node, f
   entity.columns = parseColumns(r, at, key, fields.columns, entity);
   entity.files = parseFiles(r, at, entityName, fields.files, entity.columns, fileSources);
   if (fields.label) {
-    entity.label = r.name(fields.label, `${at}.label`);
+    entity.label = r.column(fields.label, `${at}.label`);
     if (!entity.columns.some((c) => c.name === entity.label && c.export !== undefined)) r.problem(fields.label, `${at}.label`, `must name one of its exported columns, not "${entity.label}"`);
   }
   return entity;
+}
+
+/**
+ * `declared: "why"` on a relation no foreign key states (the application
+ * declares none, or cannot: a text column naming users of other servers):
+ * check verifies the columns and their types instead, and README.txt says
+ * the relation is declared.
+ */
+function declared(r: YamlReader, node: Node | undefined, where: string): { declared?: string } {
+  if (!node) return {};
+  const why = r.text(node, where);
+  if (why && why.trim().length < 10) r.problem(node, where, 'must say, in words, why no foreign key states this relation');
+  return { declared: why };
 }
 
 /** Every column of the entity's table, exported (with what it means) or omitted (with why). */
@@ -235,7 +279,7 @@ function parseColumns(r: YamlReader, at: string, key: Node, node: Node | undefin
   const columns: ColumnRule[] = [];
   for (const [columnName, rule, columnKey] of node ? r.entries(node, `${at}.columns`) : (r.problem(key, `${at}.columns`, 'is required'), [])) {
     const where = `${at}.columns.${columnName}`;
-    if (!IDENTIFIER.test(columnName)) r.problem(columnKey, where, 'must be a plain lower-case SQL name');
+    if (!isColumnName(columnName)) r.problem(columnKey, where, `is not a PostgreSQL column name (1 to ${MAX_NAME_BYTES} bytes, no control character)`);
     const c = Object.fromEntries(r.entries(rule, where, ['export', 'omit', 'derived', 'not_secret']));
     const column: ColumnRule = { name: columnName, line: r.lineOf(columnKey) };
     if (c.export) column.export = r.text(c.export, `${where}.export`);
@@ -243,7 +287,7 @@ function parseColumns(r: YamlReader, at: string, key: Node, node: Node | undefin
     if (c.derived) column.derived = r.text(c.derived, `${where}.derived`);
     if (c.not_secret) column.notSecret = r.text(c.not_secret, `${where}.not_secret`);
     if ((column.export === undefined) === (column.omit === undefined)) r.problem(columnKey, where, 'must be either exported (export: what it means) or omitted (omit: why)');
-    if (column.derived !== undefined && column.derived !== 'relationship' && !/^members\.[a-z_][a-z0-9_]*$/.test(column.derived)) {
+    if (column.derived !== undefined && column.derived !== 'relationship' && !/^members\..+$/.test(column.derived)) {
       r.problem(c.derived, `${where}.derived`, 'must be "relationship" or "members.<column>"');
     }
     if (column.derived?.startsWith('members.') && !entity.members) r.problem(c.derived, `${where}.derived`, 'needs "members" on the entity');
@@ -261,8 +305,8 @@ function parseFiles(r: YamlReader, at: string, entityName: string, node: Node | 
     if (!IDENTIFIER.test(pathColumn)) r.problem(fileKey, where, 'must be a plain lower-case name (it names the column that says where the file is)');
     const f = Object.fromEntries(r.entries(rule, where, ['source', 'key', 'url', 'key_prefix', 'url_prefix', 'owner_bound', 'name', 'content_type', 'size', 'export']));
     const file: FileRule = { name: pathColumn, line: r.lineOf(fileKey), source: r.name(f.source, `${where}.source`), export: r.text(f.export, `${where}.export`) };
-    if (f.key) file.key = r.name(f.key, `${where}.key`);
-    if (f.url) file.url = r.name(f.url, `${where}.url`);
+    if (f.key) file.key = r.column(f.key, `${where}.key`);
+    if (f.url) file.url = r.column(f.url, `${where}.url`);
     if ((file.key === undefined) === (file.url === undefined)) r.problem(fileKey, where, 'needs either "key" (a column holding an object key) or "url" (a column holding an https URL)');
     if (f.key_prefix && !file.key) r.problem(f.key_prefix, `${where}.key_prefix`, 'goes with "key"; an https URL is bound with "url_prefix"');
     if (f.url_prefix && !file.url) r.problem(f.url_prefix, `${where}.url_prefix`, 'goes with "url"; an object key is bound with "key_prefix"');
@@ -277,9 +321,9 @@ function parseFiles(r: YamlReader, at: string, entityName: string, node: Node | 
       if (prefixNode) r.problem(f.owner_bound, `${where}.owner_bound`, `says why the ${file.key ? 'keys' : 'URLs'} need no prefix, but ${f.key_prefix ? 'key_prefix' : 'url_prefix'} binds them: keep one`);
       else if (file.ownerBound.trim().length < 10) r.problem(f.owner_bound, `${where}.owner_bound`, 'must say, in words, why a key of this column can never name another person\'s file');
     }
-    if (f.name) file.nameColumn = r.name(f.name, `${where}.name`);
-    if (f.content_type) file.contentTypeColumn = r.name(f.content_type, `${where}.content_type`);
-    if (f.size) file.sizeColumn = r.name(f.size, `${where}.size`);
+    if (f.name) file.nameColumn = r.column(f.name, `${where}.name`);
+    if (f.content_type) file.contentTypeColumn = r.column(f.content_type, `${where}.content_type`);
+    if (f.size) file.sizeColumn = r.column(f.size, `${where}.size`);
     if (columns.some((c) => c.name === pathColumn)) r.problem(fileKey, where, `the path column's name is already a column of ${entityName}`);
     const source = fileSources[file.source];
     if (file.source && !source) r.problem(f.source, `${where}.source`, `no file source named "${file.source}" (file_sources)`);
@@ -294,7 +338,7 @@ function parseFiles(r: YamlReader, at: string, entityName: string, node: Node | 
 function prefixTemplateProblems(template: string, url: boolean): string[] {
   const problems: string[] = [];
   for (const [, column] of template.matchAll(PLACEHOLDER)) {
-    if (!IDENTIFIER.test(column!)) problems.push(`{${column}} must name a column of the table (a plain lower-case SQL name)`);
+    if (!isColumnName(column!)) problems.push(`{${column}} must name a column of the table`);
   }
   const literal = template.replace(PLACEHOLDER, '');
   if (/[{}]/.test(literal)) problems.push('has a { or } that is not part of a {column}');

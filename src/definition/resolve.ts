@@ -1,7 +1,8 @@
 import type { ExportColumn, ExportEntity, ExportFile, ExportReference } from '../export/entities.ts';
-import type { Catalog } from './catalog.ts';
+import { type Catalog, type CatalogTable, findTable, foreignKeysOn } from './catalog.ts';
 import { kindOfType } from '../export/column-kinds.ts';
-import { userKeyColumn } from './check.ts';
+import { membersReference, throughReferences, userKeyColumn } from './check.ts';
+import { quoteIdent } from '../model/identifiers.ts';
 import { type Definition, type EntityRule, type FileRule, PLACEHOLDER, type Processing } from './definition.ts';
 
 /**
@@ -13,71 +14,125 @@ import { type Definition, type EntityRule, type FileRule, PLACEHOLDER, type Proc
  * the user key's type, so that a comparison with an owner column uses its index.
  */
 export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity[] {
-  const keyType = catalog.tables.get(def.userTable)!.get(userKeyColumn(def, catalog)!)!.sqlType;
+  const users = findTable(catalog, def.userTable)!;
+  const keyType = users.columns.get(userKeyColumn(def, catalog)!)!.sqlType;
   const typed = (sql: string) => sql.replaceAll(':user', `(:user)::${keyType}`);
   return resolveUntyped(def, catalog).map((e) => ({ ...e, from: typed(e.from), columns: e.columns.map((c) => (c.sql === undefined ? c : { ...c, sql: typed(c.sql) })) }));
 }
 
-function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
-  const byName = new Map(def.entities.map((e) => [e.name, e]));
-  const refColumn = (table: string, column: string) => catalog.foreignKeys.find((f) => f.table === table && f.column === column)!.refColumn;
+/** A checked entity's tables, as the live catalog has them. */
+interface Placed {
+  rule: EntityRule;
+  table: CatalogTable;
+  members?: CatalogTable;
+  parent?: Placed;
+}
 
-  /** SQL for the values of `column` of the user's rows of `e` (used by the entities that belong through it). */
-  const idsOf = (e: EntityRule, column: string): string => {
-    if (e.through) {
-      const parent = byName.get(e.through.entity)!;
-      return `select p.${column} from ${e.table} p where p.${e.through.column} = any(array(${idsOf(parent, refColumn(e.table, e.through.column))}))`;
+function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
+  const placed = new Map<string, Placed>();
+  const place = (rule: EntityRule): Placed => {
+    if (!placed.has(rule.name)) {
+      const parentRule = rule.through ? def.entities.find((p) => p.name === rule.through!.entity)! : undefined;
+      placed.set(rule.name, {
+        rule,
+        table: findTable(catalog, rule.table)!,
+        ...(rule.members ? { members: findTable(catalog, rule.members.table)! } : {}),
+        ...(parentRule ? { parent: place(parentRule) } : {}),
+      });
+    }
+    return placed.get(rule.name)!;
+  };
+  const q = quoteIdent;
+
+  /** SQL for the values of `columns` of the user's rows of `e` (what the entities that belong through it compare with). */
+  const idsOf = (e: Placed, columns: readonly string[]): string => {
+    const list = (alias: string) => columns.map((c) => `${alias}.${q(c)}`).join(', ');
+    if (e.rule.through) {
+      return `select ${list('p')} from ${e.table.key} p where ${throughTest(e, 'p', idsOf)}`;
     }
     const ways: string[] = [];
-    if (e.owner) ways.push(`select p.${column} from ${e.table} p where ${ownedBy(e.owner.columns, 'p')}`);
-    if (e.members) {
-      const m = e.members;
+    if (e.rule.owner) ways.push(`select ${list('p')} from ${e.table.key} p where ${ownedBy(e.rule.owner.columns, 'p')}`);
+    if (e.rule.members) {
+      const m = e.rule.members;
+      const reference = membersReference(e.rule, e.table, e.members!, catalog)!;
       ways.push(
-        refColumn(m.table, m.column) === column
-          ? `select m.${m.column} from ${m.table} m where m.${m.userColumn} = :user`
-          : `select p.${column} from ${e.table} p join ${m.table} m on m.${m.column} = p.${refColumn(m.table, m.column)} where m.${m.userColumn} = :user`,
+        columns.length === 1 && columns[0] === reference
+          ? `select m.${q(m.column)} from ${e.members!.key} m where m.${q(m.userColumn)} = :user`
+          : `select ${list('p')} from ${e.table.key} p join ${e.members!.key} m on m.${q(m.column)} = p.${q(reference)} where m.${q(m.userColumn)} = :user`,
       );
     }
     return ways.join('\n  union ');
   };
 
-  return def.entities.map((e): ExportEntity => {
-    const table = catalog.tables.get(e.table)!;
-    const members = e.members ? catalog.tables.get(e.members.table)! : undefined;
+  return def.entities.map((rule): ExportEntity => {
+    const e = place(rule);
+    const { table } = e;
     const columns: ExportColumn[] = [];
-    for (const c of e.columns) {
+    for (const c of rule.columns) {
       if (c.export === undefined) continue;
       if (c.derived === 'relationship') {
-        const owned = e.owner ? ownedBy(e.owner.columns, 't') : 'false';
+        const owned = rule.owner ? ownedBy(rule.owner.columns, 't') : 'false';
         columns.push({ name: c.name, kind: 'text', sql: `case when ${owned} then 'owner' else 'member' end`, description: c.export, nullable: false });
       } else if (c.derived) {
         const column = c.derived.slice('members.'.length);
         // A left join: null where the user is the owner and not also a member.
-        columns.push({ name: c.name, kind: kindOfType(members!.get(column)!.type)!, sql: `m.${column}`, description: c.export, nullable: true });
+        columns.push({ name: c.name, kind: kindOfType(e.members!.columns.get(column)!.type)!, sql: `m.${q(column)}`, description: c.export, nullable: true });
       } else {
-        const live = table.get(c.name)!;
+        const live = table.columns.get(c.name)!;
         columns.push({ name: c.name, kind: kindOfType(live.type)!, description: c.export, nullable: live.nullable });
       }
     }
-    const rowKey = catalog.primaryKeys.get(e.table)?.[0] ?? 'id';
-    const files = e.files.map((rule) => {
-      const file = exportFile(e, rule, rowKey);
-      columns.push({ name: file.column, kind: 'text', sql: file.path, description: rule.export, nullable: true, fileLocator: file.locator });
+    const rowKey = table.primaryKey[0] ?? 'id';
+    const files = rule.files.map((f) => {
+      const file = exportFile(rule, f, rowKey);
+      columns.push({ name: file.column, kind: 'text', sql: file.path, description: f.export, nullable: true, fileLocator: file.locator });
       return file;
     });
     return {
-      name: e.name,
-      description: e.description,
+      name: rule.name,
+      description: rule.description,
       columns,
-      from: fromClause(e, byName, idsOf, refColumn),
-      orderBy: e.orderBy.map((c) => `t.${c}`).join(', '),
+      from: fromClause(e, idsOf, catalog),
+      orderBy: rule.orderBy.map((c) => `t.${q(c)}`).join(', '),
       files,
-      ...(e.label ? { label: e.label } : {}),
-      ...(exportedKey(e, catalog) ? { key: exportedKey(e, catalog) } : {}),
-      references: referencesOf(e, def, catalog),
-      ...processingOf(e, def),
+      ...(rule.label ? { label: rule.label } : {}),
+      ...(exportedKey(rule, table) ? { key: exportedKey(rule, table) } : {}),
+      references: referencesOf(rule, table, def, catalog),
+      ...(declaredRelations(rule) ? { declared: declaredRelations(rule) } : {}),
+      ...processingOf(rule, def),
     };
   });
+
+  /** The row's columns that hold a parent row's key, tested against the parent's user rows. */
+  function throughTest(e: Placed, alias: string, ids: (e: Placed, columns: readonly string[]) => string): string {
+    const t = e.rule.through!;
+    const references = throughReferences(e.rule, e.table, e.parent!.table, catalog)!;
+    const parentIds = ids(e.parent!, references);
+    // `= any(array(…))` makes the parent's ids one value computed first, so the
+    // query is an index scan on the column; `in (… union …)` let the planner
+    // pick a hash join over the whole table, which costs light users dearly.
+    // A composite key is compared as a row.
+    if (t.columns.length === 1) return `${alias}.${q(t.columns[0]!)} = any(array(${parentIds}))`;
+    return `(${t.columns.map((c) => `${alias}.${q(c)}`).join(', ')}) in (${parentIds})`;
+  }
+
+  function fromClause(e: Placed, ids: (e: Placed, columns: readonly string[]) => string, _catalog: Catalog): string {
+    const { rule, table } = e;
+    if (rule.through) return `${table.key} t where ${throughTest(e, 't', ids)}`;
+    if (rule.members) {
+      const m = rule.members;
+      const reference = membersReference(rule, table, e.members!, catalog)!;
+      const join = `${table.key} t left join ${e.members!.key} m on m.${q(m.column)} = t.${q(reference)} and m.${q(m.userColumn)} = :user`;
+      return rule.owner ? `${join}\n  where ${ownedBy(rule.owner.columns, 't')} or m.${q(m.userColumn)} is not null` : `${join}\n  where m.${q(m.userColumn)} is not null`;
+    }
+    return `${table.key} t where ${ownedBy(rule.owner!.columns, 't')}`;
+  }
+}
+
+/** Which of the entity's relations to the user are only declared (no foreign key says so): README.txt says so, for the privacy officer. */
+function declaredRelations(rule: EntityRule): string | undefined {
+  const why = rule.owner?.declared ?? rule.members?.declared ?? rule.through?.declared;
+  return why;
 }
 
 /** The Art. 15 information of an entity: its own fields over the file's; nothing when neither gives any. */
@@ -87,10 +142,10 @@ function processingOf(e: EntityRule, def: Definition): { processing?: Processing
 }
 
 /** The entity's one-column primary key, where the entity exports it under its own name. */
-function exportedKey(e: EntityRule, catalog: Catalog): string | undefined {
-  const key = catalog.primaryKeys.get(e.table);
-  if (key?.length !== 1) return undefined;
-  return e.columns.some((c) => c.name === key[0] && c.export !== undefined && c.derived === undefined) ? key[0] : undefined;
+function exportedKey(rule: EntityRule, table: CatalogTable): string | undefined {
+  const key = table.primaryKey;
+  if (key.length !== 1) return undefined;
+  return rule.columns.some((c) => c.name === key[0] && c.export !== undefined && c.derived === undefined) ? key[0] : undefined;
 }
 
 /**
@@ -98,13 +153,16 @@ function exportedKey(e: EntityRule, catalog: Catalog): string | undefined {
  * entity's table (a feature's project_id, a run's feature_id), for the
  * viewer's links. A table exported as two entities is ambiguous: no link.
  */
-function referencesOf(e: EntityRule, def: Definition, catalog: Catalog): ExportReference[] {
+function referencesOf(rule: EntityRule, table: CatalogTable, def: Definition, catalog: Catalog): ExportReference[] {
   const references: ExportReference[] = [];
-  for (const c of e.columns) {
+  for (const c of rule.columns) {
     if (c.export === undefined || c.derived !== undefined) continue;
-    const fk = catalog.foreignKeys.find((f) => f.table === e.table && f.column === c.name);
+    const fk = foreignKeysOn(catalog, table.key, [c.name])[0];
     if (!fk) continue;
-    const targets = def.entities.filter((t) => t.table === fk.refTable && exportedKey(t, catalog) === fk.refColumn);
+    const targets = def.entities.filter((t) => {
+      const target = findTable(catalog, t.table);
+      return target?.key === fk.refTable && exportedKey(t, target) === fk.refColumns[0];
+    });
     if (targets.length === 1) references.push({ column: c.name, entity: targets[0]!.name });
   }
   return references;
@@ -122,19 +180,19 @@ function referencesOf(e: EntityRule, def: Definition, catalog: Catalog): ExportR
  * when the definition has one, else the last part of the key or URL.
  */
 function exportFile(e: EntityRule, f: FileRule, rowKey: string): ExportFile {
-  const locator = `t.${f.key ?? f.url}`;
+  const locator = `t.${quoteIdent(f.key ?? f.url!)}`;
   const lastPart = f.url ? `regexp_replace(regexp_replace(${locator}, '[?#].*$', ''), '^.*/', '')` : `regexp_replace(${locator}, '^.*/', '')`;
-  const original = f.nameColumn ? `coalesce(nullif(t.${f.nameColumn}, ''), ${lastPart})` : lastPart;
+  const original = f.nameColumn ? `coalesce(nullif(t.${quoteIdent(f.nameColumn)}, ''), ${lastPart})` : lastPart;
   const folder = e.files.length > 1 ? `'/${f.name}'` : `''`;
-  const path = `case when coalesce(${locator}, '') = '' then null else 'files/${e.name}/' || exporter_row_folder(t.${rowKey}::text) || ${folder} || '/' || exporter_file_name(${original}) end`;
+  const path = `case when coalesce(${locator}, '') = '' then null else 'files/${e.name}/' || exporter_row_folder(t.${quoteIdent(rowKey)}::text) || ${folder} || '/' || exporter_file_name(${original}) end`;
   return {
     column: f.name,
     source: f.source,
     locator,
     owned: f.ownedPrefix === undefined ? 'true' : `coalesce(starts_with(${locator}, ${prefixSql(f.ownedPrefix)}), false)`,
     path,
-    ...(f.contentTypeColumn ? { contentType: `t.${f.contentTypeColumn}` } : {}),
-    ...(f.sizeColumn ? { size: `t.${f.sizeColumn}` } : {}),
+    ...(f.contentTypeColumn ? { contentType: `t.${quoteIdent(f.contentTypeColumn)}` } : {}),
+    ...(f.sizeColumn ? { size: `t.${quoteIdent(f.sizeColumn)}` } : {}),
   };
 }
 
@@ -149,7 +207,7 @@ function prefixSql(template: string): string {
   let at = 0;
   for (const m of template.matchAll(PLACEHOLDER)) {
     if (m.index > at) parts.push(textLiteral(template.slice(at, m.index)));
-    const value = `t.${m[1]}::text`;
+    const value = `t.${quoteIdent(m[1]!)}::text`;
     parts.push(`(case when ${value} <> '' and strpos(${value}, '/') = 0 then ${value} end)`);
     at = m.index + m[0].length;
   }
@@ -162,29 +220,8 @@ function textLiteral(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-function fromClause(
-  e: EntityRule,
-  byName: Map<string, EntityRule>,
-  idsOf: (e: EntityRule, column: string) => string,
-  refColumn: (table: string, column: string) => string,
-): string {
-  if (e.through) {
-    // `= any(array(…))` makes the parent's ids one value computed first, so the
-    // query is an index scan on the column; `in (… union …)` let the planner
-    // pick a hash join over the whole table, which costs light users dearly.
-    const parent = byName.get(e.through.entity)!;
-    return `${e.table} t where t.${e.through.column} = any(array(${idsOf(parent, refColumn(e.table, e.through.column))}))`;
-  }
-  if (e.members) {
-    const m = e.members;
-    const join = `${e.table} t left join ${m.table} m on m.${m.column} = t.${refColumn(m.table, m.column)} and m.${m.userColumn} = :user`;
-    return e.owner ? `${join}\n  where ${ownedBy(e.owner.columns, 't')} or m.${m.userColumn} is not null` : `${join}\n  where m.${m.userColumn} is not null`;
-  }
-  return `${e.table} t where ${ownedBy(e.owner!.columns, 't')}`;
-}
-
 /** `t.owner_id = :user`, or `(t.sender_id = :user or t.recipient_id = :user)` for several owner columns. */
 function ownedBy(columns: readonly string[], alias: string): string {
-  const tests = columns.map((c) => `${alias}.${c} = :user`);
+  const tests = columns.map((c) => `${alias}.${quoteIdent(c)} = :user`);
   return tests.length === 1 ? tests[0]! : `(${tests.join(' or ')})`;
 }

@@ -62,6 +62,8 @@ export interface ExportEntity {
   key?: string;
   /** Its exported columns that hold the key of another entity's row (from the database's foreign keys): the viewer shows that row's label. */
   references?: readonly ExportReference[];
+  /** Why its rows are the user's by a relation no foreign key states (the definition's `declared`): README.txt says so. */
+  declared?: string;
   /** What GDPR Art. 15(1) says the person is told of it (the definition's, the entity's over the file's); absent when the definition says none. */
   processing?: Processing;
 }
@@ -74,7 +76,10 @@ export interface ExportReference {
 
 /** Where a user is: the table of users and its key (a request names the key, as text). */
 export interface UserTable {
+  /** Its quoted, schema-qualified name, as SQL writes it (src/model/identifiers.ts). */
   table: string;
+  /** As the definition names it, for people. */
+  ref: string;
   idColumn: string;
   /** The key's SQL type (format_type: uuid, integer, bigint, text, character varying(64), …): a request's user id is cast to it. */
   keyType: string;

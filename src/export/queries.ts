@@ -1,4 +1,5 @@
 import { COLUMN_KINDS } from './column-kinds.ts';
+import { quoteIdent } from '../model/identifiers.ts';
 import { isUserIdText } from '../user-id.ts';
 import { NotAUserIdError } from './archive-errors.ts';
 import { INCLUDED_SETTING } from '../snapshot/snapshot.ts';
@@ -22,7 +23,7 @@ export function userLiteral(userId: string): string {
 }
 
 function columnSql(column: ExportColumn): string {
-  return column.sql ?? `t.${column.name}`;
+  return column.sql ?? `t.${quoteIdent(column.name)}`;
 }
 
 function jsonValue(column: ExportColumn): string {
@@ -69,7 +70,7 @@ function selectRows(entity: ExportEntity, userId: string, values: string[], orde
     column.fileLocator !== undefined && paths === 'included'
       ? `case when ${value} || E'\\t' || encode(sha256(convert_to(${column.fileLocator}, 'UTF8')), 'hex') in (${included}) then ${value} end`
       : value;
-  const list = values.map((v, i) => `${onlyIncluded(v, entity.columns[i]!).replaceAll(':user', user)} as "${entity.columns[i]!.name}"`).join(', ');
+  const list = values.map((v, i) => `${onlyIncluded(v, entity.columns[i]!).replaceAll(':user', user)} as ${quoteIdent(entity.columns[i]!.name)}`).join(', ');
   const orderBy = order === 'ordered' ? ` order by ${entity.orderBy}` : '';
   return `select ${list} from ${from}${orderBy}`;
 }
@@ -81,7 +82,7 @@ function selectRows(entity: ExportEntity, userId: string, values: string[], orde
  */
 export function entityProbeSql(entity: ExportEntity, userId: string): string {
   const json = `select row_to_json(r)::text as v from (${selectRows(entity, userId, entity.columns.map(jsonValue), 'scan')}) r`;
-  const csv = `select concat_ws(',', ${entity.columns.map((c) => `(r."${c.name}")::text`).join(', ')}) as v from (${selectRows(entity, userId, entity.columns.map(csvValue), 'scan')}) r`;
+  const csv = `select concat_ws(',', ${entity.columns.map((c) => `(r.${quoteIdent(c.name)})::text`).join(', ')}) as v from (${selectRows(entity, userId, entity.columns.map(csvValue), 'scan')}) r`;
   return `select (select count(*) from (${json}) j where j.v is not null) + (select count(*) from (${csv}) c where c.v is not null)`;
 }
 
@@ -137,7 +138,7 @@ function jsonLinesCopy(rows: string, tail = ''): string {
  */
 export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan', paths?: PathsKept): string {
   const rows = selectRows(entity, userId, entity.columns.map(csvValue), order, paths);
-  const quoted = entity.columns.filter((c) => COLUMN_KINDS[c.kind].quoted).map((c) => `"${c.name}"`);
+  const quoted = entity.columns.filter((c) => COLUMN_KINDS[c.kind].quoted).map((c) => quoteIdent(c.name));
   const forceQuote = quoted.length > 0 ? `, force_quote (${quoted.join(', ')})` : '';
   return `copy (${rows}) to stdout with (format csv, header true, encoding 'UTF8'${forceQuote})`;
 }
@@ -158,7 +159,7 @@ export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder
  */
 export function pairedCopySql(entity: ExportEntity, userId: string, paths?: PathsKept): string {
   const rows = selectRows(entity, userId, entity.columns.map(jsonValue), 'ordered', paths);
-  const record = entity.columns.map((c) => `coalesce(${COLUMN_KINDS[c.kind].csvField(`r."${c.name}"`)}, '')`).join(` || ',' || `);
+  const record = entity.columns.map((c) => `coalesce(${COLUMN_KINDS[c.kind].csvField(`r.${quoteIdent(c.name)}`)}, '')`).join(` || ',' || `);
   return `copy (select row_to_json(r)::text, ${record} from (${rows}) r) to stdout with (format binary)`;
 }
 
@@ -184,10 +185,11 @@ export function fileListCopySql(entity: ExportEntity, file: ExportFile, userId: 
 }
 
 /**
- * The header line COPY writes for the entity's CSV: the column names, which
- * are plain SQL names (the definition allows no other), so never quoted. For
- * an entity with no rows, where the file is this line alone.
+ * The header line COPY writes for the entity's CSV: the column names, each in
+ * double quotes where COPY quotes it (a comma, a double quote or a line break
+ * in it), inner quotes doubled. For an entity with no rows, where the file is
+ * this line alone.
  */
 export function csvHeader(entity: ExportEntity): string {
-  return `${entity.columns.map((c) => c.name).join(',')}\n`;
+  return `${entity.columns.map((c) => (/[",\n\r]/.test(c.name) ? `"${c.name.replaceAll('"', '""')}"` : c.name)).join(',')}\n`;
 }

@@ -57,6 +57,8 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     const info = manifest.entities[entity.name];
     lines.push('', `${entity.name}: ${entity.description} (${info?.rows ?? 0} rows)`);
     for (const file of info?.files ?? []) lines.push(`  file ${file.path}`);
+    // A relation the database does not state (no foreign key), which the definition declares: said, for whoever checks the answer.
+    if (entity.declared) lines.push(`  (These rows are yours by a relation the database does not record itself; the exporter was told: ${entity.declared})`);
     for (const column of entity.columns) lines.push(`  - ${column.name}: ${column.description}`);
   }
   lines.push(...processingSection(entities));

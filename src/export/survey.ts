@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { ExportEntity, UserTable } from './entities.ts';
 import { sizeSql, userLiteral } from './queries.ts';
+import { quoteIdent } from '../model/identifiers.ts';
 import { Snapshot } from '../snapshot/snapshot.ts';
 
 export interface EntitySize {
@@ -23,7 +24,7 @@ export async function openSurveyed(
   userId: string,
   entities: readonly ExportEntity[],
 ): Promise<{ snapshot: Snapshot; sizes: Map<string, EntitySize> | null }> {
-  const exists = `select 1 from ${user.table} where ${user.idColumn} = (${userLiteral(userId)})::${user.keyType}`;
+  const exists = `select 1 from ${user.table} where ${quoteIdent(user.idColumn)} = (${userLiteral(userId)})::${user.keyType}`;
   const selects = entities.map((entity) => `select '${entity.name}' as entity, * from (${sizeSql(entity, userId)}) s`);
   const { snapshot, results } = await Snapshot.openWith(pool, selects.length > 0 ? [exists, selects.join(' union all ')] : [exists]);
   type SizeRow = { entity: string; n: string; bytes: string | null; files: string };

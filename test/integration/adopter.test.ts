@@ -44,7 +44,12 @@ describe('an application that is not ours', () => {
     const migrated = await runCli(['migrate'], cliEnv);
     expect(migrated.code, migrated.stderr).toBe(0);
     expect(await tablesOf(db)).toEqual(['customers', 'data_export_audit_head', 'data_export_deleted_objects', 'data_export_events', 'data_export_housekeeping', 'data_export_requests', 'kysely_migration', 'kysely_migration_lock']);
-    expect(migrated.logs.find((l) => l.level === 'warn')?.msg).toMatch(/the user table users \(or its key\) does not exist yet: run exporter migrate again/);
+    // A bare migrate links nothing on a database that is not the sample's: no trigger on whatever table is called users.
+    expect(migrated.logs.find((l) => l.level === 'warn')?.msg).toMatch(/no definition named \(EXPORT_DEFINITION\) and this database does not hold the sample application's tables: no user table linked; run EXPORT_DEFINITION=<your definition> exporter migrate/);
+    // Commands that need the link say what to run, in one line, exit 2.
+    const request = await runCli(['request', '1'], cliEnv);
+    expect([request.code, request.stderr.trim()]).toEqual([2, expect.stringMatching(/^exporter: the exporter is not linked to a user table yet: run EXPORT_DEFINITION=<your definition> exporter migrate/)]);
+    expect(request.stderr.trim().split('\n')).toHaveLength(1);
     // Nothing is built until it is linked: fulfill refuses, naming the problem.
     const fulfill = await runCli(['fulfill'], cliEnv);
     expect(fulfill.code).toBe(2);

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse/sync';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCatalog } from '../../src/definition/catalog.ts';
+import { findTable, readCatalog } from '../../src/definition/catalog.ts';
 import { COLUMN_KINDS, kindOfType } from '../../src/export/column-kinds.ts';
 import type { ExportEntity } from '../../src/export/entities.ts';
 import { archiveSchema } from '../../src/export/json-schema.ts';
@@ -55,7 +55,7 @@ async function read(stream: Readable): Promise<Buffer> {
 
 /** The table as an entity, each column of the kind kindOfType gives its live type (as the definition's resolve does). */
 async function entityOfTable(): Promise<ExportEntity> {
-  const table = (await readCatalog(env.handle.db)).tables.get('new_kinds')!;
+  const table = findTable(await readCatalog(env.handle.db), 'new_kinds')!.columns;
   const columns = [...table.entries()].filter(([name]) => name !== 'owner_id').map(([name, c]) => ({ name, kind: kindOfType(c.type)!, description: `${name}.`, nullable: c.nullable }));
   expect(columns.filter((c) => c.kind === undefined)).toEqual([]);
   return { name: 'new_kinds', description: 'New kinds.', columns, from: 'new_kinds t where t.owner_id = :user', orderBy: 't.n', files: [] };
@@ -143,7 +143,7 @@ describe('column types beyond the sample’s', () => {
     for (const [i, [j, d]] of values.entries()) {
       await env.admin.query(`insert into json_values (id, owner_id, n, j, d, ja, jb) values ($1, $2, $3, $4, $5, array[E'{\\n"k":\\n1}']::json[], '{"k": [1, 2]}')`, [randomUUID(), owner, i, j, d]);
     }
-    const table = (await readCatalog(env.handle.db)).tables.get('json_values')!;
+    const table = findTable(await readCatalog(env.handle.db), 'json_values')!.columns;
     const columns = [...table.entries()].filter(([name]) => name !== 'owner_id').map(([name, c]) => ({ name, kind: kindOfType(c.type)!, description: `${name}.`, nullable: c.nullable }));
     expect(Object.fromEntries(columns.map((c) => [c.name, c.kind]))).toMatchObject({ j: 'json', d: 'json', ja: 'array', jb: 'jsonb' });
     const entity: ExportEntity = { name: 'json_values', description: 'JSON.', columns, from: 'json_values t where t.owner_id = :user', orderBy: 't.n', files: [] };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SECRET_LOOKING } from '../../src/definition/definition.ts';
+import { secretLookingName } from '../../src/definition/secrets.ts';
 import { loadDefinition } from '../../src/definition/parse.ts';
 import { userLiteral } from '../../src/export/queries.ts';
 import { SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
@@ -13,7 +13,7 @@ describe('the shipped definition and the queries', () => {
     expect(users.columns.find((c) => c.name === 'password_hash')).toMatchObject({ omit: 'password hash' });
     for (const e of def.entities) {
       for (const c of e.columns) {
-        if (c.export !== undefined && SECRET_LOOKING.test(c.name)) expect(c.notSecret, `${e.name}.${c.name}`).toBeTruthy();
+        if (c.export !== undefined && secretLookingName(c.name)) expect(c.notSecret, `${e.name}.${c.name}`).toBeTruthy();
       }
     }
   });
