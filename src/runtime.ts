@@ -3,7 +3,8 @@ import type { Config } from './config.ts';
 import type pg from 'pg';
 import { connect, type Db, type DbHandle } from './db/connect.ts';
 import { currentSchemaVersion } from './db/migrate.ts';
-import { errorMessage } from './errors.ts';
+import { errorMessage, UsageError } from './errors.ts';
+import { trailGuardRefusal } from './db/audit-chain.ts';
 import type { Logger } from './log.ts';
 import { registerSecret } from './redact.ts';
 import { S3Storage } from './storage/s3-storage.ts';
@@ -35,10 +36,16 @@ export async function openDatabase(config: Config, connections: number): Promise
   return handle;
 }
 
-/** The schema version, or a clear line when `exporter migrate` has not been run. */
+/**
+ * The schema version, or a clear line when `exporter migrate` has not been
+ * run; and the audit trail's guards hold (sql/000010): else one line saying
+ * what to do, exit 2, before anything is claimed.
+ */
 export async function requireSchema(handle: DbHandle): Promise<string> {
   const version = await currentSchemaVersion(handle.db);
   if (!version) throw new UnavailableError('the database has no exporter schema: run `exporter migrate` first');
+  const refusal = version >= '000010' ? await trailGuardRefusal(handle.db) : undefined;
+  if (refusal) throw new UsageError(refusal);
   return version;
 }
 

@@ -24,7 +24,7 @@ export function registerCheck(program: Command, tools: CommandTools): void {
       const { config } = commandContext(cmd, tools.io, { database: true });
       const file = config.definitionFile;
       const result = await withDatabase(config, (db) =>
-        checkedDefinition(db, file).then((checked) => {
+        checkedDefinition(db, file, { sampleValues: true }).then((checked) => {
           const todos = flags.strict ? todoLines(checked.definition.file) : [];
           if (todos.length > 0) throw new TodoError(todos);
           return checked;

@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { sql } from 'kysely';
+import { trailGuardRefusal } from '../db/audit-chain.ts';
+import { UsageError } from '../errors.ts';
 import type { Db } from '../db/connect.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { linkUserTable } from '../db/user-link.ts';
@@ -21,6 +24,9 @@ export function registerMigrate(program: Command, tools: CommandTools): void {
     try {
       const { result, user, link } = await migrateAndLink(handle.db, config.definitionFile);
       log.info({ applied: result.applied, schemaVersion: result.schemaVersion }, result.applied.length ? 'migrated' : 'schema up to date');
+      // What migrate revoked it does not say; what it cannot remove (a trigger of another role's, a foreign key onto the trail) stops it.
+      const refusal = await trailGuardRefusal(handle.db);
+      if (refusal) throw new UsageError(refusal);
       if (user) log.info({ userTable: user.ref, userKey: user.idColumn, keyType: user.keyType }, 'linked to the user table');
       // The application's own migrations may come after ours: nothing is built until they have run and migrate links.
       else log.warn(link);
@@ -38,6 +44,8 @@ export function registerMigrate(program: Command, tools: CommandTools): void {
  */
 export async function migrateAndLink(db: Db, definitionFile: string | undefined) {
   const result = await migrateToLatest(db);
+  // Every run: an adopter's later GRANT ALL gives back what the trail's guards refuse (sql/000010).
+  await sql`select exporter_harden_trail()`.execute(db);
   const definition = loadDefinition(definitionFile);
   const catalog = await readCatalog(db);
   const link = whyNotLinked(definition, catalog, definitionFile === undefined);

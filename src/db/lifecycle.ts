@@ -28,10 +28,7 @@ export type Tx = Transaction<Database>;
  * `retire` inside the transaction.
  */
 export async function withExpiredBatch<T>(db: Db, limit: number, retire: (tx: Tx, rows: RetiringRequest[]) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (tx) => {
-    await lockTrail(tx);
-    return retire(tx, await expired(tx, limit).forUpdate().skipLocked().execute());
-  });
+  return db.transaction().execute(async (tx) => retire(tx, await expired(tx, limit).forUpdate().skipLocked().execute()));
 }
 
 /** What expire would do, without locking: for --dry-run. */
@@ -49,20 +46,9 @@ function expired(db: Db | Tx, limit: number) {
     .limit(limit);
 }
 
-/**
- * Every statement that changes a request takes the trail's lock before its
- * rows (sql/000010, which orders the events); a transaction that locks rows
- * first and changes them after takes it first too, or two could wait on each
- * other in opposite orders.
- */
-async function lockTrail(tx: Tx): Promise<void> {
-  await sql`select exporter_trail_lock()`.execute(tx);
-}
-
 /** Locks the given requests (waiting for a worker's short updates, never for a whole build). */
 export async function lockRequests(tx: Tx, ids: readonly string[]): Promise<RetiringRequest[]> {
   if (ids.length === 0) return [];
-  await lockTrail(tx);
   return tx.selectFrom('dataExportRequests').select(['id', 'userId', 'objectKey', 'status']).where('id', 'in', ids).forUpdate().execute();
 }
 

@@ -71,6 +71,15 @@ export async function linkUserTable(db: Db, user: UserTable): Promise<void> {
       create trigger exporter_user_deleted after delete on ${table}
         for each row execute function exporter_user_deleted();
 
+      -- Names are looked up in PostgreSQL's catalog first, then the exporter's schema: never in one a role put first on its search_path.
+      do $$
+      begin
+        execute format('alter function exporter_user_key(text) set search_path = pg_catalog, %I, pg_temp', current_schema());
+        execute format('alter function exporter_user_exists(text) set search_path = pg_catalog, %I, pg_temp', current_schema());
+        execute format('alter function exporter_user_deleted() set search_path = pg_catalog, %I, pg_temp', current_schema());
+      end
+      $$;
+
       alter table data_export_requests drop constraint if exists data_export_requests_user_id_canonical;
       -- Not validated against the rows already there (a request of a table linked before keeps its text).
       alter table data_export_requests add constraint data_export_requests_user_id_canonical

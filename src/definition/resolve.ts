@@ -2,7 +2,7 @@ import type { ExportColumn, ExportEntity, ExportFile, ExportReference } from '..
 import { type Catalog, type CatalogTable, findTable, foreignKeysOn } from './catalog.ts';
 import { kindOfType } from '../export/column-kinds.ts';
 import { membersReference, throughReferences, userKeyColumn } from './check.ts';
-import { quoteIdent } from '../model/identifiers.ts';
+import { quoteIdent, textLiteral } from '../model/identifiers.ts';
 import { type Definition, type EntityRule, type FileRule, PLACEHOLDER, type Processing } from './definition.ts';
 
 /**
@@ -215,10 +215,6 @@ function prefixSql(template: string): string {
   return parts.join(' || ');
 }
 
-/** A string literal (standard_conforming_strings: backslashes are plain characters). */
-function textLiteral(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}
 
 /** `t.owner_id = :user`, or `(t.sender_id = :user or t.recipient_id = :user)` for several owner columns. */
 function ownedBy(columns: readonly string[], alias: string): string {

@@ -56,13 +56,6 @@ export const formulaSafe = (expr: string) =>
 const mayStartFormula = (expr: string) => `(ascii(${expr}) in (9, 10, 11, 12, 13, 32, 43, 45, 61, 64) or ascii(${expr}) > 127)`;
 
 const same = (expr: string) => expr;
-/**
- * A json value with its line breaks (whitespace, wherever JSON allows them) made spaces, as json again so that
- * row_to_json nests it; one without any passes as it is, never parsed again (a value nested deeper than this
- * session's stack allows would fail to parse, though the database holds it).
- */
-const jsonOneLine = (expr: string) =>
-  `case when strpos((${expr})::text, E'\\n') > 0 or strpos((${expr})::text, E'\\r') > 0 then translate((${expr})::text, E'\\n\\r', '  ')::json else ${expr} end`;
 /** The CSV's text of a json value: on one line, and without the whitespace around it (so it starts as a JSON value does). */
 const jsonCsvText = (text: string) => `btrim(translate(${text}, E'\\n\\r', '  '), E' \\t')`;
 /** A field COPY quotes: in double quotes, inner quotes doubled (`escape` where the text may hold one). */
@@ -192,7 +185,8 @@ export const COLUMN_KINDS: Readonly<Record<ColumnKind, ColumnKindRules>> = {
     // character inside a string), so a line break becomes a space and the value means what it meant: its duplicate keys,
     // its numbers past 2^53 and its nesting are kept as written (jsonb would drop a duplicate key). In CSV, the whitespace
     // around it goes too, so the cell starts with { [ " a digit t f n or the - of a number, never a formula.
-    json: jsonOneLine,
+    // The value as stored; its line breaks become spaces as the JSON lines are read (BinaryTextColumns' oneLine), never by parsing it again.
+    json: same,
     csv: (expr) => jsonCsvText(`(${expr})::text`),
     csvField: (value) => quotedField(jsonCsvText(`${value}::text`), true),
     quoted: true,

@@ -1,5 +1,5 @@
 import { COLUMN_KINDS } from './column-kinds.ts';
-import { quoteIdent } from '../model/identifiers.ts';
+import { quoteIdent, textLiteral } from '../model/identifiers.ts';
 import { isUserIdText } from '../user-id.ts';
 import { NotAUserIdError } from './archive-errors.ts';
 import { INCLUDED_SETTING } from '../snapshot/snapshot.ts';
@@ -11,15 +11,15 @@ import type { ExportColumn, ExportEntity, ExportFile } from './entities.ts';
  * the database writes the JSON and the CSV and Node only compresses and uploads.
  *
  * COPY takes no bind parameters, so the user id is inlined as a literal:
- * a string literal (quotes doubled; the snapshot sets
- * standard_conforming_strings, so a backslash is a backslash), which the
- * resolved SQL casts to the user key's type (`:user` stands for it).
+ * an escape string literal (backslashes and quotes escaped: the same under
+ * any standard_conforming_strings), which the resolved SQL casts to the user
+ * key's type (`:user` stands for it).
  */
 
-/** The user id (any key, as text) as an SQL string literal. */
+/** The user id (any key, as text) as an SQL string literal, the same under any standard_conforming_strings (textLiteral). */
 export function userLiteral(userId: string): string {
   if (!isUserIdText(userId)) throw new NotAUserIdError(userId);
-  return `'${userId.replaceAll("'", "''")}'`;
+  return textLiteral(userId);
 }
 
 function columnSql(column: ExportColumn): string {

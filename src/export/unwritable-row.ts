@@ -4,21 +4,26 @@ import type { ExportEntity } from './entities.ts';
 import { columnProbeSql, entityProbeSql } from './queries.ts';
 
 /**
- * After an entity's read failed with a data error: which column PostgreSQL
- * cannot write for the user's rows. Asked outside the failed snapshot (its
- * transaction is over), on a connection of the pool: first the entity's rows
- * whole, as the export reads them, which must fail the same way (else the
- * error was not this entity's, and is thrown as it came, to be retried), then
- * each column alone. Runs only on a failing request, once per attempt.
+ * After a read failed with a data error: which entity, and which of its
+ * columns, PostgreSQL cannot write for the user's rows. The entity being
+ * written first, then the others (small entities are read in one round trip,
+ * and one's error may surface while another is written). Asked outside the
+ * failed snapshot (its transaction is over), on a connection of the pool: an
+ * entity's rows whole, as the export reads them, must fail the same way (else
+ * the error was no row's, and is thrown as it came, to be retried), then each
+ * column alone. Runs only on a failing request, once per attempt.
  */
-export async function unwritableRow(pool: pg.Pool, entity: ExportEntity, userId: string, error: unknown): Promise<unknown> {
+export async function unwritableRow(pool: pg.Pool, entities: readonly ExportEntity[], first: ExportEntity, userId: string, error: unknown): Promise<unknown> {
   if (!isRowDataError(error)) return error;
-  if ((await refusal(pool, entityProbeSql(entity, userId))) === undefined) return error;
-  for (const column of entity.columns) {
-    const refused = await refusal(pool, columnProbeSql(entity, column, userId));
-    if (refused) return new RowNotWritableError(entity.name, column.name, refused);
+  for (const entity of [first, ...entities.filter((e) => e !== first)]) {
+    if ((await refusal(pool, entityProbeSql(entity, userId))) === undefined) continue;
+    for (const column of entity.columns) {
+      const refused = await refusal(pool, columnProbeSql(entity, column, userId));
+      if (refused) return new RowNotWritableError(entity.name, column.name, refused);
+    }
+    return new RowNotWritableError(entity.name, undefined, error);
   }
-  return new RowNotWritableError(entity.name, undefined, error);
+  return error;
 }
 
 /** The data error a query ends with, or undefined when it runs (any other error is not a row's, and is not an answer). */

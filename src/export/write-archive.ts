@@ -211,7 +211,7 @@ async function writeRows(
     }).catch(async (error: unknown) => {
       // Its snapshot is over (the error ended its transaction): closed first, so the question takes no second connection.
       await snapshots.close(error as Error);
-      throw await unwritableRow(options.pool, entity, identity.userId, error);
+      throw await unwritableRow(options.pool, options.entities, entity, identity.userId, error);
     });
     if (viewer) await viewer.addEntity(zip, entity, viewerRows!);
   }

@@ -50,6 +50,11 @@ export interface WriteEntityOptions {
   viewer?: ViewerRows;
 }
 
+/** Whether an entity's JSON may hold a raw line break: a `json` column's value, as written (BinaryTextColumns' oneLine). */
+function hasJsonText(entity: ExportEntity): boolean {
+  return entity.columns.some((c) => c.kind === 'json');
+}
+
 /** One entity as it will be written: its entries' names, its parts' planned rows, and the order its rows are read in. */
 interface EntityPlan extends WriteEntityOptions {
   /** Cut into numbered parts (projects-0001.json, …) because its estimate passes maxEntryBytes. */
@@ -105,7 +110,7 @@ async function writePaired(e: EntityPlan, later: LaterEntries): Promise<EntityMa
     e.plan,
   );
   const { json, csv } = await e.snapshot.copyWithWorkers(pairedCopySql(e.entity, e.userId, e.paths), PAIRED_READ_WORKERS, (read) =>
-    writePairedParts(read, zip, later, parts, e.viewer, (rows) => e.onRows(2 * rows)),
+    writePairedParts(read, zip, later, parts, e.viewer, hasJsonText(e.entity), (rows) => e.onRows(2 * rows)),
   );
   e.onCsvAhead?.(e.entity.name, 'paired');
   return entityManifest(parts.rows, json, csv);
@@ -120,7 +125,7 @@ async function writeJsonThenCsv(e: EntityPlan): Promise<EntityManifest> {
     const json = new JsonArrayParts((index) => zip.openEntry(e.name('json', index), { large }), e.limits.maxEntryBytes, e.plan);
     let reported = 0;
     if (!e.empty) {
-      const lines = new BinaryTextRows();
+      const lines = new BinaryTextRows({ oneLine: hasJsonText(e.entity) });
       await pipeCopy(e.source.copy(jsonLinesCopySql(e.entity, e.userId, e.order, e.paths)), zip, async (chunk) => {
         const rows = lines.push(chunk);
         e.viewer?.take(rows);
@@ -167,8 +172,9 @@ async function writeCsvParts(e: EntityPlan, reader: CopySource, into: ZipWriter,
  * parts, the CSV's into `later`, appended once the read is whole; tells
  * `onRows` of the rows begun.
  */
-async function writePairedParts(read: Readable, zip: ZipWriter, later: LaterEntries, parts: PairedParts, viewer: ViewerRows | undefined, onRows: (rows: number) => void) {
-  const rows = new BinaryTextColumns(2, { trackRows: true });
+async function writePairedParts(read: Readable, zip: ZipWriter, later: LaterEntries, parts: PairedParts, viewer: ViewerRows | undefined, oneLine: boolean, onRows: (rows: number) => void) {
+  // The JSON column only: a CSV record may hold a line break inside its quotes.
+  const rows = new BinaryTextColumns(2, { trackRows: true, oneLine: oneLine ? [0] : [] });
   let reported = 0;
   const written = (async () => {
     await pipeCopy(read, zip, async (chunk) => {

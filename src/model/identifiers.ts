@@ -68,3 +68,15 @@ export function refPart(name: string): string {
 export function writeTableRef(schema: string, name: string, defaultSchema: string): string {
   return schema === defaultSchema ? refPart(name) : `${refPart(schema)}.${refPart(name)}`;
 }
+
+/**
+ * Text as an SQL string literal that means the same whatever the session's
+ * standard_conforming_strings says: an escape string (E'…') with its
+ * backslashes and quotes escaped. A plain '…' literal with only its quotes
+ * doubled breaks out at a backslash when a database (or its owner) turns
+ * that setting off; a SET in the same message comes too late, for the whole
+ * message is read before it runs.
+ */
+export function textLiteral(text: string): string {
+  return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+}

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { trailHead } from '../db/audit-chain.ts';
+import { sealTrail, trailHead } from '../db/audit-chain.ts';
 import type { Db } from '../db/connect.ts';
 import type { Logger } from '../log.ts';
 import type { S3Storage } from '../storage/s3-storage.ts';
@@ -24,6 +24,8 @@ export interface Anchor {
   /** The newest event when it was written, as text (a bigint). */
   seq: string;
   sha256: string;
+  /** When that event was written: a retention cut may delete it only once it is older than the retention. */
+  event_at?: string;
   anchored_at: string;
   exporter_version: string;
 }
@@ -39,6 +41,7 @@ export function anchorKey(storage: S3Storage, day: Date): string {
 export async function anchorTrail(db: Db, storage: S3Storage, log: Logger, options: { now: Date; retentionSeconds: number }): Promise<AnchorOutcome> {
   const key = anchorKey(storage, options.now);
   if (await storage.exists(key)) return 'exists';
+  await sealTrail(db);
   const head = await trailHead(db);
   if (head.seq === 0n) return 'empty';
   const { rows } = await sql<{ name: string }>`select current_database() as name`.execute(db);
@@ -47,6 +50,7 @@ export async function anchorTrail(db: Db, storage: S3Storage, log: Logger, optio
     database: rows[0]!.name,
     seq: head.seq.toString(),
     sha256: head.sha256,
+    ...(head.at ? { event_at: head.at.toISOString() } : {}),
     anchored_at: options.now.toISOString(),
     exporter_version: EXPORTER_VERSION,
   };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, pipeline, Transform } from 'node:stream';
-import { ArchiveTooLargeError } from '../export/archive-errors.ts';
+import { ArchiveTooLargeError, RowNotWritableError } from '../export/archive-errors.ts';
 import { ArchiveClosedError, ZipWriter } from '../zip/zip-writer.ts';
 import type { S3Storage } from '../storage/s3-storage.ts';
 import { asError } from './build-stop.ts';
@@ -84,6 +84,8 @@ export class ArchivePipeline {
     );
     if (this.tooLarge) return this.tooLarge;
     if (stopped.onPurpose) return stopped.reason;
+    // Found after the query failed (the same error had already ended the upload): it says which row and column, and that no retry helps.
+    if (error instanceof RowNotWritableError) return error;
     return isEcho(this.firstFailure) ? (uploadError ?? this.firstFailure) : this.firstFailure;
   }
 }

@@ -94,9 +94,15 @@ export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise
   }
 
   if (options.auditRetentionSeconds !== undefined && !options.dryRun && !options.signal.aborted) {
-    summary.eventsPruned = await pruneEvents(db, options.auditRetentionSeconds);
-    if (summary.eventsPruned > 0) log.info({ eventsPruned: summary.eventsPruned }, 'deleted audit events past their retention');
-    // After the cut, so the anchor holds the chain as it now stands (the cut is an event of its own).
+    // A retention that cannot run (a row somewhere pointing at an event) never stops the day's anchor.
+    try {
+      summary.eventsPruned = await pruneEvents(db, options.auditRetentionSeconds);
+      if (summary.eventsPruned > 0) log.info({ eventsPruned: summary.eventsPruned }, 'deleted audit events past their retention');
+    } catch (error) {
+      summary.errors++;
+      log.error({ err: error }, 'could not delete audit events past their retention; the next run will try again');
+    }
+    // After the cut, so the anchor holds the chain as it now stands (the cut is an event of its own); it seals what is unsealed first.
     summary.anchor = await anchorTrail(db, storage, log, { now: deps.clock.now(), retentionSeconds: options.auditRetentionSeconds }).catch((error: unknown) => {
       summary.errors++;
       log.error({ err: error }, 'could not anchor the audit trail; the next run will');

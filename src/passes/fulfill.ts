@@ -1,3 +1,4 @@
+import { sealTrail } from '../db/audit-chain.ts';
 import type { ExportConfig } from '../config.ts';
 import type { Recipients } from '../db/notifications.ts';
 import { claimByIds, type ClaimedRequest, claimNext, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
@@ -135,6 +136,8 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
   for (const request of claims.unstarted) {
     if (await releaseClaim(db, request.id, request.claimId, 'interrupted; will be retried')) summary.released++;
   }
+  // The run's events join the audit trail's chain (work's housekeeping does it for work): one statement for the whole run.
+  if (!idle) await sealTrail(db).catch((error: unknown) => log.error({ err: error }, 'could not seal the audit trail; the next run will'));
   summary.seconds = elapsed(started);
   summary.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   return summary;

@@ -18,6 +18,8 @@
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const NEWLINE = 0x0a;
+const RETURN = 0x0d;
+const SPACE = 0x20;
 /** Bit 16 of the flags: each row starts with an OID, which this reader does not expect. */
 const HAS_OIDS = 1 << 16;
 
@@ -45,6 +47,8 @@ export interface ColumnChunk {
 export class BinaryTextColumns {
   private readonly count: number;
   private readonly trackRows: boolean;
+  /** Per column: whether a line break in its text becomes a space (see the constructor). */
+  private readonly oneLine: boolean[];
   private state: State = 'header';
   /** The start of a fixed-size field cut by a chunk's end. */
   private partial = Buffer.alloc(0);
@@ -56,10 +60,20 @@ export class BinaryTextColumns {
   private written: number[] = [];
   private starts: number[] = [];
 
-  /** `columns` text columns per row; `trackRows`: say where each row starts (see ColumnChunk). */
-  constructor(columns: number, { trackRows = false } = {}) {
+  /**
+   * `columns` text columns per row; `trackRows`: say where each row starts
+   * (see ColumnChunk). `oneLine`: the columns whose text is a JSON object of
+   * row_to_json's, in which a raw line break can only be the whitespace of a
+   * `json` value as the application wrote it (row_to_json escapes every line
+   * break inside a string, and jsonb never has one): it becomes a space, so
+   * the row stays one line and means what it meant. Done here, byte by byte,
+   * rather than by parsing the value again in SQL, which a value nested deeper
+   * than the session's stack allows would fail.
+   */
+  constructor(columns: number, { trackRows = false, oneLine = [] as readonly number[] } = {}) {
     this.count = columns;
     this.trackRows = trackRows;
+    this.oneLine = Array.from({ length: columns }, (_, i) => oneLine.includes(i));
   }
 
   /** The rows this chunk completes or continues; a row cut by the chunk's end continues with the next chunk. */
@@ -73,7 +87,11 @@ export class BinaryTextColumns {
       if (this.state === 'value' || this.state === 'extension') {
         const n = Math.min(this.left, chunk.length - at);
         const column = this.column;
-        if (this.state === 'value') this.written[column]! += chunk.copy(this.out[column]!, this.written[column]!, at, at + n);
+        if (this.state === 'value') {
+          const from = this.written[column]!;
+          this.written[column]! += chunk.copy(this.out[column]!, from, at, at + n);
+          if (this.oneLine[column]) spaceLineBreaks(this.out[column]!.subarray(from, this.written[column]));
+        }
         at += n;
         this.left -= n;
         if (this.left > 0) break;
@@ -140,9 +158,21 @@ export class BinaryTextColumns {
   }
 }
 
+/** A line break in `text` becomes a space, in place. */
+function spaceLineBreaks(text: Buffer): void {
+  for (const byte of [NEWLINE, RETURN]) {
+    for (let i = text.indexOf(byte); i !== -1; i = text.indexOf(byte, i + 1)) text[i] = SPACE;
+  }
+}
+
 /** The single text column of a COPY (one JSON object per row), as lines. */
 export class BinaryTextRows {
-  private readonly columns = new BinaryTextColumns(1);
+  private readonly columns: BinaryTextColumns;
+
+  /** `oneLine`: the rows hold `json` values whose line breaks become spaces (BinaryTextColumns). */
+  constructor({ oneLine = false } = {}) {
+    this.columns = new BinaryTextColumns(1, { oneLine: oneLine ? [0] : [] });
+  }
 
   /** The lines this chunk completes or continues; a row cut by the chunk's end continues with the next chunk. */
   push(chunk: Buffer): Buffer {

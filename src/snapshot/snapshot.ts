@@ -36,10 +36,12 @@ const BEGIN = 'begin isolation level repeatable read, read only';
  * tables, and the request is better retried than left hanging behind a
  * migration (which would itself queue every later reader of that table).
  * SET LOCAL: they end with the transaction, and hold behind a pooler. And
- * standard_conforming_strings, on by default since PostgreSQL 9.1, because the
- * user id is inlined in a string literal (queries.ts, userLiteral). And the
- * text of dates, times and intervals, whatever the role's settings: ISO
- * 8601, in UTC (column-kinds.ts: as_text, array).
+ * standard_conforming_strings, for the rest of the transaction's statements
+ * (the user id is inlined as an escape string literal, which needs none:
+ * textLiteral; a setting made in a message does nothing for that message,
+ * which PostgreSQL reads whole before it runs it). And the text of dates,
+ * times and intervals, whatever the role's settings: ISO 8601, in UTC
+ * (column-kinds.ts: as_text, array).
  */
 const GUARDS =
   "set local statement_timeout = 0; set local idle_in_transaction_session_timeout = 0; set local lock_timeout = '60s'; set local standard_conforming_strings = on; " +

@@ -5,6 +5,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   GetObjectLockConfigurationCommand,
+  GetObjectRetentionCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -217,6 +218,16 @@ export class S3Storage {
     } catch (error) {
       if (isNotFound(error)) return false;
       throw error;
+    }
+  }
+
+  /** Until when S3 Object Lock keeps an object from deletion and change, or undefined (none, or a store without it). */
+  async retainedUntil(key: string): Promise<Date | undefined> {
+    try {
+      const got = await this.client.send(new GetObjectRetentionCommand({ Bucket: this.config.bucket, Key: key }));
+      return got.Retention?.RetainUntilDate;
+    } catch {
+      return undefined;
     }
   }
 

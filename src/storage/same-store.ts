@@ -59,6 +59,14 @@ function located(address: StoreAddress): { server: string; bucket: string }[] {
     return places;
   }
   const host = url.hostname.toLowerCase().replace(/\.$/, '');
+  // An endpoint with a path (http://host/exports): a path-style request there is /exports/<bucket>/<key>, which the
+  // server reads as bucket "exports", key "<bucket>/<key>": the path's first segment is a bucket it may read.
+  const segment = url.pathname.split('/').find((p) => p !== '');
+  if (segment) {
+    const root = new URL(url.href);
+    root.pathname = '/';
+    places.push({ server: serverOf(root.href), bucket: decodeURIComponent(segment).toLowerCase() });
+  }
   if (host.startsWith('[') || /^[\d.]+$/.test(host)) return places;
   const aws = /^(.+)\.s3([.-][a-z0-9-]+)*\.amazonaws\.com(\.cn)?$/.exec(host);
   if (aws) return [...places, { server: 'aws', bucket: aws[1]! }];

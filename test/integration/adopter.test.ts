@@ -225,4 +225,35 @@ entities:
     const { rows } = await db.query(`select status, count(*)::int as n from data_export_requests group by status`);
     expect(rows).toEqual([{ status: 'ready', n: Object.values(handles).filter(Boolean).length }]);
   });
+
+  it('a text user id that would break out of a string literal where standard_conforming_strings is off is a user id like any other', async () => {
+    const { db, url, cliEnv } = await freshDatabase();
+    await db.query(`create table member (handle text primary key, bio text)`);
+    const definition = path.join(dir, 'member.yaml');
+    writeFileSync(definition, `version: 1
+user_table: member
+entities:
+  member:
+    description: You.
+    owner: { column: handle }
+    order_by: [handle]
+    columns:
+      handle: { export: Your handle. }
+      bio: { export: Your bio. }
+`);
+    const withDefinition = { ...cliEnv, EXPORT_DEFINITION: definition };
+    expect((await runCli(['migrate'], withDefinition)).code).toBe(0);
+    // Under standard_conforming_strings off, a backslash escapes the quote after it in '…': this id would end the literal and run the rest.
+    const hostile = String.raw`x\'); create table pwned as select current_user as who; --`;
+    await db.query(`insert into member (handle, bio) values ($1, 'MINE'), ('other', 'NOT-MINE')`, [hostile]);
+    await db.query(`alter database ${new URL(url).pathname.slice(1)} set standard_conforming_strings = off`);
+    const { rows } = await db.query(`select request_id from exporter_request_export($1::text)`, [hostile]);
+    const built = await runCli(['fulfill', '--request', rows[0].request_id], withDefinition);
+    expect(built.code, built.stderr).toBe(0);
+    const row = await requestOf(db, rows[0].request_id);
+    expect(row.status).toBe('ready');
+    const files = await readZip(await getObject(env, row.object_key));
+    expect(JSON.parse(files.get('json/member.json')!.toString())).toEqual([{ handle: hostile, bio: 'MINE' }]);
+    expect((await db.query(`select to_regclass('pwned') as t`)).rows[0].t).toBeNull();
+  });
 });

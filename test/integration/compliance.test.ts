@@ -42,10 +42,18 @@ describe('the due date', () => {
     await env.admin.query(`alter database ${new URL(env.databaseUrl).pathname.slice(1)} set timezone = 'Pacific/Auckland'`);
     try {
       for (const [requestedAt, due] of cases) {
+        // The database's own arithmetic, for every case; a request made then (never later than now) gets that date.
+        const computed = (await env.admin.query<{ due: Date }>('select exporter_due_at($1::timestamptz) as due', [requestedAt])).rows[0]!.due;
+        expect(computed.toISOString(), requestedAt).toBe(due);
+        if (Date.parse(requestedAt) > Date.now()) continue;
         const user = await insertUser(env.admin);
         const id = await insertRequest(env.admin, user, { requestedAt, status: 'failed' });
         expect(await dueOf(id), requestedAt).toBe(due);
       }
+      // A request dated in the future is received now: an application cannot give itself a later due date.
+      const future = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2031-01-01T00:00:00Z', status: 'failed' });
+      const { rows } = await env.admin.query<{ requested_at: Date }>('select requested_at from data_export_requests where id = $1', [future]);
+      expect(Math.abs(rows[0]!.requested_at.getTime() - Date.now())).toBeLessThan(60_000);
     } finally {
       await env.admin.query(`alter database ${new URL(env.databaseUrl).pathname.slice(1)} reset timezone`);
     }

@@ -72,7 +72,7 @@ describe('fulfill when things go wrong', () => {
     expect(summary.ready).toBe(1);
   });
 
-  it('a json value written with line breaks is exported, one record per line; a value PostgreSQL cannot write fails the request for good at once, naming the entity and the column', async () => {
+  it('a json value written with line breaks, nested however deep, is exported, one record per line; a value PostgreSQL cannot write fails the request for good at once, naming the entity and the column', async () => {
     await env.admin.query('create table json_notes (id uuid primary key default gen_random_uuid(), user_id uuid not null, n integer not null, body json)');
     const notes: ExportEntity = {
       name: 'json_notes',
@@ -100,22 +100,35 @@ describe('fulfill when things go wrong', () => {
     const csv = parseCsv(zip.get('csv/json_notes.csv')!, { columns: true, bom: true }) as Record<string, string>[];
     expect(csv.map((r) => r.body)).toEqual(['{   "title": "a",    "title": "b" }', '[9007199254740993,  1]']);
 
-    // Nested deeper than the exporter's session may parse (written under a larger max_stack_depth), with a line break: it cannot be made one line.
+    // Nested deeper than the exporter's session could parse (written under a larger max_stack_depth), with a line break: exported
+    // all the same (its line breaks become spaces as the rows are read, never by parsing it again).
     const admin = await env.admin.connect();
     try {
       await admin.query("set max_stack_depth = '7MB'");
       await admin.query('insert into json_notes (user_id, n, body) values ($1, 3, $2)', [user, `${'['.repeat(60000)}\n1${']'.repeat(60000)}`]);
+      await admin.query('alter table json_notes add column tags json[]');
+      await admin.query('insert into json_notes (user_id, n, tags) values ($1, 4, array[$2::json])', [user, `${'['.repeat(60000)}1${']'.repeat(60000)}`]);
     } finally {
       admin.release(true);
     }
-    const again = await insertRequest(env.admin, user);
     await env.admin.query("update data_export_requests set status = 'failed', error = 'expired' where id = $1", [id]);
-    const second = await fulfillInProcess(env, { requestIds: [again], entities, concurrency: 1, config: env.config({ maxAttempts: '5' }) });
+    const deep = await insertRequest(env.admin, user);
+    const withTags = { ...notes, columns: [...notes.columns, { name: 'tags', kind: 'array' as const, description: 'Tags.' }] };
+    const withoutTags = entities.map((e) => (e === notes ? { ...notes, from: 'json_notes t where t.user_id = :user::uuid and t.tags is null' } : e));
+    expect((await fulfillInProcess(env, { requestIds: [deep], entities: withoutTags, concurrency: 1 })).summary).toMatchObject({ ready: 1 });
+    const deepLines = (await readZip(await getObject(env, (await requestRow(env, deep))!.object_key))).get('json/json_notes.json')!.toString();
+    expect(deepLines.split('\n').filter((l) => l.startsWith('{')).length).toBe(3);
+    expect(deepLines).toContain(`"body":${'['.repeat(60000)} 1${']'.repeat(60000)}}`);
+
+    // An array of json is turned into JSON by PostgreSQL (to_jsonb), which must parse each element: too deep, it cannot be written.
+    // Every attempt would stop at that row, so the request fails for good at once, naming the entity and the column.
+    await env.admin.query("update data_export_requests set status = 'failed', error = 'expired' where id = $1", [deep]);
+    const again = await insertRequest(env.admin, user);
+    const second = await fulfillInProcess(env, { requestIds: [again], entities: entities.map((e) => (e === notes ? withTags : e)), concurrency: 1, config: env.config({ maxAttempts: '5' }) });
     expect(second.summary).toMatchObject({ failed: 1 });
     const row = (await requestRow(env, again))!;
-    // Failed at the first attempt, not retried: the next would stop at the same row.
     expect(row).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(row.error).toBe('a row of json_notes cannot be exported (column body): database error 54001');
+    expect(row.error).toBe('a row of json_notes cannot be exported (column tags): database error 54001');
   });
 
   it('splits an entity larger than the entry limit into numbered parts with the same rows in JSON and CSV', async () => {

@@ -232,8 +232,9 @@ describe('fulfill', () => {
   });
 
   it('claims oldest first, honours --limit, and a dry run changes nothing', async () => {
-    const newer = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2030-01-02T00:00:00Z' });
-    const older = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2030-01-01T00:00:00Z' });
+    // Received in the past (a time in the future is refused as now: sql/000010), the newer inserted first.
+    const newer = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: new Date(Date.now() - 60_000).toISOString() });
+    const older = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: new Date(Date.now() - 120_000).toISOString() });
     // Other tests' requests are done by now; these two are the only pending ones.
     const before = await listKeys(env);
     const dry = await fulfill({ dryRun: true });

@@ -19,11 +19,11 @@ describe('the shipped definition and the queries', () => {
   });
 
   it('inlines any user id as one string literal: nothing can be injected into COPY', () => {
-    expect(userLiteral(USER)).toBe(`'${USER}'`);
-    expect(userLiteral('42')).toBe(`'42'`);
-    // A quote is doubled (the snapshot sets standard_conforming_strings, so a backslash is only a backslash).
-    expect(userLiteral(`${USER}'; drop table users; --`)).toBe(`'${USER}''; drop table users; --'`);
-    expect(userLiteral(`a\\'b`)).toBe(`'a\\''b'`);
+    // An escape string: its meaning does not depend on standard_conforming_strings. A quote is doubled, a backslash too.
+    expect(userLiteral(USER)).toBe(`E'${USER}'`);
+    expect(userLiteral('42')).toBe(`E'42'`);
+    expect(userLiteral(`${USER}'; drop table users; --`)).toBe(`E'${USER}''; drop table users; --'`);
+    expect(userLiteral(`a\\'b`)).toBe(`E'a\\\\''b'`);
     for (const bad of ['', 'a\nb', 'a\u0000b', 'x'.repeat(1001)]) expect(() => userLiteral(bad), JSON.stringify(bad)).toThrow(/not a user id/);
   });
 });

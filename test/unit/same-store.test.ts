@@ -37,7 +37,7 @@ describe('one store, however it is spelled', () => {
     expect(sameStore(at('http://127.0.0.1:9000'), at('http://127.0.0.1:9001'))).toBe(false);
     expect(sameStore(at('http://minio:9000'), at('https://minio:9000'))).toBe(false);
     expect(sameStore(at('http://minio-a:9000'), at('http://minio-b:9000'))).toBe(false);
-    expect(sameStore(at('http://minio/a'), at('http://minio/b'))).toBe(false);
+    expect(sameStore(at('http://minio/a', 'x'), at('http://minio/b', 'y'))).toBe(false);
     expect(sameStore(at('https://r2.example.com'), at(undefined))).toBe(false);
     // Two hosts that merely begin with the same word are not one bucket.
     expect(sameStore(at('http://minio.example.com:9000', 'uploads'), at('http://minio.example.com:9000', 'exports'))).toBe(false);
@@ -51,5 +51,8 @@ describe('one store, however it is spelled', () => {
     expect(sameStore(at('https://my.exports.s3.amazonaws.com', 'x'), at('https://s3.amazonaws.com', 'my.exports'))).toBe(true);
     expect(sameStore(at('http://exports.minio.example.com:9000', 'uploads'), at('http://minio.example.com:9000', 'exports'))).toBe(true);
     expect(sameStore(at('http://minio.example.com:9000', 'exports'), at('http://exports.minio.example.com:9000', 'uploads'))).toBe(true);
+    // An endpoint with a path: path-style, its first segment is read as the bucket (http://host/exports/archives/key).
+    expect(sameStore(at('http://127.0.0.1:9000/exports', 'archives'), at('http://127.0.0.1:9000', 'exports'))).toBe(true);
+    expect(sameStore(at('http://localhost:9000/exports/', 'anything'), at('http://127.0.0.1:9000/', 'exports'))).toBe(true);
   });
 });
