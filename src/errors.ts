@@ -1,3 +1,5 @@
+import { oneLine } from './model/one-line.ts';
+
 /** Bad input from the operator: reported as one line, exit 2, before any work. */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -8,8 +10,9 @@ export class ProblemsError extends UsageError {
   override name = 'ProblemsError';
   readonly problems: readonly string[];
   constructor(what: string, problems: string[]) {
-    super(`${what}: ${problems.join('; ')}`);
-    this.problems = problems;
+    const lines = problems.map(oneLine);
+    super(`${what}: ${lines.join('; ')}`);
+    this.problems = lines;
   }
 }
 
@@ -24,3 +27,4 @@ export class ConfigError extends ProblemsError {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+

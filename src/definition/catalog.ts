@@ -30,6 +30,8 @@ export interface CatalogTable {
    * is never null, and among values that are not null each is one row's).
    */
   uniqueColumns: readonly string[];
+  /** Every unique key (a constraint or a unique index, neither partial nor on expressions), of one column or several: where its columns are not null, one order of its rows. */
+  uniqueKeys: readonly (readonly string[])[];
   /** COMMENT ON TABLE. */
   comment: string | null;
 }
@@ -78,7 +80,7 @@ export async function readCatalog(db: Db): Promise<Catalog> {
   for (const c of columns) {
     const key = tableKey(c.schema, c.name);
     if (!tables.has(key)) {
-      tables.set(key, { key, schema: c.schema, name: c.name, kind: KINDS[c.relkind]!, columns: new Map(), primaryKey: [], uniqueColumns: [], comment: c.tableComment });
+      tables.set(key, { key, schema: c.schema, name: c.name, kind: KINDS[c.relkind]!, columns: new Map(), primaryKey: [], uniqueColumns: [], uniqueKeys: [], comment: c.tableComment });
     }
     tables.get(key)!.columns.set(c.column, { type: c.dataType, sqlType: c.sqlType, nullable: c.nullable, comment: c.comment });
   }
@@ -106,17 +108,20 @@ export async function readCatalog(db: Db): Promise<Catalog> {
     }
   }
   // A unique index that is no constraint (CREATE UNIQUE INDEX, a Rails or Prisma habit) keys a table as well.
-  const { rows: indexes } = await sql<{ schema: string; name: string; column: string }>`
-    select n.nspname as schema, cl.relname as name, a.attname as column
+  const { rows: indexes } = await sql<{ schema: string; name: string; columns: string[] }>`
+    select n.nspname as schema, cl.relname as name,
+           array(select a.attname::text from unnest(i.indkey[0:i.indnkeyatts - 1]) with ordinality k(col, o) join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.col order by k.o) as columns
       from pg_index i
       join pg_class cl on cl.oid = i.indrelid
       join pg_namespace n on n.oid = cl.relnamespace
-      join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-     where i.indisunique and i.indnatts = 1 and i.indkey[0] > 0 and i.indpred is null and i.indexprs is null
-       and n.nspname not in ('pg_catalog', 'information_schema')`.execute(db);
+     where i.indisunique and i.indpred is null and i.indexprs is null and not (0 = any (i.indkey[0:i.indnkeyatts - 1]))
+       and n.nspname not in ('pg_catalog', 'information_schema')
+     order by n.nspname, cl.relname, i.indnkeyatts, i.indexrelid`.execute(db);
   for (const ix of indexes) {
     const table = tables.get(tableKey(ix.schema, ix.name));
-    if (table && !table.uniqueColumns.includes(ix.column)) (table.uniqueColumns as string[]).push(ix.column);
+    if (!table) continue;
+    if (ix.columns.length === 1 && !table.uniqueColumns.includes(ix.columns[0]!)) (table.uniqueColumns as string[]).push(ix.columns[0]!);
+    (table.uniqueKeys as (readonly string[])[]).push(ix.columns);
   }
   const { rows: path } = await sql<{ schemas: string[] }>`select current_schemas(false)::text[] as schemas`.execute(db);
   return { tables, foreignKeys, searchPath: path[0]!.schemas };

@@ -198,6 +198,9 @@ function checkOwnership(
   const related = (from: CatalogTable, columns: readonly string[], to: CatalogTable, refColumns: readonly string[], declared: string | undefined, what: string, toLabel = refOf(catalog, to)) => {
     const fks = foreignKeysOn(catalog, from.key, columns).filter((f) => f.refTable === to.key && f.refColumns.every((c, i) => c === refColumns[i]));
     if (fks.length > 0) return;
+    // A "through" detail the parent points at (Envelope.documentMetaId to DocumentMeta.id): the foreign key runs the other way.
+    const pointedAt = what === 'the "through" column' && foreignKeysOn(catalog, to.key, refColumns).some((f) => f.refTable === from.key && f.refColumns.every((c, i) => c === columns[i]));
+    if (pointedAt) return;
     if (declared === undefined) {
       problems.push(`${from === table ? e.table : refOf(catalog, from)}.${columns.join(', ')}: ${what} has no foreign key to ${toLabel} (${refColumns.join(', ')}); add one, or declare the relation (declared: "why") ${at(e.line)}`);
       return;

@@ -113,3 +113,39 @@ function best(options: readonly ForeignKey[], table: CatalogTable, depth: Map<st
 function looksLikePeople(table: CatalogTable): boolean {
   return [...table.columns.keys()].some((c) => /^(email|email_address|username|user_name|password\w*)$/i.test(c));
 }
+
+/**
+ * Tables an exported row points at by a column unique among that table's rows
+ * (Documenso's Envelope.documentMetaId, EnvelopeItem.documentDataId): each row
+ * pointed at is that one row's detail, so it is the user's as much. Drafted
+ * `through` the row pointing at it (the foreign key runs from the parent:
+ * `references` names the parent's column). A table pointed at by a column that
+ * is not unique (a language, a price, an avatar several rows may share) is not
+ * drafted; unplacedTables lists it. Returns whether it placed any.
+ */
+export function placeDetails(
+  plan: DraftPlan,
+  covered: Map<string, DraftEntity>,
+  tables: readonly CatalogTable[],
+  fks: readonly ForeignKey[],
+  leaveOut: (table: CatalogTable) => boolean,
+  entity: (table: CatalogTable, how: DraftEntity['how'], more: Partial<DraftEntity>) => DraftEntity,
+): boolean {
+  const placeable = new Map(tables.map((t) => [t.key, t]));
+  let placed = false;
+  for (const f of fks) {
+    const parent = covered.get(f.table);
+    const table = placeable.get(f.refTable);
+    if (!parent || !table || parent.members || covered.has(table.key) || plan.leftOut.has(table.key) || table.key === plan.userTable.key) continue;
+    if (!uniqueIn(parent.table, f.columns) || leaveOut(table)) continue;
+    entity(table, 'through', { through: { entity: parent, columns: f.refColumns, references: f.columns, pointedAt: true } });
+    placed = true;
+  }
+  return placed;
+}
+
+/** Whether `columns` are a unique key of `table` (its primary key, or a unique constraint or index on exactly them). */
+export function uniqueIn(table: CatalogTable, columns: readonly string[]): boolean {
+  const same = (key: readonly string[]) => key.length === columns.length && columns.every((c) => key.includes(c));
+  return same(table.primaryKey) || table.uniqueKeys.some(same);
+}

@@ -141,18 +141,26 @@ function entityYaml(d: Draft, entities: YAMLMap, plan: DraftPlan, catalog: Catal
   }
   if (e.through) {
     const t = e.through;
-    const through = t.columns.length === 1 ? { entity: t.entity.name, column: t.columns[0] } : { entity: t.entity.name, columns: t.columns };
+    const through: Record<string, unknown> = t.columns.length === 1 ? { entity: t.entity.name, column: t.columns[0] } : { entity: t.entity.name, columns: t.columns };
+    // A detail the parent's row points at: the foreign key runs from the parent, so which of its columns is said.
+    if (t.pointedAt) through.references = t.references.length === 1 ? t.references[0] : t.references;
     d.add(body, 'through', through, { flow: true, ...before });
   }
-  if (e.table.primaryKey.length > 0) d.add(body, 'order_by', [...e.table.primaryKey], { flow: true });
+  const drafts = [...e.table.columns.keys()].map((column) => [column, draftColumn(e.table, column, roleOf(plan, e, column), samples)] as const);
+  const omitted = new Set(drafts.filter(([, draft]) => draft.as === 'omit' || (draft.as === 'file' && !draft.exported)).map(([column]) => column));
+  // Its primary key, else its shortest unique key of columns never null in the rows exported (the
+  // user's own columns are the user's id): either orders its rows one way.
+  const neverNull = (column: string) => e.table.columns.get(column)?.nullable === false || (e.how !== 'through' && e.ownerColumns.length === 1 && e.ownerColumns[0] === column);
+  const key = e.table.primaryKey.length > 0 ? e.table.primaryKey : e.table.uniqueKeys.filter((k) => k.every((c) => neverNull(c) && !omitted.has(c))).toSorted((a, b) => a.length - b.length)[0];
+  if (key) d.add(body, 'order_by', [...key], { flow: true });
   else {
-    const orderable = [...e.table.columns.entries()].filter(([, c]) => kindOfType(c.type) && !UNORDERED.has(c.type)).map(([n]) => n);
+    // A guess: every column that sorts, but never one the draft omits (a credential stays out of every query's text).
+    const orderable = [...e.table.columns.entries()].filter(([n, c]) => kindOfType(c.type) && !UNORDERED.has(c.type) && !omitted.has(n)).map(([n]) => n);
     d.add(body, 'order_by', orderable, { flow: true, after: ' TODO: no primary key; name columns that order its rows one way' });
   }
   const columns = d.add(body, 'columns', {}) as YAMLMap;
   const fileBlocks: string[] = [];
-  for (const column of e.table.columns.keys()) {
-    const draft = draftColumn(e.table, column, roleOf(plan, e, column), samples);
+  for (const [column, draft] of drafts) {
     columnYaml(d, columns, column, draft);
     if (draft.as === 'file') fileBlocks.push(...fileBlock(e, column, draft));
   }
@@ -198,7 +206,7 @@ function fileBlock(e: DraftEntity, column: string, draft: Extract<ColumnDraft, {
 function roleOf(plan: DraftPlan, e: DraftEntity, column: string): string | undefined {
   if (e.how === 'user' && column === plan.userKey) return 'Your user id.';
   if (e.ownerColumns.includes(column)) return e.ownerColumns.length === 1 ? `Your user id (${plan.userTable.name}).` : `${capital(words(column))} (a ${plan.userTable.name} id: you, or another person).`;
-  if (e.through?.columns.includes(column)) return `The row of ${e.through.entity.name} it belongs to.`;
+  if (e.through?.columns.includes(column)) return e.through.pointedAt ? `Its id (${e.through.entity.name}.${e.through.references.join(', ')} points at it).` : `The row of ${e.through.entity.name} it belongs to.`;
   return undefined;
 }
 

@@ -1,6 +1,6 @@
 import { type Catalog, type CatalogTable, comparableTypes, findTable, type ForeignKey } from './catalog.ts';
 import type { UserIdMatches } from './draft-samples.ts';
-import { chooseParents, otherPathsOfOwners } from './draft-parents.ts';
+import { chooseParents, otherPathsOfOwners, placeDetails } from './draft-parents.ts';
 
 /*
  * `exporter init`: which tables of the live database belong to a user, and
@@ -25,7 +25,7 @@ export interface DraftEntity {
   /** A membership table (its primary key is a column to this table and one to the user table). */
   members?: { table: CatalogTable; column: string; userColumn: string };
   /** The parent entity, the columns that hold its key, and those columns of the parent. */
-  through?: { entity: DraftEntity; columns: readonly string[]; references: readonly string[] };
+  through?: { entity: DraftEntity; columns: readonly string[]; references: readonly string[]; pointedAt?: boolean };
   /** Other ways its rows could be the user's, which a person must choose between (TODO). */
   otherPaths: string[];
   /** Its other columns that name a user, not taken as owners (TODO). */
@@ -97,7 +97,7 @@ export function planDraft(catalog: Catalog, ref: string, options: { userKey?: st
   const covered = new Map<string, DraftEntity>([[users.key, userEntity]]);
   const leaveOut = (table: CatalogTable) => {
     if (!AUTH_TABLE.test(wordsOf(table.name))) return false;
-    plan.leftOut.set(table.key, { table, why: 'it looks like login data (sessions, tokens, password resets), not what the person did' });
+    plan.leftOut.set(table.key, { table, why: 'it looks like login data (sessions, tokens, OAuth grants, password resets), not what the person did' });
     return true;
   };
   const entity = (table: CatalogTable, how: DraftEntity['how'], more: Partial<DraftEntity> = {}): DraftEntity => {
@@ -126,7 +126,7 @@ export function planDraft(catalog: Catalog, ref: string, options: { userKey?: st
     }
     if (toUser.every((c) => TARGET.test(wordsOf(c.column)))) {
       // Its only user columns name who acted on it (who last modified it, who resolved it), not whose it is.
-      plan.leftOut.set(table.key, { table, why: `its only user column${toUser.length > 1 ? 's name' : ' names'} who acted on a row (${toUser.map((c) => c.column).join(', ')}), not whose it is` });
+      plan.leftOut.set(table.key, { table, why: `its only user column${toUser.length > 1 ? 's name' : ' names'} who acted on a row or whom it is about (${toUser.map((c) => c.column).join(', ')}), not whose it is` });
       continue;
     }
     const owners = ownerColumnsOf(table, toUser);
@@ -172,8 +172,10 @@ export function planDraft(catalog: Catalog, ref: string, options: { userKey?: st
     declared = true;
   }
   if (declared) chooseParents(plan, covered, placeable, fks, leaveOut, entity);
+  // The details exported rows point at (a document's settings), and what hangs off those.
+  while (placeDetails(plan, covered, placeable, fks, leaveOut, entity)) chooseParents(plan, covered, placeable, fks, leaveOut, entity);
   otherPathsOfOwners(plan, covered, fks);
-  plan.unplaced = unplacedTables(plan, tables, covered, membershipTables, users, options.userIds);
+  plan.unplaced = unplacedTables(plan, tables, fks, covered, membershipTables, users, options.userIds);
   return plan;
 }
 
@@ -214,8 +216,9 @@ export function inferredUserColumnsOf(table: CatalogTable, fks: readonly Foreign
     if (referencing.has(column)) continue;
     const w = wordsOf(column);
     if (TARGET.test(w)) continue;
-    const named = USER_WORDS.test(w) || w === `_${singular}_id_`;
     const match = userIds?.get(table.key)?.get(column);
+    // A name the values deny is not taken: Synapse's profiles.user_id holds the local part (ada), its full_user_id the id.
+    const named = (USER_WORDS.test(w) || w === `_${singular}_id_`) && !(match && match.of > 0 && match.users === 0);
     const byValues = match !== undefined && match.of >= 3 && match.users * 2 >= match.of;
     if (!comparableTypes(live, keyColumn) || (!named && !byValues)) continue;
     const why = named
@@ -234,6 +237,13 @@ function declaredOf(owners: UserColumn[]): { ownerDeclared?: string } {
 /** The two columns of a message: who sent it and who it was sent to, each of whom may see it. */
 const SENDER = /_(sender|from|creator|author)_/;
 const RECIPIENT = /_(recipient|receiver|to)_/;
+/**
+ * A column named as the id of a user other than the row's maker (target_user_id, reviewer_id,
+ * to_user_id, invited_by): the role word next to the id itself, so target_chain_id,
+ * to_device_stream_id and relates_to_id are not.
+ */
+const OTHER_USER_ID =
+  /_(?:(?:target|reported|reviewer|invitee|assignee|approver|recipient|receiver|moderator|admin|member|participant)(?:_user)?_id|(?:other|to|from|last|about|subject|invited|referred|blocked|followed|assigned|approved|banned|muted|kicked)_user(?:_id)?|(?:reviewed|invited|referred|assigned|approved|banned|muted|kicked|resolved|updated|modified|edited|deleted|closed|handled)_by(?:_id)?)_$/;
 
 /**
  * Which of a table's columns that name a user make a row the user's. One:
@@ -303,33 +313,50 @@ function entityNames(tables: readonly CatalogTable[]): Map<string, string> {
  * one named like the key of an exported table, with no foreign key. Each is
  * listed with a TODO: declare the relation, or leave the table out.
  */
-function unplacedTables(plan: DraftPlan, tables: readonly CatalogTable[], covered: Map<string, DraftEntity>, memberships: Set<string>, users: CatalogTable, userIds?: UserIdMatches): Unplaced[] {
+function unplacedTables(plan: DraftPlan, tables: readonly CatalogTable[], fks: readonly ForeignKey[], covered: Map<string, DraftEntity>, memberships: Set<string>, users: CatalogTable, userIds?: UserIdMatches): Unplaced[] {
+  // A column named like an exported table's own key, where the key's name shares a word with the
+  // table's (media_id of local_media_repository; not a counter like stream_id, nor a bare id), the
+  // nearest such table first; where a table's name made singular with _id is the name (events:
+  // event_id), that table, whatever else has a key of that name (partial_state_events).
+  const singularWords = (name: string) => new Set(wordsOf(name).split('_').filter(Boolean).map((word) => word.replace(/s$/, '')));
   const keyNames = new Map<string, DraftEntity>();
   for (const e of covered.values()) {
-    // Its own key's name (room_id, event_id; not a bare id), and its name made singular with _id (events: event_id).
-    for (const column of [...(e.table.primaryKey.length === 1 ? [e.table.primaryKey[0]!] : []), ...e.table.uniqueColumns]) if (column !== 'id') keyNames.set(column, e);
-    keyNames.set(`${wordsOf(e.table.name).slice(1, -1).replace(/s$/, '')}_id`, e);
+    const tableWords = singularWords(e.table.name);
+    for (const column of [...(e.table.primaryKey.length === 1 ? [e.table.primaryKey[0]!] : []), ...e.table.uniqueColumns]) {
+      if (column !== 'id' && !keyNames.has(column) && [...singularWords(column)].some((word) => word !== 'id' && tableWords.has(word))) keyNames.set(column, e);
+    }
   }
+  for (const e of covered.values()) keyNames.set(`${wordsOf(e.table.name).slice(1, -1).replace(/s$/, '')}_id`, e);
   const unplaced: Unplaced[] = [];
   for (const table of tables) {
     if (covered.has(table.key) || memberships.has(table.key) || plan.leftOut.has(table.key)) continue;
     const hints: string[] = [];
     const columns = new Set(table.columns.keys());
-    const inPairs = new Set<string>();
+    // A column with a foreign key names that table's rows, whatever its name says (CscSession.recipientId: a Recipient).
+    const inPairs = new Set<string>(fks.filter((f) => f.table === table.key).flatMap((f) => f.columns));
+    // Exported rows that point at its rows by a column several rows may share (an avatar, a language): the user's, or shared?
+    for (const f of fks) {
+      const e = covered.get(f.table);
+      if (f.refTable === table.key && e && !e.members) hints.push(`${e.name}.${f.columns.join(', ')} point${f.columns.length > 1 ? '' : 's'} at its rows (not unique there: other rows may point at the same)`);
+    }
     for (const [column] of table.columns) {
       if (inPairs.has(column)) continue;
       const w = wordsOf(column).slice(1, -1);
       // A polymorphic reference (Rails' record_type and record_id): it may point at any table's rows, users' among them.
       const polymorphic = /^(.*)_?[Tt]ype$/.exec(column)?.[1]?.replace(/_$/, '');
-      if (polymorphic && (columns.has(`${polymorphic}_id`) || columns.has(`${polymorphic}Id`))) {
-        const id = columns.has(`${polymorphic}_id`) ? `${polymorphic}_id` : `${polymorphic}Id`;
+      // Not where the id is named like one table's key (room_type and room_id: a kind of room).
+      const id = polymorphic && [`${polymorphic}_id`, `${polymorphic}Id`].find((name) => columns.has(name) && !keyNames.has(name));
+      if (id) {
         inPairs.add(id);
         hints.push(`${JSON.stringify(column)} and ${JSON.stringify(id)} may point at any table's rows (a polymorphic reference), ${users.name} among them`);
         continue;
       }
       const match = userIds?.get(table.key)?.get(column);
       if (match && match.of >= 3 && match.users > 0) hints.push(`${JSON.stringify(column)} holds ${users.name} ids (${match.users} of ${match.of} sampled values)`);
-      else if ((USER_WORDS.test(`_${w}_`) || TARGET.test(`_${w}_`) || RECIPIENT.test(`_${w}_`)) && /(_id|_by|^user|^sender|^recipient)$/.test(w)) hints.push(`${JSON.stringify(column)} is named like a user's id`);
+      else if (USER_WORDS.test(`_${w}_`) || OTHER_USER_ID.test(`_${w}_`)) {
+        const denied = match && match.of > 0 && match.users === 0 ? `, but none of its ${match.of} sampled values is a ${users.name} id` : '';
+        hints.push(`${JSON.stringify(column)} is named like a user's id${denied}`);
+      }
       else {
         const e = keyNames.get(column) ?? keyNames.get(w);
         if (e) hints.push(`${JSON.stringify(column)} is named like the key of ${e.name}`);

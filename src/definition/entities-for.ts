@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/connect.ts';
 import { UsageError } from '../errors.ts';
 import type { ExportEntity, UserTable } from '../export/entities.ts';
@@ -41,6 +42,7 @@ export async function checkedDefinition(db: Db, file?: string, options: { sample
   const definition = loadDefinition(file);
   const catalog = await readCatalog(db);
   const problems = checkDefinition(definition, catalog);
+  if (problems.length === 0) problems.push(...(await rowSecurityProblems(db, definition, catalog)));
   // `exporter check` (CI's) also reads a sample of the values; the work commands do not, so a migration's lock on a table never holds up their start.
   if (problems.length === 0 && options.sampleValues) problems.push(...(await secretValueProblems(db, definition, catalog)));
   if (problems.length > 0) throw new DriftError(problems);
@@ -80,6 +82,25 @@ async function secretValueProblems(db: Db, definition: Definition, catalog: Cata
     }
   }
   return problems;
+}
+
+/**
+ * Tables the definition reads whose row-level security applies to the
+ * exporter's role (Supabase enables it on every table): the role would see
+ * only the rows a policy lets it, and every archive would silently lack the
+ * rest. Refused, as drift is: nothing incomplete is ever built.
+ */
+async function rowSecurityProblems(db: Db, definition: Definition, catalog: Catalog): Promise<string[]> {
+  const read = new Map<string, string>();
+  for (const ref of [definition.userTable, ...definition.entities.flatMap((e) => [e.table, ...(e.members ? [e.members.table] : [])])]) {
+    const table = findTable(catalog, ref);
+    if (table) read.set(table.key, ref);
+  }
+  const { rows } = await sql<{ key: string; role: string }>`
+    select t.key, current_user as role from unnest(${[...read.keys()]}::text[]) t(key) where row_security_active(t.key::regclass)`.execute(db);
+  return rows.map(
+    (r) => `${read.get(r.key)}: row-level security applies to the exporter's role (${r.role}), so an archive would lack every row its policies hide; connect as the table's owner or a role with BYPASSRLS (${definition.file})`,
+  );
 }
 
 /** The definition's user table as the live database has it (its key and the key's type), or undefined when the table or its key is missing. */

@@ -83,8 +83,9 @@ export function parseDefinition(text: string, file: string): Definition {
 
 const TABLE_REF_HELP = 'must name a table: name, or schema.name (a part holding a dot or a double quote in double quotes, "" for a quote)';
 
+/** Any name PostgreSQL takes: 1 to 63 bytes, no NUL (line breaks and other control characters included: every output escapes them). */
 function isColumnName(name: string): boolean {
-  return name !== '' && Buffer.byteLength(name, 'utf8') <= MAX_NAME_BYTES && !/[\u0000-\u001f\u007f]/.test(name);
+  return name !== '' && Buffer.byteLength(name, 'utf8') <= MAX_NAME_BYTES && !name.includes('\u0000');
 }
 
 /** Reads YAML nodes of one file, collecting every problem as `file:line: where: what`. */
@@ -140,7 +141,7 @@ class YamlReader {
   /** A column of the application's, as the catalog spells it: any PostgreSQL name (quoted camelCase, spaces, Unicode). */
   column(node: Node | undefined, where: string): string {
     const value = isScalar(node) && typeof node.value === 'string' ? node.value : (this.text(node, where), '');
-    if (value !== '' && !isColumnName(value)) this.problem(node, where, `is not a PostgreSQL column name (1 to ${MAX_NAME_BYTES} bytes, no control character), got ${JSON.stringify(value)}`);
+    if (value !== '' && !isColumnName(value)) this.problem(node, where, `is not a PostgreSQL column name (1 to ${MAX_NAME_BYTES} bytes, no NUL), got ${JSON.stringify(value)}`);
     return value;
   }
 
@@ -279,7 +280,7 @@ function parseColumns(r: YamlReader, at: string, key: Node, node: Node | undefin
   const columns: ColumnRule[] = [];
   for (const [columnName, rule, columnKey] of node ? r.entries(node, `${at}.columns`) : (r.problem(key, `${at}.columns`, 'is required'), [])) {
     const where = `${at}.columns.${columnName}`;
-    if (!isColumnName(columnName)) r.problem(columnKey, where, `is not a PostgreSQL column name (1 to ${MAX_NAME_BYTES} bytes, no control character)`);
+    if (!isColumnName(columnName)) r.problem(columnKey, where, `is not a PostgreSQL column name (1 to ${MAX_NAME_BYTES} bytes, no NUL)`);
     const c = Object.fromEntries(r.entries(rule, where, ['export', 'omit', 'derived', 'not_secret']));
     const column: ColumnRule = { name: columnName, line: r.lineOf(columnKey) };
     if (c.export) column.export = r.text(c.export, `${where}.export`);

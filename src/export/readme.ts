@@ -1,3 +1,4 @@
+import { oneLine } from '../model/one-line.ts';
 import { PROCESSING_FIELDS } from '../definition/definition.ts';
 import type { ExportEntity } from './entities.ts';
 import type { Manifest } from './manifest.ts';
@@ -59,7 +60,7 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     for (const file of info?.files ?? []) lines.push(`  file ${file.path}`);
     // A relation the database does not state (no foreign key), which the definition declares: said, for whoever checks the answer.
     if (entity.declared) lines.push(`  (These rows are yours by a relation the database does not record itself; the exporter was told: ${entity.declared})`);
-    for (const column of entity.columns) lines.push(`  - ${column.name}: ${column.description}`);
+    for (const column of entity.columns) lines.push(`  - ${oneLine(column.name)}: ${column.description}`);
   }
   lines.push(...processingSection(entities));
   lines.push(...filesSection(manifest));

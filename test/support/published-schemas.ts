@@ -51,7 +51,12 @@ export async function loadPublishedSchema(url: string, app: PublishedSchema): Pr
       await run(client, sql);
       // pg_dump's preamble empties this session's search_path; the application's sessions keep theirs.
     } else if (app === 'synapse') {
+      // The full schema of version 72, then every SQL delta to version 94 in the order Synapse applies them (deltas/ORDER),
+      // with the one substitution its PostgresEngine makes (deltas.sed); its 9 Python deltas are not run (EDITS.md).
       for (const file of ['common.full.sql.postgres', 'main.full.sql.postgres', 'state.full.sql.postgres']) await run(client, verified(app, file));
+      for (const file of readFileSync(path.join(ROOT, app, 'deltas', 'ORDER'), 'utf8').trim().split('\n')) {
+        await run(client, verified(app, file).replaceAll('$%AUTO_INCREMENT_PRIMARY_KEY%$', 'BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY'));
+      }
     } else if (app === 'documenso') {
       // One transaction per migration, in directory order, as `prisma migrate deploy` does.
       for (const dir of readdirSync(path.join(ROOT, app, 'migrations')).filter((d) => !d.includes('.')).sort()) {
