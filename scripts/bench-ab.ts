@@ -49,7 +49,12 @@ const log = (text: string) => process.stderr.write(`${text}\n`);
 
 const postgres = await startEmbeddedPostgres();
 const s3 = await startS3rver();
-const shared = { ...process.env, ...(await exporterEnvironment(postgres.url, s3.info, 'bench')), LOG_LEVEL: 'info', NODE_OPTIONS: '' };
+const shared = {
+  ...process.env,
+  ...(await exporterEnvironment(postgres.url, s3.info, 'bench')),
+  LOG_LEVEL: 'info',
+  NODE_OPTIONS: '',
+};
 /** Each build with its own checkout's definition of the sample with its files (an older checkout has only sample.yaml). */
 const envOf = (which: 'A' | 'B') => {
   const definitions = path.resolve(path.dirname(builds[which]), '..', 'definitions');
@@ -64,7 +69,9 @@ try {
   // Both builds' migrations, A's first: B may be the newer (and link what A never knew of).
   await runNode(builds.A, ['migrate'], envOf('A'));
   await runNode(builds.B, ['migrate'], envOf('B'));
-  log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`);
+  log(
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`,
+  );
   if (flags.light) await lightPairs(Number(flags.light));
   else await heavyPairs();
 } finally {
@@ -76,7 +83,8 @@ try {
 async function heavyPairs() {
   const user = await seedUser(db, { projects: 50, features: 5_000, runs: Number(flags.runs), releases: 20_000 });
   await db.query('vacuum analyze');
-  const request = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [user])).rows[0].id;
+  const request = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [user]))
+    .rows[0].id;
   for (let pair = 1; pair <= Number(flags.pairs); pair++) {
     // Alternate which goes first, so neither always runs on a warmer cache.
     for (const which of pair % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
@@ -85,7 +93,9 @@ async function heavyPairs() {
       const result = await runNode(builds[which], ['fulfill', '--request', request], envOf(which));
       const rss = Number(result.logs.find((l) => l.msg === 'fulfill finished')?.maxRssMb);
       figures[which].push({ seconds: result.seconds, rss, ratio: result.seconds / floor });
-      log(`pair ${pair} ${which}: ${result.seconds.toFixed(2)} s (floor ${floor.toFixed(2)} s, ${(result.seconds / floor).toFixed(2)}x), peak RSS ${rss} MB`);
+      log(
+        `pair ${pair} ${which}: ${result.seconds.toFixed(2)} s (floor ${floor.toFixed(2)} s, ${(result.seconds / floor).toFixed(2)}x), peak RSS ${rss} MB`,
+      );
     }
   }
 }
@@ -97,7 +107,9 @@ async function lightPairs(count: number) {
   await db.query('vacuum analyze');
   for (let pair = 1; pair <= Number(flags.pairs); pair++) {
     for (const which of pair % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
-      await db.query(`update data_export_requests set status = 'pending', attempts = 0, claim_id = null, claim_expires_at = null, not_before = null`);
+      await db.query(
+        `update data_export_requests set status = 'pending', attempts = 0, claim_id = null, claim_expires_at = null, not_before = null`,
+      );
       await before(which);
       const result = await runNode(builds[which], ['fulfill', '--limit', String(count)], envOf(which));
       const ready = result.logs.filter((l) => l.msg === 'request ready').length;
@@ -105,7 +117,9 @@ async function lightPairs(count: number) {
       const rss = Number(result.logs.find((l) => l.msg === 'fulfill finished')?.maxRssMb);
       // No floor: the ratio is a rate (requests per second), and B/A compares the two side by side.
       figures[which].push({ seconds: result.seconds, rss, ratio: count / result.seconds });
-      log(`pair ${pair} ${which}: ${result.seconds.toFixed(2)} s, ${(count / result.seconds).toFixed(1)} requests/s, peak RSS ${rss} MB`);
+      log(
+        `pair ${pair} ${which}: ${result.seconds.toFixed(2)} s, ${(count / result.seconds).toFixed(1)} requests/s, peak RSS ${rss} MB`,
+      );
     }
   }
 }
@@ -119,4 +133,6 @@ for (const which of ['A', 'B'] as const) {
   );
 }
 const pairs = figures.A.map((a, i) => figures.B[i]!.seconds / a.seconds);
-process.stdout.write(`B/A per pair: ${pairs.map((r) => r.toFixed(3)).join(', ')}; median ${median(pairs).toFixed(3)}\n`);
+process.stdout.write(
+  `B/A per pair: ${pairs.map((r) => r.toFixed(3)).join(', ')}; median ${median(pairs).toFixed(3)}\n`,
+);

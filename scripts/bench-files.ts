@@ -45,7 +45,9 @@ try {
   await db.connect();
   await createSampleSchema(db);
   await runNode(BIN, ['migrate'], env);
-  log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`);
+  log(
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`,
+  );
   const shape = { projects: 1, features: 5, runs: 30, releases: 2 };
   const baseline = await measure('no files', await seedUser(db, shape), 0);
   for (const count of COUNTS) {
@@ -53,7 +55,12 @@ try {
     const started = performance.now();
     const body = (i: number) => Buffer.from(`file ${i} `.padEnd(BYTES, 'abc '));
     await seedUploads(db, s3.info, SAMPLE_UPLOADS_BUCKET, user, {
-      assets: Array.from({ length: count }, (_, i) => ({ name: `f-${i}.txt`, contentType: 'text/plain', bytes: body(i).length, body: body(i) })),
+      assets: Array.from({ length: count }, (_, i) => ({
+        name: `f-${i}.txt`,
+        contentType: 'text/plain',
+        bytes: body(i).length,
+        body: body(i),
+      })),
     });
     log(`[files] seeded ${count} files in ${((performance.now() - started) / 1000).toFixed(0)} s`);
     const figures = await measure(`${count} files`, user, count);
@@ -70,7 +77,8 @@ try {
 for (const line of lines) process.stdout.write(`${line}\n`);
 
 async function measure(label: string, userId: string, files: number) {
-  const requestId = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [userId])).rows[0].id;
+  const requestId = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [userId]))
+    .rows[0].id;
   const result = await runNode(BIN, ['fulfill', '--request', requestId], env);
   const ready = result.logs.find((l) => l.msg === 'request ready');
   if (!ready) throw new Error(`${label}: not ready\n${result.stderr.slice(-2000)}`);

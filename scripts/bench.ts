@@ -20,12 +20,12 @@
  *   --quick         --runs 100000 --big-runs 0 --light 200 --latency 50 --file-mib 256 --small-files 1000 --repeat 1: about a minute
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import os from 'node:os';
+import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
 import { exporterEnvironment, SAMPLE_UPLOADS_BUCKET, startEmbeddedPostgres, startS3rver } from './lib/embedded.ts';
 import { copyFloor } from './lib/floor.ts';
 import { createSampleSchema, seedUploads, seedUser } from './lib/sample-data.ts';
@@ -46,7 +46,8 @@ const { values: flags } = parseArgs({
 });
 // Read by the embedded server's process (scripts/lib/postgres-process.ts), which inherits this environment.
 if (flags['pg-major'] !== undefined) {
-  if (!/^1[4-7]$/.test(flags['pg-major'])) throw new Error(`--pg-major: ${flags['pg-major']} is not 14, 15, 16 or 17 (18 is the default)`);
+  if (!/^1[4-7]$/.test(flags['pg-major']))
+    throw new Error(`--pg-major: ${flags['pg-major']} is not 14, 15, 16 or 17 (18 is the default)`);
   process.env.EXPORTER_PG_MAJOR = flags['pg-major'];
 }
 const quick = flags.quick;
@@ -98,7 +99,9 @@ try {
   await db.connect();
   await createSampleSchema(db);
   await exporter(['migrate']);
-  log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`);
+  log(
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; ${(await db.query('select version()')).rows[0].version.split(',')[0]}`,
+  );
 
   await heavyScenario('heavy', RUNS);
   if (BIG_RUNS > 0) await heavyScenario('heavy-big', BIG_RUNS);
@@ -116,7 +119,9 @@ printVerdicts();
 
 /** Between scenarios, the last one's requests go: a truncate, which the table refuses (sql/000010) but to a superuser's session with triggers off. */
 async function emptyRequests() {
-  await db.query("set session_replication_role = replica; truncate data_export_requests; set session_replication_role = origin");
+  await db.query(
+    'set session_replication_role = replica; truncate data_export_requests; set session_replication_role = origin',
+  );
 }
 
 async function heavyScenario(name: string, runs: number) {
@@ -130,7 +135,8 @@ async function heavyScenario(name: string, runs: number) {
   const walls: number[] = [];
   const rss: number[] = [];
   let archiveBytes = 0;
-  const requestId = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [userId])).rows[0].id;
+  const requestId = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [userId]))
+    .rows[0].id;
   for (let i = 0; i < REPEAT; i++) {
     floors.push(await copyFloor(postgres.url, userId));
     const run = await exporter(['fulfill', '--request', requestId]);
@@ -139,7 +145,9 @@ async function heavyScenario(name: string, runs: number) {
     walls.push(run.seconds);
     rss.push(Number(run.logs.find((l) => l.msg === 'fulfill finished')?.maxRssMb));
     archiveBytes = Number(ready.bytes);
-    log(`[${name}] run ${i + 1}: exporter ${run.seconds.toFixed(2)} s (floor ${floors.at(-1)!.toFixed(2)} s), peak RSS ${rss.at(-1)} MB`);
+    log(
+      `[${name}] run ${i + 1}: exporter ${run.seconds.toFixed(2)} s (floor ${floors.at(-1)!.toFixed(2)} s), peak RSS ${rss.at(-1)} MB`,
+    );
   }
   results.push({
     scenario: `${name}: exporter fulfill`,
@@ -163,7 +171,14 @@ async function heavyScenario(name: string, runs: number) {
     log(`[${name}] naive run ${i + 1}: ${run.seconds.toFixed(2)} s, peak RSS ${out.maxRssMb} MB`);
   }
   if (naive.length) {
-    results.push({ scenario: `${name}: naive (in memory)`, seconds: median(naive), rows, archiveBytes: naiveBytes, maxRssMb: Math.max(...naiveRss), floorSeconds: median(floors) });
+    results.push({
+      scenario: `${name}: naive (in memory)`,
+      seconds: median(naive),
+      rows,
+      archiveBytes: naiveBytes,
+      maxRssMb: Math.max(...naiveRss),
+      floorSeconds: median(floors),
+    });
   }
 }
 
@@ -187,37 +202,64 @@ async function lightScenarios() {
     if (ready.length !== LIGHT) throw new Error(`[light] ${ready.length} of ${LIGHT} ready`);
     one.push(run.seconds);
     breakdown = averageMs(ready.map((l) => l.ms as Record<string, number>));
-    log(`[light] 1 process: ${run.seconds.toFixed(2)} s, ${(LIGHT / run.seconds).toFixed(1)} requests/s; ms per request ${JSON.stringify(breakdown)}`);
+    log(
+      `[light] 1 process: ${run.seconds.toFixed(2)} s, ${(LIGHT / run.seconds).toFixed(1)} requests/s; ms per request ${JSON.stringify(breakdown)}`,
+    );
 
     await requeueAll();
     const started = performance.now();
     const runs = await Promise.all([exporter(['fulfill']), exporter(['fulfill'])]);
     const seconds = (performance.now() - started) / 1000;
     const built = runs.reduce((n, r) => n + r.logs.filter((l) => l.msg === 'request ready').length, 0);
-    const { rows: once } = await db.query(`select count(*)::int as n from data_export_requests where status = 'ready' and attempts = 1`);
-    if (built !== LIGHT || once[0].n !== LIGHT) throw new Error(`[scale-out] built ${built}, ready once ${once[0].n}, of ${LIGHT}`);
+    const { rows: once } = await db.query(
+      `select count(*)::int as n from data_export_requests where status = 'ready' and attempts = 1`,
+    );
+    if (built !== LIGHT || once[0].n !== LIGHT)
+      throw new Error(`[scale-out] built ${built}, ready once ${once[0].n}, of ${LIGHT}`);
     two.push(seconds);
-    log(`[light] 2 processes: ${seconds.toFixed(2)} s (${runs.map((r) => r.logs.filter((l) => l.msg === 'request ready').length).join(' + ')} requests), every request built exactly once`);
+    log(
+      `[light] 2 processes: ${seconds.toFixed(2)} s (${runs.map((r) => r.logs.filter((l) => l.msg === 'request ready').length).join(' + ')} requests), every request built exactly once`,
+    );
 
     // The same requests through `exporter work` (continuous mode), from start to the last one ready.
     await requeueAll();
     const workStarted = performance.now();
     const worker = startWork();
-    await waitUntil(async () => (await db.query(`select count(*)::int as n from data_export_requests where status = 'ready'`)).rows[0].n === LIGHT);
+    await waitUntil(
+      async () =>
+        (await db.query(`select count(*)::int as n from data_export_requests where status = 'ready'`)).rows[0].n ===
+        LIGHT,
+    );
     const workSeconds = (performance.now() - workStarted) / 1000;
     await worker.stop();
     work.push(workSeconds);
     log(`[light] work: ${workSeconds.toFixed(2)} s, ${(LIGHT / workSeconds).toFixed(1)} requests/s`);
   }
-  results.push({ scenario: `light: ${LIGHT} requests, 1 process`, seconds: median(one), rows, archiveBytes: 0, maxRssMb: 0, note: `${(LIGHT / median(one)).toFixed(1)} requests/s; ms per request: ${Object.entries(breakdown).map(([k, v]) => `${k} ${v}`).join(', ')}` });
-  results.push({ scenario: `light: ${LIGHT} requests, 2 processes`, seconds: median(two), rows, archiveBytes: 0, maxRssMb: 0, note: `${(100 * median(two) / median(one)).toFixed(0)}% of one process's time` });
+  results.push({
+    scenario: `light: ${LIGHT} requests, 1 process`,
+    seconds: median(one),
+    rows,
+    archiveBytes: 0,
+    maxRssMb: 0,
+    note: `${(LIGHT / median(one)).toFixed(1)} requests/s; ms per request: ${Object.entries(breakdown)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  });
+  results.push({
+    scenario: `light: ${LIGHT} requests, 2 processes`,
+    seconds: median(two),
+    rows,
+    archiveBytes: 0,
+    maxRssMb: 0,
+    note: `${((100 * median(two)) / median(one)).toFixed(0)}% of one process's time`,
+  });
   results.push({
     scenario: `light: ${LIGHT} requests, exporter work`,
     seconds: median(work),
     rows,
     archiveBytes: 0,
     maxRssMb: 0,
-    note: `${(LIGHT / median(work)).toFixed(1)} requests/s, ${(100 * median(work) / median(one)).toFixed(0)}% of fulfill's time`,
+    note: `${(LIGHT / median(work)).toFixed(1)} requests/s, ${((100 * median(work)) / median(one)).toFixed(0)}% of fulfill's time`,
   });
 }
 
@@ -237,12 +279,20 @@ async function latencyScenario() {
     await db.query(`insert into data_export_requests (user_id) values ($1)`, [user]);
     await new Promise((r) => setTimeout(r, 100));
   }
-  await waitUntil(async () => (await db.query(`select count(*)::int as n from data_export_requests where status = 'ready'`)).rows[0].n === LATENCY);
+  await waitUntil(
+    async () =>
+      (await db.query(`select count(*)::int as n from data_export_requests where status = 'ready'`)).rows[0].n ===
+      LATENCY,
+  );
   await worker.stop();
-  const { rows } = await db.query<{ ms: number }>(`select extract(epoch from completed_at - requested_at)::float8 * 1000 as ms from data_export_requests order by 1`);
+  const { rows } = await db.query<{ ms: number }>(
+    `select extract(epoch from completed_at - requested_at)::float8 * 1000 as ms from data_export_requests order by 1`,
+  );
   const ms = rows.map((r) => r.ms);
   const p = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!;
-  log(`[latency] insert to ready: median ${p(0.5).toFixed(0)} ms, p95 ${p(0.95).toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms`);
+  log(
+    `[latency] insert to ready: median ${p(0.5).toFixed(0)} ms, p95 ${p(0.95).toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms`,
+  );
   results.push({
     scenario: `latency: ${LATENCY} requests, one per 100 ms, exporter work`,
     seconds: (ms.at(-1) ?? 0) / 1000,
@@ -265,17 +315,30 @@ async function filesScenario() {
   await emptyRequests();
   const none = await seedUser(db, shape);
   const big = await seedUser(db, shape);
-  await seedUploads(db, s3.info, SAMPLE_UPLOADS_BUCKET, big, { assets: [{ name: 'talk.mp4', contentType: 'video/mp4', bytes: bigBytes, body: () => pseudoRandom(bigBytes) }] });
-  const many = await seedUser(db, shape);
-  const smallText = (i: number) => Buffer.from(`note ${i}: ${'some words that compress well. '.repeat(10 + (i % 100))}\n`);
-  await seedUploads(db, s3.info, SAMPLE_UPLOADS_BUCKET, many, {
-    assets: Array.from({ length: SMALL_FILES }, (_, i) => ({ name: `note-${i}.txt`, contentType: 'text/plain', bytes: smallText(i).length, body: smallText(i) })),
+  await seedUploads(db, s3.info, SAMPLE_UPLOADS_BUCKET, big, {
+    assets: [{ name: 'talk.mp4', contentType: 'video/mp4', bytes: bigBytes, body: () => pseudoRandom(bigBytes) }],
   });
-  for (const [label, userId, files] of [['no files', none, 0], [`one ${FILE_MIB} MiB file`, big, 1], [`${SMALL_FILES} small files`, many, SMALL_FILES]] as const) {
+  const many = await seedUser(db, shape);
+  const smallText = (i: number) =>
+    Buffer.from(`note ${i}: ${'some words that compress well. '.repeat(10 + (i % 100))}\n`);
+  await seedUploads(db, s3.info, SAMPLE_UPLOADS_BUCKET, many, {
+    assets: Array.from({ length: SMALL_FILES }, (_, i) => ({
+      name: `note-${i}.txt`,
+      contentType: 'text/plain',
+      bytes: smallText(i).length,
+      body: smallText(i),
+    })),
+  });
+  for (const [label, userId, files] of [
+    ['no files', none, 0],
+    [`one ${FILE_MIB} MiB file`, big, 1],
+    [`${SMALL_FILES} small files`, many, SMALL_FILES],
+  ] as const) {
     const secondsList: number[] = [];
     const rssList: number[] = [];
     let archiveBytes = 0;
-    const requestId = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [userId])).rows[0].id;
+    const requestId = (await db.query(`insert into data_export_requests (user_id) values ($1) returning id`, [userId]))
+      .rows[0].id;
     for (let i = 0; i < REPEAT; i++) {
       await requeueAll();
       const run = await exporter(['fulfill', '--request', requestId]);
@@ -285,9 +348,18 @@ async function filesScenario() {
       secondsList.push(run.seconds);
       rssList.push(finished.maxRssMb as number);
       archiveBytes = ready.bytes as number;
-      log(`[files] ${label}: ${run.seconds.toFixed(2)} s, peak RSS ${finished.maxRssMb} MB, archive ${(archiveBytes / 2 ** 20).toFixed(1)} MB`);
+      log(
+        `[files] ${label}: ${run.seconds.toFixed(2)} s, peak RSS ${finished.maxRssMb} MB, archive ${(archiveBytes / 2 ** 20).toFixed(1)} MB`,
+      );
     }
-    results.push({ scenario: `files: ${label}`, seconds: median(secondsList), rows: shape.projects + shape.features + shape.runs + shape.releases + 1 + files, archiveBytes, maxRssMb: Math.max(...rssList), note: files ? `${files} file(s) in files/` : 'baseline' });
+    results.push({
+      scenario: `files: ${label}`,
+      seconds: median(secondsList),
+      rows: shape.projects + shape.features + shape.runs + shape.releases + 1 + files,
+      archiveBytes,
+      maxRssMb: Math.max(...rssList),
+      note: files ? `${files} file(s) in files/` : 'baseline',
+    });
   }
 }
 
@@ -307,7 +379,10 @@ function pseudoRandom(bytes: number): Readable {
 
 /** `exporter work` as a child process, with slow polls: only notifications (and the start's poll) wake it. */
 function startWork() {
-  const proc = spawn(process.execPath, [BIN, 'work'], { env: { ...env, EXPORT_POLL_INTERVAL: '10m' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, 'work'], {
+    env: { ...env, EXPORT_POLL_INTERVAL: '10m' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr = (stderr + d).slice(-100_000)));
   const closed = once(proc, 'close');
@@ -330,7 +405,9 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 600_000) {
 }
 
 async function requeueAll() {
-  await db.query(`update data_export_requests set status = 'pending', attempts = 0, claim_id = null, claim_expires_at = null, not_before = null`);
+  await db.query(
+    `update data_export_requests set status = 'pending', attempts = 0, claim_id = null, claim_expires_at = null, not_before = null`,
+  );
 }
 
 function averageMs(list: Record<string, number>[]): Record<string, number> {
@@ -379,26 +456,60 @@ function printVerdicts() {
   const heavy = find('heavy: exporter');
   const big = find('heavy-big: exporter');
   const light = find('light: ');
-  verdict('peak RSS of the 1M-row user at most 160 MB, without NODE_OPTIONS', heavy && heavy.maxRssMb <= 160, heavy ? `${heavy.maxRssMb} MB` : 'no heavy run');
-  verdict('peak RSS of the 3M-row user within 10% of the 1M-row user', big && heavy && big.maxRssMb <= heavy.maxRssMb * 1.1, big && heavy ? `${big.maxRssMb} MB vs ${heavy.maxRssMb} MB` : 'no 3M run');
+  verdict(
+    'peak RSS of the 1M-row user at most 160 MB, without NODE_OPTIONS',
+    heavy && heavy.maxRssMb <= 160,
+    heavy ? `${heavy.maxRssMb} MB` : 'no heavy run',
+  );
+  verdict(
+    'peak RSS of the 3M-row user within 10% of the 1M-row user',
+    big && heavy && big.maxRssMb <= heavy.maxRssMb * 1.1,
+    big && heavy ? `${big.maxRssMb} MB vs ${heavy.maxRssMb} MB` : 'no 3M run',
+  );
   // The median of per-run ratios, each run against the floor measured beside it, with their spread: never one run's time over another's floor.
   const ratio = (f: Figures) => median(f.ratios!);
-  const spread = (f: Figures) => `${ratio(f).toFixed(2)}x (runs ${[...f.ratios!].sort((a, b) => a - b).map((r) => r.toFixed(2)).join(', ')})`;
+  const spread = (f: Figures) =>
+    `${ratio(f).toFixed(2)}x (runs ${[...f.ratios!]
+      .sort((a, b) => a - b)
+      .map((r) => r.toFixed(2))
+      .join(', ')})`;
   verdict('heavy user at most 1.3x the floor', heavy && ratio(heavy) <= 1.3, heavy ? spread(heavy) : 'no heavy run');
   verdict('3M-row user at most 1.5x the floor', big && ratio(big) <= 1.5, big ? spread(big) : 'no 3M run');
-  verdict('at least 80 light requests/s in one process', light && LIGHT / light.seconds >= 80, light ? `${(LIGHT / light.seconds).toFixed(1)} requests/s` : 'no light run');
+  verdict(
+    'at least 80 light requests/s in one process',
+    light && LIGHT / light.seconds >= 80,
+    light ? `${(LIGHT / light.seconds).toFixed(1)} requests/s` : 'no light run',
+  );
   const noFiles = find('files: no files');
   const oneBig = find('files: one ');
   const smallFiles = find(`files: ${SMALL_FILES} small`);
-  verdict(`peak RSS with one ${FILE_MIB} MiB file within 10% of no files (#11)`, noFiles && oneBig && oneBig.maxRssMb <= noFiles.maxRssMb * 1.1, noFiles && oneBig ? `${oneBig.maxRssMb} MB vs ${noFiles.maxRssMb} MB` : 'no files run');
-  verdict(`peak RSS with ${SMALL_FILES} small files within 10% of no files (#11)`, noFiles && smallFiles && smallFiles.maxRssMb <= noFiles.maxRssMb * 1.1, noFiles && smallFiles ? `${smallFiles.maxRssMb} MB vs ${noFiles.maxRssMb} MB` : 'no files run');
+  verdict(
+    `peak RSS with one ${FILE_MIB} MiB file within 10% of no files (#11)`,
+    noFiles && oneBig && oneBig.maxRssMb <= noFiles.maxRssMb * 1.1,
+    noFiles && oneBig ? `${oneBig.maxRssMb} MB vs ${noFiles.maxRssMb} MB` : 'no files run',
+  );
+  verdict(
+    `peak RSS with ${SMALL_FILES} small files within 10% of no files (#11)`,
+    noFiles && smallFiles && smallFiles.maxRssMb <= noFiles.maxRssMb * 1.1,
+    noFiles && smallFiles ? `${smallFiles.maxRssMb} MB vs ${noFiles.maxRssMb} MB` : 'no files run',
+  );
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
 
 function printTable() {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const out = [
-    line(['scenario', 'wall s (median)', 'rows/s', 'archive MB/s', 'archive MB', 'peak RSS MB', 'floor s', 'ratio to floor', 'note']),
+    line([
+      'scenario',
+      'wall s (median)',
+      'rows/s',
+      'archive MB/s',
+      'archive MB',
+      'peak RSS MB',
+      'floor s',
+      'ratio to floor',
+      'note',
+    ]),
     line(Array(9).fill('---')),
   ];
   for (const r of results) {

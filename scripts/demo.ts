@@ -36,7 +36,9 @@ try {
   say(`PostgreSQL at ${postgres.url.replace(/:[^:@/]+@/, ':***@')}, S3 API at ${s3.info.endpoint}`);
   const db = new pg.Client({ connectionString: postgres.url });
   await db.connect();
-  say("the sample application's tables, as its own migrations would make them (definitions/sample-schema.sql, sample-files.sql)");
+  say(
+    "the sample application's tables, as its own migrations would make them (definitions/sample-schema.sql, sample-files.sql)",
+  );
   await createSampleSchema(db);
   if ((await exporter('migrate')) !== 0) throw new Error('migrate failed');
 
@@ -66,12 +68,13 @@ try {
 
   const response = await fetch(ready.download_url);
   const archive = Buffer.from(await response.arrayBuffer());
-  say(`downloaded through the link (HTTP ${response.status}, ${response.headers.get('content-disposition')}); the archive holds:`);
+  say(
+    `downloaded through the link (HTTP ${response.status}, ${response.headers.get('content-disposition')}); the archive holds:`,
+  );
   for (const entry of await listZip(archive)) {
     process.stdout.write(`  ${String(entry.size).padStart(10)}  ${entry.name}\n`);
   }
   process.stdout.write(`rows: ${JSON.stringify(ready.row_counts)}\n`);
-
 
   await exporter('status');
   say('done; the throwaway servers are stopped and their data deleted (so the link above stops working)');

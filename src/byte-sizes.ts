@@ -21,7 +21,12 @@ export function parseBytes(text: string): number | undefined {
 
 /** "5 GiB", "512 MiB", "900 KiB", "12 bytes": for people. */
 export function formatBytes(bytes: number): string {
-  for (const [unit, size] of [['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ['TiB', 2 ** 40],
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ] as const) {
     if (bytes >= size) {
       const n = bytes / size;
       return `${Number.isInteger(n) ? n : n.toFixed(1)} ${unit}`;

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { type CliIo, type CommandTools } from './commands/common.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerCheck } from './commands/check.ts';
+import type { CliIo, CommandTools } from './commands/common.ts';
 import { registerExpire } from './commands/expire.ts';
 import { registerExtend } from './commands/extend.ts';
 import { registerFulfill } from './commands/fulfill.ts';
@@ -67,7 +67,9 @@ function reportError(error: unknown, io: CliIo): Outcome {
 
 function buildProgram(tools: CommandTools): Command {
   const program = new Command('exporter')
-    .description('Turns "download my data" requests into ZIP archives in S3 with a signed link, and cleans up after them.')
+    .description(
+      'Turns "download my data" requests into ZIP archives in S3 with a signed link, and cleans up after them.',
+    )
     .version(EXPORTER_VERSION)
     .exitOverride()
     .configureOutput({
@@ -76,7 +78,25 @@ function buildProgram(tools: CommandTools): Command {
       outputError: (s, write) => write(`exporter: ${s.replace(/^error: /, '')}`),
     })
     .showSuggestionAfterError(true);
-  for (const register of [registerMigrate, registerInit, registerCheck, registerSchema, registerRequest, registerFulfill, registerExpire, registerNightly, registerWork, registerStatus, registerRequeue, registerLink, registerRevoke, registerExtend, registerHistory, registerReport, registerAudit]) {
+  for (const register of [
+    registerMigrate,
+    registerInit,
+    registerCheck,
+    registerSchema,
+    registerRequest,
+    registerFulfill,
+    registerExpire,
+    registerNightly,
+    registerWork,
+    registerStatus,
+    registerRequeue,
+    registerLink,
+    registerRevoke,
+    registerExtend,
+    registerHistory,
+    registerReport,
+    registerAudit,
+  ]) {
     register(program, tools);
   }
   return program;

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { ConfigError } from './errors.ts';
-import { isUrl, SETTINGS, type RawSettings, SettingReader, type SettingName } from './settings.ts';
+import { isUrl, type RawSettings, SETTINGS, type SettingName, SettingReader } from './settings.ts';
 
 function spoolDirectory(setting: string | undefined): string | null {
   if (setting === 'none') return null;
@@ -99,9 +99,11 @@ export interface Needs {
 export function parseConfig(raw: RawSettings, needs: Needs = { database: true, storage: true }): Config {
   const read = new SettingReader(raw);
   const databaseUrl = read.required('databaseUrl', needs.database);
-  if (databaseUrl && !isUrl(databaseUrl, ['postgres', 'postgresql'])) read.problem('databaseUrl', 'is not a valid postgres:// URL');
+  if (databaseUrl && !isUrl(databaseUrl, ['postgres', 'postgresql']))
+    read.problem('databaseUrl', 'is not a valid postgres:// URL');
   const logLevel = read.value('logLevel') ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) read.problem('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  if (!LOG_LEVELS.includes(logLevel))
+    read.problem('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const config: Config = {
     databaseUrl,
     storage: storageConfig(read, needs),
@@ -119,11 +121,14 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
 
 function storageConfig(read: SettingReader, needs: Needs): StorageConfig {
   const bucket = read.required('bucket', needs.storage);
-  if (bucket && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) read.problem('bucket', `is not a valid bucket name: ${JSON.stringify(bucket)}`);
+  if (bucket && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+    read.problem('bucket', `is not a valid bucket name: ${JSON.stringify(bucket)}`);
   const prefix = read.value('prefix') ?? '';
-  if (prefix.startsWith('/') || !prefix.endsWith('/')) read.problem('prefix', `must end with "/" and not start with one, got ${JSON.stringify(prefix)}`);
+  if (prefix.startsWith('/') || !prefix.endsWith('/'))
+    read.problem('prefix', `must end with "/" and not start with one, got ${JSON.stringify(prefix)}`);
   const sse = read.value('sse') as ServerSideEncryptionMode;
-  if (!['AES256', 'aws:kms', 'none'].includes(sse)) read.problem('sse', `must be AES256, aws:kms or none, got ${JSON.stringify(sse)}`);
+  if (!['AES256', 'aws:kms', 'none'].includes(sse))
+    read.problem('sse', `must be AES256, aws:kms or none, got ${JSON.stringify(sse)}`);
   return {
     bucket,
     prefix,
@@ -175,13 +180,18 @@ function workConfig(read: SettingReader): WorkConfig {
   };
 }
 
-function mailSettings(smtpUrl: string | undefined, from: string | undefined, problem: (name: SettingName, text: string) => void) {
+function mailSettings(
+  smtpUrl: string | undefined,
+  from: string | undefined,
+  problem: (name: SettingName, text: string) => void,
+) {
   if (!smtpUrl) return undefined;
   if (!from) {
     problem('mailFrom', 'is required when SMTP_URL is set');
     return undefined;
   }
-  if (!/^([^<>]*<)?[^\s@<>]+@[^\s@<>]+>?$/.test(from)) problem('mailFrom', `is not an email address: ${JSON.stringify(from)}`);
+  if (!/^([^<>]*<)?[^\s@<>]+@[^\s@<>]+>?$/.test(from))
+    problem('mailFrom', `is not an email address: ${JSON.stringify(from)}`);
   return { smtpUrl, from };
 }
 

@@ -13,7 +13,11 @@ export function parseDurationSeconds(text: string): number | undefined {
 
 /** "7d", "36h", "15m" or "45s": the largest unit that divides evenly. */
 export function formatDuration(seconds: number): string {
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
     if (seconds % size === 0) return `${seconds / size}${unit}`;
   }
   return `${seconds}s`;

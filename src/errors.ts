@@ -27,4 +27,3 @@ export class ConfigError extends ProblemsError {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
-

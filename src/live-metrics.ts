@@ -19,9 +19,18 @@ export class LiveMetrics {
 
   constructor(db: Db, listening: () => boolean | undefined) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'exporter_requests_total', help: 'Requests handled, by outcome.', labelNames: ['outcome'], registers });
+    this.requests = new Counter({
+      name: 'exporter_requests_total',
+      help: 'Requests handled, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
     for (const outcome of ['ready', 'retry', 'failed', 'lost', 'released']) this.requests.inc({ outcome }, 0);
-    this.rows = new Counter({ name: 'exporter_rows_written_total', help: 'Rows written into archives (each row once per format).', registers });
+    this.rows = new Counter({
+      name: 'exporter_rows_written_total',
+      help: 'Rows written into archives (each row once per format).',
+      registers,
+    });
     this.bytes = new Counter({ name: 'exporter_bytes_written_total', help: 'Archive bytes uploaded.', registers });
     this.buildSeconds = new Histogram({
       name: 'exporter_build_seconds',
@@ -32,7 +41,8 @@ export class LiveMetrics {
     this.inFlight = new Gauge({ name: 'exporter_builds_in_flight', help: 'Requests being built now.', registers });
     // The gauges read from the database share one status report per scrape (kept for a second).
     let report: Promise<StatusReport> | undefined;
-    const scrapedReport = () => (report ??= statusReport(db).finally(() => setTimeout(() => (report = undefined), 1000).unref()));
+    const scrapedReport = () =>
+      (report ??= statusReport(db).finally(() => setTimeout(() => (report = undefined), 1000).unref()));
     new Gauge({
       name: 'exporter_oldest_pending_seconds',
       help: 'Age of the oldest pending request (0 when none).',

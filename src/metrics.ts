@@ -24,22 +24,26 @@ export interface RunFigures {
  */
 export async function pushMetrics(url: string, figures: RunFigures, log: Logger): Promise<void> {
   const registry = new Registry();
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+  const gauge = (name: string, help: string, labelNames: string[] = []) =>
+    new Gauge({ name, help, labelNames, registers: [registry] });
   const now = Date.now() / 1000;
   // The label is `phase`, not `pass`: the Pushgateway's grouping key `pass`
   // (nightly, fulfill, expire) overrides a series' own label of that name, so
   // nightly's fulfill and expire series would collide and the push be refused.
   const passSeconds = () =>
-    (registry.getSingleMetric('exporter_pass_seconds') as Gauge | undefined) ?? gauge('exporter_pass_seconds', 'Seconds each phase of the last run took.', ['phase']);
+    (registry.getSingleMetric('exporter_pass_seconds') as Gauge | undefined) ??
+    gauge('exporter_pass_seconds', 'Seconds each phase of the last run took.', ['phase']);
 
   gauge('exporter_last_run_timestamp_seconds', 'When the last run finished.').set(now);
-  if (figures.succeeded) gauge('exporter_last_success_timestamp_seconds', 'When the last run that fully succeeded finished.').set(now);
+  if (figures.succeeded)
+    gauge('exporter_last_success_timestamp_seconds', 'When the last run that fully succeeded finished.').set(now);
   gauge('exporter_last_run_success', '1 when the last run fully succeeded, else 0.').set(figures.succeeded ? 1 : 0);
 
   const f = figures.fulfill;
   if (f) {
     const outcomes = gauge('exporter_requests', 'Requests handled by the last run, by outcome.', ['outcome']);
-    for (const outcome of ['ready', 'retrying', 'failed', 'lost', 'released', 'abandoned'] as const) outcomes.set({ outcome }, f[outcome]);
+    for (const outcome of ['ready', 'retrying', 'failed', 'lost', 'released', 'abandoned'] as const)
+      outcomes.set({ outcome }, f[outcome]);
     gauge('exporter_rows_written', 'Rows written into archives by the last run.').set(f.rows);
     gauge('exporter_bytes_written', 'Archive bytes uploaded by the last run.').set(f.bytes);
     passSeconds().set({ phase: 'fulfill' }, f.seconds);
@@ -60,16 +64,24 @@ export async function pushMetrics(url: string, figures: RunFigures, log: Logger)
     passSeconds().set({ phase: 'expire' }, e.seconds);
   }
   if (figures.definitionOk !== undefined) {
-    gauge('exporter_definition_ok', '1 when the definition matched the database at the last run, 0 when it blocked every build (exporter check names why).').set(figures.definitionOk ? 1 : 0);
+    gauge(
+      'exporter_definition_ok',
+      '1 when the definition matched the database at the last run, 0 when it blocked every build (exporter check names why).',
+    ).set(figures.definitionOk ? 1 : 0);
   }
   if (figures.due) {
-    gauge('exporter_requests_overdue', 'Open requests past their legal due date after the run.').set(figures.due.overdue);
-    gauge('exporter_earliest_due_seconds', 'Seconds until the earliest due date of an open request after the run, negative when overdue (+Inf when none is open).').set(
-      figures.due.earliestDueSeconds ?? Number.POSITIVE_INFINITY,
+    gauge('exporter_requests_overdue', 'Open requests past their legal due date after the run.').set(
+      figures.due.overdue,
     );
+    gauge(
+      'exporter_earliest_due_seconds',
+      'Seconds until the earliest due date of an open request after the run, negative when overdue (+Inf when none is open).',
+    ).set(figures.due.earliestDueSeconds ?? Number.POSITIVE_INFINITY);
   }
   if (figures.oldestPendingSeconds !== undefined) {
-    gauge('exporter_oldest_pending_seconds', 'Age of the oldest pending request after the run (0 when none).').set(figures.oldestPendingSeconds ?? 0);
+    gauge('exporter_oldest_pending_seconds', 'Age of the oldest pending request after the run (0 when none).').set(
+      figures.oldestPendingSeconds ?? 0,
+    );
   }
 
   try {

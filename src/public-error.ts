@@ -12,7 +12,8 @@ function categoryOf(error: unknown): string {
   const e = error as { $metadata?: unknown; code?: unknown; name?: unknown; severity?: unknown };
   if (e && typeof e === 'object') {
     if ('$metadata' in e) return 'storage error';
-    if (typeof e.severity === 'string' || (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code))) return 'database error';
+    if (typeof e.severity === 'string' || (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)))
+      return 'database error';
     if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return 'network error';
     if (e.name === 'TimeoutError') return 'timeout';
   }

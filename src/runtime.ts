@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
-import type { Config } from './config.ts';
 import type pg from 'pg';
+import type { Config } from './config.ts';
+import { trailGuardRefusal } from './db/audit-chain.ts';
 import { connect, type Db, type DbHandle } from './db/connect.ts';
 import { currentSchemaVersion } from './db/migrate.ts';
 import { errorMessage, UsageError } from './errors.ts';
-import { trailGuardRefusal } from './db/audit-chain.ts';
 import type { Logger } from './log.ts';
 import { registerSecret } from './redact.ts';
 import { S3Storage } from './storage/s3-storage.ts';
@@ -54,7 +54,9 @@ export async function openStorage(config: Config, log: Logger): Promise<S3Storag
   registerSecret(process.env.AWS_SECRET_ACCESS_KEY);
   registerSecret(process.env.AWS_SESSION_TOKEN);
   if (config.storage.sse === 'none') {
-    log.warn('S3_SSE=none: archives are written without server-side encryption headers; the bucket must encrypt by itself');
+    log.warn(
+      'S3_SSE=none: archives are written without server-side encryption headers; the bucket must encrypt by itself',
+    );
   }
   const storage = new S3Storage(config.storage);
   try {

@@ -47,10 +47,13 @@ export function watchSignals(): Stopper {
       }, FORCE_EXIT_MS).unref();
     };
     if (graceMs > 0) {
-      process.stderr.write(`exporter: ${name} received; claiming nothing more, letting builds in flight finish for up to ${graceMs / 1000} s\n`);
+      process.stderr.write(
+        `exporter: ${name} received; claiming nothing more, letting builds in flight finish for up to ${graceMs / 1000} s\n`,
+      );
       stopClaiming.abort(reason);
       setTimeout(() => {
-        if (!stopBuilds.signal.aborted) process.stderr.write('exporter: grace period over; handing back the requests still being built\n');
+        if (!stopBuilds.signal.aborted)
+          process.stderr.write('exporter: grace period over; handing back the requests still being built\n');
         abortBuilds();
       }, graceMs).unref();
     } else {

@@ -18,7 +18,11 @@ const CONTROLS: readonly [number, number][] = [
 
 export function isUserIdText(text: string): boolean {
   const chars = [...text];
-  return chars.length > 0 && chars.length <= USER_ID_MAX_CHARS && !chars.some((c) => CONTROLS.some(([from, to]) => c.codePointAt(0)! >= from && c.codePointAt(0)! <= to));
+  return (
+    chars.length > 0 &&
+    chars.length <= USER_ID_MAX_CHARS &&
+    !chars.some((c) => CONTROLS.some(([from, to]) => c.codePointAt(0)! >= from && c.codePointAt(0)! <= to))
+  );
 }
 
 /** The same rule in SQL, over a text expression (PostgreSQL counts characters, as isUserIdText does). */

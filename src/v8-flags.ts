@@ -30,5 +30,9 @@ export function ensureV8Flags(entry: string = process.argv[1] ?? fileURLToPath(i
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   const missing = FLAGS.filter((f) => !given.some((arg) => f.given.test(arg))).map((f) => f.flag);
   if (missing.length === 0 || typeof process.execve !== 'function') return;
-  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, entry, ...process.argv.slice(2)], process.env);
+  process.execve(
+    process.execPath,
+    [process.execPath, ...missing, ...process.execArgv, entry, ...process.argv.slice(2)],
+    process.env,
+  );
 }

@@ -59,7 +59,7 @@
   function dateText(iso, style = 'long') {
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return String(iso);
-    return d.toLocaleString(undefined, { dateStyle: style, timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
+    return `${d.toLocaleString(undefined, { dateStyle: style, timeStyle: 'short', timeZone: 'UTC' })} UTC`;
   }
 
   // ---- building the page: elements and text only --------------------------
@@ -89,17 +89,18 @@
    * spaces, line and paragraph separators, byte order marks) shown as marks.
    * Zero-width joiners stay: emoji are made of them.
    */
-  const HIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]/g;
+  const HIDDEN =
+    /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]/g;
   function shown(text) {
     const fragment = document.createDocumentFragment();
     let at = 0;
     for (const m of text.matchAll(HIDDEN)) {
       if (m.index > at) fragment.append(document.createTextNode(text.slice(at, m.index)));
-      const code = 'U+' + m[0].codePointAt(0).toString(16).toUpperCase().padStart(4, '0');
+      const code = `U+${m[0].codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
       const mark = document.createElement('span');
       mark.className = 'hidden-char';
       mark.title = t('invisible', { code });
-      mark.textContent = '[' + code + ']';
+      mark.textContent = `[${code}]`;
       fragment.append(mark);
       at = m.index + m[0].length;
     }
@@ -129,13 +130,13 @@
   /** A plain email address as a mailto: link, or null. */
   function mailtoHref(text) {
     const m = typeof text === 'string' && /^([^\s@<>()[\]\\,;:"']+)@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$/.exec(text);
-    return m ? 'mailto:' + encodeURIComponent(m[1]) + '@' + m[2] : null;
+    return m ? `mailto:${encodeURIComponent(m[1])}@${m[2]}` : null;
   }
 
   /** Links: within this page (#…), inside the archive, https: or mailto:, made only from what the functions above allow. */
   function link(kind, target, ...children) {
     let href = null;
-    if (kind === 'page') href = '#' + new URLSearchParams(target).toString();
+    if (kind === 'page') href = `#${new URLSearchParams(target).toString()}`;
     else if (kind === 'archive') href = archiveHref(target);
     else if (kind === 'web') href = httpsHref(target) ?? mailtoHref(target);
     if (href === null) return el('span', {}, ...children);
@@ -174,7 +175,9 @@
       // Rows that came with the overview (entity.data null) or with another entity's file are here already.
       const here = state.arrived.get(entity.name) ?? (entity.data === null ? [] : undefined);
       if (state.broken) throw state.broken;
-      const texts = here ? Promise.resolve(here) : new Promise((resolve, reject) => state.waiting.set(entity.name, { resolve, reject }));
+      const texts = here
+        ? Promise.resolve(here)
+        : new Promise((resolve, reject) => state.waiting.set(entity.name, { resolve, reject }));
       if (!here) await loadScript(entity.data);
       // Each text holds whole rows, one JSON text per line.
       const rows = (await texts).flatMap((text) => (text === '' ? [] : text.split('\n'))).map(parseRow);
@@ -207,7 +210,13 @@
       b.addEventListener('click', () => go(to));
       return b;
     };
-    return el('nav', { class: 'pager', 'aria-label': t('pages') }, button(t('previous'), page > 0, page - 1), el('span', {}, t('pageOf', { page: page + 1, pages })), button(t('next'), page < pages - 1, page + 1));
+    return el(
+      'nav',
+      { class: 'pager', 'aria-label': t('pages') },
+      button(t('previous'), page > 0, page - 1),
+      el('span', {}, t('pageOf', { page: page + 1, pages })),
+      button(t('next'), page < pages - 1, page + 1),
+    );
   }
 
   function entityNamed(name) {
@@ -253,13 +262,19 @@
   const EXACT = typeof JSON.rawJSON === 'function' && typeof JSON.isRawJSON === 'function';
   function parseRow(line) {
     if (!EXACT || !/\d{16}/.test(line)) return JSON.parse(line);
-    return JSON.parse(line, (key, value, context) => (typeof value === 'number' && typeof context?.source === 'string' ? exactNumber(value, context.source) : value));
+    return JSON.parse(line, (_key, value, context) =>
+      typeof value === 'number' && typeof context?.source === 'string' ? exactNumber(value, context.source) : value,
+    );
   }
 
   /** A number as a double where that is exact, else its own text (an integer past 2^53, a decimal of more than 15 digits). */
   function exactNumber(value, source) {
     if (/^-?\d+$/.test(source)) return Number.isSafeInteger(value) ? value : JSON.rawJSON(source);
-    const digits = source.replace(/^-/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '');
+    const digits = source
+      .replace(/^-/, '')
+      .replace(/[eE].*$/, '')
+      .replace('.', '')
+      .replace(/^0+/, '');
     return digits.length > 15 ? JSON.rawJSON(source) : value;
   }
 
@@ -279,7 +294,8 @@
   /** One value, in a cell (`full` false: long text cut) or in a row's page (`full` true: all of it, media shown). */
   function valueNode(entity, column, value, full) {
     if (value === null || value === undefined) return el('span', { class: 'empty' }, t('empty'));
-    if (isFileColumn(entity, column.name)) return full ? fileView(value) : link('page', { view: 'file', path: String(value) }, fileName(value));
+    if (isFileColumn(entity, column.name))
+      return full ? fileView(value) : link('page', { view: 'file', path: String(value) }, fileName(value));
     const reference = (entity.references ?? []).find((r) => r.column === column.name);
     if (reference) {
       const target = entityNamed(reference.entity);
@@ -292,7 +308,8 @@
     if (typeof value === 'boolean') return value ? t('yes') : t('no');
     if (isExactNumber(value)) return value.rawJSON;
     // A moment in time, in words (UTC, as the archive's files write it); the row's page gives the exact value too.
-    if (column.kind === 'timestamptz' && typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value)) return full ? `${dateText(value)} (${value})` : dateText(value, 'medium');
+    if (column.kind === 'timestamptz' && typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value))
+      return full ? `${dateText(value)} (${value})` : dateText(value, 'medium');
     if (typeof value === 'object') {
       const text = jsonText(value, full);
       return full ? el('pre', { class: 'json' }, text) : cut(text);
@@ -304,7 +321,12 @@
 
   function cut(text) {
     if (text.length <= CELL_CHARS) return shown(text);
-    return el('span', {}, text.slice(0, CELL_CHARS), el('span', { class: 'more' }, t('truncated', { n: text.length - CELL_CHARS })));
+    return el(
+      'span',
+      {},
+      text.slice(0, CELL_CHARS),
+      el('span', { class: 'more' }, t('truncated', { n: text.length - CELL_CHARS })),
+    );
   }
 
   function fileName(path) {
@@ -321,7 +343,36 @@
    * here, which a browser may sniff as HTML) is not: a page opened from a
    * file someone else uploaded would run with the archive's folder at hand.
    */
-  const PASSIVE = new Set(['pdf', 'txt', 'text', 'csv', 'tsv', 'json', 'md', 'log', 'rtf', 'doc', 'docx', 'xls', 'xlsx', 'ppt', 'pptx', 'odt', 'ods', 'odp', 'epub', 'zip', 'gz', 'tgz', 'tar', '7z', 'heic', 'heif', 'tif', 'tiff']);
+  const PASSIVE = new Set([
+    'pdf',
+    'txt',
+    'text',
+    'csv',
+    'tsv',
+    'json',
+    'md',
+    'log',
+    'rtf',
+    'doc',
+    'docx',
+    'xls',
+    'xlsx',
+    'ppt',
+    'pptx',
+    'odt',
+    'ods',
+    'odp',
+    'epub',
+    'zip',
+    'gz',
+    'tgz',
+    'tar',
+    '7z',
+    'heic',
+    'heif',
+    'tif',
+    'tiff',
+  ]);
 
   function extensionOf(path) {
     const name = fileName(path);
@@ -348,7 +399,8 @@
   /** The link to open a file: only a passive type's; any other file is named with where it is, and why it is not opened here. */
   function openLink(path) {
     const name = fileName(path);
-    if (!PASSIVE.has(extensionOf(path))) return el('span', { class: 'not-opened' }, el('code', {}, String(path)), ' ', t('notOpened', { name }));
+    if (!PASSIVE.has(extensionOf(path)))
+      return el('span', { class: 'not-opened' }, el('code', {}, String(path)), ' ', t('notOpened', { name }));
     const a = link('archive', path, t('fileLink', { name }));
     if (a.tagName === 'A') a.rel = 'noopener noreferrer';
     return a;
@@ -360,7 +412,13 @@
     if (href === null) return el('span', {}, String(path));
     const name = fileName(path);
     const kind = mediaKind(path);
-    if (kind === 'image') return el('figure', { class: big ? 'picture big' : 'picture' }, picture(path, href, big), el('figcaption', {}, link('page', { view: 'file', path }, name)));
+    if (kind === 'image')
+      return el(
+        'figure',
+        { class: big ? 'picture big' : 'picture' },
+        picture(path, href, big),
+        el('figcaption', {}, link('page', { view: 'file', path }, name)),
+      );
     if (kind === 'audio' || kind === 'video') {
       const player = el(kind, { controls: true, preload: 'metadata', 'aria-label': name });
       player.src = href;
@@ -373,7 +431,12 @@
   /** One of the user's files on a page of its own: a picture at full size, with its name and where it is. */
   function filePage(path) {
     if (archiveHref(path) === null) return [el('h1', { tabindex: '-1' }, t('title')), el('p', {}, t('notFound'))];
-    return [el('h1', { tabindex: '-1' }, fileName(path)), el('p', {}, link('page', { view: 'files' }, t('backToFiles'))), fileView(path, true), el('p', {}, t('fileWhere', { path }))];
+    return [
+      el('h1', { tabindex: '-1' }, fileName(path)),
+      el('p', {}, link('page', { view: 'files' }, t('backToFiles'))),
+      fileView(path, true),
+      el('p', {}, t('fileWhere', { path })),
+    ];
   }
 
   // ---- views ---------------------------------------------------------------
@@ -409,7 +472,12 @@
             {},
             link('page', { view: 'entity', entity: e.name }, e.name),
             ' ',
-            el('span', { class: 'count' }, rowsText(e.rows), e.shown < e.rows ? ` (${t('shownOnly', { shown: e.shown })})` : ''),
+            el(
+              'span',
+              { class: 'count' },
+              rowsText(e.rows),
+              e.shown < e.rows ? ` (${t('shownOnly', { shown: e.shown })})` : '',
+            ),
             el('p', { class: 'description' }, e.description),
           ),
         ),
@@ -417,7 +485,11 @@
       ...(await filesSummary()),
       el('h2', {}, t('helpHeading')),
       el('p', {}, t('help')),
-      el('p', { class: 'small' }, t('whoseArchive', { user: a.user_id, request: a.request_id, version: a.exporter_version })),
+      el(
+        'p',
+        { class: 'small' },
+        t('whoseArchive', { user: a.user_id, request: a.request_id, version: a.exporter_version }),
+      ),
     ];
     return parts;
   }
@@ -427,19 +499,35 @@
     const counts = state.archive.file_counts;
     const total = counts.included + counts.missing + counts.too_large + counts.failed;
     if (total === 0) return [];
-    const parts = [el('h2', {}, t('filesHeading')), el('p', {}, t('filesSummary', { included: counts.included, total }), ' ', link('page', { view: 'files' }, t('openFiles')))];
+    const parts = [
+      el('h2', {}, t('filesHeading')),
+      el(
+        'p',
+        {},
+        t('filesSummary', { included: counts.included, total }),
+        ' ',
+        link('page', { view: 'files' }, t('openFiles')),
+      ),
+    ];
     const notHere = total - counts.included;
     if (notHere > 0) {
       const missing = (await fileList()).filter((f) => f.outcome !== 'included');
       parts.push(el('p', {}, t('filesNotHere', { n: notHere })));
-      parts.push(el('ul', {}, missing.map((f) => el('li', {}, el('code', {}, f.path), ': ', t('why_' + f.outcome)))));
+      parts.push(
+        el(
+          'ul',
+          {},
+          missing.map((f) => el('li', {}, el('code', {}, f.path), ': ', t(`why_${f.outcome}`))),
+        ),
+      );
       if (missing.length < notHere) parts.push(el('p', {}, t('filesListedOnly', { listed: missing.length })));
     }
     return parts;
   }
 
   function viewOf(entity) {
-    if (!state.views.has(entity.name)) state.views.set(entity.name, { filter: '', sort: null, descending: false, page: 0 });
+    if (!state.views.has(entity.name))
+      state.views.set(entity.name, { filter: '', sort: null, descending: false, page: 0 });
     return state.views.get(entity.name);
   }
 
@@ -461,13 +549,32 @@
     return [
       el('h1', { tabindex: '-1' }, entity.name),
       el('p', { class: 'description' }, entity.description),
-      rest > 0 ? el('p', { class: 'notice', role: 'note' }, t('restOnlyInFiles', { shown: entity.shown, rows: entity.rows, rest })) : null,
-      el('p', { class: 'sources' }, t('sourceFilesIntro'), ' ', entity.files.flatMap((f, i) => [i > 0 ? ', ' : '', link('archive', f, f)])),
+      rest > 0
+        ? el(
+            'p',
+            { class: 'notice', role: 'note' },
+            t('restOnlyInFiles', { shown: entity.shown, rows: entity.rows, rest }),
+          )
+        : null,
+      el(
+        'p',
+        { class: 'sources' },
+        t('sourceFilesIntro'),
+        ' ',
+        entity.files.flatMap((f, i) => [i > 0 ? ', ' : '', link('archive', f, f)]),
+      ),
       el(
         'details',
         { class: 'columns' },
         el('summary', {}, t('columnsHeading')),
-        el('dl', {}, entity.columns.flatMap((c) => [el('dt', { id: 'col-' + c.name }, c.name), el('dd', { id: 'col-' + c.name + '-about' }, c.description)])),
+        el(
+          'dl',
+          {},
+          entity.columns.flatMap((c) => [
+            el('dt', { id: `col-${c.name}` }, c.name),
+            el('dd', { id: `col-${c.name}-about` }, c.description),
+          ]),
+        ),
       ),
       processingDetails(entity),
       el('div', { class: 'filter' }, el('label', { for: 'filter' }, t('filterLabel')), filter),
@@ -482,13 +589,25 @@
       'details',
       { class: 'columns processing' },
       el('summary', {}, t('processingHeading')),
-      el('dl', {}, entity.processing.flatMap((p) => [el('dt', {}, t('processing_' + p.field)), el('dd', {}, Array.isArray(p.value) ? p.value.join('; ') : String(p.value))])),
+      el(
+        'dl',
+        {},
+        entity.processing.flatMap((p) => [
+          el('dt', {}, t(`processing_${p.field}`)),
+          el('dd', {}, Array.isArray(p.value) ? p.value.join('; ') : String(p.value)),
+        ]),
+      ),
     );
   }
 
   /** The rows that match the filter, in the chosen order, as indexes into data.rows. */
   function visibleRows(entity, data, view) {
-    data.search ??= data.rows.map((row) => entity.columns.map((c) => searchText(entity, c, row[c.name])).join('\u0000').toLocaleLowerCase());
+    data.search ??= data.rows.map((row) =>
+      entity.columns
+        .map((c) => searchText(entity, c, row[c.name]))
+        .join('\u0000')
+        .toLocaleLowerCase(),
+    );
     const needle = view.filter.trim().toLocaleLowerCase();
     const indexes = [];
     for (let i = 0; i < data.rows.length; i++) if (needle === '' || data.search[i].includes(needle)) indexes.push(i);
@@ -505,7 +624,9 @@
     const reference = (entity.references ?? []).find((r) => r.column === column.name);
     const target = reference && entityNamed(reference.entity);
     const index = target ? rowByKey(target, value) : -1;
-    return index >= 0 ? valueText(value) + '\u0000' + rowName(target, state.data.get(target.name).rows[index], index) : valueText(value);
+    return index >= 0
+      ? `${valueText(value)}\u0000${rowName(target, state.data.get(target.name).rows[index], index)}`
+      : valueText(value);
   }
 
   function compare(a, b) {
@@ -513,7 +634,11 @@
     const bEmpty = b === null || b === undefined;
     if (aEmpty || bEmpty) return aEmpty === bEmpty ? 0 : aEmpty ? 1 : -1;
     if (typeof a === 'number' && typeof b === 'number') return a - b;
-    if (isExactNumber(a) || isExactNumber(b)) return Number(valueText(a)) - Number(valueText(b)) || valueText(a).localeCompare(valueText(b), undefined, { numeric: true });
+    if (isExactNumber(a) || isExactNumber(b))
+      return (
+        Number(valueText(a)) - Number(valueText(b)) ||
+        valueText(a).localeCompare(valueText(b), undefined, { numeric: true })
+      );
     return valueText(a).localeCompare(valueText(b), undefined, { numeric: true });
   }
 
@@ -528,21 +653,39 @@
     const caption =
       indexes.length === 0
         ? t(filtered ? 'tableCaptionNoMatch' : 'tableCaptionEmpty', { entity: entity.name })
-        : t(filtered ? 'tableCaptionFiltered' : 'tableCaption', { entity: entity.name, from: from + 1, to: from + slice.length, n: indexes.length });
+        : t(filtered ? 'tableCaptionFiltered' : 'tableCaption', {
+            entity: entity.name,
+            from: from + 1,
+            to: from + slice.length,
+            n: indexes.length,
+          });
     const head = el(
       'tr',
       {},
       el('th', { scope: 'col' }, t('rowHeader')),
       entity.columns.map((c) => {
         const sorted = view.sort === c.name;
-        const button = el('button', { type: 'button', 'aria-describedby': 'col-' + c.name + '-about', title: c.description }, c.name, el('span', { class: 'arrow', 'aria-hidden': 'true' }, sorted ? (view.descending ? ' ▼' : ' ▲') : ''));
+        const button = el(
+          'button',
+          { type: 'button', 'aria-describedby': `col-${c.name}-about`, title: c.description },
+          c.name,
+          el('span', { class: 'arrow', 'aria-hidden': 'true' }, sorted ? (view.descending ? ' ▼' : ' ▲') : ''),
+        );
         button.addEventListener('click', () => {
           view.descending = sorted ? !view.descending : false;
           view.sort = c.name;
           drawTable(entity, data, area);
           area.querySelector(`th[data-column="${CSS.escape(c.name)}"] button`)?.focus();
         });
-        return el('th', { scope: 'col', 'data-column': c.name, 'aria-sort': sorted ? (view.descending ? 'descending' : 'ascending') : 'none' }, button);
+        return el(
+          'th',
+          {
+            scope: 'col',
+            'data-column': c.name,
+            'aria-sort': sorted ? (view.descending ? 'descending' : 'ascending') : 'none',
+          },
+          button,
+        );
       }),
     );
     const body = slice.map((i) => {
@@ -550,11 +693,23 @@
       return el(
         'tr',
         {},
-        el('th', { scope: 'row' }, link('page', { view: 'row', entity: entity.name, row: String(i) }, t('openRow', { n: i + 1 }))),
-        entity.columns.map((c) => el('td', { class: c.kind === 'timestamptz' ? 'time' : null }, valueNode(entity, c, row[c.name], false))),
+        el(
+          'th',
+          { scope: 'row' },
+          link('page', { view: 'row', entity: entity.name, row: String(i) }, t('openRow', { n: i + 1 })),
+        ),
+        entity.columns.map((c) =>
+          el('td', { class: c.kind === 'timestamptz' ? 'time' : null }, valueNode(entity, c, row[c.name], false)),
+        ),
       );
     });
-    const table = el('table', {}, el('caption', { id: 'caption' }, caption), el('thead', {}, head), el('tbody', {}, body));
+    const table = el(
+      'table',
+      {},
+      el('caption', { id: 'caption' }, caption),
+      el('thead', {}, head),
+      el('tbody', {}, body),
+    );
     const pagerNav = pager(view.page, pages, (page) => {
       view.page = page;
       drawTable(entity, data, area);
@@ -576,7 +731,14 @@
     return [
       el('h1', { tabindex: '-1' }, t('rowHeading', { entity: entity.name, row: rowName(entity, row, index) })),
       back,
-      el('dl', { class: 'row' }, entity.columns.flatMap((c) => [el('dt', {}, c.name, el('span', { class: 'about' }, c.description)), el('dd', {}, valueNode(entity, c, row[c.name], true))])),
+      el(
+        'dl',
+        { class: 'row' },
+        entity.columns.flatMap((c) => [
+          el('dt', {}, c.name, el('span', { class: 'about' }, c.description)),
+          el('dd', {}, valueNode(entity, c, row[c.name], true)),
+        ]),
+      ),
     ];
   }
 
@@ -591,12 +753,18 @@
     return [
       el('h1', { tabindex: '-1' }, t('filesHeading')),
       ...(await filesSummary()).slice(1),
-      files.length > 0 ? el('p', { role: 'status' }, t('morePages', { from: from + 1, to: from + slice.length, n: files.length })) : el('p', {}, t('filesNone')),
+      files.length > 0
+        ? el('p', { role: 'status' }, t('morePages', { from: from + 1, to: from + slice.length, n: files.length }))
+        : el('p', {}, t('filesNone')),
       Object.entries(groups)
         .filter(([, list]) => list.length > 0)
         .map(([kind, list]) => [
           el('h2', {}, t(headings[kind])),
-          el(kind === 'other' ? 'ul' : 'div', { class: kind === 'image' ? 'gallery' : 'media-list' }, list.map((f) => (kind === 'other' ? el('li', {}, fileView(f.path)) : fileView(f.path)))),
+          el(
+            kind === 'other' ? 'ul' : 'div',
+            { class: kind === 'image' ? 'gallery' : 'media-list' },
+            list.map((f) => (kind === 'other' ? el('li', {}, fileView(f.path)) : fileView(f.path))),
+          ),
         ]),
       pages > 1
         ? pager(state.filesPage, pages, (page) => {
@@ -619,12 +787,20 @@
     try {
       if (view === null) parts = await overview();
       else if (view === 'entity' && entity) parts = await entityPage(entity);
-      else if (view === 'row' && entity && /^\d+$/.test(params.get('row') ?? '')) parts = await rowPage(entity, Number(params.get('row')));
+      else if (view === 'row' && entity && /^\d+$/.test(params.get('row') ?? ''))
+        parts = await rowPage(entity, Number(params.get('row')));
       else if (view === 'files') parts = await filesPage();
       else if (view === 'file' && params.get('path') !== null) parts = filePage(params.get('path'));
       else parts = [el('h1', { tabindex: '-1' }, t('title')), el('p', {}, t('notFound'))];
     } catch (error) {
-      parts = [el('h1', { tabindex: '-1' }, t('title')), el('p', { class: 'notice', role: 'alert' }, t('loadFailed', { file: error instanceof Error ? error.message : String(error) }))];
+      parts = [
+        el('h1', { tabindex: '-1' }, t('title')),
+        el(
+          'p',
+          { class: 'notice', role: 'alert' },
+          t('loadFailed', { file: error instanceof Error ? error.message : String(error) }),
+        ),
+      ];
     }
     if (turn !== rendering) return; // a later address won
     main().replaceChildren(...parts.flat(2).filter(Boolean));
@@ -658,7 +834,11 @@
     if (!globalThis.crypto?.subtle || typeof DecompressionStream !== 'function') throw new Error(t('browserTooOld'));
     archiveKey ??= crypto.subtle.importKey('raw', bytesOf(KEY_TEXT), 'AES-GCM', false, ['decrypt']);
     const sealed = bytesOf(base64);
-    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.subarray(0, 12) }, await archiveKey, sealed.subarray(12));
+    const plain = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: sealed.subarray(0, 12) },
+      await archiveKey,
+      sealed.subarray(12),
+    );
     const inflated = new Blob([plain]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
     return new Uint8Array(await new Response(inflated).arrayBuffer());
   }

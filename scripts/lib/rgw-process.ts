@@ -28,7 +28,11 @@ let stopping: Promise<void> | undefined;
 const stop = (code = 0) =>
   (stopping ??= (async () => {
     for (const d of daemons.reverse()) d.kill('SIGKILL'); // in-memory store: nothing to flush
-    await Promise.all(daemons.map((d) => (d.exitCode === null && d.signalCode === null ? new Promise((r) => d.once('exit', r)) : undefined)));
+    await Promise.all(
+      daemons.map((d) =>
+        d.exitCode === null && d.signalCode === null ? new Promise((r) => d.once('exit', r)) : undefined,
+      ),
+    );
     await rm(dir, { recursive: true, force: true });
     process.exit(code);
   })());
@@ -97,7 +101,15 @@ rgw crypt s3 kms encryption keys = ${kmsKeys}
 `,
   );
   const c = ['-c', conf];
-  await run('monmaptool', ['--create', '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, '--fsid', fsid, path.join(dir, 'monmap')]);
+  await run('monmaptool', [
+    '--create',
+    '--addv',
+    'a',
+    `[v2:127.0.0.1:${monPort}]`,
+    '--fsid',
+    fsid,
+    path.join(dir, 'monmap'),
+  ]);
   await run('ceph-mon', [...c, '--mkfs', '-i', 'a', '--monmap', path.join(dir, 'monmap')]);
   daemon('ceph-mon', [...c, '-i', 'a', '-f']);
   const osdId = (await retry(() => run('ceph', [...c, '--connect-timeout', '5', 'osd', 'create']))).stdout.trim();
@@ -111,7 +123,15 @@ rgw crypt s3 kms encryption keys = ${kmsKeys}
   });
   const accessKeyId = `RGW${randomBytes(8).toString('hex').toUpperCase()}`;
   const secretAccessKey = randomBytes(24).toString('base64url');
-  await run('radosgw-admin', [...c, 'user', 'create', '--uid=exporter-test', '--display-name=exporter test', `--access-key=${accessKeyId}`, `--secret=${secretAccessKey}`]);
+  await run('radosgw-admin', [
+    ...c,
+    'user',
+    'create',
+    '--uid=exporter-test',
+    '--display-name=exporter test',
+    `--access-key=${accessKeyId}`,
+    `--secret=${secretAccessKey}`,
+  ]);
   return { endpoint, accessKeyId, secretAccessKey, kmsKeyIds };
 }
 

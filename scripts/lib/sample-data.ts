@@ -32,9 +32,16 @@ export interface UserShape {
  * what a real export meets: NULLs, jsonb, big numbers, non-ASCII text and
  * text that a spreadsheet would take for a formula.
  */
-export async function seedUser(db: pg.Pool | pg.Client, shape: UserShape, email = `${randomUUID()}@example.test`): Promise<string> {
+export async function seedUser(
+  db: pg.Pool | pg.Client,
+  shape: UserShape,
+  email = `${randomUUID()}@example.test`,
+): Promise<string> {
   const userId = randomUUID();
-  await db.query(`insert into users (id, email, name, password_hash) values ($1, $2, 'Zoë Example 🎉', 'argon2id$never-exported')`, [userId, email]);
+  await db.query(
+    `insert into users (id, email, name, password_hash) values ($1, $2, 'Zoë Example 🎉', 'argon2id$never-exported')`,
+    [userId, email],
+  );
   await db.query(
     `insert into projects (id, owner_id, name, description, created_at, updated_at)
      select gen_random_uuid(), $1, 'Project ' || g, case when g % 3 = 0 then null else 'About project ' || g || ', with "quotes"' end,
@@ -72,7 +79,10 @@ export async function seedUser(db: pg.Pool | pg.Client, shape: UserShape, email 
 }
 
 export async function createPendingRequest(db: pg.Pool | pg.Client, userId: string): Promise<string> {
-  const { rows } = await db.query<{ id: string }>(`insert into data_export_requests (user_id) values ($1) returning id`, [userId]);
+  const { rows } = await db.query<{ id: string }>(
+    `insert into data_export_requests (user_id) values ($1) returning id`,
+    [userId],
+  );
   return rows[0]!.id;
 }
 
@@ -97,24 +107,35 @@ export async function seedUploads(
   userId: string,
   uploads: { avatar?: SampleUpload; assets?: SampleUpload[] },
 ): Promise<void> {
-  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: s3,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
   // Where the sample application keeps each kind (definitions/sample-files.yaml binds each key to its row by these prefixes).
   const put = async (upload: SampleUpload, folder: string): Promise<string> => {
     const key = `${folder}${randomUUID()}`;
     const body = Buffer.isBuffer(upload.body) ? upload.body : upload.body();
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: upload.bytes, ContentType: upload.contentType }));
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentLength: upload.bytes,
+        ContentType: upload.contentType,
+      }),
+    );
     return key;
   };
   try {
     if (uploads.avatar) {
       const key = await put(uploads.avatar, `avatars/${userId}/`);
-      await db.query('insert into avatars (user_id, object_key, file_name, content_type, byte_size) values ($1, $2, $3, $4, $5)', [
-        userId,
-        key,
-        uploads.avatar.name,
-        uploads.avatar.contentType,
-        uploads.avatar.bytes,
-      ]);
+      await db.query(
+        'insert into avatars (user_id, object_key, file_name, content_type, byte_size) values ($1, $2, $3, $4, $5)',
+        [userId, key, uploads.avatar.name, uploads.avatar.contentType, uploads.avatar.bytes],
+      );
     }
     const assets = uploads.assets ?? [];
     if (assets.length === 0) return;

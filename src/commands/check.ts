@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DriftError, checkedDefinition } from '../definition/entities-for.ts';
+import { checkedDefinition, DriftError } from '../definition/entities-for.ts';
 import { DefinitionError } from '../definition/parse.ts';
 import { ProblemsError } from '../errors.ts';
-import { commandContext, type CommandTools, returning, withDatabase, withSettings, writeJson } from './common.ts';
+import { type CommandTools, commandContext, returning, withDatabase, withSettings, writeJson } from './common.ts';
 
 /**
  * `exporter check`: is the definition still true of the live database? Every
@@ -15,26 +15,35 @@ export function registerCheck(program: Command, tools: CommandTools): void {
   withSettings(
     program
       .command('check')
-      .description('check the definition against the live database: every column classified, every path a foreign key, nothing secret exported')
+      .description(
+        'check the definition against the live database: every column classified, every path a foreign key, nothing secret exported',
+      )
       .option('--json', 'print {ok, problems} as JSON (for CI)', false)
-      .option('--strict', 'also fail while the file still holds a TODO (exporter init marks every guess with one), naming each line', false),
+      .option(
+        '--strict',
+        'also fail while the file still holds a TODO (exporter init marks every guess with one), naming each line',
+        false,
+      ),
     ['databaseUrl', 'definition', 'logLevel'],
   ).action(
     returning(tools, async (flags: { json: boolean; strict: boolean }, cmd: Command) => {
       const { config } = commandContext(cmd, tools.io, { database: true });
       const file = config.definitionFile;
       const result = await withDatabase(config, (db) =>
-        checkedDefinition(db, file, { sampleValues: true }).then((checked) => {
-          const todos = flags.strict ? todoLines(checked.definition.file) : [];
-          if (todos.length > 0) throw new TodoError(todos);
-          return checked;
-        }).then(
-          (checked) => ({ ok: true as const, checked }),
-          (error: unknown) => {
-            if (error instanceof DriftError || error instanceof DefinitionError || error instanceof TodoError) return { ok: false as const, error };
-            throw error;
-          },
-        ),
+        checkedDefinition(db, file, { sampleValues: true })
+          .then((checked) => {
+            const todos = flags.strict ? todoLines(checked.definition.file) : [];
+            if (todos.length > 0) throw new TodoError(todos);
+            return checked;
+          })
+          .then(
+            (checked) => ({ ok: true as const, checked }),
+            (error: unknown) => {
+              if (error instanceof DriftError || error instanceof DefinitionError || error instanceof TodoError)
+                return { ok: false as const, error };
+              throw error;
+            },
+          ),
       );
       if (!result.ok) {
         if (!flags.json) throw result.error;
@@ -46,8 +55,19 @@ export function registerCheck(program: Command, tools: CommandTools): void {
       if (!flags.json) for (const warning of warnings) tools.io.stderr.write(`warning: ${warning}\n`);
       const exported = entities.reduce((n, e) => n + e.columns.length, 0);
       const omitted = definition.entities.reduce((n, e) => n + e.columns.filter((c) => c.omit !== undefined).length, 0);
-      if (flags.json) writeJson(tools.io, { ok: true, problems: [], warnings, entities: entities.length, columnsExported: exported, columnsOmitted: omitted });
-      else tools.io.stdout.write(`${definition.file}: matches the database (${entities.length} entities, ${exported} columns exported, ${omitted} omitted)\n`);
+      if (flags.json)
+        writeJson(tools.io, {
+          ok: true,
+          problems: [],
+          warnings,
+          entities: entities.length,
+          columnsExported: exported,
+          columnsOmitted: omitted,
+        });
+      else
+        tools.io.stdout.write(
+          `${definition.file}: matches the database (${entities.length} entities, ${exported} columns exported, ${omitted} omitted)\n`,
+        );
       return 'done';
     }),
   );

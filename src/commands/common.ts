@@ -1,16 +1,16 @@
-import os from 'node:os';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Config, type Needs, parseConfig } from '../config.ts';
-import { type RawSettings, SETTINGS, type SettingName } from '../settings.ts';
-import { parseDurationSeconds } from '../durations.ts';
-import { parseMoment } from '../moments.ts';
-import { UsageError } from '../errors.ts';
 import { statusReport } from '../db/status.ts';
+import { parseDurationSeconds } from '../durations.ts';
+import { UsageError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { pushMetrics, type RunFigures } from '../metrics.ts';
-import { openDatabase, openStorage, requireSchema, type RuntimeDeps } from '../runtime.ts';
+import { parseMoment } from '../moments.ts';
 import type { Outcome } from '../outcome.ts';
+import { openDatabase, openStorage, type RuntimeDeps, requireSchema } from '../runtime.ts';
+import { type RawSettings, SETTINGS, type SettingName } from '../settings.ts';
 import type { Stopper } from '../signals.ts';
 
 export interface CliIo {
@@ -32,7 +32,10 @@ export interface CommandTools {
  * Wraps a command's action: the action returns its Outcome (nothing means
  * 'done'), which goes to the one place that decides exit codes.
  */
-export function returning<A extends unknown[]>(tools: CommandTools, action: (...args: A) => Promise<Outcome | void>): (...args: A) => Promise<void> {
+export function returning<A extends unknown[]>(
+  tools: CommandTools,
+  action: (...args: A) => Promise<Outcome | undefined>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => tools.finish((await action(...args)) ?? 'done');
 }
 
@@ -106,7 +109,8 @@ export async function withRuntime<T>(
 
 export function positiveInt(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a whole number of at least 1.');
+  if (!/^\d+$/.test(text) || n < 1 || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('must be a whole number of at least 1.');
   return n;
 }
 
@@ -114,7 +118,10 @@ export function positiveInt(text: string): number {
 export function momentArg(command: string, option: string) {
   return (text: string): Date => {
     const date = parseMoment(text);
-    if (!date) throw new UsageError(`${command}: ${option} must be a date that exists (2026-11-01, UTC) or a time with its zone (2026-11-01T12:00:00Z), got ${JSON.stringify(text)}`);
+    if (!date)
+      throw new UsageError(
+        `${command}: ${option} must be a date that exists (2026-11-01, UTC) or a time with its zone (2026-11-01T12:00:00Z), got ${JSON.stringify(text)}`,
+      );
     return date;
   };
 }
@@ -128,7 +135,8 @@ export function durationArg(text: string): number {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function requireUuids(ids: readonly string[], what: string): string[] {
-  for (const id of ids) if (!UUID.test(id)) throw new UsageError(`${what}: ${JSON.stringify(id)} is not a request id (a UUID)`);
+  for (const id of ids)
+    if (!UUID.test(id)) throw new UsageError(`${what}: ${JSON.stringify(id)} is not a request id (a UUID)`);
   return [...ids];
 }
 
@@ -139,7 +147,10 @@ export const OPERATOR_TEXT_LIMIT = 500;
 export function operatorText(option: string) {
   return (text: string): string => {
     if (text.trim() === '') throw new InvalidArgumentError('must not be empty.');
-    if ([...text].length > OPERATOR_TEXT_LIMIT) throw new InvalidArgumentError(`must be at most ${OPERATOR_TEXT_LIMIT} characters (${option}), got ${[...text].length}.`);
+    if ([...text].length > OPERATOR_TEXT_LIMIT)
+      throw new InvalidArgumentError(
+        `must be at most ${OPERATOR_TEXT_LIMIT} characters (${option}), got ${[...text].length}.`,
+      );
     return text;
   };
 }
@@ -165,12 +176,21 @@ export async function withDatabase<T>(config: Config, run: (db: RuntimeDeps['db'
 }
 
 /** Pushes a run's figures when PUSHGATEWAY_URL is set; never fails the run. */
-export async function reportMetrics(config: Config, log: Logger, db: RuntimeDeps['db'], figures: Omit<RunFigures, 'oldestPendingSeconds' | 'due'>): Promise<void> {
+export async function reportMetrics(
+  config: Config,
+  log: Logger,
+  db: RuntimeDeps['db'],
+  figures: Omit<RunFigures, 'oldestPendingSeconds' | 'due'>,
+): Promise<void> {
   if (!config.pushgatewayUrl) return;
   const report = await statusReport(db).catch(() => undefined);
   await pushMetrics(
     config.pushgatewayUrl,
-    { ...figures, oldestPendingSeconds: report?.oldestPendingSeconds, ...(report ? { due: { overdue: report.overdue, earliestDueSeconds: report.earliestDueSeconds } } : {}) },
+    {
+      ...figures,
+      oldestPendingSeconds: report?.oldestPendingSeconds,
+      ...(report ? { due: { overdue: report.overdue, earliestDueSeconds: report.earliestDueSeconds } } : {}),
+    },
     log,
   );
 }

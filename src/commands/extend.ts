@@ -7,56 +7,98 @@ import { extensionEmail } from '../email/extension-email.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { UsageError } from '../errors.ts';
 import type { Outcome } from '../outcome.ts';
-import { ALL_SETTINGS, actorName, commandContext, type CommandTools, requireUuids, returning, withDatabase, withSettings, operatorText } from './common.ts';
+import {
+  ALL_SETTINGS,
+  actorName,
+  type CommandTools,
+  commandContext,
+  operatorText,
+  requireUuids,
+  returning,
+  withDatabase,
+  withSettings,
+} from './common.ts';
 
 export function registerExtend(program: Command, tools: CommandTools): void {
   withSettings(
     program
       .command('extend')
-      .description("move a request's legal due date by 1 or 2 months (GDPR Art. 12(3): at most 2 in total, decided within the first month); with email on, the person is told the new date and why")
+      .description(
+        "move a request's legal due date by 1 or 2 months (GDPR Art. 12(3): at most 2 in total, decided within the first month); with email on, the person is told the new date and why",
+      )
       .argument('<id>', 'request id')
       .requiredOption('--months <n>', '1 or 2', (v) => {
         if (v !== '1' && v !== '2') throw new UsageError(`extend: --months must be 1 or 2, got ${JSON.stringify(v)}`);
         return Number(v);
       })
-      .requiredOption('--reason <text>', 'why, in words for the person (it is in the email and the audit trail)', operatorText('--reason'))
+      .requiredOption(
+        '--reason <text>',
+        'why, in words for the person (it is in the email and the audit trail)',
+        operatorText('--reason'),
+      )
       .option('--by <name>', 'who decided, for the audit trail (default: the OS user)', operatorText('--by')),
     ALL_SETTINGS,
-  ).action(returning(tools, async (id: string, flags: { months: number; reason: string; by?: string }, cmd: Command) => {
-    requireUuids([id], 'extend');
-    if (flags.reason.trim() === '') throw new UsageError('extend: --reason must say why');
-    const { config, log } = commandContext(cmd, tools.io, { database: true });
-    const by = actorName(flags.by);
-    return withDatabase(config, async (db): Promise<Outcome> => {
-      const result = await extendDeadline(db, id, flags.months, { by, reason: flags.reason });
-      if (result.kind === 'refused') throw new UsageError(`extend: ${id} not extended: ${result.reason}`);
-      log.info({ requestId: id, by, reason: flags.reason, dueAt: result.dueAt.toISOString(), extendedMonths: result.extendedMonths }, 'due date extended');
-      tools.io.stdout.write(`${id} due ${result.dueAt.toISOString()} (extended by ${result.extendedMonths} month${result.extendedMonths === 1 ? '' : 's'} in all)\n`);
-      if (!config.mail) return 'done';
-      // The person is told: the new date and the reason (Art. 12(3)). A failed send is said, never hidden; the extension stands.
-      const { user } = await checkedDefinition(db, config.definitionFile);
-      if (!user.emailColumn) {
-        log.warn('the definition names no user_email column: the person was not told of the extension');
-        return 'done';
-      }
-      const to = await recipientOf(db, id, { ...user, emailColumn: user.emailColumn });
-      if (!to?.email) {
-        log.warn({ requestId: id }, 'the user has no email address: the person was not told of the extension');
-        return 'done';
-      }
-      const mailer = smtpMailer(config.mail.smtpUrl, config.mail.from);
-      try {
-        await mailer.send({ to: to.email, ...extensionEmail({ name: to.name, dueAt: result.dueAt, reason: flags.reason, requestedAt: to.requestedAt }) });
-        await recordEmailSent(db, id, by, 'extension');
-        log.info({ requestId: id }, 'the person was told of the extension');
-        return 'done';
-      } catch (error) {
-        log.error({ err: error, requestId: id }, 'the extension notice could not be sent: tell the person another way');
-        tools.io.stderr.write(`exporter: the extension stands, but the email to the person failed: tell them another way\n`);
-        return 'incomplete';
-      } finally {
-        mailer.close();
-      }
-    });
-  }));
+  ).action(
+    returning(tools, async (id: string, flags: { months: number; reason: string; by?: string }, cmd: Command) => {
+      requireUuids([id], 'extend');
+      if (flags.reason.trim() === '') throw new UsageError('extend: --reason must say why');
+      const { config, log } = commandContext(cmd, tools.io, { database: true });
+      const by = actorName(flags.by);
+      return withDatabase(config, async (db): Promise<Outcome> => {
+        const result = await extendDeadline(db, id, flags.months, { by, reason: flags.reason });
+        if (result.kind === 'refused') throw new UsageError(`extend: ${id} not extended: ${result.reason}`);
+        log.info(
+          {
+            requestId: id,
+            by,
+            reason: flags.reason,
+            dueAt: result.dueAt.toISOString(),
+            extendedMonths: result.extendedMonths,
+          },
+          'due date extended',
+        );
+        tools.io.stdout.write(
+          `${id} due ${result.dueAt.toISOString()} (extended by ${result.extendedMonths} month${result.extendedMonths === 1 ? '' : 's'} in all)\n`,
+        );
+        if (!config.mail) return 'done';
+        // The person is told: the new date and the reason (Art. 12(3)). A failed send is said, never hidden; the extension stands.
+        const { user } = await checkedDefinition(db, config.definitionFile);
+        if (!user.emailColumn) {
+          log.warn('the definition names no user_email column: the person was not told of the extension');
+          return 'done';
+        }
+        const to = await recipientOf(db, id, { ...user, emailColumn: user.emailColumn });
+        if (!to?.email) {
+          log.warn({ requestId: id }, 'the user has no email address: the person was not told of the extension');
+          return 'done';
+        }
+        const mailer = smtpMailer(config.mail.smtpUrl, config.mail.from);
+        try {
+          await mailer.send({
+            to: to.email,
+            ...extensionEmail({
+              name: to.name,
+              dueAt: result.dueAt,
+              reason: flags.reason,
+              requestedAt: to.requestedAt,
+            }),
+          });
+          await recordEmailSent(db, id, by, 'extension');
+          log.info({ requestId: id }, 'the person was told of the extension');
+          return 'done';
+        } catch (error) {
+          log.error(
+            { err: error, requestId: id },
+            'the extension notice could not be sent: tell the person another way',
+          );
+          tools.io.stderr.write(
+            `exporter: the extension stands, but the email to the person failed: tell them another way\n`,
+          );
+          return 'incomplete';
+        } finally {
+          mailer.close();
+        }
+      });
+    }),
+  );
 }

@@ -22,8 +22,21 @@ export async function openFulfillContext(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<FulfillContext & { close(): void }> {
   const { definition, entities, user, warnings } = await checkedDefinition(db, config.definitionFile);
-  for (const warning of warnings) log.warn({ warning }, 'the definition allows something it should not (exporter check says the same)');
-  if (config.mail && user.emailColumn === undefined) log.warn({ userTable: user.ref }, 'SMTP_URL is set but the definition names no user_email column: no "ready" email is sent');
+  for (const warning of warnings)
+    log.warn({ warning }, 'the definition allows something it should not (exporter check says the same)');
+  if (config.mail && user.emailColumn === undefined)
+    log.warn(
+      { userTable: user.ref },
+      'SMTP_URL is set but the definition names no user_email column: no "ready" email is sent',
+    );
   const files = openFileSources(definition.fileSources, config.storage, env);
-  return { config: config.export, entities, user, files, exporterVersion: EXPORTER_VERSION, schemaVersion, close: () => files.destroy() };
+  return {
+    config: config.export,
+    entities,
+    user,
+    files,
+    exporterVersion: EXPORTER_VERSION,
+    schemaVersion,
+    close: () => files.destroy(),
+  };
 }

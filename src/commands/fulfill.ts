@@ -1,14 +1,24 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
-import type { Outcome } from '../outcome.ts';
+import { smtpMailer } from '../email/mailer.ts';
 import type { Logger } from '../log.ts';
+import type { Outcome } from '../outcome.ts';
 import { type FulfillSummary, runFulfill } from '../passes/fulfill.ts';
 import type { RuntimeDeps } from '../runtime.ts';
-import { smtpMailer } from '../email/mailer.ts';
+import {
+  ALL_SETTINGS,
+  type CommandTools,
+  commandContext,
+  positiveInt,
+  reportMetrics,
+  requireUuids,
+  returning,
+  withRuntime,
+  withSettings,
+} from './common.ts';
 import { openFulfillContext } from './fulfill-context.ts';
 import { progressReporter } from './progress.ts';
-import { ALL_SETTINGS, commandContext, type CommandTools, positiveInt, reportMetrics, requireUuids, returning, withRuntime, withSettings } from './common.ts';
 
 export interface FulfillFlags {
   limit: number;
@@ -32,7 +42,13 @@ export function registerFulfill(program: Command, tools: CommandTools): void {
       return withRuntime(config, log, fulfillConnections(config), async (deps, schemaVersion) => {
         const summary = await fulfillPass(tools, config, log, deps, schemaVersion, flags);
         const outcome = fulfillOutcome(summary);
-        if (!flags.dryRun) await reportMetrics(config, log, deps.db, { pass: 'fulfill', fulfill: summary, definitionOk: true, succeeded: outcome === 'done' });
+        if (!flags.dryRun)
+          await reportMetrics(config, log, deps.db, {
+            pass: 'fulfill',
+            fulfill: summary,
+            definitionOk: true,
+            succeeded: outcome === 'done',
+          });
         return outcome;
       });
     }),
@@ -59,19 +75,15 @@ export async function fulfillPass(
   const mailer = config.mail && !flags.dryRun ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
   const progress = progressReporter(tools.io, log);
   try {
-    const summary = await runFulfill(
-      { ...deps, log, clock: systemClock },
-      context,
-      {
-        limit: flags.limit,
-        concurrency: config.export.concurrency,
-        requestIds: flags.request,
-        dryRun: flags.dryRun,
-        signal: tools.stopper.signal,
-        mailer,
-        onProgress: progress.update,
-      },
-    );
+    const summary = await runFulfill({ ...deps, log, clock: systemClock }, context, {
+      limit: flags.limit,
+      concurrency: config.export.concurrency,
+      requestIds: flags.request,
+      dryRun: flags.dryRun,
+      signal: tools.stopper.signal,
+      mailer,
+      onProgress: progress.update,
+    });
     progress.done();
     log.info({ ...summary, dryRun: flags.dryRun || undefined }, 'fulfill finished');
     return summary;

@@ -6,7 +6,7 @@ import { matchUserIds, sampleTextValues } from '../definition/draft-samples.ts';
 import { draftYaml } from '../definition/draft-yaml.ts';
 import { UsageError } from '../errors.ts';
 import { openDatabase } from '../runtime.ts';
-import { commandContext, type CommandTools, returning, withSettings } from './common.ts';
+import { type CommandTools, commandContext, returning, withSettings } from './common.ts';
 
 /**
  * `exporter init --user-table <table>`: a draft definition for the live
@@ -18,9 +18,17 @@ export function registerInit(program: Command, tools: CommandTools): void {
   withSettings(
     program
       .command('init')
-      .description("print a draft definition for the live database: every table that belongs to a user through foreign keys, with TODO where a person must decide")
-      .requiredOption('--user-table <table>', 'the table of users, as table or schema.table (its one-column primary key is the user id a request names)')
-      .option('--user-key <column>', 'the column that identifies a user, where it is not the one-column primary key (unique)')
+      .description(
+        'print a draft definition for the live database: every table that belongs to a user through foreign keys, with TODO where a person must decide',
+      )
+      .requiredOption(
+        '--user-table <table>',
+        'the table of users, as table or schema.table (its one-column primary key is the user id a request names)',
+      )
+      .option(
+        '--user-key <column>',
+        'the column that identifies a user, where it is not the one-column primary key (unique)',
+      )
       .option('--out <file>', 'write the draft to this file (never over an existing one) instead of stdout'),
     ['databaseUrl', 'logLevel'],
   ).action(
@@ -35,7 +43,10 @@ export function registerInit(program: Command, tools: CommandTools): void {
         // What the values say (no foreign key may: a chat server's text ids), then which tables are whose, then their columns' values (credentials).
         const userIds = await matchUserIds(handle.db, draftTables(catalog), users, key);
         const plan = planDraft(catalog, flags.userTable, { userKey: flags.userKey, userIds });
-        const samples = await sampleTextValues(handle.db, plan.entities.map((e) => e.table));
+        const samples = await sampleTextValues(
+          handle.db,
+          plan.entities.map((e) => e.table),
+        );
         const invocation = ` --user-table ${flags.userTable}${flags.userKey ? ` --user-key ${flags.userKey}` : ''}`;
         text = draftYaml(plan, catalog, samples, invocation);
       } catch (error) {
@@ -48,7 +59,9 @@ export function registerInit(program: Command, tools: CommandTools): void {
       try {
         await writeFile(flags.out, text, { flag: 'wx' });
       } catch (error) {
-        throw new UsageError(`--out: cannot write ${flags.out} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+        throw new UsageError(
+          `--out: cannot write ${flags.out} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+        );
       }
       tools.io.stderr.write(`${flags.out}: a draft definition; read its TODOs (exporter check --strict lists them)\n`);
     }),

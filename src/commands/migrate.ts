@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { sql } from 'kysely';
 import { trailGuardRefusal } from '../db/audit-chain.ts';
-import { UsageError } from '../errors.ts';
 import type { Db } from '../db/connect.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { linkUserTable } from '../db/user-link.ts';
@@ -10,24 +9,33 @@ import { checkDefinition, userKeyColumn } from '../definition/check.ts';
 import type { Definition } from '../definition/definition.ts';
 import { userTableOf } from '../definition/entities-for.ts';
 import { loadDefinition } from '../definition/parse.ts';
+import { UsageError } from '../errors.ts';
 import { openDatabase } from '../runtime.ts';
-import { commandContext, type CommandTools, DATABASE_SETTINGS, withSettings } from './common.ts';
 import { SETTINGS } from '../settings.ts';
+import { type CommandTools, commandContext, DATABASE_SETTINGS, withSettings } from './common.ts';
 
 export function registerMigrate(program: Command, tools: CommandTools): void {
   withSettings(
-    program.command('migrate').description("apply the SQL migrations in sql/ (the exporter's own objects only; idempotent), then link the definition's user table"),
+    program
+      .command('migrate')
+      .description(
+        "apply the SQL migrations in sql/ (the exporter's own objects only; idempotent), then link the definition's user table",
+      ),
     [...DATABASE_SETTINGS, 'definition'],
   ).action(async (_opts, cmd: Command) => {
     const { config, log } = commandContext(cmd, tools.io, { database: true });
     const handle = await openDatabase(config, 1);
     try {
       const { result, user, link } = await migrateAndLink(handle.db, config.definitionFile);
-      log.info({ applied: result.applied, schemaVersion: result.schemaVersion }, result.applied.length ? 'migrated' : 'schema up to date');
+      log.info(
+        { applied: result.applied, schemaVersion: result.schemaVersion },
+        result.applied.length ? 'migrated' : 'schema up to date',
+      );
       // What migrate revoked it does not say; what it cannot remove (a trigger of another role's, a foreign key onto the trail) stops it.
       const refusal = await trailGuardRefusal(handle.db);
       if (refusal) throw new UsageError(refusal);
-      if (user) log.info({ userTable: user.ref, userKey: user.idColumn, keyType: user.keyType }, 'linked to the user table');
+      if (user)
+        log.info({ userTable: user.ref, userKey: user.idColumn, keyType: user.keyType }, 'linked to the user table');
       // The application's own migrations may come after ours: nothing is built until they have run and migrate links.
       else log.warn(link);
     } finally {
@@ -68,9 +76,12 @@ function whyNotLinked(definition: Definition, catalog: Catalog, defaulted: boole
     return `no definition named (${SETTINGS.definition.env}) and this database does not hold the sample application's tables: no user table linked; ${how}`;
   }
   const users = findTable(catalog, definition.userTable);
-  if (!users) return `the user table ${definition.userTable} does not exist yet: run exporter migrate again once it does, or ${how}`;
+  if (!users)
+    return `the user table ${definition.userTable} does not exist yet: run exporter migrate again once it does, or ${how}`;
   const key = userKeyColumn(definition, catalog);
-  if (key === undefined) return `the user table ${definition.userTable} has no one-column primary key: name a unique column with user_key in the definition, then run exporter migrate again`;
-  if (!users.columns.has(key)) return `the user table ${definition.userTable} has no column ${key} (user_key): run exporter migrate again once it does`;
+  if (key === undefined)
+    return `the user table ${definition.userTable} has no one-column primary key: name a unique column with user_key in the definition, then run exporter migrate again`;
+  if (!users.columns.has(key))
+    return `the user table ${definition.userTable} has no column ${key} (user_key): run exporter migrate again once it does`;
   return undefined;
 }

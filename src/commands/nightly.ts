@@ -1,7 +1,16 @@
 import type { Command } from 'commander';
 import { DriftError } from '../definition/entities-for.ts';
 import { exitCodeOf, type Outcome, worse } from '../outcome.ts';
-import { ALL_SETTINGS, commandContext, type CommandTools, positiveInt, reportMetrics, returning, withRuntime, withSettings } from './common.ts';
+import {
+  ALL_SETTINGS,
+  type CommandTools,
+  commandContext,
+  positiveInt,
+  reportMetrics,
+  returning,
+  withRuntime,
+  withSettings,
+} from './common.ts';
 import { addExpireOptions, expireOutcome, expirePass } from './expire.ts';
 import { fulfillConnections, fulfillOutcome, fulfillPass } from './fulfill.ts';
 
@@ -25,14 +34,22 @@ export function registerNightly(program: Command, tools: CommandTools): void {
       return withRuntime(config, log, fulfillConnections(config), async (deps, schemaVersion) => {
         // A definition that no longer matches the database builds nothing, but
         // retention goes on: old archives must still go tonight.
-        const fulfill = await fulfillPass(tools, config, log, deps, schemaVersion, { limit: flags.limit, dryRun: false }).catch((error: unknown) => {
+        const fulfill = await fulfillPass(tools, config, log, deps, schemaVersion, {
+          limit: flags.limit,
+          dryRun: false,
+        }).catch((error: unknown) => {
           if (!(error instanceof DriftError)) throw error;
-          for (const problem of error.problems) log.error({ pass: 'fulfill', problem }, 'definition drift: nothing was built');
+          for (const problem of error.problems)
+            log.error({ pass: 'fulfill', problem }, 'definition drift: nothing was built');
           return undefined;
         });
-        let expire;
+        let expire: Awaited<ReturnType<typeof expirePass>> | undefined;
         if (!tools.stopper.signal.aborted) {
-          expire = await expirePass(tools, log, deps, { dryRun: false, pruneAfter: flags.pruneAfter, auditRetentionSeconds: config.export.auditRetentionSeconds });
+          expire = await expirePass(tools, log, deps, {
+            dryRun: false,
+            pruneAfter: flags.pruneAfter,
+            auditRetentionSeconds: config.export.auditRetentionSeconds,
+          });
         }
         const fulfillResult: Outcome = fulfill ? fulfillOutcome(fulfill) : 'usage';
         const expireResult: Outcome = expire ? expireOutcome(expire) : 'incomplete';
@@ -45,7 +62,13 @@ export function registerNightly(program: Command, tools: CommandTools): void {
           },
           'nightly finished',
         );
-        await reportMetrics(config, log, deps.db, { pass: 'nightly', fulfill, expire, definitionOk: fulfill !== undefined, succeeded: outcome === 'done' });
+        await reportMetrics(config, log, deps.db, {
+          pass: 'nightly',
+          fulfill,
+          expire,
+          definitionOk: fulfill !== undefined,
+          succeeded: outcome === 'done',
+        });
         return outcome;
       });
     }),

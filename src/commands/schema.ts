@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { checkedDefinition } from '../definition/entities-for.ts';
 import { archiveSchema } from '../export/json-schema.ts';
-import { commandContext, type CommandTools, returning, withDatabase, withSettings, writeJson } from './common.ts';
+import { type CommandTools, commandContext, returning, withDatabase, withSettings, writeJson } from './common.ts';
 
 /**
  * `exporter schema`: the JSON Schema of the archive's records (schema.json in
@@ -9,7 +9,10 @@ import { commandContext, type CommandTools, returning, withDatabase, withSetting
  * definition and the live database's types, so it needs DATABASE_URL.
  */
 export function registerSchema(program: Command, tools: CommandTools): void {
-  withSettings(program.command('schema').description('print the JSON Schema of the records an archive holds (schema.json)'), ['databaseUrl', 'definition', 'logLevel']).action(
+  withSettings(
+    program.command('schema').description('print the JSON Schema of the records an archive holds (schema.json)'),
+    ['databaseUrl', 'definition', 'logLevel'],
+  ).action(
     returning(tools, async (_flags: unknown, cmd: Command) => {
       const { config } = commandContext(cmd, tools.io, { database: true });
       const { entities } = await withDatabase(config, (db) => checkedDefinition(db, config.definitionFile));

@@ -1,37 +1,60 @@
 import type { Command } from 'commander';
 import { requestProgress, statusReport } from '../db/status.ts';
 import type { Outcome } from '../outcome.ts';
-import { commandContext, type CommandTools, DATABASE_SETTINGS, requireUuids, returning, withDatabase, withSettings, writeJson } from './common.ts';
+import {
+  type CommandTools,
+  commandContext,
+  DATABASE_SETTINGS,
+  requireUuids,
+  returning,
+  withDatabase,
+  withSettings,
+  writeJson,
+} from './common.ts';
 
 export function registerStatus(program: Command, tools: CommandTools): void {
   withSettings(
     program
       .command('status')
-      .description('requests per status, the oldest pending one, stuck ones, links expiring within 24 h, requests overdue or due within 7 days; or one request and its progress')
+      .description(
+        'requests per status, the oldest pending one, stuck ones, links expiring within 24 h, requests overdue or due within 7 days; or one request and its progress',
+      )
       .argument('[request-id]', 'show this request: status, progress, error')
       .option('--json', 'machine-readable output, for scripts and monitoring', false),
     DATABASE_SETTINGS,
-  ).action(returning(tools, async (requestId: string | undefined, flags: { json: boolean }, cmd: Command) => {
-    if (requestId) return showRequest(tools, cmd, requireUuids([requestId], 'status')[0]!, flags.json);
-    const { config } = commandContext(cmd, tools.io, { database: true });
-    const report = await withDatabase(config, (db) => statusReport(db));
-    if (flags.json) return void writeJson(tools.io, report);
-    const out = tools.io.stdout;
-    const { counts } = report;
-    out.write(`pending     ${counts.pending}${report.oldestPendingSeconds === null ? '' : `   (oldest waiting ${age(report.oldestPendingSeconds)})`}\n`);
-    out.write(`processing  ${counts.processing}${report.stuck.length ? `   (${report.stuck.length} stuck: their worker died; the next fulfill takes them over)` : ''}\n`);
-    out.write(`ready       ${counts.ready}   (${report.expiringWithin24h} expiring within 24 h)\n`);
-    out.write(`failed      ${counts.failed}\n`);
-    const dueWithin7Days = report.dueSoon.filter((d) => !d.overdue).length;
-    out.write(`overdue     ${report.overdue}   (${dueWithin7Days} more due within 7 days; the legal deadline is a month after the request)\n`);
-    for (const d of report.dueSoon) {
-      const left = Math.round((d.dueAt.getTime() - Date.now()) / 1000);
-      out.write(`${d.overdue ? 'overdue' : 'due'}: ${d.id} (user ${d.userId}) due ${d.dueAt.toISOString()}, ${left < 0 ? `${age(-left)} ago` : `in ${age(left)}`}${d.extendedMonths ? `, extended by ${d.extendedMonths} month(s)` : ''}\n`);
-    }
-    for (const s of report.stuck) {
-      out.write(`stuck: ${s.id} (user ${s.userId}, attempt ${s.attempts}, claim expired ${age(s.claimExpiredSeconds)} ago)\n`);
-    }
-  }));
+  ).action(
+    returning(tools, async (requestId: string | undefined, flags: { json: boolean }, cmd: Command) => {
+      if (requestId) return showRequest(tools, cmd, requireUuids([requestId], 'status')[0]!, flags.json);
+      const { config } = commandContext(cmd, tools.io, { database: true });
+      const report = await withDatabase(config, (db) => statusReport(db));
+      if (flags.json) return void writeJson(tools.io, report);
+      const out = tools.io.stdout;
+      const { counts } = report;
+      out.write(
+        `pending     ${counts.pending}${report.oldestPendingSeconds === null ? '' : `   (oldest waiting ${age(report.oldestPendingSeconds)})`}\n`,
+      );
+      out.write(
+        `processing  ${counts.processing}${report.stuck.length ? `   (${report.stuck.length} stuck: their worker died; the next fulfill takes them over)` : ''}\n`,
+      );
+      out.write(`ready       ${counts.ready}   (${report.expiringWithin24h} expiring within 24 h)\n`);
+      out.write(`failed      ${counts.failed}\n`);
+      const dueWithin7Days = report.dueSoon.filter((d) => !d.overdue).length;
+      out.write(
+        `overdue     ${report.overdue}   (${dueWithin7Days} more due within 7 days; the legal deadline is a month after the request)\n`,
+      );
+      for (const d of report.dueSoon) {
+        const left = Math.round((d.dueAt.getTime() - Date.now()) / 1000);
+        out.write(
+          `${d.overdue ? 'overdue' : 'due'}: ${d.id} (user ${d.userId}) due ${d.dueAt.toISOString()}, ${left < 0 ? `${age(-left)} ago` : `in ${age(left)}`}${d.extendedMonths ? `, extended by ${d.extendedMonths} month(s)` : ''}\n`,
+        );
+      }
+      for (const s of report.stuck) {
+        out.write(
+          `stuck: ${s.id} (user ${s.userId}, attempt ${s.attempts}, claim expired ${age(s.claimExpiredSeconds)} ago)\n`,
+        );
+      }
+    }),
+  );
 }
 
 async function showRequest(tools: CommandTools, cmd: Command, id: string, json: boolean): Promise<Outcome | undefined> {
@@ -43,11 +66,18 @@ async function showRequest(tools: CommandTools, cmd: Command, id: string, json: 
   }
   if (json) return void writeJson(tools.io, r);
   const out = tools.io.stdout;
-  out.write(`${r.id}  ${r.status}  (user ${r.userId}, attempt ${r.attempts}, requested ${r.requestedAt.toISOString()})\n`);
+  out.write(
+    `${r.id}  ${r.status}  (user ${r.userId}, attempt ${r.attempts}, requested ${r.requestedAt.toISOString()})\n`,
+  );
   if (r.percent !== null) {
-    out.write(`progress: ${r.percent}%  ${r.rowsWritten}/${r.rowsTotal} rows  ${r.fileBytesTotal ? `${((r.fileBytesWritten ?? 0) / 2 ** 20).toFixed(1)}/${(r.fileBytesTotal / 2 ** 20).toFixed(1)} MB of files  ` : ''}${((r.bytesUploaded ?? 0) / 2 ** 20).toFixed(1)} MB uploaded  (updated ${r.progressUpdatedAt?.toISOString()})\n`);
+    out.write(
+      `progress: ${r.percent}%  ${r.rowsWritten}/${r.rowsTotal} rows  ${r.fileBytesTotal ? `${((r.fileBytesWritten ?? 0) / 2 ** 20).toFixed(1)}/${(r.fileBytesTotal / 2 ** 20).toFixed(1)} MB of files  ` : ''}${((r.bytesUploaded ?? 0) / 2 ** 20).toFixed(1)} MB uploaded  (updated ${r.progressUpdatedAt?.toISOString()})\n`,
+    );
   }
-  if (r.status === 'ready') out.write(`ready: ${r.archiveBytes} bytes, link expires ${r.expiresAt?.toISOString()}; email ${r.notifiedAt ? `sent ${r.notifiedAt.toISOString()}` : (r.notifyError ?? 'not sent yet')}\n`);
+  if (r.status === 'ready')
+    out.write(
+      `ready: ${r.archiveBytes} bytes, link expires ${r.expiresAt?.toISOString()}; email ${r.notifiedAt ? `sent ${r.notifiedAt.toISOString()}` : (r.notifyError ?? 'not sent yet')}\n`,
+    );
   if (r.error) out.write(`error: ${r.error}\n`);
 }
 

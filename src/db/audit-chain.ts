@@ -47,7 +47,9 @@ export async function sealTrail(db: Db): Promise<number> {
 
 /** Events written and not yet sealed (they join the chain at the next seal). */
 export async function unsealedEvents(db: Db): Promise<number> {
-  const { rows } = await sql<{ n: number }>`select count(*)::int as n from data_export_events where seq is null`.execute(db);
+  const { rows } = await sql<{
+    n: number;
+  }>`select count(*)::int as n from data_export_events where seq is null`.execute(db);
   return rows[0]!.n;
 }
 
@@ -69,13 +71,19 @@ export const GENESIS_SHA256 = '0'.repeat(64);
 /** The newest event's number and hash, as the database keeps them (no events: 0 and the genesis). */
 export async function trailHead(db: Db): Promise<TrailHead> {
   const { rows } = await sql<{ seq: string; sha256: string; at: Date | null }>`
-    select h.seq::text as seq, h.sha256, (select e.at from data_export_events e where e.seq = h.seq) as at from data_export_audit_head h`.execute(db);
-  return rows[0] ? { seq: BigInt(rows[0].seq), sha256: rows[0].sha256, at: rows[0].at } : { seq: 0n, sha256: GENESIS_SHA256, at: null };
+    select h.seq::text as seq, h.sha256, (select e.at from data_export_events e where e.seq = h.seq) as at from data_export_audit_head h`.execute(
+    db,
+  );
+  return rows[0]
+    ? { seq: BigInt(rows[0].seq), sha256: rows[0].sha256, at: rows[0].at }
+    : { seq: 0n, sha256: GENESIS_SHA256, at: null };
 }
 
 /** The number of the first event at or after `at` (undefined when none is). */
 export async function firstSeqFrom(db: Db, at: Date): Promise<bigint | undefined> {
-  const { rows } = await sql<{ seq: string | null }>`select min(seq)::text as seq from data_export_events where at >= ${at}`.execute(db);
+  const { rows } = await sql<{
+    seq: string | null;
+  }>`select min(seq)::text as seq from data_export_events where at >= ${at}`.execute(db);
   return rows[0]?.seq ? BigInt(rows[0].seq) : undefined;
 }
 
@@ -83,7 +91,16 @@ export async function firstSeqFrom(db: Db, at: Date): Promise<bigint | undefined
 export async function* chainEvents(db: Db, fromSeq: bigint, page = 5000): AsyncGenerator<ChainEvent> {
   let after = fromSeq - 1n;
   for (;;) {
-    const { rows } = await sql<{ id: string; seq: string; at: Date; event: string; prevSha256: string; sha256: string; content: string; detail: Record<string, unknown> }>`
+    const { rows } = await sql<{
+      id: string;
+      seq: string;
+      at: Date;
+      event: string;
+      prevSha256: string;
+      sha256: string;
+      content: string;
+      detail: Record<string, unknown>;
+    }>`
       select e.id::text as id, e.seq::text as seq, e.at, e.event, e.prev_sha256 as "prevSha256", e.sha256, e.detail,
              pg_catalog.json_build_array(e.prev_sha256, e.seq, e.id, e.request_id, e.user_id,
                pg_catalog.to_char(pg_catalog.timezone('UTC', e.at), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),

@@ -24,7 +24,9 @@ export interface Actor {
 /** Runs `work` in a transaction whose events name `actor` (set_config(…, true): the setting ends with the transaction). */
 export async function asActor<T>(db: Db, actor: Actor, work: (tx: Tx) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (tx) => {
-    await sql`select set_config('exporter.actor', ${actor.by}, true), set_config('exporter.reason', ${actor.reason ?? ''}, true), set_config('exporter.via', ${actor.via ?? ''}, true)`.execute(tx);
+    await sql`select set_config('exporter.actor', ${actor.by}, true), set_config('exporter.reason', ${actor.reason ?? ''}, true), set_config('exporter.via', ${actor.via ?? ''}, true)`.execute(
+      tx,
+    );
     return work(tx);
   });
 }
@@ -57,13 +59,23 @@ export async function requestHistory(db: Db, requestId: string): Promise<AuditEv
  * exporter_record_event(), the one way besides the triggers an event is
  * written (sql/000010).
  */
-export async function recordLinkSigned(db: Db, requestId: string, actor: Actor, expiresAt: Date, seconds: number): Promise<void> {
-  await sql`select exporter_record_event(${requestId}::uuid, 'link_signed', ${actor.by}, jsonb_strip_nulls(jsonb_build_object('expires_at', ${expiresAt.toISOString()}::timestamptz, 'seconds', ${seconds}::int, 'operator', true, 'reason', ${actor.reason ?? null}::text)))`.execute(db);
+export async function recordLinkSigned(
+  db: Db,
+  requestId: string,
+  actor: Actor,
+  expiresAt: Date,
+  seconds: number,
+): Promise<void> {
+  await sql`select exporter_record_event(${requestId}::uuid, 'link_signed', ${actor.by}, jsonb_strip_nulls(jsonb_build_object('expires_at', ${expiresAt.toISOString()}::timestamptz, 'seconds', ${seconds}::int, 'operator', true, 'reason', ${actor.reason ?? null}::text)))`.execute(
+    db,
+  );
 }
 
 /** An email no row change carries (the extension notice): who had it sent, and what it was. */
 export async function recordEmailSent(db: Db, requestId: string, by: string, kind: string): Promise<void> {
-  await sql`select exporter_record_event(${requestId}::uuid, 'email_sent', ${by}, jsonb_build_object('kind', ${kind}::text))`.execute(db);
+  await sql`select exporter_record_event(${requestId}::uuid, 'email_sent', ${by}, jsonb_build_object('kind', ${kind}::text))`.execute(
+    db,
+  );
 }
 
 /**
@@ -74,7 +86,9 @@ export async function recordEmailSent(db: Db, requestId: string, by: string, kin
 export async function pruneEvents(db: Db, retentionSeconds: number, batch = 5000): Promise<number> {
   let total = 0;
   for (;;) {
-    const { rows } = await sql<{ deleted: number }>`select exporter_prune_audit(make_interval(secs => ${retentionSeconds}), ${batch}) as deleted`.execute(db);
+    const { rows } = await sql<{
+      deleted: number;
+    }>`select exporter_prune_audit(make_interval(secs => ${retentionSeconds}), ${batch}) as deleted`.execute(db);
     total += rows[0]!.deleted;
     if (rows[0]!.deleted < batch) return total;
   }

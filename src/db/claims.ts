@@ -21,5 +21,9 @@ export function stuckClaim(eb: ExpressionBuilder<Database, 'dataExportRequests'>
  * worker knows it lost.
  */
 export function updateHeld(db: Db, id: string, claimId: string) {
-  return db.updateTable('dataExportRequests').where('id', '=', id).where('claimId', '=', claimId).where('status', '=', 'processing');
+  return db
+    .updateTable('dataExportRequests')
+    .where('id', '=', id)
+    .where('claimId', '=', claimId)
+    .where('status', '=', 'processing');
 }

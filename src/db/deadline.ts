@@ -42,6 +42,7 @@ async function whyNotExtended(db: Tx, id: string, months: number): Promise<strin
   if (!row) return 'no such request';
   if (row.status === 'ready') return 'it is answered already (ready)';
   if (row.status === 'failed') return 'it has ended (failed); requeue it first';
-  if (row.passed) return `its original due date (${row.originalDueAt.toISOString()}) has passed: an extension must be decided, and the person told, within the first month`;
+  if (row.passed)
+    return `its original due date (${row.originalDueAt.toISOString()}) has passed: an extension must be decided, and the person told, within the first month`;
   return `it is extended by ${row.extendedMonths} month(s) already; ${months} more would pass the ${MAX_EXTENSION_MONTHS} months the law allows`;
 }

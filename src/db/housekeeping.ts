@@ -8,7 +8,12 @@ import type { Db } from './connect.ts';
  * runs; the recorded time is what keeps N workers from running it N times
  * per interval one after another. Returns undefined when it was not due.
  */
-export async function runIfDue<T>(db: Db, name: string, intervalSeconds: number, task: () => Promise<T>): Promise<T | undefined> {
+export async function runIfDue<T>(
+  db: Db,
+  name: string,
+  intervalSeconds: number,
+  task: () => Promise<T>,
+): Promise<T | undefined> {
   return db.connection().execute(async (conn) => {
     const key = sql`hashtextextended(${`exporter:housekeeping:${name}`}, 0)`;
     const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${key}) as locked`.execute(conn);

@@ -15,10 +15,22 @@ export type IntakeResult =
  * the linked user table, as text (an integer key: '42').
  */
 export async function createRequest(db: Db, userId: string, windowSeconds: number): Promise<IntakeResult> {
-  const { rows } = await sql<{ outcome: string; requestId: string | null; requestedAt: Date | null; retryAfter: Date | null; previousRequestId: string | null }>`
+  const { rows } = await sql<{
+    outcome: string;
+    requestId: string | null;
+    requestedAt: Date | null;
+    retryAfter: Date | null;
+    previousRequestId: string | null;
+  }>`
     select * from exporter_request_export(${userId}::text, make_interval(secs => ${windowSeconds}))`.execute(db);
   const row = rows[0]!;
   if (row.outcome === 'created') return { kind: 'created', id: row.requestId!, requestedAt: row.requestedAt! };
-  if (row.outcome === 'rate-limited') return { kind: 'rate-limited', previousId: row.previousRequestId!, previousRequestedAt: row.requestedAt!, retryAfter: row.retryAfter! };
+  if (row.outcome === 'rate-limited')
+    return {
+      kind: 'rate-limited',
+      previousId: row.previousRequestId!,
+      previousRequestedAt: row.requestedAt!,
+      retryAfter: row.retryAfter!,
+    };
   return { kind: 'no-such-user' };
 }

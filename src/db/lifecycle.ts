@@ -27,8 +27,14 @@ export type Tx = Transaction<Database>;
  * clock, skipping any that another expire run holds, and passes them to
  * `retire` inside the transaction.
  */
-export async function withExpiredBatch<T>(db: Db, limit: number, retire: (tx: Tx, rows: RetiringRequest[]) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (tx) => retire(tx, await expired(tx, limit).forUpdate().skipLocked().execute()));
+export async function withExpiredBatch<T>(
+  db: Db,
+  limit: number,
+  retire: (tx: Tx, rows: RetiringRequest[]) => Promise<T>,
+): Promise<T> {
+  return db
+    .transaction()
+    .execute(async (tx) => retire(tx, await expired(tx, limit).forUpdate().skipLocked().execute()));
 }
 
 /** What expire would do, without locking: for --dry-run. */
@@ -49,7 +55,12 @@ function expired(db: Db | Tx, limit: number) {
 /** Locks the given requests (waiting for a worker's short updates, never for a whole build). */
 export async function lockRequests(tx: Tx, ids: readonly string[]): Promise<RetiringRequest[]> {
   if (ids.length === 0) return [];
-  return tx.selectFrom('dataExportRequests').select(['id', 'userId', 'objectKey', 'status']).where('id', 'in', ids).forUpdate().execute();
+  return tx
+    .selectFrom('dataExportRequests')
+    .select(['id', 'userId', 'objectKey', 'status'])
+    .where('id', 'in', ids)
+    .forUpdate()
+    .execute();
 }
 
 /** Ends requests as failed with `error` ('expired', 'revoked'); the link is cleared. */
@@ -93,13 +104,25 @@ export async function requeue(db: Db, ids: readonly string[], actor: Actor): Pro
   for (const id of ids) {
     try {
       // Its own transaction each: one refused by the unique index leaves the others requeued (and their events with the actor).
-      const row = await asActor(db, actor, (tx) => tx
-        .updateTable('dataExportRequests')
-        .set({ status: 'pending', attempts: 0, error: null, claimId: null, claimExpiresAt: null, startedAt: null, completedAt: null, downloadUrl: null, notBefore: null })
-        .where('id', '=', id)
-        .where((eb) => eb.or([eb('status', '=', 'failed'), stuckClaim(eb)]))
-        .returning('id')
-        .executeTakeFirst());
+      const row = await asActor(db, actor, (tx) =>
+        tx
+          .updateTable('dataExportRequests')
+          .set({
+            status: 'pending',
+            attempts: 0,
+            error: null,
+            claimId: null,
+            claimExpiresAt: null,
+            startedAt: null,
+            completedAt: null,
+            downloadUrl: null,
+            notBefore: null,
+          })
+          .where('id', '=', id)
+          .where((eb) => eb.or([eb('status', '=', 'failed'), stuckClaim(eb)]))
+          .returning('id')
+          .executeTakeFirst(),
+      );
       if (row) requeued.add(row.id);
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
@@ -108,7 +131,9 @@ export async function requeue(db: Db, ids: readonly string[], actor: Actor): Pro
   }
   const refused = ids.filter((id) => !requeued.has(id));
   const others =
-    refused.length === 0 ? [] : await db.selectFrom('dataExportRequests').select(['id', 'status']).where('id', 'in', refused).execute();
+    refused.length === 0
+      ? []
+      : await db.selectFrom('dataExportRequests').select(['id', 'status']).where('id', 'in', refused).execute();
   const statusOf = new Map(others.map((r) => [r.id, r.status]));
   return ids.map((id): RequeueResult => {
     if (requeued.has(id)) return { id, outcome: 'requeued' };
@@ -140,7 +165,11 @@ export async function pruneFailed(db: Db, olderThanSeconds: number, batch = 1000
           .selectFrom('dataExportRequests')
           .select('id')
           .where('status', '=', 'failed')
-          .where(sql<Date>`coalesce(completed_at, requested_at)`, '<', sql<Date>`now() - make_interval(secs => ${olderThanSeconds})`)
+          .where(
+            sql<Date>`coalesce(completed_at, requested_at)`,
+            '<',
+            sql<Date>`now() - make_interval(secs => ${olderThanSeconds})`,
+          )
           .limit(batch),
       )
       .executeTakeFirst();
@@ -155,7 +184,11 @@ export async function countPrunable(db: Db, olderThanSeconds: number): Promise<n
     .selectFrom('dataExportRequests')
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .where('status', '=', 'failed')
-    .where(sql<Date>`coalesce(completed_at, requested_at)`, '<', sql<Date>`now() - make_interval(secs => ${olderThanSeconds})`)
+    .where(
+      sql<Date>`coalesce(completed_at, requested_at)`,
+      '<',
+      sql<Date>`now() - make_interval(secs => ${olderThanSeconds})`,
+    )
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
@@ -165,9 +198,20 @@ export async function countPrunable(db: Db, olderThanSeconds: number): Promise<n
  * their keys to `remove`; those it returns are forgotten when the
  * transaction commits.
  */
-export async function withDeletedObjects(db: Db, limit: number, remove: (keys: string[]) => Promise<string[]>): Promise<number> {
+export async function withDeletedObjects(
+  db: Db,
+  limit: number,
+  remove: (keys: string[]) => Promise<string[]>,
+): Promise<number> {
   return db.transaction().execute(async (tx) => {
-    const rows = await tx.selectFrom('dataExportDeletedObjects').select('objectKey').orderBy('deletedAt').limit(limit).forUpdate().skipLocked().execute();
+    const rows = await tx
+      .selectFrom('dataExportDeletedObjects')
+      .select('objectKey')
+      .orderBy('deletedAt')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+      .execute();
     const removed = await remove(rows.map((r) => r.objectKey));
     if (removed.length > 0) await tx.deleteFrom('dataExportDeletedObjects').where('objectKey', 'in', removed).execute();
     return removed.length;
@@ -175,6 +219,11 @@ export async function withDeletedObjects(db: Db, limit: number, remove: (keys: s
 }
 
 export async function listDeletedObjects(db: Db, limit: number): Promise<string[]> {
-  const rows = await db.selectFrom('dataExportDeletedObjects').select('objectKey').orderBy('deletedAt').limit(limit).execute();
+  const rows = await db
+    .selectFrom('dataExportDeletedObjects')
+    .select('objectKey')
+    .orderBy('deletedAt')
+    .limit(limit)
+    .execute();
   return rows.map((r) => r.objectKey);
 }

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
+import type { UserTable } from '../export/entities.ts';
 import { quoteIdent } from '../model/identifiers.ts';
 import type { Db } from './connect.ts';
 import type { RowCounts } from './schema.ts';
-import type { UserTable } from '../export/entities.ts';
 
 /** The user table with the column the email goes to (the definition's user_email). */
 export type Recipients = UserTable & { emailColumn: string };
@@ -38,7 +38,9 @@ export async function claimNotification(db: Db, id: string, user: Recipients): P
        and r.notified_at is null and r.notify_error is null
        and (r.notify_claimed_at is null or r.notify_claimed_at < now() - make_interval(secs => ${NOTIFY_CLAIM_SECONDS}))
     returning r.id, r.user_id as "userId", ${email} as email, ${name} as name, r.download_url as "downloadUrl", r.expires_at as "expiresAt",
-              r.row_counts as "rowCounts", r.archive_bytes::float8 as "archiveBytes", r.notify_attempts as "notifyAttempts"`.execute(db);
+              r.row_counts as "rowCounts", r.archive_bytes::float8 as "archiveBytes", r.notify_attempts as "notifyAttempts"`.execute(
+    db,
+  );
   return rows[0];
 }
 
@@ -53,7 +55,11 @@ function recipientSql(user: Recipients) {
 }
 
 /** Where a request's person is reached, whatever its status (`exporter extend` tells them of the new date). */
-export async function recipientOf(db: Db, id: string, user: Recipients): Promise<{ email: string | null; name: string | null; requestedAt: Date } | undefined> {
+export async function recipientOf(
+  db: Db,
+  id: string,
+  user: Recipients,
+): Promise<{ email: string | null; name: string | null; requestedAt: Date } | undefined> {
   const { users, key, name, email } = recipientSql(user);
   const { rows } = await sql<{ email: string | null; name: string | null; requestedAt: Date }>`
     select ${email}::text as email, ${name}::text as name, r.requested_at as "requestedAt"
@@ -78,10 +84,18 @@ export async function listUnnotified(db: Db, limit: number): Promise<string[]> {
 }
 
 export async function markNotified(db: Db, id: string): Promise<void> {
-  await db.updateTable('dataExportRequests').set({ notifiedAt: sql<Date>`now()`, notifyClaimedAt: null }).where('id', '=', id).execute();
+  await db
+    .updateTable('dataExportRequests')
+    .set({ notifiedAt: sql<Date>`now()`, notifyClaimedAt: null })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** A send failed: free it for the next run, or stop trying with `giveUp` as the reason. */
 export async function markNotifyFailed(db: Db, id: string, giveUp: string | null): Promise<void> {
-  await db.updateTable('dataExportRequests').set({ notifyClaimedAt: null, notifyError: giveUp }).where('id', '=', id).execute();
+  await db
+    .updateTable('dataExportRequests')
+    .set({ notifyClaimedAt: null, notifyError: giveUp })
+    .where('id', '=', id)
+    .execute();
 }

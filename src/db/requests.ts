@@ -66,7 +66,11 @@ function claimableQueries(db: Db, maxAttempts: number) {
  * that failed is not claimable again before its `not_before` (the backoff),
  * which is what keeps a batch run from retrying it at once.
  */
-export async function claimNext(db: Db, claimTtlSeconds: number, maxAttempts: number): Promise<ClaimedRequest | undefined> {
+export async function claimNext(
+  db: Db,
+  claimTtlSeconds: number,
+  maxAttempts: number,
+): Promise<ClaimedRequest | undefined> {
   for (const candidates of claimableQueries(db, maxAttempts)) {
     const candidate = candidates.select('id').limit(1).forUpdate().skipLocked();
     const row = await db
@@ -85,7 +89,12 @@ export async function listClaimable(db: Db, limit: number, maxAttempts: number) 
   const listed = [];
   for (const candidates of claimableQueries(db, maxAttempts)) {
     if (listed.length >= limit) break;
-    listed.push(...(await candidates.select(['id', 'userId', 'status', 'attempts', 'requestedAt']).limit(limit - listed.length).execute()));
+    listed.push(
+      ...(await candidates
+        .select(['id', 'userId', 'status', 'attempts', 'requestedAt'])
+        .limit(limit - listed.length)
+        .execute()),
+    );
   }
   return listed;
 }
@@ -132,7 +141,11 @@ export function isUniqueViolation(error: unknown): boolean {
 }
 
 /** Processing requests whose worker died on the last allowed attempt: they end failed. */
-export async function failAbandoned(db: Db, maxAttempts: number, error: string): Promise<{ id: string; userId: string }[]> {
+export async function failAbandoned(
+  db: Db,
+  maxAttempts: number,
+  error: string,
+): Promise<{ id: string; userId: string }[]> {
   return db
     .updateTable('dataExportRequests')
     .set({ status: 'failed', error, completedAt: sql<Date>`now()`, claimId: null, claimExpiresAt: null })
@@ -155,7 +168,13 @@ export interface BuildProgress {
  * Extends a live claim and records how far the build is. False when the
  * claim was lost (taken over, revoked, or the row is gone).
  */
-export async function renewClaim(db: Db, id: string, claimId: string, claimTtlSeconds: number, progress?: BuildProgress): Promise<boolean> {
+export async function renewClaim(
+  db: Db,
+  id: string,
+  claimId: string,
+  claimTtlSeconds: number,
+  progress?: BuildProgress,
+): Promise<boolean> {
   const result = await updateHeld(db, id, claimId)
     .set({
       claimExpiresAt: sql<Date>`now() + make_interval(secs => ${claimTtlSeconds})`,
@@ -264,4 +283,3 @@ export async function findRequests(db: Db, ids: readonly string[]) {
   if (ids.length === 0) return [];
   return db.selectFrom('dataExportRequests').selectAll().where('id', 'in', ids).execute();
 }
-

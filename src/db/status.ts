@@ -37,7 +37,12 @@ export async function statusReport(db: Db): Promise<StatusReport> {
 
   const stuck = await db
     .selectFrom('dataExportRequests')
-    .select(['id', 'userId', 'attempts', sql<number>`extract(epoch from now() - claim_expires_at)::float8`.as('claimExpiredSeconds')])
+    .select([
+      'id',
+      'userId',
+      'attempts',
+      sql<number>`extract(epoch from now() - claim_expires_at)::float8`.as('claimExpiredSeconds'),
+    ])
     .where(stuckClaim)
     .orderBy('claimExpiresAt')
     .limit(100)
@@ -105,7 +110,24 @@ export interface RequestProgress {
 export async function requestProgress(db: Db, id: string): Promise<RequestProgress | undefined> {
   const r = await db
     .selectFrom('dataExportRequests')
-    .select(['id', 'userId', 'status', 'attempts', 'requestedAt', 'rowsTotal', 'rowsWritten', 'fileBytesTotal', 'fileBytesWritten', 'bytesUploaded', 'progressUpdatedAt', 'archiveBytes', 'expiresAt', 'notifiedAt', 'notifyError', 'error'])
+    .select([
+      'id',
+      'userId',
+      'status',
+      'attempts',
+      'requestedAt',
+      'rowsTotal',
+      'rowsWritten',
+      'fileBytesTotal',
+      'fileBytesWritten',
+      'bytesUploaded',
+      'progressUpdatedAt',
+      'archiveBytes',
+      'expiresAt',
+      'notifiedAt',
+      'notifyError',
+      'error',
+    ])
     .where('id', '=', id)
     .executeTakeFirst();
   if (!r) return undefined;
@@ -127,7 +149,12 @@ export async function requestProgress(db: Db, id: string): Promise<RequestProgre
 }
 
 /** How far a build is, 0–100: its rows, or half rows and half file bytes when it has files. */
-export function buildPercent(rowsWritten: number, rowsTotal: number, fileBytesWritten: number, fileBytesTotal: number): number {
+export function buildPercent(
+  rowsWritten: number,
+  rowsTotal: number,
+  fileBytesWritten: number,
+  fileBytesTotal: number,
+): number {
   const rows = rowsTotal > 0 ? rowsWritten / rowsTotal : 1;
   const share = fileBytesTotal > 0 ? (rows + fileBytesWritten / fileBytesTotal) / 2 : rows;
   return Math.min(100, Math.floor(100 * share));

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import type { Db } from './connect.ts';
 import type { UserTable } from '../export/entities.ts';
-import { userIdTextSql } from '../user-id.ts';
 import { quoteIdent } from '../model/identifiers.ts';
+import { userIdTextSql } from '../user-id.ts';
+import type { Db } from './connect.ts';
 
 /**
  * The exporter's link to the application's user table, which the
@@ -36,11 +36,16 @@ export async function linkUserTable(db: Db, user: UserTable): Promise<void> {
       user_key text not null,
       key_type text not null,
       linked_at timestamptz not null default now())`.execute(tx);
-    const previous = (await sql<{ userTable: string }>`select user_table from data_export_user_link`.execute(tx)).rows[0];
+    const previous = (await sql<{ userTable: string }>`select user_table from data_export_user_link`.execute(tx))
+      .rows[0];
     if (previous && previous.userTable !== table) {
-      await sql.raw(`drop trigger if exists exporter_user_deleted on ${previous.userTable}`).execute(tx).catch(() => {});
+      await sql
+        .raw(`drop trigger if exists exporter_user_deleted on ${previous.userTable}`)
+        .execute(tx)
+        .catch(() => {});
     }
-    await sql.raw(`
+    await sql
+      .raw(`
       create or replace function exporter_user_key(p_user_id text) returns text
       language plpgsql immutable as $$
       declare
@@ -83,18 +88,28 @@ export async function linkUserTable(db: Db, user: UserTable): Promise<void> {
       alter table data_export_requests drop constraint if exists data_export_requests_user_id_canonical;
       -- Not validated against the rows already there (a request of a table linked before keeps its text).
       alter table data_export_requests add constraint data_export_requests_user_id_canonical
-        check (exporter_user_key(user_id) is not distinct from user_id) not valid;`).execute(tx);
+        check (exporter_user_key(user_id) is not distinct from user_id) not valid;`)
+      .execute(tx);
     await sql`insert into data_export_user_link (user_table, user_key, key_type) values (${table}, ${user.idColumn}, ${keyType})
-              on conflict (only_one) do update set user_table = excluded.user_table, user_key = excluded.user_key, key_type = excluded.key_type, linked_at = now()`.execute(tx);
+              on conflict (only_one) do update set user_table = excluded.user_table, user_key = excluded.user_key, key_type = excluded.key_type, linked_at = now()`.execute(
+      tx,
+    );
   });
 }
 
 /** What to tell whoever runs a command that needs the link, on a database `exporter migrate` has not linked yet. */
-export const NOT_LINKED = 'the exporter is not linked to a user table yet: run EXPORT_DEFINITION=<your definition> exporter migrate (exporter init drafts one; README: Adopting the exporter)';
+export const NOT_LINKED =
+  'the exporter is not linked to a user table yet: run EXPORT_DEFINITION=<your definition> exporter migrate (exporter init drafts one; README: Adopting the exporter)';
 
 /** What the exporter is linked to, or undefined when `exporter migrate` has not linked it yet. */
 export async function userLink(db: Db): Promise<{ userTable: string; userKey: string; keyType: string } | undefined> {
   const exists = await sql<{ t: string | null }>`select to_regclass('data_export_user_link')::text as t`.execute(db);
   if (!exists.rows[0]?.t) return undefined;
-  return (await sql<{ userTable: string; userKey: string; keyType: string }>`select user_table, user_key, key_type from data_export_user_link`.execute(db)).rows[0];
+  return (
+    await sql<{
+      userTable: string;
+      userKey: string;
+      keyType: string;
+    }>`select user_table, user_key, key_type from data_export_user_link`.execute(db)
+  ).rows[0];
 }

@@ -60,7 +60,17 @@ export interface Catalog {
  * foreign keys are the parent's.
  */
 export async function readCatalog(db: Db): Promise<Catalog> {
-  const { rows: columns } = await sql<{ schema: string; name: string; relkind: string; column: string; dataType: string; sqlType: string; nullable: boolean; comment: string | null; tableComment: string | null }>`
+  const { rows: columns } = await sql<{
+    schema: string;
+    name: string;
+    relkind: string;
+    column: string;
+    dataType: string;
+    sqlType: string;
+    nullable: boolean;
+    comment: string | null;
+    tableComment: string | null;
+  }>`
     select n.nspname as schema, c.relname as name, c.relkind, a.attname as column, not a.attnotnull as nullable,
            format_type(a.atttypid, a.atttypmod) as sql_type,
            case when bt.typcategory = 'A' then 'ARRAY'
@@ -80,11 +90,32 @@ export async function readCatalog(db: Db): Promise<Catalog> {
   for (const c of columns) {
     const key = tableKey(c.schema, c.name);
     if (!tables.has(key)) {
-      tables.set(key, { key, schema: c.schema, name: c.name, kind: KINDS[c.relkind]!, columns: new Map(), primaryKey: [], uniqueColumns: [], uniqueKeys: [], comment: c.tableComment });
+      tables.set(key, {
+        key,
+        schema: c.schema,
+        name: c.name,
+        kind: KINDS[c.relkind]!,
+        columns: new Map(),
+        primaryKey: [],
+        uniqueColumns: [],
+        uniqueKeys: [],
+        comment: c.tableComment,
+      });
     }
-    tables.get(key)!.columns.set(c.column, { type: c.dataType, sqlType: c.sqlType, nullable: c.nullable, comment: c.comment });
+    tables
+      .get(key)!
+      .columns.set(c.column, { type: c.dataType, sqlType: c.sqlType, nullable: c.nullable, comment: c.comment });
   }
-  const { rows: keys } = await sql<{ schema: string; name: string; contype: string; columns: string[]; partitionChild: boolean; refSchema: string | null; refName: string | null; refColumns: string[] | null }>`
+  const { rows: keys } = await sql<{
+    schema: string;
+    name: string;
+    contype: string;
+    columns: string[];
+    partitionChild: boolean;
+    refSchema: string | null;
+    refName: string | null;
+    refColumns: string[] | null;
+  }>`
     select n.nspname as schema, cl.relname as name, c.contype,
            array(select a.attname::text from unnest(c.conkey) with ordinality k(col, i) join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.col order by k.i) as columns,
            rn.nspname as ref_schema, rcl.relname as ref_name,
@@ -104,7 +135,12 @@ export async function readCatalog(db: Db): Promise<Catalog> {
     if (k.contype === 'p') (table as { primaryKey: readonly string[] }).primaryKey = k.columns;
     else if (k.contype === 'u' && k.columns.length === 1) (table.uniqueColumns as string[]).push(k.columns[0]!);
     else if (k.contype === 'f' && k.refSchema !== null && k.refName !== null && k.refColumns) {
-      foreignKeys.push({ table: table.key, columns: k.columns, refTable: tableKey(k.refSchema, k.refName), refColumns: k.refColumns });
+      foreignKeys.push({
+        table: table.key,
+        columns: k.columns,
+        refTable: tableKey(k.refSchema, k.refName),
+        refColumns: k.refColumns,
+      });
     }
   }
   // A unique index that is no constraint (CREATE UNIQUE INDEX, a Rails or Prisma habit) keys a table as well.
@@ -120,7 +156,8 @@ export async function readCatalog(db: Db): Promise<Catalog> {
   for (const ix of indexes) {
     const table = tables.get(tableKey(ix.schema, ix.name));
     if (!table) continue;
-    if (ix.columns.length === 1 && !table.uniqueColumns.includes(ix.columns[0]!)) (table.uniqueColumns as string[]).push(ix.columns[0]!);
+    if (ix.columns.length === 1 && !table.uniqueColumns.includes(ix.columns[0]!))
+      (table.uniqueColumns as string[]).push(ix.columns[0]!);
     (table.uniqueKeys as (readonly string[])[]).push(ix.columns);
   }
   const { rows: path } = await sql<{ schemas: string[] }>`select current_schemas(false)::text[] as schemas`.execute(db);
@@ -148,7 +185,9 @@ export function refOf(catalog: Catalog, table: CatalogTable): string {
 
 /** The foreign keys from `table` whose columns are exactly `columns` (in order). */
 export function foreignKeysOn(catalog: Catalog, table: TableKey, columns: readonly string[]): ForeignKey[] {
-  return catalog.foreignKeys.filter((f) => f.table === table && f.columns.length === columns.length && f.columns.every((c, i) => c === columns[i]));
+  return catalog.foreignKeys.filter(
+    (f) => f.table === table && f.columns.length === columns.length && f.columns.every((c, i) => c === columns[i]),
+  );
 }
 
 /** Whether values of two columns' types can name the same thing: the same type, or types of one family (text and varchar, integer and bigint). */

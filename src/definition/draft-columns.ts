@@ -14,7 +14,11 @@ const FILE_KEY = /_(object|storage|file|s3|blob|upload|attachment|media|image|pi
 /** Names of text columns that may hold a file's URL (an avatar, an attachment). */
 const FILE_URL = /_(url|uri|avatar|banner|icon|image|photo|picture|thumbnail|thumb|attachment)_$/;
 
-const words = (name: string) => `_${name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().replace(/[^a-z0-9]+/g, '_')}_`;
+const words = (name: string) =>
+  `_${name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')}_`;
 
 /**
  * Whether a column is exported (described by its comment, or a guess from
@@ -23,27 +27,48 @@ const words = (name: string) => `_${name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').
  * user's id, a parent's key), which describes it. `samples`: its values, where
  * init read some.
  */
-export function draftColumn(table: CatalogTable, column: string, role: string | undefined, samples?: ValueSamples): ColumnDraft {
+export function draftColumn(
+  table: CatalogTable,
+  column: string,
+  role: string | undefined,
+  samples?: ValueSamples,
+): ColumnDraft {
   const live = table.columns.get(column)!;
   const text = isTextLike(live);
   const values = samples?.get(table.key)?.get(column);
-  if (text && FILE_KEY.test(words(column))) return { as: 'file', role: 'key', exported: false, description: 'where the application stores a file' };
-  if (values && values.length > 0 && secretLookingValues(values)) return { as: 'omit', reason: 'looks secret (its values look like password hashes or tokens)', todo: false };
+  if (text && FILE_KEY.test(words(column)))
+    return { as: 'file', role: 'key', exported: false, description: 'where the application stores a file' };
+  if (values && values.length > 0 && secretLookingValues(values))
+    return { as: 'omit', reason: 'looks secret (its values look like password hashes or tokens)', todo: false };
   let notSecret: string | undefined;
   let notSecretTodo = false;
   if (secretLookingName(column)) {
     notSecret = notSecretByName(column, live.type);
     // A name that says "key" only (state_key, sort_key), whose values are plainly not random: an id or a word, said with a TODO.
-    if (notSecret === undefined && keyOnly(column) && values && values.length >= 3 && values.every((v) => v.length < 64 && !/^[A-Za-z0-9+/_=-]{24,}$/.test(v))) {
+    if (
+      notSecret === undefined &&
+      keyOnly(column) &&
+      values &&
+      values.length >= 3 &&
+      values.every((v) => v.length < 64 && !/^[A-Za-z0-9+/_=-]{24,}$/.test(v))
+    ) {
       notSecret = 'its values are ids or words, not credentials (init read a sample)';
       notSecretTodo = true;
     }
     if (notSecret === undefined) return { as: 'omit', reason: 'looks secret (its name)', todo: false };
   }
-  if (!kindOfType(live.type)) return { as: 'omit', reason: `its type (${live.sqlType}) cannot be exported yet`, todo: true };
-  const description = live.comment?.trim() ? live.comment.trim().replace(/\s+/g, ' ') : guessDescription(column, live.type, role);
+  if (!kindOfType(live.type))
+    return { as: 'omit', reason: `its type (${live.sqlType}) cannot be exported yet`, todo: true };
+  const description = live.comment?.trim()
+    ? live.comment.trim().replace(/\s+/g, ' ')
+    : guessDescription(column, live.type, role);
   if (text && FILE_URL.test(words(column))) return { as: 'file', role: 'url', exported: true, description };
-  return { as: 'export', guessed: !live.comment?.trim() && role === undefined, description, ...(notSecret ? { notSecret, notSecretTodo } : {}) };
+  return {
+    as: 'export',
+    guessed: !live.comment?.trim() && role === undefined,
+    description,
+    ...(notSecret ? { notSecret, notSecretTodo } : {}),
+  };
 }
 
 /** Whether the only word of a name that looks secret is "key" (a state_key, a sort key), not password, token, … */
@@ -60,8 +85,18 @@ export function isDraftSecret(column: string, type: string): boolean {
 /** A description from a column's name and type: a guess a person should read. */
 function guessDescription(column: string, type: string, role: string | undefined): string {
   if (role) return role;
-  const text = column.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_\s]+/g, ' ').trim();
+  const text = column
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/[_\s]+/g, ' ')
+    .trim();
   const sentence = text.charAt(0).toUpperCase() + text.slice(1).toLowerCase();
-  const what = type === 'timestamp with time zone' ? 'a date and time' : type === 'boolean' ? 'yes or no' : type.includes('json') ? 'JSON' : undefined;
+  const what =
+    type === 'timestamp with time zone'
+      ? 'a date and time'
+      : type === 'boolean'
+        ? 'yes or no'
+        : type.includes('json')
+          ? 'JSON'
+          : undefined;
   return what ? `${sentence} (${what}).` : `${sentence}.`;
 }

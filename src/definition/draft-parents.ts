@@ -28,9 +28,12 @@ export function chooseParents(
   const byKey = new Map(tables.map((t) => [t.key, t]));
   const depth = new Map<string, number>(plan.entities.map((e) => [e.table.key, 0]));
   const reachable = reachableFrom(new Set(covered.keys()), fks);
-  const pending = new Set(tables.map((t) => t.key).filter((k) => !covered.has(k) && !plan.leftOut.has(k) && reachable.has(k)));
+  const pending = new Set(
+    tables.map((t) => t.key).filter((k) => !covered.has(k) && !plan.leftOut.has(k) && reachable.has(k)),
+  );
   /** The foreign keys a table's rows could follow to a row of an exported table. */
-  const toCovered = (table: CatalogTable) => fks.filter((f) => f.table === table.key && covered.has(f.refTable) && f.refTable !== plan.userTable.key);
+  const toCovered = (table: CatalogTable) =>
+    fks.filter((f) => f.table === table.key && covered.has(f.refTable) && f.refTable !== plan.userTable.key);
   const keyed = (table: CatalogTable, f: ForeignKey) => f.columns.every((c) => table.primaryKey.includes(c));
 
   for (let progress = true, patient = true; pending.size > 0; ) {
@@ -38,7 +41,14 @@ export function chooseParents(
     for (const key of [...pending]) {
       const table = byKey.get(key)!;
       const options = toCovered(table);
-      const keyedParents = fks.filter((f) => f.table === key && keyed(table, f) && reachable.has(f.refTable) && f.refTable !== plan.userTable.key && !plan.leftOut.has(f.refTable));
+      const keyedParents = fks.filter(
+        (f) =>
+          f.table === key &&
+          keyed(table, f) &&
+          reachable.has(f.refTable) &&
+          f.refTable !== plan.userTable.key &&
+          !plan.leftOut.has(f.refTable),
+      );
       const ready = options.filter((f) => keyed(table, f));
       // Its keyed parent is not placed yet but may be: wait for it (unless nothing else moves).
       if (ready.length === 0 && keyedParents.length > 0 && patient) continue;
@@ -51,22 +61,36 @@ export function chooseParents(
       // The side that cannot leak: what hangs off a row the user shares with others (a project they are a member of,
       // a mailing list) is those others' as much as theirs; a table of people reached this way is other people.
       if (parent.members) {
-        plan.leftOut.set(key, { table, why: `it references ${parent.name}, whose rows the user shares with other people (${parent.members.table.name}): its rows are theirs too` });
+        plan.leftOut.set(key, {
+          table,
+          why: `it references ${parent.name}, whose rows the user shares with other people (${parent.members.table.name}): its rows are theirs too`,
+        });
         continue;
       }
       if (looksLikePeople(table)) {
-        plan.leftOut.set(key, { table, why: 'it looks like a table of people (an email, password or user name column): other people', people: true });
+        plan.leftOut.set(key, {
+          table,
+          why: 'it looks like a table of people (an email, password or user name column): other people',
+          people: true,
+        });
         continue;
       }
       // A row that also points at one of those people (a recipient's signature on the user's document) is theirs as much.
       const person = fks.find((f) => f.table === key && plan.leftOut.get(f.refTable)?.people);
       if (person) {
-        plan.leftOut.set(key, { table, why: `it references ${plan.leftOut.get(person.refTable)!.table.name} (${person.columns.join(', ')}), a table of other people: its rows are theirs too` });
+        plan.leftOut.set(key, {
+          table,
+          why: `it references ${plan.leftOut.get(person.refTable)!.table.name} (${person.columns.join(', ')}), a table of other people: its rows are theirs too`,
+        });
         continue;
       }
-      const e = entity(table, 'through', { through: { entity: parent, columns: chosen.columns, references: chosen.refColumns } });
+      const e = entity(table, 'through', {
+        through: { entity: parent, columns: chosen.columns, references: chosen.refColumns },
+      });
       depth.set(key, (depth.get(chosen.refTable) ?? 0) + 1);
-      e.otherPaths.push(...options.filter((f) => f !== chosen).map((f) => `${f.columns.join(', ')} (${covered.get(f.refTable)!.name})`));
+      e.otherPaths.push(
+        ...options.filter((f) => f !== chosen).map((f) => `${f.columns.join(', ')} (${covered.get(f.refTable)!.name})`),
+      );
     }
     if (!progress && !patient) break;
     // Nothing moved while tables waited for their keyed parents: those parents cannot be placed; go on without waiting.
@@ -75,13 +99,23 @@ export function chooseParents(
 }
 
 /** The foreign keys to exported tables that an owned or shared table did not follow (a TODO each): once everything is placed. */
-export function otherPathsOfOwners(plan: DraftPlan, covered: Map<string, DraftEntity>, fks: readonly ForeignKey[]): void {
+export function otherPathsOfOwners(
+  plan: DraftPlan,
+  covered: Map<string, DraftEntity>,
+  fks: readonly ForeignKey[],
+): void {
   for (const e of plan.entities) {
     if (e.how === 'user' || e.how === 'through') continue;
     const used = new Set(e.ownerColumns);
     e.otherPaths.push(
       ...fks
-        .filter((f) => f.table === e.table.key && covered.has(f.refTable) && f.refTable !== plan.userTable.key && !f.columns.some((c) => used.has(c)))
+        .filter(
+          (f) =>
+            f.table === e.table.key &&
+            covered.has(f.refTable) &&
+            f.refTable !== plan.userTable.key &&
+            !f.columns.some((c) => used.has(c)),
+        )
         .map((f) => `${f.columns.join(', ')} (${covered.get(f.refTable)!.name})`),
     );
   }
@@ -107,7 +141,12 @@ function best(options: readonly ForeignKey[], table: CatalogTable, depth: Map<st
   const order = [...table.columns.keys()];
   const nullable = (f: ForeignKey) => (f.columns.some((c) => table.columns.get(c)?.nullable) ? 1 : 0);
   const position = (f: ForeignKey) => Math.min(...f.columns.map((c) => order.indexOf(c)));
-  return [...options].sort((a, b) => nullable(a) - nullable(b) || (depth.get(a.refTable) ?? 99) - (depth.get(b.refTable) ?? 99) || position(a) - position(b))[0]!;
+  return [...options].sort(
+    (a, b) =>
+      nullable(a) - nullable(b) ||
+      (depth.get(a.refTable) ?? 99) - (depth.get(b.refTable) ?? 99) ||
+      position(a) - position(b),
+  )[0]!;
 }
 
 function looksLikePeople(table: CatalogTable): boolean {
@@ -136,9 +175,19 @@ export function placeDetails(
   for (const f of fks) {
     const parent = covered.get(f.table);
     const table = placeable.get(f.refTable);
-    if (!parent || !table || parent.members || covered.has(table.key) || plan.leftOut.has(table.key) || table.key === plan.userTable.key) continue;
+    if (
+      !parent ||
+      !table ||
+      parent.members ||
+      covered.has(table.key) ||
+      plan.leftOut.has(table.key) ||
+      table.key === plan.userTable.key
+    )
+      continue;
     if (!uniqueIn(parent.table, f.columns) || leaveOut(table)) continue;
-    entity(table, 'through', { through: { entity: parent, columns: f.refColumns, references: f.columns, pointedAt: true } });
+    entity(table, 'through', {
+      through: { entity: parent, columns: f.refColumns, references: f.columns, pointedAt: true },
+    });
     placed = true;
   }
   return placed;

@@ -31,7 +31,11 @@ export function isTextLike(column: CatalogColumn): boolean {
 }
 
 /** A sample of the text columns of each table (only those given, when `columnsOf` says which). */
-export async function sampleTextValues(db: Db, tables: readonly CatalogTable[], columnsOf?: (table: CatalogTable) => readonly string[]): Promise<ValueSamples> {
+export async function sampleTextValues(
+  db: Db,
+  tables: readonly CatalogTable[],
+  columnsOf?: (table: CatalogTable) => readonly string[],
+): Promise<ValueSamples> {
   const samples = new Map<string, Map<string, string[]>>();
   for (const table of tables) {
     const columns = (columnsOf ? columnsOf(table) : [...table.columns.keys()]).filter((c) => {
@@ -40,10 +44,15 @@ export async function sampleTextValues(db: Db, tables: readonly CatalogTable[], 
     });
     if (columns.length === 0) continue;
     const list = columns.map((c, i) => `left(${quoteIdent(c)}::text, ${VALUE_CHARS}) as c${i}`).join(', ');
-    const { rows } = await sql<Record<string, string | null>>`${sql.raw(`select ${list} from ${table.key} limit ${SAMPLE_ROWS}`)}`.execute(db);
+    const { rows } = await sql<
+      Record<string, string | null>
+    >`${sql.raw(`select ${list} from ${table.key} limit ${SAMPLE_ROWS}`)}`.execute(db);
     const byColumn = new Map<string, string[]>();
     for (const [i, column] of columns.entries()) {
-      const values = rows.map((r) => r[`c${i}`]).filter((v): v is string => v !== null && v !== '').slice(0, SAMPLE_VALUES);
+      const values = rows
+        .map((r) => r[`c${i}`])
+        .filter((v): v is string => v !== null && v !== '')
+        .slice(0, SAMPLE_VALUES);
       byColumn.set(column, values);
     }
     samples.set(table.key, byColumn);
@@ -58,13 +67,20 @@ export async function sampleTextValues(db: Db, tables: readonly CatalogTable[], 
  * compared as text on the key's own index. Nothing for other key types, whose
  * columns a name and a type tell apart well enough.
  */
-export async function matchUserIds(db: Db, tables: readonly CatalogTable[], users: CatalogTable, userKey: string): Promise<UserIdMatches> {
+export async function matchUserIds(
+  db: Db,
+  tables: readonly CatalogTable[],
+  users: CatalogTable,
+  userKey: string,
+): Promise<UserIdMatches> {
   const key = users.columns.get(userKey)!;
   const matches = new Map<string, Map<string, { users: number; of: number }>>();
   if (!isTextLike(key)) return matches;
   for (const table of tables) {
     if (table.key === users.key) continue;
-    const columns = [...table.columns.entries()].filter(([, c]) => isTextLike(c) && comparableTypes(c, key)).map(([name]) => name);
+    const columns = [...table.columns.entries()]
+      .filter(([, c]) => isTextLike(c) && comparableTypes(c, key))
+      .map(([name]) => name);
     if (columns.length === 0) continue;
     const byColumn = new Map<string, { users: number; of: number }>();
     for (const column of columns) {

@@ -1,6 +1,6 @@
-import { type Catalog, type CatalogTable, comparableTypes, findTable, type ForeignKey } from './catalog.ts';
-import type { UserIdMatches } from './draft-samples.ts';
+import { type Catalog, type CatalogTable, comparableTypes, type ForeignKey, findTable } from './catalog.ts';
 import { chooseParents, otherPathsOfOwners, placeDetails } from './draft-parents.ts';
+import type { UserIdMatches } from './draft-samples.ts';
 
 /*
  * `exporter init`: which tables of the live database belong to a user, and
@@ -52,14 +52,19 @@ export interface DraftPlan {
 /** The exporter's own tables (sql/), which are never the application's data. */
 const EXPORTER_TABLE = /^(data_export_|kysely_migration)/;
 /** Tables that hold a login's secrets rather than what the person did: left out by default. */
-const AUTH_TABLE = /(session|token|password|secret|credential|otp|api_key|oauth|captcha|verification|webauthn|mfa|two_factor|refresh)/;
+const AUTH_TABLE =
+  /(session|token|password|secret|credential|otp|api_key|oauth|captcha|verification|webauthn|mfa|two_factor|refresh)/;
 
 export class DraftError extends Error {
   override name = 'DraftError';
 }
 
 /** A name's words: camelCase split, lower-case, underscores around (`_user_id_` for userId). */
-export const wordsOf = (name: string) => `_${name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().replace(/[^a-z0-9]+/g, '_')}_`;
+export const wordsOf = (name: string) =>
+  `_${name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')}_`;
 
 /**
  * The user table and its key: `--user-key`, else its one-column primary key.
@@ -67,37 +72,65 @@ export const wordsOf = (name: string) => `_${name.replace(/([a-z0-9])([A-Z])/g, 
  */
 export function draftUserTable(catalog: Catalog, ref: string, userKey?: string): { users: CatalogTable; key: string } {
   const users = findTable(catalog, ref);
-  if (!users) throw new DraftError(`no table named ${JSON.stringify(ref)} (name it as schema.table where it is not on the search path: ${catalog.searchPath.join(', ')})`);
-  if (users.kind !== 'table' && users.kind !== 'partitioned') throw new DraftError(`${ref} is a ${users.kind}, not a table`);
+  if (!users)
+    throw new DraftError(
+      `no table named ${JSON.stringify(ref)} (name it as schema.table where it is not on the search path: ${catalog.searchPath.join(', ')})`,
+    );
+  if (users.kind !== 'table' && users.kind !== 'partitioned')
+    throw new DraftError(`${ref} is a ${users.kind}, not a table`);
   const unique = [...(users.primaryKey.length === 1 ? [users.primaryKey[0]!] : []), ...users.uniqueColumns];
   if (userKey !== undefined) {
-    if (!users.columns.has(userKey)) throw new DraftError(`--user-key: ${ref} has no column ${JSON.stringify(userKey)}`);
-    if (!unique.includes(userKey)) throw new DraftError(`--user-key: ${ref}.${userKey} is not unique (a primary key, or a unique constraint or index on it alone): two users could share an id${unique.length ? `; these are: ${unique.join(', ')}` : ''}`);
+    if (!users.columns.has(userKey))
+      throw new DraftError(`--user-key: ${ref} has no column ${JSON.stringify(userKey)}`);
+    if (!unique.includes(userKey))
+      throw new DraftError(
+        `--user-key: ${ref}.${userKey} is not unique (a primary key, or a unique constraint or index on it alone): two users could share an id${unique.length ? `; these are: ${unique.join(', ')}` : ''}`,
+      );
     return { users, key: userKey };
   }
   if (users.primaryKey.length === 1) return { users, key: users.primaryKey[0]! };
-  const hint = users.uniqueColumns.length > 0 ? `; name one with --user-key (unique: ${users.uniqueColumns.join(', ')})` : '; add one, or a unique column, and name it with --user-key';
+  const hint =
+    users.uniqueColumns.length > 0
+      ? `; name one with --user-key (unique: ${users.uniqueColumns.join(', ')})`
+      : '; add one, or a unique column, and name it with --user-key';
   throw new DraftError(`${ref} has no one-column primary key: a request names a user by one column${hint}`);
 }
 
 /** The tables a draft may export: ordinary and partitioned tables (never a view, a foreign table, a partition), but the exporter's own. */
 export function draftTables(catalog: Catalog): CatalogTable[] {
-  return [...catalog.tables.values()].filter((t) => (t.kind === 'table' || t.kind === 'partitioned') && !EXPORTER_TABLE.test(t.name));
+  return [...catalog.tables.values()].filter(
+    (t) => (t.kind === 'table' || t.kind === 'partitioned') && !EXPORTER_TABLE.test(t.name),
+  );
 }
 
-export function planDraft(catalog: Catalog, ref: string, options: { userKey?: string; userIds?: UserIdMatches } = {}): DraftPlan {
+export function planDraft(
+  catalog: Catalog,
+  ref: string,
+  options: { userKey?: string; userIds?: UserIdMatches } = {},
+): DraftPlan {
   const { users, key } = draftUserTable(catalog, ref, options.userKey);
   const tables = draftTables(catalog);
   const candidates = new Set(tables.map((t) => t.key));
   const names = entityNames(tables);
   // Foreign keys between the application's tables, none to the table itself (a parent row, a reply).
-  const fks = catalog.foreignKeys.filter((f) => candidates.has(f.table) && candidates.has(f.refTable) && f.table !== f.refTable);
-  const userEntity: DraftEntity = { table: users, name: names.get(users.key)!, how: 'user', ownerColumns: [key], otherPaths: [] };
+  const fks = catalog.foreignKeys.filter(
+    (f) => candidates.has(f.table) && candidates.has(f.refTable) && f.table !== f.refTable,
+  );
+  const userEntity: DraftEntity = {
+    table: users,
+    name: names.get(users.key)!,
+    how: 'user',
+    ownerColumns: [key],
+    otherPaths: [],
+  };
   const plan: DraftPlan = { userTable: users, userKey: key, entities: [userEntity], leftOut: new Map(), unplaced: [] };
   const covered = new Map<string, DraftEntity>([[users.key, userEntity]]);
   const leaveOut = (table: CatalogTable) => {
     if (!AUTH_TABLE.test(wordsOf(table.name))) return false;
-    plan.leftOut.set(table.key, { table, why: 'it looks like login data (sessions, tokens, OAuth grants, password resets), not what the person did' });
+    plan.leftOut.set(table.key, {
+      table,
+      why: 'it looks like login data (sessions, tokens, OAuth grants, password resets), not what the person did',
+    });
     return true;
   };
   const entity = (table: CatalogTable, how: DraftEntity['how'], more: Partial<DraftEntity> = {}): DraftEntity => {
@@ -117,20 +150,33 @@ export function planDraft(catalog: Catalog, ref: string, options: { userKey?: st
     if (toUser.length === 0 || leaveOut(table)) continue;
     const membership = membershipOf(table, toUser, fks, users.key);
     if (membership) {
-      memberships.set(membership.of.key, [...(memberships.get(membership.of.key) ?? []), { table, column: membership.column, userColumn: membership.userColumn }]);
+      memberships.set(membership.of.key, [
+        ...(memberships.get(membership.of.key) ?? []),
+        { table, column: membership.column, userColumn: membership.userColumn },
+      ]);
       continue;
     }
-    if (toUser.every((c) => TARGET.test(wordsOf(c.column))) && fks.some((f) => f.table === table.key && f.refTable !== users.key)) {
+    if (
+      toUser.every((c) => TARGET.test(wordsOf(c.column))) &&
+      fks.some((f) => f.table === table.key && f.refTable !== users.key)
+    ) {
       deferred.push({ table, columns: toUser });
       continue;
     }
     if (toUser.every((c) => TARGET.test(wordsOf(c.column)))) {
       // Its only user columns name who acted on it (who last modified it, who resolved it), not whose it is.
-      plan.leftOut.set(table.key, { table, why: `its only user column${toUser.length > 1 ? 's name' : ' names'} who acted on a row or whom it is about (${toUser.map((c) => c.column).join(', ')}), not whose it is` });
+      plan.leftOut.set(table.key, {
+        table,
+        why: `its only user column${toUser.length > 1 ? 's name' : ' names'} who acted on a row or whom it is about (${toUser.map((c) => c.column).join(', ')}), not whose it is`,
+      });
       continue;
     }
     const owners = ownerColumnsOf(table, toUser);
-    entity(table, 'owner', { ownerColumns: owners.map((c) => c.column), ...declaredOf(owners), alsoUser: toUser.map((c) => c.column).filter((c) => !owners.some((o) => o.column === c)) });
+    entity(table, 'owner', {
+      ownerColumns: owners.map((c) => c.column),
+      ...declaredOf(owners),
+      alsoUser: toUser.map((c) => c.column).filter((c) => !owners.some((o) => o.column === c)),
+    });
   }
   const membershipTables = new Set<string>();
   for (const [of, list] of [...memberships].sort(([a], [b]) => a.localeCompare(b))) {
@@ -168,12 +214,17 @@ export function planDraft(catalog: Catalog, ref: string, options: { userKey?: st
     const inferred = inferredUserColumnsOf(table, fks, users, key, options.userIds);
     if (inferred.length === 0 || leaveOut(table)) continue;
     const owners = ownerColumnsOf(table, inferred);
-    entity(table, 'owner', { ownerColumns: owners.map((c) => c.column), ...declaredOf(owners), alsoUser: inferred.map((c) => c.column).filter((c) => !owners.some((o) => o.column === c)) });
+    entity(table, 'owner', {
+      ownerColumns: owners.map((c) => c.column),
+      ...declaredOf(owners),
+      alsoUser: inferred.map((c) => c.column).filter((c) => !owners.some((o) => o.column === c)),
+    });
     declared = true;
   }
   if (declared) chooseParents(plan, covered, placeable, fks, leaveOut, entity);
   // The details exported rows point at (a document's settings), and what hangs off those.
-  while (placeDetails(plan, covered, placeable, fks, leaveOut, entity)) chooseParents(plan, covered, placeable, fks, leaveOut, entity);
+  while (placeDetails(plan, covered, placeable, fks, leaveOut, entity))
+    chooseParents(plan, covered, placeable, fks, leaveOut, entity);
   otherPathsOfOwners(plan, covered, fks);
   plan.unplaced = unplacedTables(plan, tables, fks, covered, membershipTables, users, options.userIds);
   return plan;
@@ -187,13 +238,24 @@ export interface UserColumn {
 }
 
 /** Names of columns that hold who made or owns a row: user_id, owner_id, author_id, sender, creator_id, created_by, userId, … */
-const USER_WORDS = /_(user|owner|author|creator|sender|uploader|poster|requester)(_id)?_$|_(created|owned|uploaded|authored|posted)_by(_id)?_$/;
+const USER_WORDS =
+  /_(user|owner|author|creator|sender|uploader|poster|requester)(_id)?_$|_(created|owned|uploaded|authored|posted)_by(_id)?_$/;
 /** Columns that name the person a row is about or acted on, rather than the one who made it (a recipient is not one: a message or a mention is for them). */
-export const TARGET = /_(target|other|reported|about|subject|reviewer|reviewed|admin|moderator|mod|invited|invitee|referred|blocked|followed|assignee|assigned|approver|approved|banned|muted|kicked|resolved|updated|modified|edited|deleted|closed|handled|last)_/;
+export const TARGET =
+  /_(target|other|reported|about|subject|reviewer|reviewed|admin|moderator|mod|invited|invitee|referred|blocked|followed|assignee|assigned|approver|approved|banned|muted|kicked|resolved|updated|modified|edited|deleted|closed|handled|last)_/;
 
 /** A table's columns with a foreign key to the user key: the user's rows, by what the database itself says. */
-export function userColumnsOf(table: CatalogTable, fks: readonly ForeignKey[], users: CatalogTable, key: string): UserColumn[] {
-  return fks.filter((f) => f.table === table.key && f.refTable === users.key && f.columns.length === 1 && f.refColumns[0] === key).map((f) => ({ column: f.columns[0]! }));
+export function userColumnsOf(
+  table: CatalogTable,
+  fks: readonly ForeignKey[],
+  users: CatalogTable,
+  key: string,
+): UserColumn[] {
+  return fks
+    .filter(
+      (f) => f.table === table.key && f.refTable === users.key && f.columns.length === 1 && f.refColumns[0] === key,
+    )
+    .map((f) => ({ column: f.columns[0]! }));
 }
 
 /**
@@ -206,7 +268,13 @@ export function userColumnsOf(table: CatalogTable, fks: readonly ForeignKey[], u
  * of its own (it names that table's rows). A column naming the one a row is
  * about (a target, a moderator) is not one.
  */
-export function inferredUserColumnsOf(table: CatalogTable, fks: readonly ForeignKey[], users: CatalogTable, key: string, userIds?: UserIdMatches): UserColumn[] {
+export function inferredUserColumnsOf(
+  table: CatalogTable,
+  fks: readonly ForeignKey[],
+  users: CatalogTable,
+  key: string,
+  userIds?: UserIdMatches,
+): UserColumn[] {
   if (fks.some((f) => f.table === table.key && f.refTable === users.key)) return [];
   const keyColumn = users.columns.get(key)!;
   const singular = wordsOf(users.name).replace(/s_$/, '_').slice(1, -1);
@@ -258,7 +326,8 @@ function ownerColumnsOf(table: CatalogTable, toUser: UserColumn[]): UserColumn[]
   const columns = [...toUser].sort((a, b) => order.indexOf(a.column) - order.indexOf(b.column));
   if (columns.length === 1) return columns;
   const [a, b] = columns.map((c) => wordsOf(c.column));
-  if (columns.length === 2 && ((SENDER.test(a!) && RECIPIENT.test(b!)) || (SENDER.test(b!) && RECIPIENT.test(a!)))) return columns;
+  if (columns.length === 2 && ((SENDER.test(a!) && RECIPIENT.test(b!)) || (SENDER.test(b!) && RECIPIENT.test(a!))))
+    return columns;
   return [columns.find((c) => !TARGET.test(wordsOf(c.column))) ?? columns[0]!];
 }
 
@@ -276,10 +345,13 @@ const MEMBERSHIP_NAME = /(member|participant|collaborator|subscriber|follower|en
  */
 function membershipOf(table: CatalogTable, toUser: UserColumn[], fks: readonly ForeignKey[], userTable: string) {
   const key = table.primaryKey;
-  if (key.length !== 2 || toUser.length !== 1 || toUser[0]!.declared || !MEMBERSHIP_NAME.test(table.name.toLowerCase())) return undefined;
+  if (key.length !== 2 || toUser.length !== 1 || toUser[0]!.declared || !MEMBERSHIP_NAME.test(table.name.toLowerCase()))
+    return undefined;
   const userColumn = toUser[0]!.column;
   const other = key.find((c) => c !== userColumn);
-  const fk = fks.find((f) => f.table === table.key && f.columns.length === 1 && f.columns[0] === other && f.refTable !== userTable);
+  const fk = fks.find(
+    (f) => f.table === table.key && f.columns.length === 1 && f.columns[0] === other && f.refTable !== userTable,
+  );
   if (!key.includes(userColumn) || !fk) return undefined;
   return { of: { key: fk.refTable }, column: fk.columns[0]!, userColumn };
 }
@@ -291,7 +363,10 @@ function membershipOf(table: CatalogTable, toUser: UserColumn[], fks: readonly F
  */
 function entityNames(tables: readonly CatalogTable[]): Map<string, string> {
   const plain = (text: string) => {
-    const words = wordsOf(text).slice(1, -1).replace(/^_+|_+$/g, '') || 'table';
+    const words =
+      wordsOf(text)
+        .slice(1, -1)
+        .replace(/^_+|_+$/g, '') || 'table';
     return /^[a-z_]/.test(words) ? words : `t_${words}`;
   };
   const names = new Map<string, string>();
@@ -313,17 +388,39 @@ function entityNames(tables: readonly CatalogTable[]): Map<string, string> {
  * one named like the key of an exported table, with no foreign key. Each is
  * listed with a TODO: declare the relation, or leave the table out.
  */
-function unplacedTables(plan: DraftPlan, tables: readonly CatalogTable[], fks: readonly ForeignKey[], covered: Map<string, DraftEntity>, memberships: Set<string>, users: CatalogTable, userIds?: UserIdMatches): Unplaced[] {
+function unplacedTables(
+  plan: DraftPlan,
+  tables: readonly CatalogTable[],
+  fks: readonly ForeignKey[],
+  covered: Map<string, DraftEntity>,
+  memberships: Set<string>,
+  users: CatalogTable,
+  userIds?: UserIdMatches,
+): Unplaced[] {
   // A column named like an exported table's own key, where the key's name shares a word with the
   // table's (media_id of local_media_repository; not a counter like stream_id, nor a bare id), the
   // nearest such table first; where a table's name made singular with _id is the name (events:
   // event_id), that table, whatever else has a key of that name (partial_state_events).
-  const singularWords = (name: string) => new Set(wordsOf(name).split('_').filter(Boolean).map((word) => word.replace(/s$/, '')));
+  const singularWords = (name: string) =>
+    new Set(
+      wordsOf(name)
+        .split('_')
+        .filter(Boolean)
+        .map((word) => word.replace(/s$/, '')),
+    );
   const keyNames = new Map<string, DraftEntity>();
   for (const e of covered.values()) {
     const tableWords = singularWords(e.table.name);
-    for (const column of [...(e.table.primaryKey.length === 1 ? [e.table.primaryKey[0]!] : []), ...e.table.uniqueColumns]) {
-      if (column !== 'id' && !keyNames.has(column) && [...singularWords(column)].some((word) => word !== 'id' && tableWords.has(word))) keyNames.set(column, e);
+    for (const column of [
+      ...(e.table.primaryKey.length === 1 ? [e.table.primaryKey[0]!] : []),
+      ...e.table.uniqueColumns,
+    ]) {
+      if (
+        column !== 'id' &&
+        !keyNames.has(column) &&
+        [...singularWords(column)].some((word) => word !== 'id' && tableWords.has(word))
+      )
+        keyNames.set(column, e);
     }
   }
   for (const e of covered.values()) keyNames.set(`${wordsOf(e.table.name).slice(1, -1).replace(/s$/, '')}_id`, e);
@@ -337,7 +434,10 @@ function unplacedTables(plan: DraftPlan, tables: readonly CatalogTable[], fks: r
     // Exported rows that point at its rows by a column several rows may share (an avatar, a language): the user's, or shared?
     for (const f of fks) {
       const e = covered.get(f.table);
-      if (f.refTable === table.key && e && !e.members) hints.push(`${e.name}.${f.columns.join(', ')} point${f.columns.length > 1 ? '' : 's'} at its rows (not unique there: other rows may point at the same)`);
+      if (f.refTable === table.key && e && !e.members)
+        hints.push(
+          `${e.name}.${f.columns.join(', ')} point${f.columns.length > 1 ? '' : 's'} at its rows (not unique there: other rows may point at the same)`,
+        );
     }
     for (const [column] of table.columns) {
       if (inPairs.has(column)) continue;
@@ -345,19 +445,26 @@ function unplacedTables(plan: DraftPlan, tables: readonly CatalogTable[], fks: r
       // A polymorphic reference (Rails' record_type and record_id): it may point at any table's rows, users' among them.
       const polymorphic = /^(.*)_?[Tt]ype$/.exec(column)?.[1]?.replace(/_$/, '');
       // Not where the id is named like one table's key (room_type and room_id: a kind of room).
-      const id = polymorphic && [`${polymorphic}_id`, `${polymorphic}Id`].find((name) => columns.has(name) && !keyNames.has(name));
+      const id =
+        polymorphic &&
+        [`${polymorphic}_id`, `${polymorphic}Id`].find((name) => columns.has(name) && !keyNames.has(name));
       if (id) {
         inPairs.add(id);
-        hints.push(`${JSON.stringify(column)} and ${JSON.stringify(id)} may point at any table's rows (a polymorphic reference), ${users.name} among them`);
+        hints.push(
+          `${JSON.stringify(column)} and ${JSON.stringify(id)} may point at any table's rows (a polymorphic reference), ${users.name} among them`,
+        );
         continue;
       }
       const match = userIds?.get(table.key)?.get(column);
-      if (match && match.of >= 3 && match.users > 0) hints.push(`${JSON.stringify(column)} holds ${users.name} ids (${match.users} of ${match.of} sampled values)`);
+      if (match && match.of >= 3 && match.users > 0)
+        hints.push(`${JSON.stringify(column)} holds ${users.name} ids (${match.users} of ${match.of} sampled values)`);
       else if (USER_WORDS.test(`_${w}_`) || OTHER_USER_ID.test(`_${w}_`)) {
-        const denied = match && match.of > 0 && match.users === 0 ? `, but none of its ${match.of} sampled values is a ${users.name} id` : '';
+        const denied =
+          match && match.of > 0 && match.users === 0
+            ? `, but none of its ${match.of} sampled values is a ${users.name} id`
+            : '';
         hints.push(`${JSON.stringify(column)} is named like a user's id${denied}`);
-      }
-      else {
+      } else {
         const e = keyNames.get(column) ?? keyNames.get(w);
         if (e) hints.push(`${JSON.stringify(column)} is named like the key of ${e.name}`);
       }

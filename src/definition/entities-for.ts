@@ -1,24 +1,26 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.ts';
+import { userLink } from '../db/user-link.ts';
 import { UsageError } from '../errors.ts';
 import type { ExportEntity, UserTable } from '../export/entities.ts';
-import { type CatalogTable, findTable, readCatalog, refOf } from './catalog.ts';
-import { sampleTextValues } from './draft-samples.ts';
-import { secretLookingValues } from './secrets.ts';
 import { SETTINGS } from '../settings.ts';
+import type { Catalog } from './catalog.ts';
+import { type CatalogTable, findTable, readCatalog, refOf } from './catalog.ts';
 import { checkDefinition, definitionWarnings, userKeyColumn } from './check.ts';
 import type { Definition } from './definition.ts';
+import { sampleTextValues } from './draft-samples.ts';
 import { loadDefinition } from './parse.ts';
-import { userLink } from '../db/user-link.ts';
-import type { Catalog } from './catalog.ts';
 import { resolveEntities } from './resolve.ts';
+import { secretLookingValues } from './secrets.ts';
 
 /** The definition and the live database disagree: every problem, one line each. Nothing may be built. */
 export class DriftError extends UsageError {
   override name = 'DriftError';
   readonly problems: readonly string[];
   constructor(problems: string[]) {
-    super(`the definition does not match the database (${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}):\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    super(
+      `the definition does not match the database (${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}):\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    );
     this.problems = problems;
   }
 }
@@ -38,22 +40,34 @@ export interface CheckedDefinition {
  * they claim anything, and what `exporter check` reports (with `sampleValues`:
  * columns whose values look like credentials too).
  */
-export async function checkedDefinition(db: Db, file?: string, options: { sampleValues?: boolean } = {}): Promise<CheckedDefinition> {
+export async function checkedDefinition(
+  db: Db,
+  file?: string,
+  options: { sampleValues?: boolean } = {},
+): Promise<CheckedDefinition> {
   const definition = loadDefinition(file);
   const catalog = await readCatalog(db);
   const problems = checkDefinition(definition, catalog);
   if (problems.length === 0) problems.push(...(await rowSecurityProblems(db, definition, catalog)));
   // `exporter check` (CI's) also reads a sample of the values; the work commands do not, so a migration's lock on a table never holds up their start.
-  if (problems.length === 0 && options.sampleValues) problems.push(...(await secretValueProblems(db, definition, catalog)));
+  if (problems.length === 0 && options.sampleValues)
+    problems.push(...(await secretValueProblems(db, definition, catalog)));
   if (problems.length > 0) throw new DriftError(problems);
   // checkDefinition made sure the user table and its key exist.
   const user = userTableOf(definition, catalog)!;
   const link = await userLink(db);
   if (!link || link.userTable !== user.table || link.userKey !== user.idColumn || link.keyType !== user.keyType) {
     const linked = link ? `${link.userTable}.${link.userKey} (${link.keyType})` : 'no user table';
-    throw new DriftError([`the exporter is linked to ${linked}, the definition names ${user.table}.${user.idColumn} (${user.keyType}): run exporter migrate (with ${SETTINGS.definition.env} naming this definition)`]);
+    throw new DriftError([
+      `the exporter is linked to ${linked}, the definition names ${user.table}.${user.idColumn} (${user.keyType}): run exporter migrate (with ${SETTINGS.definition.env} naming this definition)`,
+    ]);
   }
-  return { definition, user, entities: resolveEntities(definition, catalog), warnings: definitionWarnings(definition, catalog) };
+  return {
+    definition,
+    user,
+    entities: resolveEntities(definition, catalog),
+    warnings: definitionWarnings(definition, catalog),
+  };
 }
 
 /**
@@ -68,16 +82,24 @@ async function secretValueProblems(db: Db, definition: Definition, catalog: Cata
   for (const e of definition.entities) {
     const table = findTable(catalog, e.table)!;
     const entry = exported.get(table.key) ?? { table, columns: new Map() };
-    for (const c of e.columns) if (c.export !== undefined && c.derived === undefined && !c.notSecret) entry.columns.set(c.name, { line: c.line, entity: e.table });
+    for (const c of e.columns)
+      if (c.export !== undefined && c.derived === undefined && !c.notSecret)
+        entry.columns.set(c.name, { line: c.line, entity: e.table });
     exported.set(table.key, entry);
   }
-  const samples = await sampleTextValues(db, [...exported.values()].map((x) => x.table), (table) => [...exported.get(table.key)!.columns.keys()]);
+  const samples = await sampleTextValues(
+    db,
+    [...exported.values()].map((x) => x.table),
+    (table) => [...exported.get(table.key)!.columns.keys()],
+  );
   const problems: string[] = [];
   for (const { table, columns } of exported.values()) {
     for (const [column, { line, entity }] of columns) {
       const values = samples.get(table.key)?.get(column);
       if (values && secretLookingValues(values)) {
-        problems.push(`${entity}.${column}: its values look like password hashes or tokens, and it is exported; omit it, or say why it is not secret (not_secret: …) (${definition.file}:${line})`);
+        problems.push(
+          `${entity}.${column}: its values look like password hashes or tokens, and it is exported; omit it, or say why it is not secret (not_secret: …) (${definition.file}:${line})`,
+        );
       }
     }
   }
@@ -92,14 +114,20 @@ async function secretValueProblems(db: Db, definition: Definition, catalog: Cata
  */
 async function rowSecurityProblems(db: Db, definition: Definition, catalog: Catalog): Promise<string[]> {
   const read = new Map<string, string>();
-  for (const ref of [definition.userTable, ...definition.entities.flatMap((e) => [e.table, ...(e.members ? [e.members.table] : [])])]) {
+  for (const ref of [
+    definition.userTable,
+    ...definition.entities.flatMap((e) => [e.table, ...(e.members ? [e.members.table] : [])]),
+  ]) {
     const table = findTable(catalog, ref);
     if (table) read.set(table.key, ref);
   }
   const { rows } = await sql<{ key: string; role: string }>`
-    select t.key, current_user as role from unnest(${[...read.keys()]}::text[]) t(key) where row_security_active(t.key::regclass)`.execute(db);
+    select t.key, current_user as role from unnest(${[...read.keys()]}::text[]) t(key) where row_security_active(t.key::regclass)`.execute(
+    db,
+  );
   return rows.map(
-    (r) => `${read.get(r.key)}: row-level security applies to the exporter's role (${r.role}), so an archive would lack every row its policies hide; connect as the table's owner or a role with BYPASSRLS (${definition.file})`,
+    (r) =>
+      `${read.get(r.key)}: row-level security applies to the exporter's role (${r.role}), so an archive would lack every row its policies hide; connect as the table's owner or a role with BYPASSRLS (${definition.file})`,
   );
 }
 
@@ -109,5 +137,12 @@ export function userTableOf(definition: Definition, catalog: Catalog): UserTable
   const users = findTable(catalog, definition.userTable);
   const key = idColumn === undefined ? undefined : users?.columns.get(idColumn);
   if (!key || !users || idColumn === undefined) return undefined;
-  return { table: users.key, ref: refOf(catalog, users), idColumn, keyType: key.sqlType, emailColumn: definition.userEmail, nameColumn: definition.userName };
+  return {
+    table: users.key,
+    ref: refOf(catalog, users),
+    idColumn,
+    keyType: key.sqlType,
+    emailColumn: definition.userEmail,
+    nameColumn: definition.userName,
+  };
 }

@@ -1,8 +1,8 @@
-import type { ExportColumn, ExportEntity, ExportFile, ExportReference } from '../export/entities.ts';
-import { type Catalog, type CatalogTable, findTable, foreignKeysOn } from './catalog.ts';
 import { kindOfType } from '../export/column-kinds.ts';
-import { membersReference, throughReferences, userKeyColumn } from './check.ts';
+import type { ExportColumn, ExportEntity, ExportFile, ExportReference } from '../export/entities.ts';
 import { quoteIdent, textLiteral } from '../model/identifiers.ts';
+import { type Catalog, type CatalogTable, findTable, foreignKeysOn } from './catalog.ts';
+import { membersReference, throughReferences, userKeyColumn } from './check.ts';
 import { type Definition, type EntityRule, type FileRule, PLACEHOLDER, type Processing } from './definition.ts';
 
 /**
@@ -17,7 +17,11 @@ export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity
   const users = findTable(catalog, def.userTable)!;
   const keyType = users.columns.get(userKeyColumn(def, catalog)!)!.sqlType;
   const typed = (sql: string) => sql.replaceAll(':user', `(:user)::${keyType}`);
-  return resolveUntyped(def, catalog).map((e) => ({ ...e, from: typed(e.from), columns: e.columns.map((c) => (c.sql === undefined ? c : { ...c, sql: typed(c.sql) })) }));
+  return resolveUntyped(def, catalog).map((e) => ({
+    ...e,
+    from: typed(e.from),
+    columns: e.columns.map((c) => (c.sql === undefined ? c : { ...c, sql: typed(c.sql) })),
+  }));
 }
 
 /** A checked entity's tables, as the live catalog has them. */
@@ -51,7 +55,8 @@ function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
       return `select ${list('p')} from ${e.table.key} p where ${throughTest(e, 'p', idsOf)}`;
     }
     const ways: string[] = [];
-    if (e.rule.owner) ways.push(`select ${list('p')} from ${e.table.key} p where ${ownedBy(e.rule.owner.columns, 'p')}`);
+    if (e.rule.owner)
+      ways.push(`select ${list('p')} from ${e.table.key} p where ${ownedBy(e.rule.owner.columns, 'p')}`);
     if (e.rule.members) {
       const m = e.rule.members;
       const reference = membersReference(e.rule, e.table, e.members!, catalog)!;
@@ -72,11 +77,23 @@ function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
       if (c.export === undefined) continue;
       if (c.derived === 'relationship') {
         const owned = rule.owner ? ownedBy(rule.owner.columns, 't') : 'false';
-        columns.push({ name: c.name, kind: 'text', sql: `case when ${owned} then 'owner' else 'member' end`, description: c.export, nullable: false });
+        columns.push({
+          name: c.name,
+          kind: 'text',
+          sql: `case when ${owned} then 'owner' else 'member' end`,
+          description: c.export,
+          nullable: false,
+        });
       } else if (c.derived) {
         const column = c.derived.slice('members.'.length);
         // A left join: null where the user is the owner and not also a member.
-        columns.push({ name: c.name, kind: kindOfType(e.members!.columns.get(column)!.type)!, sql: `m.${q(column)}`, description: c.export, nullable: true });
+        columns.push({
+          name: c.name,
+          kind: kindOfType(e.members!.columns.get(column)!.type)!,
+          sql: `m.${q(column)}`,
+          description: c.export,
+          nullable: true,
+        });
       } else {
         const live = table.columns.get(c.name)!;
         columns.push({ name: c.name, kind: kindOfType(live.type)!, description: c.export, nullable: live.nullable });
@@ -85,7 +102,14 @@ function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
     const rowKey = table.primaryKey[0] ?? 'id';
     const files = rule.files.map((f) => {
       const file = exportFile(rule, f, rowKey);
-      columns.push({ name: file.column, kind: 'text', sql: file.path, description: f.export, nullable: true, fileLocator: file.locator });
+      columns.push({
+        name: file.column,
+        kind: 'text',
+        sql: file.path,
+        description: f.export,
+        nullable: true,
+        fileLocator: file.locator,
+      });
       return file;
     });
     return {
@@ -123,7 +147,9 @@ function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
       const m = rule.members;
       const reference = membersReference(rule, table, e.members!, catalog)!;
       const join = `${table.key} t left join ${e.members!.key} m on m.${q(m.column)} = t.${q(reference)} and m.${q(m.userColumn)} = :user`;
-      return rule.owner ? `${join}\n  where ${ownedBy(rule.owner.columns, 't')} or m.${q(m.userColumn)} is not null` : `${join}\n  where m.${q(m.userColumn)} is not null`;
+      return rule.owner
+        ? `${join}\n  where ${ownedBy(rule.owner.columns, 't')} or m.${q(m.userColumn)} is not null`
+        : `${join}\n  where m.${q(m.userColumn)} is not null`;
     }
     return `${table.key} t where ${ownedBy(rule.owner!.columns, 't')}`;
   }
@@ -145,7 +171,9 @@ function processingOf(e: EntityRule, def: Definition): { processing?: Processing
 function exportedKey(rule: EntityRule, table: CatalogTable): string | undefined {
   const key = table.primaryKey;
   if (key.length !== 1) return undefined;
-  return rule.columns.some((c) => c.name === key[0] && c.export !== undefined && c.derived === undefined) ? key[0] : undefined;
+  return rule.columns.some((c) => c.name === key[0] && c.export !== undefined && c.derived === undefined)
+    ? key[0]
+    : undefined;
 }
 
 /**
@@ -181,7 +209,9 @@ function referencesOf(rule: EntityRule, table: CatalogTable, def: Definition, ca
  */
 function exportFile(e: EntityRule, f: FileRule, rowKey: string): ExportFile {
   const locator = `t.${quoteIdent(f.key ?? f.url!)}`;
-  const lastPart = f.url ? `regexp_replace(regexp_replace(${locator}, '[?#].*$', ''), '^.*/', '')` : `regexp_replace(${locator}, '^.*/', '')`;
+  const lastPart = f.url
+    ? `regexp_replace(regexp_replace(${locator}, '[?#].*$', ''), '^.*/', '')`
+    : `regexp_replace(${locator}, '^.*/', '')`;
   const original = f.nameColumn ? `coalesce(nullif(t.${quoteIdent(f.nameColumn)}, ''), ${lastPart})` : lastPart;
   const folder = e.files.length > 1 ? `'/${f.name}'` : `''`;
   const path = `case when coalesce(${locator}, '') = '' then null else 'files/${e.name}/' || exporter_row_folder(t.${quoteIdent(rowKey)}::text) || ${folder} || '/' || exporter_file_name(${original}) end`;
@@ -189,7 +219,8 @@ function exportFile(e: EntityRule, f: FileRule, rowKey: string): ExportFile {
     column: f.name,
     source: f.source,
     locator,
-    owned: f.ownedPrefix === undefined ? 'true' : `coalesce(starts_with(${locator}, ${prefixSql(f.ownedPrefix)}), false)`,
+    owned:
+      f.ownedPrefix === undefined ? 'true' : `coalesce(starts_with(${locator}, ${prefixSql(f.ownedPrefix)}), false)`,
     path,
     ...(f.contentTypeColumn ? { contentType: `t.${quoteIdent(f.contentTypeColumn)}` } : {}),
     ...(f.sizeColumn ? { size: `t.${quoteIdent(f.sizeColumn)}` } : {}),
@@ -214,7 +245,6 @@ function prefixSql(template: string): string {
   if (at < template.length) parts.push(textLiteral(template.slice(at)));
   return parts.join(' || ');
 }
-
 
 /** `t.owner_id = :user`, or `(t.sender_id = :user or t.recipient_id = :user)` for several owner columns. */
 function ownedBy(columns: readonly string[], alias: string): string {

@@ -18,7 +18,10 @@ const SECRET_WORDS =
 
 /** A name as words: camelCase split, lower-case, anything else an underscore. */
 function snake(name: string): string {
-  return `_${name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().replace(/[^a-z0-9]+/g, '_')}_`;
+  return `_${name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')}_`;
 }
 
 /** Whether a column's name says it holds a credential. */
@@ -34,7 +37,8 @@ export function secretLookingName(name: string): boolean {
 export function notSecretByName(name: string, type: string): string | undefined {
   if (type === 'boolean') return 'a yes-or-no setting, not the secret it names';
   const words = snake(name);
-  if (/_public_?key_/.test(words) && !/_(private|secret|password|token|salt|hash)_/.test(words)) return 'a public key, published by design';
+  if (/_public_?key_/.test(words) && !/_(private|secret|password|token|salt|hash)_/.test(words))
+    return 'a public key, published by design';
   return undefined;
 }
 
@@ -54,7 +58,9 @@ const HASH_OR_TOKEN = [
 /** Long random text: 32 hex digits or more, or 24 base64 characters or more of mixed case with digits. */
 function looksRandom(value: string): boolean {
   if (/^[0-9a-fA-F]{32,}$/.test(value)) return true;
-  return /^[A-Za-z0-9+/_-]{24,}={0,2}$/.test(value) && /[a-z]/.test(value) && /[A-Z]/.test(value) && /[0-9]/.test(value);
+  return (
+    /^[A-Za-z0-9+/_-]{24,}={0,2}$/.test(value) && /[a-z]/.test(value) && /[A-Z]/.test(value) && /[0-9]/.test(value)
+  );
 }
 
 /**

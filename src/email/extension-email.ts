@@ -4,7 +4,11 @@ import { escapeHtml } from './ready-email.ts';
  * The notice GDPR Art. 12(3) requires when the answer to an access request
  * is extended: the new date and the reason, within the first month.
  */
-export function extensionEmail(input: { name: string | null; dueAt: Date; reason: string; requestedAt: Date }): { subject: string; text: string; html: string } {
+export function extensionEmail(input: { name: string | null; dueAt: Date; reason: string; requestedAt: Date }): {
+  subject: string;
+  text: string;
+  html: string;
+} {
   const day = (d: Date) => d.toISOString().slice(0, 10);
   const greeting = input.name ? `Hello ${input.name},` : 'Hello,';
   const lines = [

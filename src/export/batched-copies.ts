@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
+import { needsParts } from '../parts/json-parts.ts';
+import type { Snapshot } from '../snapshot/snapshot.ts';
 import { worthReadingAhead } from './csv-ahead.ts';
 import type { ExportEntity } from './entities.ts';
-import { needsParts } from '../parts/json-parts.ts';
 import { csvCopySql, jsonLinesCopySql, type PathsKept } from './queries.ts';
-import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { EntitySize } from './survey.ts';
 
 /** Where an entity's JSON and CSV are read from: the snapshot, one COPY at a time, or a batch of them read ahead. */
@@ -49,7 +49,9 @@ export class BatchedCopies implements CopySource {
     // Neither split into parts nor read ahead: those read on their own terms.
     const small = (size: EntitySize) =>
       size.rows === 0 ||
-      (size.estimatedJsonBytes < BATCH_BELOW_BYTES && !worthReadingAhead(size, limits.parallelFromBytes) && !needsParts(size.estimatedJsonBytes, limits.maxEntryBytes));
+      (size.estimatedJsonBytes < BATCH_BELOW_BYTES &&
+        !worthReadingAhead(size, limits.parallelFromBytes) &&
+        !needsParts(size.estimatedJsonBytes, limits.maxEntryBytes));
     const run: ExportEntity[] = [];
     for (const entity of entities) {
       if (!small(sizeOf(entity))) break;
@@ -57,7 +59,10 @@ export class BatchedCopies implements CopySource {
     }
     const statements = run
       .filter((entity) => sizeOf(entity).rows > 0)
-      .flatMap((entity) => [jsonLinesCopySql(entity, userId, 'scan', paths), csvCopySql(entity, userId, 'scan', paths)]);
+      .flatMap((entity) => [
+        jsonLinesCopySql(entity, userId, 'scan', paths),
+        csvCopySql(entity, userId, 'scan', paths),
+      ]);
     return statements.length > 0 ? new BatchedCopies(snapshot, statements, new Set(run)) : undefined;
   }
 
@@ -66,7 +71,8 @@ export class BatchedCopies implements CopySource {
   }
 
   copy(sql: string): Readable {
-    if (this.statements[this.next] !== sql) throw new Error(`asked for COPY ${this.next + 1} of a batch out of order, or one not in it`);
+    if (this.statements[this.next] !== sql)
+      throw new Error(`asked for COPY ${this.next + 1} of a batch out of order, or one not in it`);
     return this.outputs[this.next++]!;
   }
 }

@@ -8,7 +8,21 @@
 
 import { isoLocalTimestamp, isoTimestamp } from '../snapshot/iso-timestamp.ts';
 
-export type ColumnKind = 'uuid' | 'text' | 'integer' | 'bigint' | 'numeric' | 'float' | 'boolean' | 'timestamptz' | 'timestamp' | 'jsonb' | 'json' | 'array' | 'bytea' | 'as_text';
+export type ColumnKind =
+  | 'uuid'
+  | 'text'
+  | 'integer'
+  | 'bigint'
+  | 'numeric'
+  | 'float'
+  | 'boolean'
+  | 'timestamptz'
+  | 'timestamp'
+  | 'jsonb'
+  | 'json'
+  | 'array'
+  | 'bytea'
+  | 'as_text';
 
 export interface ColumnKindRules {
   /** The database types of this kind, as information_schema names them. */
@@ -53,13 +67,15 @@ export const formulaSafe = (expr: string) =>
  * count some of those as [[:space:]]) can start a formula. The regular
  * expressions still decide.
  */
-const mayStartFormula = (expr: string) => `(ascii(${expr}) in (9, 10, 11, 12, 13, 32, 43, 45, 61, 64) or ascii(${expr}) > 127)`;
+const mayStartFormula = (expr: string) =>
+  `(ascii(${expr}) in (9, 10, 11, 12, 13, 32, 43, 45, 61, 64) or ascii(${expr}) > 127)`;
 
 const same = (expr: string) => expr;
 /** The CSV's text of a json value: on one line, and without the whitespace around it (so it starts as a JSON value does). */
 const jsonCsvText = (text: string) => `btrim(translate(${text}, E'\\n\\r', '  '), E' \\t')`;
 /** A field COPY quotes: in double quotes, inner quotes doubled (`escape` where the text may hold one). */
-const quotedField = (text: string, escape: boolean) => `'"' || ${escape ? `replace(${text}, '"', '""')` : text} || '"'`;
+const quotedField = (text: string, mayHoldQuotes: boolean) =>
+  `'"' || ${mayHoldQuotes ? `replace(${text}, '"', '""')` : text} || '"'`;
 const numberField = (value: string) => `${value}::text`;
 
 /**
@@ -152,7 +168,11 @@ export const COLUMN_KINDS: Readonly<Record<ColumnKind, ColumnKindRules>> = {
     csvField: (value) => quotedField(`${value}::text`, false),
     quoted: true,
     // 'infinity' and '-infinity' as such, a time before year 1 with " BC" after it (format is an annotation in 2020-12; pattern holds).
-    schema: { type: 'string', format: 'date-time', pattern: '^(\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z( BC)?|-?infinity)$' },
+    schema: {
+      type: 'string',
+      format: 'date-time',
+      pattern: '^(\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z( BC)?|-?infinity)$',
+    },
     valueBytes: 29,
     storedSize: false,
   },
@@ -220,8 +240,28 @@ export const COLUMN_KINDS: Readonly<Record<ColumnKind, ColumnKindRules>> = {
     // Every other type whose text is the value: enums, domains and extension types (USER-DEFINED: citext, ltree, hstore, a composite),
     // dates, times and intervals (under the snapshot's DateStyle ISO and IntervalStyle iso_8601), network addresses, money, bits, geometry.
     databaseTypes: [
-      'USER-DEFINED', 'date', 'time without time zone', 'time with time zone', 'interval', 'inet', 'cidr', 'macaddr', 'macaddr8',
-      'money', 'bit', 'bit varying', 'tsvector', 'tsquery', 'xml', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle',
+      'USER-DEFINED',
+      'date',
+      'time without time zone',
+      'time with time zone',
+      'interval',
+      'inet',
+      'cidr',
+      'macaddr',
+      'macaddr8',
+      'money',
+      'bit',
+      'bit varying',
+      'tsvector',
+      'tsquery',
+      'xml',
+      'point',
+      'line',
+      'lseg',
+      'box',
+      'path',
+      'polygon',
+      'circle',
     ],
     json: (expr) => `(${expr})::text`,
     csv: (expr) => formulaSafe(`(${expr})::text`),
@@ -235,5 +275,7 @@ export const COLUMN_KINDS: Readonly<Record<ColumnKind, ColumnKindRules>> = {
 
 /** The kind of a database type, or undefined for a type the export cannot hold exactly yet. */
 export function kindOfType(databaseType: string): ColumnKind | undefined {
-  return (Object.keys(COLUMN_KINDS) as ColumnKind[]).find((kind) => COLUMN_KINDS[kind].databaseTypes.includes(databaseType));
+  return (Object.keys(COLUMN_KINDS) as ColumnKind[]).find((kind) =>
+    COLUMN_KINDS[kind].databaseTypes.includes(databaseType),
+  );
 }

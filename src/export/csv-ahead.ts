@@ -3,7 +3,10 @@ import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
 
 /** Whether an entity is big enough (estimated JSON) for its CSV to be read ahead on a second connection; one without rows needs no query at all. */
-export function worthReadingAhead(size: { rows: number; estimatedJsonBytes: number }, parallelFromBytes: number): boolean {
+export function worthReadingAhead(
+  size: { rows: number; estimatedJsonBytes: number },
+  parallelFromBytes: number,
+): boolean {
   return size.rows > 0 && size.estimatedJsonBytes >= parallelFromBytes;
 }
 
@@ -35,7 +38,12 @@ export class CsvReadAhead {
   }
 
   /** Starts reading; `write` writes the CSV's entries (from `reader`: one file, or the parts planned for a split entity) into the fragment it is given. */
-  static async start(reader: Snapshot, zip: ZipWriter, spoolDir: string | null, write: (into: ZipWriter) => Promise<WrittenFile[]>): Promise<CsvReadAhead> {
+  static async start(
+    reader: Snapshot,
+    zip: ZipWriter,
+    spoolDir: string | null,
+    write: (into: ZipWriter) => Promise<WrittenFile[]>,
+  ): Promise<CsvReadAhead> {
     return new CsvReadAhead(reader, await LaterEntries.open(zip, spoolDir), write);
   }
 

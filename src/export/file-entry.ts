@@ -1,12 +1,12 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatBytes } from '../byte-sizes.ts';
-import { ArchiveTooLargeError, FileSourceError } from './archive-errors.ts';
 import { isAlreadyCompressed } from '../files/compression.ts';
-import { publicErrorText } from '../public-error.ts';
 import { type FileBody, FileRefusedError, type FileSource, MISSING } from '../files/sources.ts';
+import { publicErrorText } from '../public-error.ts';
 import { ZIP32_MAX } from '../zip/zip-format.ts';
 import type { ZipEntry, ZipWriter } from '../zip/zip-writer.ts';
+import { ArchiveTooLargeError, FileSourceError } from './archive-errors.ts';
 
 /*
  * One of the user's files into the archive: held to the limits (its own,
@@ -99,7 +99,9 @@ export async function writeOne(
       if (attempt >= TRIES || permanent || (entry && !resumable)) {
         if (!entry && (limits.finalAttempt || permanent)) {
           // The person gets a category and a short code; the message (an address, a host) goes to the log only.
-          const failed = record('failed', { reason: permanent ? error.publicText : publicErrorText(error, 'reading it') });
+          const failed = record('failed', {
+            reason: permanent ? error.publicText : publicErrorText(error, 'reading it'),
+          });
           limits.onNotIncluded?.(failed, (error as Error).message);
           return failed;
         }
@@ -148,7 +150,9 @@ async function openEntryFor(
       return tooLarge(got.bytes);
     }
     if (zip.inputBytes + got.bytes > limits.maxArchiveBytes) {
-      throw new ArchiveWriteError('over the limit', { cause: ArchiveTooLargeError.written(zip.inputBytes + got.bytes, limits.maxArchiveBytes) });
+      throw new ArchiveWriteError('over the limit', {
+        cause: ArchiveTooLargeError.written(zip.inputBytes + got.bytes, limits.maxArchiveBytes),
+      });
     }
     await zip.drained().catch((error: unknown) => {
       throw new ArchiveWriteError('the archive failed', { cause: error });
@@ -188,9 +192,16 @@ class ArchiveWriteError extends Error {
  * read that breaks off resumes from there. Never more than `expected` bytes:
  * a source that sends more than it announced is cut off before the excess.
  */
-async function copyInto(entry: ZipEntry, body: Readable, progress: { written: number }, expected: number, onBytes: (bytes: number) => void): Promise<void> {
+async function copyInto(
+  entry: ZipEntry,
+  body: Readable,
+  progress: { written: number },
+  expected: number,
+  onBytes: (bytes: number) => void,
+): Promise<void> {
   for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (progress.written + chunk.length > expected) throw new Error(`the source sent more than the ${expected} bytes it announced`);
+    if (progress.written + chunk.length > expected)
+      throw new Error(`the source sent more than the ${expected} bytes it announced`);
     try {
       await entry.write(chunk);
     } catch (error) {

@@ -35,7 +35,12 @@ export class FileList {
     this.spool = spool;
   }
 
-  static async read(snapshot: Snapshot, entities: readonly ExportEntity[], userId: string, spoolDir: string | null): Promise<FileList> {
+  static async read(
+    snapshot: Snapshot,
+    entities: readonly ExportEntity[],
+    userId: string,
+    spoolDir: string | null,
+  ): Promise<FileList> {
     const list = new FileList(spoolDir ? await Spool.create(spoolDir) : null);
     try {
       for (const entity of entities) {
@@ -44,7 +49,8 @@ export class FileList {
           await list.append(Buffer.from(`${list.groups.length}\n`));
           list.groups.push({ entity, file });
           const rows = new BinaryTextRows();
-          for await (const chunk of snapshot.copy(fileListCopySql(entity, file, userId)) as AsyncIterable<Buffer>) await list.append(rows.push(chunk));
+          for await (const chunk of snapshot.copy(fileListCopySql(entity, file, userId)) as AsyncIterable<Buffer>)
+            await list.append(rows.push(chunk));
           rows.end();
         }
       }

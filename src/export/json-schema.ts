@@ -35,6 +35,8 @@ export function archiveSchema(entities: readonly ExportEntity[]): Record<string,
       ]),
     ),
     type: 'object',
-    properties: Object.fromEntries(entities.map((e) => [e.name, { type: 'array', items: { $ref: `#/$defs/${e.name}` } }])),
+    properties: Object.fromEntries(
+      entities.map((e) => [e.name, { type: 'array', items: { $ref: `#/$defs/${e.name}` } }]),
+    ),
   };
 }

@@ -1,7 +1,7 @@
-import { ARCHIVE_FORMAT } from './json-schema.ts';
-import type { FileOutcome, UserFileRecord } from './file-entry.ts';
-import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
 import type { ViewerManifest } from '../viewer/write-viewer.ts';
+import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
+import type { FileOutcome, UserFileRecord } from './file-entry.ts';
+import { ARCHIVE_FORMAT } from './json-schema.ts';
 
 export interface ManifestFile extends WrittenFile {
   format: 'json' | 'csv';

@@ -1,8 +1,8 @@
-import { COLUMN_KINDS } from './column-kinds.ts';
 import { quoteIdent, textLiteral } from '../model/identifiers.ts';
+import { INCLUDED_SETTING } from '../snapshot/snapshot.ts';
 import { isUserIdText } from '../user-id.ts';
 import { NotAUserIdError } from './archive-errors.ts';
-import { INCLUDED_SETTING } from '../snapshot/snapshot.ts';
+import { COLUMN_KINDS } from './column-kinds.ts';
 import type { ExportColumn, ExportEntity, ExportFile } from './entities.ts';
 
 /**
@@ -62,7 +62,13 @@ export type RowOrder = 'scan' | 'ordered';
  */
 export type PathsKept = 'all' | 'included';
 
-function selectRows(entity: ExportEntity, userId: string, values: string[], order: RowOrder, paths: PathsKept = 'all'): string {
+function selectRows(
+  entity: ExportEntity,
+  userId: string,
+  values: string[],
+  order: RowOrder,
+  paths: PathsKept = 'all',
+): string {
   const user = userLiteral(userId);
   const from = entity.from.replaceAll(':user', user);
   const included = `select unnest(string_to_array(current_setting('${INCLUDED_SETTING}'), E'\\n'))`;
@@ -70,7 +76,12 @@ function selectRows(entity: ExportEntity, userId: string, values: string[], orde
     column.fileLocator !== undefined && paths === 'included'
       ? `case when ${value} || E'\\t' || encode(sha256(convert_to(${column.fileLocator}, 'UTF8')), 'hex') in (${included}) then ${value} end`
       : value;
-  const list = values.map((v, i) => `${onlyIncluded(v, entity.columns[i]!).replaceAll(':user', user)} as ${quoteIdent(entity.columns[i]!.name)}`).join(', ');
+  const list = values
+    .map(
+      (v, i) =>
+        `${onlyIncluded(v, entity.columns[i]!).replaceAll(':user', user)} as ${quoteIdent(entity.columns[i]!.name)}`,
+    )
+    .join(', ');
   const orderBy = order === 'ordered' ? ` order by ${entity.orderBy}` : '';
   return `select ${list} from ${from}${orderBy}`;
 }
@@ -109,7 +120,10 @@ export function sizeSql(entity: ExportEntity, userId: string): string {
   const fixedBytes = entity.columns.reduce((sum, c) => sum + c.name.length + 4 + COLUMN_KINDS[c.kind].valueBytes, 0);
   const bytes = [...valueBytes, String(fixedBytes)].join(' + ').replaceAll(':user', user);
   // The files its rows point at (one per file column that holds one): an entity whose rows point at none costs no file query at all.
-  const files = entity.files.length === 0 ? '0' : entity.files.map((f) => `count(*) filter (where coalesce(${f.locator}, '') <> '')`).join(' + ');
+  const files =
+    entity.files.length === 0
+      ? '0'
+      : entity.files.map((f) => `count(*) filter (where coalesce(${f.locator}, '') <> '')`).join(' + ');
   return `select count(*)::bigint as n, coalesce(sum(${bytes}), 0)::bigint as bytes, ${files}::bigint as files from ${entity.from.replaceAll(':user', user)}`;
 }
 
@@ -121,7 +135,12 @@ export function sizeSql(entity: ExportEntity, userId: string): string {
  * delimiter byte JSON can never hold passed lines through untouched too, but
  * scanned every one for them first.
  */
-export function jsonLinesCopySql(entity: ExportEntity, userId: string, order: RowOrder = 'scan', paths?: PathsKept): string {
+export function jsonLinesCopySql(
+  entity: ExportEntity,
+  userId: string,
+  order: RowOrder = 'scan',
+  paths?: PathsKept,
+): string {
   return jsonLinesCopy(selectRows(entity, userId, entity.columns.map(jsonValue), order, paths));
 }
 
@@ -159,7 +178,9 @@ export function csvCopySql(entity: ExportEntity, userId: string, order: RowOrder
  */
 export function pairedCopySql(entity: ExportEntity, userId: string, paths?: PathsKept): string {
   const rows = selectRows(entity, userId, entity.columns.map(jsonValue), 'ordered', paths);
-  const record = entity.columns.map((c) => `coalesce(${COLUMN_KINDS[c.kind].csvField(`r.${quoteIdent(c.name)}`)}, '')`).join(` || ',' || `);
+  const record = entity.columns
+    .map((c) => `coalesce(${COLUMN_KINDS[c.kind].csvField(`r.${quoteIdent(c.name)}`)}, '')`)
+    .join(` || ',' || `);
   return `copy (select row_to_json(r)::text, ${record} from (${rows}) r) to stdout with (format binary)`;
 }
 
@@ -178,7 +199,9 @@ export function fileListCopySql(entity: ExportEntity, file: ExportFile, userId: 
     `${file.locator} as locator`,
     `${file.contentType ?? 'null::text'} as content_type`,
     // A size a user could have written: anything but a whole number of bytes a file can have is unknown (read from the source instead).
-    file.size ? `(case when ${file.size} between 0 and ${Number.MAX_SAFE_INTEGER} then (${file.size})::bigint end) as size` : 'null::bigint as size',
+    file.size
+      ? `(case when ${file.size} between 0 and ${Number.MAX_SAFE_INTEGER} then (${file.size})::bigint end) as size`
+      : 'null::bigint as size',
     `${file.owned} as owned`,
   ];
   return jsonLinesCopy(`select ${values.join(', ')} from ${from}`, ' where r.path is not null order by r.path');

@@ -1,8 +1,8 @@
-import { oneLine } from '../model/one-line.ts';
 import { PROCESSING_FIELDS } from '../definition/definition.ts';
+import { oneLine } from '../model/one-line.ts';
 import type { ExportEntity } from './entities.ts';
-import type { Manifest } from './manifest.ts';
 import type { UserFileRecord } from './file-entry.ts';
+import type { Manifest } from './manifest.ts';
 
 /** README.txt names at most this many files that are not in the archive (manifest.json lists them all). */
 const LISTED_AT_MOST = 1_000;
@@ -34,7 +34,7 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     '         every text in double quotes, and extra data as JSON text. Opening them is',
     '         safe: no cell runs as a formula and no cell is split in two.',
     '         What a spreadsheet shows may differ from the JSON, which is the exact copy:',
-    "         - Text that starts with =, +, -, @, a tab or a carriage return (also after",
+    '         - Text that starts with =, +, -, @, a tab or a carriage return (also after',
     "           spaces) starts with an apostrophe ('), so it is never run as a formula.",
     "           A phone number such as +15551234567 shows as '+15551234567: without the",
     '           apostrophe the spreadsheet would turn it into a number and drop the +.',
@@ -59,7 +59,10 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     lines.push('', `${entity.name}: ${entity.description} (${info?.rows ?? 0} rows)`);
     for (const file of info?.files ?? []) lines.push(`  file ${file.path}`);
     // A relation the database does not state (no foreign key), which the definition declares: said, for whoever checks the answer.
-    if (entity.declared) lines.push(`  (These rows are yours by a relation the database does not record itself; the exporter was told: ${entity.declared})`);
+    if (entity.declared)
+      lines.push(
+        `  (These rows are yours by a relation the database does not record itself; the exporter was told: ${entity.declared})`,
+      );
     for (const column of entity.columns) lines.push(`  - ${oneLine(column.name)}: ${column.description}`);
   }
   lines.push(...processingSection(entities));
@@ -106,14 +109,21 @@ function filesSection(manifest: Manifest): string[] {
   const counts = manifest.file_counts;
   const total = counts.included + counts.missing + counts.too_large + counts.failed;
   if (total === 0) return [];
-  const lines = ['', 'YOUR FILES', '----------', `${counts.included} of your ${total} files are in this archive, in files/.`];
+  const lines = [
+    '',
+    'YOUR FILES',
+    '----------',
+    `${counts.included} of your ${total} files are in this archive, in files/.`,
+  ];
   const notHere = manifest.files.filter((f) => f.outcome !== 'included');
   if (notHere.length === 0) return lines;
   lines.push(
     `${notHere.length} ${notHere.length === 1 ? 'is' : 'are'} NOT in it. Where a row points at one of these, its file`,
     'column is empty. Ask us if you need them:',
   );
-  for (const f of notHere.slice(0, LISTED_AT_MOST)) lines.push(`  ${f.path}: ${WHY[f.outcome as keyof typeof WHY]} (${f.reason ?? f.outcome})`);
-  if (notHere.length > LISTED_AT_MOST) lines.push(`  … and ${notHere.length - LISTED_AT_MOST} more; manifest.json lists every one.`);
+  for (const f of notHere.slice(0, LISTED_AT_MOST))
+    lines.push(`  ${f.path}: ${WHY[f.outcome as keyof typeof WHY]} (${f.reason ?? f.outcome})`);
+  if (notHere.length > LISTED_AT_MOST)
+    lines.push(`  … and ${notHere.length - LISTED_AT_MOST} more; manifest.json lists every one.`);
   return lines;
 }

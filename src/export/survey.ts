@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import type { ExportEntity, UserTable } from './entities.ts';
-import { sizeSql, userLiteral } from './queries.ts';
 import { quoteIdent } from '../model/identifiers.ts';
 import { Snapshot } from '../snapshot/snapshot.ts';
+import type { ExportEntity, UserTable } from './entities.ts';
+import { sizeSql, userLiteral } from './queries.ts';
 
 export interface EntitySize {
   rows: number;
@@ -26,10 +26,18 @@ export async function openSurveyed(
 ): Promise<{ snapshot: Snapshot; sizes: Map<string, EntitySize> | null }> {
   const exists = `select 1 from ${user.table} where ${quoteIdent(user.idColumn)} = (${userLiteral(userId)})::${user.keyType}`;
   const selects = entities.map((entity) => `select '${entity.name}' as entity, * from (${sizeSql(entity, userId)}) s`);
-  const { snapshot, results } = await Snapshot.openWith(pool, selects.length > 0 ? [exists, selects.join(' union all ')] : [exists]);
+  const { snapshot, results } = await Snapshot.openWith(
+    pool,
+    selects.length > 0 ? [exists, selects.join(' union all ')] : [exists],
+  );
   type SizeRow = { entity: string; n: string; bytes: string | null; files: string };
   const [found, sizes] = results as [pg.QueryResult, pg.QueryResult<SizeRow> | undefined];
   if (found.rowCount !== 1) return { snapshot, sizes: null };
-  const byEntity = new Map((sizes?.rows ?? []).map((r) => [r.entity, { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0), files: Number(r.files) }]));
+  const byEntity = new Map(
+    (sizes?.rows ?? []).map((r) => [
+      r.entity,
+      { rows: Number(r.n), estimatedJsonBytes: Number(r.bytes ?? 0), files: Number(r.files) },
+    ]),
+  );
   return { snapshot, sizes: byEntity };
 }

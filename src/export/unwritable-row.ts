@@ -13,7 +13,13 @@ import { columnProbeSql, entityProbeSql } from './queries.ts';
  * the error was no row's, and is thrown as it came, to be retried), then each
  * column alone. Runs only on a failing request, once per attempt.
  */
-export async function unwritableRow(pool: pg.Pool, entities: readonly ExportEntity[], first: ExportEntity, userId: string, error: unknown): Promise<unknown> {
+export async function unwritableRow(
+  pool: pg.Pool,
+  entities: readonly ExportEntity[],
+  first: ExportEntity,
+  userId: string,
+  error: unknown,
+): Promise<unknown> {
   if (!isRowDataError(error)) return error;
   for (const entity of [first, ...entities.filter((e) => e !== first)]) {
     if ((await refusal(pool, entityProbeSql(entity, userId))) === undefined) continue;

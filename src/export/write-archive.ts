@@ -1,23 +1,23 @@
 import type pg from 'pg';
-import type { ExportEntity, UserTable } from './entities.ts';
-import { type Processing, PROCESSING_FIELDS } from '../definition/definition.ts';
+import { PROCESSING_FIELDS, type Processing } from '../definition/definition.ts';
+import type { FileSources } from '../files/sources.ts';
+import type { Snapshot } from '../snapshot/snapshot.ts';
+import { ArchiveViewer } from '../viewer/write-viewer.ts';
+import type { ZipWriter } from '../zip/zip-writer.ts';
+import { ArchiveTooLargeError } from './archive-errors.ts';
 import { BatchedCopies } from './batched-copies.ts';
 import type { CsvAheadOutcome } from './csv-ahead.ts';
+import type { ExportEntity, UserTable } from './entities.ts';
+import type { FileLimits, UserFileRecord } from './file-entry.ts';
+import { FileList } from './file-list.ts';
 import { archiveSchema } from './json-schema.ts';
 import { buildManifest, type EntityManifest, type Manifest, writeManifest } from './manifest.ts';
-import type { FileSources } from '../files/sources.ts';
 import type { PathsKept } from './queries.ts';
 import { readmeText } from './readme.ts';
 import { type EntitySize, openSurveyed } from './survey.ts';
-import { FileList } from './file-list.ts';
-import type { Snapshot } from '../snapshot/snapshot.ts';
-import { ArchiveTooLargeError } from './archive-errors.ts';
-import type { FileLimits, UserFileRecord } from './file-entry.ts';
-import { plannedFileBytes, writeFiles } from './write-files.ts';
-import { type EntryLimits, writeEntity } from './write-entity.ts';
-import type { ZipWriter } from '../zip/zip-writer.ts';
-import { ArchiveViewer } from '../viewer/write-viewer.ts';
 import { unwritableRow } from './unwritable-row.ts';
+import { type EntryLimits, writeEntity } from './write-entity.ts';
+import { plannedFileBytes, writeFiles } from './write-files.ts';
 
 export class UserNotFoundError extends Error {
   override name = 'UserNotFoundError';
@@ -102,7 +102,8 @@ class Snapshots {
 export async function writeArchive(options: WriteArchiveOptions): Promise<Manifest> {
   const { pool, identity } = options;
   const snapshots = new Snapshots();
-  const onAbort = () => void snapshots.close(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
+  const onAbort = () =>
+    void snapshots.close(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const first = await openSurveyed(pool, options.user, identity.userId, options.entities);
@@ -113,7 +114,12 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
     const withFiles = options.entities.filter((e) => (first.sizes!.get(e.name)?.files ?? 0) > 0);
     const fileCount = [...first.sizes.values()].reduce((sum, s) => sum + s.files, 0);
     if (fileCount > options.maxFiles) throw ArchiveTooLargeError.files(fileCount, options.maxFiles);
-    const progress: Progress = { rowsTotal: rowsOf(first.sizes), rowsWritten: 0, fileBytesTotal: 0, fileBytesWritten: 0 };
+    const progress: Progress = {
+      rowsTotal: rowsOf(first.sizes),
+      rowsWritten: 0,
+      fileBytesTotal: 0,
+      fileBytesWritten: 0,
+    };
     if (withFiles.length === 0) {
       planArchive(options, first.sizes, progress);
       return await writeRows(options, snapshots, first, [], 'all', progress);
@@ -144,7 +150,8 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<Manife
 function processingOf(entities: readonly ExportEntity[]): { processing?: Manifest['processing'] } {
   const described = entities.filter((e) => e.processing);
   if (described.length === 0) return {};
-  const yaml = (p: Processing) => Object.fromEntries(PROCESSING_FIELDS.filter((f) => p[f.key] !== undefined).map((f) => [f.yaml, p[f.key]!]));
+  const yaml = (p: Processing) =>
+    Object.fromEntries(PROCESSING_FIELDS.filter((f) => p[f.key] !== undefined).map((f) => [f.yaml, p[f.key]!]));
   return { processing: Object.fromEntries(described.map((e) => [e.name, yaml(e.processing!)])) };
 }
 
@@ -156,14 +163,21 @@ function rowsOf(sizes: ReadonlyMap<string, EntitySize>): number {
 /** Refuses an archive over the limit before its first byte, and tells the upload what to expect. */
 function planArchive(options: WriteArchiveOptions, sizes: ReadonlyMap<string, EntitySize>, progress: Progress): void {
   // The JSON estimate twice (JSON and CSV) is the rows' size before compression.
-  const expectedBytes = progress.fileBytesTotal + 2 * [...sizes.values()].reduce((sum, s) => sum + s.estimatedJsonBytes, 0);
-  if (expectedBytes > options.maxArchiveBytes) throw ArchiveTooLargeError.expected(expectedBytes, options.maxArchiveBytes);
+  const expectedBytes =
+    progress.fileBytesTotal + 2 * [...sizes.values()].reduce((sum, s) => sum + s.estimatedJsonBytes, 0);
+  if (expectedBytes > options.maxArchiveBytes)
+    throw ArchiveTooLargeError.expected(expectedBytes, options.maxArchiveBytes);
   options.onPlan?.(expectedBytes);
   options.onProgress?.({ ...progress });
 }
 
 /** The listed files into the archive, with no snapshot open. */
-async function writeListedFiles(options: WriteArchiveOptions, list: FileList, sizes: ReadonlyMap<string, EntitySize>, progress: Progress) {
+async function writeListedFiles(
+  options: WriteArchiveOptions,
+  list: FileList,
+  sizes: ReadonlyMap<string, EntitySize>,
+  progress: Progress,
+) {
   const signal = options.signal ?? new AbortController().signal;
   progress.fileBytesTotal = await plannedFileBytes(list, options.files, options.fileLimits, signal);
   planArchive(options, sizes, progress);
@@ -185,14 +199,20 @@ async function writeRows(
   const { zip, identity } = options;
   const snapshot = surveyed.snapshot;
   const entities: Record<string, EntityManifest> = {};
-  const limits: EntryLimits = { maxEntryBytes: options.maxEntryBytes, parallelFromBytes: options.parallelFromBytes, spoolDir: options.spoolDir };
-  const sizeOf = (entity: ExportEntity) => surveyed.sizes?.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, files: 0 };
+  const limits: EntryLimits = {
+    maxEntryBytes: options.maxEntryBytes,
+    parallelFromBytes: options.parallelFromBytes,
+    spoolDir: options.spoolDir,
+  };
+  const sizeOf = (entity: ExportEntity) =>
+    surveyed.sizes?.get(entity.name) ?? { rows: 0, estimatedJsonBytes: 0, files: 0 };
   let batch: BatchedCopies | undefined;
   const viewer = options.viewer ? new ArchiveViewer(options.viewer.rows) : undefined;
   for (const [index, entity] of options.entities.entries()) {
     const viewerRows = viewer?.rowsFor();
     // The small entities from here on (and empty ones between them) are read in one round trip.
-    if (!batch?.covers(entity)) batch = BatchedCopies.start(snapshot, options.entities.slice(index), sizeOf, limits, identity.userId, paths);
+    if (!batch?.covers(entity))
+      batch = BatchedCopies.start(snapshot, options.entities.slice(index), sizeOf, limits, identity.userId, paths);
     entities[entity.name] = await writeEntity({
       snapshot,
       source: batch ?? snapshot,
@@ -218,7 +238,9 @@ async function writeRows(
   const linkExpiresAt = await options.linkExpiry();
   const facts = { ...identity, asOf: snapshot.asOf, linkExpiresAt, entities, files, ...processingOf(options.entities) };
   const written = buildManifest(facts);
-  const manifest = viewer ? buildManifest({ ...facts, viewer: await viewer.finish(zip, written, options.entities) }) : written;
+  const manifest = viewer
+    ? buildManifest({ ...facts, viewer: await viewer.finish(zip, written, options.entities) })
+    : written;
   await zip.addText('schema.json', `${JSON.stringify(archiveSchema(options.entities), null, 2)}\n`);
   await zip.addText('README.txt', readmeText(manifest, options.entities));
   await writeManifest(zip, manifest);

@@ -1,19 +1,19 @@
 import type { Readable } from 'node:stream';
-import type { ExportEntity } from './entities.ts';
-import type { CopySource } from './batched-copies.ts';
-import { BinaryTextColumns, BinaryTextRows } from '../snapshot/binary-rows.ts';
 import { BOM, CsvParts } from '../parts/csv-parts.ts';
-import { type CsvAheadOutcome, CsvReadAhead, worthReadingAhead } from './csv-ahead.ts';
 import { JsonArrayParts, type JsonPart, needsParts, plannedPartRows } from '../parts/json-parts.ts';
 import { LaterEntries } from '../parts/later-entries.ts';
-import type { EntityManifest } from './manifest.ts';
 import { PairedParts } from '../parts/paired-parts.ts';
-import { csvCopySql, csvHeader, jsonLinesCopySql, type PathsKept, pairedCopySql, type RowOrder } from './queries.ts';
+import { BinaryTextColumns, BinaryTextRows } from '../snapshot/binary-rows.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { ViewerRows } from '../viewer/viewer-rows.ts';
-import type { EntitySize } from './survey.ts';
 import { ZIP32_MAX } from '../zip/zip-format.ts';
 import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
+import type { CopySource } from './batched-copies.ts';
+import { type CsvAheadOutcome, CsvReadAhead, worthReadingAhead } from './csv-ahead.ts';
+import type { ExportEntity } from './entities.ts';
+import type { EntityManifest } from './manifest.ts';
+import { csvCopySql, csvHeader, jsonLinesCopySql, type PathsKept, pairedCopySql, type RowOrder } from './queries.ts';
+import type { EntitySize } from './survey.ts';
 
 /**
  * PostgreSQL may sort a split entity's paired read with one parallel worker
@@ -81,7 +81,10 @@ function planEntity(options: WriteEntityOptions): EntityPlan {
     // Parts are cut near maxEntryBytes of JSON (and of CSV, when both come from one read); a CSV part cut at the JSON's rows is smaller as a rule. Past 4 GiB, ZIP64 sizes.
     large: limits.maxEntryBytes * 1.5 >= ZIP32_MAX,
     empty: size.rows === 0,
-    name: (dir, index) => (numbered || index > 1 ? `${dir}/${entity.name}-${String(index).padStart(4, '0')}.${dir}` : `${dir}/${entity.name}.${dir}`),
+    name: (dir, index) =>
+      numbered || index > 1
+        ? `${dir}/${entity.name}-${String(index).padStart(4, '0')}.${dir}`
+        : `${dir}/${entity.name}.${dir}`,
   };
 }
 
@@ -109,8 +112,10 @@ async function writePaired(e: EntityPlan, later: LaterEntries): Promise<EntityMa
     e.limits.maxEntryBytes,
     e.plan,
   );
-  const { json, csv } = await e.snapshot.copyWithWorkers(pairedCopySql(e.entity, e.userId, e.paths), PAIRED_READ_WORKERS, (read) =>
-    writePairedParts(read, zip, later, parts, e.viewer, hasJsonText(e.entity), (rows) => e.onRows(2 * rows)),
+  const { json, csv } = await e.snapshot.copyWithWorkers(
+    pairedCopySql(e.entity, e.userId, e.paths),
+    PAIRED_READ_WORKERS,
+    (read) => writePairedParts(read, zip, later, parts, e.viewer, hasJsonText(e.entity), (rows) => e.onRows(2 * rows)),
   );
   e.onCsvAhead?.(e.entity.name, 'paired');
   return entityManifest(parts.rows, json, csv);
@@ -120,9 +125,15 @@ async function writePaired(e: EntityPlan, later: LaterEntries): Promise<EntityMa
 async function writeJsonThenCsv(e: EntityPlan): Promise<EntityManifest> {
   const { zip, large } = e;
   const reader = worthReadingAhead(e.size, e.limits.parallelFromBytes) ? await e.snapshot.reader() : null;
-  let csvAhead = reader ? await CsvReadAhead.start(reader, zip, e.limits.spoolDir, (into) => writeCsvParts(e, reader, into, e.plan)) : undefined;
+  let csvAhead = reader
+    ? await CsvReadAhead.start(reader, zip, e.limits.spoolDir, (into) => writeCsvParts(e, reader, into, e.plan))
+    : undefined;
   try {
-    const json = new JsonArrayParts((index) => zip.openEntry(e.name('json', index), { large }), e.limits.maxEntryBytes, e.plan);
+    const json = new JsonArrayParts(
+      (index) => zip.openEntry(e.name('json', index), { large }),
+      e.limits.maxEntryBytes,
+      e.plan,
+    );
     let reported = 0;
     if (!e.empty) {
       const lines = new BinaryTextRows({ oneLine: hasJsonText(e.entity) });
@@ -157,9 +168,15 @@ async function writeJsonThenCsv(e: EntityPlan): Promise<EntityManifest> {
 }
 
 /** The CSV, into `into` (the archive, or a read-ahead's fragment), cut at `partRows`. */
-async function writeCsvParts(e: EntityPlan, reader: CopySource, into: ZipWriter, partRows: readonly number[]): Promise<WrittenFile[]> {
+async function writeCsvParts(
+  e: EntityPlan,
+  reader: CopySource,
+  into: ZipWriter,
+  partRows: readonly number[],
+): Promise<WrittenFile[]> {
   const sql = csvCopySql(e.entity, e.userId, e.order, e.paths);
-  if (!e.empty && partRows.length === 1 && !e.numbered) return [await writeCsvPart(reader, into, e.name('csv', 1), e.large, sql)];
+  if (!e.empty && partRows.length === 1 && !e.numbered)
+    return [await writeCsvPart(reader, into, e.name('csv', 1), e.large, sql)];
   // Parts: one query, cut at the parts' row counts (no rows: the header COPY would write, without a query).
   const parts = new CsvParts((index) => into.openEntry(e.name('csv', index), { large: e.large }), partRows);
   if (e.empty) await parts.push(Buffer.from(csvHeader(e.entity)));
@@ -172,7 +189,15 @@ async function writeCsvParts(e: EntityPlan, reader: CopySource, into: ZipWriter,
  * parts, the CSV's into `later`, appended once the read is whole; tells
  * `onRows` of the rows begun.
  */
-async function writePairedParts(read: Readable, zip: ZipWriter, later: LaterEntries, parts: PairedParts, viewer: ViewerRows | undefined, oneLine: boolean, onRows: (rows: number) => void) {
+async function writePairedParts(
+  read: Readable,
+  zip: ZipWriter,
+  later: LaterEntries,
+  parts: PairedParts,
+  viewer: ViewerRows | undefined,
+  oneLine: boolean,
+  onRows: (rows: number) => void,
+) {
   // The JSON column only: a CSV record may hold a line break inside its quotes.
   const rows = new BinaryTextColumns(2, { trackRows: true, oneLine: oneLine ? [0] : [] });
   let reported = 0;
@@ -201,7 +226,10 @@ async function writePairedParts(read: Readable, zip: ZipWriter, later: LaterEntr
 function entityManifest(rows: number, json: readonly JsonPart[], csv: readonly WrittenFile[]): EntityManifest {
   return {
     rows,
-    files: [...json.map(({ rows: _rows, ...file }) => ({ ...file, format: 'json' as const })), ...csv.map((file) => ({ ...file, format: 'csv' as const }))],
+    files: [
+      ...json.map(({ rows: _rows, ...file }) => ({ ...file, format: 'json' as const })),
+      ...csv.map((file) => ({ ...file, format: 'csv' as const })),
+    ],
   };
 }
 
@@ -210,7 +238,13 @@ function sameCounts(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /** One CSV file: the BOM, then COPY's CSV. */
-async function writeCsvPart(reader: CopySource, zip: ZipWriter, path: string, large: boolean, sql: string): Promise<WrittenFile> {
+async function writeCsvPart(
+  reader: CopySource,
+  zip: ZipWriter,
+  path: string,
+  large: boolean,
+  sql: string,
+): Promise<WrittenFile> {
   const entry = zip.openEntry(path, { large });
   await entry.write(BOM);
   await pipeCopy(reader.copy(sql), zip, (chunk) => entry.write(chunk));

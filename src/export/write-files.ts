@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { letGo } from '../memory-policy.ts';
 import { type FileBody, type FileSource, type FileSources, MISSING } from '../files/sources.ts';
-import type { FileList } from './file-list.ts';
+import { letGo } from '../memory-policy.ts';
 import type { ZipWriter } from '../zip/zip-writer.ts';
 import { type FileLimits, type FileRef, type UserFileRecord, writeOne } from './file-entry.ts';
+import type { FileList } from './file-list.ts';
 
 /** The text of a file that is not the row owner's to read (its key outside key_prefix). */
 const NOT_THE_USERS = "not the user's: it is stored outside the files of the row's owner";
@@ -23,7 +23,12 @@ const SMALL_FILE_BYTES = 1 << 20;
  * size the upload's parts and refuse an archive over the limit up front.
  * Files above the per-file limit do not count: they will not be included.
  */
-export async function plannedFileBytes(list: FileList, sources: FileSources, limits: FileLimits, signal: AbortSignal): Promise<number> {
+export async function plannedFileBytes(
+  list: FileList,
+  sources: FileSources,
+  limits: FileLimits,
+  signal: AbortSignal,
+): Promise<number> {
   let total = 0;
   const heads = new Set<Promise<void>>();
   for await (const { file, ref } of list.entries()) {
@@ -87,10 +92,17 @@ export async function writeFiles(
 ): Promise<WrittenFiles> {
   const written: WrittenFiles = { records: [], included: [] };
   // Reads started ahead of the one being written, oldest first; a file never read waits its turn with its reason.
-  const ahead: { entity: string; source: FileSource; ref: FileRef; first: Promise<FileBody | typeof MISSING>; refused?: string }[] = [];
+  const ahead: {
+    entity: string;
+    source: FileSource;
+    ref: FileRef;
+    first: Promise<FileBody | typeof MISSING>;
+    refused?: string;
+  }[] = [];
   const startRead = (entity: string, source: FileSource, ref: FileRef) => {
     const refused = refusalOf(ref, source);
-    if (refused !== undefined) return void ahead.push({ entity, source, ref, first: Promise.resolve(MISSING), refused });
+    if (refused !== undefined)
+      return void ahead.push({ entity, source, ref, first: Promise.resolve(MISSING), refused });
     const first = source.read(ref.locator, { signal });
     first.catch(() => {}); // observed when its turn comes
     ahead.push({ entity, source, ref, first });
@@ -119,7 +131,11 @@ export async function writeFiles(
     while (ahead.length > 0) await writeNext();
   } finally {
     // Reads started ahead of a failure: close their connections.
-    for (const { first } of ahead.splice(0)) void first.then((got) => got !== MISSING && got.body.destroy(), () => {});
+    for (const { first } of ahead.splice(0))
+      void first.then(
+        (got) => got !== MISSING && got.body.destroy(),
+        () => {},
+      );
   }
   return written;
 }

@@ -16,9 +16,10 @@ const COMPRESSED_TYPES = [
 ];
 
 const COMPRESSED_EXTENSIONS = new Set(
-  ('jpg jpeg png gif webp heic heif avif jxl mp3 m4a aac ogg oga opus flac wma mp4 m4v mov mkv webm avi wmv 3gp ' +
-    'zip gz tgz bz2 xz zst 7z rar jar apk epub pdf docx xlsx pptx odt ods odp woff woff2')
-    .split(' '),
+  (
+    'jpg jpeg png gif webp heic heif avif jxl mp3 m4a aac ogg oga opus flac wma mp4 m4v mov mkv webm avi wmv 3gp ' +
+    'zip gz tgz bz2 xz zst 7z rar jar apk epub pdf docx xlsx pptx odt ods odp woff woff2'
+  ).split(' '),
 );
 
 const GENERIC = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/x-download']);

@@ -1,7 +1,14 @@
 import { Readable } from 'node:stream';
+import {
+  type FileBody,
+  type FileHead,
+  FileRefusedError,
+  type FileSource,
+  MISSING,
+  type ReadOptions,
+} from './file-source.ts';
 import { IDLE_TIMEOUT_MS, linkedSignal } from './linked-signal.ts';
 import { urlProblem } from './locators.ts';
-import { type FileBody, type FileHead, FileRefusedError, type FileSource, MISSING, type ReadOptions } from './file-source.ts';
 
 /** Files behind https URLs, on the hosts the definition allows and nowhere else (redirects included). */
 export class HttpsFileSource implements FileSource {
@@ -56,18 +63,34 @@ export class HttpsFileSource implements FileSource {
   destroy(): void {}
 
   /** Follows at most three redirects, each to an allowed host over https. */
-  private async fetch(url: string, method: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response | typeof MISSING> {
+  private async fetch(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<Response | typeof MISSING> {
     let target = this.allowed(url);
     for (let hop = 0; hop <= 3; hop++) {
       // A deadline for the answer's headers only: the body of a large file may rightly take longer (the build's stall watchdog covers a body that stops).
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(Object.assign(new Error(`no answer within ${IDLE_TIMEOUT_MS / 1000} s`), { name: 'TimeoutError' })), IDLE_TIMEOUT_MS);
+      const timer = setTimeout(
+        () =>
+          controller.abort(
+            Object.assign(new Error(`no answer within ${IDLE_TIMEOUT_MS / 1000} s`), { name: 'TimeoutError' }),
+          ),
+        IDLE_TIMEOUT_MS,
+      );
       // `signal` is this read's own (linkedSignal), so this listener goes with the read.
       signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
       let response: Response;
       try {
         // The file as stored: a body sent compressed is decoded by fetch, and its length and byte offsets are then the compressed ones.
-        response = await fetch(target, { method, headers: { ...headers, 'accept-encoding': 'identity' }, redirect: 'manual', signal: controller.signal });
+        response = await fetch(target, {
+          method,
+          headers: { ...headers, 'accept-encoding': 'identity' },
+          redirect: 'manual',
+          signal: controller.signal,
+        });
       } finally {
         clearTimeout(timer);
       }
@@ -82,7 +105,10 @@ export class HttpsFileSource implements FileSource {
       }
       if (response.status === 401 || response.status === 403) {
         await response.body?.cancel();
-        throw new FileRefusedError(`the source refused it (HTTP ${response.status})`, `its server refused to hand it over (HTTP ${response.status})`);
+        throw new FileRefusedError(
+          `the source refused it (HTTP ${response.status})`,
+          `its server refused to hand it over (HTTP ${response.status})`,
+        );
       }
       if (!response.ok) {
         await response.body?.cancel();
@@ -101,9 +127,13 @@ export class HttpsFileSource implements FileSource {
       throw new FileRefusedError('its address is not a URL', 'its address is not a web address');
     }
     if (url.protocol !== 'https:') throw new FileRefusedError('its address is not https', 'its address is not https');
-    if (url.username || url.password) throw new FileRefusedError('its address carries credentials', 'its address carries a password');
+    if (url.username || url.password)
+      throw new FileRefusedError('its address carries credentials', 'its address carries a password');
     if (!this.hosts.has(url.host.toLowerCase())) {
-      throw new FileRefusedError(`its host ${url.host} is not on the allowed hosts of source ${this.name}`, 'its address is not on a server we read files from');
+      throw new FileRefusedError(
+        `its host ${url.host} is not on the allowed hosts of source ${this.name}`,
+        'its address is not on a server we read files from',
+      );
     }
     return url;
   }

@@ -1,8 +1,15 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  type FileBody,
+  type FileHead,
+  FileRefusedError,
+  type FileSource,
+  MISSING,
+  type ReadOptions,
+} from './file-source.ts';
 import { linkedSignal } from './linked-signal.ts';
 import { keyProblem } from './locators.ts';
-import { type FileBody, type FileHead, FileRefusedError, type FileSource, MISSING, type ReadOptions } from './file-source.ts';
 
 /** Files in a bucket, by object key (with the source's prefix before it). */
 export class S3FileSource implements FileSource {
@@ -25,14 +32,17 @@ export class S3FileSource implements FileSource {
     const problem = keyProblem(key);
     if (problem) return problem;
     // openFileSources refuses a source that overlaps the archives; this holds whatever a future setting allows.
-    if (this.exportPrefix !== undefined && (this.prefix + key).startsWith(this.exportPrefix)) return 'its key points at the exported archives';
+    if (this.exportPrefix !== undefined && (this.prefix + key).startsWith(this.exportPrefix))
+      return 'its key points at the exported archives';
     return undefined;
   }
 
   async head(key: string, signal: AbortSignal): Promise<FileHead | typeof MISSING> {
     const link = linkedSignal(signal);
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal: link.signal });
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), {
+        abortSignal: link.signal,
+      });
       return { bytes: head.ContentLength ?? Number.NaN, contentType: head.ContentType, etag: head.ETag };
     } catch (error) {
       return missingOrThrow(error);
@@ -62,7 +72,13 @@ export class S3FileSource implements FileSource {
       const body = got.Body as Readable;
       body.once('close', link.release);
       const length = got.ContentLength;
-      return { bytes: length === undefined ? Number.NaN : from + length, contentType: got.ContentType, etag: got.ETag, body, resumable: length !== undefined };
+      return {
+        bytes: length === undefined ? Number.NaN : from + length,
+        contentType: got.ContentType,
+        etag: got.ETag,
+        body,
+        resumable: length !== undefined,
+      };
     } catch (error) {
       link.release();
       return missingOrThrow(error);
@@ -80,7 +96,11 @@ function missingOrThrow(error: unknown): typeof MISSING {
   if (e.name === 'NoSuchKey' || e.name === 'NotFound' || status === 404) return MISSING;
   if (status === 403 || e.name === 'AccessDenied' || e.name === 'NoSuchBucket') {
     // Access denied on one file, or a bucket that is not there: no retry will change that.
-    throw new FileRefusedError(`the source refused it (${e.name ?? 'HTTP 403'})`, `our storage refused to hand it over (${/^\w{1,40}$/.test(e.name ?? '') ? e.name : 'HTTP 403'})`, { cause: error });
+    throw new FileRefusedError(
+      `the source refused it (${e.name ?? 'HTTP 403'})`,
+      `our storage refused to hand it over (${/^\w{1,40}$/.test(e.name ?? '') ? e.name : 'HTTP 403'})`,
+      { cause: error },
+    );
   }
   throw error;
 }

@@ -1,15 +1,22 @@
-import { makeS3Client } from '../storage/s3-client.ts';
 import type { StorageConfig } from '../config.ts';
 import type { FileSourceRule } from '../definition/definition.ts';
 import { ConfigError } from '../errors.ts';
 import { registerSecret } from '../redact.ts';
+import { makeS3Client } from '../storage/s3-client.ts';
+import { sameStore } from '../storage/same-store.ts';
 import type { FileSource } from './file-source.ts';
 import { HttpsFileSource } from './https-source.ts';
 import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './linked-signal.ts';
 import { S3FileSource } from './s3-source.ts';
-import { sameStore } from '../storage/same-store.ts';
 
-export { type FileBody, type FileHead, FileRefusedError, type FileSource, MISSING, type ReadOptions } from './file-source.ts';
+export {
+  type FileBody,
+  type FileHead,
+  FileRefusedError,
+  type FileSource,
+  MISSING,
+  type ReadOptions,
+} from './file-source.ts';
 
 /** The file sources of a definition, opened with their settings. */
 export class FileSources {
@@ -29,7 +36,6 @@ export class FileSources {
   }
 }
 
-
 /**
  * Opens a definition's file sources. A bucket source uses the export
  * storage's endpoint, region and credentials unless the definition or the
@@ -37,7 +43,11 @@ export class FileSources {
  * _REGION, _FORCE_PATH_STYLE, _ACCESS_KEY_ID and _SECRET_ACCESS_KEY (never
  * the file: it is committed). Every problem is reported at once.
  */
-export function openFileSources(rules: Readonly<Record<string, FileSourceRule>>, storage: StorageConfig, env: NodeJS.ProcessEnv = process.env): FileSources {
+export function openFileSources(
+  rules: Readonly<Record<string, FileSourceRule>>,
+  storage: StorageConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): FileSources {
   const problems: string[] = [];
   const sources: FileSource[] = [];
   for (const rule of Object.values(rules)) {
@@ -49,12 +59,15 @@ export function openFileSources(rules: Readonly<Record<string, FileSourceRule>>,
     }
     const bucket = setting('BUCKET') ?? rule.bucket;
     const endpoint = setting('ENDPOINT') ?? rule.endpoint ?? storage.endpoint;
-    if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint)) problems.push(`${label('ENDPOINT')} is not a valid http or https URL`);
+    if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint))
+      problems.push(`${label('ENDPOINT')} is not a valid http or https URL`);
     const pathStyle = setting('FORCE_PATH_STYLE');
-    if (pathStyle !== undefined && !['true', 'false'].includes(pathStyle)) problems.push(`${label('FORCE_PATH_STYLE')} must be true or false`);
+    if (pathStyle !== undefined && !['true', 'false'].includes(pathStyle))
+      problems.push(`${label('FORCE_PATH_STYLE')} must be true or false`);
     const accessKeyId = setting('ACCESS_KEY_ID');
     const secretAccessKey = setting('SECRET_ACCESS_KEY');
-    if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) problems.push(`${label('ACCESS_KEY_ID')} and ${label('SECRET_ACCESS_KEY')} go together`);
+    if ((accessKeyId === undefined) !== (secretAccessKey === undefined))
+      problems.push(`${label('ACCESS_KEY_ID')} and ${label('SECRET_ACCESS_KEY')} go together`);
     registerSecret(secretAccessKey);
     const client = makeS3Client({
       region: setting('REGION') ?? rule.region ?? storage.region,

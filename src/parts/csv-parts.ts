@@ -87,7 +87,8 @@ export class CsvParts {
     }
     this.inQuotes = inQuotes;
     if (start < chunk.length) {
-      if (!this.entry) throw new Error(`the CSV holds more rows than the JSON (${this.partRows.reduce((a, b) => a + b, 0)})`);
+      if (!this.entry)
+        throw new Error(`the CSV holds more rows than the JSON (${this.partRows.reduce((a, b) => a + b, 0)})`);
       await this.entry.write(chunk.subarray(start));
     }
   }
@@ -95,7 +96,8 @@ export class CsvParts {
   /** The parts, once the CSV has ended; throws when it held fewer rows than the JSON. */
   async finish(): Promise<WrittenFile[]> {
     if (!this.header) throw new Error('the CSV ended before its header');
-    if (this.entry || this.part < this.partRows.length) throw new Error(`the CSV holds fewer rows than the JSON (part ${this.part} of ${this.partRows.length})`);
+    if (this.entry || this.part < this.partRows.length)
+      throw new Error(`the CSV holds fewer rows than the JSON (part ${this.part} of ${this.partRows.length})`);
     return this.done;
   }
 

@@ -47,7 +47,8 @@ export class JsonArrayParts {
       pieceBytes += b.length;
     };
     const flush = async () => {
-      if (pieces.length > 0) await this.current().write(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, pieceBytes));
+      if (pieces.length > 0)
+        await this.current().write(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, pieceBytes));
       pieces = [];
       pieceBytes = 0;
     };
@@ -59,7 +60,10 @@ export class JsonArrayParts {
       if (end > pos) {
         if (this.rowEnded) {
           this.rowEnded = false;
-          if (this.current().bytes + pieceBytes >= this.maxBytes || this.partRows === this.plannedRows[this.done.length]) {
+          if (
+            this.current().bytes + pieceBytes >= this.maxBytes ||
+            this.partRows === this.plannedRows[this.done.length]
+          ) {
             await flush();
             await this.closePart();
           } else {

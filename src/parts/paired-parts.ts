@@ -1,7 +1,7 @@
 import type { ColumnChunk } from '../snapshot/binary-rows.ts';
-import { BOM } from './csv-parts.ts';
-import { type JsonPart, JsonArrayParts } from './json-parts.ts';
 import type { WrittenFile, ZipEntry } from '../zip/zip-writer.ts';
+import { BOM } from './csv-parts.ts';
+import { JsonArrayParts, type JsonPart } from './json-parts.ts';
 
 /**
  * A split entity's JSON and CSV parts from one read: each row's JSON object
@@ -29,7 +29,13 @@ export class PairedParts {
   private csvBytes = 0;
   private totalRows = 0;
 
-  constructor(openJson: (index: number) => ZipEntry, openCsv: (index: number) => ZipEntry, csvHeader: string, maxBytes: number, plannedRows: readonly number[]) {
+  constructor(
+    openJson: (index: number) => ZipEntry,
+    openCsv: (index: number) => ZipEntry,
+    csvHeader: string,
+    maxBytes: number,
+    plannedRows: readonly number[],
+  ) {
     this.json = new JsonArrayParts(openJson, Number.POSITIVE_INFINITY);
     this.openCsv = openCsv;
     this.header = Buffer.concat([BOM, Buffer.from(csvHeader)]);
@@ -71,7 +77,9 @@ export class PairedParts {
   }
 
   private partIsFull(jsonBytes: number, csvBytes: number): boolean {
-    return this.partRows === this.plannedRows[this.csvDone.length] || jsonBytes >= this.maxBytes || csvBytes >= this.maxBytes;
+    return (
+      this.partRows === this.plannedRows[this.csvDone.length] || jsonBytes >= this.maxBytes || csvBytes >= this.maxBytes
+    );
   }
 
   private async write(json: Buffer, csv: Buffer): Promise<void> {

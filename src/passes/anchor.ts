@@ -38,7 +38,12 @@ export function anchorKey(storage: S3Storage, day: Date): string {
 }
 
 /** Writes today's anchor unless it is written already (nightly and every worker's housekeeping ask; the first does it). */
-export async function anchorTrail(db: Db, storage: S3Storage, log: Logger, options: { now: Date; retentionSeconds: number }): Promise<AnchorOutcome> {
+export async function anchorTrail(
+  db: Db,
+  storage: S3Storage,
+  log: Logger,
+  options: { now: Date; retentionSeconds: number },
+): Promise<AnchorOutcome> {
   const key = anchorKey(storage, options.now);
   if (await storage.exists(key)) return 'exists';
   await sealTrail(db);
@@ -64,7 +69,8 @@ export async function anchorTrail(db: Db, storage: S3Storage, log: Logger, optio
 /** Every anchor under the prefix, oldest first; one that cannot be read is named, never skipped. */
 export async function* readAnchors(storage: S3Storage): AsyncGenerator<{ key: string; anchor?: Anchor }> {
   const keys: string[] = [];
-  for await (const object of storage.listObjects(ANCHOR_FOLDER)) if (/\/\d{4}-\d{2}-\d{2}\.json$/.test(object.key)) keys.push(object.key);
+  for await (const object of storage.listObjects(ANCHOR_FOLDER))
+    if (/\/\d{4}-\d{2}-\d{2}\.json$/.test(object.key)) keys.push(object.key);
   for (const key of keys.sort()) {
     const text = await storage.getSmall(key);
     try {

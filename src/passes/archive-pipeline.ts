@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, pipeline, Transform } from 'node:stream';
 import { ArchiveTooLargeError, RowNotWritableError } from '../export/archive-errors.ts';
-import { ArchiveClosedError, ZipWriter } from '../zip/zip-writer.ts';
 import type { S3Storage } from '../storage/s3-storage.ts';
+import { ArchiveClosedError, ZipWriter } from '../zip/zip-writer.ts';
 import { asError } from './build-stop.ts';
 
 /**
@@ -25,11 +25,18 @@ export class ArchivePipeline {
   /** The limit holds for what is written, not only for the estimate checked up front (writeArchive). */
   private tooLarge: ArchiveTooLargeError | undefined;
 
-  constructor(storage: S3Storage, key: string, options: { filename: string; level: number; date: Date; maxArchiveBytes: number; signal: AbortSignal }) {
+  constructor(
+    storage: S3Storage,
+    key: string,
+    options: { filename: string; level: number; date: Date; maxArchiveBytes: number; signal: AbortSignal },
+  ) {
     this.zip = new ZipWriter({
       level: options.level,
       date: options.date,
-      limit: { maxBytes: options.maxArchiveBytes, tooLarge: (bytes) => (this.tooLarge = ArchiveTooLargeError.written(bytes, options.maxArchiveBytes)) },
+      limit: {
+        maxBytes: options.maxArchiveBytes,
+        tooLarge: (bytes) => (this.tooLarge = ArchiveTooLargeError.written(bytes, options.maxArchiveBytes)),
+      },
     });
     const counter = new Transform({
       transform: (chunk: Buffer, _enc, done) => {
@@ -93,5 +100,10 @@ export class ArchivePipeline {
 /** The errors a stream sees when another stage of the pipeline ended it. */
 function isEcho(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
-  return code === 'ABORT_ERR' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED' || error instanceof ArchiveClosedError;
+  return (
+    code === 'ABORT_ERR' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    code === 'ERR_STREAM_DESTROYED' ||
+    error instanceof ArchiveClosedError
+  );
 }

@@ -59,7 +59,11 @@ const MIN_RETENTION_MS = 30 * 86_400_000;
  * the first one's link on trust. `retentionSeconds` (EXPORT_AUDIT_RETENTION):
  * no event anchored more recently than that may be gone.
  */
-export async function verifyTrail(db: Db, storage: S3Storage, options: { from?: Date; retentionSeconds: number; now: Date }): Promise<VerifyResult> {
+export async function verifyTrail(
+  db: Db,
+  storage: S3Storage,
+  options: { from?: Date; retentionSeconds: number; now: Date },
+): Promise<VerifyResult> {
   const anchors = new Map<bigint, { key: string; anchor: Anchor }>();
   const result: VerifyResult = {
     ok: true,
@@ -82,7 +86,8 @@ export async function verifyTrail(db: Db, storage: S3Storage, options: { from?: 
   for await (const { key, anchor } of readAnchors(storage)) {
     if (anchor) {
       anchors.set(BigInt(anchor.seq), { key, anchor });
-      if (!result.anchors.newest || anchor.anchored_at > result.anchors.newest) result.anchors.newest = anchor.anchored_at;
+      if (!result.anchors.newest || anchor.anchored_at > result.anchors.newest)
+        result.anchors.newest = anchor.anchored_at;
       if (await storage.retainedUntil(key)) result.anchors.locked++;
     } else {
       result.anchors.unreadable++;
@@ -99,27 +104,47 @@ export async function verifyTrail(db: Db, storage: S3Storage, options: { from?: 
     first ??= { seq: e.seq, prevSha256: e.prevSha256, id: e.id, at: e.at };
     const where = { seq: e.seq.toString(), eventId: e.id, order: e.seq };
     if (createHash('sha256').update(e.content, 'utf8').digest('hex') !== e.sha256) {
-      problems.push({ ...where, what: `event ${e.id} (seq ${e.seq}) does not match its hash: it was changed after it was written` });
+      problems.push({
+        ...where,
+        what: `event ${e.id} (seq ${e.seq}) does not match its hash: it was changed after it was written`,
+      });
     }
     if (previous && e.seq !== previous.seq + 1n) {
-      problems.push({ ...where, what: `the events numbered ${previous.seq + 1n} to ${e.seq - 1n}, before event ${e.id}, are missing: they were removed` });
+      problems.push({
+        ...where,
+        what: `the events numbered ${previous.seq + 1n} to ${e.seq - 1n}, before event ${e.id}, are missing: they were removed`,
+      });
     } else if (previous && e.prevSha256 !== previous.sha256) {
-      problems.push({ ...where, what: `event ${e.id} (seq ${e.seq}) does not follow the event before it: one of the two was replaced` });
+      problems.push({
+        ...where,
+        what: `event ${e.id} (seq ${e.seq}) does not follow the event before it: one of the two was replaced`,
+      });
     }
     const anchored = anchors.get(e.seq);
     if (anchored) {
       result.anchors.checked++;
       if (anchored.anchor.sha256 !== e.sha256) {
-        problems.push({ ...where, what: `the anchor ${anchored.key} holds another hash for event ${e.id} (seq ${e.seq}): the trail up to it was rewritten after ${anchored.anchor.anchored_at}` });
+        problems.push({
+          ...where,
+          what: `the anchor ${anchored.key} holds another hash for event ${e.id} (seq ${e.seq}): the trail up to it was rewritten after ${anchored.anchor.anchored_at}`,
+        });
       }
     }
     if (e.event === 'pruned') {
       const retentionMs = Math.max(Number(e.detail.retention_seconds ?? 0) * 1000, MIN_RETENTION_MS);
-      cuts.push({ throughSeq: BigInt(String(e.detail.through_seq)), throughSha256: String(e.detail.through_sha256), at: e.at, retentionMs });
+      cuts.push({
+        throughSeq: BigInt(String(e.detail.through_seq)),
+        throughSha256: String(e.detail.through_sha256),
+        at: e.at,
+        retentionMs,
+      });
       // A cut deletes only what the retention allows: nothing younger than 30 days when it was made.
       const throughAt = new Date(String(e.detail.through_at));
       if (!(e.at.getTime() - throughAt.getTime() >= MIN_RETENTION_MS)) {
-        problems.push({ ...where, what: `the retention cut ${e.id} (seq ${e.seq}) says it deleted events up to ${String(e.detail.through_at)}, younger than the 30 days the retention keeps: it was forged` });
+        problems.push({
+          ...where,
+          what: `the retention cut ${e.id} (seq ${e.seq}) says it deleted events up to ${String(e.detail.through_at)}, younger than the 30 days the retention keeps: it was forged`,
+        });
       }
     }
     previous = e;
@@ -129,32 +154,61 @@ export async function verifyTrail(db: Db, storage: S3Storage, options: { from?: 
     // The first event: the chain's start, or the first after a cut the trail records (the retention's own event, itself chained).
     const cut = cuts.find((c) => c.throughSeq === first!.seq - 1n);
     if (first.seq === 1n ? first.prevSha256 !== GENESIS_SHA256 : !cut || cut.throughSha256 !== first.prevSha256) {
-      problems.push({ seq: first.seq.toString(), eventId: first.id, order: first.seq, what: `the events before event ${first.id} (seq ${first.seq}) are missing, and no retention cut accounts for them` });
+      problems.push({
+        seq: first.seq.toString(),
+        eventId: first.id,
+        order: first.seq,
+        what: `the events before event ${first.id} (seq ${first.seq}) are missing, and no retention cut accounts for them`,
+      });
     }
     if (cut) result.prunedThrough = cut.throughSeq.toString();
   }
   const firstSeq = first?.seq ?? (await trailHead(db)).seq + 1n;
   for (const [seq, { key, anchor }] of anchors) {
     if (seq >= firstSeq && (!previous || seq > previous.seq)) {
-      problems.push({ order: seq, seq: seq.toString(), what: `the anchor ${key} names event ${seq}, which is gone: the newest events were removed` });
+      problems.push({
+        order: seq,
+        seq: seq.toString(),
+        what: `the anchor ${key} names event ${seq}, which is gone: the newest events were removed`,
+      });
     } else if (seq < firstSeq) {
       result.anchors.beforeFirstEvent++;
       if (from !== 1n) continue;
       // Gone before the first event kept: only a retention cut may have deleted it, and only once it was older than the retention.
       const cut = cuts.find((c) => c.throughSeq >= seq);
-      if (!cut) problems.push({ order: seq, seq: seq.toString(), what: `the anchor ${key} names event ${seq}, before the first event kept, and no retention cut accounts for it: the trail before event ${firstSeq} was removed or renumbered` });
+      if (!cut)
+        problems.push({
+          order: seq,
+          seq: seq.toString(),
+          what: `the anchor ${key} names event ${seq}, before the first event kept, and no retention cut accounts for it: the trail before event ${firstSeq} was removed or renumbered`,
+        });
       else if (anchor.event_at && Date.parse(anchor.event_at) > cut.at.getTime() - cut.retentionMs) {
-        problems.push({ order: seq, seq: seq.toString(), what: `the anchor ${key} names event ${seq}, written ${anchor.event_at}, which the retention still kept when the cut of ${cut.at.toISOString()} says it was deleted: the trail before event ${firstSeq} was removed or renumbered` });
+        problems.push({
+          order: seq,
+          seq: seq.toString(),
+          what: `the anchor ${key} names event ${seq}, written ${anchor.event_at}, which the retention still kept when the cut of ${cut.at.toISOString()} says it was deleted: the trail before event ${firstSeq} was removed or renumbered`,
+        });
       }
     }
   }
   // A trail with events older than the gap and no anchor that recent: nothing outside the database vouches for it.
-  if (first && from === 1n && options.now.getTime() - first.at.getTime() > ANCHOR_GAP_MS && (!result.anchors.newest || options.now.getTime() - Date.parse(result.anchors.newest) > ANCHOR_GAP_MS)) {
-    problems.push({ order: (previous?.seq ?? 0n) + 2n, what: `the trail was last anchored ${result.anchors.newest ?? 'never'}, and holds events older than two days: run nightly or work, which anchor it once a day` });
+  if (
+    first &&
+    from === 1n &&
+    options.now.getTime() - first.at.getTime() > ANCHOR_GAP_MS &&
+    (!result.anchors.newest || options.now.getTime() - Date.parse(result.anchors.newest) > ANCHOR_GAP_MS)
+  ) {
+    problems.push({
+      order: (previous?.seq ?? 0n) + 2n,
+      what: `the trail was last anchored ${result.anchors.newest ?? 'never'}, and holds events older than two days: run nightly or work, which anchor it once a day`,
+    });
   }
   const head = await trailHead(db);
   if (previous && (head.seq !== previous.seq || head.sha256 !== previous.sha256)) {
-    problems.push({ order: previous.seq + 1n, what: `the trail's head says event ${head.seq} is the newest, but the newest is ${previous.seq}: events were removed or the head was changed` });
+    problems.push({
+      order: previous.seq + 1n,
+      what: `the trail's head says event ${head.seq} is the newest, but the newest is ${previous.seq}: events were removed or the head was changed`,
+    });
   }
 
   result.firstSeq = first ? first.seq.toString() : null;

@@ -15,7 +15,9 @@ export class BuildStop {
   constructor(process: AbortSignal) {
     this.process = process;
     this.stopped = new Promise<never>((_resolve, reject) => {
-      this.controller.signal.addEventListener('abort', () => reject(asError(this.controller.signal.reason)), { once: true });
+      this.controller.signal.addEventListener('abort', () => reject(asError(this.controller.signal.reason)), {
+        once: true,
+      });
     });
     this.stopped.catch(() => {});
     if (process.aborted) this.onProcessStop();

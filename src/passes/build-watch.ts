@@ -36,8 +36,17 @@ export function watchBuild(input: {
   const beat = () => {
     const now = performance.now();
     const progress = input.progress();
-    if (progress.rowsWritten !== lastMove.rows || progress.bytesUploaded !== lastMove.bytes || progress.fileBytesWritten !== lastMove.fileBytes) {
-      lastMove = { at: now, rows: progress.rowsWritten, bytes: progress.bytesUploaded, fileBytes: progress.fileBytesWritten };
+    if (
+      progress.rowsWritten !== lastMove.rows ||
+      progress.bytesUploaded !== lastMove.bytes ||
+      progress.fileBytesWritten !== lastMove.fileBytes
+    ) {
+      lastMove = {
+        at: now,
+        rows: progress.rowsWritten,
+        bytes: progress.bytesUploaded,
+        fileBytes: progress.fileBytesWritten,
+      };
     } else if (now - lastMove.at > config.stallTimeoutSeconds * 1000) {
       stop.stop(new StallError(`no progress for ${config.stallTimeoutSeconds} s`));
     }

@@ -1,9 +1,16 @@
-import { countPrunable, listDeletedObjects, listExpired, pruneFailed, withDeletedObjects, withExpiredBatch } from '../db/lifecycle.ts';
 import { pruneEvents } from '../db/audit.ts';
+import {
+  countPrunable,
+  listDeletedObjects,
+  listExpired,
+  pruneFailed,
+  withDeletedObjects,
+  withExpiredBatch,
+} from '../db/lifecycle.ts';
 import { type AnchorOutcome, anchorTrail } from './anchor.ts';
 import type { PassDeps } from './export-request.ts';
 import { forEachLimited, retireLocked } from './retire.ts';
-import { sweepStorage, type SweepSummary } from './sweep.ts';
+import { type SweepSummary, sweepStorage } from './sweep.ts';
 
 export interface ExpireOptions {
   dryRun: boolean;
@@ -67,7 +74,9 @@ export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise
   } else {
     for (;;) {
       if (options.signal.aborted) break;
-      const batch = await withExpiredBatch(db, batchSize, (tx, rows) => retireLocked(tx, storage, log, rows, 'expired'));
+      const batch = await withExpiredBatch(db, batchSize, (tx, rows) =>
+        retireLocked(tx, storage, log, rows, 'expired'),
+      );
       summary.expired += batch.retired.length;
       summary.objectsDeleted += batch.objectsDeleted;
       summary.errors += batch.errors;
@@ -84,26 +93,40 @@ export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise
 
   if (!options.signal.aborted) {
     const sweep = await sweepStorage(deps, { dryRun: options.dryRun, signal: options.signal });
-    Object.assign(summary, { uploadsAborted: sweep.uploadsAborted, orphansDeleted: sweep.orphansDeleted, multipartSweep: sweep.multipartSweep });
+    Object.assign(summary, {
+      uploadsAborted: sweep.uploadsAborted,
+      orphansDeleted: sweep.orphansDeleted,
+      multipartSweep: sweep.multipartSweep,
+    });
     summary.errors += sweep.errors;
   }
 
   if (options.pruneAfterSeconds !== undefined && !options.signal.aborted) {
-    summary.pruned = options.dryRun ? await countPrunable(db, options.pruneAfterSeconds) : await pruneFailed(db, options.pruneAfterSeconds);
-    if (summary.pruned > 0) log.info({ pruned: summary.pruned, dryRun: options.dryRun || undefined }, options.dryRun ? 'would prune old failed requests' : 'pruned old failed requests');
+    summary.pruned = options.dryRun
+      ? await countPrunable(db, options.pruneAfterSeconds)
+      : await pruneFailed(db, options.pruneAfterSeconds);
+    if (summary.pruned > 0)
+      log.info(
+        { pruned: summary.pruned, dryRun: options.dryRun || undefined },
+        options.dryRun ? 'would prune old failed requests' : 'pruned old failed requests',
+      );
   }
 
   if (options.auditRetentionSeconds !== undefined && !options.dryRun && !options.signal.aborted) {
     // A retention that cannot run (a row somewhere pointing at an event) never stops the day's anchor.
     try {
       summary.eventsPruned = await pruneEvents(db, options.auditRetentionSeconds);
-      if (summary.eventsPruned > 0) log.info({ eventsPruned: summary.eventsPruned }, 'deleted audit events past their retention');
+      if (summary.eventsPruned > 0)
+        log.info({ eventsPruned: summary.eventsPruned }, 'deleted audit events past their retention');
     } catch (error) {
       summary.errors++;
       log.error({ err: error }, 'could not delete audit events past their retention; the next run will try again');
     }
     // After the cut, so the anchor holds the chain as it now stands (the cut is an event of its own); it seals what is unsealed first.
-    summary.anchor = await anchorTrail(db, storage, log, { now: deps.clock.now(), retentionSeconds: options.auditRetentionSeconds }).catch((error: unknown) => {
+    summary.anchor = await anchorTrail(db, storage, log, {
+      now: deps.clock.now(),
+      retentionSeconds: options.auditRetentionSeconds,
+    }).catch((error: unknown) => {
       summary.errors++;
       log.error({ err: error }, 'could not anchor the audit trail; the next run will');
       return 'failed' as const;
@@ -114,7 +137,11 @@ export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise
   return summary;
 }
 
-async function removeObjectsOfDeletedRequests(deps: PassDeps, dryRun: boolean, batchSize: number): Promise<{ count: number; errors: number }> {
+async function removeObjectsOfDeletedRequests(
+  deps: PassDeps,
+  dryRun: boolean,
+  batchSize: number,
+): Promise<{ count: number; errors: number }> {
   const { db, storage, log } = deps;
   if (dryRun) {
     const keys = await listDeletedObjects(db, 100_000);

@@ -54,7 +54,12 @@ export interface ExportContext {
  * Any failure in any stage aborts the upload, so nothing half-written is
  * ever published.
  */
-export async function exportRequest(deps: PassDeps, request: ClaimedRequest, ctx: ExportContext, claimMs = 0): Promise<RequestOutcome> {
+export async function exportRequest(
+  deps: PassDeps,
+  request: ClaimedRequest,
+  ctx: ExportContext,
+  claimMs = 0,
+): Promise<RequestOutcome> {
   const build = new Build(deps, request, ctx, claimMs);
   try {
     const manifest = await build.write();
@@ -134,7 +139,12 @@ class Build {
         zip: this.pipeline.zip,
         entities: ctx.entities,
         user: ctx.user,
-        identity: { requestId: request.id, userId: request.userId, exporterVersion: ctx.exporterVersion, schemaVersion: ctx.schemaVersion },
+        identity: {
+          requestId: request.id,
+          userId: request.userId,
+          exporterVersion: ctx.exporterVersion,
+          schemaVersion: ctx.schemaVersion,
+        },
         maxEntryBytes: ctx.config.maxEntryBytes,
         parallelFromBytes: ctx.config.parallelFromBytes,
         spoolDir: ctx.config.spoolDir,
@@ -146,7 +156,11 @@ class Build {
           maxArchiveBytes: ctx.config.maxArchiveBytes,
           // What the archive does not say (the error's message: an address, a host), for the operator: the first few, then a count in the ready line.
           onNotIncluded: (file, detail) => {
-            if (++this.notIncludedLogged <= NOT_INCLUDED_LOGGED) this.log.warn({ path: file.path, outcome: file.outcome, reason: file.reason, detail }, "one of the user's files is not in the archive");
+            if (++this.notIncludedLogged <= NOT_INCLUDED_LOGGED)
+              this.log.warn(
+                { path: file.path, outcome: file.outcome, reason: file.reason, detail },
+                "one of the user's files is not in the archive",
+              );
           },
         },
         maxArchiveBytes: ctx.config.maxArchiveBytes,
@@ -170,7 +184,11 @@ class Build {
   /** The link, signed once the data is written (README.txt says when it expires). */
   private async presign(): Promise<Date> {
     this.ms.write = this.lap();
-    this.link = await this.deps.storage.presign(this.key, { ttlSeconds: this.ctx.config.linkTtlSeconds, signedAt: this.deps.clock.now(), filename: this.filename });
+    this.link = await this.deps.storage.presign(this.key, {
+      ttlSeconds: this.ctx.config.linkTtlSeconds,
+      signedAt: this.deps.clock.now(),
+      filename: this.filename,
+    });
     this.ms.presign = this.lap();
     return this.link.expiresAt;
   }
@@ -196,13 +214,23 @@ class Build {
     if (notIncluded.length > 0) {
       // The archive's paths and the reasons, never the source's keys or URLs.
       log.warn(
-        { fileCounts: manifest.file_counts, notIncluded: notIncluded.slice(0, 20).map(({ path, outcome, reason }) => ({ path, outcome, reason })) },
+        {
+          fileCounts: manifest.file_counts,
+          notIncluded: notIncluded.slice(0, 20).map(({ path, outcome, reason }) => ({ path, outcome, reason })),
+        },
         "some of the user's files are not in the archive (listed in its manifest and README.txt)",
       );
     }
     const counts = rowCounts(manifest);
     const bytes = this.pipeline.archiveBytes;
-    const published = await markReady(deps.db, request.id, request.claimId, { downloadUrl: link.url, expiresAt: link.expiresAt, objectKey: this.key, archiveBytes: bytes, archiveSha256: this.pipeline.sha256(), rowCounts: counts });
+    const published = await markReady(deps.db, request.id, request.claimId, {
+      downloadUrl: link.url,
+      expiresAt: link.expiresAt,
+      objectKey: this.key,
+      archiveBytes: bytes,
+      archiveSha256: this.pipeline.sha256(),
+      rowCounts: counts,
+    });
     if (!published) {
       // Someone else owns the request now (or it is gone): our archive must not outlive that.
       await deps.storage.delete(this.key);
@@ -246,7 +274,9 @@ class Build {
       this.log.warn({ err: deleteError }, "could not delete this attempt's upload; the sweep will");
     });
     try {
-      return await retryBriefly(() => settleFailure(this.deps, this.request, this.ctx, cause, this.log, this.seconds()));
+      return await retryBriefly(() =>
+        settleFailure(this.deps, this.request, this.ctx, cause, this.log, this.seconds()),
+      );
     } catch (settleError) {
       this.log.error(
         { err: settleError, cause },

@@ -1,5 +1,10 @@
+import {
+  ArchiveTooLargeError,
+  FileSourceError,
+  NotAUserIdError,
+  RowNotWritableError,
+} from '../export/archive-errors.ts';
 import { UserNotFoundError } from '../export/write-archive.ts';
-import { ArchiveTooLargeError, FileSourceError, NotAUserIdError, RowNotWritableError } from '../export/archive-errors.ts';
 import { publicErrorText } from '../public-error.ts';
 
 /** What a failed build means for its request: retried after a backoff, or failed for good, and the words the request's `error` shows. */
@@ -20,7 +25,11 @@ const RULES: readonly { matches: (error: unknown) => boolean; final: boolean; te
   // An id no user can have (src/user-id.ts): the next attempt would read the same id.
   { matches: (e) => e instanceof NotAUserIdError, final: true, text: () => 'not a user id' },
   // Over EXPORT_MAX_ARCHIVE_BYTES or EXPORT_MAX_FILES: the next attempt would be as large.
-  { matches: (e) => e instanceof ArchiveTooLargeError, final: true, text: (e) => (e as ArchiveTooLargeError).publicText },
+  {
+    matches: (e) => e instanceof ArchiveTooLargeError,
+    final: true,
+    text: (e) => (e as ArchiveTooLargeError).publicText,
+  },
   // A value PostgreSQL cannot write as JSON or CSV: every attempt would stop at the same row.
   { matches: (e) => e instanceof RowNotWritableError, final: true, text: (e) => (e as RowNotWritableError).publicText },
   // A file source that kept failing: an outage passes, so the request is retried rather than delivered with a hole.
@@ -29,5 +38,7 @@ const RULES: readonly { matches: (error: unknown) => boolean; final: boolean; te
 
 export function classifyFailure(error: unknown): FailureVerdict {
   const rule = RULES.find((r) => r.matches(error));
-  return rule ? { final: rule.final, publicText: rule.text(error) } : { final: false, publicText: publicErrorText(error, 'building the export') };
+  return rule
+    ? { final: rule.final, publicText: rule.text(error) }
+    : { final: false, publicText: publicErrorText(error, 'building the export') };
 }

@@ -1,10 +1,17 @@
-import { sealTrail } from '../db/audit-chain.ts';
 import type { ExportConfig } from '../config.ts';
+import { sealTrail } from '../db/audit-chain.ts';
 import type { Recipients } from '../db/notifications.ts';
-import { claimByIds, type ClaimedRequest, claimNext, findRequests, listClaimable, releaseClaim } from '../db/requests.ts';
+import {
+  type ClaimedRequest,
+  claimByIds,
+  claimNext,
+  findRequests,
+  listClaimable,
+  releaseClaim,
+} from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
-import type { FileSources } from '../files/sources.ts';
 import type { ExportEntity, UserTable } from '../export/entities.ts';
+import type { FileSources } from '../files/sources.ts';
 import type { IdleSlots } from '../worker/idle-slots.ts';
 import { type ExportContext, exportRequest, type PassDeps, type RequestOutcome } from './export-request.ts';
 import { failAbandonedRequests } from './housekeeping.ts';
@@ -87,7 +94,11 @@ export interface FulfillContext {
  * more and handing back what it holds. One request's failure never stops
  * the others.
  */
-export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: FulfillOptions): Promise<FulfillSummary> {
+export async function runFulfill(
+  deps: PassDeps,
+  ctx: FulfillContext,
+  options: FulfillOptions,
+): Promise<FulfillSummary> {
   const started = performance.now();
   const { db, log } = deps;
   const { config } = ctx;
@@ -124,7 +135,12 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
       }
       idle?.wakeOne(); // there may be more: let one more idle slot look
       options.observer?.started(request);
-      const outcome = await exportRequest(deps, request, exportCtx, Math.round((performance.now() - claimStarted) * 10) / 10);
+      const outcome = await exportRequest(
+        deps,
+        request,
+        exportCtx,
+        Math.round((performance.now() - claimStarted) * 10) / 10,
+      );
       recordOutcome(summary, outcome);
       options.observer?.finished(outcome, request);
       // After the ready update has committed, never before.
@@ -137,7 +153,10 @@ export async function runFulfill(deps: PassDeps, ctx: FulfillContext, options: F
     if (await releaseClaim(db, request.id, request.claimId, 'interrupted; will be retried')) summary.released++;
   }
   // The run's events join the audit trail's chain (work's housekeeping does it for work): one statement for the whole run.
-  if (!idle) await sealTrail(db).catch((error: unknown) => log.error({ err: error }, 'could not seal the audit trail; the next run will'));
+  if (!idle)
+    await sealTrail(db).catch((error: unknown) =>
+      log.error({ err: error }, 'could not seal the audit trail; the next run will'),
+    );
   summary.seconds = elapsed(started);
   summary.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   return summary;
@@ -186,7 +205,12 @@ function countEmail(summary: FulfillSummary, outcome: EmailOutcome): void {
 }
 
 /** The batch's first step: the "ready" emails earlier runs owe, and the requests a dead worker left on their last attempt. */
-async function settleEarlierRuns(deps: PassDeps, mail: Parameters<typeof notifyOwed>[0] | undefined, config: ExportConfig, summary: FulfillSummary) {
+async function settleEarlierRuns(
+  deps: PassDeps,
+  mail: Parameters<typeof notifyOwed>[0] | undefined,
+  config: ExportConfig,
+  summary: FulfillSummary,
+) {
   if (mail) {
     const owed = await notifyOwed(mail);
     summary.emailsSent += owed.sent;
@@ -220,17 +244,32 @@ async function claimSource(deps: PassDeps, config: ExportConfig, options: Fulfil
     const unstarted = await claimRequested(deps, options.requestIds, config, summary);
     return { next: async () => unstarted.shift(), unstarted };
   }
-  return { next: () => claimNext(deps.db, config.claimTtlSeconds, config.maxAttempts), unstarted: [] as ClaimedRequest[] };
+  return {
+    next: () => claimNext(deps.db, config.claimTtlSeconds, config.maxAttempts),
+    unstarted: [] as ClaimedRequest[],
+  };
 }
 
 async function claimRequested(deps: PassDeps, ids: readonly string[], config: ExportConfig, summary: FulfillSummary) {
   const claimed = await claimByIds(deps.db, ids, config.claimTtlSeconds);
   const claimedIds = new Set(claimed.map((r) => r.id));
-  const known = new Map((await findRequests(deps.db, ids.filter((id) => !claimedIds.has(id)))).map((r) => [r.id, r]));
+  const known = new Map(
+    (
+      await findRequests(
+        deps.db,
+        ids.filter((id) => !claimedIds.has(id)),
+      )
+    ).map((r) => [r.id, r]),
+  );
   for (const id of ids) {
     if (claimedIds.has(id)) continue;
     const status = known.get(id)?.status;
-    const reason = status === undefined ? 'no such request' : status === 'processing' ? 'being processed by another worker' : 'the user has another open request';
+    const reason =
+      status === undefined
+        ? 'no such request'
+        : status === 'processing'
+          ? 'being processed by another worker'
+          : 'the user has another open request';
     summary.skipped.push({ id, reason });
     deps.log.warn({ requestId: id }, `request skipped: ${reason}`);
   }

@@ -1,9 +1,9 @@
 import { runIfDue } from '../db/housekeeping.ts';
-import { failAbandoned } from '../db/requests.ts';
 import type { Recipients } from '../db/notifications.ts';
+import { failAbandoned } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
-import type { PassDeps } from './export-request.ts';
 import { type ExpireSummary, runExpire } from './expire.ts';
+import type { PassDeps } from './export-request.ts';
 import { notifyOwed } from './notify.ts';
 
 export interface HousekeepingOptions {
@@ -32,12 +32,21 @@ export interface HousekeepingSummary {
  * run the expire pass (expired links, the storage sweep). The nightly batch
  * does the same at its own start and end.
  */
-export async function housekeepIfDue(deps: PassDeps, options: HousekeepingOptions): Promise<HousekeepingSummary | undefined> {
+export async function housekeepIfDue(
+  deps: PassDeps,
+  options: HousekeepingOptions,
+): Promise<HousekeepingSummary | undefined> {
   return runIfDue(deps.db, 'work', options.intervalSeconds, async () => {
     const log = deps.log.child({ pass: 'housekeeping' });
     const abandoned = await failAbandonedRequests(deps, options.maxAttempts);
-    const owed = options.mailer && options.recipients ? await notifyOwed({ db: deps.db, mailer: options.mailer, log, recipients: options.recipients }) : { sent: 0, failed: 0 };
-    const expire = await runExpire({ ...deps, log }, { dryRun: false, auditRetentionSeconds: options.auditRetentionSeconds, signal: options.signal });
+    const owed =
+      options.mailer && options.recipients
+        ? await notifyOwed({ db: deps.db, mailer: options.mailer, log, recipients: options.recipients })
+        : { sent: 0, failed: 0 };
+    const expire = await runExpire(
+      { ...deps, log },
+      { dryRun: false, auditRetentionSeconds: options.auditRetentionSeconds, signal: options.signal },
+    );
     const summary = { abandoned, emailsSent: owed.sent, emailsFailed: owed.failed, expire };
     log.info(summary, 'housekeeping finished');
     return summary;
@@ -46,7 +55,15 @@ export async function housekeepIfDue(deps: PassDeps, options: HousekeepingOption
 
 /** Ends failed the processing requests whose worker died on their last allowed attempt. */
 export async function failAbandonedRequests(deps: PassDeps, maxAttempts: number): Promise<number> {
-  const abandoned = await failAbandoned(deps.db, maxAttempts, `gave up after ${maxAttempts} attempts: the worker stopped each time`);
-  for (const r of abandoned) deps.log.error({ requestId: r.id, userId: r.userId, outcome: 'failed' }, 'request abandoned by dead workers; failed');
+  const abandoned = await failAbandoned(
+    deps.db,
+    maxAttempts,
+    `gave up after ${maxAttempts} attempts: the worker stopped each time`,
+  );
+  for (const r of abandoned)
+    deps.log.error(
+      { requestId: r.id, userId: r.userId, outcome: 'failed' },
+      'request abandoned by dead workers; failed',
+    );
   return abandoned.length;
 }

@@ -1,8 +1,6 @@
 import type { PassDeps } from './export-request.ts';
 
-export type FreshLink =
-  | { kind: 'link'; url: string; expiresAt: Date }
-  | { kind: 'refused'; reason: string };
+export type FreshLink = { kind: 'link'; url: string; expiresAt: Date } | { kind: 'refused'; reason: string };
 
 /**
  * A new short-lived link to a ready, unexpired archive (for a download route
@@ -16,11 +14,16 @@ export async function freshLink(deps: PassDeps, id: string, ttlSeconds: number):
     .where('id', '=', id)
     .executeTakeFirst();
   if (!row) return { kind: 'refused', reason: 'no such request' };
-  if (row.status !== 'ready' || !row.objectKey || !row.expiresAt) return { kind: 'refused', reason: `the request is ${row.status}, not ready` };
+  if (row.status !== 'ready' || !row.objectKey || !row.expiresAt)
+    return { kind: 'refused', reason: `the request is ${row.status}, not ready` };
   const now = deps.clock.now();
   const remaining = Math.floor((row.expiresAt.getTime() - now.getTime()) / 1000);
   if (remaining <= 0) return { kind: 'refused', reason: 'the request has expired' };
   const filename = `data-export-${(row.completedAt ?? now).toISOString().slice(0, 10)}.zip`;
-  const link = await deps.storage.presign(row.objectKey, { ttlSeconds: Math.min(ttlSeconds, remaining), signedAt: now, filename });
+  const link = await deps.storage.presign(row.objectKey, {
+    ttlSeconds: Math.min(ttlSeconds, remaining),
+    signedAt: now,
+    filename,
+  });
   return { kind: 'link', url: link.url, expiresAt: link.expiresAt };
 }

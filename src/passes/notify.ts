@@ -1,7 +1,13 @@
-import { claimNotification, listUnnotified, markNotified, markNotifyFailed, type Recipients } from '../db/notifications.ts';
-import { readyEmail } from '../email/ready-email.ts';
-import type { Mailer } from '../email/mailer.ts';
 import type { Db } from '../db/connect.ts';
+import {
+  claimNotification,
+  listUnnotified,
+  markNotified,
+  markNotifyFailed,
+  type Recipients,
+} from '../db/notifications.ts';
+import type { Mailer } from '../email/mailer.ts';
+import { readyEmail } from '../email/ready-email.ts';
 import type { Logger } from '../log.ts';
 
 /** Sends stop after this many failed attempts (over several runs). */
@@ -39,9 +45,13 @@ export async function notifyReady(deps: NotifyDeps, requestId: string): Promise<
   try {
     await mailer.send({ to: email.email, ...readyEmail(email) });
   } catch (error) {
-    const giveUp = email.notifyAttempts >= MAX_EMAIL_ATTEMPTS ? `not sent after ${email.notifyAttempts} attempts` : null;
+    const giveUp =
+      email.notifyAttempts >= MAX_EMAIL_ATTEMPTS ? `not sent after ${email.notifyAttempts} attempts` : null;
     await markNotifyFailed(db, requestId, giveUp);
-    log.warn({ err: error, attempt: email.notifyAttempts, outcome: 'failed' }, giveUp ? 'email not sent; giving up' : 'email not sent; the next run retries');
+    log.warn(
+      { err: error, attempt: email.notifyAttempts, outcome: 'failed' },
+      giveUp ? 'email not sent; giving up' : 'email not sent; the next run retries',
+    );
     return 'failed';
   }
   await markNotified(db, requestId);

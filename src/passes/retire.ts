@@ -31,18 +31,32 @@ export async function retireLocked(
       result.retired.push(row);
     } catch (error) {
       result.errors++;
-      log.error({ requestId: row.id, userId: row.userId, err: error }, `could not delete the archive; the request stays ${row.status} until the next run`);
+      log.error(
+        { requestId: row.id, userId: row.userId, err: error },
+        `could not delete the archive; the request stays ${row.status} until the next run`,
+      );
     }
   });
-  await markRetired(tx, result.retired.map((r) => r.id), reason);
+  await markRetired(
+    tx,
+    result.retired.map((r) => r.id),
+    reason,
+  );
   for (const row of result.retired) {
-    log.info({ requestId: row.id, userId: row.userId, outcome: reason, previousStatus: row.status }, `request ${reason}`);
+    log.info(
+      { requestId: row.id, userId: row.userId, outcome: reason, previousStatus: row.status },
+      `request ${reason}`,
+    );
   }
   return result;
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lane = async () => {
     while (next < items.length) await fn(items[next++]!);

@@ -20,6 +20,10 @@ export async function revokeRequests(deps: PassDeps, ids: readonly string[], act
     const rows = await lockRequests(tx, ids);
     const result = await retireLocked(tx, deps.storage, deps.log, rows, 'revoked');
     const found = new Set(rows.map((r) => r.id));
-    return { revoked: result.retired.map((r) => r.id), notFound: ids.filter((id) => !found.has(id)), errors: result.errors };
+    return {
+      revoked: result.retired.map((r) => r.id),
+      notFound: ids.filter((id) => !found.has(id)),
+      errors: result.errors,
+    };
   });
 }

@@ -1,4 +1,4 @@
-import { releaseAfterFailure, releaseClaim, type ClaimedRequest } from '../db/requests.ts';
+import { type ClaimedRequest, releaseAfterFailure, releaseClaim } from '../db/requests.ts';
 import type { Logger } from '../log.ts';
 import { ClaimLostError } from './build-watch.ts';
 import type { ExportContext, PassDeps, RequestOutcome } from './export-request.ts';
@@ -45,7 +45,10 @@ export async function settleFailure(
     });
   }
   const kind = status === 'failed' ? 'failed' : 'retry';
-  log.error({ outcome: kind, err: error, seconds: secs }, kind === 'failed' ? 'request failed' : 'request failed; will be retried');
+  log.error(
+    { outcome: kind, err: error, seconds: secs },
+    kind === 'failed' ? 'request failed' : 'request failed; will be retried',
+  );
   return { kind, error: text };
 }
 

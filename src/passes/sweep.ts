@@ -22,7 +22,10 @@ export interface SweepSummary {
  * touched, expired or not (expiry is the expire pass's job), and nothing
  * younger than a day is, so an upload being written right now is safe.
  */
-export async function sweepStorage(deps: PassDeps, options: { dryRun: boolean; signal: AbortSignal }): Promise<SweepSummary & { errors: number }> {
+export async function sweepStorage(
+  deps: PassDeps,
+  options: { dryRun: boolean; signal: AbortSignal },
+): Promise<SweepSummary & { errors: number }> {
   const { db, storage, clock } = deps;
   const log = deps.log.child({ step: 'sweep' });
   const cutoff = clock.now().getTime() - SWEEP_MIN_AGE_MS;
@@ -33,7 +36,10 @@ export async function sweepStorage(deps: PassDeps, options: { dryRun: boolean; s
       if (options.signal.aborted) break;
       if (upload.initiated.getTime() >= cutoff || !storage.isArchiveKey(upload.key)) continue;
       if (options.dryRun) {
-        log.info({ key: upload.key, initiated: upload.initiated, dryRun: true }, 'would abort an abandoned multipart upload');
+        log.info(
+          { key: upload.key, initiated: upload.initiated, dryRun: true },
+          'would abort an abandoned multipart upload',
+        );
       } else {
         await storage.abortUpload(upload.key, upload.uploadId);
         log.info({ key: upload.key, initiated: upload.initiated }, 'aborted an abandoned multipart upload');

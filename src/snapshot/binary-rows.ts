@@ -132,7 +132,8 @@ export class BinaryTextColumns {
   private read(field: Buffer, at: number): void {
     switch (this.state) {
       case 'header':
-        if (!field.subarray(at, at + SIGNATURE.length).equals(SIGNATURE)) throw new Error("COPY's data is not in binary format");
+        if (!field.subarray(at, at + SIGNATURE.length).equals(SIGNATURE))
+          throw new Error("COPY's data is not in binary format");
         if (field.readUInt32BE(at + 11) & HAS_OIDS) throw new Error("COPY's binary data has row OIDs");
         this.left = field.readUInt32BE(at + 15);
         this.state = this.left > 0 ? 'extension' : 'count';
@@ -143,7 +144,10 @@ export class BinaryTextColumns {
           this.state = 'ended';
           return;
         }
-        if (count !== this.count) throw new Error(`COPY's binary data has ${count} columns where ${this.count} ${this.count === 1 ? 'was' : 'were'} expected`);
+        if (count !== this.count)
+          throw new Error(
+            `COPY's binary data has ${count} columns where ${this.count} ${this.count === 1 ? 'was' : 'were'} expected`,
+          );
         if (this.trackRows) this.starts.push(...this.written);
         this.column = 0;
         this.state = 'length';

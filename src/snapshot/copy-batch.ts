@@ -31,7 +31,8 @@ export class CopyBatch implements pg.Submittable {
   constructor(statements: readonly string[]) {
     if (statements.length === 0) throw new Error('a batch of COPY statements needs at least one');
     for (const sql of statements) {
-      if (!/^copy\b[\s\S]*\bto stdout\b/i.test(sql)) throw new Error(`not a COPY … TO STDOUT statement: ${sql.slice(0, 60)}`);
+      if (!/^copy\b[\s\S]*\bto stdout\b/i.test(sql))
+        throw new Error(`not a COPY … TO STDOUT statement: ${sql.slice(0, 60)}`);
     }
     this.text = statements.join(';\n');
     this.outputs = statements.map(() => {
@@ -49,7 +50,10 @@ export class CopyBatch implements pg.Submittable {
 
   handleCopyData(message: { chunk: Buffer }): void {
     const output = this.outputs[this.current];
-    if (!output) return this.fail(new Error('COPY data after the last statement of the batch'));
+    if (!output) {
+      this.fail(new Error('COPY data after the last statement of the batch'));
+      return;
+    }
     // node-postgres reuses its read buffer for the messages that follow: keep a copy.
     if (!output.push(Buffer.from(message.chunk)) && !this.paused) {
       this.paused = true;
@@ -60,7 +64,10 @@ export class CopyBatch implements pg.Submittable {
   handleCommandComplete(message: { text?: string }): void {
     const output = this.outputs[this.current];
     if (!output || !/^COPY \d+$/.test(message.text ?? '')) {
-      return this.fail(new Error(`statement ${this.current + 1} of the batch was not a COPY (${message.text ?? 'no command tag'})`));
+      this.fail(
+        new Error(`statement ${this.current + 1} of the batch was not a COPY (${message.text ?? 'no command tag'})`),
+      );
+      return;
     }
     output.push(null);
     this.current++;

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import { to as copyTo, type CopyToStreamQuery } from 'pg-copy-streams';
+import { type CopyToStreamQuery, to as copyTo } from 'pg-copy-streams';
 
 /**
  * A COPY … TO STDOUT stream that, once it is big, reads its socket in
@@ -67,7 +67,12 @@ export function copyOut(sql: string): CopyOut {
     setImmediate(() => {
       const handle = (socket as unknown as { _handle?: SocketHandle })._handle;
       // The COPY has ended (pg-copy-streams has given the socket back to node-postgres), or reads are stopped already.
-      if (!running(socket) || !handle?.reading || typeof handle.readStop !== 'function' || typeof handle.readStart !== 'function') {
+      if (
+        !running(socket) ||
+        !handle?.reading ||
+        typeof handle.readStop !== 'function' ||
+        typeof handle.readStart !== 'function'
+      ) {
         pausing = false;
         return;
       }
@@ -75,9 +80,13 @@ export function copyOut(sql: string): CopyOut {
       handle.readStop();
       copy.pauses++;
       const resume = () => {
-        if (socket.destroyed) return void (pausing = false);
+        if (socket.destroyed) {
+          pausing = false;
+          return;
+        }
         // A consumer that is behind: wait for it, as Node would with a full buffer.
-        if (running(socket) && socket.readableLength >= socket.readableHighWaterMark) return void setTimeout(resume, PAUSE_MS);
+        if (running(socket) && socket.readableLength >= socket.readableHighWaterMark)
+          return void setTimeout(resume, PAUSE_MS);
         pausing = false;
         // Also when the COPY ended meanwhile: node-postgres, which has the socket back, may not restart it itself.
         if (handle.reading) return;

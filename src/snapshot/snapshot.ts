@@ -86,13 +86,21 @@ export class Snapshot {
    * result each), in one message: a light request's time is mostly round
    * trips (BENCHMARKS.md).
    */
-  static async openWith(pool: pg.Pool, statements: readonly string[]): Promise<{ snapshot: Snapshot; results: pg.QueryResult[] }> {
+  static async openWith(
+    pool: pg.Pool,
+    statements: readonly string[],
+  ): Promise<{ snapshot: Snapshot; results: pg.QueryResult[] }> {
     const client = await pool.connect();
     const began = performance.now();
     try {
-      const results = (await client.query([BEGIN, GUARDS, SAME_ORDER, `select ${isoTimestamp('now()')} as as_of`, ...statements].join('; '))) as unknown as pg.QueryResult<{ as_of: string }>[];
+      const results = (await client.query(
+        [BEGIN, GUARDS, SAME_ORDER, `select ${isoTimestamp('now()')} as as_of`, ...statements].join('; '),
+      )) as unknown as pg.QueryResult<{ as_of: string }>[];
       const asOf = results.at(-1 - statements.length)!.rows[0]!.as_of;
-      return { snapshot: new Snapshot(pool, client, asOf, began), results: results.slice(results.length - statements.length) };
+      return {
+        snapshot: new Snapshot(pool, client, asOf, began),
+        results: results.slice(results.length - statements.length),
+      };
     } catch (error) {
       client.release(error as Error);
       throw error;
@@ -221,4 +229,3 @@ export class Snapshot {
     await second?.close(error);
   }
 }
-

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
   type CompletedPart,
+  CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   PutObjectCommand,
   type PutObjectCommandInput,
@@ -49,7 +49,8 @@ export async function uploadStream(body: Readable, options: StreamUploadOptions)
   try {
     let first: Buffer | undefined;
     let count = 0;
-    const partSize = (sent: number, partsSent: number) => nextPartSize(options.basePartBytes, options.expectedBytes?.(), sent, partsSent);
+    const partSize = (sent: number, partsSent: number) =>
+      nextPartSize(options.basePartBytes, options.expectedBytes?.(), sent, partsSent);
     for await (const part of partsOf(body, partSize, (size) => upload.take(size))) {
       upload.throwIfFailed();
       count++;
@@ -112,9 +113,19 @@ class PartsInFlight {
   send(partNumber: number, data: Buffer): void {
     const { client, params, signal } = this.options;
     const sent = client
-      .send(new UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: this.uploadId, PartNumber: partNumber, Body: data, ContentLength: data.length }), {
-        abortSignal: signal,
-      })
+      .send(
+        new UploadPartCommand({
+          Bucket: params.Bucket,
+          Key: params.Key,
+          UploadId: this.uploadId,
+          PartNumber: partNumber,
+          Body: data,
+          ContentLength: data.length,
+        }),
+        {
+          abortSignal: signal,
+        },
+      )
       .then(
         (res) => {
           this.done.push({ PartNumber: partNumber, ETag: res.ETag });
@@ -147,7 +158,14 @@ class PartsInFlight {
     this.throwIfFailed();
     signal.throwIfAborted();
     this.done.sort((a, b) => a.PartNumber! - b.PartNumber!);
-    await client.send(new CompleteMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: this.uploadId, MultipartUpload: { Parts: this.done } }));
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: params.Bucket,
+        Key: params.Key,
+        UploadId: this.uploadId,
+        MultipartUpload: { Parts: this.done },
+      }),
+    );
     this.uploadId = undefined;
   }
 
@@ -156,7 +174,9 @@ class PartsInFlight {
     await Promise.all(this.inFlight);
     if (this.uploadId === undefined) return;
     const { client, params } = this.options;
-    await client.send(new AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: this.uploadId })).catch(() => {});
+    await client
+      .send(new AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: this.uploadId }))
+      .catch(() => {});
   }
 }
 
@@ -187,7 +207,12 @@ export function partSizeFor(expectedBytes: number | undefined, baseBytes: number
  * before 1 TiB, whatever the estimate (S3's 5 GiB parts cap it near 2 TiB;
  * the writer stops an archive at EXPORT_MAX_ARCHIVE_BYTES long before).
  */
-export function nextPartSize(baseBytes: number, expectedBytes: number | undefined, sentBytes: number, partsSent: number): number {
+export function nextPartSize(
+  baseBytes: number,
+  expectedBytes: number | undefined,
+  sentBytes: number,
+  partsSent: number,
+): number {
   const planned = partSizeFor(expectedBytes, baseBytes);
   if (sentBytes < (expectedBytes ?? 0)) return planned;
   const partsLeft = Math.max(1, MAX_PARTS - partsSent - 1);
@@ -206,7 +231,11 @@ export function nextPartSize(baseBytes: number, expectedBytes: number | undefine
  * full collection every few requests (light requests went from 42 to 22 per
  * second until it did).
  */
-export async function* partsOf(body: Readable, partSize: (sentBytes: number, partsSent: number) => number, take: (size: number) => Buffer): AsyncGenerator<Buffer> {
+export async function* partsOf(
+  body: Readable,
+  partSize: (sentBytes: number, partsSent: number) => number,
+  take: (size: number) => Buffer,
+): AsyncGenerator<Buffer> {
   let size = 0;
   let part: Buffer | undefined;
   let filled = 0;
@@ -245,5 +274,7 @@ function grown(buffer: Buffer, max: number): Buffer {
 }
 
 function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : Object.assign(new Error('the upload was aborted'), { name: 'AbortError' });
+  return signal.reason instanceof Error
+    ? signal.reason
+    : Object.assign(new Error('the upload was aborted'), { name: 'AbortError' });
 }

@@ -23,7 +23,10 @@ export function makeS3Client(settings: S3ClientSettings): S3Client {
     forcePathStyle: settings.forcePathStyle,
     // Bounded retries and timeouts: a storage outage must end the run, never hang it.
     maxAttempts: settings.maxAttempts,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: settings.connectTimeoutMs, requestTimeout: settings.requestTimeoutMs }),
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: settings.connectTimeoutMs,
+      requestTimeout: settings.requestTimeoutMs,
+    }),
     // Recent SDKs add CRC32 checksums to every upload by default; MinIO
     // versions, R2 and other S3-compatible servers reject or mishandle them.
     requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -11,13 +11,13 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { makeS3Client } from './s3-client.ts';
 import type { StorageConfig } from '../config.ts';
 import { uploadStream } from './multipart-upload.ts';
+import { makeS3Client } from './s3-client.ts';
 
 export interface StoredObject {
   key: string;
@@ -64,7 +64,9 @@ const ARCHIVE_KEY = new RegExp(`^[^/]+/${UUID}/${UUID}\\.zip$`);
  */
 export function userSegment(userId: string): string {
   const encoded = encodeURIComponent(userId).replaceAll('.', '%2E');
-  return encoded.length <= 200 && encoded !== '' ? encoded : `sha256-${createHash('sha256').update(userId).digest('hex')}`;
+  return encoded.length <= 200 && encoded !== ''
+    ? encoded
+    : `sha256-${createHash('sha256').update(userId).digest('hex')}`;
 }
 
 export class S3Storage {
@@ -121,13 +123,19 @@ export class S3Storage {
     });
   }
 
-  async presign(key: string, options: { ttlSeconds: number; signedAt: Date; filename: string }): Promise<PresignedLink> {
+  async presign(
+    key: string,
+    options: { ttlSeconds: number; signedAt: Date; filename: string },
+  ): Promise<PresignedLink> {
     const command = new GetObjectCommand({
       Bucket: this.config.bucket,
       Key: key,
       ResponseContentDisposition: `attachment; filename="${options.filename}"`,
     });
-    const url = await getSignedUrl(this.signer, command, { expiresIn: options.ttlSeconds, signingDate: options.signedAt });
+    const url = await getSignedUrl(this.signer, command, {
+      expiresIn: options.ttlSeconds,
+      signingDate: options.signedAt,
+    });
     const wanted = new Date(options.signedAt.getTime() + options.ttlSeconds * 1000);
     // A SigV4 link stops working when the credentials that signed it expire
     // (role or STS credentials last hours, not days).
@@ -149,7 +157,11 @@ export class S3Storage {
     let token: string | undefined;
     do {
       const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.config.bucket, Prefix: this.config.prefix + under, ContinuationToken: token }),
+        new ListObjectsV2Command({
+          Bucket: this.config.bucket,
+          Prefix: this.config.prefix + under,
+          ContinuationToken: token,
+        }),
       );
       for (const o of page.Contents ?? []) {
         if (o.Key && o.LastModified) yield { key: o.Key, lastModified: o.LastModified, size: o.Size ?? 0 };
@@ -179,7 +191,9 @@ export class S3Storage {
   }
 
   async abortUpload(key: string, uploadId: string): Promise<void> {
-    await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: key, UploadId: uploadId }));
+    await this.client.send(
+      new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: key, UploadId: uploadId }),
+    );
   }
 
   /**
@@ -195,7 +209,9 @@ export class S3Storage {
         Body: body,
         ContentType: options.contentType,
         ...this.encryptionParams(),
-        ...(options.retainUntil ? { ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: options.retainUntil } : {}),
+        ...(options.retainUntil
+          ? { ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: options.retainUntil }
+          : {}),
       }),
     );
   }
@@ -254,7 +270,8 @@ export class S3Storage {
   private encryptionParams(): { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string } {
     const { sse, sseKmsKeyId } = this.config;
     if (sse === 'none') return {};
-    if (sse === 'aws:kms') return { ServerSideEncryption: 'aws:kms', ...(sseKmsKeyId ? { SSEKMSKeyId: sseKmsKeyId } : {}) };
+    if (sse === 'aws:kms')
+      return { ServerSideEncryption: 'aws:kms', ...(sseKmsKeyId ? { SSEKMSKeyId: sseKmsKeyId } : {}) };
     return { ServerSideEncryption: 'AES256' };
   }
 }

@@ -38,7 +38,8 @@ export function serverOf(endpoint: string | undefined): string {
 /** Whether two addresses are one bucket of one server (a bucket named in the endpoint's host counts as the bucket). */
 export function sameStore(a: StoreAddress, b: StoreAddress): boolean {
   // Each as set against every place the other may read (two hosts that both merely begin with a word are not one bucket).
-  const reaches = (x: StoreAddress, y: StoreAddress) => located(y).some((p) => p.server === serverOf(x.endpoint) && p.bucket === x.bucket.toLowerCase());
+  const reaches = (x: StoreAddress, y: StoreAddress) =>
+    located(y).some((p) => p.server === serverOf(x.endpoint) && p.bucket === x.bucket.toLowerCase());
   return reaches(a, b) || reaches(b, a);
 }
 
@@ -85,7 +86,13 @@ function canonicalHost(hostname: string): string {
   if (host === 'localhost' || host.endsWith('.localhost')) return 'loopback';
   if (/^127\.\d+\.\d+\.\d+$/.test(host) || host === '0.0.0.0') return 'loopback';
   // IPv6 loopback and unspecified, and IPv4-mapped loopback, as the URL parser writes them.
-  if (host === '[::1]' || host === '[::]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host) || host === '[::ffff:0:0]') return 'loopback';
+  if (
+    host === '[::1]' ||
+    host === '[::]' ||
+    /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host) ||
+    host === '[::ffff:0:0]'
+  )
+    return 'loopback';
   if (/(^|\.)amazonaws\.com(\.cn)?$/.test(host)) {
     // s3.amazonaws.com, s3.<region>.amazonaws.com, s3-<region>…, s3.dualstack…: AWS S3; anything else at AWS (an access point, a VPC endpoint) is its own.
     return /(^|\.)s3([.-][a-z0-9-]+)*\.amazonaws\.com(\.cn)?$/.test(host) ? 'aws' : host;

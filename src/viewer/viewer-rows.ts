@@ -11,7 +11,6 @@ export const VIEWER_BYTES_PER_ENTITY = 2 * 1024 * 1024;
 /** The rows are held in slabs of this size (not a Buffer per row: 10,000 small buffers cost more than their bytes). */
 const SLAB_BYTES = 256 * 1024;
 
-
 /**
  * The first rows of one entity for the viewer, taken from the JSON lines on
  * their way into json/ (the same snapshot, the same text, no query of its
@@ -60,7 +59,8 @@ export class ViewerRows {
     let from = 0;
     while (from < bytes.length) {
       const used = this.heldBytes % SLAB_BYTES;
-      if (used === 0 && this.slabs.length * SLAB_BYTES === this.heldBytes) this.slabs.push(Buffer.allocUnsafeSlow(SLAB_BYTES));
+      if (used === 0 && this.slabs.length * SLAB_BYTES === this.heldBytes)
+        this.slabs.push(Buffer.allocUnsafeSlow(SLAB_BYTES));
       const copied = bytes.copy(this.slabs.at(-1)!, used, from);
       from += copied;
       this.heldBytes += copied;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { PROCESSING_FIELDS } from '../definition/definition.ts';
 import type { ExportEntity } from '../export/entities.ts';
-import type { Manifest } from '../export/manifest.ts';
 import type { UserFileRecord } from '../export/file-entry.ts';
+import type { Manifest } from '../export/manifest.ts';
 import { type PreparedEntry, prepareEntry, type WrittenFile, type ZipWriter } from '../zip/zip-writer.ts';
 import { newArchiveKey, type Section, sealedScript } from './seal.ts';
 import { ViewerRows } from './viewer-rows.ts';
@@ -34,14 +34,23 @@ const prepared = new Map<number, Map<string, PreparedEntry>>();
 const KEY_META = '<meta name="exporter-archive-key" content="">';
 
 function staticAssets(): Map<string, Buffer> {
-  assets ??= new Map(ASSETS.map((name) => [name === 'index.html' ? name : `viewer/${name}`, readFileSync(new URL(name, ASSETS_DIR))]));
+  assets ??= new Map(
+    ASSETS.map((name) => [name === 'index.html' ? name : `viewer/${name}`, readFileSync(new URL(name, ASSETS_DIR))]),
+  );
   return assets;
 }
 
 function preparedAssets(level: number): Map<string, PreparedEntry> {
   const kind = level > 0 ? 1 : 0;
   if (!prepared.has(kind)) {
-    prepared.set(kind, new Map([...staticAssets()].filter(([path]) => path !== 'index.html').map(([path, bytes]) => [path, prepareEntry(bytes, level)])));
+    prepared.set(
+      kind,
+      new Map(
+        [...staticAssets()]
+          .filter(([path]) => path !== 'index.html')
+          .map(([path, bytes]) => [path, prepareEntry(bytes, level)]),
+      ),
+    );
   }
   return prepared.get(kind)!;
 }
@@ -60,7 +69,11 @@ function preparedEntities(entities: readonly ExportEntity[], level: number): Pre
   const byLevel = preparedDefinitions.get(entities) ?? new Map<number, PreparedEntry>();
   preparedDefinitions.set(entities, byLevel);
   const kind = level > 0 ? 1 : 0;
-  if (!byLevel.has(kind)) byLevel.set(kind, prepareEntry(Buffer.from(`exporterViewer.entities(${JSON.stringify(entities.map(entityForPage))});\n`), level));
+  if (!byLevel.has(kind))
+    byLevel.set(
+      kind,
+      prepareEntry(Buffer.from(`exporterViewer.entities(${JSON.stringify(entities.map(entityForPage))});\n`), level),
+    );
   return byLevel.get(kind)!;
 }
 
@@ -72,8 +85,18 @@ function entityForPage(e: ExportEntity) {
     label: e.label ?? null,
     key: e.key ?? null,
     references: e.references ?? [],
-    columns: e.columns.map((c) => ({ name: c.name, description: c.description, kind: c.kind, file: c.fileLocator !== undefined })),
-    processing: e.processing ? PROCESSING_FIELDS.filter((f) => e.processing![f.key] !== undefined).map((f) => ({ field: f.yaml, value: e.processing![f.key] })) : [],
+    columns: e.columns.map((c) => ({
+      name: c.name,
+      description: c.description,
+      kind: c.kind,
+      file: c.fileLocator !== undefined,
+    })),
+    processing: e.processing
+      ? PROCESSING_FIELDS.filter((f) => e.processing![f.key] !== undefined).map((f) => ({
+          field: f.yaml,
+          value: e.processing![f.key],
+        }))
+      : [],
   };
 }
 
@@ -153,11 +176,13 @@ export class ArchiveViewer {
   async finish(zip: ZipWriter, manifest: Manifest, entities: readonly ExportEntity[]): Promise<ViewerManifest> {
     // The last small entities' rows ride in the overview's own file, before it: a light export has one data file in all.
     const inOverview = this.shared?.sections ?? [];
-    for (const [entity, path] of this.dataFile) if (this.shared && path === this.shared.path) this.dataFile.delete(entity);
+    for (const [entity, path] of this.dataFile)
+      if (this.shared && path === this.shared.path) this.dataFile.delete(entity);
     this.shared = undefined;
     const listed = filesShown(manifest.files, this.maxRows);
     const json = (value: unknown) => [Buffer.from(JSON.stringify(value))];
-    if (manifest.files.length > 0) await this.writeSealed(zip, FILES_DATA, [{ header: { kind: 'files' }, body: json(listed) }]);
+    if (manifest.files.length > 0)
+      await this.writeSealed(zip, FILES_DATA, [{ header: { kind: 'files' }, body: json(listed) }]);
     // What varies by archive; what the definition says of each entity is viewer/entities.js, made once.
     const overview = {
       request_id: manifest.request_id,
@@ -178,7 +203,10 @@ export class ArchiveViewer {
       files_listed: listed.length,
       files_data: manifest.files.length > 0 ? FILES_DATA : null,
     };
-    await this.writeSealed(zip, 'viewer/archive.js', [...inOverview, { header: { kind: 'archive' }, body: json(overview) }]);
+    await this.writeSealed(zip, 'viewer/archive.js', [
+      ...inOverview,
+      { header: { kind: 'archive' }, body: json(overview) },
+    ]);
     this.written.push(await zip.addText('index.html', indexWithKey(this.key)));
     for (const [path, entry] of preparedAssets(zip.level)) this.written.push(await zip.addPrepared(path, entry));
     this.written.push(await zip.addPrepared('viewer/entities.js', preparedEntities(entities, zip.level)));

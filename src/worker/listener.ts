@@ -39,7 +39,11 @@ export class RequestListener {
     const { signal, log } = this.options;
     let backoffMs = 500;
     while (!signal.aborted) {
-      const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: 'exporter-listener', connectionTimeoutMillis: 5_000 });
+      const client = new pg.Client({
+        connectionString: this.options.databaseUrl,
+        application_name: 'exporter-listener',
+        connectionTimeoutMillis: 5_000,
+      });
       client.on('error', () => {}); // reported through watch()
       try {
         await client.connect();
@@ -51,7 +55,8 @@ export class RequestListener {
         this.options.onListening();
         await this.watch(client);
       } catch (error) {
-        if (!signal.aborted) log.warn({ err: error }, 'the LISTEN connection failed; polling every few seconds until it is back');
+        if (!signal.aborted)
+          log.warn({ err: error }, 'the LISTEN connection failed; polling every few seconds until it is back');
       } finally {
         this.healthy = false;
         await client.end().catch(() => {});
@@ -80,7 +85,10 @@ export class RequestListener {
       const onEnd = () => finish(new Error('the LISTEN connection ended'));
       // The session still listens on our channel, and answers within a few seconds.
       const check = async () => {
-        const answer = client.query<{ n: number }>('select count(*)::int as n from pg_listening_channels() c where c = $1', [REQUESTS_CHANNEL]);
+        const answer = client.query<{ n: number }>(
+          'select count(*)::int as n from pg_listening_channels() c where c = $1',
+          [REQUESTS_CHANNEL],
+        );
         const result = await withTimeout(answer, 5_000, 'the LISTEN connection did not answer a check within 5 s');
         if (result.rows[0]!.n !== 1) throw new Error('the session no longer listens');
       };

@@ -1,6 +1,6 @@
 import { createDeflateRaw, type DeflateRaw, deflateRawSync, type ZlibOptions } from 'node:zlib';
-import { type CentralRecord, dataDescriptor, localHeader, METHOD_DEFLATE } from './zip-format.ts';
 import { PIECE_BYTES } from './zip-entry.ts';
+import { type CentralRecord, dataDescriptor, localHeader, METHOD_DEFLATE } from './zip-format.ts';
 import type { ZipOutput } from './zip-output.ts';
 
 /** The size of the pieces deflate hands back. */
@@ -36,7 +36,11 @@ export class EntryData {
   /** It may pass 4 GiB: streamed, its local header announces ZIP64 sizes. */
   private readonly large: boolean;
 
-  constructor(record: CentralRecord, out: ZipOutput, options: { when: { time: number; date: number }; level: number; deflated: boolean; large: boolean }) {
+  constructor(
+    record: CentralRecord,
+    out: ZipOutput,
+    options: { when: { time: number; date: number }; level: number; deflated: boolean; large: boolean },
+  ) {
     this.record = record;
     this.out = out;
     this.when = options.when;
@@ -107,11 +111,19 @@ export class EntryData {
 
   private startDeflate(level: number): DeflateRaw {
     // highWaterMark reaches the Transform underneath (Node passes its options on), though zlib's types omit it.
-    const deflate = createDeflateRaw({ level, chunkSize: DEFLATE_CHUNK_BYTES, highWaterMark: 2 * PIECE_BYTES } as ZlibOptions);
+    const deflate = createDeflateRaw({
+      level,
+      chunkSize: DEFLATE_CHUNK_BYTES,
+      highWaterMark: 2 * PIECE_BYTES,
+    } as ZlibOptions);
     deflate.on('data', (chunk: Buffer) => {
       this.record.compressedBytes += chunk.length;
       // The upload is behind: deflate stops producing (and, its buffers full, taking) until it catches up.
-      this.out.pushOrPause(chunk, () => deflate.pause(), () => deflate.resume());
+      this.out.pushOrPause(
+        chunk,
+        () => deflate.pause(),
+        () => deflate.resume(),
+      );
     });
     deflate.on('error', (error: Error) => this.out.fail(error));
     return deflate;

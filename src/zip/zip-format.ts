@@ -123,7 +123,12 @@ export function centralHeaderLength(record: CentralRecord): number {
 }
 
 /** Writes an entry's central directory header into `target` at `at`; returns where the next one starts. */
-export function writeCentralHeader(record: CentralRecord, when: { time: number; date: number }, target: Buffer, at: number): number {
+export function writeCentralHeader(
+  record: CentralRecord,
+  when: { time: number; date: number },
+  target: Buffer,
+  at: number,
+): number {
   const extra = zip64ExtraLength(record);
   const zip64 = extra > 0 || record.zip64Local;
   target.writeUInt32LE(0x02014b50, at);

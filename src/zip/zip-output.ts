@@ -123,6 +123,11 @@ export class ZipOutput {
 
   private whenWanted(then: () => void): void {
     const before = this.wanted;
-    this.wanted = before ? () => (before(), then()) : then;
+    this.wanted = before
+      ? () => {
+          before();
+          then();
+        }
+      : then;
   }
 }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { crc32, deflateRawSync } from 'node:zlib';
+import { EntryData } from './entry-data.ts';
+import { type WrittenFile, ZipEntry } from './zip-entry.ts';
 import {
   type CentralRecord,
   centralHeaderLength,
@@ -11,11 +13,9 @@ import {
   METHOD_STORE,
   writeCentralHeader,
 } from './zip-format.ts';
-import { EntryData } from './entry-data.ts';
-import { type WrittenFile, ZipEntry } from './zip-entry.ts';
 import { ArchiveClosedError, ZipOutput } from './zip-output.ts';
 
-export { ArchiveClosedError, ZipEntry, type WrittenFile };
+export { ArchiveClosedError, type WrittenFile, ZipEntry };
 
 /** An entry's content made ready once, for any number of archives (ZipWriter.addPrepared). */
 export interface PreparedEntry {
@@ -65,7 +65,6 @@ export interface EntryOptions {
 const OUTPUT_BUFFER_BYTES = 1 << 20;
 /** The central directory is written in pieces of about this size, each waiting for the upload to take the last. */
 const DIRECTORY_PIECE_BYTES = 64 * 1024;
-
 
 interface OpenEntry {
   entry: ZipEntry;
@@ -123,7 +122,8 @@ export class ZipWriter {
 
   openEntry(path: string, options: EntryOptions = {}): ZipEntry {
     this.throwIfFailed();
-    if (this.current && !this.current.ended) throw new Error(`${path}: opened while ${this.current.entry.path} is still open`);
+    if (this.current && !this.current.ended)
+      throw new Error(`${path}: opened while ${this.current.entry.path} is still open`);
     this.claimName(path);
     const store = options.store === true || this.level === 0;
     const entry = new ZipEntry(this, path, !store);
@@ -139,7 +139,12 @@ export class ZipWriter {
       zip64Local: false,
       descriptor: false,
     };
-    const data = new EntryData(record, this.out, { when: this.when, level: this.level, deflated: !store, large: options.large === true });
+    const data = new EntryData(record, this.out, {
+      when: this.when,
+      level: this.level,
+      deflated: !store,
+      large: options.large === true,
+    });
     const open: OpenEntry = { entry, record, data, ended: false };
     this.current = open;
     this.out.enqueue(async () => {
@@ -174,7 +179,8 @@ export class ZipWriter {
    */
   async addPrepared(path: string, prepared: PreparedEntry): Promise<WrittenFile> {
     this.throwIfFailed();
-    if (this.current && !this.current.ended) throw new Error(`${path}: added while ${this.current.entry.path} is still open`);
+    if (this.current && !this.current.ended)
+      throw new Error(`${path}: added while ${this.current.entry.path} is still open`);
     const overLimit = this.countInput(prepared.bytes);
     if (overLimit) throw overLimit;
     this.claimName(path);
@@ -209,7 +215,8 @@ export class ZipWriter {
   /** Writes the central directory and the end records; resolves once the consumer has read the last byte. */
   async finalize(): Promise<void> {
     this.throwIfFailed();
-    if (this.current && !this.current.ended) throw new Error(`finalize() while ${this.current.entry.path} is still open`);
+    if (this.current && !this.current.ended)
+      throw new Error(`finalize() while ${this.current.entry.path} is still open`);
     // Listening for the end before the directory is queued: a small archive may end at once.
     const ended = this.out.ended();
     ended.catch(() => {});
@@ -234,7 +241,8 @@ export class ZipWriter {
 
   /** A fragment's last step: its output ends after its last entry, with no directory (the archive it joins writes that). */
   endFragment(): Promise<void> {
-    if (this.current && !this.current.ended) throw new Error(`endFragment() while ${this.current.entry.path} is still open`);
+    if (this.current && !this.current.ended)
+      throw new Error(`endFragment() while ${this.current.entry.path} is still open`);
     return this.out.enqueue(async () => this.out.end());
   }
 
@@ -247,7 +255,8 @@ export class ZipWriter {
    */
   appendFragment(fragment: ZipWriter, bytes: AsyncIterable<Buffer> = fragment.output): Promise<void> {
     this.throwIfFailed();
-    if (this.current && !this.current.ended) throw new Error(`a fragment appended while ${this.current.entry.path} is still open`);
+    if (this.current && !this.current.ended)
+      throw new Error(`a fragment appended while ${this.current.entry.path} is still open`);
     this.current = undefined;
     return this.out.enqueue(async () => {
       const base = this.out.offset;
@@ -313,7 +322,8 @@ export class ZipWriter {
    * first or the last), so a row's path could name another row's file.
    */
   private claimName(path: string): void {
-    if (this.names.has(path)) throw new Error(`${path}: a second entry of this name in one archive (a bug: every name must be unique)`);
+    if (this.names.has(path))
+      throw new Error(`${path}: a second entry of this name in one archive (a bug: every name must be unique)`);
     this.names.add(path);
   }
 

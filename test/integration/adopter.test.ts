@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect.ts';
 import { migrateToLatest, SQL_DIR } from '../../src/db/migrate.ts';
-import { createTestEnv, getObject, runCli, type TestEnv } from '../support/harness.ts';
-import { FreshDatabases } from '../support/fresh-database.ts';
-import { readZip } from '../support/zip.ts';
 import { isUserIdText } from '../../src/user-id.ts';
+import { FreshDatabases } from '../support/fresh-database.ts';
+import { createTestEnv, getObject, runCli, type TestEnv } from '../support/harness.ts';
+import { readZip } from '../support/zip.ts';
 
 /*
  * An application that is not ours adopts the exporter: its database holds
@@ -34,8 +34,11 @@ afterAll(async () => {
 
 const sampleSchema = readFileSync(new URL('../../definitions/sample-schema.sql', import.meta.url), 'utf8');
 const tablesOf = async (db: pg.Pool) =>
-  (await db.query<{ t: string }>(`select tablename as t from pg_tables where schemaname = 'public' order by 1`)).rows.map((r) => r.t);
-const requestOf = async (db: pg.Pool, id: string) => (await db.query('select * from data_export_requests where id = $1', [id])).rows[0];
+  (
+    await db.query<{ t: string }>(`select tablename as t from pg_tables where schemaname = 'public' order by 1`)
+  ).rows.map((r) => r.t);
+const requestOf = async (db: pg.Pool, id: string) =>
+  (await db.query('select * from data_export_requests where id = $1', [id])).rows[0];
 
 describe('an application that is not ours', () => {
   it('migrate on a database without a users table creates only the exporter’s own tables, and says the user table is missing', async () => {
@@ -43,12 +46,28 @@ describe('an application that is not ours', () => {
     await db.query('create table customers (id int primary key)');
     const migrated = await runCli(['migrate'], cliEnv);
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(await tablesOf(db)).toEqual(['customers', 'data_export_audit_head', 'data_export_deleted_objects', 'data_export_events', 'data_export_housekeeping', 'data_export_requests', 'kysely_migration', 'kysely_migration_lock']);
+    expect(await tablesOf(db)).toEqual([
+      'customers',
+      'data_export_audit_head',
+      'data_export_deleted_objects',
+      'data_export_events',
+      'data_export_housekeeping',
+      'data_export_requests',
+      'kysely_migration',
+      'kysely_migration_lock',
+    ]);
     // A bare migrate links nothing on a database that is not the sample's: no trigger on whatever table is called users.
-    expect(migrated.logs.find((l) => l.level === 'warn')?.msg).toMatch(/no definition named \(EXPORT_DEFINITION\) and this database does not hold the sample application's tables: no user table linked; run EXPORT_DEFINITION=<your definition> exporter migrate/);
+    expect(migrated.logs.find((l) => l.level === 'warn')?.msg).toMatch(
+      /no definition named \(EXPORT_DEFINITION\) and this database does not hold the sample application's tables: no user table linked; run EXPORT_DEFINITION=<your definition> exporter migrate/,
+    );
     // Commands that need the link say what to run, in one line, exit 2.
     const request = await runCli(['request', '1'], cliEnv);
-    expect([request.code, request.stderr.trim()]).toEqual([2, expect.stringMatching(/^exporter: the exporter is not linked to a user table yet: run EXPORT_DEFINITION=<your definition> exporter migrate/)]);
+    expect([request.code, request.stderr.trim()]).toEqual([
+      2,
+      expect.stringMatching(
+        /^exporter: the exporter is not linked to a user table yet: run EXPORT_DEFINITION=<your definition> exporter migrate/,
+      ),
+    ]);
     expect(request.stderr.trim().split('\n')).toHaveLength(1);
     // Nothing is built until it is linked: fulfill refuses, naming the problem.
     const fulfill = await runCli(['fulfill'], cliEnv);
@@ -74,8 +93,12 @@ describe('an application that is not ours', () => {
     const row = await requestOf(db, id);
     expect(row.status).toBe('ready');
     const files = await readZip(await getObject(env, row.object_key));
-    expect(JSON.parse(files.get('json/users.json')!.toString())).toEqual([expect.objectContaining({ id: user, email: 'ada@example.test' })]);
-    expect(JSON.parse(files.get('json/projects.json')!.toString()).map((p: { name: string }) => p.name)).toEqual(['Engine']);
+    expect(JSON.parse(files.get('json/users.json')!.toString())).toEqual([
+      expect.objectContaining({ id: user, email: 'ada@example.test' }),
+    ]);
+    expect(JSON.parse(files.get('json/projects.json')!.toString()).map((p: { name: string }) => p.name)).toEqual([
+      'Engine',
+    ]);
     expect([...files.keys()].some((k) => k.startsWith('files/'))).toBe(false);
   });
 
@@ -115,8 +138,17 @@ entities:
     const withDefinition = { ...cliEnv, EXPORT_DEFINITION: definition };
     const migrated = await runCli(['migrate'], withDefinition);
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(migrated.logs).toContainEqual(expect.objectContaining({ msg: 'linked to the user table', userTable: 'person', userKey: 'id', keyType: 'bigint' }));
-    await db.query(`insert into person (email, display_name, password_digest) values ('one@example.test', 'One', 'DIGEST-1'), ('two@example.test', 'Two', 'DIGEST-2')`);
+    expect(migrated.logs).toContainEqual(
+      expect.objectContaining({
+        msg: 'linked to the user table',
+        userTable: 'person',
+        userKey: 'id',
+        keyType: 'bigint',
+      }),
+    );
+    await db.query(
+      `insert into person (email, display_name, password_digest) values ('one@example.test', 'One', 'DIGEST-1'), ('two@example.test', 'Two', 'DIGEST-2')`,
+    );
     await db.query(`insert into note (person_id, body) values (1, 'mine'), (2, 'NOT-MINE'), (1, 'also mine')`);
 
     const created = await runCli(['request', '1', '--json'], withDefinition);
@@ -131,30 +163,43 @@ entities:
     // The application's own intake: a number, or its text.
     expect((await db.query(`select outcome from exporter_request_export(2)`)).rows[0].outcome).toBe('created');
     expect((await db.query(`select outcome from exporter_request_export('2')`)).rows[0].outcome).toBe('rate-limited');
-    await expect(db.query(`insert into data_export_requests (user_id) values ('002')`)).rejects.toThrow(/data_export_requests_user_id_canonical/);
+    await expect(db.query(`insert into data_export_requests (user_id) values ('002')`)).rejects.toThrow(
+      /data_export_requests_user_id_canonical/,
+    );
 
     const fulfilled = await runCli(['fulfill', '--request', id], withDefinition);
     expect(fulfilled.code, fulfilled.stderr).toBe(0);
     const row = await requestOf(db, id);
     expect(row.status).toBe('ready');
     const files = await readZip(await getObject(env, row.object_key));
-    expect(JSON.parse(files.get('json/person.json')!.toString())).toEqual([{ id: 1, email: 'one@example.test', display_name: 'One' }]);
-    expect(JSON.parse(files.get('json/notes.json')!.toString()).map((n: { body: string }) => n.body)).toEqual(['mine', 'also mine']);
+    expect(JSON.parse(files.get('json/person.json')!.toString())).toEqual([
+      { id: 1, email: 'one@example.test', display_name: 'One' },
+    ]);
+    expect(JSON.parse(files.get('json/notes.json')!.toString()).map((n: { body: string }) => n.body)).toEqual([
+      'mine',
+      'also mine',
+    ]);
     const everything = [...files.values()].map((b) => b.toString('utf8')).join('\n');
     expect(everything).not.toMatch(/NOT-MINE|DIGEST|two@example/);
 
     // The person deleted: their requests go with them (and a ready archive's key is remembered for expire to delete).
     await db.query('delete from person where id = 1');
     expect(await requestOf(db, id)).toBeUndefined();
-    expect((await db.query('select object_key from data_export_deleted_objects')).rows).toEqual([{ object_key: row.object_key }]);
+    expect((await db.query('select object_key from data_export_deleted_objects')).rows).toEqual([
+      { object_key: row.object_key },
+    ]);
   });
 
   it('a database an earlier version migrated (its users table, the uuid foreign key) keeps its requests, and migrate links it', async () => {
     const { db, url, cliEnv } = await freshDatabase();
     // The migrations as 0.1 shipped them: its 000001 made the sample tables and the foreign key.
     const old = mkdtempSync(path.join(dir, 'sql-0.1-'));
-    for (const file of readdirSync(SQL_DIR).filter((f) => f < '000008')) copyFileSync(path.join(SQL_DIR, file), path.join(old, file));
-    copyFileSync(new URL('../fixtures/sql-0.1/000001_schema.sql', import.meta.url).pathname, path.join(old, '000001_schema.sql'));
+    for (const file of readdirSync(SQL_DIR).filter((f) => f < '000008'))
+      copyFileSync(path.join(SQL_DIR, file), path.join(old, file));
+    copyFileSync(
+      new URL('../fixtures/sql-0.1/000001_schema.sql', import.meta.url).pathname,
+      path.join(old, '000001_schema.sql'),
+    );
     const handle = connect({ url, maxConnections: 1 });
     try {
       await migrateToLatest(handle.db, old);
@@ -163,11 +208,19 @@ entities:
     }
     const user = randomUUID();
     await db.query(`insert into users (id, email) values ($1, 'old@example.test')`, [user]);
-    const { rows } = await db.query(`insert into data_export_requests (user_id, requested_at) values ($1, '2026-01-31T12:00:00Z') returning id`, [user]);
+    const { rows } = await db.query(
+      `insert into data_export_requests (user_id, requested_at) values ($1, '2026-01-31T12:00:00Z') returning id`,
+      [user],
+    );
 
     const migrated = await runCli(['migrate'], cliEnv);
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(migrated.logs).toContainEqual(expect.objectContaining({ msg: 'migrated', applied: ['000008_any_user_key', '000009_deadline_and_audit', '000010_trusted_trail'] }));
+    expect(migrated.logs).toContainEqual(
+      expect.objectContaining({
+        msg: 'migrated',
+        applied: ['000008_any_user_key', '000009_deadline_and_audit', '000010_trusted_trail'],
+      }),
+    );
     // A request made before the deadline existed gets its due date from when it was made.
     expect(((await requestOf(db, rows[0].id)).due_at as Date).toISOString()).toBe('2026-02-28T12:00:00.000Z');
     const nightly = await runCli(['nightly'], cliEnv);
@@ -212,10 +265,14 @@ entities:
     for (const [handle, accepted] of Object.entries(handles)) {
       const label = JSON.stringify(handle.slice(0, 20));
       expect(isUserIdText(handle), label).toBe(accepted);
-      const intake = (await db.query(`select outcome, request_id from exporter_request_export($1::text)`, [handle])).rows[0];
+      const intake = (await db.query(`select outcome, request_id from exporter_request_export($1::text)`, [handle]))
+        .rows[0];
       expect(intake.outcome, label).toBe(accepted ? 'created' : 'no-such-user');
       if (!accepted) {
-        await expect(db.query(`insert into data_export_requests (user_id) values ($1)`, [handle]), label).rejects.toThrow(/data_export_requests_user_id_canonical/);
+        await expect(
+          db.query(`insert into data_export_requests (user_id) values ($1)`, [handle]),
+          label,
+        ).rejects.toThrow(/data_export_requests_user_id_canonical/);
         expect((await runCli(['request', handle], withDefinition)).code, label).toBe(2);
       }
     }
@@ -230,7 +287,9 @@ entities:
     const { db, url, cliEnv } = await freshDatabase();
     await db.query(`create table member (handle text primary key, bio text)`);
     const definition = path.join(dir, 'member.yaml');
-    writeFileSync(definition, `version: 1
+    writeFileSync(
+      definition,
+      `version: 1
 user_table: member
 entities:
   member:
@@ -240,7 +299,8 @@ entities:
     columns:
       handle: { export: Your handle. }
       bio: { export: Your bio. }
-`);
+`,
+    );
     const withDefinition = { ...cliEnv, EXPORT_DEFINITION: definition };
     expect((await runCli(['migrate'], withDefinition)).code).toBe(0);
     // Under standard_conforming_strings off, a backslash escapes the quote after it in '…': this id would end the literal and run the rest.

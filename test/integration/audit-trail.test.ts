@@ -1,10 +1,15 @@
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectRetentionCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectRetentionCommand,
+  ListObjectVersionsCommand,
+} from '@aws-sdk/client-s3';
 import { CamelCasePlugin, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/schema.ts';
 import { verifyTrail } from '../../src/passes/audit-verify.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, requestRow, runCli, type TestEnv } from '../support/harness.ts';
 import { insertRequest, insertUser } from '../support/seed.ts';
 
@@ -21,11 +26,18 @@ beforeAll(async () => {
   // An application's role as a careless adopter grants it: everything on every table, a schema of its own.
   const role = `app_${Math.random().toString(36).slice(2, 10)}`;
   await env.admin.query(`create role ${role} login password 'app-password'`);
-  await env.admin.query(`grant all on all tables in schema public to ${role}; grant all on all sequences in schema public to ${role}; grant usage, create on schema public to ${role}`);
+  await env.admin.query(
+    `grant all on all tables in schema public to ${role}; grant all on all sequences in schema public to ${role}; grant usage, create on schema public to ${role}`,
+  );
   await env.admin.query(`create schema evil authorization ${role}`);
   // Until migrate runs again, what GRANT ALL gave that lets a role run code as the exporter or empty its tables stops the exporter.
   const refused = await runCli(['fulfill'], env.cliEnv);
-  expect([refused.code, refused.stderr]).toEqual([2, expect.stringMatching(/the audit trail refuses to work: (TRIGGER|TRUNCATE|REFERENCES) on data_export_\w+ held by app_\w+ \(run exporter migrate, which revokes it\)/)]);
+  expect([refused.code, refused.stderr]).toEqual([
+    2,
+    expect.stringMatching(
+      /the audit trail refuses to work: (TRIGGER|TRUNCATE|REFERENCES) on data_export_\w+ held by app_\w+ \(run exporter migrate, which revokes it\)/,
+    ),
+  ]);
   expect((await runCli(['migrate'], env.cliEnv)).code).toBe(0);
   const url = new URL(env.databaseUrl);
   url.username = role;
@@ -39,7 +51,16 @@ afterAll(async () => {
 
 const verify = async (extra: string[] = []) => {
   const result = await runCli(['audit', 'verify', '--json', ...extra], env.cliEnv);
-  return { code: result.code, stderr: result.stderr, ...(JSON.parse(result.stdout || '{}') as { ok: boolean; problem?: { what: string; eventId?: string; seq?: string }; prunedThrough: string | null; anchors: { checked: number } }) };
+  return {
+    code: result.code,
+    stderr: result.stderr,
+    ...(JSON.parse(result.stdout || '{}') as {
+      ok: boolean;
+      problem?: { what: string; eventId?: string; seq?: string };
+      prunedThrough: string | null;
+      anchors: { checked: number };
+    }),
+  };
 };
 
 /** verifyTrail on a connection that holds an uncommitted rewrite (the CLI would not see it): the same check, in process. */
@@ -48,7 +69,10 @@ async function verifyIn(client: pg.PoolClient, world: TestEnv) {
   try {
     // A pool of this one connection, handed back to nobody (its transaction stays open).
     const connection = { query: client.query.bind(client), release: () => {} };
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: { connect: async () => connection, end: async () => {} } as never }), plugins: [new CamelCasePlugin({ maintainNestedObjectKeys: true })] });
+    const db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: { connect: async () => connection, end: async () => {} } as never }),
+      plugins: [new CamelCasePlugin({ maintainNestedObjectKeys: true })],
+    });
     return await verifyTrail(db, storage, { retentionSeconds: 1095 * 86_400, now: new Date() });
   } finally {
     storage.destroy();
@@ -73,7 +97,9 @@ async function rewrite(client: pg.PoolClient): Promise<void> {
 
 /** The bucket's anchors, gone (a test's way to have a day anchored again). */
 async function deleteAnchors(): Promise<void> {
-  for (const key of (await env.s3Client.send(new ListObjectVersionsCommand({ Bucket: env.bucket, Prefix: 'exports/audit/' }))).Versions ?? []) {
+  for (const key of (
+    await env.s3Client.send(new ListObjectVersionsCommand({ Bucket: env.bucket, Prefix: 'exports/audit/' }))
+  ).Versions ?? []) {
     await env.s3Client.send(new DeleteObjectCommand({ Bucket: env.bucket, Key: key.Key!, VersionId: key.VersionId }));
   }
 }
@@ -101,12 +127,23 @@ describe('the audit trail is written by the exporter only', () => {
     const user = await insertUser(env.admin);
     const id = await insertRequest(env.admin, user);
     expect((await runCli(['fulfill', '--request', id], env.cliEnv)).code).toBe(0);
-    const event = (await env.admin.query(`select id from data_export_events where request_id = $1 order by seq limit 1`, [id])).rows[0]!.id;
+    const event = (
+      await env.admin.query(`select id from data_export_events where request_id = $1 order by seq limit 1`, [id])
+    ).rows[0]!.id;
 
     const refused = async (sql: string, pattern: RegExp) => expect(app.query(sql), sql).rejects.toThrow(pattern);
-    await refused(`insert into data_export_events (request_id, user_id, event, actor, detail) values ('${id}', 'u', 'built', 'mallory', '{}')`, /written by the exporter only \(insert by app_\w+ refused\)/);
-    await refused(`insert into data_export_events (request_id, user_id, at, event, actor, detail, seq, prev_sha256, sha256, db_role) values ('${id}', 'u', '2020-01-01', 'built', 'mallory', '{}', 999999, 'x', 'x', 'x')`, /written by the exporter only/);
-    await refused(`update data_export_events set actor = 'mallory' where id = ${event}`, /append-only \(update refused\)/);
+    await refused(
+      `insert into data_export_events (request_id, user_id, event, actor, detail) values ('${id}', 'u', 'built', 'mallory', '{}')`,
+      /written by the exporter only \(insert by app_\w+ refused\)/,
+    );
+    await refused(
+      `insert into data_export_events (request_id, user_id, at, event, actor, detail, seq, prev_sha256, sha256, db_role) values ('${id}', 'u', '2020-01-01', 'built', 'mallory', '{}', 999999, 'x', 'x', 'x')`,
+      /written by the exporter only/,
+    );
+    await refused(
+      `update data_export_events set actor = 'mallory' where id = ${event}`,
+      /append-only \(update refused\)/,
+    );
     await refused(`delete from data_export_events where id = ${event}`, /append-only \(delete refused\)/);
     await refused(`truncate data_export_events`, /permission denied/);
     // As the owner (whatever the privileges): refused by the trail's own trigger.
@@ -125,8 +162,14 @@ describe('the audit trail is written by the exporter only', () => {
     await refused(`truncate data_export_audit_head`, /permission denied|refused/);
     await refused(`truncate data_export_requests`, /permission denied/);
     // No trigger of its own on the exporter's tables (it would run as the exporter's role), no foreign key onto the trail.
-    await refused(`create trigger a_hide before insert on data_export_events for each row execute function suppress_redundant_updates_trigger()`, /permission denied/);
-    await refused(`create trigger a_spy before update on data_export_requests for each row execute function suppress_redundant_updates_trigger()`, /permission denied/);
+    await refused(
+      `create trigger a_hide before insert on data_export_events for each row execute function suppress_redundant_updates_trigger()`,
+      /permission denied/,
+    );
+    await refused(
+      `create trigger a_spy before update on data_export_requests for each row execute function suppress_redundant_updates_trigger()`,
+      /permission denied/,
+    );
     await refused(`create table evil.pin (e bigint references public.data_export_events (id))`, /permission denied/);
     await refused(`select exporter_seal_trail()`, /permission denied/);
     // A guard of its own put first on the search path changes nothing: the trail's functions look in pg_catalog and the exporter's schema only.
@@ -134,43 +177,85 @@ describe('the audit trail is written by the exporter only', () => {
     const evil = await app.connect();
     try {
       await evil.query(`set search_path = evil, public`);
-      await expect(evil.query(`insert into data_export_events (request_id, user_id, event, actor, detail) values ('${id}', 'u', 'built', 'mallory', '{}')`)).rejects.toThrow(/written by the exporter only/);
+      await expect(
+        evil.query(
+          `insert into data_export_events (request_id, user_id, event, actor, detail) values ('${id}', 'u', 'built', 'mallory', '{}')`,
+        ),
+      ).rejects.toThrow(/written by the exporter only/);
     } finally {
       evil.release(true);
     }
     // Even the exporter's own role does not write an event with a plain INSERT.
-    await expect(env.admin.query(`insert into data_export_events (request_id, user_id, event, actor, detail) values ('${id}', 'u', 'built', 'x', '{}')`)).rejects.toThrow(/a plain insert is refused/);
+    await expect(
+      env.admin.query(
+        `insert into data_export_events (request_id, user_id, event, actor, detail) values ('${id}', 'u', 'built', 'x', '{}')`,
+      ),
+    ).rejects.toThrow(/a plain insert is refused/);
 
     // What the application may do to requests is traced, by its role: the key of a ready archive moved, its link and expiry changed.
     const row = (await requestRow(env, id))!;
-    await app.query(`update data_export_requests set object_key = 'exports/elsewhere.zip', expires_at = expires_at + interval '30 days', download_url = 'https://example.test/x?X-Amz-Signature=abc' where id = $1`, [id]);
+    await app.query(
+      `update data_export_requests set object_key = 'exports/elsewhere.zip', expires_at = expires_at + interval '30 days', download_url = 'https://example.test/x?X-Amz-Signature=abc' where id = $1`,
+      [id],
+    );
     await app.query(`update data_export_requests set user_id = $2 where id = $1`, [id, await insertUser(env.admin)]);
-    const history = JSON.parse((await runCli(['history', id, '--json'], env.cliEnv)).stdout) as { event: string; actor: string; dbRole: string; detail: Record<string, unknown> }[];
+    const history = JSON.parse((await runCli(['history', id, '--json'], env.cliEnv)).stdout) as {
+      event: string;
+      actor: string;
+      dbRole: string;
+      detail: Record<string, unknown>;
+    }[];
     const changed = history.filter((e) => e.event === 'changed');
     expect(changed).toHaveLength(2);
-    expect(changed[0]).toMatchObject({ actor: 'unknown', dbRole: expect.stringMatching(/^app_/), detail: { object_key: { from: row.object_key, to: 'exports/elsewhere.zip' }, download_url: 'replaced', expires_at: { from: expect.any(String), to: expect.any(String) } } });
+    expect(changed[0]).toMatchObject({
+      actor: 'unknown',
+      dbRole: expect.stringMatching(/^app_/),
+      detail: {
+        object_key: { from: row.object_key, to: 'exports/elsewhere.zip' },
+        download_url: 'replaced',
+        expires_at: { from: expect.any(String), to: expect.any(String) },
+      },
+    });
     expect(changed[1]).toMatchObject({ detail: { user_id: { from: user } } });
     // The link itself is never stored.
     expect(JSON.stringify(history)).not.toContain('X-Amz-Signature');
     expect(history[0]).toMatchObject({ event: 'requested', dbRole: new URL(env.databaseUrl).username });
     // The application's own requests are made, and traced as its role's.
-    const made = (await app.query(`insert into data_export_requests (user_id) values ($1) returning id`, [await insertUser(env.admin)])).rows[0]!.id;
-    expect(JSON.parse((await runCli(['history', made, '--json'], env.cliEnv)).stdout)[0]).toMatchObject({ event: 'requested', dbRole: expect.stringMatching(/^app_/) });
+    const made = (
+      await app.query(`insert into data_export_requests (user_id) values ($1) returning id`, [
+        await insertUser(env.admin),
+      ])
+    ).rows[0]!.id;
+    expect(JSON.parse((await runCli(['history', made, '--json'], env.cliEnv)).stdout)[0]).toMatchObject({
+      event: 'requested',
+      dbRole: expect.stringMatching(/^app_/),
+    });
     expect((await verify()).ok).toBe(true);
 
     // A superuser (or the owner) adds a trigger the exporter did not write: every change of a request is refused, and nothing is built.
     // (The application's role wrote the function; a trigger needs TRIGGER, which migrate took back, so a superuser adds it, as a careless grant would allow.)
     await app.query(`create function evil.spy() returns trigger language plpgsql as 'begin return new; end'`);
-    await env.admin.query(`create trigger a_spy before update on data_export_requests for each row execute function evil.spy()`);
+    await env.admin.query(
+      `create trigger a_spy before update on data_export_requests for each row execute function evil.spy()`,
+    );
     try {
-      await expect(app.query(`update data_export_requests set status = 'failed', error = 'x' where id = $1`, [id])).rejects.toThrow(/the audit trail refuses to work: trigger a_spy on data_export_requests runs code the exporter did not write/);
+      await expect(
+        app.query(`update data_export_requests set status = 'failed', error = 'x' where id = $1`, [id]),
+      ).rejects.toThrow(
+        /the audit trail refuses to work: trigger a_spy on data_export_requests runs code the exporter did not write/,
+      );
       const blocked = await runCli(['fulfill'], env.cliEnv);
-      expect([blocked.code, blocked.stderr]).toEqual([2, expect.stringMatching(/trigger a_spy on data_export_requests runs code the exporter did not write/)]);
+      expect([blocked.code, blocked.stderr]).toEqual([
+        2,
+        expect.stringMatching(/trigger a_spy on data_export_requests runs code the exporter did not write/),
+      ]);
     } finally {
       await env.admin.query(`drop trigger a_spy on data_export_requests`);
     }
     // Nor are requests emptied unseen, by anyone.
-    await expect(env.admin.query('truncate data_export_requests')).rejects.toThrow(/cannot be truncated: delete its rows instead/);
+    await expect(env.admin.query('truncate data_export_requests')).rejects.toThrow(
+      /cannot be truncated: delete its rows instead/,
+    );
   });
 });
 
@@ -183,16 +268,24 @@ describe('exporter audit verify', () => {
       expect((await runCli(['fulfill', '--request', id], env.cliEnv)).code).toBe(0);
       old.push(id);
     }
-    await env.admin.query(`update data_export_requests set expires_at = now() - interval '1 second' where id = $1`, [old[0]]);
+    await env.admin.query(`update data_export_requests set expires_at = now() - interval '1 second' where id = $1`, [
+      old[0],
+    ]);
     expect((await runCli(['expire'], { ...env.cliEnv, EXPORT_AUDIT_RETENTION: '3650d' })).code).toBe(0);
-    await env.admin.query(`update data_export_requests set completed_at = now() - interval '100 days' where id = $1`, [old[0]]);
-    expect((await runCli(['expire', '--prune-after', '90d'], { ...env.cliEnv, EXPORT_AUDIT_RETENTION: '3650d' })).code).toBe(0);
+    await env.admin.query(`update data_export_requests set completed_at = now() - interval '100 days' where id = $1`, [
+      old[0],
+    ]);
+    expect(
+      (await runCli(['expire', '--prune-after', '90d'], { ...env.cliEnv, EXPORT_AUDIT_RETENTION: '3650d' })).code,
+    ).toBe(0);
     expect(await requestRow(env, old[0]!)).toBeUndefined();
     // Today's anchor was written by that expire; it would hold the hash before the move, so it goes with it (a fresh trail's first day).
     await deleteAnchors();
     await rewriteChain(env.admin, '100 days');
     // A trail with events older than two days and no anchor: nothing outside the database vouches for it.
-    expect((await verify()).problem?.what).toMatch(/^the trail was last anchored never, and holds events older than two days/);
+    expect((await verify()).problem?.what).toMatch(
+      /^the trail was last anchored never, and holds events older than two days/,
+    );
     expect((await runCli(['expire'], { ...env.cliEnv, EXPORT_AUDIT_RETENTION: '3650d' })).code).toBe(0);
     expect(await verify()).toMatchObject({ code: 0, ok: true });
     const recent = await insertRequest(env.admin, await insertUser(env.admin));
@@ -204,8 +297,13 @@ describe('exporter audit verify', () => {
     expect(expire.code, expire.stderr).toBe(0);
     const after = Number((await env.admin.query(`select count(*) from data_export_events`)).rows[0]!.count);
     expect(after).toBeLessThan(before);
-    expect((await env.admin.query(`select count(*) from data_export_events where at < now() - interval '60 days'`)).rows[0]!.count).toBe('0');
-    expect((await env.admin.query(`select count(*) from data_export_events where event = 'pruned'`)).rows[0]!.count).toBe('1');
+    expect(
+      (await env.admin.query(`select count(*) from data_export_events where at < now() - interval '60 days'`)).rows[0]!
+        .count,
+    ).toBe('0');
+    expect(
+      (await env.admin.query(`select count(*) from data_export_events where event = 'pruned'`)).rows[0]!.count,
+    ).toBe('1');
     const fine = await verify();
     expect(fine).toMatchObject({ code: 0, ok: true, prunedThrough: expect.stringMatching(/^\d+$/) });
     // The day's anchor named the newest old event, which the cut deleted once it was past the retention: accounted for.
@@ -216,17 +314,29 @@ describe('exporter audit verify', () => {
     // A retention shorter than 30 days is refused by the database itself.
     await expect(env.admin.query(`select exporter_prune_audit(interval '1 day')`)).rejects.toThrow(/at least 30 days/);
     // --from: only the events from a time on.
-    expect(await verify(['--from', new Date(Date.now() - 3_600_000).toISOString()])).toMatchObject({ code: 0, ok: true });
+    expect(await verify(['--from', new Date(Date.now() - 3_600_000).toISOString()])).toMatchObject({
+      code: 0,
+      ok: true,
+    });
 
     // A superuser changes one event with triggers off: verify names it.
-    const target = (await env.admin.query(`select id::text as id, seq::text as seq from data_export_events where request_id = $1 and event = 'built'`, [recent])).rows[0]!;
+    const target = (
+      await env.admin.query(
+        `select id::text as id, seq::text as seq from data_export_events where request_id = $1 and event = 'built'`,
+        [recent],
+      )
+    ).rows[0]!;
     const superuser = await env.admin.connect();
     try {
       await superuser.query(`set session_replication_role = replica`);
-      await superuser.query(`update data_export_events set detail = detail || '{"rows": 0}' where id = $1`, [target.id]);
+      await superuser.query(`update data_export_events set detail = detail || '{"rows": 0}' where id = $1`, [
+        target.id,
+      ]);
       const edited = await verify();
       expect(edited).toMatchObject({ code: 1, ok: false, problem: { eventId: target.id, seq: target.seq } });
-      expect(edited.problem!.what).toBe(`event ${target.id} (seq ${target.seq}) does not match its hash: it was changed after it was written`);
+      expect(edited.problem!.what).toBe(
+        `event ${target.id} (seq ${target.seq}) does not match its hash: it was changed after it was written`,
+      );
       const text = await runCli(['audit', 'verify'], env.cliEnv);
       expect(text.code).toBe(1);
       expect(text.stdout).toMatch(/^audit trail NOT verified: event \d+ \(seq \d+\) does not match its hash/);
@@ -235,27 +345,49 @@ describe('exporter audit verify', () => {
       await rewriteChain(superuser);
       const rewritten = await verify();
       expect(rewritten).toMatchObject({ code: 1, ok: false });
-      expect(rewritten.problem!.what).toMatch(/^the anchor exports\/audit\/\d{4}-\d\d-\d\d\.json holds another hash for event \d+ \(seq \d+\): the trail up to it was rewritten after /);
+      expect(rewritten.problem!.what).toMatch(
+        /^the anchor exports\/audit\/\d{4}-\d\d-\d\d\.json holds another hash for event \d+ \(seq \d+\): the trail up to it was rewritten after /,
+      );
 
       // An event removed: named by the numbers that are missing, before the anchor's complaint.
-      const removed = (await env.admin.query(`select id::text as id, seq::text as seq from data_export_events where request_id = $1 and event = 'claimed'`, [recent])).rows[0]!;
+      const removed = (
+        await env.admin.query(
+          `select id::text as id, seq::text as seq from data_export_events where request_id = $1 and event = 'claimed'`,
+          [recent],
+        )
+      ).rows[0]!;
       await superuser.query(`delete from data_export_events where id = $1`, [removed.id]);
       const gone = await verify();
       expect(gone).toMatchObject({ code: 1, ok: false });
-      expect(gone.problem!.what).toMatch(new RegExp(`^the events numbered ${removed.seq} to ${removed.seq}, before event \\d+, are missing: they were removed$`));
+      expect(gone.problem!.what).toMatch(
+        new RegExp(
+          `^the events numbered ${removed.seq} to ${removed.seq}, before event \\d+, are missing: they were removed$`,
+        ),
+      );
     } finally {
       superuser.release(true);
     }
   });
 
-  it("names the histories a superuser could make consistent in themselves: renumbered above the anchors with a forged cut, emptied, ids swapped", async () => {
+  it('names the histories a superuser could make consistent in themselves: renumbered above the anchors with a forged cut, emptied, ids swapped', async () => {
     const world = await createTestEnv();
     try {
       const run = async (args: string[]) => {
         const result = await runCli(args, world.cliEnv);
-        return { code: result.code, ...(JSON.parse(result.stdout || '{}') as { ok: boolean; problem?: { what: string } }) };
+        return {
+          code: result.code,
+          ...(JSON.parse(result.stdout || '{}') as { ok: boolean; problem?: { what: string } }),
+        };
       };
-      for (let i = 0; i < 3; i++) expect((await runCli(['fulfill', '--request', await insertRequest(world.admin, await insertUser(world.admin))], world.cliEnv)).code).toBe(0);
+      for (let i = 0; i < 3; i++)
+        expect(
+          (
+            await runCli(
+              ['fulfill', '--request', await insertRequest(world.admin, await insertUser(world.admin))],
+              world.cliEnv,
+            )
+          ).code,
+        ).toBe(0);
       expect((await runCli(['expire'], world.cliEnv)).code).toBe(0);
       expect(await run(['audit', 'verify', '--json'])).toMatchObject({ code: 0, ok: true });
       const superuser = await world.admin.connect();
@@ -263,9 +395,13 @@ describe('exporter audit verify', () => {
         await superuser.query('begin');
         await superuser.query('set local session_replication_role = replica');
         // Two events' ids swapped (what the report orders by): their hashes cover their ids.
-        const ids = (await superuser.query<{ id: string }>('select id::text as id from data_export_events order by seq limit 2')).rows.map((r) => r.id);
+        const ids = (
+          await superuser.query<{ id: string }>('select id::text as id from data_export_events order by seq limit 2')
+        ).rows.map((r) => r.id);
         await superuser.query('alter table data_export_events alter column id drop identity');
-        await superuser.query(`update data_export_events set id = -1 where id = ${ids[0]}; update data_export_events set id = ${ids[0]} where id = ${ids[1]}; update data_export_events set id = ${ids[1]} where id = -1`);
+        await superuser.query(
+          `update data_export_events set id = -1 where id = ${ids[0]}; update data_export_events set id = ${ids[0]} where id = ${ids[1]}; update data_export_events set id = ${ids[1]} where id = -1`,
+        );
         const swapped = await verifyIn(superuser, world);
         expect(swapped.problem?.what).toMatch(/does not match its hash: it was changed after it was written/);
         await superuser.query('rollback');
@@ -280,7 +416,9 @@ describe('exporter audit verify', () => {
                   'through_at', now() - interval '400 days', 'deleted', 0, 'retention_seconds', 31536000), now(), 'postgres', (select max(seq) + 1 from data_export_events))`);
         await rewrite(superuser);
         const renumbered = await verifyIn(superuser, world);
-        expect(renumbered.problem?.what).toMatch(/which the retention still kept when the cut of .* says it was deleted: the trail before event 1000001 was removed or renumbered/);
+        expect(renumbered.problem?.what).toMatch(
+          /which the retention still kept when the cut of .* says it was deleted: the trail before event 1000001 was removed or renumbered/,
+        );
         await superuser.query('rollback');
 
         // Emptied, the head moved on: the anchors name events that are gone.
@@ -301,7 +439,11 @@ describe('exporter audit verify', () => {
   });
 
   it('refuses a date that does not exist (exit 2), in verify and report alike', async () => {
-    for (const args of [['audit', 'verify', '--from', '2026-02-31'], ['report', '--from', '2026-02-31', '--to', '2026-03-31'], ['report', '--from', '2026-02-01', '--to', '2026-02-01T25:00:00Z']]) {
+    for (const args of [
+      ['audit', 'verify', '--from', '2026-02-31'],
+      ['report', '--from', '2026-02-31', '--to', '2026-03-31'],
+      ['report', '--from', '2026-02-01', '--to', '2026-02-01T25:00:00Z'],
+    ]) {
       const result = await runCli(args, env.cliEnv);
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/must be a date that exists/);
@@ -322,11 +464,16 @@ describe('the anchor under S3 Object Lock', () => {
     const retention = await env.s3Client.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: key }));
     expect(retention.Retention?.Mode).toBe('COMPLIANCE');
     expect(retention.Retention!.RetainUntilDate!.getTime()).toBeGreaterThan(Date.now() + 399 * 86_400_000);
-    const versions = (await env.s3Client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }))).Versions ?? [];
+    const versions =
+      (await env.s3Client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }))).Versions ?? [];
     expect(versions).toHaveLength(1);
-    await expect(env.s3Client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versions[0]!.VersionId }))).rejects.toThrow();
+    await expect(
+      env.s3Client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versions[0]!.VersionId })),
+    ).rejects.toThrow();
     // A second run the same day leaves it as it is.
     expect((await runCli(['expire'], settings)).code).toBe(0);
-    expect(((await env.s3Client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }))).Versions ?? []).length).toBe(1);
+    expect(
+      ((await env.s3Client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }))).Versions ?? []).length,
+    ).toBe(1);
   });
 });

@@ -28,11 +28,21 @@ describe('the CLI', () => {
     const started = plain.logs.find((l) => l.msg === 'started')!;
     expect(started.execArgv).toEqual(expect.arrayContaining(['--max-semi-space-size=2', '--no-incremental-marking']));
     // A flag given by the operator wins; only what is missing is added.
-    const one = await runCli(['status'], { ...env.cliEnv, LOG_LEVEL: 'trace', NODE_OPTIONS: '--max-semi-space-size=4' });
+    const one = await runCli(['status'], {
+      ...env.cliEnv,
+      LOG_LEVEL: 'trace',
+      NODE_OPTIONS: '--max-semi-space-size=4',
+    });
     expect(one.logs.find((l) => l.msg === 'started')!.execArgv).toEqual(['--no-incremental-marking']);
     // Both given (on node's command line: NODE_OPTIONS may not carry the second): nothing is re-executed.
-    const both = await runCli(['status'], { ...env.cliEnv, LOG_LEVEL: 'trace' }, ['--max-semi-space-size=4', '--incremental-marking']);
-    expect(both.logs.find((l) => l.msg === 'started')!.execArgv).toEqual(['--max-semi-space-size=4', '--incremental-marking']);
+    const both = await runCli(['status'], { ...env.cliEnv, LOG_LEVEL: 'trace' }, [
+      '--max-semi-space-size=4',
+      '--incremental-marking',
+    ]);
+    expect(both.logs.find((l) => l.msg === 'started')!.execArgv).toEqual([
+      '--max-semi-space-size=4',
+      '--incremental-marking',
+    ]);
   });
 
   it('fulfill: exit 0, one line per request and a summary, stdout empty, no secret in the log', async () => {
@@ -46,8 +56,19 @@ describe('the CLI', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('');
     const perRequest = result.logs.filter((l) => l.msg === 'request ready');
-    expect(perRequest).toEqual([expect.objectContaining({ requestId: id, userId: user, pass: 'fulfill', rows: expect.any(Object), bytes: expect.any(Number), seconds: expect.any(Number) })]);
-    expect(result.logs.filter((l) => l.msg === 'fulfill finished')).toEqual([expect.objectContaining({ claimed: 1, ready: 1 })]);
+    expect(perRequest).toEqual([
+      expect.objectContaining({
+        requestId: id,
+        userId: user,
+        pass: 'fulfill',
+        rows: expect.any(Object),
+        bytes: expect.any(Number),
+        seconds: expect.any(Number),
+      }),
+    ]);
+    expect(result.logs.filter((l) => l.msg === 'fulfill finished')).toEqual([
+      expect.objectContaining({ claimed: 1, ready: 1 }),
+    ]);
     expect(result.stderr).not.toContain(env.s3.secretAccessKey);
     expect(result.stderr).not.toContain('X-Amz-Signature=');
     expect(result.stderr).not.toMatch(/postgres:\/\/[^:]+:[^*][^@]*@/);
@@ -60,14 +81,20 @@ describe('the CLI', () => {
     // The storage refuses every upload (a table renamed away would now be refused earlier, as drift: exit 2).
     const storage = await S3Proxy.start(env.s3.endpoint);
     storage.fail((r) => r.method === 'PUT');
-    let result;
+    let result: Awaited<ReturnType<typeof runCli>>;
     try {
-      result = await runCli(['fulfill', '--request', id, '--max-attempts', '5'], { ...env.cliEnv, S3_ENDPOINT: storage.url });
+      result = await runCli(['fulfill', '--request', id, '--max-attempts', '5'], {
+        ...env.cliEnv,
+        S3_ENDPOINT: storage.url,
+      });
     } finally {
       await storage.close();
     }
     expect(result.code).toBe(1);
-    expect(await requestRow(env, id)).toMatchObject({ status: 'pending', error: expect.stringMatching(/^storage error/) });
+    expect(await requestRow(env, id)).toMatchObject({
+      status: 'pending',
+      error: expect.stringMatching(/^storage error/),
+    });
   });
 
   it.each([
@@ -104,7 +131,10 @@ describe('the CLI', () => {
   it('an unreachable database: one clear line within a few seconds, exit 1, nothing changed', async () => {
     const port = await closedPort();
     const started = Date.now();
-    const result = await runCli(['fulfill'], { ...env.cliEnv, DATABASE_URL: `postgres://app:hunter2-secret@127.0.0.1:${port}/app` });
+    const result = await runCli(['fulfill'], {
+      ...env.cliEnv,
+      DATABASE_URL: `postgres://app:hunter2-secret@127.0.0.1:${port}/app`,
+    });
     expect(Date.now() - started).toBeLessThan(8_000);
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toMatch(/^exporter: database unreachable \(DATABASE_URL\): .*ECONNREFUSED/);

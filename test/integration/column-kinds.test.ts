@@ -56,9 +56,18 @@ async function read(stream: Readable): Promise<Buffer> {
 /** The table as an entity, each column of the kind kindOfType gives its live type (as the definition's resolve does). */
 async function entityOfTable(): Promise<ExportEntity> {
   const table = findTable(await readCatalog(env.handle.db), 'new_kinds')!.columns;
-  const columns = [...table.entries()].filter(([name]) => name !== 'owner_id').map(([name, c]) => ({ name, kind: kindOfType(c.type)!, description: `${name}.`, nullable: c.nullable }));
+  const columns = [...table.entries()]
+    .filter(([name]) => name !== 'owner_id')
+    .map(([name, c]) => ({ name, kind: kindOfType(c.type)!, description: `${name}.`, nullable: c.nullable }));
   expect(columns.filter((c) => c.kind === undefined)).toEqual([]);
-  return { name: 'new_kinds', description: 'New kinds.', columns, from: 'new_kinds t where t.owner_id = :user', orderBy: 't.n', files: [] };
+  return {
+    name: 'new_kinds',
+    description: 'New kinds.',
+    columns,
+    from: 'new_kinds t where t.owner_id = :user',
+    orderBy: 't.n',
+    files: [],
+  };
 }
 
 describe('column types beyond the sample’s', () => {
@@ -66,7 +75,9 @@ describe('column types beyond the sample’s', () => {
     const owner = randomUUID();
     for (const row of ROWS) {
       const values = row.replace(/^\((\d+),/, `('${randomUUID()}', '${owner}', $1,`);
-      await env.admin.query(`insert into new_kinds (id, owner_id, n, f4, f8, amount, d, t, tz, iv, ts, addr, net, mac, cash, bits, e, dom, pr, ints, texts, grid, moods, stamps, raw, at) values ${values}`);
+      await env.admin.query(
+        `insert into new_kinds (id, owner_id, n, f4, f8, amount, d, t, tz, iv, ts, addr, net, mac, cash, bits, e, dom, pr, ints, texts, grid, moods, stamps, raw, at) values ${values}`,
+      );
     }
     const database = new URL(env.databaseUrl).pathname.slice(1);
     await env.admin.query(`alter database ${database} set datestyle = 'SQL, DMY'`);
@@ -74,8 +85,27 @@ describe('column types beyond the sample’s', () => {
     await env.admin.query(`alter database ${database} set timezone = 'America/New_York'`);
     const entity = await entityOfTable();
     expect(Object.fromEntries(entity.columns.map((c) => [c.name, c.kind]))).toMatchObject({
-      f4: 'float', f8: 'float', amount: 'numeric', d: 'as_text', t: 'as_text', tz: 'as_text', iv: 'as_text', ts: 'timestamp', at: 'timestamptz', addr: 'as_text', cash: 'as_text',
-      bits: 'as_text', e: 'as_text', dom: 'text', pr: 'as_text', ints: 'array', texts: 'array', grid: 'array', moods: 'array', stamps: 'array', raw: 'bytea',
+      f4: 'float',
+      f8: 'float',
+      amount: 'numeric',
+      d: 'as_text',
+      t: 'as_text',
+      tz: 'as_text',
+      iv: 'as_text',
+      ts: 'timestamp',
+      at: 'timestamptz',
+      addr: 'as_text',
+      cash: 'as_text',
+      bits: 'as_text',
+      e: 'as_text',
+      dom: 'text',
+      pr: 'as_text',
+      ints: 'array',
+      texts: 'array',
+      grid: 'array',
+      moods: 'array',
+      stamps: 'array',
+      raw: 'bytea',
     });
 
     // New connections, which take the database's settings.
@@ -92,28 +122,107 @@ describe('column types beyond the sample’s', () => {
         expect(paired.columns[0]!.toString()).toBe(json.toString());
         expect(csvHeader(entity) + paired.columns[1]!.toString()).toBe(csv.toString());
 
-        const records = json.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+        const records = json
+          .toString()
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
         expect(records[0]).toMatchObject({
-          f4: 'NaN', f8: 'Infinity', amount: 'NaN', d: 'infinity', t: '24:00:00', tz: '23:59:59.999999+05:30', iv: 'P-1DT2H', addr: '::1/128', net: '10.0.0.0/8', mac: '08:00:2b:01:02:03',
-          bits: '101', e: 'a,b', dom: '=HYPERLINK("http://x")', pr: '("a,""b",1)', ints: [1, null, 3], texts: ['a,b', null, '"q"', '=1+1', ''],
-          grid: [[1, 2], [3, 4]], moods: ['happy', '=1+1'], stamps: ['2026-01-02T01:04:05+00:00'], raw: '\\x00ff', ts: 'infinity', at: 'infinity',
+          f4: 'NaN',
+          f8: 'Infinity',
+          amount: 'NaN',
+          d: 'infinity',
+          t: '24:00:00',
+          tz: '23:59:59.999999+05:30',
+          iv: 'P-1DT2H',
+          addr: '::1/128',
+          net: '10.0.0.0/8',
+          mac: '08:00:2b:01:02:03',
+          bits: '101',
+          e: 'a,b',
+          dom: '=HYPERLINK("http://x")',
+          pr: '("a,""b",1)',
+          ints: [1, null, 3],
+          texts: ['a,b', null, '"q"', '=1+1', ''],
+          grid: [
+            [1, 2],
+            [3, 4],
+          ],
+          moods: ['happy', '=1+1'],
+          stamps: ['2026-01-02T01:04:05+00:00'],
+          raw: '\\x00ff',
+          ts: 'infinity',
+          at: 'infinity',
         });
-        expect(records[1]).toMatchObject({ f4: '-Infinity', f8: -0, amount: '-Infinity', d: '0044-03-15 BC', iv: 'P1Y2M3DT4H5M6.7S', ts: '2026-01-02T03:04:05.123456', e: '"quoted"', pr: '(,)', ints: [], raw: '\\x', at: '0044-03-15T12:00:00.000000Z BC' });
-        expect(records[2]).toMatchObject({ f4: 1.5, f8: 1e-300, d: '2026-02-28', t: '12:34:56.789', iv: 'PT0S', e: '-minus', dom: '', raw: '\\x', ts: '-infinity', at: '2026-11-23T07:04:56.789012Z' });
+        expect(records[1]).toMatchObject({
+          f4: '-Infinity',
+          f8: -0,
+          amount: '-Infinity',
+          d: '0044-03-15 BC',
+          iv: 'P1Y2M3DT4H5M6.7S',
+          ts: '2026-01-02T03:04:05.123456',
+          e: '"quoted"',
+          pr: '(,)',
+          ints: [],
+          raw: '\\x',
+          at: '0044-03-15T12:00:00.000000Z BC',
+        });
+        expect(records[2]).toMatchObject({
+          f4: 1.5,
+          f8: 1e-300,
+          d: '2026-02-28',
+          t: '12:34:56.789',
+          iv: 'PT0S',
+          e: '-minus',
+          dom: '',
+          raw: '\\x',
+          ts: '-infinity',
+          at: '2026-11-23T07:04:56.789012Z',
+        });
 
         // CSV: the same values, text a user wrote made formula-safe, arrays as their JSON.
         const cells = parseCsv(csv, { columns: true }) as Record<string, string>[];
-        expect(cells[0]).toMatchObject({ f4: 'NaN', d: 'infinity', iv: 'P-1DT2H', e: 'a,b', dom: `'=HYPERLINK("http://x")`, texts: '["a,b", null, "\\"q\\"", "=1+1", ""]', raw: '\\x00ff' });
-        expect(cells[1]).toMatchObject({ f8: '-0', d: '0044-03-15 BC', ts: '2026-01-02T03:04:05.123456', dom: "'+15551234567" });
+        expect(cells[0]).toMatchObject({
+          f4: 'NaN',
+          d: 'infinity',
+          iv: 'P-1DT2H',
+          e: 'a,b',
+          dom: `'=HYPERLINK("http://x")`,
+          texts: '["a,b", null, "\\"q\\"", "=1+1", ""]',
+          raw: '\\x00ff',
+        });
+        expect(cells[1]).toMatchObject({
+          f8: '-0',
+          d: '0044-03-15 BC',
+          ts: '2026-01-02T03:04:05.123456',
+          dom: "'+15551234567",
+        });
         expect(cells[2]).toMatchObject({ e: "'-minus", f8: '1e-300' });
 
         // schema.json: each value is of a type its column's schema allows.
-        const properties = (archiveSchema([entity]).$defs as Record<string, { properties: Record<string, { type?: string | string[]; pattern?: string }> }>).new_kinds!.properties;
-        const jsonType = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'boolean' : 'number');
+        const properties = (
+          archiveSchema([entity]).$defs as Record<
+            string,
+            { properties: Record<string, { type?: string | string[]; pattern?: string }> }
+          >
+        ).new_kinds!.properties;
+        const jsonType = (v: unknown) =>
+          v === null
+            ? 'null'
+            : Array.isArray(v)
+              ? 'array'
+              : typeof v === 'string'
+                ? 'string'
+                : typeof v === 'boolean'
+                  ? 'boolean'
+                  : 'number';
         for (const record of records) {
           for (const [name, value] of Object.entries(record)) {
             const allowed = [properties[name]!.type].flat();
-            const type = jsonType(value) === 'number' && Number.isInteger(value) && allowed.includes('integer') ? 'integer' : jsonType(value);
+            const type =
+              jsonType(value) === 'number' && Number.isInteger(value) && allowed.includes('integer')
+                ? 'integer'
+                : jsonType(value);
             expect(allowed, `${name}: ${JSON.stringify(value)}`).toContain(type);
             const pattern = properties[name]!.pattern;
             if (pattern && typeof value === 'string') expect(value, name).toMatch(new RegExp(pattern));
@@ -122,7 +231,8 @@ describe('column types beyond the sample’s', () => {
       });
     } finally {
       await pool.end();
-      for (const setting of ['datestyle', 'intervalstyle', 'timezone']) await env.admin.query(`alter database ${database} reset ${setting}`);
+      for (const setting of ['datestyle', 'intervalstyle', 'timezone'])
+        await env.admin.query(`alter database ${database} reset ${setting}`);
     }
   });
 
@@ -141,12 +251,29 @@ describe('column types beyond the sample’s', () => {
       [null, 'null'],
     ];
     for (const [i, [j, d]] of values.entries()) {
-      await env.admin.query(`insert into json_values (id, owner_id, n, j, d, ja, jb) values ($1, $2, $3, $4, $5, array[E'{\\n"k":\\n1}']::json[], '{"k": [1, 2]}')`, [randomUUID(), owner, i, j, d]);
+      await env.admin.query(
+        `insert into json_values (id, owner_id, n, j, d, ja, jb) values ($1, $2, $3, $4, $5, array[E'{\\n"k":\\n1}']::json[], '{"k": [1, 2]}')`,
+        [randomUUID(), owner, i, j, d],
+      );
     }
     const table = findTable(await readCatalog(env.handle.db), 'json_values')!.columns;
-    const columns = [...table.entries()].filter(([name]) => name !== 'owner_id').map(([name, c]) => ({ name, kind: kindOfType(c.type)!, description: `${name}.`, nullable: c.nullable }));
-    expect(Object.fromEntries(columns.map((c) => [c.name, c.kind]))).toMatchObject({ j: 'json', d: 'json', ja: 'array', jb: 'jsonb' });
-    const entity: ExportEntity = { name: 'json_values', description: 'JSON.', columns, from: 'json_values t where t.owner_id = :user', orderBy: 't.n', files: [] };
+    const columns = [...table.entries()]
+      .filter(([name]) => name !== 'owner_id')
+      .map(([name, c]) => ({ name, kind: kindOfType(c.type)!, description: `${name}.`, nullable: c.nullable }));
+    expect(Object.fromEntries(columns.map((c) => [c.name, c.kind]))).toMatchObject({
+      j: 'json',
+      d: 'json',
+      ja: 'array',
+      jb: 'jsonb',
+    });
+    const entity: ExportEntity = {
+      name: 'json_values',
+      description: 'JSON.',
+      columns,
+      from: 'json_values t where t.owner_id = :user',
+      orderBy: 't.n',
+      files: [],
+    };
     const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
     try {
       await withSnapshot(pool, async (snapshot) => {

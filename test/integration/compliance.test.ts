@@ -39,11 +39,15 @@ describe('the due date', () => {
       ['2026-05-31T23:30:00Z', '2026-06-30T23:30:00.000Z'],
     ];
     // A session in another time zone computes the same dates.
-    await env.admin.query(`alter database ${new URL(env.databaseUrl).pathname.slice(1)} set timezone = 'Pacific/Auckland'`);
+    await env.admin.query(
+      `alter database ${new URL(env.databaseUrl).pathname.slice(1)} set timezone = 'Pacific/Auckland'`,
+    );
     try {
       for (const [requestedAt, due] of cases) {
         // The database's own arithmetic, for every case; a request made then (never later than now) gets that date.
-        const computed = (await env.admin.query<{ due: Date }>('select exporter_due_at($1::timestamptz) as due', [requestedAt])).rows[0]!.due;
+        const computed = (
+          await env.admin.query<{ due: Date }>('select exporter_due_at($1::timestamptz) as due', [requestedAt])
+        ).rows[0]!.due;
         expect(computed.toISOString(), requestedAt).toBe(due);
         if (Date.parse(requestedAt) > Date.now()) continue;
         const user = await insertUser(env.admin);
@@ -51,8 +55,14 @@ describe('the due date', () => {
         expect(await dueOf(id), requestedAt).toBe(due);
       }
       // A request dated in the future is received now: an application cannot give itself a later due date.
-      const future = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2031-01-01T00:00:00Z', status: 'failed' });
-      const { rows } = await env.admin.query<{ requested_at: Date }>('select requested_at from data_export_requests where id = $1', [future]);
+      const future = await insertRequest(env.admin, await insertUser(env.admin), {
+        requestedAt: '2031-01-01T00:00:00Z',
+        status: 'failed',
+      });
+      const { rows } = await env.admin.query<{ requested_at: Date }>(
+        'select requested_at from data_export_requests where id = $1',
+        [future],
+      );
       expect(Math.abs(rows[0]!.requested_at.getTime() - Date.now())).toBeLessThan(60_000);
     } finally {
       await env.admin.query(`alter database ${new URL(env.databaseUrl).pathname.slice(1)} reset timezone`);
@@ -64,13 +74,21 @@ describe('the due date', () => {
     try {
       const mail = { ...env.cliEnv, SMTP_URL: smtp.url, MAIL_FROM: 'Exports <no-reply@example.test>' };
       const user = await insertUser(env.admin, { email: 'ext@example.test', name: 'Ext' });
-      const id = await insertRequest(env.admin, user, { requestedAt: new Date(Date.now() - 5 * 86_400_000).toISOString() });
+      const id = await insertRequest(env.admin, user, {
+        requestedAt: new Date(Date.now() - 5 * 86_400_000).toISOString(),
+      });
       const original = await dueOf(id);
 
-      const first = await runCli(['extend', id, '--months', '1', '--reason', 'Your data spans three systems.', '--by', 'alice'], mail);
+      const first = await runCli(
+        ['extend', id, '--months', '1', '--reason', 'Your data spans three systems.', '--by', 'alice'],
+        mail,
+      );
       expect(first.code, first.stderr).toBe(0);
       const extended = await dueOf(id);
-      const { rows } = await env.admin.query(`select exporter_due_at(requested_at, 2) as d from data_export_requests where id = $1`, [id]);
+      const { rows } = await env.admin.query(
+        `select exporter_due_at(requested_at, 2) as d from data_export_requests where id = $1`,
+        [id],
+      );
       expect(extended).toBe((rows[0].d as Date).toISOString());
       expect(extended > original).toBe(true);
       expect(smtp.received.filter((m) => m.to === 'ext@example.test')).toHaveLength(1);
@@ -80,22 +98,37 @@ describe('the due date', () => {
 
       const tooMuch = await runCli(['extend', id, '--months', '2', '--reason', 'more', '--by', 'alice'], env.cliEnv);
       expect(tooMuch.code).toBe(2);
-      expect(tooMuch.stderr).toMatch(/^exporter: extend: .* not extended: it is extended by 1 month\(s\) already; 2 more would pass the 2 months the law allows\n$/);
+      expect(tooMuch.stderr).toMatch(
+        /^exporter: extend: .* not extended: it is extended by 1 month\(s\) already; 2 more would pass the 2 months the law allows\n$/,
+      );
       const second = await runCli(['extend', id, '--months', '1', '--reason', 'still more', '--by', 'bob'], env.cliEnv);
       expect(second.code, second.stderr).toBe(0);
-      const { rows: three } = await env.admin.query(`select exporter_due_at(requested_at, 3) as d from data_export_requests where id = $1`, [id]);
+      const { rows: three } = await env.admin.query(
+        `select exporter_due_at(requested_at, 3) as d from data_export_requests where id = $1`,
+        [id],
+      );
       expect(await dueOf(id)).toBe((three[0].d as Date).toISOString());
       expect((await runCli(['extend', id, '--months', '1', '--reason', 'x'], env.cliEnv)).code).toBe(2);
 
       // The original due date has passed: too late to extend.
-      const late = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: new Date(Date.now() - 40 * 86_400_000).toISOString() });
+      const late = await insertRequest(env.admin, await insertUser(env.admin), {
+        requestedAt: new Date(Date.now() - 40 * 86_400_000).toISOString(),
+      });
       const refused = await runCli(['extend', late, '--months', '1', '--reason', 'x'], env.cliEnv);
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(/its original due date \(.*\) has passed/);
-      expect((await runCli(['extend', late, '--months', '3', '--reason', 'x'], env.cliEnv)).stderr).toMatch(/--months must be 1 or 2/);
+      expect((await runCli(['extend', late, '--months', '3', '--reason', 'x'], env.cliEnv)).stderr).toMatch(
+        /--months must be 1 or 2/,
+      );
 
-      const history = JSON.parse((await runCli(['history', id, '--json'], env.cliEnv)).stdout) as { event: string; actor: string; detail: Record<string, unknown> }[];
-      expect(history.filter((e) => e.event === 'extended').map((e) => [e.actor, e.detail.months, e.detail.reason])).toEqual([
+      const history = JSON.parse((await runCli(['history', id, '--json'], env.cliEnv)).stdout) as {
+        event: string;
+        actor: string;
+        detail: Record<string, unknown>;
+      }[];
+      expect(
+        history.filter((e) => e.event === 'extended').map((e) => [e.actor, e.detail.months, e.detail.reason]),
+      ).toEqual([
         ['alice', 1, 'Your data spans three systems.'],
         ['bob', 1, 'still more'],
       ]);
@@ -106,10 +139,16 @@ describe('the due date', () => {
   });
 
   it('overdue: counted by status, served at /metrics, pushed with each run', async () => {
-    await env.admin.query(`update data_export_requests set status = 'failed' where status in ('pending', 'processing')`);
+    await env.admin.query(
+      `update data_export_requests set status = 'failed' where status in ('pending', 'processing')`,
+    );
     const user = await insertUser(env.admin);
-    const overdue = await insertRequest(env.admin, user, { requestedAt: new Date(Date.now() - 45 * 86_400_000).toISOString() });
-    const soon = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: new Date(Date.now() - 27 * 86_400_000).toISOString() });
+    const overdue = await insertRequest(env.admin, user, {
+      requestedAt: new Date(Date.now() - 45 * 86_400_000).toISOString(),
+    });
+    const soon = await insertRequest(env.admin, await insertUser(env.admin), {
+      requestedAt: new Date(Date.now() - 27 * 86_400_000).toISOString(),
+    });
     const status = JSON.parse((await runCli(['status', '--json'], env.cliEnv)).stdout);
     expect(status.overdue).toBe(1);
     expect(status.earliestDueSeconds).toBeLessThan(-13 * 86_400);
@@ -151,13 +190,21 @@ describe('Article 15 information', () => {
   };
 
   it('compliance: gdpr without a field fails check (exit 2), one line per entity and field', async () => {
-    const lacking = write('lacking', sample.replace('user_name: name\n', `user_name: name\n${ART15.replace(/^retention: .*\n/m, '').replace(/^transfers: .*\n?/m, '')}\n`));
+    const lacking = write(
+      'lacking',
+      sample.replace(
+        'user_name: name\n',
+        `user_name: name\n${ART15.replace(/^retention: .*\n/m, '').replace(/^transfers: .*\n?/m, '')}\n`,
+      ),
+    );
     const check = await runCli(['check'], { ...env.cliEnv, EXPORT_DEFINITION: lacking });
     expect(check.code, check.stderr).toBe(2);
     const lines = check.stderr.split('\n').filter((l) => l.includes('compliance: gdpr'));
     expect(lines).toHaveLength(2 * 7); // 7 entities, each without retention and transfers
     expect(check.stderr).toMatch(/^exporter: invalid definition \(14 problems\):\n {2}\//);
-    expect(lines[0]).toMatch(/^ {2}.*lacking\.yaml:\d+: entities\.users: no retention \(compliance: gdpr, Art\. 15\(1\)\(d\)\); give it here or at the top of the file/);
+    expect(lines[0]).toMatch(
+      /^ {2}.*lacking\.yaml:\d+: entities\.users: no retention \(compliance: gdpr, Art\. 15\(1\)\(d\)\); give it here or at the top of the file/,
+    );
     // Given per entity where the top lacks it: that entity passes.
     const fixed = write('fixed', sample.replace('user_name: name\n', `user_name: name\n${ART15}\n`));
     expect((await runCli(['check'], { ...env.cliEnv, EXPORT_DEFINITION: fixed })).code).toBe(0);
@@ -168,7 +215,10 @@ describe('Article 15 information', () => {
       'art15',
       sample
         .replace('user_name: name\n', `user_name: name\n${ART15}\n`)
-        .replace('    description: Your profile picture.\n', '    description: Your profile picture.\n    recipients: ["Nobody: it is shown only to you."]\n'),
+        .replace(
+          '    description: Your profile picture.\n',
+          '    description: Your profile picture.\n    recipients: ["Nobody: it is shown only to you."]\n',
+        ),
     );
     const user = await insertUser(env.admin);
     const id = await insertRequest(env.admin, user);
@@ -176,9 +226,16 @@ describe('Article 15 information', () => {
     expect(built.code, built.stderr).toBe(0);
     const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
     const readme = files.get('README.txt')!.toString();
-    const section = readme.split('HOW THIS DATA IS USED\n---------------------\n')[1]!.split('\n\nYOUR FILES')[0]!.split('\n\nCHECKING')[0]!;
-    expect(section).toContain('users:\n  Why we use it: To run your account and your projects.\n  Legal basis: Contract (Art. 6(1)(b)).\n  Who receives it: Hosting: Example Cloud GmbH (Frankfurt); Email delivery: Mailer Inc.\n  How long we keep it: While your account exists, and 30 days after.\n  Where it comes from: From you, and generated by the service as you use it.\n  Automated decisions: None.\n  Transfers outside the EEA: Mailer Inc. in the USA, under the EU Standard Contractual Clauses.');
-    expect(section).toContain('avatars:\n  Why we use it: To run your account and your projects.\n  Legal basis: Contract (Art. 6(1)(b)).\n  Who receives it: Nobody: it is shown only to you.');
+    const section = readme
+      .split('HOW THIS DATA IS USED\n---------------------\n')[1]!
+      .split('\n\nYOUR FILES')[0]!
+      .split('\n\nCHECKING')[0]!;
+    expect(section).toContain(
+      'users:\n  Why we use it: To run your account and your projects.\n  Legal basis: Contract (Art. 6(1)(b)).\n  Who receives it: Hosting: Example Cloud GmbH (Frankfurt); Email delivery: Mailer Inc.\n  How long we keep it: While your account exists, and 30 days after.\n  Where it comes from: From you, and generated by the service as you use it.\n  Automated decisions: None.\n  Transfers outside the EEA: Mailer Inc. in the USA, under the EU Standard Contractual Clauses.',
+    );
+    expect(section).toContain(
+      'avatars:\n  Why we use it: To run your account and your projects.\n  Legal basis: Contract (Art. 6(1)(b)).\n  Who receives it: Nobody: it is shown only to you.',
+    );
     const manifest = JSON.parse(files.get('manifest.json')!.toString());
     expect(Object.keys(manifest.processing)).toEqual(Object.keys(manifest.entities));
     expect(manifest.processing.users).toEqual({
@@ -192,7 +249,9 @@ describe('Article 15 information', () => {
     });
     expect(manifest.processing.avatars.recipients).toEqual(['Nobody: it is shown only to you.']);
     // The viewer has it too, in its words.
-    expect(files.get('viewer/entities.js')!.toString()).toContain('{"field":"transfers","value":"Mailer Inc. in the USA, under the EU Standard Contractual Clauses."}');
+    expect(files.get('viewer/entities.js')!.toString()).toContain(
+      '{"field":"transfers","value":"Mailer Inc. in the USA, under the EU Standard Contractual Clauses."}',
+    );
   });
 });
 
@@ -205,23 +264,36 @@ describe('the audit trail', () => {
     expect((await runCli(['fulfill', '--request', id], env.cliEnv)).code).toBe(0);
     const row = (await requestRow(env, id))!;
     const { createHash } = await import('node:crypto');
-    const archiveSha256 = createHash('sha256').update(await getObject(env, row.object_key)).digest('hex');
+    const archiveSha256 = createHash('sha256')
+      .update(await getObject(env, row.object_key))
+      .digest('hex');
     const link = await runCli(['link', id, '--by', 'alice', '--ttl', '600'], env.cliEnv);
     expect(link.code, link.stderr).toBe(0);
     expect(link.stdout).toContain('X-Amz-Signature=');
-    expect((await runCli(['revoke', id, '--by', 'bob', '--reason', 'the user asked by phone'], env.cliEnv)).code).toBe(0);
+    expect((await runCli(['revoke', id, '--by', 'bob', '--reason', 'the user asked by phone'], env.cliEnv)).code).toBe(
+      0,
+    );
     expect((await runCli(['requeue', id, '--by', 'carol', '--reason', 'asked again'], env.cliEnv)).code).toBe(0);
     expect((await runCli(['fulfill', '--request', id], env.cliEnv)).code).toBe(0);
     // The link expires: expire retires it, and --prune-after deletes the row.
-    await env.admin.query(`update data_export_requests set expires_at = now() - interval '1 second' where id = $1`, [id]);
+    await env.admin.query(`update data_export_requests set expires_at = now() - interval '1 second' where id = $1`, [
+      id,
+    ]);
     expect((await runCli(['expire'], env.cliEnv)).code).toBe(0);
-    await env.admin.query(`update data_export_requests set completed_at = now() - interval '100 days' where id = $1`, [id]);
+    await env.admin.query(`update data_export_requests set completed_at = now() - interval '100 days' where id = $1`, [
+      id,
+    ]);
     expect((await runCli(['expire', '--prune-after', '90d'], env.cliEnv)).code).toBe(0);
     expect(await requestRow(env, id)).toBeUndefined();
 
     const history = await runCli(['history', id, '--json'], env.cliEnv);
     expect(history.code, history.stderr).toBe(0);
-    const events = JSON.parse(history.stdout) as { event: string; actor: string; detail: Record<string, unknown>; userId: string }[];
+    const events = JSON.parse(history.stdout) as {
+      event: string;
+      actor: string;
+      detail: Record<string, unknown>;
+      userId: string;
+    }[];
     expect(events.map((e) => `${e.event} by ${e.actor}`)).toEqual([
       'requested by support-desk',
       'claimed by exporter',
@@ -241,7 +313,11 @@ describe('the audit trail', () => {
     expect(events[10]!.detail).toMatchObject({ expires_at: { from: expect.any(String), to: expect.any(String) } });
     expect((events[10] as unknown as { dbRole: string }).dbRole).toBe(new URL(env.databaseUrl).username);
     expect(events[0]!.detail).toMatchObject({ via: 'exporter request' });
-    expect(events[2]!.detail).toMatchObject({ rows: expect.any(Number), bytes: Number(row.archive_bytes), sha256: row.archive_sha256 });
+    expect(events[2]!.detail).toMatchObject({
+      rows: expect.any(Number),
+      bytes: Number(row.archive_bytes),
+      sha256: row.archive_sha256,
+    });
     expect(String(row.archive_sha256)).toMatch(/^[0-9a-f]{64}$/);
     // The SHA-256 is the archive's, as stored.
     expect(archiveSha256).toBe(row.archive_sha256);
@@ -259,11 +335,18 @@ describe('the audit trail', () => {
     expect(stored).not.toContain('SECRET-HASH-MUST-NOT-LEAK');
 
     // Append-only: no update, no delete but the retention's.
-    await expect(env.admin.query(`update data_export_events set actor = 'mallory' where request_id = $1`, [id])).rejects.toThrow(/append-only \(update refused\)/);
-    await expect(env.admin.query(`delete from data_export_events where request_id = $1`, [id])).rejects.toThrow(/append-only \(delete refused\)/);
+    await expect(
+      env.admin.query(`update data_export_events set actor = 'mallory' where request_id = $1`, [id]),
+    ).rejects.toThrow(/append-only \(update refused\)/);
+    await expect(env.admin.query(`delete from data_export_events where request_id = $1`, [id])).rejects.toThrow(
+      /append-only \(delete refused\)/,
+    );
     // The retention: events older than EXPORT_AUDIT_RETENTION go with the next expire, the rest stay.
     await env.admin.query(`alter table data_export_events disable trigger data_export_events_append_only`);
-    await env.admin.query(`update data_export_events set at = at - interval '4 years' where request_id = $1 and event = 'requested'`, [id]);
+    await env.admin.query(
+      `update data_export_events set at = at - interval '4 years' where request_id = $1 and event = 'requested'`,
+      [id],
+    );
     await env.admin.query(`alter table data_export_events enable trigger data_export_events_append_only`);
     expect((await runCli(['expire'], env.cliEnv)).code).toBe(0);
     const left = JSON.parse((await runCli(['history', id, '--json'], env.cliEnv)).stdout) as { event: string }[];
@@ -273,9 +356,20 @@ describe('the audit trail', () => {
 
 describe('the audit trail: how a request was made', () => {
   it('says through what: the intake function, `exporter request`, or a plain insert by the application', async () => {
-    const viaOf = async (id: string) => JSON.parse((await runCli(['history', id, '--json'], env.cliEnv)).stdout)[0] as { event: string; actor: string; detail: { via: string } };
-    const { rows } = await env.admin.query(`select request_id from exporter_request_export($1::text)`, [await insertUser(env.admin)]);
-    expect(await viaOf(rows[0].request_id)).toMatchObject({ event: 'requested', actor: 'application', detail: { via: 'exporter_request_export()' } });
+    const viaOf = async (id: string) =>
+      JSON.parse((await runCli(['history', id, '--json'], env.cliEnv)).stdout)[0] as {
+        event: string;
+        actor: string;
+        detail: { via: string };
+      };
+    const { rows } = await env.admin.query(`select request_id from exporter_request_export($1::text)`, [
+      await insertUser(env.admin),
+    ]);
+    expect(await viaOf(rows[0].request_id)).toMatchObject({
+      event: 'requested',
+      actor: 'application',
+      detail: { via: 'exporter_request_export()' },
+    });
     const plain = await insertRequest(env.admin, await insertUser(env.admin));
     expect(await viaOf(plain)).toMatchObject({ event: 'requested', actor: 'application', detail: { via: 'insert' } });
   });
@@ -289,13 +383,20 @@ describe("the privacy officer's report", () => {
     onTestFinished(() => fixture.release(true));
     await fixture.query('set session_replication_role = replica');
     let n = 0;
-    const ev = async (request: string, at: string, event: string, detail: Record<string, unknown> = {}, actor = 'exporter') =>
+    const ev = async (
+      request: string,
+      at: string,
+      event: string,
+      detail: Record<string, unknown> = {},
+      actor = 'exporter',
+    ) =>
       fixture.query(
         `insert into data_export_events (request_id, user_id, at, event, actor, detail, seq, prev_sha256, sha256, db_role) values ($1, 'u', $2, $3, $4, $5, $6, 'fixture', 'fixture', 'fixture')`,
         [request, at, event, actor, JSON.stringify(detail), 1_000_000_000_000 + ++n],
       );
     const r = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-    const requested = (n: number, at: string, due: string) => ev(r(n), at, 'requested', { via: 'insert', requested_at: at, due_at: due });
+    const requested = (n: number, at: string, due: string) =>
+      ev(r(n), at, 'requested', { via: 'insert', requested_at: at, due_at: due });
     // 1: answered in 2 days, on time.
     await requested(1, '2030-11-01T00:00:00Z', '2030-12-01T00:00:00Z');
     await ev(r(1), '2030-11-03T00:00:00Z', 'built', { rows: 10 });
@@ -310,7 +411,9 @@ describe("the privacy officer's report", () => {
     await requested(4, '2030-11-04T00:00:00Z', '2030-12-04T00:00:00Z');
     await ev(r(4), '2030-11-04T01:00:00Z', 'revoked', { reason: 'asked by phone' }, 'bob');
     await requested(5, '2030-11-05T00:00:00Z', '2030-12-05T00:00:00Z');
-    await ev(r(5), '2030-11-06T00:00:00Z', 'failed', { reason: 'the archive would be larger than EXPORT_MAX_ARCHIVE_BYTES' });
+    await ev(r(5), '2030-11-06T00:00:00Z', 'failed', {
+      reason: 'the archive would be larger than EXPORT_MAX_ARCHIVE_BYTES',
+    });
     await requested(6, '2030-11-06T00:00:00Z', '2030-12-06T00:00:00Z');
     await ev(r(6), '2030-11-07T00:00:00Z', 'failed', { reason: 'storage unreachable' });
     await ev(r(6), '2030-11-08T00:00:00Z', 'requeued', {}, 'carol');
@@ -323,7 +426,10 @@ describe("the privacy officer's report", () => {
     await ev(r(1), '2030-11-10T00:00:00Z', 'link_signed', { operator: true, seconds: 900 }, 'alice');
 
     const run = async () => {
-      const result = await runCli(['report', '--from', '2030-11-01', '--to', '2030-12-01', '--as-of', '2030-12-10T00:00:00Z', '--json'], env.cliEnv);
+      const result = await runCli(
+        ['report', '--from', '2030-11-01', '--to', '2030-12-01', '--as-of', '2030-12-10T00:00:00Z', '--json'],
+        env.cliEnv,
+      );
       expect(result.code, result.stderr).toBe(0);
       return JSON.parse(result.stdout);
     };
@@ -350,10 +456,30 @@ describe("the privacy officer's report", () => {
     expect(await run()).toEqual(report);
 
     // Judged earlier: the same, as of the 30th.
-    const later = JSON.parse((await runCli(['report', '--from', '2030-11-01', '--to', '2030-12-01', '--as-of', '2030-11-30T00:00:00Z', '--json'], env.cliEnv)).stdout);
-    expect(later).toMatchObject({ asOf: '2030-11-30T00:00:00.000Z', received: 7, answered: 1, stillOpen: 4, overdue: 0 });
+    const later = JSON.parse(
+      (
+        await runCli(
+          ['report', '--from', '2030-11-01', '--to', '2030-12-01', '--as-of', '2030-11-30T00:00:00Z', '--json'],
+          env.cliEnv,
+        )
+      ).stdout,
+    );
+    expect(later).toMatchObject({
+      asOf: '2030-11-30T00:00:00.000Z',
+      received: 7,
+      answered: 1,
+      stillOpen: 4,
+      overdue: 0,
+    });
     // A longer period, judged on 10 January: 2 was late, 3 on time thanks to its extension, 6, 7 and 9 are overdue.
-    const spanning = JSON.parse((await runCli(['report', '--from', '2030-11-01', '--to', '2031-02-01', '--as-of', '2031-01-10T00:00:00Z', '--json'], env.cliEnv)).stdout);
+    const spanning = JSON.parse(
+      (
+        await runCli(
+          ['report', '--from', '2030-11-01', '--to', '2031-02-01', '--as-of', '2031-01-10T00:00:00Z', '--json'],
+          env.cliEnv,
+        )
+      ).stdout,
+    );
     expect(spanning).toMatchObject({
       received: 8,
       answered: 3,
@@ -365,7 +491,10 @@ describe("the privacy officer's report", () => {
       // 2, 33 and 47 days.
       medianSecondsToReady: 33 * 86_400,
     });
-    const csv = await runCli(['report', '--from', '2030-11-01', '--to', '2030-12-01', '--as-of', '2030-12-10T00:00:00Z', '--csv'], env.cliEnv);
+    const csv = await runCli(
+      ['report', '--from', '2030-11-01', '--to', '2030-12-01', '--as-of', '2030-12-10T00:00:00Z', '--csv'],
+      env.cliEnv,
+    );
     expect(csv.stdout).toContain('figure,value\r\n');
     expect(csv.stdout).toContain('answeredOnTime,1\r\n');
     expect(csv.stdout).toContain('"given up: revoked",1\r\n');

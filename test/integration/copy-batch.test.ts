@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchedCopies } from '../../src/export/batched-copies.ts';
-import { CopyBatch } from '../../src/snapshot/copy-batch.ts';
-import type { EntitySize } from '../../src/export/survey.ts';
 import { csvCopySql, jsonLinesCopySql } from '../../src/export/queries.ts';
+import type { EntitySize } from '../../src/export/survey.ts';
+import { CopyBatch } from '../../src/snapshot/copy-batch.ts';
 import { createTestEnv, type TestEnv, waitFor } from '../support/harness.ts';
 import { withSnapshot } from '../support/snapshot.ts';
 
@@ -56,7 +56,12 @@ describe('several COPYs in one round trip', () => {
       const backend = Number((await read(snapshot.copy('copy (select pg_backend_pid()) to stdout'))).toString());
       // The backend waits to write because the exporter stopped reading: not a timer, the server's own word (pg_stat_activity).
       const serverBlocked = () =>
-        waitFor(async () => (await env.admin.query(`select wait_event from pg_stat_activity where pid = $1`, [backend])).rows[0]?.wait_event === 'ClientWrite', 'the backend to wait on its client');
+        waitFor(
+          async () =>
+            (await env.admin.query(`select wait_event from pg_stat_activity where pid = $1`, [backend])).rows[0]
+              ?.wait_event === 'ClientWrite',
+          'the backend to wait on its client',
+        );
       // Larger than every buffer between the backend and us (loopback's can grow to several MB).
       const HUGE = `copy (select i, repeat('y', 200) from generate_series(1, 200000) i) to stdout`;
       const outputs = snapshot.copyBatch([HUGE, HUGE]);
@@ -74,19 +79,25 @@ describe('several COPYs in one round trip', () => {
     }));
 
   it('a statement that fails: the outputs before it are whole, it and every one after it report the database error, and the connection stays in step', () =>
-    withSnapshot(env.handle.pool, async (snapshot) => {
-      const outputs = snapshot.copyBatch([
-        `copy (select i from generate_series(1, 1000) i) to stdout`,
-        `copy (select case when i = 900 then i / 0 else i end from generate_series(1, 1000) i) to stdout`,
-        `copy (select 'never') to stdout`,
-      ]);
-      const first = await read(outputs[0]!);
-      expect(first.toString().split('\n')).toHaveLength(1001);
-      await expect(read(outputs[1]!)).rejects.toThrow(/division by zero/);
-      await expect(read(outputs[2]!)).rejects.toThrow(/division by zero/);
-      // The server's next answer is to the next query: the transaction is aborted, and it says so.
-      await expect(read(snapshot.copy('copy (select 1) to stdout'))).rejects.toThrow(/current transaction is aborted/);
-    }, new Error('test over')));
+    withSnapshot(
+      env.handle.pool,
+      async (snapshot) => {
+        const outputs = snapshot.copyBatch([
+          `copy (select i from generate_series(1, 1000) i) to stdout`,
+          `copy (select case when i = 900 then i / 0 else i end from generate_series(1, 1000) i) to stdout`,
+          `copy (select 'never') to stdout`,
+        ]);
+        const first = await read(outputs[0]!);
+        expect(first.toString().split('\n')).toHaveLength(1001);
+        await expect(read(outputs[1]!)).rejects.toThrow(/division by zero/);
+        await expect(read(outputs[2]!)).rejects.toThrow(/division by zero/);
+        // The server's next answer is to the next query: the transaction is aborted, and it says so.
+        await expect(read(snapshot.copy('copy (select 1) to stdout'))).rejects.toThrow(
+          /current transaction is aborted/,
+        );
+      },
+      new Error('test over'),
+    ));
 
   it('an error while the outputs wait unread reaches them when they are read, and crashes nothing', async () => {
     const client = await env.handle.pool.connect();
@@ -126,12 +137,20 @@ describe('several COPYs in one round trip', () => {
 describe("an export's small entities, read in one batch", () => {
   const userId = '00000000-0000-4000-8000-000000000001';
   const limits = { maxEntryBytes: 64 * 1024 * 1024, parallelFromBytes: 8 * 1024 * 1024 };
-  const sized = (sizes: Record<string, Partial<EntitySize>>) => (entity: { name: string }) => ({ rows: 1, estimatedJsonBytes: 1000, files: 0, ...sizes[entity.name] });
+  const sized = (sizes: Record<string, Partial<EntitySize>>) => (entity: { name: string }) => ({
+    rows: 1,
+    estimatedJsonBytes: 1000,
+    files: 0,
+    ...sizes[entity.name],
+  });
 
   it('takes the small entities up to the first big one (empty ones cost no statement) and hands out their COPYs only in the order sent', () =>
     withSnapshot(env.handle.pool, async (snapshot) => {
       const [a, b, c, d] = env.entities;
-      const sizeOf = sized({ [b!.name]: { rows: 0, estimatedJsonBytes: 0 }, [d!.name]: { estimatedJsonBytes: 2 * 1024 * 1024 } });
+      const sizeOf = sized({
+        [b!.name]: { rows: 0, estimatedJsonBytes: 0 },
+        [d!.name]: { estimatedJsonBytes: 2 * 1024 * 1024 },
+      });
       const batch = BatchedCopies.start(snapshot, env.entities, sizeOf, limits, userId, 'all')!;
       expect([a, b, c, d].map((e) => batch.covers(e!))).toEqual([true, true, true, false]);
       // A's CSV before its JSON: refused, nothing is handed out.
@@ -145,7 +164,11 @@ describe("an export's small entities, read in one batch", () => {
       expect((await read(snapshot.copy('copy (select 5) to stdout'))).toString()).toBe('5\n');
       // No batch when the first entity is big, or split into parts by a small entry limit.
       expect(BatchedCopies.start(snapshot, [d!], sizeOf, limits, userId, 'all')).toBeUndefined();
-      expect(BatchedCopies.start(snapshot, [a!], sizeOf, { ...limits, maxEntryBytes: 1000 }, userId, 'all')).toBeUndefined();
-      expect(BatchedCopies.start(snapshot, [a!], sizeOf, { ...limits, parallelFromBytes: 1000 }, userId, 'all')).toBeUndefined();
+      expect(
+        BatchedCopies.start(snapshot, [a!], sizeOf, { ...limits, maxEntryBytes: 1000 }, userId, 'all'),
+      ).toBeUndefined();
+      expect(
+        BatchedCopies.start(snapshot, [a!], sizeOf, { ...limits, parallelFromBytes: 1000 }, userId, 'all'),
+      ).toBeUndefined();
     }));
 });

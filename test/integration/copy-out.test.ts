@@ -17,7 +17,8 @@ afterAll(async () => {
 
 /** 200,000 lines of 108 bytes or so: about 21 MB, far past the point where reads are batched. */
 const ROWS = 200_000;
-const bigCopy = (fail = '') => `copy (select ${fail || 'i'}, repeat('x', 100) from generate_series(1, ${ROWS}) i) to stdout`;
+const bigCopy = (fail = '') =>
+  `copy (select ${fail || 'i'}, repeat('x', 100) from generate_series(1, ${ROWS}) i) to stdout`;
 const expectedHash = () => {
   const hash = createHash('sha256');
   for (let i = 1; i <= ROWS; i++) hash.update(`${i}\t${'x'.repeat(100)}\n`);
@@ -85,11 +86,17 @@ describe('a big COPY reads its socket in batches', () => {
     }));
 
   it('a COPY that fails after the batching began reports the database error, and the connection still answers', () =>
-    withSnapshot(env.handle.pool, async (snapshot) => {
-      const copy = snapshot.copy(bigCopy(`case when i = ${ROWS - 10} then i / 0 else i end`));
-      await expect(drain(copy)).rejects.toThrow(/division by zero/);
-      expect(copy.pauses).toBeGreaterThan(0);
-      // The transaction is aborted, and the server says so: the socket is read again, nothing hangs.
-      await expect(drain(snapshot.copy('copy (select 1) to stdout'))).rejects.toThrow(/current transaction is aborted/);
-    }, new Error('test over')));
+    withSnapshot(
+      env.handle.pool,
+      async (snapshot) => {
+        const copy = snapshot.copy(bigCopy(`case when i = ${ROWS - 10} then i / 0 else i end`));
+        await expect(drain(copy)).rejects.toThrow(/division by zero/);
+        expect(copy.pauses).toBeGreaterThan(0);
+        // The transaction is aborted, and the server says so: the socket is read again, nothing hangs.
+        await expect(drain(snapshot.copy('copy (select 1) to stdout'))).rejects.toThrow(
+          /current transaction is aborted/,
+        );
+      },
+      new Error('test over'),
+    ));
 });

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runExpire } from '../../src/passes/expire.ts';
-import { captureLogger, createTestEnv, fulfillInProcess, listKeys, passDeps, requestRow, runCli, type TestEnv } from '../support/harness.ts';
+import {
+  captureLogger,
+  createTestEnv,
+  fulfillInProcess,
+  listKeys,
+  passDeps,
+  requestRow,
+  runCli,
+  type TestEnv,
+} from '../support/harness.ts';
 import { S3Proxy } from '../support/s3-proxy.ts';
 import { insertRequest, insertUser } from '../support/seed.ts';
 
@@ -41,7 +50,11 @@ async function expire(options: { dryRun?: boolean; pruneAfterSeconds?: number; n
   const logger = captureLogger();
   const deps = passDeps(on, logger.log);
   if (options.now) deps.clock = { now: () => options.now! };
-  const summary = await runExpire(deps, { dryRun: options.dryRun ?? false, pruneAfterSeconds: options.pruneAfterSeconds, signal: new AbortController().signal });
+  const summary = await runExpire(deps, {
+    dryRun: options.dryRun ?? false,
+    pruneAfterSeconds: options.pruneAfterSeconds,
+    signal: new AbortController().signal,
+  });
   deps.storage.destroy();
   return { summary, logger };
 }
@@ -92,14 +105,18 @@ describe('expire', () => {
     expect(await listKeys(env)).toEqual([key, orphan].sort());
   });
 
-  it("the sweep deletes orphan archives older than a day, never a live archive, nothing younger, nothing outside the prefix, nothing not shaped like an archive", async () => {
+  it('the sweep deletes orphan archives older than a day, never a live archive, nothing younger, nothing outside the prefix, nothing not shaped like an archive', async () => {
     const live = await readyRequest();
     const expiredButNotYetRetired = await readyRequest();
     const orphan = `exports/${randomUUID()}/${randomUUID()}/${randomUUID()}.zip`;
     await putOrphan(orphan);
     await putOrphan('elsewhere/not-ours.zip');
     // Under the prefix but not this exporter's (an upload someone put there): never swept.
-    const foreign = ['exports/someone/old-orphan.zip', `exports/avatars/${randomUUID()}/me.png`, `exports/${randomUUID()}/${randomUUID()}/notes.zip.txt`];
+    const foreign = [
+      'exports/someone/old-orphan.zip',
+      `exports/avatars/${randomUUID()}/me.png`,
+      `exports/${randomUUID()}/${randomUUID()}/notes.zip.txt`,
+    ];
     for (const key of foreign) await putOrphan(key);
 
     // Today everything is younger than a day: nothing is swept.
@@ -107,10 +124,14 @@ describe('expire', () => {
     expect(await listKeys(env)).toContain(orphan);
 
     // Two days later (the clock is set, not slept): the orphan goes; the ready archive stays.
-    await env.admin.query(`update data_export_requests set expires_at = now() + interval '3 days' where id = $1`, [expiredButNotYetRetired.id]);
+    await env.admin.query(`update data_export_requests set expires_at = now() + interval '3 days' where id = $1`, [
+      expiredButNotYetRetired.id,
+    ]);
     const { summary } = await expire({ now: new Date(Date.now() + 2 * DAY) });
     expect(summary.orphansDeleted).toBe(1);
-    expect(await listKeys(env)).toEqual([live.key, expiredButNotYetRetired.key, 'elsewhere/not-ours.zip', ...foreign].sort());
+    expect(await listKeys(env)).toEqual(
+      [live.key, expiredButNotYetRetired.key, 'elsewhere/not-ours.zip', ...foreign].sort(),
+    );
   });
 
   it('storage without ListMultipartUploads (s3rver): the sweep warns once and goes on', async () => {
@@ -134,7 +155,9 @@ describe('expire', () => {
     expect(a.summary.expired + b.summary.expired).toBe(12);
     const retiredLines = [...a.logger.lines(), ...b.logger.lines()].filter((l) => l.includes('"request expired"'));
     expect(retiredLines).toHaveLength(12);
-    const { rows } = await env.admin.query(`select count(*)::int as n from data_export_requests where status = 'failed' and error = 'expired'`);
+    const { rows } = await env.admin.query(
+      `select count(*)::int as n from data_export_requests where status = 'failed' and error = 'expired'`,
+    );
     expect(rows[0].n).toBe(12);
     expect(await listKeys(env)).toEqual([]);
   });
@@ -155,12 +178,19 @@ describe('expire', () => {
 
 describe('operator commands', () => {
   it('status counts per status, the oldest pending, stuck ones and links expiring soon (--json)', async () => {
-    await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: new Date(Date.now() - 3600_000).toISOString() });
+    await insertRequest(env.admin, await insertUser(env.admin), {
+      requestedAt: new Date(Date.now() - 3600_000).toISOString(),
+    });
     await insertRequest(env.admin, await insertUser(env.admin));
     const stuck = await insertRequest(env.admin, await insertUser(env.admin), { status: 'processing' });
-    await env.admin.query(`update data_export_requests set claim_expires_at = now() - interval '10 minutes', attempts = 1 where id = $1`, [stuck]);
+    await env.admin.query(
+      `update data_export_requests set claim_expires_at = now() - interval '10 minutes', attempts = 1 where id = $1`,
+      [stuck],
+    );
     const soon = await readyRequest();
-    await env.admin.query(`update data_export_requests set expires_at = now() + interval '2 hours' where id = $1`, [soon.id]);
+    await env.admin.query(`update data_export_requests set expires_at = now() + interval '2 hours' where id = $1`, [
+      soon.id,
+    ]);
 
     const result = await runCli(['status', '--json'], env.cliEnv);
     expect(result.code).toBe(0);
@@ -180,11 +210,22 @@ describe('operator commands', () => {
     const failed = await insertRequest(env.admin, await insertUser(env.admin), { status: 'failed' });
     const stuck = await insertRequest(env.admin, await insertUser(env.admin), { status: 'processing' });
     const live = await insertRequest(env.admin, await insertUser(env.admin), { status: 'processing' });
-    await env.admin.query(`update data_export_requests set attempts = 3, error = 'storage error' where id = $1`, [failed]);
-    await env.admin.query(`update data_export_requests set claim_expires_at = now() - interval '1 minute' where id = $1`, [stuck]);
-    await env.admin.query(`update data_export_requests set claim_expires_at = now() + interval '5 minutes' where id = $1`, [live]);
+    await env.admin.query(`update data_export_requests set attempts = 3, error = 'storage error' where id = $1`, [
+      failed,
+    ]);
+    await env.admin.query(
+      `update data_export_requests set claim_expires_at = now() - interval '1 minute' where id = $1`,
+      [stuck],
+    );
+    await env.admin.query(
+      `update data_export_requests set claim_expires_at = now() + interval '5 minutes' where id = $1`,
+      [live],
+    );
 
-    const result = await runCli(['requeue', failed, stuck, live, '--reason', 'S3 outage fixed', '--by', 'alice'], env.cliEnv);
+    const result = await runCli(
+      ['requeue', failed, stuck, live, '--reason', 'S3 outage fixed', '--by', 'alice'],
+      env.cliEnv,
+    );
     expect(result.code).toBe(1);
     expect(await requestRow(env, failed)).toMatchObject({ status: 'pending', attempts: 0, error: null });
     expect(await requestRow(env, stuck)).toMatchObject({ status: 'pending', attempts: 0 });
@@ -235,7 +276,9 @@ describe('operator commands', () => {
     expect(result.code).toBe(0);
     expect((await requestRow(env, pending))!.status).toBe('ready');
     expect((await requestRow(env, old.id))!.status).toBe('failed');
-    expect(result.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['fulfill finished', 'expire finished', 'nightly finished']));
+    expect(result.logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['fulfill finished', 'expire finished', 'nightly finished']),
+    );
 
     // A request that cannot be built makes the night exit 1, and expire still runs.
     const another = await readyRequest();
@@ -243,7 +286,7 @@ describe('operator commands', () => {
     const doomed = await insertRequest(env.admin, await insertUser(env.admin));
     const storage = await S3Proxy.start(env.s3.endpoint);
     storage.fail((r) => r.method === 'PUT'); // every upload refused; deletes and listings still work
-    let failing;
+    let failing: Awaited<ReturnType<typeof runCli>>;
     try {
       failing = await runCli(['nightly'], { ...env.cliEnv, S3_ENDPOINT: storage.url });
     } finally {
@@ -253,6 +296,10 @@ describe('operator commands', () => {
     // Tried once this night, not three times in a row.
     expect(await requestRow(env, doomed)).toMatchObject({ status: 'pending', attempts: 1 });
     expect((await requestRow(env, another.id))!.status).toBe('failed');
-    expect(failing.logs.find((l) => l.msg === 'nightly finished')).toMatchObject({ fulfillExitCode: 1, expireExitCode: 0, exitCode: 1 });
+    expect(failing.logs.find((l) => l.msg === 'nightly finished')).toMatchObject({
+      fulfillExitCode: 1,
+      expireExitCode: 0,
+      exitCode: 1,
+    });
   });
 });

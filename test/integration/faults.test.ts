@@ -4,9 +4,19 @@ import { claimNext } from '../../src/db/requests.ts';
 import { exportRequest } from '../../src/passes/export-request.ts';
 import { runFulfill } from '../../src/passes/fulfill.ts';
 import { EXPORTER_VERSION } from '../../src/version.ts';
-import { captureLogger, createTestEnv, listKeys, passDeps, requestRow, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
-import { deleteAccount, insertRequest, insertUser } from '../support/seed.ts';
+import {
+  captureLogger,
+  createTestEnv,
+  listKeys,
+  passDeps,
+  requestRow,
+  runCli,
+  spawnCli,
+  type TestEnv,
+  waitFor,
+} from '../support/harness.ts';
 import { S3Proxy } from '../support/s3-proxy.ts';
+import { deleteAccount, insertRequest, insertUser } from '../support/seed.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 
 /*
@@ -58,7 +68,8 @@ const uploading = (id: string) => async () => {
   const row = await requestRow(env, id);
   const written = Number(row?.rows_written);
   const total = Number(row?.rows_total);
-  const midway = row?.status === 'processing' && (Number(row.bytes_uploaded) > 0 || written >= total / 4) && written < total;
+  const midway =
+    row?.status === 'processing' && (Number(row.bytes_uploaded) > 0 || written >= total / 4) && written < total;
   return midway ? row : undefined;
 };
 
@@ -67,7 +78,10 @@ async function keysOf(requestId: string) {
 }
 
 async function expireClaim(id: string) {
-  await env.admin.query(`update data_export_requests set claim_expires_at = now() - interval '1 second' where id = $1`, [id]);
+  await env.admin.query(
+    `update data_export_requests set claim_expires_at = now() - interval '1 second' where id = $1`,
+    [id],
+  );
 }
 
 describe('faults', () => {
@@ -77,7 +91,11 @@ describe('faults', () => {
     const proxy = await S3Proxy.start(env.s3.endpoint);
     onTestFinished(() => proxy.close());
     const part = proxy.hold((r) => r.method === 'PUT' && /[?&]partNumber=2(&|$)/.test(r.url));
-    const run = spawnCli(['fulfill', '--request', id], { ...env.cliEnv, EXPORT_ZIP_LEVEL: '0', S3_ENDPOINT: proxy.url });
+    const run = spawnCli(['fulfill', '--request', id], {
+      ...env.cliEnv,
+      EXPORT_ZIP_LEVEL: '0',
+      S3_ENDPOINT: proxy.url,
+    });
     await part.arrived;
     run.child.kill('SIGKILL');
     expect((await run.result).signal).toBe('SIGKILL');
@@ -98,7 +116,10 @@ describe('faults', () => {
     const a = await heavyRequest();
     const b = await heavyRequest();
     const c = await heavyRequest();
-    const run = spawnCli(['fulfill', '--concurrency', '2', '--request', a.id, b.id, c.id], { ...env.cliEnv, ...slow() });
+    const run = spawnCli(['fulfill', '--concurrency', '2', '--request', a.id, b.id, c.id], {
+      ...env.cliEnv,
+      ...slow(),
+    });
     await waitFor(uploading(a.id), 'an upload to be under way');
     const sent = Date.now();
     run.child.kill('SIGTERM');
@@ -123,7 +144,12 @@ describe('faults', () => {
     const proxy = await TcpProxy.start(env.s3.endpoint, { bytesPerSecond: 4 * 1024 * 1024 });
     try {
       // A connection that dies mid-part can leave the SDK waiting forever: the stall watchdog ends it.
-      const run = spawnCli(['fulfill', '--request', id], { ...env.cliEnv, ...slow(), S3_ENDPOINT: proxy.url, EXPORT_STALL_TIMEOUT: '5s' });
+      const run = spawnCli(['fulfill', '--request', id], {
+        ...env.cliEnv,
+        ...slow(),
+        S3_ENDPOINT: proxy.url,
+        EXPORT_STALL_TIMEOUT: '5s',
+      });
       await waitFor(uploading(id), 'the upload to be under way');
       await proxy.cut();
       const started = Date.now();
@@ -137,8 +163,14 @@ describe('faults', () => {
       await proxy.restore();
       // Not before its retry time (EXPORT_RETRY_BACKOFF): back-dated here, not waited for.
       expect(row.not_before.getTime()).toBeGreaterThan(Date.now());
-      expect((await runCli(['fulfill', '--dry-run'], { ...env.cliEnv, S3_ENDPOINT: proxy.url })).logs.some((l) => l.msg === 'would build')).toBe(false);
-      await env.admin.query(`update data_export_requests set not_before = now() - interval '1 second' where id = $1`, [id]);
+      expect(
+        (await runCli(['fulfill', '--dry-run'], { ...env.cliEnv, S3_ENDPOINT: proxy.url })).logs.some(
+          (l) => l.msg === 'would build',
+        ),
+      ).toBe(false);
+      await env.admin.query(`update data_export_requests set not_before = now() - interval '1 second' where id = $1`, [
+        id,
+      ]);
       const next = await runCli(['fulfill'], { ...env.cliEnv, S3_ENDPOINT: proxy.url });
       expect(next.code).toBe(0);
       expect(await requestRow(env, id)).toMatchObject({ status: 'ready', attempts: 2, error: null });
@@ -154,23 +186,35 @@ describe('faults', () => {
     // drain past the upload's buffers (~40 MB), so the snapshot is surely still being
     // read when its connection is killed; then the parts go on.
     const proxy = await S3Proxy.start(env.s3.endpoint);
-    const parts = proxy.hold((r) => r.method === 'PUT' && /[?&]partNumber=([2-9]|\d\d)(&|$)/.test(r.url), { every: true });
+    const parts = proxy.hold((r) => r.method === 'PUT' && /[?&]partNumber=([2-9]|\d\d)(&|$)/.test(r.url), {
+      every: true,
+    });
     onTestFinished(async () => {
       parts.release();
       await proxy.close();
     });
-    const run = spawnCli(['fulfill', '--request', id], { ...env.cliEnv, EXPORT_ZIP_LEVEL: '0', S3_ENDPOINT: proxy.url });
+    const run = spawnCli(['fulfill', '--request', id], {
+      ...env.cliEnv,
+      EXPORT_ZIP_LEVEL: '0',
+      S3_ENDPOINT: proxy.url,
+    });
     await parts.arrived;
     await waitFor(async () => Number((await requestRow(env, id))?.rows_written) > 0, 'rows to be written');
-    await env.admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'exporter' and datname = current_database()`);
+    await env.admin.query(
+      `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'exporter' and datname = current_database()`,
+    );
     parts.release();
     const result = await run.result;
     expect(result.code).toBe(1);
     // The line that says what happened: the request's error log line (or, had the pass itself
     // failed, the one-line report of the run).
-    const line = result.logs.find((l) => l.requestId === id && l.level === 'error') ?? result.stderr.split('\n').find((l) => l.startsWith('exporter: '));
+    const line =
+      result.logs.find((l) => l.requestId === id && l.level === 'error') ??
+      result.stderr.split('\n').find((l) => l.startsWith('exporter: '));
     // PostgreSQL's own words, or node-postgres' when the socket's end is read first.
-    expect(JSON.stringify(line)).toMatch(/terminating connection due to administrator command|Connection terminated unexpectedly/);
+    expect(JSON.stringify(line)).toMatch(
+      /terminating connection due to administrator command|Connection terminated unexpectedly/,
+    );
     // Handed back to pending; or, had the hand-back failed too, left processing only until its claim lapses.
     const row = (await requestRow(env, id))!;
     if (row.status === 'processing') expect(row.claim_expires_at.getTime()).toBeLessThanOrEqual(Date.now() + 2_000);
@@ -181,7 +225,8 @@ describe('faults', () => {
   it('4 worker processes over 400 pending requests: every request built exactly once, all ready, no error', async () => {
     await env.admin.query(`delete from data_export_requests`);
     const users: string[] = [];
-    for (let i = 0; i < 400; i++) users.push(await seedUser(env.admin, { projects: 1, features: 3, runs: 10, releases: 1 }));
+    for (let i = 0; i < 400; i++)
+      users.push(await seedUser(env.admin, { projects: 1, features: 3, runs: 10, releases: 1 }));
     await env.admin.query(`insert into data_export_requests (user_id) select unnest($1::uuid[])`, [users]);
     const results = await Promise.all([1, 2, 3, 4].map(() => runCli(['fulfill', '--concurrency', '2'], env.cliEnv)));
     for (const r of results) {
@@ -208,20 +253,42 @@ describe('faults', () => {
     const user = await insertUser(env.admin);
     const id = await insertRequest(env.admin, user);
     const deps = passDeps(env, captureLogger().log);
-    const ctx = { config: deps.config.export, entities: env.entities, user: env.user, files: env.files, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 60_000 };
-    await env.admin.query(`update data_export_requests set requested_at = now() - interval '10 years' where id = $1`, [id]);
+    const ctx = {
+      config: deps.config.export,
+      entities: env.entities,
+      user: env.user,
+      files: env.files,
+      exporterVersion: EXPORTER_VERSION,
+      schemaVersion: env.schemaVersion,
+      signal: new AbortController().signal,
+      heartbeatMs: 60_000,
+    };
+    await env.admin.query(`update data_export_requests set requested_at = now() - interval '10 years' where id = $1`, [
+      id,
+    ]);
 
     const stale = (await claimNext(env.handle.db, 300, 3))!;
     expect(stale.id).toBe(id);
     await expireClaim(id); // worker A stalls past its claim...
-    const summary = await runFulfill(deps, ctx, { limit: 1, concurrency: 1, requestIds: undefined, dryRun: false, signal: ctx.signal });
+    const summary = await runFulfill(deps, ctx, {
+      limit: 1,
+      concurrency: 1,
+      requestIds: undefined,
+      dryRun: false,
+      signal: ctx.signal,
+    });
     expect(summary.ready).toBe(1); // ...worker B takes it over and finishes
     const newer = (await requestRow(env, id))!;
 
     const late = await exportRequest(deps, stale, ctx); // then A finishes
     expect(late.kind).toBe('lost');
     const after = (await requestRow(env, id))!;
-    expect(after).toMatchObject({ status: 'ready', object_key: newer.object_key, download_url: newer.download_url, attempts: 2 });
+    expect(after).toMatchObject({
+      status: 'ready',
+      object_key: newer.object_key,
+      download_url: newer.download_url,
+      attempts: 2,
+    });
     expect(await keysOf(id)).toEqual([newer.object_key]);
     deps.storage.destroy();
   });
@@ -233,8 +300,24 @@ describe('faults', () => {
     const verySlowS3 = await TcpProxy.start(inject('s3').endpoint, { bytesPerSecond: 3 * 1024 * 1024 });
     onTestFinished(() => verySlowS3.cut());
     const deps = passDeps(env, captureLogger().log, env.config({ zipLevel: '0', s3Endpoint: verySlowS3.url }));
-    const ctx = { config: deps.config.export, entities: env.entities, user: env.user, files: env.files, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 100 };
-    const building = runFulfill(deps, ctx, { limit: 1, concurrency: 1, requestIds: [id], dryRun: false, signal: ctx.signal, heartbeatMs: 100 });
+    const ctx = {
+      config: deps.config.export,
+      entities: env.entities,
+      user: env.user,
+      files: env.files,
+      exporterVersion: EXPORTER_VERSION,
+      schemaVersion: env.schemaVersion,
+      signal: new AbortController().signal,
+      heartbeatMs: 100,
+    };
+    const building = runFulfill(deps, ctx, {
+      limit: 1,
+      concurrency: 1,
+      requestIds: [id],
+      dryRun: false,
+      signal: ctx.signal,
+      heartbeatMs: 100,
+    });
     await waitFor(uploading(id), 'the upload to be under way');
     // The application deletes the account and everything in it.
     await deleteAccount(env.admin, userId);
@@ -249,7 +332,16 @@ describe('faults', () => {
     const userId = await insertUser(env.admin);
     const id = await insertRequest(env.admin, userId);
     const deps = passDeps(env, captureLogger().log);
-    const ctx = { config: deps.config.export, entities: env.entities, user: env.user, files: env.files, exporterVersion: EXPORTER_VERSION, schemaVersion: env.schemaVersion, signal: new AbortController().signal, heartbeatMs: 60_000 };
+    const ctx = {
+      config: deps.config.export,
+      entities: env.entities,
+      user: env.user,
+      files: env.files,
+      exporterVersion: EXPORTER_VERSION,
+      schemaVersion: env.schemaVersion,
+      signal: new AbortController().signal,
+      heartbeatMs: 60_000,
+    };
     await runFulfill(deps, ctx, { limit: 1, concurrency: 1, requestIds: [id], dryRun: false, signal: ctx.signal });
     deps.storage.destroy();
     const key = (await requestRow(env, id))!.object_key;
@@ -260,7 +352,9 @@ describe('faults', () => {
     const result = await runCli(['expire'], env.cliEnv);
     expect(result.code).toBe(0);
     expect(result.logs.find((l) => l.msg === 'expire finished')!.objectsOfDeletedRequests).toBeGreaterThanOrEqual(1);
-    expect(result.logs.filter((l) => l.msg === 'deleted the archive of a deleted request').map((l) => l.key)).toContain(key);
+    expect(result.logs.filter((l) => l.msg === 'deleted the archive of a deleted request').map((l) => l.key)).toContain(
+      key,
+    );
     expect(await listKeys(env)).not.toContain(key);
   });
 });

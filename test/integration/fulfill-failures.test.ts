@@ -1,15 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, fulfillInProcess, getObject, listKeys, requestRow, type TestEnv } from '../support/harness.ts';
-import { insertProject, insertRequest, insertRun, insertUser } from '../support/seed.ts';
-import { seedUser } from '../../scripts/lib/sample-data.ts';
-import { parse as parseCsv } from 'csv-parse/sync';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
-import { Snapshot } from '../../src/snapshot/snapshot.ts';
-import { parseJsonExact, readZip } from '../support/zip.ts';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedUser } from '../../scripts/lib/sample-data.ts';
 import type { ExportEntity } from '../../src/export/entities.ts';
+import { Snapshot } from '../../src/snapshot/snapshot.ts';
+import { createTestEnv, fulfillInProcess, getObject, listKeys, requestRow, type TestEnv } from '../support/harness.ts';
+import { insertProject, insertRequest, insertRun, insertUser } from '../support/seed.ts';
+import { parseJsonExact, readZip } from '../support/zip.ts';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -21,10 +21,17 @@ afterAll(async () => {
 
 /** The `request ready` log line of a run (one request). */
 function readyLine(logger: { lines: () => string[] }) {
-  return logger.lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'request ready');
+  return logger
+    .lines()
+    .map((l) => JSON.parse(l))
+    .find((l) => l.msg === 'request ready');
 }
 
-async function fulfill(requestIds: string[], overrides: Parameters<TestEnv['config']>[0] = {}, tweak: (c: any) => void = () => {}) {
+async function fulfill(
+  requestIds: string[],
+  overrides: Parameters<TestEnv['config']>[0] = {},
+  tweak: (c: any) => void = () => {},
+) {
   const config = structuredClone(env.config(overrides));
   tweak(config);
   return fulfillInProcess(env, { requestIds, config, concurrency: 1 });
@@ -73,7 +80,9 @@ describe('fulfill when things go wrong', () => {
   });
 
   it('a json value written with line breaks, nested however deep, is exported, one record per line; a value PostgreSQL cannot write fails the request for good at once, naming the entity and the column', async () => {
-    await env.admin.query('create table json_notes (id uuid primary key default gen_random_uuid(), user_id uuid not null, n integer not null, body json)');
+    await env.admin.query(
+      'create table json_notes (id uuid primary key default gen_random_uuid(), user_id uuid not null, n integer not null, body json)',
+    );
     const notes: ExportEntity = {
       name: 'json_notes',
       description: 'Notes as JSON.',
@@ -87,7 +96,11 @@ describe('fulfill when things go wrong', () => {
     };
     const entities = [...env.entities, notes];
     const user = await insertUser(env.admin);
-    await env.admin.query(`insert into json_notes (user_id, n, body) values ($1, 1, $2), ($1, 2, $3)`, [user, '{\n  "title": "a",\r\n  "title": "b"\n}', '[9007199254740993,\n 1]']);
+    await env.admin.query(`insert into json_notes (user_id, n, body) values ($1, 1, $2), ($1, 2, $3)`, [
+      user,
+      '{\n  "title": "a",\r\n  "title": "b"\n}',
+      '[9007199254740993,\n 1]',
+    ]);
     const id = await insertRequest(env.admin, user);
     const first = await fulfillInProcess(env, { requestIds: [id], entities, concurrency: 1 });
     expect(first.summary).toMatchObject({ ready: 1 });
@@ -105,18 +118,33 @@ describe('fulfill when things go wrong', () => {
     const admin = await env.admin.connect();
     try {
       await admin.query("set max_stack_depth = '7MB'");
-      await admin.query('insert into json_notes (user_id, n, body) values ($1, 3, $2)', [user, `${'['.repeat(60000)}\n1${']'.repeat(60000)}`]);
+      await admin.query('insert into json_notes (user_id, n, body) values ($1, 3, $2)', [
+        user,
+        `${'['.repeat(60000)}\n1${']'.repeat(60000)}`,
+      ]);
       await admin.query('alter table json_notes add column tags json[]');
-      await admin.query('insert into json_notes (user_id, n, tags) values ($1, 4, array[$2::json])', [user, `${'['.repeat(60000)}1${']'.repeat(60000)}`]);
+      await admin.query('insert into json_notes (user_id, n, tags) values ($1, 4, array[$2::json])', [
+        user,
+        `${'['.repeat(60000)}1${']'.repeat(60000)}`,
+      ]);
     } finally {
       admin.release(true);
     }
     await env.admin.query("update data_export_requests set status = 'failed', error = 'expired' where id = $1", [id]);
     const deep = await insertRequest(env.admin, user);
-    const withTags = { ...notes, columns: [...notes.columns, { name: 'tags', kind: 'array' as const, description: 'Tags.' }] };
-    const withoutTags = entities.map((e) => (e === notes ? { ...notes, from: 'json_notes t where t.user_id = :user::uuid and t.tags is null' } : e));
-    expect((await fulfillInProcess(env, { requestIds: [deep], entities: withoutTags, concurrency: 1 })).summary).toMatchObject({ ready: 1 });
-    const deepLines = (await readZip(await getObject(env, (await requestRow(env, deep))!.object_key))).get('json/json_notes.json')!.toString();
+    const withTags = {
+      ...notes,
+      columns: [...notes.columns, { name: 'tags', kind: 'array' as const, description: 'Tags.' }],
+    };
+    const withoutTags = entities.map((e) =>
+      e === notes ? { ...notes, from: 'json_notes t where t.user_id = :user::uuid and t.tags is null' } : e,
+    );
+    expect(
+      (await fulfillInProcess(env, { requestIds: [deep], entities: withoutTags, concurrency: 1 })).summary,
+    ).toMatchObject({ ready: 1 });
+    const deepLines = (await readZip(await getObject(env, (await requestRow(env, deep))!.object_key)))
+      .get('json/json_notes.json')!
+      .toString();
     expect(deepLines.split('\n').filter((l) => l.startsWith('{')).length).toBe(3);
     expect(deepLines).toContain(`"body":${'['.repeat(60000)} 1${']'.repeat(60000)}}`);
 
@@ -124,7 +152,12 @@ describe('fulfill when things go wrong', () => {
     // Every attempt would stop at that row, so the request fails for good at once, naming the entity and the column.
     await env.admin.query("update data_export_requests set status = 'failed', error = 'expired' where id = $1", [deep]);
     const again = await insertRequest(env.admin, user);
-    const second = await fulfillInProcess(env, { requestIds: [again], entities: entities.map((e) => (e === notes ? withTags : e)), concurrency: 1, config: env.config({ maxAttempts: '5' }) });
+    const second = await fulfillInProcess(env, {
+      requestIds: [again],
+      entities: entities.map((e) => (e === notes ? withTags : e)),
+      concurrency: 1,
+      config: env.config({ maxAttempts: '5' }),
+    });
     expect(second.summary).toMatchObject({ failed: 1 });
     const row = (await requestRow(env, again))!;
     expect(row).toMatchObject({ status: 'failed', attempts: 1 });
@@ -134,7 +167,8 @@ describe('fulfill when things go wrong', () => {
   it('splits an entity larger than the entry limit into numbered parts with the same rows in JSON and CSV', async () => {
     const user = await insertUser(env.admin);
     const project = await insertProject(env.admin, user);
-    for (let n = 1; n <= 60; n++) await insertRun(env.admin, project, { number: n, branch: `branch-${'x'.repeat(200)}-${n}` });
+    for (let n = 1; n <= 60; n++)
+      await insertRun(env.admin, project, { number: n, branch: `branch-${'x'.repeat(200)}-${n}` });
     const id = await insertRequest(env.admin, user);
 
     const { summary } = await fulfill([id], {}, (c) => (c.export.maxEntryBytes = 8 * 1024));
@@ -158,7 +192,9 @@ describe('fulfill when things go wrong', () => {
     expect(numbers).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     const manifest = JSON.parse(files.get('manifest.json')!.toString());
     expect(manifest.entities.pipeline_runs.rows).toBe(60);
-    expect(manifest.entities.pipeline_runs.files.map((f: any) => f.path).sort()).toEqual([...csvParts, ...jsonParts].sort());
+    expect(manifest.entities.pipeline_runs.files.map((f: any) => f.path).sort()).toEqual(
+      [...csvParts, ...jsonParts].sort(),
+    );
   });
 
   it('a big entity has its CSV read on a second connection of the same snapshot while its JSON is written: the same rows, in the same order', async () => {
@@ -166,7 +202,9 @@ describe('fulfill when things go wrong', () => {
     const project = await insertProject(env.admin, user);
     // Inserted backwards, then some rows rewritten: the table's physical order is neither the export's nor the insert's.
     for (let n = 300; n >= 1; n--) await insertRun(env.admin, project, { number: n, branch: `branch-${n}` });
-    await env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [project]);
+    await env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [
+      project,
+    ]);
     const id = await insertRequest(env.admin, user);
 
     // Every entity with rows counts as big here.
@@ -180,13 +218,21 @@ describe('fulfill when things go wrong', () => {
     expect(ready.csvReadAhead).toEqual({ users: 'disk', projects: 'disk', pipeline_runs: 'disk' });
     expect(readdirSync(spoolDir)).toEqual([]); // each spool file was deleted as soon as it was opened
     const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));
-    const jsonNumbers = (parseJsonExact(files.get('json/pipeline_runs.json')!.toString()) as { number: number }[]).map((r) => r.number);
-    const csvRows = parseCsv(files.get('csv/pipeline_runs.csv')!.toString(), { bom: true, columns: true }) as { number: string; status: string }[];
+    const jsonNumbers = (parseJsonExact(files.get('json/pipeline_runs.json')!.toString()) as { number: number }[]).map(
+      (r) => r.number,
+    );
+    const csvRows = parseCsv(files.get('csv/pipeline_runs.csv')!.toString(), { bom: true, columns: true }) as {
+      number: string;
+      status: string;
+    }[];
     expect(csvRows.map((r) => Number(r.number))).toEqual(jsonNumbers);
     expect([...jsonNumbers].sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     expect(csvRows.filter((r) => r.status === 'rewritten')).toHaveLength(42);
     const manifest = JSON.parse(files.get('manifest.json')!.toString());
-    expect(manifest.entities.pipeline_runs.files.map((f: { path: string }) => f.path)).toEqual(['json/pipeline_runs.json', 'csv/pipeline_runs.csv']);
+    expect(manifest.entities.pipeline_runs.files.map((f: { path: string }) => f.path)).toEqual([
+      'json/pipeline_runs.json',
+      'csv/pipeline_runs.csv',
+    ]);
   });
 
   it('the second reader sees the snapshot, not rows written after it began', async () => {
@@ -198,12 +244,16 @@ describe('fulfill when things go wrong', () => {
       await insertRun(env.admin, project, { number: 2 }); // committed after the snapshot began
       const reader = await snapshot.reader();
       expect(reader).not.toBeNull();
-      const count = async (s: Snapshot) => (await text(s.copy(`copy (select count(*) from pipeline_runs where project_id = '${project}') to stdout`))).trim();
+      const count = async (s: Snapshot) =>
+        (
+          await text(s.copy(`copy (select count(*) from pipeline_runs where project_id = '${project}') to stdout`))
+        ).trim();
       expect(await count(reader!)).toBe('1');
       expect(await count(snapshot)).toBe('1');
       expect(await snapshot.reader()).toBe(reader); // one per snapshot
       // Both list rows in the same order: no synchronized scans joining midway, no parallel plans.
-      const setting = async (s: Snapshot, name: string) => (await text(s.copy(`copy (select current_setting('${name}')) to stdout`))).trim();
+      const setting = async (s: Snapshot, name: string) =>
+        (await text(s.copy(`copy (select current_setting('${name}')) to stdout`))).trim();
       for (const s of [snapshot, reader!]) {
         expect(await setting(s, 'synchronize_seqscans')).toBe('off');
         expect(await setting(s, 'max_parallel_workers_per_gather')).toBe('0');
@@ -225,7 +275,10 @@ describe('fulfill when things go wrong', () => {
 
   it('a split entity whose JSON outgrows its planned parts: its parts are cut at the limit, each CSV part with its JSON part, from one read', async () => {
     // Control characters are one byte stored and six in JSON: each planned part holds more than the entry limit.
-    const { ready, files, parts, numbers } = await runsExportedInParts((n) => `${'\u0001'.repeat(400)}-${n}`, 16 * 1024);
+    const { ready, files, parts, numbers } = await runsExportedInParts(
+      (n) => `${'\u0001'.repeat(400)}-${n}`,
+      16 * 1024,
+    );
     expect(ready.csvReadAhead.pipeline_runs).toBe('paired');
     expect(parts.length).toBeGreaterThan(3); // more than the plan's parts
     for (const part of parts) expect(files.get(part)!.length).toBeLessThan(16 * 1024 + 4096);
@@ -233,7 +286,11 @@ describe('fulfill when things go wrong', () => {
   });
 
   it('the same without a disk to wait on: the CSV read ahead in memory is dropped and cut at the parts the JSON really has', async () => {
-    const { ready, files, parts, numbers } = await runsExportedInParts((n) => `${'\u0001'.repeat(400)}-${n}`, 16 * 1024, { spoolDir: null });
+    const { ready, files, parts, numbers } = await runsExportedInParts(
+      (n) => `${'\u0001'.repeat(400)}-${n}`,
+      16 * 1024,
+      { spoolDir: null },
+    );
     expect(ready.csvReadAhead.pipeline_runs).toBe('dropped');
     for (const part of parts) expect(files.get(part)!.length).toBeLessThan(16 * 1024 + 4096);
     expect(numbers).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
@@ -269,22 +326,32 @@ describe('fulfill when things go wrong', () => {
     expect(await listKeys(env)).toEqual(before);
     expect(readdirSync(spoolDir)).toEqual([]);
 
-    await env.admin.query(`update data_export_requests set not_before = now() - interval '1 second' where id = $1`, [id]);
+    await env.admin.query(`update data_export_requests set not_before = now() - interval '1 second' where id = $1`, [
+      id,
+    ]);
     const next = await fulfill([id], {}, split);
     expect(next.summary.ready).toBe(1);
     expect(readyLine(next.logger).csvReadAhead.pipeline_runs).toBe('paired');
-    const { parts, numbers } = runsInParts(await readZip(await getObject(env, (await requestRow(env, id))!.object_key)));
+    const { parts, numbers } = runsInParts(
+      await readZip(await getObject(env, (await requestRow(env, id))!.object_key)),
+    );
     expect(parts.length).toBeGreaterThan(2);
     expect(numbers).toHaveLength(60_000);
   });
 
   for (const spoolDir of [undefined, null]) {
-    const how = spoolDir === null ? 'without a disk to wait on, the CSV read ahead in memory' : 'both from one read, the CSV waiting on disk';
+    const how =
+      spoolDir === null
+        ? 'without a disk to wait on, the CSV read ahead in memory'
+        : 'both from one read, the CSV waiting on disk';
     it(`parts hold the same rows in JSON and CSV even when the table's physical order is not the export's order: ${how}`, async () => {
       // Inserted backwards, then some rows rewritten: a scan meets them in neither order.
       const { ready, parts, numbers } = await runsExportedInParts((n) => `branch-${'y'.repeat(200)}-${n}`, 8 * 1024, {
         ...(spoolDir === null ? { spoolDir } : {}),
-        afterInsert: (project) => env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [project]),
+        afterInsert: (project) =>
+          env.admin.query(`update pipeline_runs set status = 'rewritten' where project_id = $1 and number % 7 = 0`, [
+            project,
+          ]),
       });
       expect(ready.csvReadAhead.pipeline_runs).toBe(spoolDir === null ? 'memory' : 'paired');
       expect(parts.length).toBeGreaterThan(2);
@@ -331,7 +398,9 @@ function runsInParts(files: Map<string, Buffer>): { parts: string[]; numbers: nu
   const numbers: number[] = [];
   for (const [i, part] of parts.entries()) {
     const jsonNumbers = (parseJsonExact(files.get(part)!.toString()) as { number: number }[]).map((r) => r.number);
-    const csvNumbers = (parseCsv(files.get(csvParts[i]!)!.toString(), { bom: true, columns: true }) as { number: string }[]).map((r) => Number(r.number));
+    const csvNumbers = (
+      parseCsv(files.get(csvParts[i]!)!.toString(), { bom: true, columns: true }) as { number: string }[]
+    ).map((r) => Number(r.number));
     expect(csvNumbers, csvParts[i]).toEqual(jsonNumbers);
     numbers.push(...jsonNumbers);
   }
@@ -340,14 +409,23 @@ function runsInParts(files: Map<string, Buffer>): { parts: string[]; numbers: nu
 
 describe('what is claimed, and when', () => {
   it('a dry run lists exactly what a real run claims, in the same order; a request waiting out its backoff is in neither', async () => {
-    await env.admin.query(`update data_export_requests set status = 'failed', claim_id = null where status in ('pending', 'processing')`);
+    await env.admin.query(
+      `update data_export_requests set status = 'failed', claim_id = null where status in ('pending', 'processing')`,
+    );
     const ids: Record<string, string> = {};
     ids.oldest = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2020-01-01T00:00:00Z' });
     ids.newer = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2021-01-01T00:00:00Z' });
-    ids.backingOff = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2019-01-01T00:00:00Z' });
-    await env.admin.query(`update data_export_requests set not_before = now() + interval '1 hour', attempts = 1 where id = $1`, [ids.backingOff]);
+    ids.backingOff = await insertRequest(env.admin, await insertUser(env.admin), {
+      requestedAt: '2019-01-01T00:00:00Z',
+    });
+    await env.admin.query(
+      `update data_export_requests set not_before = now() + interval '1 hour', attempts = 1 where id = $1`,
+      [ids.backingOff],
+    );
     // A request whose worker died: taken over first, before any pending one.
-    ids.deadWorker = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: '2022-01-01T00:00:00Z' });
+    ids.deadWorker = await insertRequest(env.admin, await insertUser(env.admin), {
+      requestedAt: '2022-01-01T00:00:00Z',
+    });
     await env.admin.query(
       `update data_export_requests set status = 'processing', attempts = 1, claim_id = gen_random_uuid(), claim_expires_at = now() - interval '1 minute' where id = $1`,
       [ids.deadWorker],
@@ -356,21 +434,33 @@ describe('what is claimed, and when', () => {
     const dry = await fulfillInProcess(env, { dryRun: true, concurrency: 1 });
     expect(dry.summary.wouldBuild).toEqual([ids.deadWorker, ids.oldest, ids.newer]);
     const real = await fulfillInProcess(env, { concurrency: 1 });
-    const claimedInOrder = real.logger.lines().map((l) => JSON.parse(l)).filter((l) => l.msg === 'request ready').map((l) => l.requestId);
+    const claimedInOrder = real.logger
+      .lines()
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === 'request ready')
+      .map((l) => l.requestId);
     expect(claimedInOrder).toEqual(dry.summary.wouldBuild);
     expect(await requestRow(env, ids.backingOff)).toMatchObject({ status: 'pending', attempts: 1 });
 
     // Its backoff over (back-dated, not slept), it is claimed like any other.
-    await env.admin.query(`update data_export_requests set not_before = now() - interval '1 second' where id = $1`, [ids.backingOff]);
+    await env.admin.query(`update data_export_requests set not_before = now() - interval '1 second' where id = $1`, [
+      ids.backingOff,
+    ]);
     expect((await fulfillInProcess(env, { dryRun: true })).summary.wouldBuild).toEqual([ids.backingOff]);
   });
 
   it('a failed attempt sets the retry time: the backoff doubles with each attempt', async () => {
     const user = await insertUser(env.admin);
     const id = await insertRequest(env.admin, user);
-    for (const [attempt, backoffSeconds] of [[1, 60], [2, 120]] as const) {
+    for (const [attempt, backoffSeconds] of [
+      [1, 60],
+      [2, 120],
+    ] as const) {
       await fulfill([id], { bucket: 'no-such-bucket-here', retryBackoff: '1m', maxAttempts: '5' });
-      const { rows } = await env.admin.query(`select attempts, extract(epoch from not_before - now())::float8 as wait from data_export_requests where id = $1`, [id]);
+      const { rows } = await env.admin.query(
+        `select attempts, extract(epoch from not_before - now())::float8 as wait from data_export_requests where id = $1`,
+        [id],
+      );
       expect(rows[0].attempts).toBe(attempt);
       expect(rows[0].wait).toBeGreaterThan(backoffSeconds - 5);
       expect(rows[0].wait).toBeLessThanOrEqual(backoffSeconds);

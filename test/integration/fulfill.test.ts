@@ -1,11 +1,27 @@
-import { to as copyTo } from 'pg-copy-streams';
-import { csvCopySql } from '../../src/export/queries.ts';
 import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { to as copyTo } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csvCopySql } from '../../src/export/queries.ts';
 import { EXPORTER_VERSION } from '../../src/version.ts';
-import { createTestEnv, fulfillInProcess, getObject, headObject, listKeys, requestRow, type TestEnv } from '../support/harness.ts';
-import { addMember, insertFeature, insertProject, insertRelease, insertRequest, insertRun, insertUser } from '../support/seed.ts';
+import {
+  createTestEnv,
+  fulfillInProcess,
+  getObject,
+  headObject,
+  listKeys,
+  requestRow,
+  type TestEnv,
+} from '../support/harness.ts';
+import {
+  addMember,
+  insertFeature,
+  insertProject,
+  insertRelease,
+  insertRequest,
+  insertRun,
+  insertUser,
+} from '../support/seed.ts';
 import { parseJsonExact, readZip } from '../support/zip.ts';
 
 let env: TestEnv;
@@ -16,10 +32,12 @@ afterAll(async () => {
   await env?.close();
 });
 
-const fulfill = (options: { requestIds?: string[]; limit?: number; dryRun?: boolean } = {}) => fulfillInProcess(env, options);
+const fulfill = (options: { requestIds?: string[]; limit?: number; dryRun?: boolean } = {}) =>
+  fulfillInProcess(env, options);
 
 const AWKWARD_TEXT = 'comma, "quotes", new\nline, crlf\r\nend, ünïcødé ✓, emoji 🎉, 𝔘 astral';
-const BIG_JSON = '{"big": 12345678901234567890, "nested": {"list": [1, "two", null, {"deep": true}]}, "s": "=not a formula in json"}';
+const BIG_JSON =
+  '{"big": 12345678901234567890, "nested": {"list": [1, "two", null, {"deep": true}]}, "s": "=not a formula in json"}';
 
 describe('fulfill', () => {
   it('builds the archive of a pending request with every value exact, uploads it, and marks it ready', async () => {
@@ -32,8 +50,20 @@ describe('fulfill', () => {
     const feature = await insertFeature(env.admin, owned, { title: '=HYPERLINK("http://evil")', metadata: BIG_JSON });
     await insertFeature(env.admin, shared, { title: null, metadata: null, key: '@SUM(A1)' });
     await insertFeature(env.admin, foreign, { title: 'foreign feature' });
-    await insertRun(env.admin, owned, { featureId: feature, number: 1, durationMs: '9007199254740993', branch: '-1', startedAt: '2024-04-05T06:07:08.123456Z' });
-    await insertRun(env.admin, owned, { number: 2, branch: '+cmd|calc', durationMs: '-5', metadata: '[]', startedAt: null });
+    await insertRun(env.admin, owned, {
+      featureId: feature,
+      number: 1,
+      durationMs: '9007199254740993',
+      branch: '-1',
+      startedAt: '2024-04-05T06:07:08.123456Z',
+    });
+    await insertRun(env.admin, owned, {
+      number: 2,
+      branch: '+cmd|calc',
+      durationMs: '-5',
+      metadata: '[]',
+      startedAt: null,
+    });
     await insertRun(env.admin, shared, { number: 1, branch: '\tTab' });
     await insertRun(env.admin, foreign, { number: 1, branch: 'foreign-branch' });
     await insertRelease(env.admin, owned, { version: '1.0.0', notes: AWKWARD_TEXT, createdBy: other });
@@ -48,7 +78,15 @@ describe('fulfill', () => {
     expect(row.attempts).toBe(1);
     expect(row.error).toBeNull();
     expect(row.object_key).toMatch(new RegExp(`^exports/${owner}/${requestId}/[0-9a-f-]{36}\\.zip$`));
-    expect(row.row_counts).toEqual({ users: 1, projects: 2, features: 2, pipeline_runs: 3, releases: 1, avatars: 0, release_assets: 0 });
+    expect(row.row_counts).toEqual({
+      users: 1,
+      projects: 2,
+      features: 2,
+      pipeline_runs: 3,
+      releases: 1,
+      avatars: 0,
+      release_assets: 0,
+    });
     const lifetime = (row.expires_at.getTime() - row.completed_at.getTime()) / 1000;
     expect(lifetime).toBeGreaterThan(604_800 - 120);
     expect(lifetime).toBeLessThanOrEqual(604_800);
@@ -97,11 +135,15 @@ describe('fulfill', () => {
     // schema.json describes every record of every JSON file: names, types, nullability, meaning.
     const schema = JSON.parse(files.get('schema.json')!.toString('utf8'));
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
-    const typeOf = (v: unknown) => (v === null ? 'null' : Number.isInteger(v) ? 'integer' : Array.isArray(v) ? 'array' : typeof v);
+    const typeOf = (v: unknown) =>
+      v === null ? 'null' : Number.isInteger(v) ? 'integer' : Array.isArray(v) ? 'array' : typeof v;
     for (const name of ['users', 'projects', 'features', 'pipeline_runs', 'releases']) {
       const def = schema.$defs[name];
       expect(def.description).toBeTruthy();
-      for (const record of parseJsonExact(files.get(`json/${name}.json`)!.toString('utf8')) as Record<string, unknown>[]) {
+      for (const record of parseJsonExact(files.get(`json/${name}.json`)!.toString('utf8')) as Record<
+        string,
+        unknown
+      >[]) {
         expect(Object.keys(record)).toEqual(def.required);
         for (const [column, value] of Object.entries(record)) {
           const declared = def.properties[column];
@@ -109,7 +151,9 @@ describe('fulfill', () => {
           if (declared.type === undefined) continue; // jsonb: any JSON
           const allowed = [declared.type].flat();
           const actual = typeof value === 'bigint' ? 'integer' : typeOf(value);
-          expect(allowed, `${name}.${column} = ${String(value)}`).toContain(actual === 'integer' && allowed.includes('number') ? 'number' : actual);
+          expect(allowed, `${name}.${column} = ${String(value)}`).toContain(
+            actual === 'integer' && allowed.includes('number') ? 'number' : actual,
+          );
         }
       }
     }
@@ -126,7 +170,13 @@ describe('fulfill', () => {
 
     // manifest: counts, sizes and checksums of every data file.
     const manifest = JSON.parse(files.get('manifest.json')!.toString('utf8'));
-    expect(manifest).toMatchObject({ format: 'data-export/3', request_id: requestId, user_id: owner, exporter_version: EXPORTER_VERSION, schema_version: env.schemaVersion });
+    expect(manifest).toMatchObject({
+      format: 'data-export/3',
+      request_id: requestId,
+      user_id: owner,
+      exporter_version: EXPORTER_VERSION,
+      schema_version: env.schemaVersion,
+    });
     expect(manifest.as_of).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
     expect(new Date(manifest.link_expires_at).getTime()).toBe(row.expires_at.getTime());
     for (const [name, entity] of Object.entries<any>(manifest.entities)) {
@@ -146,34 +196,62 @@ describe('fulfill', () => {
     // JSON: the exact copy, compared value by value with the database.
     const json = (name: string) => parseJsonExact(files.get(`json/${name}.json`)!.toString('utf8')) as any[];
     const users = json('users');
-    expect(users).toEqual([{ id: owner, email: 'owner@example.test', name: 'Ünïcødé Owner 🎉', created_at: expect.stringMatching(/Z$/) }]);
+    expect(users).toEqual([
+      { id: owner, email: 'owner@example.test', name: 'Ünïcødé Owner 🎉', created_at: expect.stringMatching(/Z$/) },
+    ]);
     const projects = json('projects');
     const byName = Object.fromEntries(projects.map((p) => [p.name, p]));
-    expect(byName['Owned, "quoted"']).toMatchObject({ id: owned, description: AWKWARD_TEXT, relationship: 'owner', member_role: null, created_at: '2024-01-02T03:04:05.123456Z' });
-    expect(byName.Shared).toMatchObject({ id: shared, description: '', relationship: 'member', member_role: 'maintainer', member_since: '2024-02-03T04:05:06.654321Z' });
+    expect(byName['Owned, "quoted"']).toMatchObject({
+      id: owned,
+      description: AWKWARD_TEXT,
+      relationship: 'owner',
+      member_role: null,
+      created_at: '2024-01-02T03:04:05.123456Z',
+    });
+    expect(byName.Shared).toMatchObject({
+      id: shared,
+      description: '',
+      relationship: 'member',
+      member_role: 'maintainer',
+      member_since: '2024-02-03T04:05:06.654321Z',
+    });
     const features = json('features');
     const mine = features.find((f) => f.id === feature);
     expect(mine.title).toBe('=HYPERLINK("http://evil")');
-    expect(mine.metadata).toEqual({ big: 12345678901234567890n, nested: { list: [1, 'two', null, { deep: true }] }, s: '=not a formula in json' });
+    expect(mine.metadata).toEqual({
+      big: 12345678901234567890n,
+      nested: { list: [1, 'two', null, { deep: true }] },
+      s: '=not a formula in json',
+    });
     expect(features.find((f) => f.id !== feature)).toMatchObject({ title: null, metadata: null });
     const runs = json('pipeline_runs');
     const run1 = runs.find((r) => r.number === 1 && r.project_id === owned);
     expect(run1.duration_ms).toBe(9007199254740993n);
     expect(run1.started_at).toBe('2024-04-05T06:07:08.123456Z');
-    expect(runs.find((r) => r.number === 2 && r.project_id === owned)).toMatchObject({ started_at: null, finished_at: null, metadata: [], duration_ms: -5 });
-    expect(json('releases')).toEqual([expect.objectContaining({ version: '1.0.0', notes: AWKWARD_TEXT, created_by: other })]);
+    expect(runs.find((r) => r.number === 2 && r.project_id === owned)).toMatchObject({
+      started_at: null,
+      finished_at: null,
+      metadata: [],
+      duration_ms: -5,
+    });
+    expect(json('releases')).toEqual([
+      expect.objectContaining({ version: '1.0.0', notes: AWKWARD_TEXT, created_by: other }),
+    ]);
 
     // CSV: BOM, header, RFC 4180 quoting, formula-safe text, numbers left alone.
     const csvText = (name: string) => files.get(`csv/${name}.csv`)!;
     expect([...csvText('users').subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-    const csv = (name: string) => parseCsv(csvText(name).toString('utf8'), { bom: true, columns: true }) as Record<string, string>[];
+    const csv = (name: string) =>
+      parseCsv(csvText(name).toString('utf8'), { bom: true, columns: true }) as Record<string, string>[];
     const csvProjects = csv('projects');
     expect(csvProjects.find((p) => p.id === owned)!.description).toBe(AWKWARD_TEXT);
     expect(csvProjects.find((p) => p.id === shared)!.description).toBe('');
     const csvFeatures = csv('features');
     expect(csvFeatures.find((f) => f.id === feature)!.title).toBe(`'=HYPERLINK("http://evil")`);
     expect(csvFeatures.find((f) => f.id !== feature)!.key).toBe(`'@SUM(A1)`);
-    expect(JSON.parse(csvFeatures.find((f) => f.id === feature)!.metadata!)).toMatchObject({ s: '=not a formula in json' });
+    expect(JSON.parse(csvFeatures.find((f) => f.id === feature)!.metadata!)).toMatchObject({
+      s: '=not a formula in json',
+    });
     const csvRuns = csv('pipeline_runs');
     expect(csvRuns.find((r) => r.branch === '-1')!.duration_ms).toBe('9007199254740993');
     expect(csvRuns.find((r) => r.duration_ms === '-5')!.branch).toBe(`'+cmd|calc`);
@@ -221,20 +299,28 @@ describe('fulfill', () => {
       } finally {
         client.release();
       }
-      expect(lonerFiles.get(`csv/${entity.name}.csv`)!.toString('utf8'), entity.name).toBe(`\uFEFF${Buffer.concat(copied).toString('utf8')}`);
+      expect(lonerFiles.get(`csv/${entity.name}.csv`)!.toString('utf8'), entity.name).toBe(
+        `\uFEFF${Buffer.concat(copied).toString('utf8')}`,
+      );
     }
 
     const memberFiles = await readZip(await getObject(env, (await requestRow(env, memberRequest))!.object_key));
     expect(JSON.parse(memberFiles.get('json/projects.json')!.toString())).toEqual([
       expect.objectContaining({ id: project, relationship: 'member', member_role: 'viewer' }),
     ]);
-    expect(JSON.parse(memberFiles.get('json/pipeline_runs.json')!.toString())).toEqual([expect.objectContaining({ number: 7 })]);
+    expect(JSON.parse(memberFiles.get('json/pipeline_runs.json')!.toString())).toEqual([
+      expect.objectContaining({ number: 7 }),
+    ]);
   });
 
   it('claims oldest first, honours --limit, and a dry run changes nothing', async () => {
     // Received in the past (a time in the future is refused as now: sql/000010), the newer inserted first.
-    const newer = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: new Date(Date.now() - 60_000).toISOString() });
-    const older = await insertRequest(env.admin, await insertUser(env.admin), { requestedAt: new Date(Date.now() - 120_000).toISOString() });
+    const newer = await insertRequest(env.admin, await insertUser(env.admin), {
+      requestedAt: new Date(Date.now() - 60_000).toISOString(),
+    });
+    const older = await insertRequest(env.admin, await insertUser(env.admin), {
+      requestedAt: new Date(Date.now() - 120_000).toISOString(),
+    });
     // Other tests' requests are done by now; these two are the only pending ones.
     const before = await listKeys(env);
     const dry = await fulfill({ dryRun: true });
@@ -274,7 +360,12 @@ describe('fulfill', () => {
     // A rebuild that cannot succeed (over the archive limit: failed at once, for good).
     const { summary } = await fulfillInProcess(env, { requestIds: [id], config: env.config({ maxArchiveBytes: '1' }) });
     expect(summary).toMatchObject({ failed: 1 });
-    expect(await requestRow(env, id)).toMatchObject({ status: 'failed', download_url: null, expires_at: null, object_key: null });
+    expect(await requestRow(env, id)).toMatchObject({
+      status: 'failed',
+      download_url: null,
+      expires_at: null,
+      object_key: null,
+    });
     expect(await listKeys(env)).not.toContain(first.object_key);
     expect((await fetch(first.download_url)).status).toBe(404);
   });
@@ -290,7 +381,11 @@ describe('fulfill', () => {
       await env.admin.query('delete from users where id = $1', [gone]);
       const { summary } = await fulfill({ requestIds: [goneRequest, keptRequest] });
       expect(summary).toMatchObject({ ready: 1, failed: 1 });
-      expect(await requestRow(env, goneRequest)).toMatchObject({ status: 'failed', error: 'the user no longer exists', download_url: null });
+      expect(await requestRow(env, goneRequest)).toMatchObject({
+        status: 'failed',
+        error: 'the user no longer exists',
+        download_url: null,
+      });
       expect((await listKeys(env)).some((k) => k.includes(gone))).toBe(false);
       expect((await requestRow(env, keptRequest))!.status).toBe('ready');
     } finally {

@@ -61,11 +61,22 @@ async function seed(db: import('pg').Pool) {
     [ADA, 'ADA'],
     [BOB, 'BOB'],
   ] as const) {
-    await db.query(`insert into app."Account" values ($1, $2, $3)`, [id, `${who}-NAME`, who === 'ADA' ? HASH : HASH.replace('SECRETHASH', 'SECRETHASB')]);
+    await db.query(`insert into app."Account" values ($1, $2, $3)`, [
+      id,
+      `${who}-NAME`,
+      who === 'ADA' ? HASH : HASH.replace('SECRETHASH', 'SECRETHASB'),
+    ]);
     await db.query(`insert into legacy.users values ($1, $2)`, [id, `${who}-LEGACY-USER`]);
     await db.query(`insert into legacy.notes (user_id, body) values ($1, $2)`, [id, `${who}-LEGACY-NOTE`]);
-    await db.query(`insert into app."Post" ("authorId", "order", "naïve", "Weird Name", ${quote(EVIL)}) values ($1, 1, $2, $3, $4)`, [id, `${who}-NAIVE`, `${who}-WEIRD`, `${who}-EVIL`]);
-    await db.query(`insert into app.visits values ('2026-06-01', $1, $2), ('2027-06-01', $1, $3)`, [id, `${who}-VISIT-2026`, `${who}-VISIT-2027`]);
+    await db.query(
+      `insert into app."Post" ("authorId", "order", "naïve", "Weird Name", ${quote(EVIL)}) values ($1, 1, $2, $3, $4)`,
+      [id, `${who}-NAIVE`, `${who}-WEIRD`, `${who}-EVIL`],
+    );
+    await db.query(`insert into app.visits values ('2026-06-01', $1, $2), ('2027-06-01', $1, $3)`, [
+      id,
+      `${who}-VISIT-2026`,
+      `${who}-VISIT-2027`,
+    ]);
     await db.query(`insert into app.orders values ($1, 1, 10)`, [id]);
     await db.query(`insert into app.order_lines values ($1, 1, 1, $2)`, [id, `${who}-ORDER-LINE`]);
     await db.query(`insert into app.bookmarks (user_id, url) values ($1, $2)`, [id, `https://${who}-BOOKMARK.example`]);
@@ -85,8 +96,22 @@ describe('any identifier, any schema', () => {
 
     // The name with a line break stays one column's name: nothing injected into the YAML.
     expect(definition.leftOut).not.toHaveProperty(['"app"."Account"']);
-    expect(definition.entities.find((e) => e.table === 'app.Post')!.columns.map((c) => c.name)).toEqual(['postId', 'authorId', 'order', 'naïve', 'Weird Name', EVIL]);
-    const how = Object.fromEntries(definition.entities.map((e) => [e.table, e.owner ? `owner ${e.owner.columns.join('+')}${e.owner.declared ? ' (declared)' : ''}` : `through ${e.through!.entity}.${e.through!.columns.join('+')}`]));
+    expect(definition.entities.find((e) => e.table === 'app.Post')!.columns.map((c) => c.name)).toEqual([
+      'postId',
+      'authorId',
+      'order',
+      'naïve',
+      'Weird Name',
+      EVIL,
+    ]);
+    const how = Object.fromEntries(
+      definition.entities.map((e) => [
+        e.table,
+        e.owner
+          ? `owner ${e.owner.columns.join('+')}${e.owner.declared ? ' (declared)' : ''}`
+          : `through ${e.through!.entity}.${e.through!.columns.join('+')}`,
+      ]),
+    );
     expect(how).toEqual({
       'app.Account': 'owner accountId',
       'app.Post': 'owner authorId',
@@ -96,7 +121,9 @@ describe('any identifier, any schema', () => {
       'app.bookmarks': 'owner user_id (declared)',
     });
     // The hash in a column whose name says nothing is found by its values and omitted.
-    expect(definition.entities[0]!.columns.find((c) => c.name === 'Legacy Blob')).toMatchObject({ omit: expect.stringMatching(/password hash/) });
+    expect(definition.entities[0]!.columns.find((c) => c.name === 'Legacy Blob')).toMatchObject({
+      omit: expect.stringMatching(/password hash/),
+    });
 
     const withDraft = { ...cliEnv, EXPORT_DEFINITION: file };
     expect((await runCli(['migrate'], withDraft)).code).toBe(0);
@@ -107,16 +134,25 @@ describe('any identifier, any schema', () => {
     const request = JSON.parse(requested.stdout).id as string;
     const built = await runCli(['fulfill', '--request', request], withDraft);
     expect(built.code, built.stderr).toBe(0);
-    const key = (await db.query('select object_key from data_export_requests where id = $1', [request])).rows[0].object_key;
+    const key = (await db.query('select object_key from data_export_requests where id = $1', [request])).rows[0]
+      .object_key;
     const files = await readZip(await getObject(env, key));
     const everything = [...files.values()].map((b) => b.toString()).join('\n');
-    for (const mine of ['ADA-NAME', 'ADA-NAIVE', 'ADA-WEIRD', 'ADA-EVIL', 'ADA-ORDER-LINE', 'ADA-BOOKMARK']) expect(everything).toContain(mine);
+    for (const mine of ['ADA-NAME', 'ADA-NAIVE', 'ADA-WEIRD', 'ADA-EVIL', 'ADA-ORDER-LINE', 'ADA-BOOKMARK'])
+      expect(everything).toContain(mine);
     // A partitioned table's rows once each: in its JSON and its CSV (the viewer's data is sealed), never again by a partition.
     for (const visit of ['ADA-VISIT-2026', 'ADA-VISIT-2027']) expect(everything.split(visit).length - 1, visit).toBe(2);
     for (const notMine of ['BOB-', 'LEGACY', 'SECRETHASH']) expect(everything).not.toContain(notMine);
     // README.txt names the column with the line break on one line, its breaks escaped.
     expect(files.get('README.txt')!.toString()).toContain(`\n  - ${EVIL.replaceAll('\n', '\\n')}: `);
-    expect([...files.keys()].filter((name) => name.startsWith('json/')).sort()).toEqual(['json/account.json', 'json/bookmarks.json', 'json/order_lines.json', 'json/orders.json', 'json/post.json', 'json/visits.json']);
+    expect([...files.keys()].filter((name) => name.startsWith('json/')).sort()).toEqual([
+      'json/account.json',
+      'json/bookmarks.json',
+      'json/order_lines.json',
+      'json/orders.json',
+      'json/post.json',
+      'json/visits.json',
+    ]);
   });
 
   it('check refuses a hand-written definition that exports a password hash, whatever the column is called', async () => {
@@ -166,8 +202,12 @@ describe('any identifier, any schema', () => {
     // Supabase's habit: row-level security on, a policy for the signed-in user; the exporter connects as a role it applies to.
     const role = `exporter_rls_${request.slice(0, 8)}`;
     await db.query(`create role ${role}`);
-    await db.query(`grant usage on schema app to ${role}; grant select, insert, update, delete on all tables in schema app, public to ${role}; grant usage on all sequences in schema public to ${role}; grant execute on all functions in schema public to ${role}`);
-    await db.query(`alter table app.bookmarks enable row level security; create policy own on app.bookmarks using (user_id::text = current_setting('app.user', true))`);
+    await db.query(
+      `grant usage on schema app to ${role}; grant select, insert, update, delete on all tables in schema app, public to ${role}; grant usage on all sequences in schema public to ${role}; grant execute on all functions in schema public to ${role}`,
+    );
+    await db.query(
+      `alter table app.bookmarks enable row level security; create policy own on app.bookmarks using (user_id::text = current_setting('app.user', true))`,
+    );
     const asRole = new URL(url);
     asRole.searchParams.set('options', `-c role=${role}`);
     const restricted = { ...withDraft, DATABASE_URL: asRole.toString() };
@@ -176,9 +216,10 @@ describe('any identifier, any schema', () => {
     expect(check.stderr).toContain(`app.bookmarks: row-level security applies to the exporter's role (${role})`);
     const fulfill = await runCli(['fulfill', '--request', request], restricted);
     expect(fulfill.code).toBe(2);
-    expect((await db.query('select status from data_export_requests where id = $1', [request])).rows[0].status).toBe('pending');
+    expect((await db.query('select status from data_export_requests where id = $1', [request])).rows[0].status).toBe(
+      'pending',
+    );
     // As the owner (the test's superuser) the policies do not apply: check passes.
     expect((await runCli(['check'], withDraft)).code).toBe(0);
   });
 });
-

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { secretLookingName } from '../../src/definition/secrets.ts';
 import { parseDefinition } from '../../src/definition/parse.ts';
+import { secretLookingName } from '../../src/definition/secrets.ts';
 import { FreshDatabases } from '../support/fresh-database.ts';
 import { createTestEnv, getObject, runCli, type TestEnv } from '../support/harness.ts';
 import { readZip } from '../support/zip.ts';
@@ -55,7 +55,9 @@ async function expectChecks(d: Awaited<ReturnType<typeof drafted>>) {
   expect(strict.code).toBe(2);
   const todoLines = d.text.split('\n').flatMap((line, i) => (line.includes('TODO') ? [i + 1] : []));
   expect(todoLines.length).toBeGreaterThan(0);
-  expect(JSON.parse(strict.stdout).problems.map((p: string) => Number(p.slice(d.file.length + 1).split(':')[0]))).toEqual(todoLines);
+  expect(
+    JSON.parse(strict.stdout).problems.map((p: string) => Number(p.slice(d.file.length + 1).split(':')[0])),
+  ).toEqual(todoLines);
   // Once every TODO is decided (here: the word deleted), --strict passes.
   const decided = path.join(dir, `decided-${path.basename(d.file)}`);
   writeFileSync(decided, d.text.replaceAll('TODO', 'decided'));
@@ -65,20 +67,33 @@ async function expectChecks(d: Awaited<ReturnType<typeof drafted>>) {
 
 /** How each entity's rows are the user's, in one word and its columns. */
 const howOf = (d: Awaited<ReturnType<typeof drafted>>) =>
-  Object.fromEntries(d.definition.entities.map((e) => [e.table, e.owner ? `owner ${e.owner.columns.join('+')}` : e.members ? `members ${e.members.table}` : `through ${e.through!.entity}.${e.through!.columns.join("+")}`]));
+  Object.fromEntries(
+    d.definition.entities.map((e) => [
+      e.table,
+      e.owner
+        ? `owner ${e.owner.columns.join('+')}`
+        : e.members
+          ? `members ${e.members.table}`
+          : `through ${e.through!.entity}.${e.through!.columns.join('+')}`,
+    ]),
+  );
 
 /** A built request's archive: each entity's records, and every entry's text together (to look for what must not be there). */
 async function archiveOf(d: Awaited<ReturnType<typeof drafted>>, requestId: string) {
-  const row = (await d.db.query('select status, object_key from data_export_requests where id = $1', [requestId])).rows[0];
+  const row = (await d.db.query('select status, object_key from data_export_requests where id = $1', [requestId]))
+    .rows[0];
   expect(row.status).toBe('ready');
   const files = await readZip(await getObject(env, row.object_key));
-  const json = (entity: string) => JSON.parse(files.get(`json/${entity}.json`)!.toString()) as Record<string, unknown>[];
+  const json = (entity: string) =>
+    JSON.parse(files.get(`json/${entity}.json`)!.toString()) as Record<string, unknown>[];
   return { json, files, everything: [...files.values()].map((b) => b.toString()).join('\n') };
 }
 
 /** Every exported column of every entity, as table.column. */
 const exported = (d: Awaited<ReturnType<typeof drafted>>) =>
-  d.definition.entities.flatMap((e) => e.columns.filter((c) => c.export !== undefined && c.derived === undefined).map((c) => `${e.table}.${c.name}`));
+  d.definition.entities.flatMap((e) =>
+    e.columns.filter((c) => c.export !== undefined && c.derived === undefined).map((c) => `${e.table}.${c.name}`),
+  );
 
 describe('exporter init on a link aggregator (users in person, integer keys)', () => {
   it('drafts every table that is a person’s, by the right path, with no secret and every guess marked', async () => {
@@ -100,22 +115,46 @@ describe('exporter init on a link aggregator (users in person, integer keys)', (
       // The applicant's, through their login; not the reviewing admin's (a TODO says so).
       registration_application: 'through local_user.local_user_id',
     });
-    expect(d.text).toMatch(/person_block:\n.*\n {4}# TODO: "target_id" also names a user; a row is exported only when "person_id" is the user.*\n {4}owner: \{ column: person_id \}/);
-    expect(d.text).toMatch(/registration_application:\n.*\n {4}# TODO: "admin_id" also names a user; its rows are exported through local_user.*\n {4}through: /);
+    expect(d.text).toMatch(
+      /person_block:\n.*\n {4}# TODO: "target_id" also names a user; a row is exported only when "person_id" is the user.*\n {4}owner: \{ column: person_id \}/,
+    );
+    expect(d.text).toMatch(
+      /registration_application:\n.*\n {4}# TODO: "admin_id" also names a user; its rows are exported through local_user.*\n {4}through: /,
+    );
     // Login data is left out, with a TODO; tables of no one (instance, site, language) are not named at all.
     // A moderator's ban names two users, neither as the one whose row it is (the moderator acted, the other was banned): left out, with a TODO.
-    expect(Object.keys(d.definition.leftOut).sort()).toEqual(['email_verification', 'login_token', 'mod_ban', 'password_reset_request']);
+    expect(Object.keys(d.definition.leftOut).sort()).toEqual([
+      'email_verification',
+      'login_token',
+      'mod_ban',
+      'password_reset_request',
+    ]);
     expect(d.text).toMatch(/^ {2}login_token: .* # TODO/m);
     // Private: the secrets are omitted; what only looks secret (a public key, a yes-or-no setting) is exported, and says why.
-    expect(exported(d).filter((c) => secretLookingName(c.split('.')[1]!)).sort()).toEqual(['community.public_key', 'local_user.totp_2fa_enabled', 'person.public_key']);
-    for (const secret of ['local_user.password_encrypted', 'local_user.totp_2fa_secret', 'person.private_key', 'image_upload.pictrs_delete_token']) {
+    expect(
+      exported(d)
+        .filter((c) => secretLookingName(c.split('.')[1]!))
+        .sort(),
+    ).toEqual(['community.public_key', 'local_user.totp_2fa_enabled', 'person.public_key']);
+    for (const secret of [
+      'local_user.password_encrypted',
+      'local_user.totp_2fa_secret',
+      'person.private_key',
+      'image_upload.pictrs_delete_token',
+    ]) {
       expect(exported(d)).not.toContain(secret);
     }
     // A file's key: omitted, with a commented-out files: block to complete.
     expect(d.text).toMatch(/pictrs_alias: \{ omit: .* # TODO/);
-    expect(d.text).toMatch(/# {3}"pictrs_alias_file":\n {6}# {5}source: uploads\n {6}# {5}key: "pictrs_alias"\n {6}# {5}key_prefix: "TODO\/\{local_user_id\}\/"/);
-    expect(d.text).toMatch(/totp_2fa_enabled: \{ export: .*, not_secret: "a yes-or-no setting, not the secret it names" \}/);
-    expect(d.text).toMatch(/private_message:\n.*\n {4}# A row is the user's when they sent it or it was sent to them \("creator_id", "recipient_id"\)\.\n {4}owner: \{ columns: \[ creator_id, recipient_id \] \}/);
+    expect(d.text).toMatch(
+      /# {3}"pictrs_alias_file":\n {6}# {5}source: uploads\n {6}# {5}key: "pictrs_alias"\n {6}# {5}key_prefix: "TODO\/\{local_user_id\}\/"/,
+    );
+    expect(d.text).toMatch(
+      /totp_2fa_enabled: \{ export: .*, not_secret: "a yes-or-no setting, not the secret it names" \}/,
+    );
+    expect(d.text).toMatch(
+      /private_message:\n.*\n {4}# A row is the user's when they sent it or it was sent to them \("creator_id", "recipient_id"\)\.\n {4}owner: \{ columns: \[ creator_id, recipient_id \] \}/,
+    );
     await expectChecks(d);
   });
 
@@ -152,11 +191,25 @@ describe('exporter init on a link aggregator (users in person, integer keys)', (
     expect(json('person_block')).toEqual([expect.objectContaining({ person_id: 1, target_id: 3 })]);
     expect(json('registration_application').map((a) => a.answer)).toEqual(['I like Rust']);
     expect(files.has('json/mod_ban.json')).toBe(false);
-    expect(json('private_message').map((m) => m.content).sort()).toEqual(['ada to bob', 'bob to ada']);
+    expect(
+      json('private_message')
+        .map((m) => m.content)
+        .sort(),
+    ).toEqual(['ada to bob', 'bob to ada']);
     expect(json('post').map((p) => p.name)).toEqual(['Ada posts']);
     expect(json('community').map((c) => c.name)).toEqual(['rust']);
     expect(json('image_upload')).toEqual([expect.objectContaining({ local_user_id: 1 })]);
-    for (const notHers of ['SECRET', 'BOB-BIO', 'CY-BIO', 'BOB-POST', 'BOB-TO-CY', 'bob@example.test', 'BOB-APPLICATION', 'BAN-OF-ADA-BY-BOB']) expect(everything).not.toContain(notHers);
+    for (const notHers of [
+      'SECRET',
+      'BOB-BIO',
+      'CY-BIO',
+      'BOB-POST',
+      'BOB-TO-CY',
+      'bob@example.test',
+      'BOB-APPLICATION',
+      'BAN-OF-ADA-BY-BOB',
+    ])
+      expect(everything).not.toContain(notHers);
   });
 });
 
@@ -171,7 +224,9 @@ describe('exporter init on a newsletter manager (people are subscribers, integer
     });
     // What hangs off a list the subscriber shares with everyone on it is left out by default, with a TODO.
     expect(Object.keys(d.definition.leftOut)).toEqual(['campaign_lists']);
-    expect(d.text).toMatch(/^ {2}campaign_lists: "left out by default: it references lists, whose rows the user shares with other people \(subscriber_lists\).*# TODO/m);
+    expect(d.text).toMatch(
+      /^ {2}campaign_lists: "left out by default: it references lists, whose rows the user shares with other people \(subscriber_lists\).*# TODO/m,
+    );
     expect(d.definition.userEmail).toBe('email');
     // No primary key: ordered by every column that can be, and said.
     expect(d.text).toMatch(/order_by: \[ campaign_id, subscriber_id, created_at \] # TODO: no primary key/);
@@ -191,7 +246,9 @@ describe('exporter init on a newsletter manager (people are subscribers, integer
     const fulfilled = await runCli(['fulfill', '--request', JSON.parse(created.stdout).id], d.withDraft);
     expect(fulfilled.code, fulfilled.stderr).toBe(0);
     const { json, everything } = await archiveOf(d, JSON.parse(created.stdout).id);
-    expect(json('subscribers')).toEqual([expect.objectContaining({ email: 'ann@example.test', attribs: { city: 'Oslo' } })]);
+    expect(json('subscribers')).toEqual([
+      expect.objectContaining({ email: 'ann@example.test', attribs: { city: 'Oslo' } }),
+    ]);
     expect(json('lists').map((l) => l.name)).toEqual(['Weekly']);
     expect(json('campaign_views')).toHaveLength(1);
     for (const notHers of ['BEN-NAME', 'BEN-ONLY-LIST', 'ben@example.test']) expect(everything).not.toContain(notHers);
@@ -203,13 +260,22 @@ describe('exporter init refuses what it cannot draft', () => {
     const fresh = await databases.create();
     await fresh.db.query('create table accounts (region text, n int, primary key (region, n))');
     const missing = await runCli(['init', '--user-table', 'people'], fresh.cliEnv);
-    expect([missing.code, missing.stderr.trim()]).toEqual([2, 'exporter: --user-table: no table named "people" (name it as schema.table where it is not on the search path: public)']);
+    expect([missing.code, missing.stderr.trim()]).toEqual([
+      2,
+      'exporter: --user-table: no table named "people" (name it as schema.table where it is not on the search path: public)',
+    ]);
     const composite = await runCli(['init', '--user-table', 'accounts'], fresh.cliEnv);
-    expect([composite.code, composite.stderr.trim()]).toEqual([2, 'exporter: --user-table: accounts has no one-column primary key: a request names a user by one column; add one, or a unique column, and name it with --user-key']);
+    expect([composite.code, composite.stderr.trim()]).toEqual([
+      2,
+      'exporter: --user-table: accounts has no one-column primary key: a request names a user by one column; add one, or a unique column, and name it with --user-key',
+    ]);
     const out = path.join(dir, 'exists.yaml');
     await fresh.db.query('create table members (id int primary key)');
     expect((await runCli(['init', '--user-table', 'members', '--out', out], fresh.cliEnv)).code).toBe(0);
     const again = await runCli(['init', '--user-table', 'members', '--out', out], fresh.cliEnv);
-    expect([again.code, again.stderr]).toEqual([2, expect.stringMatching(/--out: cannot write .*exists\.yaml \(EEXIST\)/)]);
+    expect([again.code, again.stderr]).toEqual([
+      2,
+      expect.stringMatching(/--out: cannot write .*exists\.yaml \(EEXIST\)/),
+    ]);
   });
 });

@@ -29,7 +29,9 @@ describe('intake', () => {
     const requestedAt = (await requestRow(env, id))!.requested_at as Date;
     expect(retryAfter.getTime()).toBe(requestedAt.getTime() + 24 * 3600_000);
     expect(second.stderr).toContain(`they may ask again after ${retryAfter.toISOString()}`);
-    const { rows } = await env.admin.query('select count(*)::int as n from data_export_requests where user_id = $1', [user]);
+    const { rows } = await env.admin.query('select count(*)::int as n from data_export_requests where user_id = $1', [
+      user,
+    ]);
     expect(rows[0].n).toBe(1);
   });
 
@@ -46,7 +48,10 @@ describe('intake', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => createRequest(env.handle.db, user, 86_400)));
     expect(results.filter((r) => r.kind === 'created')).toHaveLength(1);
     expect(results.filter((r) => r.kind === 'rate-limited')).toHaveLength(19);
-    const both = await Promise.all([runCli(['request', await insertUser(env.admin)], env.cliEnv), runCli(['request', user], env.cliEnv)]);
+    const both = await Promise.all([
+      runCli(['request', await insertUser(env.admin)], env.cliEnv),
+      runCli(['request', user], env.cliEnv),
+    ]);
     expect(both.map((r) => r.code)).toEqual([0, 3]);
   });
 
@@ -70,7 +75,12 @@ describe('progress', () => {
     const id = await insertRequest(env.admin, user);
     const slowS3 = await TcpProxy.start(inject('s3').endpoint, { bytesPerSecond: 8 * 1024 * 1024 });
     try {
-      const run = spawnCli(['fulfill', '--request', id], { ...env.cliEnv, S3_ENDPOINT: slowS3.url, EXPORT_ZIP_LEVEL: '0', EXPORT_CLAIM_TTL: '2s' });
+      const run = spawnCli(['fulfill', '--request', id], {
+        ...env.cliEnv,
+        S3_ENDPOINT: slowS3.url,
+        EXPORT_ZIP_LEVEL: '0',
+        EXPORT_CLAIM_TTL: '2s',
+      });
       const seen: { rows: number; bytes: number }[] = [];
       await waitFor(async () => {
         const row = (await requestRow(env, id))!;
@@ -103,7 +113,6 @@ describe('progress', () => {
     }
   });
 });
-
 
 describe('the "your export is ready" email', () => {
   it('arrives once, after ready, with a working link, the expiry in UTC and what the archive holds', async () => {
@@ -143,9 +152,18 @@ describe('the "your export is ready" email', () => {
   it('an SMTP outage leaves the request ready; the next run sends it', async () => {
     const user = await insertUser(env.admin, { email: 'outage@example.test' });
     const id = await insertRequest(env.admin, user);
-    const down = await runCli(['fulfill', '--request', id], { ...env.cliEnv, SMTP_URL: 'smtp://127.0.0.1:1', MAIL_FROM: 'no-reply@example.test' });
+    const down = await runCli(['fulfill', '--request', id], {
+      ...env.cliEnv,
+      SMTP_URL: 'smtp://127.0.0.1:1',
+      MAIL_FROM: 'no-reply@example.test',
+    });
     expect(down.code).toBe(0);
-    expect(await requestRow(env, id)).toMatchObject({ status: 'ready', notified_at: null, notify_attempts: 1, notify_error: null });
+    expect(await requestRow(env, id)).toMatchObject({
+      status: 'ready',
+      notified_at: null,
+      notify_attempts: 1,
+      notify_error: null,
+    });
     expect(down.logs.find((l) => l.msg === 'email not sent; the next run retries')).toBeDefined();
 
     const smtp = await startSmtp();
@@ -167,7 +185,11 @@ describe('the "your export is ready" email', () => {
       const mailEnv = { ...env.cliEnv, SMTP_URL: smtp.url, MAIL_FROM: 'no-reply@example.test' };
       const result = await runCli(['fulfill', '--request', id], mailEnv);
       expect(result.code).toBe(0);
-      expect(await requestRow(env, id)).toMatchObject({ status: 'ready', notified_at: null, notify_error: 'not a valid email address' });
+      expect(await requestRow(env, id)).toMatchObject({
+        status: 'ready',
+        notified_at: null,
+        notify_error: 'not a valid email address',
+      });
       await runCli(['fulfill'], mailEnv);
       expect(smtp.received.filter((m) => m.to === 'not an address')).toHaveLength(0);
       expect((await requestRow(env, id))!.notify_attempts).toBe(1);
@@ -203,11 +225,21 @@ describe('intake as a SQL function, for applications in any language', () => {
     expect(created).toMatchObject({ outcome: 'created', retry_after: null, previous_request_id: null });
     expect(await requestRow(env, created.request_id!)).toMatchObject({ user_id: user, status: 'pending' });
     const refused = await call(user);
-    expect(refused).toMatchObject({ outcome: 'rate-limited', request_id: null, previous_request_id: created.request_id });
+    expect(refused).toMatchObject({
+      outcome: 'rate-limited',
+      request_id: null,
+      previous_request_id: created.request_id,
+    });
     expect(refused.retry_after!.getTime()).toBe(created.requested_at!.getTime() + 24 * 3600_000);
-    expect(await call('00000000-0000-4000-8000-000000000000')).toMatchObject({ outcome: 'no-such-user', request_id: null });
+    expect(await call('00000000-0000-4000-8000-000000000000')).toMatchObject({
+      outcome: 'no-such-user',
+      request_id: null,
+    });
     // A failed request does not count; a ready one past the window does not either.
-    await env.admin.query(`update data_export_requests set status = 'ready', requested_at = now() - interval '2 hours' where id = $1`, [created.request_id]);
+    await env.admin.query(
+      `update data_export_requests set status = 'ready', requested_at = now() - interval '2 hours' where id = $1`,
+      [created.request_id],
+    );
     expect((await call(user, '1 hour')).outcome).toBe('created');
   });
 
@@ -221,13 +253,20 @@ describe('intake as a SQL function, for applications in any language', () => {
       }),
     );
     try {
-      const outcomes = await Promise.all(clients.map(async (c) => (await c.query(`select outcome from exporter_request_export($1)`, [user])).rows[0].outcome as string));
+      const outcomes = await Promise.all(
+        clients.map(
+          async (c) =>
+            (await c.query(`select outcome from exporter_request_export($1)`, [user])).rows[0].outcome as string,
+        ),
+      );
       expect(outcomes.filter((o) => o === 'created')).toHaveLength(1);
       expect(outcomes.filter((o) => o === 'rate-limited')).toHaveLength(19);
     } finally {
       await Promise.all(clients.map((c) => c.end()));
     }
-    const { rows } = await env.admin.query('select count(*)::int as n from data_export_requests where user_id = $1', [user]);
+    const { rows } = await env.admin.query('select count(*)::int as n from data_export_requests where user_id = $1', [
+      user,
+    ]);
     expect(rows[0].n).toBe(1);
   });
 

@@ -17,7 +17,11 @@ describe.runIf(toolAvailable('prometheus-pushgateway'))('metrics', () => {
     env = await createTestEnv();
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    gateway = await startServer('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', '--log.level=error'], async () => (await fetch(`${url}/-/ready`)).ok);
+    gateway = await startServer(
+      'prometheus-pushgateway',
+      [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', '--log.level=error'],
+      async () => (await fetch(`${url}/-/ready`)).ok,
+    );
   });
   afterAll(async () => {
     await gateway?.stop();
@@ -34,11 +38,20 @@ describe.runIf(toolAvailable('prometheus-pushgateway'))('metrics', () => {
         const m = /^(\w+)\{(.*)\} (\S+)$/.exec(l)!;
         const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
         // Prometheus writes infinities as +Inf and -Inf.
-        return { name: m[1]!, labels, value: m[3] === '+Inf' ? Number.POSITIVE_INFINITY : m[3] === '-Inf' ? Number.NEGATIVE_INFINITY : Number(m[3]) };
+        return {
+          name: m[1]!,
+          labels,
+          value: m[3] === '+Inf' ? Number.POSITIVE_INFINITY : m[3] === '-Inf' ? Number.NEGATIVE_INFINITY : Number(m[3]),
+        };
       });
   /** The value of the one series with exactly these labels (besides job and instance), or undefined. */
   const series = (all: Series[], name: string, labels: Record<string, string>) =>
-    all.find((s) => s.name === name && JSON.stringify(Object.entries({ instance: '', job: 'exporter', ...labels }).sort()) === JSON.stringify(Object.entries(s.labels).sort()))?.value;
+    all.find(
+      (s) =>
+        s.name === name &&
+        JSON.stringify(Object.entries({ instance: '', job: 'exporter', ...labels }).sort()) ===
+          JSON.stringify(Object.entries(s.labels).sort()),
+    )?.value;
 
   it('nightly, fulfill and expire each push their figures, which the Pushgateway accepts; the documented alert series exists', async () => {
     const user = await insertUser(env.admin);
@@ -50,7 +63,9 @@ describe.runIf(toolAvailable('prometheus-pushgateway'))('metrics', () => {
     let all = await scrape();
     const nightlyGroup = { pass: 'nightly' };
     // What the README tells operators to alert on.
-    expect(series(all, 'exporter_last_success_timestamp_seconds', nightlyGroup)! * 1000).toBeGreaterThan(Date.now() - 60_000);
+    expect(series(all, 'exporter_last_success_timestamp_seconds', nightlyGroup)! * 1000).toBeGreaterThan(
+      Date.now() - 60_000,
+    );
     expect(series(all, 'exporter_requests', { ...nightlyGroup, outcome: 'ready' })).toBe(1);
     expect(series(all, 'exporter_last_run_success', nightlyGroup)).toBe(1);
     expect(series(all, 'exporter_pass_seconds', { ...nightlyGroup, phase: 'fulfill' })).toBeGreaterThan(0);
@@ -69,11 +84,14 @@ describe.runIf(toolAvailable('prometheus-pushgateway'))('metrics', () => {
     for (const run of [nightly, fulfill, expire]) {
       const lines = run.stderr.split('\n').filter((l) => l.startsWith('{'));
       expect(lines.some((l) => l.includes('"metrics pushed"'))).toBe(true);
-      expect(lines.map(duplicateKeys).flat()).toEqual([]);
+      expect(lines.flatMap(duplicateKeys)).toEqual([]);
     }
     expect(nightly.logs.find((l) => l.msg === 'request ready')).toMatchObject({ command: 'nightly', pass: 'fulfill' });
     expect(nightly.logs.find((l) => l.msg === 'expire finished')).toMatchObject({ command: 'nightly', pass: 'expire' });
-    expect(fulfill.logs.find((l) => l.msg === 'fulfill finished')).toMatchObject({ command: 'fulfill', pass: 'fulfill' });
+    expect(fulfill.logs.find((l) => l.msg === 'fulfill finished')).toMatchObject({
+      command: 'fulfill',
+      pass: 'fulfill',
+    });
     all = await scrape();
     expect(series(all, 'exporter_last_success_timestamp_seconds', { pass: 'fulfill' })).toBeGreaterThan(0);
     expect(series(all, 'exporter_pass_seconds', { pass: 'expire', phase: 'expire' })).toBeGreaterThanOrEqual(0);
@@ -85,7 +103,9 @@ describe.runIf(toolAvailable('prometheus-pushgateway'))('metrics', () => {
   it('the legal deadline and the definition are pushed with each run: requests overdue, seconds to the earliest due date (+Inf when none is open), the definition ok', async () => {
     // A request received 40 days ago that cannot be built tonight (its retry is not due): overdue.
     const user = await insertUser(env.admin);
-    const id = await insertRequest(env.admin, user, { requestedAt: new Date(Date.now() - 40 * 86_400_000).toISOString() });
+    const id = await insertRequest(env.admin, user, {
+      requestedAt: new Date(Date.now() - 40 * 86_400_000).toISOString(),
+    });
     await env.admin.query(`update data_export_requests set not_before = now() + interval '1 hour' where id = $1`, [id]);
     expect((await runCli(['nightly'], { ...env.cliEnv, PUSHGATEWAY_URL: url })).code).toBe(0);
     let all = await scrape();
@@ -110,6 +130,8 @@ describe.runIf(toolAvailable('prometheus-pushgateway'))('metrics', () => {
   it('a Pushgateway that is down never fails the run, and says so', async () => {
     const result = await runCli(['expire'], { ...env.cliEnv, PUSHGATEWAY_URL: 'http://127.0.0.1:1' });
     expect(result.code).toBe(0);
-    expect(result.logs.some((l) => l.msg === 'could not push metrics to the Pushgateway' && l.level === 'error')).toBe(true);
+    expect(result.logs.some((l) => l.msg === 'could not push metrics to the Pushgateway' && l.level === 'error')).toBe(
+      true,
+    );
   });
 });

@@ -16,7 +16,7 @@ const PROMETHEUS = path.join(DEPLOY, 'prometheus');
 function exposedMetrics(): Set<string> {
   const source = (file: string) => readFileSync(new URL(`../../src/${file}`, import.meta.url), 'utf8');
   const live = [...source('live-metrics.ts').matchAll(/name: '(exporter_[a-z_]+)'/g)].map((m) => m[1]!);
-  const pushed = [...source('metrics.ts').matchAll(/gauge\('(exporter_[a-z_]+)'/g)].map((m) => m[1]!);
+  const pushed = [...source('metrics.ts').matchAll(/gauge\(\s*'(exporter_[a-z_]+)'/g)].map((m) => m[1]!);
   expect(live.length).toBeGreaterThan(5);
   expect(pushed.length).toBeGreaterThan(10);
   return new Set([...live, ...pushed]);
@@ -29,14 +29,22 @@ function metricsIn(expr: string): string[] {
 
 describe.runIf(toolAvailable('promtool'))("the operator's alerts and dashboard (deploy/)", () => {
   it('the alert rules pass promtool check rules and their unit tests (promtool test rules), and read only metrics the exporter exposes', () => {
-    expect(execFileSync('promtool', ['check', 'rules', 'alerts.yaml'], { cwd: PROMETHEUS }).toString()).toContain('SUCCESS: 5 rules found');
+    expect(execFileSync('promtool', ['check', 'rules', 'alerts.yaml'], { cwd: PROMETHEUS }).toString()).toContain(
+      'SUCCESS: 5 rules found',
+    );
     const tested = spawnSync('promtool', ['test', 'rules', 'alerts.test.yaml'], { cwd: PROMETHEUS });
     expect(tested.status, tested.stdout.toString() + tested.stderr.toString()).toBe(0);
     expect(tested.stdout.toString()).toContain('SUCCESS');
     const exposed = exposedMetrics();
     const rules = readFileSync(path.join(PROMETHEUS, 'alerts.yaml'), 'utf8');
     const names = [...rules.matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]);
-    expect(names).toEqual(['ExporterNightlyMissed', 'ExporterRequestsPendingTooLong', 'ExporterRequestOverdue', 'ExporterRequestDueSoon', 'ExporterDefinitionBlocking']);
+    expect(names).toEqual([
+      'ExporterNightlyMissed',
+      'ExporterRequestsPendingTooLong',
+      'ExporterRequestOverdue',
+      'ExporterRequestDueSoon',
+      'ExporterDefinitionBlocking',
+    ]);
     const tests = readFileSync(path.join(PROMETHEUS, 'alerts.test.yaml'), 'utf8');
     for (const name of names) expect(tests, `${name} has a unit test`).toContain(`alertname: ${name}`);
     for (const expr of [...rules.matchAll(/^\s+expr: (.*)$/gm)].map((m) => m[1]!)) {
@@ -45,7 +53,9 @@ describe.runIf(toolAvailable('promtool'))("the operator's alerts and dashboard (
   });
 
   it('the Grafana dashboard shows what the issue asks, in valid PromQL over metrics the exporter exposes', () => {
-    const dashboard = JSON.parse(readFileSync(path.join(DEPLOY, 'grafana', 'exporter.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const dashboard = JSON.parse(readFileSync(path.join(DEPLOY, 'grafana', 'exporter.json'), 'utf8')) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
     expect(dashboard.panels.map((p) => p.title)).toEqual([
       'Requests overdue',
       'Earliest due date in',
@@ -68,7 +78,10 @@ describe.runIf(toolAvailable('promtool'))("the operator's alerts and dashboard (
     const dir = mkdtempSync(path.join(tmpdir(), 'dashboard-'));
     try {
       const file = path.join(dir, 'queries.yaml');
-      const rules = exprs.map((expr, i) => `      - record: dashboard:query_${i}\n        expr: ${JSON.stringify(expr.replaceAll('$__rate_interval', '5m'))}`);
+      const rules = exprs.map(
+        (expr, i) =>
+          `      - record: dashboard:query_${i}\n        expr: ${JSON.stringify(expr.replaceAll('$__rate_interval', '5m'))}`,
+      );
       writeFileSync(file, `groups:\n  - name: dashboard\n    rules:\n${rules.join('\n')}\n`);
       const checked = spawnSync('promtool', ['check', 'rules', file]);
       expect(checked.status, checked.stdout.toString() + checked.stderr.toString()).toBe(0);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BinaryTextColumns, BinaryTextRows } from '../../src/snapshot/binary-rows.ts';
 import type { ExportEntity } from '../../src/export/entities.ts';
 import { csvCopySql, csvHeader, jsonLinesCopySql, pairedCopySql } from '../../src/export/queries.ts';
 import { includedFileKey } from '../../src/export/write-files.ts';
+import { BinaryTextColumns, BinaryTextRows } from '../../src/snapshot/binary-rows.ts';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
 import { EVERY_PLANE, SPREADSHEET_PAYLOADS } from '../support/hostile.ts';
 import { withSnapshot } from '../support/snapshot.ts';
@@ -67,7 +67,17 @@ describe('one read for both files of a split entity', () => {
     let i = 0;
     for (const note of texts) {
       const [n, big, amount, flag, at, data] = values[i++ % values.length]!;
-      await env.admin.query(`insert into every_kind values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [randomUUID(), owner, n, big, amount, flag, note, at, data]);
+      await env.admin.query(`insert into every_kind values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
+        randomUUID(),
+        owner,
+        n,
+        big,
+        amount,
+        flag,
+        note,
+        at,
+        data,
+      ]);
     }
 
     await withSnapshot(env.handle.pool, async (snapshot) => {
@@ -90,11 +100,20 @@ describe('one read for both files of a split entity', () => {
 
   it('keeps only the paths of files the archive includes, as the two COPYs do', async () => {
     const owner = randomUUID();
-    await env.admin.query(`insert into every_kind (id, owner_id, n, note) values ($1, $3, 1, 'files/every_kind/a.txt'), ($2, $3, 2, 'files/every_kind/b.txt')`, [randomUUID(), randomUUID(), owner]);
-    const entity: ExportEntity = { ...ENTITY, columns: ENTITY.columns.map((c) => (c.name === 'note' ? { ...c, fileLocator: 't.note' } : c)) };
+    await env.admin.query(
+      `insert into every_kind (id, owner_id, n, note) values ($1, $3, 1, 'files/every_kind/a.txt'), ($2, $3, 2, 'files/every_kind/b.txt')`,
+      [randomUUID(), randomUUID(), owner],
+    );
+    const entity: ExportEntity = {
+      ...ENTITY,
+      columns: ENTITY.columns.map((c) => (c.name === 'note' ? { ...c, fileLocator: 't.note' } : c)),
+    };
     await withSnapshot(env.handle.pool, async (snapshot) => {
       // a.txt is included; b.txt is not (and another file at its path, read from elsewhere, does not make it so).
-      await snapshot.keepFiles([includedFileKey('files/every_kind/a.txt', 'files/every_kind/a.txt'), includedFileKey('files/every_kind/b.txt', 'elsewhere/b.txt')]);
+      await snapshot.keepFiles([
+        includedFileKey('files/every_kind/a.txt', 'files/every_kind/a.txt'),
+        includedFileKey('files/every_kind/b.txt', 'elsewhere/b.txt'),
+      ]);
       const columns = new BinaryTextColumns(2, { trackRows: true });
       const paired = columns.pushColumns(await read(snapshot.copy(pairedCopySql(entity, owner, 'included'))));
       const csv = await read(snapshot.copy(csvCopySql(entity, owner, 'ordered', 'included')));

@@ -26,7 +26,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-describe("a database whose role settings end long statements and idle transactions", () => {
+describe('a database whose role settings end long statements and idle transactions', () => {
   it('builds the whole archive with files, and the ready line says how long the snapshot was held', async () => {
     const avatar = { key: uploadKey('me.png'), body: Buffer.from('a picture') };
     const asset = { key: uploadKey('notes.txt'), body: Buffer.from('release notes\n'.repeat(100)) };
@@ -38,19 +38,32 @@ describe("a database whose role settings end long statements and idle transactio
     // A migration holds the user's runs: the snapshot's first statement waits for it.
     const migration = new pg.Client({ connectionString: env.databaseUrl });
     await migration.connect();
-    await migration.query("set idle_in_transaction_session_timeout = 0; begin; lock table pipeline_runs in access exclusive mode");
+    await migration.query(
+      'set idle_in_transaction_session_timeout = 0; begin; lock table pipeline_runs in access exclusive mode',
+    );
     const download = proxy.hold((r) => r.method === 'GET' && r.url.includes(env.uploadsBucket));
-    const cli = spawnCli(['fulfill', '--request', request], { ...env.cliEnv, EXPORT_SOURCE_UPLOADS_ENDPOINT: proxy.url });
+    const cli = spawnCli(['fulfill', '--request', request], {
+      ...env.cliEnv,
+      EXPORT_SOURCE_UPLOADS_ENDPOINT: proxy.url,
+    });
     try {
       await waitFor(async () => {
-        const { rows } = await env.admin.query(`select 1 from pg_stat_activity where datname = $1 and wait_event_type = 'Lock' and application_name = 'exporter'`, [database]);
+        const { rows } = await env.admin.query(
+          `select 1 from pg_stat_activity where datname = $1 and wait_event_type = 'Lock' and application_name = 'exporter'`,
+          [database],
+        );
         return rows.length > 0;
       }, 'the snapshot waiting for the lock');
       await sleep(2_500);
       await migration.query('commit');
       // The first file's download: no transaction of the exporter's is open meanwhile.
       const ended = cli.result.then((r) => {
-        throw new Error(`the export ended (exit ${r.code}) before the file's download began: ${r.logs.map((l) => (l.err as { message?: string } | undefined)?.message ?? l.msg).slice(-3).join(' | ')}`);
+        throw new Error(
+          `the export ended (exit ${r.code}) before the file's download began: ${r.logs
+            .map((l) => (l.err as { message?: string } | undefined)?.message ?? l.msg)
+            .slice(-3)
+            .join(' | ')}`,
+        );
       });
       await Promise.race([download.arrived, ended]);
       await sleep(1_500);
@@ -73,7 +86,7 @@ describe("a database whose role settings end long statements and idle transactio
     expect(ready.snapshotSeconds).toBeLessThanOrEqual((ready.seconds as number) - 2.5);
   });
 
-  it("a row whose file changed while the files downloaded, and a row added meanwhile, name no file; the others name theirs", async () => {
+  it('a row whose file changed while the files downloaded, and a row added meanwhile, name no file; the others name theirs', async () => {
     const avatar = { key: uploadKey('me.png'), body: Buffer.from('a picture') };
     const kept = { key: uploadKey('kept.txt'), body: Buffer.from('kept') };
     const replaced = { key: uploadKey('old.txt'), body: Buffer.from('the old file') };
@@ -82,12 +95,22 @@ describe("a database whose role settings end long statements and idle transactio
     await putUpload(env, newer);
 
     const download = proxy.hold((r) => r.method === 'GET' && r.url.includes(env.uploadsBucket));
-    const cli = spawnCli(['fulfill', '--request', request], { ...env.cliEnv, EXPORT_SOURCE_UPLOADS_ENDPOINT: proxy.url });
+    const cli = spawnCli(['fulfill', '--request', request], {
+      ...env.cliEnv,
+      EXPORT_SOURCE_UPLOADS_ENDPOINT: proxy.url,
+    });
     try {
       await download.arrived;
       // The list was read and its snapshot closed: the application goes on.
-      await env.admin.query('update release_assets set object_key = $2, file_name = $3 where id = $1', [assetIds[1], newer.key, 'old.txt']);
-      await env.admin.query(`insert into release_assets (id, release_id, object_key, file_name) values ($1, $2, $3, 'added.txt')`, [randomUUID(), release, newer.key]);
+      await env.admin.query('update release_assets set object_key = $2, file_name = $3 where id = $1', [
+        assetIds[1],
+        newer.key,
+        'old.txt',
+      ]);
+      await env.admin.query(
+        `insert into release_assets (id, release_id, object_key, file_name) values ($1, $2, $3, 'added.txt')`,
+        [randomUUID(), release, newer.key],
+      );
     } finally {
       download.release();
     }
@@ -95,7 +118,11 @@ describe("a database whose role settings end long statements and idle transactio
     expect(result.code, result.stderr).toBe(0);
 
     const { files, manifest } = await archiveOf(env, request);
-    const assets = JSON.parse(files.get('json/release_assets.json')!.toString()) as { id: string; file_path: string | null; file_name: string }[];
+    const assets = JSON.parse(files.get('json/release_assets.json')!.toString()) as {
+      id: string;
+      file_path: string | null;
+      file_name: string;
+    }[];
     const fileOf = (name: string) => assets.find((a) => a.file_name === name)!.file_path;
     expect(fileOf('kept.txt')).toMatch(/^files\/release_assets\/.*\/kept\.txt$/);
     expect(files.get(fileOf('kept.txt')!)!.toString()).toBe('kept');

@@ -2,14 +2,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, getObject, runCli, type TestEnv } from '../support/harness.ts';
 import { FreshDatabases } from '../support/fresh-database.ts';
-import { loadPublishedSchema } from '../support/published-schemas.ts';
+import { createTestEnv, getObject, runCli, type TestEnv } from '../support/harness.ts';
 import { scenario as documenso } from '../support/published-scenarios/documenso.ts';
 import { scenario as openstreetmap } from '../support/published-scenarios/openstreetmap.ts';
 import type { Scenario } from '../support/published-scenarios/scenario.ts';
 import { scenario as supabase } from '../support/published-scenarios/supabase.ts';
 import { scenario as synapse } from '../support/published-scenarios/synapse.ts';
+import { loadPublishedSchema } from '../support/published-schemas.ts';
 import { readZip } from '../support/zip.ts';
 
 /*
@@ -39,7 +39,8 @@ afterAll(async () => {
 
 /** Every entry of a request's archive, as one text (to look for what must, or must not, be in it). */
 async function archiveText(db: import('pg').Pool, request: string): Promise<string> {
-  const row = (await db.query('select status, error, object_key from data_export_requests where id = $1', [request])).rows[0];
+  const row = (await db.query('select status, error, object_key from data_export_requests where id = $1', [request]))
+    .rows[0];
   expect(row, request).toMatchObject({ status: 'ready' });
   const files = await readZip(await getObject(env, row.object_key));
   return [...files.entries()].map(([name, bytes]) => `${name}\n${bytes.toString()}`).join('\n');
@@ -54,7 +55,17 @@ describe.each(SCENARIOS.map((s) => [s.app, s] as const))('a published schema: %s
     // The draft, as an adopter gets it.
     const draft = path.join(dir, `${app}-draft.yaml`);
     const started = performance.now();
-    const init = await runCli(['init', '--user-table', scenario.userTable, ...(scenario.userKey ? ['--user-key', scenario.userKey] : []), '--out', draft], cliEnv);
+    const init = await runCli(
+      [
+        'init',
+        '--user-table',
+        scenario.userTable,
+        ...(scenario.userKey ? ['--user-key', scenario.userKey] : []),
+        '--out',
+        draft,
+      ],
+      cliEnv,
+    );
     const initSeconds = (performance.now() - started) / 1000;
     expect(init.code, init.stderr).toBe(0);
     const text = readFileSync(draft, 'utf8');
@@ -65,7 +76,9 @@ describe.each(SCENARIOS.map((s) => [s.app, s] as const))('a published schema: %s
     const strict = await runCli(['check', '--strict', '--json'], withDraft);
     expect(strict.code).toBe(2);
     const todoLines = text.split('\n').flatMap((line, i) => (/\bTODO\b/.test(line) ? [i + 1] : []));
-    const named = (JSON.parse(strict.stdout).problems as string[]).map((p) => Number(p.slice(draft.length + 1).split(':')[0]));
+    const named = (JSON.parse(strict.stdout).problems as string[]).map((p) =>
+      Number(p.slice(draft.length + 1).split(':')[0]),
+    );
     expect(named).toEqual(todoLines);
     const unplaced = text.split('\n').filter((line) => /^ *# TODO: "[^"]+": /.test(line)).length;
 
@@ -75,7 +88,8 @@ describe.each(SCENARIOS.map((s) => [s.app, s] as const))('a published schema: %s
     const built = await runCli(['fulfill', '--request', request], withDraft);
     expect(built.code, built.stderr).toBe(0);
     const unedited = await archiveText(db, request);
-    for (const other of [...seeded.others, ...seeded.secrets]) expect(unedited, `the unedited draft's archive holds ${other}`).not.toContain(other);
+    for (const other of [...seeded.others, ...seeded.secrets])
+      expect(unedited, `the unedited draft's archive holds ${other}`).not.toContain(other);
 
     // The same TODOs decided by a person (decided.yaml, committed beside the schema): complete, and still private.
     const decided = path.join(FIXTURES, app, 'decided.yaml');
@@ -87,10 +101,16 @@ describe.each(SCENARIOS.map((s) => [s.app, s] as const))('a published schema: %s
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     const complete = await archiveText(db, request);
     for (const mine of seeded.mine) expect(complete, `the decided archive lacks ${mine}`).toContain(mine);
-    for (const other of [...seeded.others, ...seeded.secrets]) expect(complete, `the decided archive holds ${other}`).not.toContain(other);
+    for (const other of [...seeded.others, ...seeded.secrets])
+      expect(complete, `the decided archive holds ${other}`).not.toContain(other);
 
     // For README "Adopting the exporter": what a person had to decide, and how long init took.
-    writeFileSync(path.join(dir, `${app}.figures.json`), JSON.stringify({ app, todos: todoLines.length, unplaced, initSeconds }));
-    console.log(`${app}: ${todoLines.length} TODO lines (${unplaced} table${unplaced === 1 ? "" : "s"} not placed), init ${initSeconds.toFixed(2)} s`);
+    writeFileSync(
+      path.join(dir, `${app}.figures.json`),
+      JSON.stringify({ app, todos: todoLines.length, unplaced, initSeconds }),
+    );
+    console.log(
+      `${app}: ${todoLines.length} TODO lines (${unplaced} table${unplaced === 1 ? '' : 's'} not placed), init ${initSeconds.toFixed(2)} s`,
+    );
   });
 });

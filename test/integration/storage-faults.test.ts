@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { seedUser } from '../../scripts/lib/sample-data.ts';
 import { createTestEnv, listKeys, requestRow, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
-import { deleteAccount, insertRequest } from '../support/seed.ts';
 import { isAbortMultipart, isComplete, S3Proxy } from '../support/s3-proxy.ts';
+import { deleteAccount, insertRequest } from '../support/seed.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 
 /*
@@ -94,7 +94,9 @@ describe('storage faults at one request', () => {
       const run = spawnCli(['fulfill', '--request', id, '--stall-timeout', '2s'], throughProxy());
       const result = await run.result;
       expect(result.code).toBe(1);
-      expect(result.logs.find((l) => l.msg === 'request failed; will be retried')).toMatchObject({ err: { message: 'no progress for 2 s' } });
+      expect(result.logs.find((l) => l.msg === 'request failed; will be retried')).toMatchObject({
+        err: { message: 'no progress for 2 s' },
+      });
       expect(await requestRow(env, id)).toMatchObject({ status: 'pending', claim_id: null });
       expect(await keysOf(id)).toEqual([]);
     } finally {
@@ -102,21 +104,33 @@ describe('storage faults at one request', () => {
     }
   });
 
-  it('30 accounts deleted while one fulfill --claim-ttl 1s run builds them, at every stage: the run ends, nothing stays processing, no archive of a deleted request remains', { timeout: 120_000 }, async () => {
-    await env.admin.query(`update data_export_requests set status = 'failed', claim_id = null where status in ('pending', 'processing')`);
+  it('30 accounts deleted while one fulfill --claim-ttl 1s run builds them, at every stage: the run ends, nothing stays processing, no archive of a deleted request remains', {
+    timeout: 120_000,
+  }, async () => {
+    await env.admin.query(
+      `update data_export_requests set status = 'failed', claim_id = null where status in ('pending', 'processing')`,
+    );
     const users: string[] = [];
-    for (let i = 0; i < 30; i++) users.push(await seedUser(env.admin, { projects: 1, features: 0, runs: 3_000, releases: 1 }));
+    for (let i = 0; i < 30; i++)
+      users.push(await seedUser(env.admin, { projects: 1, features: 0, runs: 3_000, releases: 1 }));
     const requests = new Map<string, string>();
     for (const user of users) requests.set(await insertRequest(env.admin, user), user);
     // Uploads throttled so that deletions land in every stage of a build: rows, upload, finalize, complete.
     const slow = await TcpProxy.start(env.s3.endpoint, { bytesPerSecond: 2 * 1024 * 1024 });
     onTestFinished(() => slow.cut());
-    const run = spawnCli(['fulfill', '--claim-ttl', '1s', '--stall-timeout', '5s', '--concurrency', '2'], { ...env.cliEnv, S3_ENDPOINT: slow.url, EXPORT_ZIP_LEVEL: '0' });
+    const run = spawnCli(['fulfill', '--claim-ttl', '1s', '--stall-timeout', '5s', '--concurrency', '2'], {
+      ...env.cliEnv,
+      S3_ENDPOINT: slow.url,
+      EXPORT_ZIP_LEVEL: '0',
+    });
     const deleted = new Set<string>();
     let finished = false;
     void run.result.then(() => (finished = true));
     while (!finished && deleted.size < 30) {
-      const { rows } = await env.admin.query(`select id, user_id from data_export_requests where status = 'processing' and user_id <> all($1::text[])`, [[...deleted]]);
+      const { rows } = await env.admin.query(
+        `select id, user_id from data_export_requests where status = 'processing' and user_id <> all($1::text[])`,
+        [[...deleted]],
+      );
       for (const row of rows) {
         await deleteAccount(env.admin, row.user_id);
         deleted.add(row.user_id);
@@ -126,7 +140,9 @@ describe('storage faults at one request', () => {
     const result = await run.result;
     expect([0, 1]).toContain(result.code);
     expect(deleted.size).toBeGreaterThan(5);
-    const { rows: stuck } = await env.admin.query(`select count(*)::int as n from data_export_requests where status = 'processing'`);
+    const { rows: stuck } = await env.admin.query(
+      `select count(*)::int as n from data_export_requests where status = 'processing'`,
+    );
     expect(stuck[0].n).toBe(0);
     // An account deleted just after its export became ready leaves a key the
     // trigger remembered: the next expire deletes it at once (no day's grace).
@@ -140,11 +156,13 @@ describe('storage faults at one request', () => {
       const row = await requestRow(env, requestId);
       if (deleted.has(user)) {
         expect(row).toBeUndefined();
-        expect(keys.filter((k) => k.split('/')[2] === requestId), `archive of deleted request ${requestId}`).toEqual([]);
+        expect(
+          keys.filter((k) => k.split('/')[2] === requestId),
+          `archive of deleted request ${requestId}`,
+        ).toEqual([]);
       } else if (row?.status === 'ready') {
         expect(keys).toContain(row.object_key);
       }
     }
   });
 });
-

@@ -54,7 +54,8 @@ const STEAL = (root: string) => `
   window.__done = true;
 })();`;
 
-const htmlAttack = (root: string) => `<!doctype html><html><head><title>notes</title></head><body><p>Release notes</p><script>${STEAL(root)}</script></body></html>`;
+const htmlAttack = (root: string) =>
+  `<!doctype html><html><head><title>notes</title></head><body><p>Release notes</p><script>${STEAL(root)}</script></body></html>`;
 const svgAttack = (root: string) =>
   `<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><rect width="40" height="40" fill="red"/><script><![CDATA[${STEAL(root)}]]></script></svg>`;
 
@@ -79,9 +80,11 @@ describe.skipIf(!chromiumAvailable())("an uploaded file cannot read the viewer's
       await page.goto(`file://${view.dir}/${file}`);
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(String(e)));
-      await page.waitForFunction(() => (window as unknown as { __done?: boolean }).__done === true, null, { timeout: 20_000 }).catch((error: unknown) => {
-        throw new Error(`${file}: its script did not finish (${errors.join('; ')})`, { cause: error });
-      });
+      await page
+        .waitForFunction(() => (window as unknown as { __done?: boolean }).__done === true, null, { timeout: 20_000 })
+        .catch((error: unknown) => {
+          throw new Error(`${file}: its script did not finish (${errors.join('; ')})`, { cause: error });
+        });
       return { stolen: await page.evaluate(() => (window as unknown as { __stolen: string }).__stolen), requests };
     } finally {
       await context.close();
@@ -91,25 +94,55 @@ describe.skipIf(!chromiumAvailable())("an uploaded file cannot read the viewer's
   it("a co-member's SVG and HTML uploads: shown as a picture and named, never opened from the viewer; opened from the unpacked folder, they get nothing of the person's and send nothing of it; nor does a page put next to index.html", async () => {
     // The person, with data only they have.
     const alice = await insertUser(env.admin, { email: 'alice.private@example.test', name: 'Alice Privatename' });
-    const own = await insertProject(env.admin, alice, { name: 'Alice secret project', description: 'nobody else knows this' });
+    const own = await insertProject(env.admin, alice, {
+      name: 'Alice secret project',
+      description: 'nobody else knows this',
+    });
     await insertFeature(env.admin, own, { key: 'SECRET-1', title: 'Alice hidden feature title' });
     // A project of Mallory's with Alice as a member: its release assets are in Alice's archive.
     const mallory = await userWithFiles(env, undefined, [
-      { key: uploadKey('logo.svg'), body: Buffer.from(svgAttack('../../../')), name: 'logo.svg', contentType: 'image/svg+xml' },
-      { key: uploadKey('notes.html'), body: Buffer.from(htmlAttack('../../../')), name: 'notes.html', contentType: 'text/html' },
+      {
+        key: uploadKey('logo.svg'),
+        body: Buffer.from(svgAttack('../../../')),
+        name: 'logo.svg',
+        contentType: 'image/svg+xml',
+      },
+      {
+        key: uploadKey('notes.html'),
+        body: Buffer.from(htmlAttack('../../../')),
+        name: 'notes.html',
+        contentType: 'text/html',
+      },
       { key: uploadKey('notes'), body: Buffer.from(htmlAttack('../../../')), name: 'notes', contentType: 'text/html' },
     ]);
-    const project = (await env.admin.query<{ project_id: string }>('select project_id from releases where id = $1', [mallory.release])).rows[0]!.project_id;
+    const project = (
+      await env.admin.query<{ project_id: string }>('select project_id from releases where id = $1', [mallory.release])
+    ).rows[0]!.project_id;
     await addMember(env.admin, project, alice);
     const request = await insertRequest(env.admin, alice);
     const built = await runCli(['fulfill', '--request', request], env.cliEnv);
     expect(built.code, built.stderr).toBe(0);
     const archive = await archiveOf(env, request);
-    const secrets = ['alice.private@example.test', 'Alice Privatename', 'Alice secret project', 'nobody else knows this', 'Alice hidden feature title', 'SECRET-1', alice, request];
+    const secrets = [
+      'alice.private@example.test',
+      'Alice Privatename',
+      'Alice secret project',
+      'nobody else knows this',
+      'Alice hidden feature title',
+      'SECRET-1',
+      alice,
+      request,
+    ];
     // The data scripts do hold them: sealed, opened here with the key from index.html.
-    expect(viewerSections(archive.files).map((s) => s.text).join('\n')).toContain('Alice hidden feature title');
+    expect(
+      viewerSections(archive.files)
+        .map((s) => s.text)
+        .join('\n'),
+    ).toContain('Alice hidden feature title');
     for (const [name, bytes] of archive.files) {
-      if (name.startsWith('viewer/')) for (const secret of secrets) expect(bytes.toString(), `${name} holds ${secret} in the clear`).not.toContain(secret);
+      if (name.startsWith('viewer/'))
+        for (const secret of secrets)
+          expect(bytes.toString(), `${name} holds ${secret} in the clear`).not.toContain(secret);
     }
     const paths = (archive.manifest.files as { path: string }[]).map((f) => f.path);
     const svg = paths.find((p) => p.endsWith('logo.svg'))!;
@@ -124,9 +157,15 @@ describe.skipIf(!chromiumAvailable())("an uploaded file cannot read the viewer's
       await show(page, 'view=files');
       expect(await page.locator(`img[src$="logo.svg"]`).count()).toBe(1);
       // Links to the viewer's own pages (#…) only: none opens one of these files.
-      for (const file of [svg, html, bare]) expect(await page.locator(`a[href$="${encodeURI(file.split('/').pop()!)}"]:not([href^="#"])`).count(), file).toBe(0);
+      for (const file of [svg, html, bare])
+        expect(
+          await page.locator(`a[href$="${encodeURI(file.split('/').pop()!)}"]:not([href^="#"])`).count(),
+          file,
+        ).toBe(0);
       const text = await page.locator('main').innerText();
-      expect(text).toContain(`${html} is in the unpacked folder at this place. This page does not open a file of this type`);
+      expect(text).toContain(
+        `${html} is in the unpacked folder at this place. This page does not open a file of this type`,
+      );
       expect(text).toContain(bare);
       // A click on the picture shows it on a page of the viewer, never the SVG as a document.
       await page.locator('img[src$="logo.svg"]').click();
@@ -135,7 +174,9 @@ describe.skipIf(!chromiumAvailable())("an uploaded file cannot read the viewer's
       expect(await page.locator('h1').innerText()).toBe('logo.svg');
       // The release's row names its files: each cell leads to the viewer's own page for the file.
       await show(page, 'view=entity&entity=release_assets');
-      const cells = await page.locator('tbody a').evaluateAll((links) => links.map((a) => (a as HTMLAnchorElement).getAttribute('href')));
+      const cells = await page
+        .locator('tbody a')
+        .evaluateAll((links) => links.map((a) => (a as HTMLAnchorElement).getAttribute('href')));
       for (const href of cells) expect(href).toMatch(/^#/);
       expect(await page.evaluate(() => (window as unknown as { __stolen?: string }).__stolen)).toBeUndefined();
       expect(view.errors).toEqual([]);
@@ -155,7 +196,8 @@ describe.skipIf(!chromiumAvailable())("an uploaded file cannot read the viewer's
         expect(stolen, file).toMatch(/sealed:[A-Za-z0-9+/]{40}/);
         expect(stolen, file).toContain('frame refused');
         for (const secret of secrets) expect(stolen, `${file} read ${secret}`).not.toContain(secret);
-        for (const url of requests) for (const secret of secrets) expect(decodeURIComponent(url), `${file} sent ${secret}`).not.toContain(secret);
+        for (const url of requests)
+          for (const secret of secrets) expect(decodeURIComponent(url), `${file} sent ${secret}`).not.toContain(secret);
       }
     } finally {
       await view.close();
@@ -168,10 +210,25 @@ describe.skipIf(!chromiumAvailable())("an uploaded file cannot read the viewer's
     expect(renamed).not.toBe(sample);
     const definition = path.join(mkdtempSync(path.join(tmpdir(), 'viewer-isolation-')), 'files-entity.yaml');
     writeFileSync(definition, renamed);
-    const owner = await userWithFiles(env, { key: uploadKey('me.png'), body: readFileSync(new URL('../../docs/viewer-overview.png', import.meta.url)), name: 'me.png', contentType: 'image/png' }, []);
-    const project = (await env.admin.query<{ project_id: string }>('select project_id from releases where id = $1', [owner.release])).rows[0]!.project_id;
-    for (let i = 0; i < 600; i++) await insertFeature(env.admin, project, { key: `F-${i}`, title: `feature ${i} ${'x'.repeat(100)}` });
-    const built = await runCli(['fulfill', '--request', owner.request], { ...env.cliEnv, EXPORT_DEFINITION: definition });
+    const owner = await userWithFiles(
+      env,
+      {
+        key: uploadKey('me.png'),
+        body: readFileSync(new URL('../../docs/viewer-overview.png', import.meta.url)),
+        name: 'me.png',
+        contentType: 'image/png',
+      },
+      [],
+    );
+    const project = (
+      await env.admin.query<{ project_id: string }>('select project_id from releases where id = $1', [owner.release])
+    ).rows[0]!.project_id;
+    for (let i = 0; i < 600; i++)
+      await insertFeature(env.admin, project, { key: `F-${i}`, title: `feature ${i} ${'x'.repeat(100)}` });
+    const built = await runCli(['fulfill', '--request', owner.request], {
+      ...env.cliEnv,
+      EXPORT_DEFINITION: definition,
+    });
     expect(built.code, built.stderr).toBe(0);
     const archive = await archiveOf(env, owner.request);
     expect(archive.manifest.entities.files.rows).toBe(600);
@@ -182,11 +239,14 @@ describe.skipIf(!chromiumAvailable())("an uploaded file cannot read the viewer's
       await show(view.page, 'view=entity&entity=files');
       expect(await view.page.locator('table > caption').innerText()).toBe('files: rows 1 to 50 of 600');
       await show(view.page, 'view=files');
-      await view.page.waitForFunction(() => [...document.images].some((img) => img.complete && img.naturalWidth > 0), null, { timeout: 10_000 });
+      await view.page.waitForFunction(
+        () => [...document.images].some((img) => img.complete && img.naturalWidth > 0),
+        null,
+        { timeout: 10_000 },
+      );
       expect(view.errors).toEqual([]);
     } finally {
       await view.close();
     }
   });
 });
-

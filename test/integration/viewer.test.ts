@@ -2,10 +2,10 @@ import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoUploads, seedUploads, seedUser } from '../../scripts/lib/sample-data.ts';
+import { pngImage } from '../../scripts/lib/sample-media.ts';
 import { viewerCodeBytes } from '../../src/viewer/write-viewer.ts';
 import { chromiumAvailable, launchChromium, openExtracted, type PageRecord, show } from '../support/browser.ts';
 import { createTestEnv, runCli, type TestEnv } from '../support/harness.ts';
-import { pngImage } from '../../scripts/lib/sample-media.ts';
 import { insertFeature, insertProject, insertRelease, insertRequest, insertUser } from '../support/seed.ts';
 import { archiveOf, uploadKey, userWithFiles } from '../support/user-files.ts';
 import { viewerSections } from '../support/viewer-data.ts';
@@ -42,7 +42,12 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
   });
 
   /** Builds the user's export with the real CLI and opens it. */
-  async function exportAndOpen(userId: string, settings: Record<string, string> = {}, viewport?: { width: number; height: number }, pending?: string) {
+  async function exportAndOpen(
+    userId: string,
+    settings: Record<string, string> = {},
+    viewport?: { width: number; height: number },
+    pending?: string,
+  ) {
     const request = pending ?? (await insertRequest(env.admin, userId));
     const result = await runCli(['fulfill', '--request', request], { ...env.cliEnv, ...settings });
     expect(result.code, result.stderr).toBe(0);
@@ -72,17 +77,26 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
       const overview = await page.locator('ul.entities > li').allInnerTexts();
       const entities = Object.entries(archive.manifest.entities as Record<string, { rows: number }>);
       expect(overview).toHaveLength(entities.length);
-      for (const [i, [name, { rows }]] of entities.entries()) expect(overview[i]).toContain(`${name} ${rows === 1 ? '1 row' : `${rows.toLocaleString('en-US')} rows`}`);
+      for (const [i, [name, { rows }]] of entities.entries())
+        expect(overview[i]).toContain(`${name} ${rows === 1 ? '1 row' : `${rows.toLocaleString('en-US')} rows`}`);
       await page.screenshot({ path: `${DOCS}viewer-overview.png`, fullPage: false });
 
       // A known value of each entity, from its JSON, found by the filter (a column shown as it is: not one shown by its label).
       const definitions = archive.files.get('viewer/entities.js')!.toString();
-      const info = { entities: JSON.parse(definitions.slice('exporterViewer.entities('.length, -');\n'.length)) as { name: string; references: { column: string }[] }[] };
+      const info = {
+        entities: JSON.parse(definitions.slice('exporterViewer.entities('.length, -');\n'.length)) as {
+          name: string;
+          references: { column: string }[];
+        }[],
+      };
       for (const [name, { rows }] of entities) {
         if (rows === 0) continue;
         const json = JSON.parse(archive.files.get(`json/${name}.json`)!.toString()) as Record<string, unknown>[];
         const referring = new Set(info.entities.find((e) => e.name === name)!.references.map((r) => r.column));
-        const known = Object.entries(json.at(-1)!).find(([column, v]) => !referring.has(column) && typeof v === 'string' && v.length > 3 && v.length < 100 && !v.includes('/'))![1] as string;
+        const known = Object.entries(json.at(-1)!).find(
+          ([column, v]) =>
+            !referring.has(column) && typeof v === 'string' && v.length > 3 && v.length < 100 && !v.includes('/'),
+        )![1] as string;
         await show(page, `view=entity&entity=${name}`);
         await page.fill('#filter', known);
         await expect.poll(() => page.locator('tbody').innerText(), { timeout: 5_000 }).toContain(known);
@@ -92,8 +106,13 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
       // A feature shows its project by name, linked to that project's row.
       await show(page, 'view=entity&entity=features');
       await page.fill('#filter', '');
-      const projects = JSON.parse(archive.files.get('json/projects.json')!.toString()) as { id: string; name: string }[];
-      const firstFeature = (JSON.parse(archive.files.get('json/features.json')!.toString()) as { project_id: string }[])[0]!;
+      const projects = JSON.parse(archive.files.get('json/projects.json')!.toString()) as {
+        id: string;
+        name: string;
+      }[];
+      const firstFeature = (
+        JSON.parse(archive.files.get('json/features.json')!.toString()) as { project_id: string }[]
+      )[0]!;
       const project = projects.find((p) => p.id === firstFeature.project_id)!;
       const reference = page.locator('tbody tr').first().locator('td').nth(1).locator('a');
       expect(await reference.innerText()).toBe(project.name);
@@ -104,8 +123,12 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
 
       // The user's files: a picture decoded, a recording with a duration.
       await show(page, 'view=files');
-      await page.waitForFunction(() => [...document.images].some((img) => img.complete && img.naturalWidth > 0), null, { timeout: 10_000 });
-      await page.waitForFunction(() => [...document.querySelectorAll('audio')].some((a) => a.duration > 0), null, { timeout: 10_000 });
+      await page.waitForFunction(() => [...document.images].some((img) => img.complete && img.naturalWidth > 0), null, {
+        timeout: 10_000,
+      });
+      await page.waitForFunction(() => [...document.querySelectorAll('audio')].some((a) => a.duration > 0), null, {
+        timeout: 10_000,
+      });
       expect(await page.locator('figure.picture img').count()).toBe(2);
       expect(await page.locator('ul.media-list a, .media-list li a').count()).toBeGreaterThanOrEqual(3);
       expectContained(view);
@@ -116,12 +139,16 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
     const { view: phone } = await exportAndOpen(user, {}, { width: 360, height: 740 });
     try {
       await show(phone.page, 'view=entity&entity=features');
-      const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = await phone.page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
       expect(overflow, 'the page scrolls sideways on a 360 px phone (only the table may)').toBeLessThanOrEqual(0);
       await phone.page.screenshot({ path: `${DOCS}viewer-phone.png` });
       // A screen reader's table: a caption, a header per column with aria-sort, a header per row.
       expect(await phone.page.locator('table > caption').count()).toBe(1);
-      expect(await phone.page.locator('thead th[scope=col]').count()).toBe(1 + (await phone.page.locator('details.columns dt').count()));
+      expect(await phone.page.locator('thead th[scope=col]').count()).toBe(
+        1 + (await phone.page.locator('details.columns dt').count()),
+      );
       expect(await phone.page.locator('thead th[aria-sort]').count()).toBeGreaterThan(0);
       expect(await phone.page.locator('tbody th[scope=row]').count()).toBe(40);
       // The keyboard: a view's change puts the focus on its heading; from the top of the page, the first Tab reaches the skip link; a header's sort button sorts with Enter.
@@ -149,17 +176,41 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
     const user = await insertUser(env.admin, { name: PAYLOADS[1] });
     const project = await insertProject(env.admin, user, { name: PAYLOADS[0], description: PAYLOADS.join('\n') });
     for (const [i, payload] of PAYLOADS.entries()) {
-      await insertFeature(env.admin, project, { key: `K-${i}`, title: payload, metadata: JSON.stringify({ [payload]: payload, __proto__x: 1, nested: { html: payload } }) });
+      await insertFeature(env.admin, project, {
+        key: `K-${i}`,
+        title: payload,
+        metadata: JSON.stringify({ [payload]: payload, __proto__x: 1, nested: { html: payload } }),
+      });
     }
     // A file name that reads as .txt but is an .exe, a cell of 60,000 characters, and a JSON key "__proto__" that must stay a key.
-    await insertFeature(env.admin, project, { key: 'K-bidi', title: 'invoice\u202Etxt.exe\u200B\u2066x\u2069', metadata: '{"__proto__": {"polluted": true}, "kept": "yes"}' });
+    await insertFeature(env.admin, project, {
+      key: 'K-bidi',
+      title: 'invoice\u202Etxt.exe\u200B\u2066x\u2069',
+      metadata: '{"__proto__": {"polluted": true}, "kept": "yes"}',
+    });
     await insertFeature(env.admin, project, { key: 'K-long', title: `${'L'.repeat(59_990)}THE-END-!`, metadata: null });
     // Numbers past 2^53 keep every digit on the page (a double would show 12345678901234567000), nested or not.
-    await insertFeature(env.admin, project, { key: 'K-big', title: 'big numbers', metadata: `{"big": 12345678901234567890123, "list": [9007199254740993], "deep": ${'['.repeat(500)}1${']'.repeat(500)}}` });
+    await insertFeature(env.admin, project, {
+      key: 'K-big',
+      title: 'big numbers',
+      metadata: `{"big": 12345678901234567890123, "list": [9007199254740993], "deep": ${'['.repeat(500)}1${']'.repeat(500)}}`,
+    });
     await insertRelease(env.admin, project, { notes: 'https://example.com/"><script>window.__pwned=7</script>' });
     // A picture whose name is markup (the name is the user's, the file is real).
-    const hostileFile = await userWithFiles(env, { key: uploadKey('p.png'), body: pngImage(20, 20), name: '"><img src=x onerror="window.__pwned=8">.png', contentType: 'image/png' }, []);
-    for (const [owner, pending] of [[user, undefined], [hostileFile.user, hostileFile.request]] as const) {
+    const hostileFile = await userWithFiles(
+      env,
+      {
+        key: uploadKey('p.png'),
+        body: pngImage(20, 20),
+        name: '"><img src=x onerror="window.__pwned=8">.png',
+        contentType: 'image/png',
+      },
+      [],
+    );
+    for (const [owner, pending] of [
+      [user, undefined],
+      [hostileFile.user, hostileFile.request],
+    ] as const) {
       const { view } = await exportAndOpen(owner, {}, undefined, pending);
       const { page } = view;
       try {
@@ -191,7 +242,11 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
           expect(await page.evaluate(() => ({}) as Record<string, unknown>)).not.toHaveProperty('polluted');
         } else {
           expect(text).toContain('onerror=');
-          await page.waitForFunction(() => [...document.images].some((img) => img.complete && img.naturalWidth > 0), null, { timeout: 10_000 });
+          await page.waitForFunction(
+            () => [...document.images].some((img) => img.complete && img.naturalWidth > 0),
+            null,
+            { timeout: 10_000 },
+          );
         }
         // No payload ran, no link leads anywhere but the archive, https: or mailto:.
         expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
@@ -201,7 +256,8 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
           for (const href of hrefs) {
             const url = new URL(href);
             expect(['file:', 'https:', 'mailto:'], href).toContain(url.protocol);
-            if (url.protocol === 'file:') expect(decodeURIComponent(url.pathname).startsWith(view.dir), href).toBe(true);
+            if (url.protocol === 'file:')
+              expect(decodeURIComponent(url.pathname).startsWith(view.dir), href).toBe(true);
           }
         }
         expect(await page.locator('script:not([src])').count()).toBe(0);
@@ -219,11 +275,19 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
     try {
       expect((JSON.parse(archive.files.get('json/features.json')!.toString()) as unknown[]).length).toBe(12);
       // The rows the page is handed, from the sealed scripts opened with the key in index.html.
-      const handed = new Map(viewerSections(archive.files).filter((s) => s.header.kind === 'rows').map((s) => [s.header.entity, s.text.trim().split('\n')]));
+      const handed = new Map(
+        viewerSections(archive.files)
+          .filter((s) => s.header.kind === 'rows')
+          .map((s) => [s.header.entity, s.text.trim().split('\n')]),
+      );
       expect(handed.get('features')).toHaveLength(5);
-      expect(await view.page.locator('ul.entities').innerText()).toContain('features 12 rows (this page shows the first 5)');
+      expect(await view.page.locator('ul.entities').innerText()).toContain(
+        'features 12 rows (this page shows the first 5)',
+      );
       await show(view.page, 'view=entity&entity=features');
-      expect(await view.page.locator('main [role=note]').innerText()).toBe('This page shows the first 5 of your 12 rows. The other 7 are only in the files below.');
+      expect(await view.page.locator('main [role=note]').innerText()).toBe(
+        'This page shows the first 5 of your 12 rows. The other 7 are only in the files below.',
+      );
       expect(await view.page.locator('tbody tr').count()).toBe(5);
       expectContained(view);
     } finally {

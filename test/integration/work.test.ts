@@ -1,8 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { seedUser } from '../../scripts/lib/sample-data.ts';
-import { createTestEnv, duplicateKeys, listKeys, requestRow, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
-import { insertRequest, insertUser } from '../support/seed.ts';
+import {
+  createTestEnv,
+  duplicateKeys,
+  listKeys,
+  requestRow,
+  spawnCli,
+  type TestEnv,
+  waitFor,
+} from '../support/harness.ts';
 import { S3Proxy } from '../support/s3-proxy.ts';
+import { insertRequest, insertUser } from '../support/seed.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 import { freePort } from '../support/tools.ts';
 
@@ -27,7 +35,9 @@ const SLOW_POLLS = { EXPORT_POLL_INTERVAL: '10m', EXPORT_HOUSEKEEPING_INTERVAL: 
  * it is stopped with SIGTERM when the test ends (if it has not been).
  */
 async function startWork(extra: Record<string, string> = {}) {
-  await env.admin.query(`update data_export_requests set status = 'failed', error = 'cleared by the test', claim_id = null where status in ('pending', 'processing')`);
+  await env.admin.query(
+    `update data_export_requests set status = 'failed', error = 'cleared by the test', claim_id = null where status in ('pending', 'processing')`,
+  );
   const run = spawnCli(['work'], { ...env.cliEnv, ...SLOW_POLLS, ...extra });
   onTestFinished(async () => {
     if (run.child.exitCode === null && run.child.signalCode === null) {
@@ -35,7 +45,8 @@ async function startWork(extra: Record<string, string> = {}) {
       await run.result;
     }
   });
-  if (extra.EXPORT_POLL_ONLY !== 'true') await waitFor(async () => run.stderr().includes('listening for new requests'), 'work to listen');
+  if (extra.EXPORT_POLL_ONLY !== 'true')
+    await waitFor(async () => run.stderr().includes('listening for new requests'), 'work to listen');
   else await waitFor(async () => run.stderr().includes('work started'), 'work to start');
   return run;
 }
@@ -69,13 +80,19 @@ describe('work', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     const result = await stop(run);
     expect(result.code).toBe(143);
-    expect(result.logs.find((l) => l.msg === 'request ready')).toMatchObject({ requestId: id, command: 'work', pass: 'fulfill' });
+    expect(result.logs.find((l) => l.msg === 'request ready')).toMatchObject({
+      requestId: id,
+      command: 'work',
+      pass: 'fulfill',
+    });
   });
 
   it('the listening connection is killed: work reconnects, polls at once, and a request inserted afterwards is ready', async () => {
     const run = await startWork();
     const listeningLines = () => run.stderr().split('listening for new requests').length - 1;
-    await env.admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'exporter-listener' and datname = current_database()`);
+    await env.admin.query(
+      `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'exporter-listener' and datname = current_database()`,
+    );
     const user = await insertUser(env.admin);
     const id = await insertRequest(env.admin, user);
     await ready(id);
@@ -91,12 +108,17 @@ describe('work', () => {
     await env.admin.query(`delete from data_export_housekeeping`);
     const runs = await Promise.all([1, 2, 3, 4].map(() => startWork({ EXPORT_CONCURRENCY: '2' })));
     const users: string[] = [];
-    for (let i = 0; i < 400; i++) users.push(await seedUser(env.admin, { projects: 1, features: 2, runs: 5, releases: 1 }));
+    for (let i = 0; i < 400; i++)
+      users.push(await seedUser(env.admin, { projects: 1, features: 2, runs: 5, releases: 1 }));
     for (let burst = 0; burst < 8; burst++) {
-      await env.admin.query(`insert into data_export_requests (user_id) select unnest($1::uuid[])`, [users.slice(burst * 50, burst * 50 + 50)]);
+      await env.admin.query(`insert into data_export_requests (user_id) select unnest($1::uuid[])`, [
+        users.slice(burst * 50, burst * 50 + 50),
+      ]);
     }
     await waitFor(
-      async () => (await env.admin.query(`select count(*)::int as n from data_export_requests where status = 'ready'`)).rows[0].n === 400,
+      async () =>
+        (await env.admin.query(`select count(*)::int as n from data_export_requests where status = 'ready'`)).rows[0]
+          .n === 400,
       'all 400 requests to be ready',
       60_000,
     );
@@ -104,7 +126,12 @@ describe('work', () => {
     for (const r of results) {
       expect(r.code).toBe(143);
       expect(r.logs.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
-      expect(r.stderr.split('\n').filter((l) => l.startsWith('{')).flatMap(duplicateKeys)).toEqual([]);
+      expect(
+        r.stderr
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .flatMap(duplicateKeys),
+      ).toEqual([]);
     }
     const built = results.map((r) => r.logs.filter((l) => l.msg === 'request ready').length);
     expect(built.reduce((a, b) => a + b, 0)).toBe(400);
@@ -113,7 +140,9 @@ describe('work', () => {
     expect(rows.every((r) => r.status === 'ready' && r.attempts === 1)).toBe(true);
     // One archive per request (the housekeeping's anchor of the audit trail beside them, under audit/).
     expect(new Set((await listKeys(env)).filter((k) => k.endsWith('.zip')).map((k) => k.split('/')[2])).size).toBe(400);
-    expect((await listKeys(env)).filter((k) => !k.endsWith('.zip'))).toEqual([expect.stringMatching(/^exports\/audit\/\d{4}-\d\d-\d\d\.json$/)]);
+    expect((await listKeys(env)).filter((k) => !k.endsWith('.zip'))).toEqual([
+      expect.stringMatching(/^exports\/audit\/\d{4}-\d\d-\d\d\.json$/),
+    ]);
     const housekeeping = results.flatMap((r) => r.logs.filter((l) => l.msg === 'housekeeping finished'));
     expect(housekeeping).toHaveLength(1);
   });
@@ -129,21 +158,41 @@ describe('work', () => {
     expect(result.code).toBe(143);
     expect(await requestRow(env, id)).toMatchObject({ status: 'failed', attempts: 3 });
     const failures = result.logs.filter((l) => l.requestId === id && l.level === 'error');
-    expect(failures.map((l) => l.msg)).toEqual(['request failed; will be retried', 'request failed; will be retried', 'request failed']);
+    expect(failures.map((l) => l.msg)).toEqual([
+      'request failed; will be retried',
+      'request failed; will be retried',
+      'request failed',
+    ]);
     // Each retry waited out its backoff: 1 s, then 2 s.
     const at = failures.map((l) => Date.parse(l.time as string));
-    const claims = result.logs.filter((l) => l.requestId === id && l.msg === 'progress').map((l) => Date.parse(l.time as string));
+    const claims = result.logs
+      .filter((l) => l.requestId === id && l.msg === 'progress')
+      .map((l) => Date.parse(l.time as string));
     expect(claims.length).toBeGreaterThanOrEqual(3);
     expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(1_000);
     expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(2_000);
   });
 
   it('SIGTERM while two builds are in flight: claiming stops, the builds get the grace period, then are handed back; exit 143, nothing left processing', async () => {
-    const { proxy, parts } = await storageHoldingParts();
-    const run = await startWork({ S3_ENDPOINT: proxy.url, EXPORT_ZIP_LEVEL: '0', EXPORT_SHUTDOWN_GRACE: '2s', EXPORT_CONCURRENCY: '2' });
+    const { proxy } = await storageHoldingParts();
+    const run = await startWork({
+      S3_ENDPOINT: proxy.url,
+      EXPORT_ZIP_LEVEL: '0',
+      EXPORT_SHUTDOWN_GRACE: '2s',
+      EXPORT_CONCURRENCY: '2',
+    });
     const ids = [];
-    for (let i = 0; i < 2; i++) ids.push(await insertRequest(env.admin, await seedUser(env.admin, { projects: 1, features: 2, runs: 20_000, releases: 1 })));
-    await waitFor(async () => proxy.seen.filter((r) => /partNumber=1(&|$)/.test(r.url)).length >= 2, 'both uploads to be under way');
+    for (let i = 0; i < 2; i++)
+      ids.push(
+        await insertRequest(
+          env.admin,
+          await seedUser(env.admin, { projects: 1, features: 2, runs: 20_000, releases: 1 }),
+        ),
+      );
+    await waitFor(
+      async () => proxy.seen.filter((r) => /partNumber=1(&|$)/.test(r.url)).length >= 2,
+      'both uploads to be under way',
+    );
     const waiting = await insertRequest(env.admin, await insertUser(env.admin));
     run.child.kill('SIGTERM');
     const stoppedAt = Date.now();
@@ -151,16 +200,22 @@ describe('work', () => {
     expect(result.code).toBe(143);
     expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(1_500); // the builds had their grace period
     expect(Date.now() - stoppedAt).toBeLessThan(12_000);
-    for (const id of ids) expect(await requestRow(env, id)).toMatchObject({ status: 'pending', attempts: 0, claim_id: null });
+    for (const id of ids)
+      expect(await requestRow(env, id)).toMatchObject({ status: 'pending', attempts: 0, claim_id: null });
     expect((await requestRow(env, waiting))!.status).toBe('pending');
-    const { rows } = await env.admin.query(`select count(*)::int as n from data_export_requests where status = 'processing'`);
+    const { rows } = await env.admin.query(
+      `select count(*)::int as n from data_export_requests where status = 'processing'`,
+    );
     expect(rows[0].n).toBe(0);
   });
 
   it('SIGTERM while a build can finish within the grace period: it finishes, ready, and the process exits 143', async () => {
     const { proxy, parts } = await storageHoldingParts();
     const run = await startWork({ S3_ENDPOINT: proxy.url, EXPORT_ZIP_LEVEL: '0', EXPORT_SHUTDOWN_GRACE: '20s' });
-    const id = await insertRequest(env.admin, await seedUser(env.admin, { projects: 1, features: 2, runs: 20_000, releases: 1 }));
+    const id = await insertRequest(
+      env.admin,
+      await seedUser(env.admin, { projects: 1, features: 2, runs: 20_000, releases: 1 }),
+    );
     await parts.arrived;
     run.child.kill('SIGTERM');
     await waitFor(async () => run.stderr().includes('letting builds in flight finish'), 'the stop to begin');
@@ -203,7 +258,9 @@ describe('work', () => {
     expect(series.get('exporter_oldest_pending_seconds')).toBe(0);
     expect(series.get('exporter_listen_healthy')).toBe(1);
     for (const line of metrics.body.split('\n').filter((l) => l && !l.startsWith('#'))) {
-      expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+$|^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? (NaN|\+Inf|-Inf)$/);
+      expect(line).toMatch(
+        /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+$|^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? (NaN|\+Inf|-Inf)$/,
+      );
     }
 
     await dbProxy.cut(); // the database is gone

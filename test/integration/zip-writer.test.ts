@@ -4,19 +4,22 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
-import yauzl from 'yauzl';
 import { afterAll, describe, expect, it } from 'vitest';
+import yauzl from 'yauzl';
 import { ZipWriter } from '../../src/zip/zip-writer.ts';
 import { readWithStreamingReaders } from '../support/streaming-readers.ts';
-import { readZip, zipEntryInfo, zipMethods } from '../support/zip.ts';
 import { toolAvailable } from '../support/tools.ts';
+import { readZip, zipEntryInfo, zipMethods } from '../support/zip.ts';
 
 const DATE = new Date('2026-03-04T05:06:08Z');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'exporter-zip-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Writes the entries through a ZipWriter and returns the whole archive (read as the upload reads it). */
-async function zipOf(entries: { path: string; data: Buffer; store?: boolean; large?: boolean }[], level = 1): Promise<Buffer> {
+async function zipOf(
+  entries: { path: string; data: Buffer; store?: boolean; large?: boolean }[],
+  level = 1,
+): Promise<Buffer> {
   const zip = new ZipWriter({ level, date: DATE });
   const whole = buffer(zip.output);
   for (const { path: name, data, store, large } of entries) {
@@ -30,17 +33,30 @@ async function zipOf(entries: { path: string; data: Buffer; store?: boolean; lar
 }
 
 /** The archive opened by unzip, Python's zipfile and 7-Zip: each tests every CRC. */
-async function checkWithRealReaders(archive: Buffer, name: string, options: { streaming?: boolean } = {}): Promise<string> {
+async function checkWithRealReaders(
+  archive: Buffer,
+  name: string,
+  options: { streaming?: boolean } = {},
+): Promise<string> {
   const file = path.join(dir, name);
   writeFileSync(file, archive);
   expect(execFileSync('unzip', ['-tq', file], { maxBuffer: 1 << 24 }).toString()).toMatch(/No errors detected/);
   // Readers that stream through the archive without its central directory get every entry, byte for byte.
   if (options.streaming !== false) {
-    const expected = new Map([...(await readZip(archive))].map(([n, data]) => [n, createHash('sha256').update(data).digest('hex')]));
+    const expected = new Map(
+      [...(await readZip(archive))].map(([n, data]) => [n, createHash('sha256').update(data).digest('hex')]),
+    );
     for (const [reader, entries] of readWithStreamingReaders(file)) expect(entries, reader).toEqual(expected);
   }
-  const py = execFileSync('python3', ['-c', 'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint(len(z.infolist()))', file]).toString().trim();
-  if (toolAvailable('7zz')) expect(execFileSync('7zz', ['t', file], { maxBuffer: 1 << 24 }).toString()).toMatch(/Everything is Ok/);
+  const py = execFileSync('python3', [
+    '-c',
+    'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint(len(z.infolist()))',
+    file,
+  ])
+    .toString()
+    .trim();
+  if (toolAvailable('7zz'))
+    expect(execFileSync('7zz', ['t', file], { maxBuffer: 1 << 24 }).toString()).toMatch(/Everything is Ok/);
   return py;
 }
 
@@ -110,8 +126,13 @@ describe('ZipWriter', () => {
     expect(await checkWithRealReaders(archive, 'large.zip')).toBe('3');
   });
 
-  it('more than 65,535 entries: the count goes into the ZIP64 end record, and the directory is written in pieces', { timeout: 120_000 }, async () => {
-    const entries = Array.from({ length: 70_000 }, (_, i) => ({ path: `files/uploads/${i}/note-${i}.txt`, data: Buffer.from(`note ${i}\n`) }));
+  it('more than 65,535 entries: the count goes into the ZIP64 end record, and the directory is written in pieces', {
+    timeout: 120_000,
+  }, async () => {
+    const entries = Array.from({ length: 70_000 }, (_, i) => ({
+      path: `files/uploads/${i}/note-${i}.txt`,
+      data: Buffer.from(`note ${i}\n`),
+    }));
     const archive = await zipOf(entries);
     expect(await checkWithRealReaders(archive, 'many.zip', { streaming: false })).toBe('70000');
   });
@@ -122,7 +143,9 @@ describe('ZipWriter', () => {
     const json = zip.openEntry('json/runs.json');
     // Written at the same time as the JSON, into a buffer smaller than itself: its writer waits until it is appended.
     const ahead = zip.fragment(64 * 1024);
-    const aheadText = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `${i},${createHash('md5').update(String(i)).digest('hex')}\n`).join(''));
+    const aheadText = Buffer.from(
+      Array.from({ length: 40_000 }, (_, i) => `${i},${createHash('md5').update(String(i)).digest('hex')}\n`).join(''),
+    );
     const aheadWritten = (async () => {
       const csv = ahead.openEntry('csv/runs.csv');
       for (let at = 0; at < aheadText.length; at += 50_000) await csv.write(aheadText.subarray(at, at + 50_000));
@@ -153,7 +176,9 @@ describe('ZipWriter', () => {
     const zip = new ZipWriter({ level: 1, date: DATE });
     zip.output.resume();
     zip.openEntry('files/notes/a_b/x.txt').end();
-    expect(() => zip.openEntry('files/notes/a_b/x.txt')).toThrow(/files\/notes\/a_b\/x\.txt: a second entry of this name in one archive/);
+    expect(() => zip.openEntry('files/notes/a_b/x.txt')).toThrow(
+      /files\/notes\/a_b\/x\.txt: a second entry of this name in one archive/,
+    );
     const fragment = zip.fragment(1 << 20);
     fragment.openEntry('files/notes/a_b/x.txt').end();
     const ended = fragment.endFragment();
@@ -189,7 +214,9 @@ describe('ZipWriter', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     zip.abort(new Error('the upload failed'));
     const outcomes = await settled;
-    const reasons = new Set(outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason.message));
+    const reasons = new Set(
+      outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason.message),
+    );
     expect(reasons).toEqual(new Set(['the upload failed']));
     expect(() => zip.openEntry('next.txt')).toThrow('the upload failed');
   });

@@ -35,7 +35,9 @@ function sparseFile(file: string): Writable {
 }
 
 describe('ZIP64', () => {
-  it('an archive past 4 GiB (five 1 GiB files) opens in unzip, Python’s zipfile and 7-Zip, every CRC checked', { timeout: 300_000 }, async () => {
+  it('an archive past 4 GiB (five 1 GiB files) opens in unzip, Python’s zipfile and 7-Zip, every CRC checked', {
+    timeout: 300_000,
+  }, async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'exporter-zip64-'));
     const file = path.join(dir, 'big.zip');
     try {
@@ -59,14 +61,17 @@ describe('ZIP64', () => {
       ]).toString();
       const [listing, manifest] = py.trim().split('\n');
       const entries = listing!.split(';').map((e) => e.split(':'));
-      expect(entries.map((e) => e[0])).toEqual([1, 2, 3, 4, 5].map((n) => `json/pipeline_runs-000${n}.json`).concat('manifest.json'));
+      expect(entries.map((e) => e[0])).toEqual(
+        [1, 2, 3, 4, 5].map((n) => `json/pipeline_runs-000${n}.json`).concat('manifest.json'),
+      );
       expect(entries.slice(0, 5).every((e) => e[1] === String(1024 ** 3))).toBe(true);
       expect(entries.at(-1)![2]).toBe('True'); // the last entry starts beyond 4 GiB: ZIP64 offsets
       expect(manifest).toBe('{"last": true}');
 
       expect(execFileSync('unzip', ['-tq', file], { maxBuffer: 1 << 20 }).toString()).toMatch(/No errors detected/);
       // 7-Zip (the archiver most Windows users open it with), where installed; CI installs it.
-      if (toolAvailable('7zz')) expect(execFileSync('7zz', ['t', file], { maxBuffer: 1 << 20 }).toString()).toMatch(/Everything is Ok/);
+      if (toolAvailable('7zz'))
+        expect(execFileSync('7zz', ['t', file], { maxBuffer: 1 << 20 }).toString()).toMatch(/Everything is Ok/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -29,7 +29,11 @@ export interface PageRecord {
  * opens its index.html over file:// in a context with the network off, as a
  * person who double-clicks it would.
  */
-export async function openExtracted(browser: Browser, zip: Buffer, viewport = { width: 1200, height: 800 }): Promise<PageRecord> {
+export async function openExtracted(
+  browser: Browser,
+  zip: Buffer,
+  viewport = { width: 1200, height: 800 },
+): Promise<PageRecord> {
   const dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'viewer-')));
   writeFileSync(path.join(dir, 'archive.zip'), zip);
   execFileSync('unzip', ['-q', 'archive.zip', '-d', 'x'], { cwd: dir });

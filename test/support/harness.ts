@@ -1,22 +1,28 @@
-import { randomUUID } from 'node:crypto';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { createSampleSchema, SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
+import { openFulfillContext } from '../../src/commands/fulfill-context.ts';
+import { migrateAndLink } from '../../src/commands/migrate.ts';
 import { type Config, parseConfig } from '../../src/config.ts';
-import type { RawSettings } from '../../src/settings.ts';
 import { connect, type DbHandle } from '../../src/db/connect.ts';
 import { currentSchemaVersion } from '../../src/db/migrate.ts';
-import { openFulfillContext } from '../../src/commands/fulfill-context.ts';
 import type { ExportEntity, UserTable } from '../../src/export/entities.ts';
+import type { FileSources } from '../../src/files/sources.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import type { PassDeps } from '../../src/passes/export-request.ts';
 import { type FulfillContext, runFulfill } from '../../src/passes/fulfill.ts';
+import type { RawSettings } from '../../src/settings.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
-import type { FileSources } from '../../src/files/sources.ts';
-import { createSampleSchema, SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
-import { migrateAndLink } from '../../src/commands/migrate.ts';
 
 export const BIN = new URL('../../bin/exporter', import.meta.url).pathname;
 
@@ -107,7 +113,13 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
   await migrateAndLink(handle.db, SAMPLE_FILES_DEFINITION);
   const schemaVersion = (await currentSchemaVersion(handle.db))!;
   // The wiring fulfill and work use: the shipped definition, checked, and its sources on this world's buckets.
-  const context = await openFulfillContext(handle.db, config(), createLogger({ level: 'silent' }), schemaVersion, cliEnv);
+  const context = await openFulfillContext(
+    handle.db,
+    config(),
+    createLogger({ level: 'silent' }),
+    schemaVersion,
+    cliEnv,
+  );
   const { entities, user, files } = context;
   return {
     databaseUrl,
@@ -148,7 +160,14 @@ export function captureLogger(level = 'debug'): { log: Logger; lines: () => stri
 }
 
 export function passDeps(env: TestEnv, log: Logger, config = env.config()): PassDeps & { config: Config } {
-  return { db: env.handle.db, pool: env.handle.pool, storage: new S3Storage(config.storage), log, clock: { now: () => new Date() }, config };
+  return {
+    db: env.handle.db,
+    pool: env.handle.pool,
+    storage: new S3Storage(config.storage),
+    log,
+    clock: { now: () => new Date() },
+    config,
+  };
 }
 
 export interface CliResult {
@@ -167,7 +186,11 @@ export function runCli(args: string[], env: Record<string, string>, nodeArgs: st
 }
 
 /** Starts the real CLI as a child process; the test may signal it, or read its log so far, while it runs. */
-export function spawnCli(args: string[], env: Record<string, string>, nodeArgs: string[] = []): { child: ChildProcess; result: Promise<CliResult>; stderr: () => string } {
+export function spawnCli(
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): { child: ChildProcess; result: Promise<CliResult>; stderr: () => string } {
   const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -184,7 +207,11 @@ export function spawnCli(args: string[], env: Record<string, string>, nodeArgs: 
 }
 
 /** Polls until `check` returns a truthy value (never a fixed sleep). */
-export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | null | false>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -223,12 +250,25 @@ export async function requestRow(env: TestEnv, id: string) {
 /** Runs the fulfill pass in this process, as the CLI would, and returns its summary and captured log. */
 export async function fulfillInProcess(
   env: TestEnv,
-  options: { requestIds?: string[]; limit?: number; concurrency?: number; dryRun?: boolean; config?: Config; entities?: readonly ExportEntity[]; files?: FileSources } = {},
+  options: {
+    requestIds?: string[];
+    limit?: number;
+    concurrency?: number;
+    dryRun?: boolean;
+    config?: Config;
+    entities?: readonly ExportEntity[];
+    files?: FileSources;
+  } = {},
 ) {
   const logger = captureLogger();
   const deps = passDeps(env, logger.log, options.config ?? env.config());
   try {
-    const context = { ...env.context, config: deps.config.export, entities: options.entities ?? env.entities, files: options.files ?? env.files };
+    const context = {
+      ...env.context,
+      config: deps.config.export,
+      entities: options.entities ?? env.entities,
+      files: options.files ?? env.files,
+    };
     const summary = await runFulfill(deps, context, {
       limit: options.limit ?? 1000,
       concurrency: options.concurrency ?? 2,

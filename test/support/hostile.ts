@@ -1,5 +1,6 @@
 /** One character from every Unicode plane that has any (0–3, 14–16), plus controls PostgreSQL allows in text. */
-export const EVERY_PLANE = 'A é 中 \u{10348} \u{1F600} \u{20000} \u{30000} \u{E0041} \u{F0000} \u{10FFFD} \u0001\u001f\u007f \u2028\u2029 \uFEFF';
+export const EVERY_PLANE =
+  'A é 中 \u{10348} \u{1F600} \u{20000} \u{30000} \u{E0041} \u{F0000} \u{10FFFD} \u0001\u001f\u007f \u2028\u2029 \uFEFF';
 
 /**
  * Text that spreadsheets mistake for formulas or split into cells: OWASP's

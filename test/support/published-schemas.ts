@@ -24,7 +24,8 @@ function verified(app: PublishedSchema, file: string): string {
   );
   const bytes = readFileSync(path.join(dir, file));
   const sum = createHash('sha256').update(bytes).digest('hex');
-  if (sums.get(file) !== sum) throw new Error(`${app}/${file}: not the published file (sha256 ${sum}, SHA256SUMS says ${sums.get(file)})`);
+  if (sums.get(file) !== sum)
+    throw new Error(`${app}/${file}: not the published file (sha256 ${sum}, SHA256SUMS says ${sums.get(file)})`);
   return bytes.toString('utf8');
 }
 
@@ -53,22 +54,38 @@ export async function loadPublishedSchema(url: string, app: PublishedSchema): Pr
     } else if (app === 'synapse') {
       // The full schema of version 72, then every SQL delta to version 94 in the order Synapse applies them (deltas/ORDER),
       // with the one substitution its PostgresEngine makes (deltas.sed); its 9 Python deltas are not run (EDITS.md).
-      for (const file of ['common.full.sql.postgres', 'main.full.sql.postgres', 'state.full.sql.postgres']) await run(client, verified(app, file));
-      for (const file of readFileSync(path.join(ROOT, app, 'deltas', 'ORDER'), 'utf8').trim().split('\n')) {
-        await run(client, verified(app, file).replaceAll('$%AUTO_INCREMENT_PRIMARY_KEY%$', 'BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY'));
+      for (const file of ['common.full.sql.postgres', 'main.full.sql.postgres', 'state.full.sql.postgres'])
+        await run(client, verified(app, file));
+      for (const file of readFileSync(path.join(ROOT, app, 'deltas', 'ORDER'), 'utf8')
+        .trim()
+        .split('\n')) {
+        await run(
+          client,
+          verified(app, file).replaceAll(
+            '$%AUTO_INCREMENT_PRIMARY_KEY%$',
+            'BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY',
+          ),
+        );
       }
     } else if (app === 'documenso') {
       // One transaction per migration, in directory order, as `prisma migrate deploy` does.
-      for (const dir of readdirSync(path.join(ROOT, app, 'migrations')).filter((d) => !d.includes('.')).sort()) {
+      for (const dir of readdirSync(path.join(ROOT, app, 'migrations'))
+        .filter((d) => !d.includes('.'))
+        .sort()) {
         await run(client, verified(app, `migrations/${dir}/migration.sql`));
       }
     } else {
       // The auth server's migrations, rendered for the schema "auth" (auth.sed), with its search_path; then the app's in public.
       await run(client, readFileSync(path.join(ROOT, app, 'preamble.sql'), 'utf8'));
       for (const file of readdirSync(path.join(ROOT, app, 'auth-migrations')).sort()) {
-        await run(client, verified(app, `auth-migrations/${file}`).replace(/\{\{ *index \.Options "Namespace" *\}\}/g, 'auth'), 'auth');
+        await run(
+          client,
+          verified(app, `auth-migrations/${file}`).replace(/\{\{ *index \.Options "Namespace" *\}\}/g, 'auth'),
+          'auth',
+        );
       }
-      for (const file of readdirSync(path.join(ROOT, app, 'app')).sort()) await run(client, verified(app, `app/${file}`));
+      for (const file of readdirSync(path.join(ROOT, app, 'app')).sort())
+        await run(client, verified(app, `app/${file}`));
     }
   } finally {
     await client.end();

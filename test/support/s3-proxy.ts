@@ -100,7 +100,11 @@ export class S3Proxy {
       return;
     }
     if (this.failing?.match(seen) && this.failing.left-- > 0) {
-      res.writeHead(503, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+      res
+        .writeHead(503, { 'content-type': 'application/xml' })
+        .end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
+        );
       return;
     }
     if (this.swallowed?.(seen)) {
@@ -145,4 +149,5 @@ export class S3Proxy {
 export const isAbortMultipart: Match = (r) => r.method === 'DELETE' && /[?&]uploadId=/.test(r.url);
 
 /** CompleteMultipartUpload: a POST on the object with an uploadId and no part number. */
-export const isComplete: Match = (r) => r.method === 'POST' && /[?&]uploadId=/.test(r.url) && !/[?&]partNumber=/.test(r.url);
+export const isComplete: Match = (r) =>
+  r.method === 'POST' && /[?&]uploadId=/.test(r.url) && !/[?&]partNumber=/.test(r.url);

@@ -9,7 +9,11 @@ import type pg from 'pg';
  * object), and returns the row as inserted. Foreign keys are the test's to
  * give. For the published schemas' tests (test/fixtures/schemas/).
  */
-export async function insertRow(db: pg.Pool | pg.PoolClient, table: string, values: Record<string, unknown>): Promise<Record<string, unknown>> {
+export async function insertRow(
+  db: pg.Pool | pg.PoolClient,
+  table: string,
+  values: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
   const { rows: columns } = await db.query<{ name: string; type: string; enumLabel: string | null; category: string }>(
     `select a.attname as name, format_type(a.atttypid, a.atttypmod) as type, t.typcategory as category,
             (select e.enumlabel from pg_enum e where e.enumtypid = coalesce(nullif(t.typbasetype, 0), t.oid) order by e.enumsortorder limit 1) as "enumLabel"
@@ -19,15 +23,18 @@ export async function insertRow(db: pg.Pool | pg.PoolClient, table: string, valu
     [table],
   );
   const filled: Record<string, unknown> = { ...values };
-  for (const c of columns) if (!(c.name in filled)) filled[c.name] = valueOf(c);
+  for (const c of columns) if (!(c.name in filled)) filled[c.name] = fillerFor(c);
   const names = Object.keys(filled);
   const sql = `insert into ${table} (${names.map((n) => `"${n.replaceAll('"', '""')}"`).join(', ')}) values (${names.map((_, i) => `$${i + 1}`).join(', ')}) returning *`;
-  const { rows } = await db.query(sql, names.map((n) => filled[n]));
+  const { rows } = await db.query(
+    sql,
+    names.map((n) => filled[n]),
+  );
   return rows[0]!;
 }
 
 /** A value of a column's type that any check short of a foreign key takes. */
-function valueOf(c: { name: string; type: string; enumLabel: string | null; category: string }): unknown {
+function fillerFor(c: { name: string; type: string; enumLabel: string | null; category: string }): unknown {
   if (c.enumLabel !== null) return c.enumLabel;
   if (c.category === 'A') return '{}';
   const type = c.type.replace(/\(.*\)/, '');

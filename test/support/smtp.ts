@@ -11,7 +11,12 @@ export async function startSmtp() {
     onData(stream, _session, done) {
       simpleParser(stream)
         .then((mail) => {
-          received.push({ to: (mail.to as { text: string }).text, subject: mail.subject ?? '', text: mail.text ?? '', html: String(mail.html) });
+          received.push({
+            to: (mail.to as { text: string }).text,
+            subject: mail.subject ?? '',
+            text: mail.text ?? '',
+            html: String(mail.html),
+          });
           done();
         })
         .catch(done);

@@ -43,7 +43,17 @@ export async function openInCalc(files: Map<string, Buffer>): Promise<Map<string
     }
     await run(
       'soffice',
-      ['--headless', '--norestore', `-env:UserInstallation=file://${dir}/profile`, `--infilter=${HOSTILE_CSV_IMPORT}`, '--convert-to', 'fods', '--outdir', path.join(dir, 'out'), ...inputs],
+      [
+        '--headless',
+        '--norestore',
+        `-env:UserInstallation=file://${dir}/profile`,
+        `--infilter=${HOSTILE_CSV_IMPORT}`,
+        '--convert-to',
+        'fods',
+        '--outdir',
+        path.join(dir, 'out'),
+        ...inputs,
+      ],
       { timeout: 120_000 },
     );
     const sheets = new Map<string, SheetCell[][]>();
@@ -68,9 +78,9 @@ export function parseFlatOds(xml: string): SheetCell[][] {
       const attr = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(attrs)?.[1];
       const cell: SheetCell = { type: attr('office:value-type') ?? 'empty', text: paragraphs(m[2] ?? '') };
       const value = attr('office:value') ?? attr('office:date-value');
-      if (value !== undefined) cell.value = unescape(value);
+      if (value !== undefined) cell.value = unescapeCell(value);
       const formula = attr('table:formula');
-      if (formula !== undefined) cell.formula = unescape(formula);
+      if (formula !== undefined) cell.formula = unescapeCell(formula);
       const repeated = Number(attr('table:number-columns-repeated') ?? 1);
       for (let i = 0; i < repeated; i++) cells.push(cell);
     }
@@ -85,7 +95,7 @@ export function parseFlatOds(xml: string): SheetCell[][] {
 function paragraphs(body: string): string {
   return [...body.matchAll(/<text:p(?:\s[^>]*)?>([\s\S]*?)<\/text:p>|<text:p[^>]*\/>/g)]
     .map((p) =>
-      unescape(
+      unescapeCell(
         (p[1] ?? '')
           .replace(/<text:s text:c="(\d+)"\/>/g, (_m, n: string) => ' '.repeat(Number(n)))
           .replace(/<text:s\/>/g, ' ')
@@ -97,7 +107,7 @@ function paragraphs(body: string): string {
     .join('\n');
 }
 
-function unescape(text: string): string {
+function unescapeCell(text: string): string {
   return text.replace(/&(lt|gt|quot|apos|amp|#x?[0-9a-fA-F]+);/g, (_m, e: string) => {
     if (e === 'lt') return '<';
     if (e === 'gt') return '>';

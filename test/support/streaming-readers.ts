@@ -20,7 +20,8 @@ const ZIP_CHECK = new URL('./java/ZipCheck.java', import.meta.url).pathname;
 export function readWithStreamingReaders(file: string): Map<string, Map<string, string>> {
   const readers = new Map<string, Map<string, string>>();
   if (toolAvailable('java')) {
-    if (!existsSync(COMMONS_COMPRESS) && process.env.CI) throw new Error(`${COMMONS_COMPRESS} is missing; CI must run scripts/install-test-tools.sh`);
+    if (!existsSync(COMMONS_COMPRESS) && process.env.CI)
+      throw new Error(`${COMMONS_COMPRESS} is missing; CI must run scripts/install-test-tools.sh`);
     if (existsSync(COMMONS_COMPRESS)) {
       const out = execFileSync('java', ['-cp', COMMONS_COMPRESS, ZIP_CHECK, file], { maxBuffer: 1 << 26 }).toString();
       for (const line of out.split('\n').filter(Boolean)) {
@@ -35,11 +36,16 @@ export function readWithStreamingReaders(file: string): Map<string, Map<string, 
     const dir = mkdtempSync(path.join(tmpdir(), 'bsdtar-'));
     try {
       // A UTF-8 locale, whatever the environment's: without one bsdtar writes UTF-8 names as something else.
-      execFileSync('bsdtar', ['-xf', '-', '-C', dir], { input: readFileSync(file), maxBuffer: 1 << 26, env: { ...process.env, LC_ALL: 'C.UTF-8' } });
+      execFileSync('bsdtar', ['-xf', '-', '-C', dir], {
+        input: readFileSync(file),
+        maxBuffer: 1 << 26,
+        env: { ...process.env, LC_ALL: 'C.UTF-8' },
+      });
       const entries = new Map<string, string>();
       for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
         const full = path.join(dir, name);
-        if (statSync(full).isFile()) entries.set(name.split(path.sep).join('/'), createHash('sha256').update(readFileSync(full)).digest('hex'));
+        if (statSync(full).isFile())
+          entries.set(name.split(path.sep).join('/'), createHash('sha256').update(readFileSync(full)).digest('hex'));
       }
       readers.set('bsdtar', entries);
     } finally {

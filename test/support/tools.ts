@@ -10,13 +10,20 @@ export { freePort } from '../../scripts/lib/free-port.ts';
  * scripts/install-test-tools.sh (run by .ci/run) installs them all.
  */
 export function toolAvailable(command: string): boolean {
-  const found = (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && existsSync(path.join(dir, command)));
-  if (!found && process.env.CI) throw new Error(`${command} is not installed; CI must run scripts/install-test-tools.sh`);
+  const found = (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .some((dir) => dir && existsSync(path.join(dir, command)));
+  if (!found && process.env.CI)
+    throw new Error(`${command} is not installed; CI must run scripts/install-test-tools.sh`);
   return found;
 }
 
 /** Starts a server process and resolves once `ready` answers; stop() kills it. */
-export async function startServer(command: string, args: string[], ready: () => Promise<boolean>): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
+export async function startServer(
+  command: string,
+  args: string[],
+  ready: () => Promise<boolean>,
+): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));

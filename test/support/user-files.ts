@@ -23,7 +23,14 @@ export interface Upload {
 export const uploadKey = (name: string) => `u/${randomUUID()}/${name}`;
 
 export async function putUpload(env: TestEnv, u: Upload): Promise<void> {
-  await env.s3Client.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: u.key, Body: u.body, ...(u.storedType ? { ContentType: u.storedType } : {}) }));
+  await env.s3Client.send(
+    new PutObjectCommand({
+      Bucket: env.uploadsBucket,
+      Key: u.key,
+      Body: u.body,
+      ...(u.storedType ? { ContentType: u.storedType } : {}),
+    }),
+  );
 }
 
 /**
@@ -32,7 +39,12 @@ export async function putUpload(env: TestEnv, u: Upload): Promise<void> {
  * application keeps it (definitions/sample-files.yaml binds keys to these
  * prefixes) and `key` is updated to it, unless `raw`.
  */
-export async function userWithFiles(env: TestEnv, avatar: Upload | undefined, assets: Upload[], options: { upload?: boolean } = {}) {
+export async function userWithFiles(
+  env: TestEnv,
+  avatar: Upload | undefined,
+  assets: Upload[],
+  options: { upload?: boolean } = {},
+) {
   const user = await insertUser(env.admin);
   const project = await insertProject(env.admin, user);
   const release = await insertRelease(env.admin, project);
@@ -41,13 +53,10 @@ export async function userWithFiles(env: TestEnv, avatar: Upload | undefined, as
   for (const a of assets) if (!a.raw) a.key = `releases/${release}/${a.key}`;
   if (avatar) {
     if (options.upload !== false && !avatar.raw) await putUpload(env, avatar);
-    await env.admin.query('insert into avatars (user_id, object_key, file_name, content_type, byte_size) values ($1, $2, $3, $4, $5)', [
-      user,
-      avatar.key,
-      avatar.name ?? null,
-      avatar.contentType ?? null,
-      size(avatar),
-    ]);
+    await env.admin.query(
+      'insert into avatars (user_id, object_key, file_name, content_type, byte_size) values ($1, $2, $3, $4, $5)',
+      [user, avatar.key, avatar.name ?? null, avatar.contentType ?? null, size(avatar)],
+    );
   }
   const assetIds: string[] = [];
   for (const [i, a] of assets.entries()) {
@@ -67,5 +76,11 @@ export async function archiveOf(env: TestEnv, requestId: string) {
   const row = (await requestRow(env, requestId))!;
   const zip = await getObject(env, row.object_key);
   const files = await readZip(zip);
-  return { row, zip, files, manifest: JSON.parse(files.get('manifest.json')!.toString()), readme: files.get('README.txt')!.toString() };
+  return {
+    row,
+    zip,
+    files,
+    manifest: JSON.parse(files.get('manifest.json')!.toString()),
+    readme: files.get('README.txt')!.toString(),
+  };
 }

@@ -35,5 +35,7 @@ export function unsealScript(script: string, key: Buffer): ViewerSection[] {
 export function viewerSections(files: ReadonlyMap<string, Buffer>): ViewerSection[] {
   const key = archiveKeyOf(files.get('index.html')!.toString());
   if (!key) throw new Error('index.html holds no key');
-  return [...files].filter(([name]) => name === 'viewer/archive.js' || name.startsWith('viewer/data/')).flatMap(([, bytes]) => unsealScript(bytes.toString(), key));
+  return [...files]
+    .filter(([name]) => name === 'viewer/archive.js' || name.startsWith('viewer/data/'))
+    .flatMap(([, bytes]) => unsealScript(bytes.toString(), key));
 }

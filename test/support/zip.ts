@@ -28,7 +28,12 @@ export function readZip(buffer: Buffer): Promise<Map<string, Buffer>> {
 /** JSON.parse that keeps integers beyond 2^53 exact, as strings of their digits. */
 export function parseJsonExact(text: string): unknown {
   return JSON.parse(text, (_key, value, context?: { source?: string }) => {
-    if (typeof value === 'number' && context?.source && !Number.isSafeInteger(value) && /^-?\d+$/.test(context.source)) {
+    if (
+      typeof value === 'number' &&
+      context?.source &&
+      !Number.isSafeInteger(value) &&
+      /^-?\d+$/.test(context.source)
+    ) {
       return BigInt(context.source);
     }
     return value;

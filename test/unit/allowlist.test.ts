@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { secretLookingName } from '../../src/definition/secrets.ts';
-import { loadDefinition } from '../../src/definition/parse.ts';
-import { userLiteral } from '../../src/export/queries.ts';
 import { SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
+import { loadDefinition } from '../../src/definition/parse.ts';
+import { secretLookingName } from '../../src/definition/secrets.ts';
+import { userLiteral } from '../../src/export/queries.ts';
 
 const USER = '3f0c5b8e-1d2a-4c6b-9e7f-0a1b2c3d4e5f';
 
@@ -13,7 +13,8 @@ describe('the shipped definition and the queries', () => {
     expect(users.columns.find((c) => c.name === 'password_hash')).toMatchObject({ omit: 'password hash' });
     for (const e of def.entities) {
       for (const c of e.columns) {
-        if (c.export !== undefined && secretLookingName(c.name)) expect(c.notSecret, `${e.name}.${c.name}`).toBeTruthy();
+        if (c.export !== undefined && secretLookingName(c.name))
+          expect(c.notSecret, `${e.name}.${c.name}`).toBeTruthy();
       }
     }
   });
@@ -24,6 +25,7 @@ describe('the shipped definition and the queries', () => {
     expect(userLiteral('42')).toBe(`E'42'`);
     expect(userLiteral(`${USER}'; drop table users; --`)).toBe(`E'${USER}''; drop table users; --'`);
     expect(userLiteral(`a\\'b`)).toBe(`E'a\\\\''b'`);
-    for (const bad of ['', 'a\nb', 'a\u0000b', 'x'.repeat(1001)]) expect(() => userLiteral(bad), JSON.stringify(bad)).toThrow(/not a user id/);
+    for (const bad of ['', 'a\nb', 'a\u0000b', 'x'.repeat(1001)])
+      expect(() => userLiteral(bad), JSON.stringify(bad)).toThrow(/not a user id/);
   });
 });

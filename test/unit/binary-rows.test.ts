@@ -16,7 +16,13 @@ function lines(data: Buffer, size: number | (() => number)): string {
 }
 
 // What row_to_json writes: escaped newlines and quotes, multibyte characters, a long row, the smallest row.
-const ROWS = ['{"id":1,"note":"plain"}', '{"note":"two\\nlines, \\"quoted\\""}', '{"name":"Zoë ☃ 🎉"}', `{"long":"${'x'.repeat(70_000)}"}`, '{}'];
+const ROWS = [
+  '{"id":1,"note":"plain"}',
+  '{"note":"two\\nlines, \\"quoted\\""}',
+  '{"name":"Zoë ☃ 🎉"}',
+  `{"long":"${'x'.repeat(70_000)}"}`,
+  '{}',
+];
 const EXPECTED = ROWS.map((r) => `${r}\n`).join('');
 
 describe('BinaryTextRows', () => {
@@ -28,7 +34,10 @@ describe('BinaryTextRows', () => {
 
   it('random chunk sizes over many rows, a header extension skipped', () => {
     let seed = 7;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % 200;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % 200;
+    };
     const rows = Array.from({ length: 2000 }, (_, i) => `{"n":${i},"s":"${'é'.repeat(random() % 50)}"}`);
     const data = binaryCopy(rows, { extension: Buffer.from('ignored extension') });
     expect(lines(data, () => 1 + random())).toBe(rows.map((r) => `${r}\n`).join(''));
@@ -51,7 +60,17 @@ describe('BinaryTextRows', () => {
     const refused = (data: Buffer) => () => new BinaryTextRows().push(data);
     expect(refused(Buffer.from('{"id":1}\n'.repeat(4)))).toThrow(/not in binary format/);
     expect(refused(binaryCopy(ROWS, { flags: 1 << 16 }))).toThrow(/row OIDs/);
-    const twoColumns = Buffer.concat([SIGNATURE, int32(0), int32(0), int16(2), int32(1), Buffer.from('a'), int32(1), Buffer.from('b'), int16(-1)]);
+    const twoColumns = Buffer.concat([
+      SIGNATURE,
+      int32(0),
+      int32(0),
+      int16(2),
+      int32(1),
+      Buffer.from('a'),
+      int32(1),
+      Buffer.from('b'),
+      int16(-1),
+    ]);
     expect(refused(twoColumns)).toThrow(/2 columns/);
     const nullRow = Buffer.concat([SIGNATURE, int32(0), int32(0), int16(1), int32(-1), int16(-1)]);
     expect(refused(nullRow)).toThrow(/NULL value/);
@@ -61,7 +80,10 @@ describe('BinaryTextRows', () => {
 
 describe('BinaryTextColumns', () => {
   // A JSON object and a CSV record that holds newlines of its own (a quoted value): only the row starts tell where a record begins.
-  const ROWS = Array.from({ length: 300 }, (_, i) => [`{"n":${i},"s":"${'é'.repeat(i % 40)}"}`, `${i},"two\nlines ""${'☃'.repeat(i % 9)}"""`]);
+  const ROWS = Array.from({ length: 300 }, (_, i) => [
+    `{"n":${i},"s":"${'é'.repeat(i % 40)}"}`,
+    `${i},"two\nlines ""${'☃'.repeat(i % 9)}"""`,
+  ]);
 
   for (const size of [1, 2, 3, 7, 64, 4096, 1_000_000]) {
     it(`each column's rows, and where each row starts in both, wherever the chunks are cut (chunks of ${size} bytes)`, () => {
@@ -86,13 +108,21 @@ describe('BinaryTextColumns', () => {
       for (const c of [0, 1] as const) {
         expect(text[c]!.toString()).toBe(ROWS.map((r) => `${r[c]}\n`).join(''));
         // Row n starts after the bytes of rows 0 to n-1 in that column.
-        const expected = ROWS.map((_, n) => Buffer.byteLength(ROWS.slice(0, n).map((r) => `${r[c]}\n`).join('')));
+        const expected = ROWS.map((_, n) =>
+          Buffer.byteLength(
+            ROWS.slice(0, n)
+              .map((r) => `${r[c]}\n`)
+              .join(''),
+          ),
+        );
         expect(starts[c]).toEqual(expected);
       }
     });
   }
 
   it('the wrong number of columns is refused', () => {
-    expect(() => new BinaryTextColumns(2).pushColumns(binaryCopy([['only one']]))).toThrow(/1 columns where 2 were expected/);
+    expect(() => new BinaryTextColumns(2).pushColumns(binaryCopy([['only one']]))).toThrow(
+      /1 columns where 2 were expected/,
+    );
   });
 });

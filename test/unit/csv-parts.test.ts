@@ -7,7 +7,15 @@ import { readZip } from '../support/zip.ts';
 const BOM = '\uFEFF';
 const HEADER = 'id,note\n';
 // Records as COPY writes them: a newline inside quotes, doubled quotes, a quote right before the line end, an empty field.
-const RECORDS = ['1,"plain"\n', '2,"two\nlines"\n', '3,"say ""hi""\n, then"\n', '4,""\n', '5,\n', '6,"a ""\n""b"""\n', '7,"x"\n'];
+const RECORDS = [
+  '1,"plain"\n',
+  '2,"two\nlines"\n',
+  '3,"say ""hi""\n, then"\n',
+  '4,""\n',
+  '5,\n',
+  '6,"a ""\n""b"""\n',
+  '7,"x"\n',
+];
 
 /** Feeds the CSV in chunks of `size` bytes (1: a record boundary at every possible place) and returns each part's text. */
 async function split(partRows: number[], size: number, records = RECORDS): Promise<string[]> {
@@ -46,7 +54,10 @@ describe('CsvParts', () => {
 
   it('many records of random quotes and line breaks, in random chunks: each part holds exactly its records', async () => {
     let seed = 7;
-    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
     // What may stand inside a quoted value as COPY writes it: a doubled quote, line breaks, commas.
     const pieces = ['a', '""', '\n', ',', 'x y', '\r\n'];
     const field = () => `"${Array.from({ length: random(6) }, () => pieces[random(pieces.length)]).join('')}"`;
@@ -55,7 +66,13 @@ describe('CsvParts', () => {
     for (const size of [3, 64, 4096]) {
       const parts = await split(counts, size, records);
       let at = 0;
-      expect(parts).toEqual(counts.map((n) => BOM + HEADER + records.slice(at, (at += n)).join('')));
+      expect(parts).toEqual(
+        counts.map((n) => {
+          const part = records.slice(at, at + n);
+          at += n;
+          return BOM + HEADER + part.join('');
+        }),
+      );
     }
   });
 });

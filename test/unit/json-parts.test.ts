@@ -6,7 +6,10 @@ import { readZip } from '../support/zip.ts';
 
 /** JSON lines of `rows` objects whose `pad` makes each about `rowBytes` long. */
 const lines = (rows: number, rowBytes: number) =>
-  Array.from({ length: rows }, (_, i) => `${JSON.stringify({ n: i + 1, pad: 'x'.repeat(Math.max(0, rowBytes - 20)) })}\n`).join('');
+  Array.from(
+    { length: rows },
+    (_, i) => `${JSON.stringify({ n: i + 1, pad: 'x'.repeat(Math.max(0, rowBytes - 20)) })}\n`,
+  ).join('');
 
 async function parts(jsonLines: string, maxBytes: number, plan: number[], chunk = 7): Promise<number[][]> {
   const zip = new ZipWriter({ level: 1, date: new Date('2026-01-01T00:00:00Z') });
@@ -29,7 +32,10 @@ describe('JsonArrayParts', () => {
 
   it('cuts at the byte limit first when a planned part would pass it (an estimate that was short)', async () => {
     const cut = await parts(lines(6, 100), 250, [6]);
-    expect(cut).toEqual([[1, 2, 3], [4, 5, 6]]); // the part closes at the first row boundary past 250 bytes
+    expect(cut).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]); // the part closes at the first row boundary past 250 bytes
   });
 
   it('with no plan, cuts at the limit only', async () => {

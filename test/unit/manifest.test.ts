@@ -1,7 +1,7 @@
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { buildManifest, writeManifest } from '../../src/export/manifest.ts';
 import type { UserFileRecord } from '../../src/export/file-entry.ts';
+import { buildManifest, writeManifest } from '../../src/export/manifest.ts';
 import { ZipWriter } from '../../src/zip/zip-writer.ts';
 import { readZip } from '../support/zip.ts';
 
@@ -13,17 +13,27 @@ function manifestOf(files: UserFileRecord[]) {
     linkExpiresAt: new Date('2026-01-09T00:00:00Z'),
     exporterVersion: '1',
     schemaVersion: '000007',
-    entities: { users: { rows: 1, files: [{ path: 'json/users.json', bytes: 3, sha256: 'a'.repeat(64), format: 'json' }] } },
+    entities: {
+      users: { rows: 1, files: [{ path: 'json/users.json', bytes: 3, sha256: 'a'.repeat(64), format: 'json' }] },
+    },
     files,
   });
 }
 
 describe('manifest.json', () => {
   it('written in pieces, byte for byte what JSON.stringify makes of it, with none, one and many files (unicode and quotes in paths)', async () => {
-    const many = Array.from({ length: 5_000 }, (_, i): UserFileRecord =>
-      i % 3 === 0
-        ? { path: `files/notes/${i}/naïve "quoted" ✓.txt`, entity: 'notes', outcome: 'included', bytes: i, sha256: 'b'.repeat(64) }
-        : { path: `files/notes/${i}/x.txt`, entity: 'notes', outcome: 'failed', reason: "not the user's" },
+    const many = Array.from(
+      { length: 5_000 },
+      (_, i): UserFileRecord =>
+        i % 3 === 0
+          ? {
+              path: `files/notes/${i}/naïve "quoted" ✓.txt`,
+              entity: 'notes',
+              outcome: 'included',
+              bytes: i,
+              sha256: 'b'.repeat(64),
+            }
+          : { path: `files/notes/${i}/x.txt`, entity: 'notes', outcome: 'failed', reason: "not the user's" },
     );
     for (const files of [[], many.slice(0, 1), many]) {
       const manifest = manifestOf(files);

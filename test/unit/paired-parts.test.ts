@@ -1,15 +1,20 @@
 import { buffer } from 'node:stream/consumers';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { BinaryTextColumns } from '../../src/snapshot/binary-rows.ts';
 import { PairedParts } from '../../src/parts/paired-parts.ts';
+import { BinaryTextColumns } from '../../src/snapshot/binary-rows.ts';
 import { ZipWriter } from '../../src/zip/zip-writer.ts';
 import { binaryCopy } from '../support/binary-copy.ts';
 import { readZip } from '../support/zip.ts';
 
 /** A paired read as PostgreSQL sends it: per row a JSON object and its CSV record (`n`, and a note that may hold a newline), in COPY's binary format. */
 function pairedCopy(rows: number, jsonPad: number, csvPad: number): Buffer {
-  return binaryCopy(Array.from({ length: rows }, (_, i) => [JSON.stringify({ n: i + 1, pad: 'j'.repeat(jsonPad) }), `${i + 1},"a ""quoted""\nline ${'c'.repeat(csvPad)}"`]));
+  return binaryCopy(
+    Array.from({ length: rows }, (_, i) => [
+      JSON.stringify({ n: i + 1, pad: 'j'.repeat(jsonPad) }),
+      `${i + 1},"a ""quoted""\nline ${'c'.repeat(csvPad)}"`,
+    ]),
+  );
 }
 
 /** The parts' row numbers, JSON and CSV, after feeding `data` in chunks of `chunk` bytes; checks that each part's rows are counted right. */
@@ -17,7 +22,13 @@ async function parts(data: Buffer, maxBytes: number, plan: number[], chunk: numb
   const zip = new ZipWriter({ level: 1, date: new Date('2026-01-01T00:00:00Z') });
   const whole = buffer(zip.output);
   const later = zip.fragment(64 * 1024 * 1024);
-  const paired = new PairedParts((i) => zip.openEntry(`json/runs-${i}.json`), (i) => later.openEntry(`csv/runs-${i}.csv`), 'n,note\n', maxBytes, plan);
+  const paired = new PairedParts(
+    (i) => zip.openEntry(`json/runs-${i}.json`),
+    (i) => later.openEntry(`csv/runs-${i}.csv`),
+    'n,note\n',
+    maxBytes,
+    plan,
+  );
   const columns = new BinaryTextColumns(2, { trackRows: true });
   for (let at = 0; at < data.length; at += chunk) await paired.push(columns.pushColumns(data.subarray(at, at + chunk)));
   columns.end();
@@ -34,7 +45,14 @@ async function parts(data: Buffer, maxBytes: number, plan: number[], chunk: numb
     return (parseCsv(text, { bom: true, columns: true }) as { n: string; note: string }[]).map((r) => Number(r.n));
   });
   expect(paired.rows).toBe(json.flat().length);
-  return { json, csv, bytes: { json: written.json.map((w) => files.get(w.path)!.length), csv: written.csv.map((w) => files.get(w.path)!.length) } };
+  return {
+    json,
+    csv,
+    bytes: {
+      json: written.json.map((w) => files.get(w.path)!.length),
+      csv: written.csv.map((w) => files.get(w.path)!.length),
+    },
+  };
 }
 
 describe('PairedParts', () => {

@@ -4,7 +4,9 @@ import { linkForLog, redact, registerSecret } from '../../src/redact.ts';
 
 describe('redact', () => {
   it('removes the password of a connection URL, keeps the rest', () => {
-    expect(redact('connect postgres://app:s3cr3t-p%40ss@db.internal:5432/app failed')).toBe('connect postgres://app:***@db.internal:5432/app failed');
+    expect(redact('connect postgres://app:s3cr3t-p%40ss@db.internal:5432/app failed')).toBe(
+      'connect postgres://app:***@db.internal:5432/app failed',
+    );
   });
 
   it('removes the signature, credential and session token of a presigned URL', () => {
@@ -41,12 +43,23 @@ describe('the error stored on a request', () => {
   });
 
   it('names S3 and database errors by their code only', () => {
-    expect(publicErrorText(Object.assign(new Error('The specified bucket does not exist: https://x'), { name: 'NoSuchBucket', $metadata: {} }), 'uploading')).toBe(
-      'storage error while uploading (NoSuchBucket)',
+    expect(
+      publicErrorText(
+        Object.assign(new Error('The specified bucket does not exist: https://x'), {
+          name: 'NoSuchBucket',
+          $metadata: {},
+        }),
+        'uploading',
+      ),
+    ).toBe('storage error while uploading (NoSuchBucket)');
+    expect(
+      publicErrorText(
+        Object.assign(new Error('relation "users" does not exist'), { code: '42P01', severity: 'ERROR' }),
+        'reading',
+      ),
+    ).toBe('database error while reading (42P01)');
+    expect(publicErrorText(new TypeError('x is undefined at /srv/app/src/x.ts:10'), 'reading')).toBe(
+      'internal error while reading (TypeError)',
     );
-    expect(publicErrorText(Object.assign(new Error('relation "users" does not exist'), { code: '42P01', severity: 'ERROR' }), 'reading')).toBe(
-      'database error while reading (42P01)',
-    );
-    expect(publicErrorText(new TypeError('x is undefined at /srv/app/src/x.ts:10'), 'reading')).toBe('internal error while reading (TypeError)');
   });
 });

@@ -1,6 +1,12 @@
-import { CreateMultipartUploadCommand, PutObjectCommand, S3Client, UploadPartCommand, CompleteMultipartUploadCommand } from '@aws-sdk/client-s3';
-import { mockClient } from 'aws-sdk-client-mock';
 import { Readable } from 'node:stream';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import type { RawSettings } from '../../src/settings.ts';
@@ -20,7 +26,10 @@ function storage(raw: RawSettings = {}, creds: unknown = credentials) {
   return new S3Storage({ ...config.storage, credentials: creds as never });
 }
 const upload = (st: S3Storage, bytes: number) =>
-  st.upload('exports/u/r/c.zip', Readable.from([Buffer.alloc(bytes)]), { contentDisposition: 'attachment; filename="a.zip"', signal: new AbortController().signal });
+  st.upload('exports/u/r/c.zip', Readable.from([Buffer.alloc(bytes)]), {
+    contentDisposition: 'attachment; filename="a.zip"',
+    signal: new AbortController().signal,
+  });
 
 describe('every archive is written with server-side encryption', () => {
   it('AES256 by default, on a single PUT', async () => {
@@ -39,7 +48,10 @@ describe('every archive is written with server-side encryption', () => {
     s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u1' });
     s3.on(UploadPartCommand).resolves({ ETag: '"e"' });
     s3.on(CompleteMultipartUploadCommand).resolves({});
-    await upload(storage({ sse: 'aws:kms', sseKmsKeyId: 'arn:aws:kms:eu-west-1:111122223333:key/abc' }), 20 * 1024 * 1024);
+    await upload(
+      storage({ sse: 'aws:kms', sseKmsKeyId: 'arn:aws:kms:eu-west-1:111122223333:key/abc' }),
+      20 * 1024 * 1024,
+    );
     expect(s3.commandCalls(CreateMultipartUploadCommand)[0]!.args[0].input).toMatchObject({
       ServerSideEncryption: 'aws:kms',
       SSEKMSKeyId: 'arn:aws:kms:eu-west-1:111122223333:key/abc',
@@ -53,8 +65,12 @@ describe('presigned links', () => {
 
   it('are signed for exactly one object: another key gets another signature', async () => {
     const st = storage();
-    const a = new URL((await st.presign('exports/u/r/a.zip', { ttlSeconds: 604_800, signedAt, filename: 'f.zip' })).url);
-    const b = new URL((await st.presign('exports/u/r/b.zip', { ttlSeconds: 604_800, signedAt, filename: 'f.zip' })).url);
+    const a = new URL(
+      (await st.presign('exports/u/r/a.zip', { ttlSeconds: 604_800, signedAt, filename: 'f.zip' })).url,
+    );
+    const b = new URL(
+      (await st.presign('exports/u/r/b.zip', { ttlSeconds: 604_800, signedAt, filename: 'f.zip' })).url,
+    );
     expect(a.pathname).toBe('/exports/u/r/a.zip');
     expect(a.searchParams.get('X-Amz-SignedHeaders')).toBe('host');
     expect(a.searchParams.get('X-Amz-Expires')).toBe('604800');
@@ -70,13 +86,21 @@ describe('presigned links', () => {
     expect(link.credentialsExpireFirst).toBe(true);
     expect(link.expiresAt).toEqual(expiration);
 
-    const longLived = await storage().presign('exports/u/r/a.zip', { ttlSeconds: 604_800, signedAt, filename: 'f.zip' });
+    const longLived = await storage().presign('exports/u/r/a.zip', {
+      ttlSeconds: 604_800,
+      signedAt,
+      filename: 'f.zip',
+    });
     expect(longLived.credentialsExpireFirst).toBe(false);
     expect(longLived.expiresAt).toEqual(new Date(signedAt.getTime() + 604_800_000));
   });
 
   it('are signed for S3_PUBLIC_ENDPOINT when users reach storage at another address', async () => {
-    const st = storage({ s3Endpoint: 'http://minio.internal:9000', s3PublicEndpoint: 'https://files.example.com', s3ForcePathStyle: 'true' });
+    const st = storage({
+      s3Endpoint: 'http://minio.internal:9000',
+      s3PublicEndpoint: 'https://files.example.com',
+      s3ForcePathStyle: 'true',
+    });
     const url = new URL((await st.presign('exports/u/r/a.zip', { ttlSeconds: 900, signedAt, filename: 'f.zip' })).url);
     expect(url.origin).toBe('https://files.example.com');
     expect(url.pathname).toBe('/exports-bucket/exports/u/r/a.zip');
@@ -84,11 +108,14 @@ describe('presigned links', () => {
 });
 
 describe('an archive key from a user id of any key type', () => {
-  const storage = () => new S3Storage(parseConfig({ databaseUrl: 'postgres://x@localhost/db', bucket: 'exports-bucket' }).storage);
+  const storage = () =>
+    new S3Storage(parseConfig({ databaseUrl: 'postgres://x@localhost/db', bucket: 'exports-bucket' }).storage);
   const request = '00000000-0000-4000-8000-000000000001';
   it('keeps a uuid or a number as it is, and makes any other text one segment that no server resolves', () => {
     const s = storage();
-    expect(s.objectKey('c0ffee00-0000-4000-8000-000000000000', request, request)).toBe(`exports/c0ffee00-0000-4000-8000-000000000000/${request}/${request}.zip`);
+    expect(s.objectKey('c0ffee00-0000-4000-8000-000000000000', request, request)).toBe(
+      `exports/c0ffee00-0000-4000-8000-000000000000/${request}/${request}.zip`,
+    );
     expect(s.objectKey('42', request, request)).toBe(`exports/42/${request}/${request}.zip`);
     for (const hostile of ['..', '.', 'a/../../b', 'a/b', '../exports-other', 'ünï cødé', '%2F']) {
       const key = s.objectKey(hostile, request, request);

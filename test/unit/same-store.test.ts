@@ -28,7 +28,14 @@ describe('one store, however it is spelled', () => {
     expect(serverOf('https://minio.example.com')).toBe(serverOf('https://Minio.Example.COM.:443'));
     expect(serverOf('http://minio/s3/')).toBe(serverOf('http://minio:80/s3'));
     // AWS: no endpoint, the global one and a regional one are one namespace of buckets.
-    for (const aws of [undefined, '', 'https://s3.amazonaws.com', 'https://s3.eu-west-1.amazonaws.com/', 'https://s3-eu-west-1.amazonaws.com', 'https://s3.dualstack.us-east-1.amazonaws.com']) {
+    for (const aws of [
+      undefined,
+      '',
+      'https://s3.amazonaws.com',
+      'https://s3.eu-west-1.amazonaws.com/',
+      'https://s3-eu-west-1.amazonaws.com',
+      'https://s3.dualstack.us-east-1.amazonaws.com',
+    ]) {
       expect(serverOf(aws), String(aws)).toBe('aws');
     }
   });
@@ -40,19 +47,33 @@ describe('one store, however it is spelled', () => {
     expect(sameStore(at('http://minio/a', 'x'), at('http://minio/b', 'y'))).toBe(false);
     expect(sameStore(at('https://r2.example.com'), at(undefined))).toBe(false);
     // Two hosts that merely begin with the same word are not one bucket.
-    expect(sameStore(at('http://minio.example.com:9000', 'uploads'), at('http://minio.example.com:9000', 'exports'))).toBe(false);
+    expect(
+      sameStore(at('http://minio.example.com:9000', 'uploads'), at('http://minio.example.com:9000', 'exports')),
+    ).toBe(false);
   });
 
   it('a bucket is the same bucket by any name of its server, and where a host names it (virtual-hosted style)', () => {
     expect(sameStore(at('http://localhost:9000/', 'exports'), at('http://127.0.0.1:9000', 'exports'))).toBe(true);
     expect(sameStore(at('http://[::1]:9000', 'Exports'), at('http://127.0.0.1:9000', 'exports'))).toBe(true);
     expect(sameStore(at('https://s3.amazonaws.com', 'exports'), at(undefined, 'exports'))).toBe(true);
-    expect(sameStore(at('https://exports.s3.eu-west-1.amazonaws.com', 'anything'), at(undefined, 'exports'))).toBe(true);
-    expect(sameStore(at('https://my.exports.s3.amazonaws.com', 'x'), at('https://s3.amazonaws.com', 'my.exports'))).toBe(true);
-    expect(sameStore(at('http://exports.minio.example.com:9000', 'uploads'), at('http://minio.example.com:9000', 'exports'))).toBe(true);
-    expect(sameStore(at('http://minio.example.com:9000', 'exports'), at('http://exports.minio.example.com:9000', 'uploads'))).toBe(true);
+    expect(sameStore(at('https://exports.s3.eu-west-1.amazonaws.com', 'anything'), at(undefined, 'exports'))).toBe(
+      true,
+    );
+    expect(
+      sameStore(at('https://my.exports.s3.amazonaws.com', 'x'), at('https://s3.amazonaws.com', 'my.exports')),
+    ).toBe(true);
+    expect(
+      sameStore(at('http://exports.minio.example.com:9000', 'uploads'), at('http://minio.example.com:9000', 'exports')),
+    ).toBe(true);
+    expect(
+      sameStore(at('http://minio.example.com:9000', 'exports'), at('http://exports.minio.example.com:9000', 'uploads')),
+    ).toBe(true);
     // An endpoint with a path: path-style, its first segment is read as the bucket (http://host/exports/archives/key).
-    expect(sameStore(at('http://127.0.0.1:9000/exports', 'archives'), at('http://127.0.0.1:9000', 'exports'))).toBe(true);
-    expect(sameStore(at('http://localhost:9000/exports/', 'anything'), at('http://127.0.0.1:9000/', 'exports'))).toBe(true);
+    expect(sameStore(at('http://127.0.0.1:9000/exports', 'archives'), at('http://127.0.0.1:9000', 'exports'))).toBe(
+      true,
+    );
+    expect(sameStore(at('http://localhost:9000/exports/', 'anything'), at('http://127.0.0.1:9000/', 'exports'))).toBe(
+      true,
+    );
   });
 });

@@ -13,7 +13,12 @@ describe('Spool', () => {
   it('gives back exactly what it was given, from a file that no name leads to', async () => {
     const spool = (await Spool.create(dir))!;
     expect(readdirSync(dir)).toEqual([]); // unlinked as soon as it was opened
-    const pieces = Array.from({ length: 40 }, (_, i) => createHash('sha512').update(String(i)).digest().subarray(0, 1 + ((i * 7919) % 64)));
+    const pieces = Array.from({ length: 40 }, (_, i) =>
+      createHash('sha512')
+        .update(String(i))
+        .digest()
+        .subarray(0, 1 + ((i * 7919) % 64)),
+    );
     const big = Buffer.alloc(3 * 1024 * 1024 + 17, 5);
     await spool.fill(Readable.from([...pieces, big]));
     const back = [];

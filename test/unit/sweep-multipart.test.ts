@@ -1,4 +1,9 @@
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
@@ -18,7 +23,8 @@ afterEach(() => s3.reset());
 const NOW = new Date('2026-06-15T01:00:00Z');
 const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3600_000);
 /** Keys shaped like the exporter's archives (`<user>/<request>/<claim>.zip`), and one that is somebody else's. */
-const archive = (n: number) => `exports/u${n}/00000000-0000-4000-8000-00000000000${n}/10000000-0000-4000-8000-00000000000${n}.zip`;
+const archive = (n: number) =>
+  `exports/u${n}/00000000-0000-4000-8000-00000000000${n}/10000000-0000-4000-8000-00000000000${n}.zip`;
 const NOT_OURS = 'exports/u/1';
 
 function storage() {
@@ -45,7 +51,13 @@ describe('the multipart sweep', () => {
     const logger = captureLogger();
 
     const summary = await sweepStorage(
-      { db: undefined as never, pool: undefined as never, storage: storage(), log: logger.log, clock: { now: () => NOW } },
+      {
+        db: undefined as never,
+        pool: undefined as never,
+        storage: storage(),
+        log: logger.log,
+        clock: { now: () => NOW },
+      },
       { dryRun: false, signal: new AbortController().signal },
     );
 
@@ -62,10 +74,19 @@ describe('the multipart sweep', () => {
   });
 
   it('a dry run aborts nothing', async () => {
-    s3.on(ListMultipartUploadsCommand).resolves({ IsTruncated: false, Uploads: [{ Key: archive(1), UploadId: 'up-1', Initiated: hoursAgo(48) }] });
+    s3.on(ListMultipartUploadsCommand).resolves({
+      IsTruncated: false,
+      Uploads: [{ Key: archive(1), UploadId: 'up-1', Initiated: hoursAgo(48) }],
+    });
     s3.on(ListObjectsV2Command).resolves({ Contents: [] });
     const summary = await sweepStorage(
-      { db: undefined as never, pool: undefined as never, storage: storage(), log: captureLogger().log, clock: { now: () => NOW } },
+      {
+        db: undefined as never,
+        pool: undefined as never,
+        storage: storage(),
+        log: captureLogger().log,
+        clock: { now: () => NOW },
+      },
       { dryRun: true, signal: new AbortController().signal },
     );
     expect(summary.uploadsAborted).toBe(1);

@@ -4,20 +4,37 @@ import { ViewerRows } from '../../src/viewer/viewer-rows.ts';
 import { unsealScript } from '../support/viewer-data.ts';
 
 /** The script ViewerRows' rows become, sealed, then opened as the page opens it: the rows it hands over, one JSON text each. */
-async function handedOver(rows: ViewerRows, level = 1): Promise<{ entity: string | undefined; texts: string[]; script: string }> {
+async function handedOver(
+  rows: ViewerRows,
+  level = 1,
+): Promise<{ entity: string | undefined; texts: string[]; script: string }> {
   const key = newArchiveKey();
   const pieces: Buffer[] = [];
-  for await (const piece of sealedScript(key, [{ header: { kind: 'rows', entity: 'things' }, body: rows.handOver() }], level)) pieces.push(piece);
+  for await (const piece of sealedScript(
+    key,
+    [{ header: { kind: 'rows', entity: 'things' }, body: rows.handOver() }],
+    level,
+  ))
+    pieces.push(piece);
   const script = Buffer.concat(pieces).toString();
   const [section] = unsealScript(script, key);
-  return { entity: section!.header.entity, texts: section!.text === '' ? [] : section!.text.replace(/\n$/, '').split('\n'), script };
+  return {
+    entity: section!.header.entity,
+    texts: section!.text === '' ? [] : section!.text.replace(/\n$/, '').split('\n'),
+    script,
+  };
 }
 
 const lines = (...rows: object[]) => Buffer.from(rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
 
 describe("the viewer's rows, taken from the JSON lines on their way into the archive", () => {
   it('keeps whole rows across chunks cut anywhere, up to the row limit, and hands each over as the JSON text it was', async () => {
-    const all = lines({ a: 1, t: 'é 中 \u2028 "q" \\ </script>' }, { a: 2, __proto__: null, k: '__proto__' }, { a: 3 }, { a: 4 });
+    const all = lines(
+      { a: 1, t: 'é 中 \u2028 "q" \\ </script>' },
+      { a: 2, __proto__: null, k: '__proto__' },
+      { a: 3 },
+      { a: 4 },
+    );
     const rows = new ViewerRows(3);
     for (let i = 0; i < all.length; i += 5) rows.take(all.subarray(i, i + 5));
     expect(rows.rows).toBe(3);
@@ -47,7 +64,10 @@ describe("the viewer's rows, taken from the JSON lines on their way into the arc
       rows.take(lines(...all));
       expect(rows.bytes).toBeGreaterThan(1024 * 1024);
       const { texts } = await handedOver(rows, level);
-      expect(texts.map((t) => JSON.parse(t)), `level ${level}`).toEqual(all);
+      expect(
+        texts.map((t) => JSON.parse(t)),
+        `level ${level}`,
+      ).toEqual(all);
     }
   });
 

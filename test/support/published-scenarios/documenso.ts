@@ -42,7 +42,10 @@ export const scenario: Scenario = {
     const organisation = async (who: 'ADA' | 'BOB', owner: Record<string, unknown>) => {
       const claim = await insertRow(db, '"OrganisationClaim"', { id: id() });
       const settings = await insertRow(db, '"OrganisationGlobalSettings"', { id: id() });
-      const portal = await insertRow(db, '"OrganisationAuthenticationPortal"', { id: id(), clientSecret: `SECRET-PORTAL-${who}` });
+      const portal = await insertRow(db, '"OrganisationAuthenticationPortal"', {
+        id: id(),
+        clientSecret: `SECRET-PORTAL-${who}`,
+      });
       const org = await insertRow(db, '"Organisation"', {
         id: id(),
         type: 'ORGANISATION',
@@ -55,31 +58,90 @@ export const scenario: Scenario = {
         organisationAuthenticationPortalId: portal.id,
       });
       const teamSettings = await insertRow(db, '"TeamGlobalSettings"', { id: id() });
-      const team = await insertRow(db, '"Team"', { name: `${who}-TEAM`, url: `${who.toLowerCase()}-team-url`, organisationId: org.id, teamGlobalSettingsId: teamSettings.id });
+      const team = await insertRow(db, '"Team"', {
+        name: `${who}-TEAM`,
+        url: `${who.toLowerCase()}-team-url`,
+        organisationId: org.id,
+        teamGlobalSettingsId: teamSettings.id,
+      });
       return { org, team };
     };
     const adaOrg = await organisation('ADA', ada);
     const bobOrg = await organisation('BOB', bob);
 
     // Memberships: ADA of her own organisation, BOB of ADA's and of his; each in the organisation's members group.
-    const adaMember = await insertRow(db, '"OrganisationMember"', { id: 'ADA-MEMBERSHIP-ID', userId: ada.id, organisationId: adaOrg.org.id });
-    const bobMember = await insertRow(db, '"OrganisationMember"', { id: 'BOB-MEMBERSHIP-ID', userId: bob.id, organisationId: adaOrg.org.id });
+    const adaMember = await insertRow(db, '"OrganisationMember"', {
+      id: 'ADA-MEMBERSHIP-ID',
+      userId: ada.id,
+      organisationId: adaOrg.org.id,
+    });
+    const bobMember = await insertRow(db, '"OrganisationMember"', {
+      id: 'BOB-MEMBERSHIP-ID',
+      userId: bob.id,
+      organisationId: adaOrg.org.id,
+    });
     await insertRow(db, '"OrganisationMember"', { id: id(), userId: bob.id, organisationId: bobOrg.org.id });
-    const group = await insertRow(db, '"OrganisationGroup"', { id: id(), name: 'ADA-GROUP-NAME', type: 'INTERNAL_ORGANISATION', organisationRole: 'MEMBER', organisationId: adaOrg.org.id });
-    await insertRow(db, '"OrganisationGroupMember"', { id: 'ADA-GROUP-MEMBERSHIP', groupId: group.id, organisationMemberId: adaMember.id });
-    await insertRow(db, '"OrganisationGroupMember"', { id: 'BOB-GROUP-MEMBERSHIP', groupId: group.id, organisationMemberId: bobMember.id });
-    await insertRow(db, '"TeamGroup"', { id: id(), organisationGroupId: group.id, teamRole: 'MEMBER', teamId: adaOrg.team.id });
+    const group = await insertRow(db, '"OrganisationGroup"', {
+      id: id(),
+      name: 'ADA-GROUP-NAME',
+      type: 'INTERNAL_ORGANISATION',
+      organisationRole: 'MEMBER',
+      organisationId: adaOrg.org.id,
+    });
+    await insertRow(db, '"OrganisationGroupMember"', {
+      id: 'ADA-GROUP-MEMBERSHIP',
+      groupId: group.id,
+      organisationMemberId: adaMember.id,
+    });
+    await insertRow(db, '"OrganisationGroupMember"', {
+      id: 'BOB-GROUP-MEMBERSHIP',
+      groupId: group.id,
+      organisationMemberId: bobMember.id,
+    });
+    await insertRow(db, '"TeamGroup"', {
+      id: id(),
+      organisationGroupId: group.id,
+      teamRole: 'MEMBER',
+      teamId: adaOrg.team.id,
+    });
     // An invitation to a third person (her email and the link's token are never ADA's).
-    await insertRow(db, '"OrganisationMemberInvite"', { id: id(), email: 'carol@example.test', token: 'SECRET-INVITE-TOKEN', organisationId: adaOrg.org.id, organisationRole: 'MEMBER' });
-    await insertRow(db, '"Subscription"', { planId: 'ADA-PLAN-ID', priceId: 'price_ADA', customerId: 'cus_ADAORG', organisationId: adaOrg.org.id });
+    await insertRow(db, '"OrganisationMemberInvite"', {
+      id: id(),
+      email: 'carol@example.test',
+      token: 'SECRET-INVITE-TOKEN',
+      organisationId: adaOrg.org.id,
+      organisationRole: 'MEMBER',
+    });
+    await insertRow(db, '"Subscription"', {
+      planId: 'ADA-PLAN-ID',
+      priceId: 'price_ADA',
+      customerId: 'cus_ADAORG',
+      organisationId: adaOrg.org.id,
+    });
 
     // Folders: ADA's in her team; BOB's in ADA's team (he is a member of her organisation).
-    const adaFolder = await insertRow(db, '"Folder"', { id: id(), name: 'ADA-FOLDER', userId: ada.id, teamId: adaOrg.team.id, type: 'DOCUMENT' });
-    await insertRow(db, '"Folder"', { id: id(), name: 'BOB-FOLDER', userId: bob.id, teamId: adaOrg.team.id, type: 'DOCUMENT' });
+    const adaFolder = await insertRow(db, '"Folder"', {
+      id: id(),
+      name: 'ADA-FOLDER',
+      userId: ada.id,
+      teamId: adaOrg.team.id,
+      type: 'DOCUMENT',
+    });
+    await insertRow(db, '"Folder"', {
+      id: id(),
+      name: 'BOB-FOLDER',
+      userId: bob.id,
+      teamId: adaOrg.team.id,
+      type: 'DOCUMENT',
+    });
 
     /** An envelope (a document) with its email settings, one item and the item's PDF. */
     const envelope = async (who: 'ADA' | 'BOB', owner: Record<string, unknown>, teamId: unknown, folderId: unknown) => {
-      const meta = await insertRow(db, '"DocumentMeta"', { id: id(), subject: `${who}-EMAIL-SUBJECT`, message: `${who}-EMAIL-MESSAGE` });
+      const meta = await insertRow(db, '"DocumentMeta"', {
+        id: id(),
+        subject: `${who}-EMAIL-SUBJECT`,
+        message: `${who}-EMAIL-MESSAGE`,
+      });
       const env = await insertRow(db, '"Envelope"', {
         id: id(),
         secondaryId: `document_${id()}`,
@@ -96,8 +158,19 @@ export const scenario: Scenario = {
         signatureLevel: 'SES',
       });
       // Its PDF: as uploaded (initialData), and as it is now, signed by the recipients (data).
-      const data = await insertRow(db, '"DocumentData"', { id: id(), type: 'BYTES_64', initialData: `${who}-UPLOADED-PDF`, data: `${who}-PDF-SIGNED-BY-RECIPIENTS` });
-      const item = await insertRow(db, '"EnvelopeItem"', { id: id(), title: `${who}-ITEM-TITLE`, documentDataId: data.id, envelopeId: env.id, order: 1 });
+      const data = await insertRow(db, '"DocumentData"', {
+        id: id(),
+        type: 'BYTES_64',
+        initialData: `${who}-UPLOADED-PDF`,
+        data: `${who}-PDF-SIGNED-BY-RECIPIENTS`,
+      });
+      const item = await insertRow(db, '"EnvelopeItem"', {
+        id: id(),
+        title: `${who}-ITEM-TITLE`,
+        documentDataId: data.id,
+        envelopeId: env.id,
+        order: 1,
+      });
       return { env, item };
     };
     const adaDoc = await envelope('ADA', ada, adaOrg.team.id, adaFolder.id);
@@ -126,13 +199,25 @@ export const scenario: Scenario = {
       envelopeId: adaDoc.env.id,
       envelopeItemId: adaDoc.item.id,
     });
-    await insertRow(db, '"Signature"', { recipientId: recipient.id, fieldId: field.id, typedSignature: 'BOB-SIGNATURE-TEXT' });
-    await insertRow(db, '"DocumentShareLink"', { email: 'bob@example.test', slug: 'BOB-SHARE-SLUG', envelopeId: adaDoc.env.id });
+    await insertRow(db, '"Signature"', {
+      recipientId: recipient.id,
+      fieldId: field.id,
+      typedSignature: 'BOB-SIGNATURE-TEXT',
+    });
+    await insertRow(db, '"DocumentShareLink"', {
+      email: 'bob@example.test',
+      slug: 'BOB-SHARE-SLUG',
+      envelopeId: adaDoc.env.id,
+    });
     // The envelope's audit trail: what ADA did (sending it to BOB, naming him in the event's data), and what BOB did (signing).
     await insertRow(db, '"DocumentAuditLog"', {
       id: id(),
       type: 'DOCUMENT_RECIPIENT_ADDED',
-      data: JSON.stringify({ recipientEmail: 'bob@example.test', recipientName: 'BOB-AS-RECIPIENT', recipientRole: 'SIGNER' }),
+      data: JSON.stringify({
+        recipientEmail: 'bob@example.test',
+        recipientName: 'BOB-AS-RECIPIENT',
+        recipientRole: 'SIGNER',
+      }),
       name: 'ADA-NAME',
       email: 'ada@example.test',
       userId: ada.id,
@@ -186,11 +271,35 @@ export const scenario: Scenario = {
         id_token: `SECRET-OAUTH-ID-${who}`,
         token_type: 'Bearer',
       });
-      await insertRow(db, '"UserSecurityAuditLog"', { userId: person.id, type: 'SIGN_IN', userAgent: `${who}-SECURITY-AGENT`, ipAddress: '203.0.113.9' });
-      await insertRow(db, '"ApiToken"', { name: `${who} token`, token: `SECRET-API-TOKEN-${who}`, userId: person.id, teamId: adaOrg.team.id });
-      await insertRow(db, '"Session"', { id: id(), sessionToken: `SECRET-SESSION-${who}`, userId: person.id, expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
-      await insertRow(db, '"VerificationToken"', { identifier: `${who.toLowerCase()}@example.test`, token: `SECRET-VERIFY-${who}`, userId: person.id, secondaryId: id() });
-      await insertRow(db, '"PasswordResetToken"', { token: `SECRET-RESET-${who}`, userId: person.id, expiry: new Date(Date.now() + 3_600_000).toISOString() });
+      await insertRow(db, '"UserSecurityAuditLog"', {
+        userId: person.id,
+        type: 'SIGN_IN',
+        userAgent: `${who}-SECURITY-AGENT`,
+        ipAddress: '203.0.113.9',
+      });
+      await insertRow(db, '"ApiToken"', {
+        name: `${who} token`,
+        token: `SECRET-API-TOKEN-${who}`,
+        userId: person.id,
+        teamId: adaOrg.team.id,
+      });
+      await insertRow(db, '"Session"', {
+        id: id(),
+        sessionToken: `SECRET-SESSION-${who}`,
+        userId: person.id,
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+      });
+      await insertRow(db, '"VerificationToken"', {
+        identifier: `${who.toLowerCase()}@example.test`,
+        token: `SECRET-VERIFY-${who}`,
+        userId: person.id,
+        secondaryId: id(),
+      });
+      await insertRow(db, '"PasswordResetToken"', {
+        token: `SECRET-RESET-${who}`,
+        userId: person.id,
+        expiry: new Date(Date.now() + 3_600_000).toISOString(),
+      });
     }
 
     return {
