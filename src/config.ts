@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { ConfigError } from './errors.ts';
-import { isUrl, type RawSettings, SETTINGS, type SettingName, SettingReader } from './settings.ts';
+import { isPostgresUrl, type RawSettings, SETTINGS, type SettingName, SettingReader } from './settings.ts';
 
 function spoolDirectory(setting: string | undefined): string | null {
   if (setting === 'none') return null;
@@ -99,8 +99,11 @@ export interface Needs {
 export function parseConfig(raw: RawSettings, needs: Needs = { database: true, storage: true }): Config {
   const read = new SettingReader(raw);
   const databaseUrl = read.required('databaseUrl', needs.database);
-  if (databaseUrl && !isUrl(databaseUrl, ['postgres', 'postgresql']))
-    read.problem('databaseUrl', 'is not a valid postgres:// URL');
+  if (databaseUrl && !isPostgresUrl(databaseUrl))
+    read.problem(
+      'databaseUrl',
+      'is not a valid postgres:// URL (postgres://user@host/db, or postgres://user@/db?host=/run/postgresql for a socket)',
+    );
   const logLevel = read.value('logLevel') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel))
     read.problem('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);

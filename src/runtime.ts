@@ -7,6 +7,7 @@ import { currentSchemaVersion } from './db/migrate.ts';
 import { errorMessage, UsageError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { registerSecret } from './redact.ts';
+import { postgresPassword } from './settings.ts';
 import { S3Storage } from './storage/s3-storage.ts';
 
 /** What a pass needs from the outside world, opened and checked. */
@@ -25,7 +26,7 @@ const START_CHECK_MS = 5_000;
 
 /** Connects to the database and checks it answers within a few seconds. */
 export async function openDatabase(config: Config, connections: number): Promise<DbHandle> {
-  registerSecret(safePassword(config.databaseUrl));
+  registerSecret(postgresPassword(config.databaseUrl));
   const handle = connect({ url: config.databaseUrl, maxConnections: connections, connectTimeoutMs: START_CHECK_MS });
   try {
     await sql`select 1`.execute(handle.db);
@@ -43,7 +44,8 @@ export async function openDatabase(config: Config, connections: number): Promise
  */
 export async function requireSchema(handle: DbHandle): Promise<string> {
   const version = await currentSchemaVersion(handle.db);
-  if (!version) throw new UnavailableError('the database has no exporter schema: run `exporter migrate` first');
+  // Not an outage: the setup is not done yet (exit 2, what to run).
+  if (!version) throw new UsageError('the database has no exporter schema: run `exporter migrate` first');
   const refusal = version >= '000010' ? await trailGuardRefusal(handle.db) : undefined;
   if (refusal) throw new UsageError(refusal);
   return version;
@@ -68,12 +70,4 @@ export async function openStorage(config: Config, log: Logger): Promise<S3Storag
     throw new UnavailableError(`storage unreachable (bucket ${config.storage.bucket}): ${why}`, { cause: error });
   }
   return storage;
-}
-
-function safePassword(url: string): string | undefined {
-  try {
-    return decodeURIComponent(new URL(url).password) || undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -7,7 +7,11 @@ import { formatDuration, parseDurationSeconds } from './durations.ts';
  * can never disagree. Parsed once into a frozen Config.
  */
 export const SETTINGS = {
-  databaseUrl: { flag: '--database-url <url>', env: 'DATABASE_URL', help: 'PostgreSQL connection URL' },
+  databaseUrl: {
+    flag: '--database-url <url>',
+    env: 'DATABASE_URL',
+    help: 'PostgreSQL connection URL: postgres://user:password@host:5432/db, or postgres://user@/db?host=/run/postgresql for a socket',
+  },
   bucket: { flag: '--bucket <name>', env: 'S3_BUCKET', help: 'bucket the archives go to' },
   prefix: { flag: '--prefix <prefix>', env: 'S3_PREFIX', help: 'key prefix of every archive', default: 'exports/' },
   s3Endpoint: {
@@ -61,7 +65,7 @@ export const SETTINGS = {
   stallTimeout: {
     flag: '--stall-timeout <duration>',
     env: 'EXPORT_STALL_TIMEOUT',
-    help: 'a build that writes no row and uploads no byte for this long is abandoned (and retried next run)',
+    help: 'a build that writes no row and uploads no byte for this long is abandoned (and retried after its backoff)',
     default: '3m',
   },
   zipLevel: { flag: '--zip-level <0-9>', env: 'EXPORT_ZIP_LEVEL', help: 'deflate level of the archive', default: '1' },
@@ -159,7 +163,7 @@ export const SETTINGS = {
   viewer: {
     flag: '--viewer <bool>',
     env: 'EXPORT_VIEWER',
-    help: 'put index.html in each archive: a page that shows the data offline in any browser (README: the viewer)',
+    help: 'put index.html in each archive: a page that shows the data offline in any browser (docs/archive.md: the viewer)',
     default: 'true',
   },
   viewerRows: {
@@ -171,7 +175,7 @@ export const SETTINGS = {
   maxFiles: {
     flag: '--max-files <n>',
     env: 'EXPORT_MAX_FILES',
-    help: "a request whose rows point at more of the user's files than this is refused up front, with the reason on the request (memory grows with the files of one archive: README)",
+    help: "a request whose rows point at more of the user's files than this is refused up front, with the reason on the request (memory grows with the files of one archive: docs/performance.md)",
     default: '100000',
   },
 } as const;
@@ -259,5 +263,27 @@ export function isUrl(text: string, protocols: string[]): boolean {
     return protocols.includes(u.protocol.replace(/:$/, '')) && u.hostname !== '';
   } catch {
     return false;
+  }
+}
+
+/**
+ * A postgres:// URL as libpq and node-postgres read it: with a host, or with none and a
+ * socket directory in ?host= (postgres://user@/db?host=/run/postgresql), which the URL
+ * standard does not parse.
+ */
+export function isPostgresUrl(text: string): boolean {
+  if (isUrl(text, ['postgres', 'postgresql'])) return true;
+  const socket = /^postgres(?:ql)?:\/\/(?:[^/?#@]*@)?\/[^?#]*\?([^#]*)$/.exec(text);
+  return socket !== null && (new URLSearchParams(socket[1]).get('host') ?? '').startsWith('/');
+}
+
+/** The password in a postgres:// URL (either form), decoded, or undefined. */
+export function postgresPassword(text: string): string | undefined {
+  const userinfo = /^postgres(?:ql)?:\/\/([^/?#@]*)@/.exec(text)?.[1];
+  const password = userinfo?.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : undefined;
+  try {
+    return password ? decodeURIComponent(password) : undefined;
+  } catch {
+    return password;
   }
 }

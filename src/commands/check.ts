@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { checkedDefinition, DriftError } from '../definition/entities-for.ts';
-import { DefinitionError } from '../definition/parse.ts';
+import { DefinitionError, loadDefinition } from '../definition/parse.ts';
 import { ProblemsError } from '../errors.ts';
 import { type CommandTools, commandContext, returning, withDatabase, withSettings, writeJson } from './common.ts';
 
@@ -29,22 +29,26 @@ export function registerCheck(program: Command, tools: CommandTools): void {
     returning(tools, async (flags: { json: boolean; strict: boolean }, cmd: Command) => {
       const { config } = commandContext(cmd, tools.io, { database: true });
       const file = config.definitionFile;
-      const result = await withDatabase(config, (db) =>
-        checkedDefinition(db, file, { sampleValues: true })
-          .then((checked) => {
-            const todos = flags.strict ? todoLines(checked.definition.file) : [];
-            if (todos.length > 0) throw new TodoError(todos);
-            return checked;
-          })
-          .then(
-            (checked) => ({ ok: true as const, checked }),
-            (error: unknown) => {
-              if (error instanceof DriftError || error instanceof DefinitionError || error instanceof TodoError)
-                return { ok: false as const, error };
-              throw error;
-            },
-          ),
-      );
+      // The file first: one that cannot be read or parsed is named before any database is asked.
+      const unreadable = definitionProblem(() => loadDefinition(file));
+      const result = unreadable
+        ? { ok: false as const, error: unreadable }
+        : await withDatabase(config, (db) =>
+            checkedDefinition(db, file, { sampleValues: true })
+              .then((checked) => {
+                const todos = flags.strict ? todoLines(checked.definition.file) : [];
+                if (todos.length > 0) throw new TodoError(todos);
+                return checked;
+              })
+              .then(
+                (checked) => ({ ok: true as const, checked }),
+                (error: unknown) => {
+                  if (error instanceof DriftError || error instanceof DefinitionError || error instanceof TodoError)
+                    return { ok: false as const, error };
+                  throw error;
+                },
+              ),
+          );
       if (!result.ok) {
         if (!flags.json) throw result.error;
         writeJson(tools.io, { ok: false, problems: result.error.problems });
@@ -73,11 +77,24 @@ export function registerCheck(program: Command, tools: CommandTools): void {
   );
 }
 
+/** The DefinitionError `read` throws, if it does. */
+function definitionProblem(read: () => unknown): DefinitionError | undefined {
+  try {
+    read();
+    return undefined;
+  } catch (error) {
+    if (error instanceof DefinitionError) return error;
+    throw error;
+  }
+}
+
 /** What `check --strict` refuses: the lines of the file that still say TODO. */
 class TodoError extends ProblemsError {
   override name = 'TodoError';
   constructor(lines: string[]) {
     super(`${lines.length} TODO${lines.length === 1 ? '' : 's'} left to decide`, lines);
+    // One line each, as every other list of problems.
+    this.message = `${lines.length} TODO${lines.length === 1 ? '' : 's'} left to decide:\n${this.problems.map((p) => `  ${p}`).join('\n')}`;
   }
 }
 

@@ -140,7 +140,7 @@ export function requireUuids(ids: readonly string[], what: string): string[] {
   return [...ids];
 }
 
-/** The most characters of --by and of --reason (README: the audit trail): more is refused, never cut. */
+/** The most characters of --by and of --reason (docs/compliance.md: the audit trail): more is refused, never cut. */
 export const OPERATOR_TEXT_LIMIT = 500;
 
 /** --by and --reason: at most OPERATOR_TEXT_LIMIT characters, and something to say. */

@@ -59,9 +59,12 @@ export function registerInit(program: Command, tools: CommandTools): void {
       try {
         await writeFile(flags.out, text, { flag: 'wx' });
       } catch (error) {
-        throw new UsageError(
-          `--out: cannot write ${flags.out} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
-        );
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST')
+          throw new UsageError(
+            `--out: ${flags.out} already exists; init never overwrites a file (name another, or move it away)`,
+          );
+        throw new UsageError(`--out: cannot write ${flags.out} (${code ?? String(error)})`);
       }
       tools.io.stderr.write(`${flags.out}: a draft definition; read its TODOs (exporter check --strict lists them)\n`);
     }),

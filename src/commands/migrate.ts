@@ -71,7 +71,7 @@ export async function migrateAndLink(db: Db, definitionFile: string | undefined)
  * a key that tells users apart.
  */
 function whyNotLinked(definition: Definition, catalog: Catalog, defaulted: boolean): string | undefined {
-  const how = `run ${SETTINGS.definition.env}=<your definition> exporter migrate (exporter init drafts one; README: Adopting the exporter)`;
+  const how = `run ${SETTINGS.definition.env}=<your definition> exporter migrate (exporter init drafts one; docs/adopting.md)`;
   if (defaulted && checkDefinition(definition, catalog).length > 0) {
     return `no definition named (${SETTINGS.definition.env}) and this database does not hold the sample application's tables: no user table linked; ${how}`;
   }

@@ -70,8 +70,9 @@ async function showRequest(tools: CommandTools, cmd: Command, id: string, json: 
     `${r.id}  ${r.status}  (user ${r.userId}, attempt ${r.attempts}, requested ${r.requestedAt.toISOString()})\n`,
   );
   if (r.percent !== null) {
+    // The build counts each row twice, once as it is written to JSON and once to CSV: a person counts rows once.
     out.write(
-      `progress: ${r.percent}%  ${r.rowsWritten}/${r.rowsTotal} rows  ${r.fileBytesTotal ? `${((r.fileBytesWritten ?? 0) / 2 ** 20).toFixed(1)}/${(r.fileBytesTotal / 2 ** 20).toFixed(1)} MB of files  ` : ''}${((r.bytesUploaded ?? 0) / 2 ** 20).toFixed(1)} MB uploaded  (updated ${r.progressUpdatedAt?.toISOString()})\n`,
+      `progress: ${r.percent}%  ${Math.floor((r.rowsWritten ?? 0) / 2)}/${Math.floor((r.rowsTotal ?? 0) / 2)} rows  ${r.fileBytesTotal ? `${((r.fileBytesWritten ?? 0) / 2 ** 20).toFixed(1)}/${(r.fileBytesTotal / 2 ** 20).toFixed(1)} MB of files  ` : ''}${((r.bytesUploaded ?? 0) / 2 ** 20).toFixed(1)} MB uploaded  (updated ${r.progressUpdatedAt?.toISOString()})\n`,
     );
   }
   if (r.status === 'ready')

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './connect.ts';
 
-/** What a privacy officer reports on a period (README: the report): every figure from the audit trail, so pruned requests still count. */
+/** What a privacy officer reports on a period (docs/compliance.md: the report): every figure from the audit trail, so pruned requests still count. */
 export interface PeriodReport {
   from: string;
   to: string;

@@ -99,7 +99,7 @@ export async function linkUserTable(db: Db, user: UserTable): Promise<void> {
 
 /** What to tell whoever runs a command that needs the link, on a database `exporter migrate` has not linked yet. */
 export const NOT_LINKED =
-  'the exporter is not linked to a user table yet: run EXPORT_DEFINITION=<your definition> exporter migrate (exporter init drafts one; README: Adopting the exporter)';
+  'the exporter is not linked to a user table yet: run EXPORT_DEFINITION=<your definition> exporter migrate (exporter init drafts one; docs/adopting.md)';
 
 /** What the exporter is linked to, or undefined when `exporter migrate` has not linked it yet. */
 export async function userLink(db: Db): Promise<{ userTable: string; userKey: string; keyType: string } | undefined> {

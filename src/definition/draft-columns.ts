@@ -1,18 +1,22 @@
 import { kindOfType } from '../export/column-kinds.ts';
 import type { CatalogTable } from './catalog.ts';
-import { isTextLike, type ValueSamples } from './draft-samples.ts';
-import { notSecretByName, secretLookingName, secretLookingValues } from './secrets.ts';
+import { isJson, isTextLike, type ValueSamples } from './draft-samples.ts';
+import { notSecretByName, secretLookingJsonValues, secretLookingName, secretLookingValues } from './secrets.ts';
 
 /** How a column of an exported table is drafted. */
 export type ColumnDraft =
-  | { as: 'export'; guessed: boolean; description: string; notSecret?: string; notSecretTodo?: boolean }
-  | { as: 'omit'; reason: string; todo: boolean }
+  | { as: 'export'; guessed: boolean; description: string; notSecret?: string; notSecretTodo?: boolean; todo?: string }
+  | { as: 'omit'; reason: string /** What a person must decide (a TODO), where there is something. */; todo?: string }
   | { as: 'file'; role: 'key' | 'url'; exported: boolean; description: string };
 
 /** Names of columns that hold where a file is stored (an object key, a storage path), on their words (`storage_key`, `objectKey`). */
 const FILE_KEY = /_(object|storage|file|s3|blob|upload|attachment|media|image|pictrs)_?(key|path|alias)_$/;
-/** Names of text columns that may hold a file's URL (an avatar, an attachment). */
-const FILE_URL = /_(url|uri|avatar|banner|icon|image|photo|picture|thumbnail|thumb|attachment)_$/;
+/**
+ * Names of text columns that may hold a file's URL: a URL named for what a person uploads
+ * (avatar_url, image_uri, photo), never any URL (an inbox, a webhook, a profile link).
+ */
+const FILE_URL =
+  /_(avatar|banner|icon|image|img|photo|picture|pic|thumbnail|thumb|attachment|file|media|upload|document|logo|cover|video|audio)(_url|_uri)?_$/;
 
 const words = (name: string) =>
   `_${name
@@ -38,8 +42,14 @@ export function draftColumn(
   const values = samples?.get(table.key)?.get(column);
   if (text && FILE_KEY.test(words(column)))
     return { as: 'file', role: 'key', exported: false, description: 'where the application stores a file' };
+  if (values && isJson(live) && secretLookingJsonValues(values, true))
+    return {
+      as: 'omit',
+      reason: 'looks secret (its JSON holds what looks like a credential)',
+      todo: 'a key or a text in it looks like a credential: export it only if none is one',
+    };
   if (values && values.length > 0 && secretLookingValues(values))
-    return { as: 'omit', reason: 'looks secret (its values look like password hashes or tokens)', todo: false };
+    return { as: 'omit', reason: 'looks secret (its values look like password hashes or tokens)' };
   let notSecret: string | undefined;
   let notSecretTodo = false;
   if (secretLookingName(column)) {
@@ -55,10 +65,14 @@ export function draftColumn(
       notSecret = 'its values are ids or words, not credentials (init read a sample)';
       notSecretTodo = true;
     }
-    if (notSecret === undefined) return { as: 'omit', reason: 'looks secret (its name)', todo: false };
+    if (notSecret === undefined) return { as: 'omit', reason: 'looks secret (its name)' };
   }
   if (!kindOfType(live.type))
-    return { as: 'omit', reason: `its type (${live.sqlType}) cannot be exported yet`, todo: true };
+    return {
+      as: 'omit',
+      reason: `its type (${live.sqlType}) cannot be exported yet`,
+      todo: 'export it as text once the exporter can, or leave it out',
+    };
   const description = live.comment?.trim()
     ? live.comment.trim().replace(/\s+/g, ' ')
     : guessDescription(column, live.type, role);

@@ -30,7 +30,12 @@ export function isTextLike(column: CatalogColumn): boolean {
   return TEXT_LIKE.has(column.type) || column.sqlType === 'citext';
 }
 
-/** A sample of the text columns of each table (only those given, when `columnsOf` says which). */
+/** Whether a column holds JSON (whose keys and strings may hold a credential: secrets.ts). */
+export function isJson(column: CatalogColumn): boolean {
+  return column.type === 'json' || column.type === 'jsonb';
+}
+
+/** A sample of the text and JSON columns of each table (only those given, when `columnsOf` says which). */
 export async function sampleTextValues(
   db: Db,
   tables: readonly CatalogTable[],
@@ -40,7 +45,7 @@ export async function sampleTextValues(
   for (const table of tables) {
     const columns = (columnsOf ? columnsOf(table) : [...table.columns.keys()]).filter((c) => {
       const live = table.columns.get(c);
-      return live !== undefined && isTextLike(live);
+      return live !== undefined && (isTextLike(live) || isJson(live));
     });
     if (columns.length === 0) continue;
     const list = columns.map((c, i) => `left(${quoteIdent(c)}::text, ${VALUE_CHARS}) as c${i}`).join(', ');

@@ -1,7 +1,7 @@
 import { Document, Pair, type Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { kindOfType } from '../export/column-kinds.ts';
 import { type Catalog, refOf } from './catalog.ts';
-import type { DraftEntity, DraftPlan } from './draft.ts';
+import { ACTOR, type DraftEntity, type DraftPlan, wordsOf } from './draft.ts';
 import { type ColumnDraft, draftColumn, isDraftSecret } from './draft-columns.ts';
 import type { ValueSamples } from './draft-samples.ts';
 import { secretLookingName } from './secrets.ts';
@@ -85,7 +85,7 @@ export function draftYaml(plan: DraftPlan, catalog: Catalog, samples?: ValueSamp
     ` A draft definition, written by \`exporter init${invocation}\` from the`,
     ' live database. Every guess is marked: `exporter check --strict` lists each such',
     ' line, and fails while any remains. Read it, decide, and delete the mark.',
-    ' README: "Adopting the exporter".',
+    ' docs/adopting.md.',
   ].join('\n');
   d.add(d.root, 'version', 1);
   d.add(d.root, 'user_table', refOf(catalog, users), { space: true });
@@ -96,7 +96,7 @@ export function draftYaml(plan: DraftPlan, catalog: Catalog, samples?: ValueSamp
     ' What the person must be told besides their data (GDPR Art. 15(1)); README.txt,',
     ' manifest.json and index.html carry it. Uncomment and write each for the person;',
     ' any of them may be given per entity too. `compliance: gdpr` makes `exporter check`',
-    ' fail on every entity that lacks one. README: "The record a regulator asks for".',
+    ' fail on every entity that lacks one. docs/compliance.md.',
     ` ${email ? '' : `TODO: no email column found in ${j(users.name)}; the "ready" email is off without user_email.\n `}TODO: say how this data is used, then uncomment:`,
     ' compliance: gdpr',
     ' purposes: "why you process this data"',
@@ -115,7 +115,7 @@ export function draftYaml(plan: DraftPlan, catalog: Catalog, samples?: ValueSamp
       '',
       ' TODO: some columns below look like where files are stored. To put the files',
       ' themselves in the archive, say where they are read from and uncomment the',
-      ' files: blocks (README: "The user\'s files").',
+      ' files: blocks (docs/files.md).',
       ' file_sources:',
       '   uploads:',
       '     bucket: TODO',
@@ -140,7 +140,7 @@ export function draftYaml(plan: DraftPlan, catalog: Catalog, samples?: ValueSamp
       ' Tables the draft could not place. Each has a column that looks like it names a',
       ' user or a row exported above, but no foreign key says so. Declare the relation',
       ' (owner: { column: …, declared: "why" }, or through: { entity: …, column: …, declared: "why" }),',
-      ' or list the table under left_out with why. README: "What init cannot see".',
+      ' or list the table under left_out with why. docs/adopting.md: "What init cannot see".',
       ...plan.unplaced.map((u) => ` TODO: ${j(refOf(catalog, u.table))}: ${u.hints.join('; ')}`),
     ];
     (d.root.items.at(-1)!.value as YAMLMap).comment = lines.join('\n');
@@ -226,7 +226,12 @@ function entityYaml(
     d.add(body, 'through', through, { flow: true, ...before });
   }
   const drafts = [...e.table.columns.keys()].map(
-    (column) => [column, draftColumn(e.table, column, roleOf(plan, e, column), samples)] as const,
+    (column) =>
+      [
+        column,
+        actorOmitted(e, column) ??
+          bearerId(plan, e, column, draftColumn(e.table, column, roleOf(plan, e, column), samples)),
+      ] as const,
   );
   const omitted = new Set(
     drafts
@@ -269,11 +274,13 @@ function columnYaml(d: Draft, columns: YAMLMap, column: string, draft: ColumnDra
   switch (draft.as) {
     case 'export': {
       const value = { export: draft.description, ...(draft.notSecret ? { not_secret: draft.notSecret } : {}) };
-      const todo = draft.notSecretTodo
-        ? ' TODO: its name looks secret and its values do not: check, and say why in not_secret'
-        : draft.guessed
-          ? TODO_GUESS
-          : undefined;
+      const todo = draft.todo
+        ? ` TODO: ${draft.todo}`
+        : draft.notSecretTodo
+          ? ' TODO: its name looks secret and its values do not: check, and say why in not_secret'
+          : draft.guessed
+            ? TODO_GUESS
+            : undefined;
       d.add(columns, column, value, { flow: true, ...(todo ? { after: todo } : {}) });
       return;
     }
@@ -284,7 +291,7 @@ function columnYaml(d: Draft, columns: YAMLMap, column: string, draft: ColumnDra
         { omit: draft.reason },
         {
           flow: true,
-          ...(draft.todo ? { after: ' TODO: export it as text once the exporter can, or leave it out' } : {}),
+          ...(draft.todo ? { after: ` TODO: ${draft.todo}` } : {}),
         },
       );
       return;
@@ -296,6 +303,36 @@ function columnYaml(d: Draft, columns: YAMLMap, column: string, draft: ColumnDra
           : ' TODO: the file itself can be in the archive (files: below)',
       });
   }
+}
+
+/**
+ * A column of the row that names who acted on it in a role over it (its moderator, the admin
+ * who resolved it): omitted, as applications often keep who from the person (Lemmy hides
+ * moderators' names by default), with a TODO to export it where the application shows it.
+ */
+function actorOmitted(e: DraftEntity, column: string): ColumnDraft | undefined {
+  if (!e.alsoUser?.includes(column) || !ACTOR.test(wordsOf(column))) return undefined;
+  return {
+    as: 'omit',
+    reason:
+      'names who acted on the row (a moderator, an admin, an editor), which applications often keep from the person',
+    todo: 'export it if the application shows the person who did it',
+  };
+}
+
+/**
+ * A unique uuid of the person's other than their key (listmonk's subscribers.uuid): many
+ * applications put one in a link that acts as the person (unsubscribe, preferences, export),
+ * so whoever holds it is them. Exported, with a TODO to omit it where it is such a link's.
+ */
+function bearerId(plan: DraftPlan, e: DraftEntity, column: string, draft: ColumnDraft): ColumnDraft {
+  const live = e.table.columns.get(column)!;
+  if (e.how !== 'user' || draft.as !== 'export' || column === plan.userKey || live.type !== 'uuid') return draft;
+  if (!e.table.uniqueColumns.includes(column)) return draft;
+  return {
+    ...draft,
+    todo: 'a random id of the person other than their key: omit it if a link with it acts as them (unsubscribe, preferences, an export)',
+  };
 }
 
 /** A commented-out files: block, every name in it a JSON string (a comment cannot hold a line break). */

@@ -50,7 +50,7 @@ export interface DraftPlan {
 }
 
 /** The exporter's own tables (sql/), which are never the application's data. */
-const EXPORTER_TABLE = /^(data_export_|kysely_migration)/;
+const EXPORTER_TABLE = /^data_export_/;
 /** Tables that hold a login's secrets rather than what the person did: left out by default. */
 const AUTH_TABLE =
   /(session|token|password|secret|credential|otp|api_key|oauth|captcha|verification|webauthn|mfa|two_factor|refresh)/;
@@ -195,11 +195,30 @@ export function planDraft(
     for (const m of rest) if (!covered.has(m.table.key)) entity(m.table, 'owner', { ownerColumns: [m.userColumn] });
   }
   const placeable = tables.filter((t) => !membershipTables.has(t.key));
+  // Logs of what moderators or admins did are never placed through the person's rows (below).
+  const actorLogs = new Set(
+    deferred
+      .filter((d) => STAFF_LOG.test(wordsOf(d.table.name)) && d.columns.every((c) => ACTOR.test(wordsOf(c.column))))
+      .map((d) => d.table.key),
+  );
+  for (const key of actorLogs) plan.leftOut.set(key, { table: catalog.tables.get(key)!, why: '' });
   chooseParents(plan, covered, placeable, fks, leaveOut, entity);
   // A row that names a user only as the one it is about (its reviewing admin, its moderator) is its maker's, reached
   // through another entity; reached no other way, it is that user's after all, and either way the choice is said.
   for (const { table, columns } of deferred) {
     const e = covered.get(table.key);
+    const log = actorLogs.has(table.key);
+    const via = fks.find((f) => f.table === table.key && covered.has(f.refTable) && f.refTable !== users.key);
+    if (log && via) {
+      // A log of what moderators or admins did (Lemmy's mod_remove_comment, admin_purge_comment): reached through the
+      // person's rows, but a row there may be about someone else's content, and applications keep who acted from them.
+      plan.leftOut.set(table.key, {
+        table,
+        why: `its only user column${columns.length > 1 ? 's name' : ' names'} who acted (${columns.map((c) => c.column).join(', ')}): a log of what moderators or admins did; its rows reached through ${covered.get(via.refTable)!.name} (${via.columns.join(', ')}) may be about other people's content. Export it if each row is about the person`,
+      });
+      continue;
+    }
+    if (log) plan.leftOut.delete(table.key);
     if (e) e.alsoUser = columns.map((c) => c.column);
     else if (!plan.leftOut.has(table.key)) {
       const owners = ownerColumnsOf(table, columns);
@@ -306,6 +325,16 @@ function declaredOf(owners: UserColumn[]): { ownerDeclared?: string } {
 const SENDER = /_(sender|from|creator|author)_/;
 const RECIPIENT = /_(recipient|receiver|to)_/;
 /**
+ * Columns that name who acted on a row in a role over it (its moderator, the admin who
+ * resolved it, its last editor), not a party to it: omitted from the row by default (an
+ * application often keeps who from the person), and a table naming no one else is a log
+ * of their acts.
+ */
+/** Names of tables that log what moderators or admins did (Lemmy's mod_remove_comment, admin_purge_comment, a modlog). */
+const STAFF_LOG = /^_(mod|moderator|moderation|admin)_|_(modlog|mod_log|moderation_log|admin_log|audit_log)_/;
+export const ACTOR =
+  /_(mod|moderator|admin|resolver|resolved|reviewer|reviewed|approver|approved|handled|closed|banned|kicked|muted|deleted|updated|modified|edited|last)_/;
+/**
  * A column named as the id of a user other than the row's maker (target_user_id, reviewer_id,
  * to_user_id, invited_by): the role word next to the id itself, so target_chain_id,
  * to_device_stream_id and relates_to_id are not.
@@ -318,8 +347,9 @@ const OTHER_USER_ID =
  * that one. A sender and a recipient: both (a message is for each to see).
  * Any other several (a block's blocker and blocked, a report's reporter and
  * reported, an application and its reviewing admin): the side that cannot
- * leak, the one who made the row (the first column that does not name a
- * target, in the table's order); the others are said as a TODO.
+ * leak, the one who made the row (a column named for its maker: follower,
+ * blocker, reporter, …; else the first that does not name a target, in the
+ * table's order); the others are said as a TODO.
  */
 function ownerColumnsOf(table: CatalogTable, toUser: UserColumn[]): UserColumn[] {
   const order = [...table.columns.keys()];
@@ -328,8 +358,16 @@ function ownerColumnsOf(table: CatalogTable, toUser: UserColumn[]): UserColumn[]
   const [a, b] = columns.map((c) => wordsOf(c.column));
   if (columns.length === 2 && ((SENDER.test(a!) && RECIPIENT.test(b!)) || (SENDER.test(b!) && RECIPIENT.test(a!))))
     return columns;
-  return [columns.find((c) => !TARGET.test(wordsOf(c.column))) ?? columns[0]!];
+  return [
+    columns.find((c) => MAKER.test(wordsOf(c.column))) ??
+      columns.find((c) => !TARGET.test(wordsOf(c.column))) ??
+      columns[0]!,
+  ];
 }
+
+/** Columns named for the one who made a row of two people (a follow's follower, a block's blocker, a vote's voter). */
+const MAKER =
+  /_(follower|blocker|reporter|ignorer|inviter|muter|voter|liker|requester|subscriber|sender|author|creator|uploader|poster)_/;
 
 /** Names of tables whose rows make a person part of something (a project's members, a list's subscribers, a community's followers). */
 const MEMBERSHIP_NAME = /(member|participant|collaborator|subscriber|follower|enrol|attendee)/;

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.ts';
-import { userLink } from '../db/user-link.ts';
+import { NOT_LINKED, userLink } from '../db/user-link.ts';
 import { UsageError } from '../errors.ts';
 import type { ExportEntity, UserTable } from '../export/entities.ts';
 import { SETTINGS } from '../settings.ts';
@@ -8,10 +8,10 @@ import type { Catalog } from './catalog.ts';
 import { type CatalogTable, findTable, readCatalog, refOf } from './catalog.ts';
 import { checkDefinition, definitionWarnings, userKeyColumn } from './check.ts';
 import type { Definition } from './definition.ts';
-import { sampleTextValues } from './draft-samples.ts';
+import { isJson, sampleTextValues } from './draft-samples.ts';
 import { loadDefinition } from './parse.ts';
 import { resolveEntities } from './resolve.ts';
-import { secretLookingValues } from './secrets.ts';
+import { secretLookingJsonValues, secretLookingValues } from './secrets.ts';
 
 /** The definition and the live database disagree: every problem, one line each. Nothing may be built. */
 export class DriftError extends UsageError {
@@ -46,6 +46,10 @@ export async function checkedDefinition(
   options: { sampleValues?: boolean } = {},
 ): Promise<CheckedDefinition> {
   const definition = loadDefinition(file);
+  // Not linked yet (migrate was run bare, or not with this definition): one line saying what to run, before the
+  // definition is held against tables that may not be the application's at all.
+  const link = await userLink(db);
+  if (!link) throw new UsageError(NOT_LINKED);
   const catalog = await readCatalog(db);
   const problems = checkDefinition(definition, catalog);
   if (problems.length === 0) problems.push(...(await rowSecurityProblems(db, definition, catalog)));
@@ -55,9 +59,8 @@ export async function checkedDefinition(
   if (problems.length > 0) throw new DriftError(problems);
   // checkDefinition made sure the user table and its key exist.
   const user = userTableOf(definition, catalog)!;
-  const link = await userLink(db);
-  if (!link || link.userTable !== user.table || link.userKey !== user.idColumn || link.keyType !== user.keyType) {
-    const linked = link ? `${link.userTable}.${link.userKey} (${link.keyType})` : 'no user table';
+  if (link.userTable !== user.table || link.userKey !== user.idColumn || link.keyType !== user.keyType) {
+    const linked = `${link.userTable}.${link.userKey} (${link.keyType})`;
     throw new DriftError([
       `the exporter is linked to ${linked}, the definition names ${user.table}.${user.idColumn} (${user.keyType}): run exporter migrate (with ${SETTINGS.definition.env} naming this definition)`,
     ]);
@@ -96,9 +99,14 @@ async function secretValueProblems(db: Db, definition: Definition, catalog: Cata
   for (const { table, columns } of exported.values()) {
     for (const [column, { line, entity }] of columns) {
       const values = samples.get(table.key)?.get(column);
-      if (values && secretLookingValues(values)) {
+      if (!values) continue;
+      const json = isJson(table.columns.get(column)!);
+      if (json ? secretLookingJsonValues(values, false) : secretLookingValues(values)) {
+        const what = json
+          ? 'its JSON holds keys or texts that look like credentials'
+          : 'its values look like password hashes or tokens';
         problems.push(
-          `${entity}.${column}: its values look like password hashes or tokens, and it is exported; omit it, or say why it is not secret (not_secret: …) (${definition.file}:${line})`,
+          `${entity}.${column}: ${what}, and it is exported; omit it, or say why it is not secret (not_secret: …) (${definition.file}:${line})`,
         );
       }
     }

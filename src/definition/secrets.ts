@@ -76,3 +76,37 @@ export function secretLookingValues(values: readonly string[]): boolean {
   const random = values.filter((v) => HASH_OR_TOKEN.some((p) => p.test(v)) || looksRandom(v)).length;
   return random * 2 >= values.length;
 }
+
+/**
+ * Whether a JSON value holds a credential: a string that looks like a
+ * password hash or a JSON web token, or a key named like a credential with a
+ * text of its own (`{"api_token": "…"}`; a key named only "key" when its text
+ * looks random). Read as text, so a value cut short is read as far as it goes.
+ */
+export function credentialInJson(text: string): boolean {
+  let key: string | undefined;
+  for (const m of text.matchAll(/"((?:[^"\\]|\\.)*)"(\s*:)?/g)) {
+    const value = m[1]!;
+    if (m[2]) {
+      key = value;
+      continue;
+    }
+    if (HASH_OR_TOKEN.some((p) => p.test(value))) return true;
+    if (key !== undefined && value.trim() !== '' && secretLookingName(key)) {
+      const onlyKey = !secretLookingName(snake(key).replaceAll(/_keys?_/g, '_'));
+      if (!onlyKey || looksRandom(value)) return true;
+    }
+    key = undefined;
+  }
+  return false;
+}
+
+/**
+ * Whether a JSON column's values hold credentials: `strict` (what init
+ * drafts) when any sampled value does; otherwise (what check refuses) when
+ * at least half do, so one value a user typed never fails a build.
+ */
+export function secretLookingJsonValues(values: readonly string[], strict: boolean): boolean {
+  const holding = values.filter(credentialInJson).length;
+  return strict ? holding > 0 : values.length > 0 && holding * 2 >= values.length;
+}

@@ -42,21 +42,19 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     '           longer number (an id, a large count) shows rounded; text that looks like',
     '           a number (007, -12.5) may show as one, without its leading zeros.',
     '         - Dates and times are text in ISO 8601 (2024-04-05T06:07:08.123456Z), in UTC.',
+    '         - Yes-or-no values are t (yes) and f (no); in the JSON, true and false.',
     '         - A cell holds at most 32,767 characters in Excel (65,535 in LibreOffice);',
     '           longer text is cut there. Control characters cannot appear in a cell.',
-    '  files/ the files you uploaded, each byte for byte as it was stored, in a folder',
-    '         per kind of data and per row: files/<kind>/<id>/<file name>. The row',
-    '         says where its file is (the file_path column, or as the list below says).',
-    'A very large kind of data is split into numbered parts (for example',
-    'json/pipeline_runs-0001.json, json/pipeline_runs-0002.json); the JSON and CSV parts',
-    'with the same number hold the same rows.',
+    ...filesFolder(manifest),
+    ...splitParts(manifest),
     '',
     'WHAT EACH FILE HOLDS',
     '--------------------',
   ];
   for (const entity of entities) {
     const info = manifest.entities[entity.name];
-    lines.push('', `${entity.name}: ${entity.description} (${info?.rows ?? 0} rows)`);
+    const rows = info?.rows ?? 0;
+    lines.push('', `${entity.name}: ${entity.description} (${rows} ${rows === 1 ? 'row' : 'rows'})`);
     for (const file of info?.files ?? []) lines.push(`  file ${file.path}`);
     // A relation the database does not state (no foreign key), which the definition declares: said, for whoever checks the answer.
     if (entity.declared)
@@ -80,6 +78,28 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     '',
   );
   return lines.join('\n');
+}
+
+/** files/, said only where the archive has one. */
+function filesFolder(manifest: Manifest): string[] {
+  if (manifest.file_counts.included === 0) return [];
+  return [
+    '  files/ the files you uploaded, each byte for byte as it was stored, in a folder',
+    '         per kind of data and per row: files/<kind>/<id>/<file name>. The row',
+    '         says where its file is (as the list below says).',
+  ];
+}
+
+/** How a kind of data split into parts is named, said only where one is, with its own names. */
+function splitParts(manifest: Manifest): string[] {
+  const split = Object.values(manifest.entities)
+    .map((e) => e.files.map((f) => f.path).filter((p) => /^json\/.*-\d{4}\.json$/.test(p)))
+    .find((parts) => parts.length > 1);
+  if (!split) return [];
+  return [
+    `A very large kind of data is split into numbered parts (here ${split[0]}, ${split[1]}, …);`,
+    'the JSON and CSV parts with the same number hold the same rows.',
+  ];
 }
 
 /** GDPR Art. 15(1): why each kind of data is used, on what basis, who gets it, how long it is kept, where it came from. */

@@ -207,7 +207,7 @@ class Build {
     if (link.credentialsExpireFirst) {
       log.warn(
         { linkExpiresAt: link.expiresAt.toISOString(), wantedSeconds: this.ctx.config.linkTtlSeconds },
-        'the signing credentials expire before the link lifetime: the link dies with them; sign with long-lived credentials (see README)',
+        'the signing credentials expire before the link lifetime: the link dies with them; sign with long-lived credentials (docs/security.md)',
       );
     }
     const notIncluded = manifest.files.filter((f) => f.outcome !== 'included');

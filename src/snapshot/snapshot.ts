@@ -24,7 +24,7 @@ const SAME_ORDER = 'set local synchronize_seqscans = off; set local max_parallel
 const BEGIN = 'begin isolation level repeatable read, read only';
 /**
  * The snapshot's own session guards, whatever the role's or database's
- * settings (README: production databases). A production role's
+ * settings (docs/performance.md). A production role's
  * statement_timeout (say 30 s) would end a heavy user's COPY, and its
  * idle_in_transaction_session_timeout would end the snapshot while the user's
  * files download between two of its queries: every retry would fail the same

@@ -41,6 +41,37 @@ const requestOf = async (db: pg.Pool, id: string) =>
   (await db.query('select * from data_export_requests where id = $1', [id])).rows[0];
 
 describe('an application that is not ours', () => {
+  it('an application that uses Kysely’s own migration tables keeps them and its rows; an exporter before 0.2’s record moves to the exporter’s own', async () => {
+    // The application migrates with Kysely: kysely_migration holds its rows. The exporter records its own elsewhere.
+    const app = await freshDatabase();
+    await app.db.query(
+      `create table kysely_migration (name varchar(255) not null primary key, timestamp varchar(255) not null);
+       create table kysely_migration_lock (id varchar(255) not null primary key, is_locked integer default 0 not null);
+       insert into kysely_migration values ('2024_01_01_app_init', '2024-01-01T00:00:00.000Z');
+       insert into kysely_migration_lock values ('migration_lock', 0);`,
+    );
+    const migrated = await runCli(['migrate'], app.cliEnv);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect((await app.db.query('select name from kysely_migration')).rows).toEqual([{ name: '2024_01_01_app_init' }]);
+    const ours = (await app.db.query('select name from data_export_migration order by name')).rows.map((r) => r.name);
+    expect(ours[0]).toMatch(/^000001_/);
+    expect((await runCli(['migrate'], app.cliEnv)).code).toBe(0);
+
+    // An exporter before 0.2 recorded its migrations in kysely_migration: migrate moves the record, and applies nothing twice.
+    const old = await freshDatabase();
+    expect((await runCli(['migrate'], old.cliEnv)).code).toBe(0);
+    await old.db.query(
+      `alter table data_export_migration rename to kysely_migration; alter table data_export_migration_lock rename to kysely_migration_lock`,
+    );
+    const status = await runCli(['status'], old.cliEnv);
+    expect(status.code, status.stderr).toBe(0);
+    const again = await runCli(['migrate'], old.cliEnv);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.logs.find((l) => l.msg === 'schema up to date')).toBeDefined();
+    expect(await tablesOf(old.db)).not.toContain('kysely_migration');
+    expect((await old.db.query('select count(*)::int as n from data_export_migration')).rows[0].n).toBe(ours.length);
+  });
+
   it('migrate on a database without a users table creates only the exporter’s own tables, and says the user table is missing', async () => {
     const { db, cliEnv } = await freshDatabase();
     await db.query('create table customers (id int primary key)');
@@ -52,9 +83,9 @@ describe('an application that is not ours', () => {
       'data_export_deleted_objects',
       'data_export_events',
       'data_export_housekeeping',
+      'data_export_migration',
+      'data_export_migration_lock',
       'data_export_requests',
-      'kysely_migration',
-      'kysely_migration_lock',
     ]);
     // A bare migrate links nothing on a database that is not the sample's: no trigger on whatever table is called users.
     expect(migrated.logs.find((l) => l.level === 'warn')?.msg).toMatch(
@@ -69,10 +100,15 @@ describe('an application that is not ours', () => {
       ),
     ]);
     expect(request.stderr.trim().split('\n')).toHaveLength(1);
-    // Nothing is built until it is linked: fulfill refuses, naming the problem.
-    const fulfill = await runCli(['fulfill'], cliEnv);
-    expect(fulfill.code).toBe(2);
-    expect(fulfill.stderr).toMatch(/users: the user table does not exist/);
+    // Nothing is built until it is linked: fulfill and check refuse the same way, in one line, before holding the
+    // sample definition against tables that are not the application's.
+    for (const command of ['fulfill', 'check']) {
+      const refused = await runCli([command], cliEnv);
+      expect([refused.code, refused.stderr.trim().split('\n')]).toEqual([
+        2,
+        [expect.stringMatching(/^exporter: the exporter is not linked to a user table yet/)],
+      ]);
+    }
   });
 
   it('on a database holding only the five-entity schema, migrate then nightly builds every pending request with no other setting', async () => {

@@ -26,7 +26,10 @@ import { EVERY_PLANE, SPREADSHEET_PAYLOADS } from '../support/hostile.ts';
  * community account, which that version's foreign key required. Since then
  * one change on purpose: schema.json's timestamp pattern, which also allows
  * 'infinity' and a time before year 1 (#24, column types); its three
- * schema.json lines were recorded again, every other entry is 16620d8's.)
+ * schema.json lines were recorded again; and README.txt's text (#32: files/ and
+ * split parts said only where the archive has them, with its own names, a
+ * row counted as one, and how a yes or no shows in CSV), its three entries
+ * recorded again. Every other entry is 16620d8's.)
  *
  * To record the fingerprints again (on purpose, when the archive's format is
  * meant to change): ARCHIVE_IDENTITY_WRITE=1 npx vitest run test/integration/archive-identity.test.ts

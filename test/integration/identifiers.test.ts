@@ -34,12 +34,13 @@ afterAll(async () => {
 const ADA = '0a0a0a0a-0000-4000-8000-00000000000a';
 const BOB = '0b0b0b0b-0000-4000-8000-00000000000b';
 const HASH = '$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$SECRETHASHSECRETHASHSECRETHASHSECRETHA';
+const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJTRUNSRVRKV1QifQ.SECRETJWTSIGNATURE';
 const EVIL = 'evil\nleft_out:\n  "app"."Account": injected';
 
 const SCHEMA = `
   create schema app;
   create schema legacy;
-  create table app."Account" ("accountId" uuid primary key, "displayName" text not null, "Legacy Blob" text);
+  create table app."Account" ("accountId" uuid primary key, "displayName" text not null, "Legacy Blob" text, settings jsonb);
   create table legacy.users (id uuid primary key, note text);
   create table legacy.notes (id serial primary key, user_id uuid references legacy.users (id), body text);
   create table app."Post" ("postId" serial primary key, "authorId" uuid not null references app."Account" ("accountId"), "order" int not null, "naïve" text, "Weird Name" text, ${quote(EVIL)} text);
@@ -61,10 +62,12 @@ async function seed(db: import('pg').Pool) {
     [ADA, 'ADA'],
     [BOB, 'BOB'],
   ] as const) {
-    await db.query(`insert into app."Account" values ($1, $2, $3)`, [
+    await db.query(`insert into app."Account" values ($1, $2, $3, $4)`, [
       id,
       `${who}-NAME`,
       who === 'ADA' ? HASH : HASH.replace('SECRETHASH', 'SECRETHASB'),
+      // A session token inside the settings' JSON: found by its shape, the key named for nothing secret.
+      JSON.stringify({ theme: `${who}-THEME`, app_session: `${JWT}${who}` }),
     ]);
     await db.query(`insert into legacy.users values ($1, $2)`, [id, `${who}-LEGACY-USER`]);
     await db.query(`insert into legacy.notes (user_id, body) values ($1, $2)`, [id, `${who}-LEGACY-NOTE`]);
@@ -121,6 +124,10 @@ describe('any identifier, any schema', () => {
       'app.bookmarks': 'owner user_id (declared)',
     });
     // The hash in a column whose name says nothing is found by its values and omitted.
+    expect(definition.entities[0]!.columns.find((c) => c.name === 'settings')).toMatchObject({
+      omit: expect.stringMatching(/JSON holds what looks like a credential/),
+    });
+    expect(text).toMatch(/settings: \{ omit: .* \} # TODO: a key or a text in it looks like a credential/);
     expect(definition.entities[0]!.columns.find((c) => c.name === 'Legacy Blob')).toMatchObject({
       omit: expect.stringMatching(/password hash/),
     });
@@ -142,7 +149,7 @@ describe('any identifier, any schema', () => {
       expect(everything).toContain(mine);
     // A partitioned table's rows once each: in its JSON and its CSV (the viewer's data is sealed), never again by a partition.
     for (const visit of ['ADA-VISIT-2026', 'ADA-VISIT-2027']) expect(everything.split(visit).length - 1, visit).toBe(2);
-    for (const notMine of ['BOB-', 'LEGACY', 'SECRETHASH']) expect(everything).not.toContain(notMine);
+    for (const notMine of ['BOB-', 'LEGACY', 'SECRETHASH', 'SECRETJWT']) expect(everything).not.toContain(notMine);
     // README.txt names the column with the line break on one line, its breaks escaped.
     expect(files.get('README.txt')!.toString()).toContain(`\n  - ${EVIL.replaceAll('\n', '\\n')}: `);
     expect([...files.keys()].filter((name) => name.startsWith('json/')).sort()).toEqual([
@@ -175,6 +182,7 @@ describe('any identifier, any schema', () => {
         '      accountId: { export: Your id. }',
         '      displayName: { export: Your name. }',
         '      Legacy Blob: { export: An old field. }',
+        '      settings: { export: Your settings. }',
         'left_out:',
         '  app."Post": not needed',
         '  app.visits: not needed',
@@ -187,6 +195,9 @@ describe('any identifier, any schema', () => {
     const check = await runCli(['check'], withHand);
     expect(check.code).toBe(2);
     expect(check.stderr).toMatch(/Legacy Blob.*password hash/);
+    expect(check.stderr).toMatch(
+      /\.settings: its JSON holds keys or texts that look like credentials, and it is exported/,
+    );
   });
 
   it('row-level security that applies to the exporter’s role: check and fulfill refuse (exit 2), naming the table; an archive never silently lacks the rows a policy hides', async () => {

@@ -275,7 +275,7 @@ describe('exporter init refuses what it cannot draft', () => {
     const again = await runCli(['init', '--user-table', 'members', '--out', out], fresh.cliEnv);
     expect([again.code, again.stderr]).toEqual([
       2,
-      expect.stringMatching(/--out: cannot write .*exists\.yaml \(EEXIST\)/),
+      expect.stringMatching(/--out: .*exists\.yaml already exists; init never overwrites a file/),
     ]);
   });
 });

@@ -10,7 +10,7 @@ import pg from 'pg';
  * file is checked against its SHA256SUMS first: the fixtures are the
  * published bytes, never a schema "modeled on" them.
  */
-export type PublishedSchema = 'openstreetmap' | 'synapse' | 'documenso' | 'supabase';
+export type PublishedSchema = 'openstreetmap' | 'synapse' | 'documenso' | 'supabase' | 'lemmy' | 'listmonk';
 
 const ROOT = new URL('../fixtures/schemas/', import.meta.url).pathname;
 
@@ -67,6 +67,16 @@ export async function loadPublishedSchema(url: string, app: PublishedSchema): Pr
           ),
         );
       }
+    } else if (app === 'lemmy') {
+      // As lemmy_server does (crates/db_schema/src/schema_setup.rs): each migration in its own transaction, then the
+      // replaceable schema r, made anew, in one.
+      const dir = path.join(ROOT, app, 'migrations');
+      for (const migration of readdirSync(dir).sort())
+        await run(client, verified(app, `migrations/${migration}/up.sql`));
+      const replaceable = ['utils.sql', 'triggers.sql'].map((f) => verified(app, `replaceable_schema/${f}`)).join('\n');
+      await run(client, `DROP SCHEMA IF EXISTS r CASCADE;\nCREATE SCHEMA r;\n${replaceable}`);
+    } else if (app === 'listmonk') {
+      await run(client, verified(app, 'schema.sql'));
     } else if (app === 'documenso') {
       // One transaction per migration, in directory order, as `prisma migrate deploy` does.
       for (const dir of readdirSync(path.join(ROOT, app, 'migrations'))

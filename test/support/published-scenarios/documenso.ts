@@ -18,6 +18,7 @@ import type { Scenario } from './scenario.ts';
  */
 export const scenario: Scenario = {
   app: 'documenso',
+  decided: true,
   userTable: 'User',
   async seed(db: pg.Pool) {
     const id = () => randomUUID();

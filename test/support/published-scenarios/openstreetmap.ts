@@ -18,6 +18,7 @@ import type { Scenario } from './scenario.ts';
  */
 export const scenario: Scenario = {
   app: 'openstreetmap',
+  decided: true,
   userTable: 'users',
   async seed(db: pg.Pool) {
     // diary_entries.language_code references languages (the application seeds it from config/languages.yml).

@@ -21,4 +21,12 @@ export interface Scenario {
    * - `secrets`: credentials (a password hash, a token), never in any archive.
    */
   seed(db: pg.Pool): Promise<{ person: string; mine: string[]; others: string[]; secrets: string[] }>;
+  /**
+   * Whether a decided definition (decided.yaml) is committed beside the schema; without one
+   * (a schema a reviewer adopted after the four, kept to hold what it found), only the
+   * unedited draft is proven private.
+   */
+  decided: boolean;
+  /** What the unedited draft's archive must not hold that no marker text can say (ids of other people's rows), as assertions. */
+  draftHolds?(files: ReadonlyMap<string, Buffer>): void;
 }

@@ -11,6 +11,7 @@ import type { Scenario } from './scenario.ts';
  */
 export const scenario: Scenario = {
   app: 'supabase',
+  decided: true,
   userTable: 'auth.users',
   async seed(db: pg.Pool) {
     const ada = randomUUID();

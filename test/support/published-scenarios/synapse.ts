@@ -12,6 +12,7 @@ import type { Scenario } from './scenario.ts';
  */
 export const scenario: Scenario = {
   app: 'synapse',
+  decided: true,
   userTable: 'users',
   userKey: 'name',
   async seed(db: pg.Pool) {
