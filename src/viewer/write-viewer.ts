@@ -24,8 +24,27 @@ export interface ViewerManifest {
  * image): index.html at the archive's root, the rest under viewer/. Read
  * once per process. index.html differs by archive (it holds the key that
  * opens the archive's data, seal.ts); the rest is the same in every archive.
+ * The scripts are those index.html loads, in its order (viewer/dom.js: why
+ * several classic scripts).
  */
-const ASSETS = ['index.html', 'viewer.js', 'viewer.css', 'words.js'] as const;
+const ASSETS = [
+  'index.html',
+  'viewer.css',
+  'words.js',
+  'dom.js',
+  'links.js',
+  'store.js',
+  'sealed-data.js',
+  'file-view.js',
+  'values.js',
+  'pager.js',
+  'table.js',
+  'entity-pages.js',
+  'files-page.js',
+  'overview.js',
+  'routing.js',
+  'start.js',
+] as const;
 const ASSETS_DIR = new URL('../../viewer/', import.meta.url);
 let assets: Map<string, Buffer> | undefined;
 /** The same files but index.html, deflated once per zlib level: every archive holds them as they are. */
@@ -106,7 +125,7 @@ export function viewerCodeBytes(): number {
 }
 
 /**
- * The offline viewer of one archive (README: the viewer). Each entity's first
+ * The offline viewer of one archive (docs/archive.md: the viewer). Each entity's first
  * rows are taken from its JSON as it is written (ViewerRows) and written as a
  * data script right after its files, or gathered with other small entities'
  * rows; at the end, the overview (viewer/archive.js), the list of the user's

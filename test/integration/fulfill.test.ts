@@ -126,9 +126,21 @@ describe('fulfill', () => {
       'schema.json',
       // A light export's rows for the page ride in the overview's file.
       'viewer/archive.js',
+      'viewer/dom.js',
       'viewer/entities.js',
+      'viewer/entity-pages.js',
+      'viewer/file-view.js',
+      'viewer/files-page.js',
+      'viewer/links.js',
+      'viewer/overview.js',
+      'viewer/pager.js',
+      'viewer/routing.js',
+      'viewer/sealed-data.js',
+      'viewer/start.js',
+      'viewer/store.js',
+      'viewer/table.js',
+      'viewer/values.js',
       'viewer/viewer.css',
-      'viewer/viewer.js',
       'viewer/words.js',
     ]);
 

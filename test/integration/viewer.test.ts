@@ -55,6 +55,20 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
     return { archive, view: await openExtracted(browser, archive.zip, viewport) };
   }
 
+  /** Text nodes that read "null" (what a null handed to replaceChildren or append becomes); these archives hold no such value. */
+  function strayNulls(view: PageRecord): Promise<string[]> {
+    return view.page.evaluate(() => {
+      const found: string[] = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      while (walker.nextNode())
+        if (walker.currentNode.textContent?.trim() === 'null')
+          found.push(
+            `in <${walker.currentNode.parentElement?.tagName} class="${walker.currentNode.parentElement?.className}">`,
+          );
+      return found;
+    });
+  }
+
   /** Nothing outside the extracted folder was asked for, nothing was logged as an error, no dialog opened. */
   function expectContained(view: PageRecord) {
     expect(view.requests.length).toBeGreaterThan(0);
@@ -80,6 +94,7 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
       for (const [i, [name, { rows }]] of entities.entries())
         expect(overview[i]).toContain(`${name} ${rows === 1 ? '1 row' : `${rows.toLocaleString('en-US')} rows`}`);
       await page.screenshot({ path: `${DOCS}viewer-overview.png`, fullPage: false });
+      expect(await strayNulls(view), 'the overview shows a stray "null"').toEqual([]);
 
       // A known value of each entity, from its JSON, found by the filter (a column shown as it is: not one shown by its label).
       const definitions = archive.files.get('viewer/entities.js')!.toString();
@@ -116,6 +131,9 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
       const project = projects.find((p) => p.id === firstFeature.project_id)!;
       const reference = page.locator('tbody tr').first().locator('td').nth(1).locator('a');
       expect(await reference.innerText()).toBe(project.name);
+      // One page of rows: no pager, and nothing in its place.
+      expect(await page.locator('.table-area nav.pager').count()).toBe(0);
+      expect(await strayNulls(view), 'a table page shows a stray "null"').toEqual([]);
       await page.screenshot({ path: `${DOCS}viewer-table.png` });
       await reference.click();
       await page.waitForSelector('main[data-ready="true"]');
@@ -284,7 +302,15 @@ describe.skipIf(!chromiumAvailable())('the offline viewer (index.html) in Chromi
       expect(await view.page.locator('ul.entities').innerText()).toContain(
         'features 12 rows (this page shows the first 5)',
       );
+      // No files: the navigation ends with the last entity, and nothing in place of "Your files".
+      expect(archive.manifest.files).toEqual([]);
+      expect((await view.page.locator('#nav > li').allInnerTexts()).at(-1)).toBe(
+        Object.keys(archive.manifest.entities).at(-1),
+      );
+      expect(await view.page.locator('header').innerText()).not.toContain('null');
+      expect(await strayNulls(view), 'the overview shows a stray "null"').toEqual([]);
       await show(view.page, 'view=entity&entity=features');
+      expect(await strayNulls(view), 'a table page shows a stray "null"').toEqual([]);
       expect(await view.page.locator('main [role=note]').innerText()).toBe(
         'This page shows the first 5 of your 12 rows. The other 7 are only in the files below.',
       );
