@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RequestOutcome } from './building/types.ts';
 import type { Db } from './db/connect.ts';
 import { type StatusReport, statusReport } from './db/status.ts';
-import type { RequestOutcome } from './passes/export-request.ts';
 
 /**
  * The metrics `exporter work` serves at /metrics for Prometheus to scrape (a

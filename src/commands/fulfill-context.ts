@@ -1,9 +1,9 @@
+import type { BuildContext } from '../building/types.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/connect.ts';
 import { checkedDefinition } from '../definition/entities-for.ts';
 import { openFileSources } from '../files/sources.ts';
 import type { Logger } from '../log.ts';
-import type { FulfillContext } from '../passes/fulfill.ts';
 import { EXPORTER_VERSION } from '../version.ts';
 
 /**
@@ -20,7 +20,7 @@ export async function openFulfillContext(
   log: Logger,
   schemaVersion: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<FulfillContext & { close(): void }> {
+): Promise<BuildContext & { close(): void }> {
   const { definition, entities, user, warnings } = await checkedDefinition(db, config.definitionFile);
   for (const warning of warnings)
     log.warn({ warning }, 'the definition allows something it should not (exporter check says the same)');

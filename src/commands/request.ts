@@ -3,7 +3,7 @@ import { asActor } from '../db/audit.ts';
 import { createRequest } from '../db/intake.ts';
 import { NOT_LINKED, userLink } from '../db/user-link.ts';
 import { UsageError } from '../errors.ts';
-import { isUserIdText } from '../user-id.ts';
+import { isUserIdText } from '../model/user-id.ts';
 import {
   actorName,
   type CommandTools,

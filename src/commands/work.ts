@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { sql } from 'kysely';
+import type { RunDeps } from '../building/types.ts';
 import { systemClock } from '../clock.ts';
 import { POLL_FALLBACK_SECONDS } from '../config.ts';
 import { nextRetryAt } from '../db/requests.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { NotReadyError, startHttpServer } from '../http-server.ts';
 import { LiveMetrics } from '../live-metrics.ts';
-import type { PassDeps } from '../passes/export-request.ts';
 import { recipientsOf, runFulfill } from '../passes/fulfill.ts';
 import { type HousekeepingOptions, housekeepIfDue } from '../passes/housekeeping.ts';
 import { IdleSlots } from '../worker/idle-slots.ts';
@@ -137,7 +137,7 @@ export function registerWork(program: Command, tools: CommandTools): void {
 }
 
 /** Checks every so often whether the housekeeping is due (it runs once per interval across all workers). */
-async function keepHouse(deps: PassDeps, options: HousekeepingOptions): Promise<void> {
+async function keepHouse(deps: RunDeps, options: HousekeepingOptions): Promise<void> {
   const checkEveryMs = Math.min(Math.max(1_000, (options.intervalSeconds * 1000) / 4), 300_000);
   while (!options.signal.aborted) {
     await housekeepIfDue(deps, options).catch((error: unknown) =>

@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from './connect.ts';
-import type { Tx } from './lifecycle.ts';
+import type { Db, Tx } from './connect.ts';
 import type { AuditEventName } from './schema.ts';
 
 /**

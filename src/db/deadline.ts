@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import { type Actor, asActor } from './audit.ts';
-import type { Db } from './connect.ts';
-import type { Tx } from './lifecycle.ts';
+import type { Db, Tx } from './connect.ts';
 
 /** GDPR Art. 12(3): the deadline may be extended "by two further months" in total. */
 export const MAX_EXTENSION_MONTHS = 2;

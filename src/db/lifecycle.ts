@@ -1,9 +1,9 @@
-import { sql, type Transaction } from 'kysely';
+import { sql } from 'kysely';
 import { type Actor, asActor } from './audit.ts';
 import { stuckClaim } from './claims.ts';
-import type { Db } from './connect.ts';
+import type { Db, Tx } from './connect.ts';
 import { isUniqueViolation } from './requests.ts';
-import type { Database, RequestStatus } from './schema.ts';
+import type { RequestStatus } from './schema.ts';
 
 /**
  * The end of a request's life: expiry, revocation, requeue and pruning.
@@ -19,8 +19,6 @@ export interface RetiringRequest {
   objectKey: string | null;
   status: RequestStatus;
 }
-
-export type Tx = Transaction<Database>;
 
 /**
  * Locks up to `limit` ready requests whose link has expired by the database's

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { UserTable } from '../export/entities.ts';
+import type { UserTable } from '../model/entities.ts';
 import { quoteIdent } from '../model/identifiers.ts';
 import type { Db } from './connect.ts';
 import type { RowCounts } from './schema.ts';

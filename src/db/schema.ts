@@ -8,7 +8,7 @@ export type RowCounts = Record<string, number>;
 
 /**
  * Only the table the exporter writes is typed here. The application's tables
- * are read through the column allowlist in src/export/entities.ts, never through
+ * are read through the column allowlist in src/model/entities.ts, never through
  * Kysely, so that no query can `select *` a secret by accident.
  */
 export interface DataExportRequestsTable {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import type { UserTable } from '../export/entities.ts';
+import type { UserTable } from '../model/entities.ts';
 import { quoteIdent } from '../model/identifiers.ts';
-import { userIdTextSql } from '../user-id.ts';
+import { userIdTextSql } from '../model/user-id.ts';
 import type { Db } from './connect.ts';
 
 /**
@@ -52,7 +52,7 @@ export async function linkUserTable(db: Db, user: UserTable): Promise<void> {
         canonical text;
       begin
         canonical := (p_user_id::${keyType})::text;
-        -- What text can be a user id at all (src/user-id.ts): the worker refuses anything else, so the database does too.
+        -- What text can be a user id at all (src/model/user-id.ts): the worker refuses anything else, so the database does too.
         return case when ${userIdTextSql('canonical')} then canonical end;
       exception when others then
         return null; -- not a key of this type: '12x' for an integer key, 'abc' for a uuid

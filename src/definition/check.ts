@@ -1,6 +1,6 @@
-import { kindOfType } from '../export/column-kinds.ts';
+import { kindOfType } from '../model/column-kinds.ts';
+import { type Definition, type EntityRule, type FileRule, PLACEHOLDER } from '../model/definition.ts';
 import { type Catalog, type CatalogTable, comparableTypes, findTable, foreignKeysOn, refOf } from './catalog.ts';
-import { type Definition, type EntityRule, type FileRule, PLACEHOLDER } from './definition.ts';
 import { secretLookingName } from './secrets.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { kindOfType } from '../export/column-kinds.ts';
+import { kindOfType } from '../model/column-kinds.ts';
 import type { CatalogTable } from './catalog.ts';
 import { isJson, isTextLike, type ValueSamples } from './draft-samples.ts';
 import { notSecretByName, secretLookingJsonValues, secretLookingName, secretLookingValues } from './secrets.ts';

@@ -1,5 +1,5 @@
 import type { CatalogTable, ForeignKey } from './catalog.ts';
-import type { DraftEntity, DraftPlan } from './draft.ts';
+import type { DraftEntity, DraftPlan } from './draft-plan.ts';
 
 /**
  * Every table whose rows are the user's through another exported table:

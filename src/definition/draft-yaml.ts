@@ -1,8 +1,9 @@
 import { Document, Pair, type Scalar, YAMLMap, YAMLSeq } from 'yaml';
-import { kindOfType } from '../export/column-kinds.ts';
+import { kindOfType } from '../model/column-kinds.ts';
 import { type Catalog, refOf } from './catalog.ts';
-import { ACTOR, type DraftEntity, type DraftPlan, wordsOf } from './draft.ts';
+import { ACTOR, wordsOf } from './draft.ts';
 import { type ColumnDraft, draftColumn, isDraftSecret } from './draft-columns.ts';
+import type { DraftEntity, DraftPlan } from './draft-plan.ts';
 import type { ValueSamples } from './draft-samples.ts';
 import { secretLookingName } from './secrets.ts';
 

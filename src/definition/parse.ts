@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
 import { ProblemsError } from '../errors.ts';
-import { parseTableRef } from '../model/identifiers.ts';
 import {
   type ColumnRule,
   type Definition,
@@ -12,7 +11,8 @@ import {
   PLACEHOLDER,
   PROCESSING_FIELDS,
   type Processing,
-} from './definition.ts';
+} from '../model/definition.ts';
+import { parseTableRef } from '../model/identifiers.ts';
 
 /** Every problem of a definition file, each as `file:line: what is wrong`: one on the line, several one per line. */
 export class DefinitionError extends ProblemsError {

@@ -1,16 +1,16 @@
-import { kindOfType } from '../export/column-kinds.ts';
-import type { ExportColumn, ExportEntity, ExportFile, ExportReference } from '../export/entities.ts';
+import { kindOfType } from '../model/column-kinds.ts';
+import { type Definition, type EntityRule, type FileRule, PLACEHOLDER, type Processing } from '../model/definition.ts';
+import type { ExportColumn, ExportEntity, ExportFile, ExportReference } from '../model/entities.ts';
 import { quoteIdent, textLiteral } from '../model/identifiers.ts';
 import { type Catalog, type CatalogTable, findTable, foreignKeysOn } from './catalog.ts';
 import { membersReference, throughReferences, userKeyColumn } from './check.ts';
-import { type Definition, type EntityRule, type FileRule, PLACEHOLDER, type Processing } from './definition.ts';
 
 /**
  * Turns a checked definition into the export's entities: per entity, the
  * exported columns in the file's order with their kinds (from the live
  * catalog), FROM and WHERE for the user's rows (from the declared ownership,
  * along the foreign keys the check verified), and the total order. `:user`
- * stands for the user id literal (src/export/queries.ts inlines it), cast to
+ * stands for the user id literal (src/archive/queries.ts inlines it), cast to
  * the user key's type, so that a comparison with an owner column uses its index.
  */
 export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity[] {

@@ -1,6 +1,6 @@
 import type { StorageConfig } from '../config.ts';
-import type { FileSourceRule } from '../definition/definition.ts';
 import { ConfigError } from '../errors.ts';
+import type { FileSourceRule } from '../model/definition.ts';
 import { registerSecret } from '../redact.ts';
 import { makeS3Client } from '../storage/s3-client.ts';
 import { sameStore } from '../storage/same-store.ts';

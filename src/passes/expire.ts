@@ -1,3 +1,4 @@
+import type { RunDeps } from '../building/types.ts';
 import { pruneEvents } from '../db/audit.ts';
 import {
   countPrunable,
@@ -8,7 +9,6 @@ import {
   withExpiredBatch,
 } from '../db/lifecycle.ts';
 import { type AnchorOutcome, anchorTrail } from './anchor.ts';
-import type { PassDeps } from './export-request.ts';
 import { forEachLimited, retireLocked } from './retire.ts';
 import { type SweepSummary, sweepStorage } from './sweep.ts';
 
@@ -47,7 +47,7 @@ export interface ExpireSummary extends SweepSummary {
  * prune old failed rows. Safe beside another expire or fulfill, and safe to
  * re-run after a crash: each step only looks at what is still to be done.
  */
-export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise<ExpireSummary> {
+export async function runExpire(deps: RunDeps, options: ExpireOptions): Promise<ExpireSummary> {
   const started = performance.now();
   const { db, storage, log } = deps;
   const batchSize = options.batchSize ?? 100;
@@ -138,7 +138,7 @@ export async function runExpire(deps: PassDeps, options: ExpireOptions): Promise
 }
 
 async function removeObjectsOfDeletedRequests(
-  deps: PassDeps,
+  deps: RunDeps,
   dryRun: boolean,
   batchSize: number,
 ): Promise<{ count: number; errors: number }> {

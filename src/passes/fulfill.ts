@@ -1,3 +1,5 @@
+import { exportRequest } from '../building/request-build.ts';
+import type { BuildContext, BuildRun, RequestOutcome, RunDeps } from '../building/types.ts';
 import type { ExportConfig } from '../config.ts';
 import { sealTrail } from '../db/audit-chain.ts';
 import type { Recipients } from '../db/notifications.ts';
@@ -10,10 +12,8 @@ import {
   releaseClaim,
 } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
-import type { ExportEntity, UserTable } from '../export/entities.ts';
-import type { FileSources } from '../files/sources.ts';
+import type { UserTable } from '../model/entities.ts';
 import type { IdleSlots } from '../worker/idle-slots.ts';
-import { type ExportContext, exportRequest, type PassDeps, type RequestOutcome } from './export-request.ts';
 import { failAbandonedRequests } from './housekeeping.ts';
 import { type EmailOutcome, notifyOwed, notifyReady } from './notify.ts';
 
@@ -40,7 +40,7 @@ export interface FulfillOptions {
   /** Told when each build starts and how it ended (the live metrics of `work`). */
   observer?: BuildObserver;
   heartbeatMs?: number;
-  onProgress?: ExportContext['onProgress'];
+  onProgress?: BuildRun['onProgress'];
   /** Sends the "ready" email when set (SMTP_URL). */
   mailer?: Mailer;
 }
@@ -76,15 +76,6 @@ export interface FulfillSummary {
   maxRssMb?: number;
 }
 
-export interface FulfillContext {
-  config: ExportConfig;
-  entities: readonly ExportEntity[];
-  user: UserTable;
-  files: FileSources;
-  exporterVersion: string;
-  schemaVersion: string;
-}
-
 /**
  * The fulfill loop: claim → build → upload → mark ready, `concurrency`
  * requests at a time. One loop, two modes (as graphile-worker's runOnce and
@@ -94,11 +85,7 @@ export interface FulfillContext {
  * more and handing back what it holds. One request's failure never stops
  * the others.
  */
-export async function runFulfill(
-  deps: PassDeps,
-  ctx: FulfillContext,
-  options: FulfillOptions,
-): Promise<FulfillSummary> {
+export async function runFulfill(deps: RunDeps, ctx: BuildContext, options: FulfillOptions): Promise<FulfillSummary> {
   const started = performance.now();
   const { db, log } = deps;
   const { config } = ctx;
@@ -206,7 +193,7 @@ function countEmail(summary: FulfillSummary, outcome: EmailOutcome): void {
 
 /** The batch's first step: the "ready" emails earlier runs owe, and the requests a dead worker left on their last attempt. */
 async function settleEarlierRuns(
-  deps: PassDeps,
+  deps: RunDeps,
   mail: Parameters<typeof notifyOwed>[0] | undefined,
   config: ExportConfig,
   summary: FulfillSummary,
@@ -219,7 +206,7 @@ async function settleEarlierRuns(
   summary.abandoned = await failAbandonedRequests(deps, config.maxAttempts);
 }
 
-function exportContextOf(ctx: FulfillContext, options: FulfillOptions): ExportContext {
+function exportContextOf(ctx: BuildContext, options: FulfillOptions): BuildRun {
   const { config } = ctx;
   return {
     config,
@@ -239,7 +226,7 @@ function exportContextOf(ctx: FulfillContext, options: FulfillOptions): ExportCo
  * once (those never started are handed back at the end), or the next
  * claimable request, one claim at a time.
  */
-async function claimSource(deps: PassDeps, config: ExportConfig, options: FulfillOptions, summary: FulfillSummary) {
+async function claimSource(deps: RunDeps, config: ExportConfig, options: FulfillOptions, summary: FulfillSummary) {
   if (options.requestIds) {
     const unstarted = await claimRequested(deps, options.requestIds, config, summary);
     return { next: async () => unstarted.shift(), unstarted };
@@ -250,7 +237,7 @@ async function claimSource(deps: PassDeps, config: ExportConfig, options: Fulfil
   };
 }
 
-async function claimRequested(deps: PassDeps, ids: readonly string[], config: ExportConfig, summary: FulfillSummary) {
+async function claimRequested(deps: RunDeps, ids: readonly string[], config: ExportConfig, summary: FulfillSummary) {
   const claimed = await claimByIds(deps.db, ids, config.claimTtlSeconds);
   const claimedIds = new Set(claimed.map((r) => r.id));
   const known = new Map(
@@ -276,7 +263,7 @@ async function claimRequested(deps: PassDeps, ids: readonly string[], config: Ex
   return claimed;
 }
 
-async function dryRun(deps: PassDeps, options: FulfillOptions, config: ExportConfig, summary: FulfillSummary) {
+async function dryRun(deps: RunDeps, options: FulfillOptions, config: ExportConfig, summary: FulfillSummary) {
   const rows = options.requestIds
     ? await findRequests(deps.db, options.requestIds)
     : await listClaimable(deps.db, options.limit, config.maxAttempts);

@@ -1,9 +1,9 @@
+import type { RunDeps } from '../building/types.ts';
 import { runIfDue } from '../db/housekeeping.ts';
 import type { Recipients } from '../db/notifications.ts';
 import { failAbandoned } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
 import { type ExpireSummary, runExpire } from './expire.ts';
-import type { PassDeps } from './export-request.ts';
 import { notifyOwed } from './notify.ts';
 
 export interface HousekeepingOptions {
@@ -33,7 +33,7 @@ export interface HousekeepingSummary {
  * does the same at its own start and end.
  */
 export async function housekeepIfDue(
-  deps: PassDeps,
+  deps: RunDeps,
   options: HousekeepingOptions,
 ): Promise<HousekeepingSummary | undefined> {
   return runIfDue(deps.db, 'work', options.intervalSeconds, async () => {
@@ -54,7 +54,7 @@ export async function housekeepIfDue(
 }
 
 /** Ends failed the processing requests whose worker died on their last allowed attempt. */
-export async function failAbandonedRequests(deps: PassDeps, maxAttempts: number): Promise<number> {
+export async function failAbandonedRequests(deps: RunDeps, maxAttempts: number): Promise<number> {
   const abandoned = await failAbandoned(
     deps.db,
     maxAttempts,

@@ -1,4 +1,4 @@
-import type { PassDeps } from './export-request.ts';
+import type { RunDeps } from '../building/types.ts';
 
 export type FreshLink = { kind: 'link'; url: string; expiresAt: Date } | { kind: 'refused'; reason: string };
 
@@ -7,7 +7,7 @@ export type FreshLink = { kind: 'link'; url: string; expiresAt: Date } | { kind:
  * behind the app's login, or for support). It never outlives the request's
  * own expiry, when the archive is deleted.
  */
-export async function freshLink(deps: PassDeps, id: string, ttlSeconds: number): Promise<FreshLink> {
+export async function freshLink(deps: RunDeps, id: string, ttlSeconds: number): Promise<FreshLink> {
   const row = await deps.db
     .selectFrom('dataExportRequests')
     .select(['status', 'objectKey', 'expiresAt', 'completedAt'])

@@ -1,4 +1,5 @@
-import { markRetired, type RetiringRequest, type Tx } from '../db/lifecycle.ts';
+import type { Tx } from '../db/connect.ts';
+import { markRetired, type RetiringRequest } from '../db/lifecycle.ts';
 import type { Logger } from '../log.ts';
 import type { S3Storage } from '../storage/s3-storage.ts';
 

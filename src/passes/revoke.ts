@@ -1,6 +1,6 @@
+import type { RunDeps } from '../building/types.ts';
 import { type Actor, asActor } from '../db/audit.ts';
 import { lockRequests } from '../db/lifecycle.ts';
-import type { PassDeps } from './export-request.ts';
 import { retireLocked } from './retire.ts';
 
 export interface RevokeSummary {
@@ -15,7 +15,7 @@ export interface RevokeSummary {
  * loses its claim, so its fenced final update fails and it deletes its own
  * upload: nothing it writes outlives the revocation.
  */
-export async function revokeRequests(deps: PassDeps, ids: readonly string[], actor: Actor): Promise<RevokeSummary> {
+export async function revokeRequests(deps: RunDeps, ids: readonly string[], actor: Actor): Promise<RevokeSummary> {
   return asActor(deps.db, actor, async (tx) => {
     const rows = await lockRequests(tx, ids);
     const result = await retireLocked(tx, deps.storage, deps.log, rows, 'revoked');

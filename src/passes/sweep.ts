@@ -1,5 +1,5 @@
+import type { RunDeps } from '../building/types.ts';
 import { keysInUse } from '../db/lifecycle.ts';
-import type { PassDeps } from './export-request.ts';
 import { forEachLimited } from './retire.ts';
 
 /** Anything younger than this may belong to a run in progress, and is never swept. */
@@ -23,7 +23,7 @@ export interface SweepSummary {
  * younger than a day is, so an upload being written right now is safe.
  */
 export async function sweepStorage(
-  deps: PassDeps,
+  deps: RunDeps,
   options: { dryRun: boolean; signal: AbortSignal },
 ): Promise<SweepSummary & { errors: number }> {
   const { db, storage, clock } = deps;

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
+import { isoTimestamp } from '../model/iso-timestamp.ts';
 import { CopyBatch } from './copy-batch.ts';
 import { type CopyOut, copyOut } from './copy-out.ts';
-import { isoTimestamp } from './iso-timestamp.ts';
 
 /**
  * The transaction-local setting that holds the files an archive includes,

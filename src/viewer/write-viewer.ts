@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { PROCESSING_FIELDS } from '../definition/definition.ts';
-import type { ExportEntity } from '../export/entities.ts';
-import type { UserFileRecord } from '../export/file-entry.ts';
-import type { Manifest } from '../export/manifest.ts';
+import type { Manifest, UserFileRecord, ViewerManifest } from '../model/archive.ts';
+import { PROCESSING_FIELDS } from '../model/definition.ts';
+import type { ExportEntity } from '../model/entities.ts';
 import { type PreparedEntry, prepareEntry, type WrittenFile, type ZipWriter } from '../zip/zip-writer.ts';
 import { newArchiveKey, type Section, sealedScript } from './seal.ts';
 import { ViewerRows } from './viewer-rows.ts';
@@ -13,12 +12,6 @@ const SHARED_ENTITY_BYTES = 64 * 1024;
 const SHARED_FILE_BYTES = 1024 * 1024;
 
 /** What manifest.json says of the viewer: where to start, its bound, and its files with their checksums. */
-export interface ViewerManifest {
-  index: 'index.html';
-  rows_per_entity_at_most: number;
-  files: WrittenFile[];
-}
-
 /**
  * The page and its code, as shipped in viewer/ beside src/ (and dist/ in the
  * image): index.html at the archive's root, the rest under viewer/. Read

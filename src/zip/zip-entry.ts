@@ -1,6 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { ZipWriter } from './zip-writer.ts';
 
 /** A file written into the archive, as the manifest lists it. */
 export interface WrittenFile {
@@ -20,10 +19,22 @@ export interface WrittenFile {
  */
 export const PIECE_BYTES = 256 * 1024;
 
+/**
+ * What an entry writes through: the archive's running count of input (its
+ * limit), its data stream, and the entry's end. The ZIP writer is one; an
+ * entry knows nothing else of it.
+ */
+export interface EntrySink {
+  /** Counts bytes into the archive; the error to throw when they pass its limit. */
+  countInput(bytes: number): Error | undefined;
+  writeData(bytes: Buffer): Promise<void>;
+  endEntry(crc: number, size: number): void;
+}
+
 /** One file being written: bytes go in with backpressure and are hashed (SHA-256 and CRC-32) on the way. */
 export class ZipEntry {
   readonly path: string;
-  private readonly zip: ZipWriter;
+  private readonly zip: EntrySink;
   private readonly hash: Hash = createHash('sha256');
   private byteCount = 0;
   private crc = 0;
@@ -35,7 +46,7 @@ export class ZipEntry {
   /** Stored entries skip the gathering: nothing waits on a thread per piece, and their chunks (S3's) are large already. */
   private readonly gather: boolean;
 
-  constructor(zip: ZipWriter, path: string, gather: boolean) {
+  constructor(zip: EntrySink, path: string, gather: boolean) {
     this.zip = zip;
     this.path = path;
     this.gather = gather;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { EntryData } from './entry-data.ts';
-import { type WrittenFile, ZipEntry } from './zip-entry.ts';
+import { type EntrySink, type WrittenFile, ZipEntry } from './zip-entry.ts';
 import {
   type CentralRecord,
   centralHeaderLength,
@@ -88,7 +88,7 @@ interface OpenEntry {
  * promise chain (ZipOutput), so a caller may end an entry and open the next
  * without waiting; each write's promise resolves once its bytes are taken.
  */
-export class ZipWriter {
+export class ZipWriter implements EntrySink {
   readonly output: Readable;
   readonly level: number;
   private readonly date: Date;

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect.ts';
 import { migrateToLatest, SQL_DIR } from '../../src/db/migrate.ts';
-import { isUserIdText } from '../../src/user-id.ts';
+import { isUserIdText } from '../../src/model/user-id.ts';
 import { FreshDatabases } from '../support/fresh-database.ts';
 import { createTestEnv, getObject, runCli, type TestEnv } from '../support/harness.ts';
 import { readZip } from '../support/zip.ts';
@@ -266,7 +266,7 @@ entities:
     expect(await requestOf(db, rows[0].id)).toBeUndefined();
   });
 
-  it('a text user key: the SQL intake, a plain insert, `exporter request` and the worker accept exactly the same ids (src/user-id.ts)', async () => {
+  it('a text user key: the SQL intake, a plain insert, `exporter request` and the worker accept exactly the same ids (src/model/user-id.ts)', async () => {
     const { db, cliEnv } = await freshDatabase();
     await db.query(`create table account (handle text primary key, email text)`);
     const definition = path.join(dir, 'account.yaml');

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchedCopies } from '../../src/export/batched-copies.ts';
-import { csvCopySql, jsonLinesCopySql } from '../../src/export/queries.ts';
-import type { EntitySize } from '../../src/export/survey.ts';
+import { BatchedCopies } from '../../src/archive/batched-copies.ts';
+import { csvCopySql, jsonLinesCopySql } from '../../src/archive/queries.ts';
+import type { EntitySize } from '../../src/archive/survey.ts';
 import { CopyBatch } from '../../src/snapshot/copy-batch.ts';
 import { createTestEnv, type TestEnv, waitFor } from '../support/harness.ts';
 import { withSnapshot } from '../support/snapshot.ts';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
-import { csvCopySql, jsonLinesCopySql, sizeSql } from '../../src/export/queries.ts';
+import { csvCopySql, jsonLinesCopySql, sizeSql } from '../../src/archive/queries.ts';
 import { createTestEnv, fulfillInProcess, getObject, requestRow, runCli, type TestEnv } from '../support/harness.ts';
 import { LEGACY_ENTITIES } from '../support/legacy-entities.ts';
 import {

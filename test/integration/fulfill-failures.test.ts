@@ -5,7 +5,7 @@ import { text } from 'node:stream/consumers';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedUser } from '../../scripts/lib/sample-data.ts';
-import type { ExportEntity } from '../../src/export/entities.ts';
+import type { ExportEntity } from '../../src/model/entities.ts';
 import { Snapshot } from '../../src/snapshot/snapshot.ts';
 import { createTestEnv, fulfillInProcess, getObject, listKeys, requestRow, type TestEnv } from '../support/harness.ts';
 import { insertProject, insertRequest, insertRun, insertUser } from '../support/seed.ts';

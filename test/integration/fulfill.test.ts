@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { to as copyTo } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { csvCopySql } from '../../src/export/queries.ts';
+import { csvCopySql } from '../../src/archive/queries.ts';
 import { EXPORTER_VERSION } from '../../src/version.ts';
 import {
   createTestEnv,

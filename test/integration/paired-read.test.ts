@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExportEntity } from '../../src/export/entities.ts';
-import { csvCopySql, csvHeader, jsonLinesCopySql, pairedCopySql } from '../../src/export/queries.ts';
-import { includedFileKey } from '../../src/export/write-files.ts';
+import { csvCopySql, csvHeader, jsonLinesCopySql, pairedCopySql } from '../../src/archive/queries.ts';
+import { includedFileKey } from '../../src/archive/write-files.ts';
+import type { ExportEntity } from '../../src/model/entities.ts';
 import { BinaryTextColumns, BinaryTextRows } from '../../src/snapshot/binary-rows.ts';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
 import { EVERY_PLANE, SPREADSHEET_PAYLOADS } from '../support/hostile.ts';

@@ -11,16 +11,16 @@ import {
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createSampleSchema, SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
+import type { BuildContext, RunDeps } from '../../src/building/types.ts';
 import { openFulfillContext } from '../../src/commands/fulfill-context.ts';
 import { migrateAndLink } from '../../src/commands/migrate.ts';
 import { type Config, parseConfig } from '../../src/config.ts';
 import { connect, type DbHandle } from '../../src/db/connect.ts';
 import { currentSchemaVersion } from '../../src/db/migrate.ts';
-import type { ExportEntity, UserTable } from '../../src/export/entities.ts';
 import type { FileSources } from '../../src/files/sources.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
-import type { PassDeps } from '../../src/passes/export-request.ts';
-import { type FulfillContext, runFulfill } from '../../src/passes/fulfill.ts';
+import type { ExportEntity, UserTable } from '../../src/model/entities.ts';
+import { runFulfill } from '../../src/passes/fulfill.ts';
 import type { RawSettings } from '../../src/settings.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 
@@ -49,7 +49,7 @@ export interface TestEnv {
   /** The shipped definition's file sources, opened against this world's buckets. */
   files: FileSources;
   /** What fulfill builds with (openFulfillContext, as `fulfill` and `work` wire it). */
-  context: FulfillContext;
+  context: BuildContext;
   close(): Promise<void>;
 }
 
@@ -159,7 +159,7 @@ export function captureLogger(level = 'debug'): { log: Logger; lines: () => stri
   return { log, lines, text: () => chunks.join('') };
 }
 
-export function passDeps(env: TestEnv, log: Logger, config = env.config()): PassDeps & { config: Config } {
+export function passDeps(env: TestEnv, log: Logger, config = env.config()): RunDeps & { config: Config } {
   return {
     db: env.handle.db,
     pool: env.handle.pool,

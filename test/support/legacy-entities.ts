@@ -1,4 +1,4 @@
-import type { ExportEntity } from '../../src/export/entities.ts';
+import type { ExportEntity } from '../../src/model/entities.ts';
 
 /**
  * The entity list as it was written in TypeScript before definition files

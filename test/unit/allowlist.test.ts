@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
+import { userLiteral } from '../../src/archive/queries.ts';
 import { loadDefinition } from '../../src/definition/parse.ts';
 import { secretLookingName } from '../../src/definition/secrets.ts';
-import { userLiteral } from '../../src/export/queries.ts';
 
 const USER = '3f0c5b8e-1d2a-4c6b-9e7f-0a1b2c3d4e5f';
 

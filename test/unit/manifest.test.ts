@@ -1,7 +1,7 @@
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import type { UserFileRecord } from '../../src/export/file-entry.ts';
-import { buildManifest, writeManifest } from '../../src/export/manifest.ts';
+import { buildManifest, writeManifest } from '../../src/archive/manifest.ts';
+import type { UserFileRecord } from '../../src/model/archive.ts';
 import { ZipWriter } from '../../src/zip/zip-writer.ts';
 import { readZip } from '../support/zip.ts';
 

@@ -74,7 +74,7 @@ export function isRowDataError(error: unknown): error is { code: string; message
   return typeof code === 'string' && /^(22|54)[0-9A-Z]{3}$/.test(code);
 }
 
-/** A request whose user id no user key can be (src/user-id.ts): made before the database checked it, and never buildable. */
+/** A request whose user id no user key can be (src/model/user-id.ts): made before the database checked it, and never buildable. */
 export class NotAUserIdError extends Error {
   override name = 'NotAUserIdError';
   constructor(userId: string) {

@@ -6,8 +6,8 @@
  * every query is built from these lists and none selects `*`.
  */
 
-import type { Processing } from '../definition/definition.ts';
 import type { ColumnKind } from './column-kinds.ts';
+import type { Processing } from './definition.ts';
 
 export type { ColumnKind };
 

@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { formatBytes } from '../byte-sizes.ts';
 import { isAlreadyCompressed } from '../files/compression.ts';
 import { type FileBody, FileRefusedError, type FileSource, MISSING } from '../files/sources.ts';
+import type { FileOutcome, UserFileRecord } from '../model/archive.ts';
 import { publicErrorText } from '../public-error.ts';
 import { ZIP32_MAX } from '../zip/zip-format.ts';
 import type { ZipEntry, ZipWriter } from '../zip/zip-writer.ts';
@@ -16,20 +17,6 @@ import { ArchiveTooLargeError, FileSourceError } from './archive-errors.ts';
  */
 
 /** What became of one of the user's files; manifest.json lists every one. */
-export type FileOutcome = 'included' | 'missing' | 'too_large' | 'failed';
-
-export interface UserFileRecord {
-  /** Where the file is in the archive (for one not included: where it would have been). */
-  path: string;
-  entity: string;
-  outcome: FileOutcome;
-  /** included: its bytes in the archive; too_large: its size at the source. */
-  bytes?: number;
-  sha256?: string;
-  /** Why it is not included, in plain words. */
-  reason?: string;
-}
-
 export interface FileLimits {
   maxFileBytes: number;
   /** The request's last attempt: a file that cannot be read is listed as failed rather than failing the request again. */

@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import type { EntityManifest } from '../model/archive.ts';
+import type { ExportEntity } from '../model/entities.ts';
 import { BOM, CsvParts } from '../parts/csv-parts.ts';
 import { JsonArrayParts, type JsonPart, needsParts, plannedPartRows } from '../parts/json-parts.ts';
 import { LaterEntries } from '../parts/later-entries.ts';
@@ -10,8 +12,6 @@ import { ZIP32_MAX } from '../zip/zip-format.ts';
 import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
 import type { CopySource } from './batched-copies.ts';
 import { type CsvAheadOutcome, CsvReadAhead, worthReadingAhead } from './csv-ahead.ts';
-import type { ExportEntity } from './entities.ts';
-import type { EntityManifest } from './manifest.ts';
 import { csvCopySql, csvHeader, jsonLinesCopySql, type PathsKept, pairedCopySql, type RowOrder } from './queries.ts';
 import type { EntitySize } from './survey.ts';
 

@@ -1,8 +1,7 @@
-import { PROCESSING_FIELDS } from '../definition/definition.ts';
+import type { Manifest, UserFileRecord } from '../model/archive.ts';
+import { PROCESSING_FIELDS } from '../model/definition.ts';
+import type { ExportEntity } from '../model/entities.ts';
 import { oneLine } from '../model/one-line.ts';
-import type { ExportEntity } from './entities.ts';
-import type { UserFileRecord } from './file-entry.ts';
-import type { Manifest } from './manifest.ts';
 
 /** README.txt names at most this many files that are not in the archive (manifest.json lists them all). */
 const LISTED_AT_MOST = 1_000;

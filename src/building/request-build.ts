@@ -1,50 +1,14 @@
-import type pg from 'pg';
-import type { Clock } from '../clock.ts';
-import type { ExportConfig } from '../config.ts';
-import type { Db } from '../db/connect.ts';
+import { rowCounts } from '../archive/manifest.ts';
+import { type Progress, writeArchive } from '../archive/write-archive.ts';
 import { type BuildProgress, type ClaimedRequest, markReady } from '../db/requests.ts';
-import type { ExportEntity, UserTable } from '../export/entities.ts';
-import { type Manifest, rowCounts } from '../export/manifest.ts';
-import { type Progress, writeArchive } from '../export/write-archive.ts';
-import type { FileSources } from '../files/sources.ts';
 import type { Logger } from '../log.ts';
-import type { PresignedLink, S3Storage } from '../storage/s3-storage.ts';
+import type { Manifest } from '../model/archive.ts';
+import type { PresignedLink } from '../storage/s3-storage.ts';
 import { ArchivePipeline } from './archive-pipeline.ts';
-import { BuildStop } from './build-stop.ts';
-import { watchBuild } from './build-watch.ts';
 import { retryBriefly, settleFailure } from './settle-failure.ts';
-
-export interface PassDeps {
-  db: Db;
-  pool: pg.Pool;
-  storage: S3Storage;
-  log: Logger;
-  clock: Clock;
-}
-
-export type RequestOutcome =
-  | { kind: 'ready'; rows: number; bytes: number; seconds: number; rowCounts: Record<string, number> }
-  | { kind: 'retry' | 'failed'; error: string }
-  /** The claim was taken over, or the request (or its user) was deleted: nothing of ours remains. */
-  | { kind: 'lost' }
-  /** Stopped by a signal; the request is pending again. */
-  | { kind: 'released' };
-
-export interface ExportContext {
-  config: ExportConfig;
-  /** What to export (from the definition, checked against the database at start). */
-  entities: readonly ExportEntity[];
-  user: UserTable;
-  /** Where the users' files are read from (the definition's file_sources). */
-  files: FileSources;
-  exporterVersion: string;
-  schemaVersion: string;
-  /** Aborted when the process is asked to stop. */
-  signal: AbortSignal;
-  /** How often the claim is renewed (and progress reported). */
-  heartbeatMs: number;
-  onProgress?: (requestId: string, progress: BuildProgress) => void;
-}
+import { BuildStop } from './stop.ts';
+import type { BuildRun, RequestOutcome, RunDeps } from './types.ts';
+import { watchBuild } from './watch.ts';
 
 /**
  * One claimed request, start to end, in named stages: build (a snapshot →
@@ -55,9 +19,9 @@ export interface ExportContext {
  * ever published.
  */
 export async function exportRequest(
-  deps: PassDeps,
+  deps: RunDeps,
   request: ClaimedRequest,
-  ctx: ExportContext,
+  ctx: BuildRun,
   claimMs = 0,
 ): Promise<RequestOutcome> {
   const build = new Build(deps, request, ctx, claimMs);
@@ -95,11 +59,11 @@ class Build {
   /** How long the snapshot was held open (the ready line says so: it holds back vacuum on the application's primary). */
   private snapshotSeconds: number | undefined;
 
-  private readonly deps: PassDeps;
+  private readonly deps: RunDeps;
   private readonly request: ClaimedRequest;
-  private readonly ctx: ExportContext;
+  private readonly ctx: BuildRun;
 
-  constructor(deps: PassDeps, request: ClaimedRequest, ctx: ExportContext, claimMs: number) {
+  constructor(deps: RunDeps, request: ClaimedRequest, ctx: BuildRun, claimMs: number) {
     this.deps = deps;
     this.request = request;
     this.ctx = ctx;

@@ -6,7 +6,7 @@
  * compiler names every field the new row must decide.
  */
 
-import { isoLocalTimestamp, isoTimestamp } from '../snapshot/iso-timestamp.ts';
+import { isoLocalTimestamp, isoTimestamp } from './iso-timestamp.ts';
 
 export type ColumnKind =
   | 'uuid'

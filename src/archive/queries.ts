@@ -1,9 +1,9 @@
+import { COLUMN_KINDS } from '../model/column-kinds.ts';
+import type { ExportColumn, ExportEntity, ExportFile } from '../model/entities.ts';
 import { quoteIdent, textLiteral } from '../model/identifiers.ts';
+import { isUserIdText } from '../model/user-id.ts';
 import { INCLUDED_SETTING } from '../snapshot/snapshot.ts';
-import { isUserIdText } from '../user-id.ts';
 import { NotAUserIdError } from './archive-errors.ts';
-import { COLUMN_KINDS } from './column-kinds.ts';
-import type { ExportColumn, ExportEntity, ExportFile } from './entities.ts';
 
 /**
  * SQL for one entity's rows, serialized by PostgreSQL itself (COPY … TO STDOUT).

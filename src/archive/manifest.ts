@@ -1,38 +1,12 @@
-import type { ViewerManifest } from '../viewer/write-viewer.ts';
+import {
+  ARCHIVE_FORMAT,
+  type EntityManifest,
+  type FileOutcome,
+  type Manifest,
+  type UserFileRecord,
+  type ViewerManifest,
+} from '../model/archive.ts';
 import type { WrittenFile, ZipWriter } from '../zip/zip-writer.ts';
-import type { FileOutcome, UserFileRecord } from './file-entry.ts';
-import { ARCHIVE_FORMAT } from './json-schema.ts';
-
-export interface ManifestFile extends WrittenFile {
-  format: 'json' | 'csv';
-}
-
-export interface EntityManifest {
-  rows: number;
-  files: ManifestFile[];
-}
-
-/** manifest.json: what the archive holds, and how to check it. Keys are snake_case like the data. */
-export interface Manifest {
-  /** The archive's layout (src/export/json-schema.ts). */
-  format: typeof ARCHIVE_FORMAT;
-  request_id: string;
-  user_id: string;
-  /** The moment of the database snapshot every file was read from. */
-  as_of: string;
-  link_expires_at: string;
-  exporter_version: string;
-  schema_version: string;
-  entities: Record<string, EntityManifest>;
-  /** The offline viewer (index.html), where the archive has one. */
-  viewer?: ViewerManifest;
-  /** GDPR Art. 15(1) per entity (snake_case keys, as in the definition), where the definition gives it. */
-  processing?: Record<string, Record<string, string | readonly string[]>>;
-  /** How many of the user's files ended each way. */
-  file_counts: Record<FileOutcome, number>;
-  /** Every one of the user's files, with what became of it: none is left out silently. */
-  files: UserFileRecord[];
-}
 
 export function buildManifest(input: {
   requestId: string;

@@ -3,8 +3,8 @@ import {
   FileSourceError,
   NotAUserIdError,
   RowNotWritableError,
-} from '../export/archive-errors.ts';
-import { UserNotFoundError } from '../export/write-archive.ts';
+} from '../archive/archive-errors.ts';
+import { UserNotFoundError } from '../archive/write-archive.ts';
 import { publicErrorText } from '../public-error.ts';
 
 /** What a failed build means for its request: retried after a backoff, or failed for good, and the words the request's `error` shows. */
@@ -22,7 +22,7 @@ export interface FailureVerdict {
 const RULES: readonly { matches: (error: unknown) => boolean; final: boolean; text: (error: unknown) => string }[] = [
   // The user was deleted: nothing left to export, ever.
   { matches: (e) => e instanceof UserNotFoundError, final: true, text: () => 'the user no longer exists' },
-  // An id no user can have (src/user-id.ts): the next attempt would read the same id.
+  // An id no user can have (src/model/user-id.ts): the next attempt would read the same id.
   { matches: (e) => e instanceof NotAUserIdError, final: true, text: () => 'not a user id' },
   // Over EXPORT_MAX_ARCHIVE_BYTES or EXPORT_MAX_FILES: the next attempt would be as large.
   {

@@ -1,8 +1,8 @@
 import { StringDecoder } from 'node:string_decoder';
+import type { ExportEntity, ExportFile } from '../model/entities.ts';
 import { BinaryTextRows } from '../snapshot/binary-rows.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import { Spool } from '../snapshot/spool.ts';
-import type { ExportEntity, ExportFile } from './entities.ts';
 import type { FileRef } from './file-entry.ts';
 import { fileListCopySql } from './queries.ts';
 

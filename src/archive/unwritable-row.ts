@@ -1,6 +1,6 @@
 import type pg from 'pg';
+import type { ExportEntity } from '../model/entities.ts';
 import { isRowDataError, RowNotWritableError } from './archive-errors.ts';
-import type { ExportEntity } from './entities.ts';
 import { columnProbeSql, entityProbeSql } from './queries.ts';
 
 /**

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
+import type { ExportEntity } from '../model/entities.ts';
 import { needsParts } from '../parts/json-parts.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import { worthReadingAhead } from './csv-ahead.ts';
-import type { ExportEntity } from './entities.ts';
 import { csvCopySql, jsonLinesCopySql, type PathsKept } from './queries.ts';
 import type { EntitySize } from './survey.ts';
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
+import type { ExportEntity, UserTable } from '../model/entities.ts';
 import { quoteIdent } from '../model/identifiers.ts';
 import { Snapshot } from '../snapshot/snapshot.ts';
-import type { ExportEntity, UserTable } from './entities.ts';
 import { sizeSql, userLiteral } from './queries.ts';
 
 export interface EntitySize {

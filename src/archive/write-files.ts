@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { type FileBody, type FileSource, type FileSources, MISSING } from '../files/sources.ts';
 import { letGo } from '../memory-policy.ts';
+import type { UserFileRecord } from '../model/archive.ts';
 import type { ZipWriter } from '../zip/zip-writer.ts';
-import { type FileLimits, type FileRef, type UserFileRecord, writeOne } from './file-entry.ts';
+import { type FileLimits, type FileRef, writeOne } from './file-entry.ts';
 import type { FileList } from './file-list.ts';
 
 /** The text of a file that is not the row owner's to read (its key outside key_prefix). */

@@ -2,7 +2,7 @@ import type { ExportConfig } from '../config.ts';
 import type { Db } from '../db/connect.ts';
 import { type BuildProgress, type ClaimedRequest, renewClaim } from '../db/requests.ts';
 import type { Logger } from '../log.ts';
-import type { BuildStop } from './build-stop.ts';
+import type { BuildStop } from './stop.ts';
 
 /** The claim was taken over, revoked, or the request deleted: the build stops and leaves nothing. */
 export class ClaimLostError extends Error {

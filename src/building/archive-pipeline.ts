@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, pipeline, Transform } from 'node:stream';
-import { ArchiveTooLargeError, RowNotWritableError } from '../export/archive-errors.ts';
+import { ArchiveTooLargeError, RowNotWritableError } from '../archive/archive-errors.ts';
 import type { S3Storage } from '../storage/s3-storage.ts';
 import { ArchiveClosedError, ZipWriter } from '../zip/zip-writer.ts';
-import { asError } from './build-stop.ts';
+import { asError } from './stop.ts';
 
 /**
  * An archive on its way to storage: the ZIP writer, its bytes counted, and

@@ -1,8 +1,8 @@
 import { type ClaimedRequest, releaseAfterFailure, releaseClaim } from '../db/requests.ts';
 import type { Logger } from '../log.ts';
-import { ClaimLostError } from './build-watch.ts';
-import type { ExportContext, PassDeps, RequestOutcome } from './export-request.ts';
 import { classifyFailure } from './failure-causes.ts';
+import type { BuildRun, RequestOutcome, RunDeps } from './types.ts';
+import { ClaimLostError } from './watch.ts';
 
 /**
  * A failed attempt, recorded: a lost claim leaves the request to whoever
@@ -11,9 +11,9 @@ import { classifyFailure } from './failure-causes.ts';
  * rebuilt request's earlier archive goes with its link.
  */
 export async function settleFailure(
-  deps: PassDeps,
+  deps: RunDeps,
   request: ClaimedRequest,
-  ctx: ExportContext,
+  ctx: BuildRun,
   error: unknown,
   log: Logger,
   secs: number,

@@ -1,8 +1,6 @@
-import { COLUMN_KINDS } from './column-kinds.ts';
-import type { ExportEntity } from './entities.ts';
-
-/** The version of the archive's layout, in manifest.json (`format`); 2 added schema.json, 3 the user's files (files/, manifest `files`). */
-export const ARCHIVE_FORMAT = 'data-export/3';
+import { ARCHIVE_FORMAT } from '../model/archive.ts';
+import { COLUMN_KINDS } from '../model/column-kinds.ts';
+import type { ExportEntity } from '../model/entities.ts';
 
 /**
  * schema.json: a JSON Schema (2020-12) of every entity's records, so that a
