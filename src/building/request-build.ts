@@ -1,5 +1,5 @@
 import { rowCounts } from '../archive/manifest.ts';
-import { type Progress, writeArchive } from '../archive/write-archive.ts';
+import { type ArchiveEvents, type ArchivePlan, type Progress, writeArchive } from '../archive/write-archive.ts';
 import { type BuildProgress, type ClaimedRequest, markReady } from '../db/requests.ts';
 import type { Logger } from '../log.ts';
 import type { Manifest } from '../model/archive.ts';
@@ -92,62 +92,85 @@ class Build {
     });
   }
 
-  /** The build: the user's data from one snapshot into the ZIP, which streams into the upload as it is made. */
+  /**
+   * The build: the link signed first (the archive says when it expires, so that is decided before its
+   * first byte; a presigned URL names an object that need not exist yet), then the user's data from one
+   * snapshot into the ZIP, which streams into the upload as it is made.
+   */
   async write(): Promise<Manifest> {
-    const { ctx, request } = this;
-    let totalsKnown = false;
+    const linkExpiresAt = await this.presign();
     const manifest = await this.stop.untilStopped(
-      writeArchive({
-        pool: this.deps.pool,
-        signal: this.stop.signal,
-        zip: this.pipeline.zip,
-        entities: ctx.entities,
-        user: ctx.user,
-        identity: {
-          requestId: request.id,
-          userId: request.userId,
-          exporterVersion: ctx.exporterVersion,
-          schemaVersion: ctx.schemaVersion,
-        },
-        maxEntryBytes: ctx.config.maxEntryBytes,
-        parallelFromBytes: ctx.config.parallelFromBytes,
-        spoolDir: ctx.config.spoolDir,
-        onCsvAhead: (entity, outcome) => (this.csvReadAhead[entity] = outcome),
-        files: ctx.files,
-        fileLimits: {
-          maxFileBytes: ctx.config.maxFileBytes,
-          finalAttempt: request.attempts >= ctx.config.maxAttempts,
-          maxArchiveBytes: ctx.config.maxArchiveBytes,
-          // What the archive does not say (the error's message: an address, a host), for the operator: the first few, then a count in the ready line.
-          onNotIncluded: (file, detail) => {
-            if (++this.notIncludedLogged <= NOT_INCLUDED_LOGGED)
-              this.log.warn(
-                { path: file.path, outcome: file.outcome, reason: file.reason, detail },
-                "one of the user's files is not in the archive",
-              );
-          },
-        },
-        maxArchiveBytes: ctx.config.maxArchiveBytes,
-        maxFiles: ctx.config.maxFiles,
-        ...(ctx.config.viewer ? { viewer: ctx.config.viewer } : {}),
-        onPlan: (bytes) => (this.pipeline.expectedBytes = bytes),
-        onSnapshotClosed: (seconds) => (this.snapshotSeconds = seconds),
-        linkExpiry: () => this.presign(),
-        onProgress: (p) => {
-          const first = !totalsKnown;
-          totalsKnown = true;
-          this.progress = p;
-          if (first) this.watch.beat(); // the total is known: tell the app at once, not at the next beat
-        },
-      }),
+      writeArchive(
+        { pool: this.deps.pool, zip: this.pipeline.zip, signal: this.stop.signal },
+        this.archivePlan(linkExpiresAt),
+        this.archiveEvents(),
+      ),
     );
     await this.stop.untilStopped(this.pipeline.zip.finalize());
+    this.ms.write = this.lap();
     return manifest;
   }
 
-  /** The link, signed once the data is written (README.txt says when it expires). */
+  /** What this request's archive holds, and its limits. */
+  private archivePlan(linkExpiresAt: Date): ArchivePlan {
+    const { ctx, request } = this;
+    const { config } = ctx;
+    return {
+      identity: {
+        requestId: request.id,
+        userId: request.userId,
+        exporterVersion: ctx.exporterVersion,
+        schemaVersion: ctx.schemaVersion,
+      },
+      entities: ctx.entities,
+      user: ctx.user,
+      files: ctx.files,
+      limits: {
+        maxEntryBytes: config.maxEntryBytes,
+        parallelFromBytes: config.parallelFromBytes,
+        spoolDir: config.spoolDir,
+        maxArchiveBytes: config.maxArchiveBytes,
+        maxFiles: config.maxFiles,
+        maxFileBytes: config.maxFileBytes,
+        finalAttempt: request.attempts >= config.maxAttempts,
+      },
+      linkExpiresAt,
+      ...(config.viewer ? { viewer: config.viewer } : {}),
+    };
+  }
+
+  /** What the build keeps of what the writer tells it: the upload's expected size, progress, and what the ready line says. */
+  private archiveEvents(): ArchiveEvents {
+    let totalsKnown = false;
+    return {
+      planned: (bytes) => {
+        this.pipeline.expectedBytes = bytes;
+      },
+      progress: (p) => {
+        const first = !totalsKnown;
+        totalsKnown = true;
+        this.progress = p;
+        if (first) this.watch.beat(); // the total is known: tell the app at once, not at the next beat
+      },
+      csvAhead: (entity, outcome) => {
+        this.csvReadAhead[entity] = outcome;
+      },
+      // What the archive does not say (the error's message: an address, a host), for the operator: the first few, then a count in the ready line.
+      fileNotIncluded: (file, detail) => {
+        if (++this.notIncludedLogged <= NOT_INCLUDED_LOGGED)
+          this.log.warn(
+            { path: file.path, outcome: file.outcome, reason: file.reason, detail },
+            "one of the user's files is not in the archive",
+          );
+      },
+      snapshotClosed: (seconds) => {
+        this.snapshotSeconds = seconds;
+      },
+    };
+  }
+
+  /** The link, signed before the archive's first byte: it works once the object is stored, until the expiry the archive states. */
   private async presign(): Promise<Date> {
-    this.ms.write = this.lap();
     this.link = await this.deps.storage.presign(this.key, {
       ttlSeconds: this.ctx.config.linkTtlSeconds,
       signedAt: this.deps.clock.now(),
