@@ -1,11 +1,7 @@
 import type { Command } from 'commander';
-import { systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
-import { smtpMailer } from '../email/mailer.ts';
-import type { Logger } from '../log.ts';
 import type { Outcome } from '../outcome.ts';
 import { type FulfillSummary, runFulfill } from '../passes/fulfill.ts';
-import type { RuntimeDeps } from '../runtime.ts';
 import {
   ALL_SETTINGS,
   type CommandTools,
@@ -14,11 +10,10 @@ import {
   reportMetrics,
   requireUuids,
   returning,
-  withRuntime,
   withSettings,
 } from './common.ts';
-import { openFulfillContext } from './fulfill-context.ts';
 import { progressReporter } from './progress.ts';
+import { buildConnections, openBuildContext, openRun, type Run } from './run.ts';
 
 export interface FulfillFlags {
   limit: number;
@@ -39,11 +34,12 @@ export function registerFulfill(program: Command, tools: CommandTools): void {
     returning(tools, async (flags: FulfillFlags, cmd: Command) => {
       requireUuids(flags.request ?? [], '--request');
       const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
-      return withRuntime(config, log, fulfillConnections(config), async (deps, schemaVersion) => {
-        const summary = await fulfillPass(tools, config, log, deps, schemaVersion, flags);
+      const options = { connections: buildConnections(config), mail: !flags.dryRun };
+      return openRun(config, log, options, async (run) => {
+        const summary = await fulfillPass(tools, config, run, flags);
         const outcome = fulfillOutcome(summary);
         if (!flags.dryRun)
-          await reportMetrics(config, log, deps.db, {
+          await reportMetrics(config, log, run.deps.db, {
             pass: 'fulfill',
             fulfill: summary,
             definitionOk: true,
@@ -55,40 +51,31 @@ export function registerFulfill(program: Command, tools: CommandTools): void {
   );
 }
 
-export function fulfillConnections(config: Config): number {
-  // Per request in flight: its snapshot, a second reader of it for big
-  // entities, and one for its claim renewals; plus one for claims.
-  return config.export.concurrency * 3 + 1;
-}
-
+/** The batch's fulfill pass (`fulfill`, `nightly`): the definition checked before anything is claimed, then every claimable request built. */
 export async function fulfillPass(
   tools: CommandTools,
   config: Config,
-  log: Logger,
-  deps: RuntimeDeps,
-  schemaVersion: string,
+  run: Run,
   flags: FulfillFlags,
 ): Promise<FulfillSummary> {
-  log = log.child({ pass: 'fulfill' });
+  const log = run.deps.log.child({ pass: 'fulfill' });
   // Before anything is claimed: a definition that no longer matches the database builds nothing.
-  const context = await openFulfillContext(deps.db, config, log, schemaVersion);
-  const mailer = config.mail && !flags.dryRun ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
+  const context = await openBuildContext(run.deps.db, config, log, run.schemaVersion);
   const progress = progressReporter(tools.io, log);
   try {
-    const summary = await runFulfill({ ...deps, log, clock: systemClock }, context, {
+    const summary = await runFulfill({ ...run.deps, log }, context, {
       limit: flags.limit,
       concurrency: config.export.concurrency,
       requestIds: flags.request,
       dryRun: flags.dryRun,
       signal: tools.stopper.signal,
-      mailer,
+      mailer: run.mailer,
       onProgress: progress.update,
     });
     progress.done();
     log.info({ ...summary, dryRun: flags.dryRun || undefined }, 'fulfill finished');
     return summary;
   } finally {
-    mailer?.close();
     context.close();
   }
 }

@@ -8,11 +8,11 @@ import {
   positiveInt,
   reportMetrics,
   returning,
-  withRuntime,
   withSettings,
 } from './common.ts';
 import { addExpireOptions, expireOutcome, expirePass } from './expire.ts';
-import { fulfillConnections, fulfillOutcome, fulfillPass } from './fulfill.ts';
+import { fulfillOutcome, fulfillPass } from './fulfill.ts';
+import { buildConnections, openRun } from './run.ts';
 
 /**
  * What cron and the Kubernetes CronJob run: fulfill, then expire, in one
@@ -31,10 +31,11 @@ export function registerNightly(program: Command, tools: CommandTools): void {
   ).action(
     returning(tools, async (flags: { limit: number; pruneAfter?: number }, cmd: Command) => {
       const { config, log } = commandContext(cmd, tools.io, { database: true, storage: true });
-      return withRuntime(config, log, fulfillConnections(config), async (deps, schemaVersion) => {
+      return openRun(config, log, { connections: buildConnections(config), mail: true }, async (run) => {
+        const { deps } = run;
         // A definition that no longer matches the database builds nothing, but
         // retention goes on: old archives must still go tonight.
-        const fulfill = await fulfillPass(tools, config, log, deps, schemaVersion, {
+        const fulfill = await fulfillPass(tools, config, run, {
           limit: flags.limit,
           dryRun: false,
         }).catch((error: unknown) => {

@@ -14,8 +14,8 @@ import {
 import type { Mailer } from '../email/mailer.ts';
 import type { UserTable } from '../model/entities.ts';
 import type { IdleSlots } from '../worker/idle-slots.ts';
-import { failAbandonedRequests } from './housekeeping.ts';
-import { type EmailOutcome, notifyOwed, notifyReady } from './notify.ts';
+import { settleEarlierRuns } from './housekeeping.ts';
+import { type EmailOutcome, notifyReady } from './notify.ts';
 
 export interface FulfillOptions {
   /** At most this many requests in this run. */
@@ -100,7 +100,14 @@ export async function runFulfill(deps: RunDeps, ctx: BuildContext, options: Fulf
   const recipients = recipientsOf(ctx.user);
   const mail = options.mailer && recipients && { db, mailer: options.mailer, log, recipients };
   // The batch settles what earlier runs left first; `work` does it in its housekeeping.
-  if (!idle) await settleEarlierRuns(deps, mail, config, summary);
+  if (!idle) {
+    const settled = await settleEarlierRuns(deps, {
+      maxAttempts: config.maxAttempts,
+      mailer: options.mailer,
+      recipients,
+    });
+    Object.assign(summary, settled);
+  }
   const exportCtx = exportContextOf(ctx, options);
   const claims = await claimSource(deps, config, options, summary);
 
@@ -189,21 +196,6 @@ function recordOutcome(summary: FulfillSummary, outcome: RequestOutcome): void {
 function countEmail(summary: FulfillSummary, outcome: EmailOutcome): void {
   if (outcome === 'sent') summary.emailsSent++;
   if (outcome === 'failed') summary.emailsFailed++;
-}
-
-/** The batch's first step: the "ready" emails earlier runs owe, and the requests a dead worker left on their last attempt. */
-async function settleEarlierRuns(
-  deps: RunDeps,
-  mail: Parameters<typeof notifyOwed>[0] | undefined,
-  config: ExportConfig,
-  summary: FulfillSummary,
-) {
-  if (mail) {
-    const owed = await notifyOwed(mail);
-    summary.emailsSent += owed.sent;
-    summary.emailsFailed += owed.failed;
-  }
-  summary.abandoned = await failAbandonedRequests(deps, config.maxAttempts);
 }
 
 function exportContextOf(ctx: BuildContext, options: FulfillOptions): BuildRun {

@@ -12,8 +12,8 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { createSampleSchema, SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
 import type { BuildContext, RunDeps } from '../../src/building/types.ts';
-import { openFulfillContext } from '../../src/commands/fulfill-context.ts';
 import { migrateAndLink } from '../../src/commands/migrate.ts';
+import { openBuildContext } from '../../src/commands/run.ts';
 import { type Config, parseConfig } from '../../src/config.ts';
 import { connect, type DbHandle } from '../../src/db/connect.ts';
 import { currentSchemaVersion } from '../../src/db/migrate.ts';
@@ -48,7 +48,7 @@ export interface TestEnv {
   uploadsBucket: string;
   /** The shipped definition's file sources, opened against this world's buckets. */
   files: FileSources;
-  /** What fulfill builds with (openFulfillContext, as `fulfill` and `work` wire it). */
+  /** What fulfill builds with (openBuildContext, as `fulfill` and `work` wire it). */
   context: BuildContext;
   close(): Promise<void>;
 }
@@ -113,13 +113,7 @@ export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {})
   await migrateAndLink(handle.db, SAMPLE_FILES_DEFINITION);
   const schemaVersion = (await currentSchemaVersion(handle.db))!;
   // The wiring fulfill and work use: the shipped definition, checked, and its sources on this world's buckets.
-  const context = await openFulfillContext(
-    handle.db,
-    config(),
-    createLogger({ level: 'silent' }),
-    schemaVersion,
-    cliEnv,
-  );
+  const context = await openBuildContext(handle.db, config(), createLogger({ level: 'silent' }), schemaVersion, cliEnv);
   const { entities, user, files } = context;
   return {
     databaseUrl,

@@ -1,0 +1,78 @@
+import type { BuildContext, RunDeps } from '../building/types.ts';
+import { systemClock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/connect.ts';
+import { checkedDefinition } from '../definition/entities-for.ts';
+import { type Mailer, smtpMailer } from '../email/mailer.ts';
+import { openFileSources } from '../files/sources.ts';
+import type { Logger } from '../log.ts';
+import { EXPORTER_VERSION } from '../version.ts';
+import { withRuntime } from './common.ts';
+
+/**
+ * What `fulfill`, `nightly` and `work` run with, set up in one place: the
+ * database and the storage, opened and checked (the schema migrated and its
+ * trail's guards holding), the run's log and clock, and the mailer where
+ * SMTP_URL is set. Closed in reverse order, whatever happens.
+ */
+export interface Run {
+  deps: RunDeps;
+  schemaVersion: string;
+  /** Sends the "ready" email (SMTP_URL); none for a dry run. */
+  mailer?: Mailer;
+}
+
+/** Per request in flight: its snapshot, a second reader of it for big entities, and one for its claim renewals; plus one for claims. */
+export function buildConnections(config: Config): number {
+  return config.export.concurrency * 3 + 1;
+}
+
+export async function openRun<T>(
+  config: Config,
+  log: Logger,
+  options: { connections: number; mail: boolean },
+  body: (run: Run) => Promise<T>,
+): Promise<T> {
+  return withRuntime(config, log, options.connections, async (runtime, schemaVersion) => {
+    const mailer = options.mail && config.mail ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
+    try {
+      return await body({ deps: { ...runtime, log, clock: systemClock }, schemaVersion, mailer });
+    } finally {
+      mailer?.close();
+    }
+  });
+}
+
+/**
+ * What a run builds with: the definition checked against the live database
+ * (one that no longer matches builds nothing: DriftError; what it allows and
+ * should not is logged), its file sources opened (with their EXPORT_SOURCE_*
+ * settings from `env`), the export settings and the versions. `close()` lets
+ * the sources go. Also what the tests build with.
+ */
+export async function openBuildContext(
+  db: Db,
+  config: Config,
+  log: Logger,
+  schemaVersion: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<BuildContext & { close(): void }> {
+  const { definition, entities, user, warnings } = await checkedDefinition(db, config.definitionFile);
+  for (const warning of warnings)
+    log.warn({ warning }, 'the definition allows something it should not (exporter check says the same)');
+  if (config.mail && user.emailColumn === undefined)
+    log.warn(
+      { userTable: user.ref },
+      'SMTP_URL is set but the definition names no user_email column: no "ready" email is sent',
+    );
+  const files = openFileSources(definition.fileSources, config.storage, env);
+  return {
+    config: config.export,
+    entities,
+    user,
+    files,
+    exporterVersion: EXPORTER_VERSION,
+    schemaVersion,
+    close: () => files.destroy(),
+  };
+}
