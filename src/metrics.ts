@@ -24,45 +24,67 @@ export interface RunFigures {
  */
 export async function pushMetrics(url: string, figures: RunFigures, log: Logger): Promise<void> {
   const registry = new Registry();
-  const gauge = (name: string, help: string, labelNames: string[] = []) =>
-    new Gauge({ name, help, labelNames, registers: [registry] });
+  const gauge = gaugesIn(registry);
   const now = Date.now() / 1000;
-  // The label is `phase`, not `pass`: the Pushgateway's grouping key `pass`
-  // (nightly, fulfill, expire) overrides a series' own label of that name, so
-  // nightly's fulfill and expire series would collide and the push be refused.
-  const passSeconds = () =>
-    (registry.getSingleMetric('exporter_pass_seconds') as Gauge | undefined) ??
-    gauge('exporter_pass_seconds', 'Seconds each phase of the last run took.', ['phase']);
-
   gauge('exporter_last_run_timestamp_seconds', 'When the last run finished.').set(now);
   if (figures.succeeded)
     gauge('exporter_last_success_timestamp_seconds', 'When the last run that fully succeeded finished.').set(now);
   gauge('exporter_last_run_success', '1 when the last run fully succeeded, else 0.').set(figures.succeeded ? 1 : 0);
+  if (figures.fulfill) fulfillGauges(gauge, figures.fulfill);
+  if (figures.expire) expireGauges(gauge, figures.expire);
+  stateGauges(gauge, figures);
+  try {
+    const gateway = new Pushgateway(url, { timeout: 5_000 }, registry);
+    await gateway.push({ jobName: 'exporter', groupings: { pass: figures.pass } });
+    log.debug({ grouping: { job: 'exporter', pass: figures.pass } }, 'metrics pushed');
+  } catch (error) {
+    // Never fails the run: the export work is done. A push that keeps failing
+    // is caught by the alert on exporter_last_success_timestamp_seconds going stale.
+    log.error({ err: error }, 'could not push metrics to the Pushgateway');
+  }
+}
 
-  const f = figures.fulfill;
-  if (f) {
-    const outcomes = gauge('exporter_requests', 'Requests handled by the last run, by outcome.', ['outcome']);
-    for (const outcome of ['ready', 'retrying', 'failed', 'lost', 'released', 'abandoned'] as const)
-      outcomes.set({ outcome }, f[outcome]);
-    gauge('exporter_rows_written', 'Rows written into archives by the last run.').set(f.rows);
-    gauge('exporter_bytes_written', 'Archive bytes uploaded by the last run.').set(f.bytes);
-    passSeconds().set({ phase: 'fulfill' }, f.seconds);
-    if (f.ready > 0) {
-      const per = gauge('exporter_request_seconds', 'Seconds per ready request in the last run.', ['stat']);
-      per.set({ stat: 'mean' }, f.requestSecondsTotal / f.ready);
-      per.set({ stat: 'max' }, f.slowestRequestSeconds);
-    }
+type GaugeOf = (name: string, help: string, labelNames?: string[]) => Gauge;
+
+/** A gauge in `registry` by its name; the same one again when asked twice (exporter_pass_seconds has a series per phase). */
+function gaugesIn(registry: Registry): GaugeOf {
+  return (name, help, labelNames = []) =>
+    (registry.getSingleMetric(name) as Gauge | undefined) ??
+    new Gauge({ name, help, labelNames, registers: [registry] });
+}
+
+// The label is `phase`, not `pass`: the Pushgateway's grouping key `pass`
+// (nightly, fulfill, expire) overrides a series' own label of that name, so
+// nightly's fulfill and expire series would collide and the push be refused.
+const passSeconds = (gauge: GaugeOf) =>
+  gauge('exporter_pass_seconds', 'Seconds each phase of the last run took.', ['phase']);
+
+function fulfillGauges(gauge: GaugeOf, f: NonNullable<RunFigures['fulfill']>): void {
+  const outcomes = gauge('exporter_requests', 'Requests handled by the last run, by outcome.', ['outcome']);
+  for (const outcome of ['ready', 'retrying', 'failed', 'lost', 'released', 'abandoned'] as const)
+    outcomes.set({ outcome }, f[outcome]);
+  gauge('exporter_rows_written', 'Rows written into archives by the last run.').set(f.rows);
+  gauge('exporter_bytes_written', 'Archive bytes uploaded by the last run.').set(f.bytes);
+  passSeconds(gauge).set({ phase: 'fulfill' }, f.seconds);
+  if (f.ready > 0) {
+    const per = gauge('exporter_request_seconds', 'Seconds per ready request in the last run.', ['stat']);
+    per.set({ stat: 'mean' }, f.requestSecondsTotal / f.ready);
+    per.set({ stat: 'max' }, f.slowestRequestSeconds);
   }
-  const e = figures.expire;
-  if (e) {
-    gauge('exporter_requests_expired', 'Requests expired by the last run.').set(e.expired);
-    const deleted = gauge('exporter_objects_deleted', 'Objects deleted by the last run, by reason.', ['reason']);
-    deleted.set({ reason: 'expired' }, e.objectsDeleted);
-    deleted.set({ reason: 'orphan' }, e.orphansDeleted);
-    deleted.set({ reason: 'request_deleted' }, e.objectsOfDeletedRequests);
-    gauge('exporter_uploads_aborted', 'Abandoned multipart uploads aborted by the last run.').set(e.uploadsAborted);
-    passSeconds().set({ phase: 'expire' }, e.seconds);
-  }
+}
+
+function expireGauges(gauge: GaugeOf, e: NonNullable<RunFigures['expire']>): void {
+  gauge('exporter_requests_expired', 'Requests expired by the last run.').set(e.expired);
+  const deleted = gauge('exporter_objects_deleted', 'Objects deleted by the last run, by reason.', ['reason']);
+  deleted.set({ reason: 'expired' }, e.objectsDeleted);
+  deleted.set({ reason: 'orphan' }, e.orphansDeleted);
+  deleted.set({ reason: 'request_deleted' }, e.objectsOfDeletedRequests);
+  gauge('exporter_uploads_aborted', 'Abandoned multipart uploads aborted by the last run.').set(e.uploadsAborted);
+  passSeconds(gauge).set({ phase: 'expire' }, e.seconds);
+}
+
+/** The definition's health and the requests' state after the run. */
+function stateGauges(gauge: GaugeOf, figures: RunFigures): void {
   if (figures.definitionOk !== undefined) {
     gauge(
       'exporter_definition_ok',
@@ -82,15 +104,5 @@ export async function pushMetrics(url: string, figures: RunFigures, log: Logger)
     gauge('exporter_oldest_pending_seconds', 'Age of the oldest pending request after the run (0 when none).').set(
       figures.oldestPendingSeconds ?? 0,
     );
-  }
-
-  try {
-    const gateway = new Pushgateway(url, { timeout: 5_000 }, registry);
-    await gateway.push({ jobName: 'exporter', groupings: { pass: figures.pass } });
-    log.debug({ grouping: { job: 'exporter', pass: figures.pass } }, 'metrics pushed');
-  } catch (error) {
-    // Never fails the run: the export work is done. A push that keeps failing
-    // is caught by the alert on exporter_last_success_timestamp_seconds going stale.
-    log.error({ err: error }, 'could not push metrics to the Pushgateway');
   }
 }

@@ -10,7 +10,19 @@ const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 
 /** README.txt: plain words for the person who downloads the archive. */
 export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]): string {
-  const lines: string[] = [
+  return [
+    ...opening(manifest),
+    ...formats(manifest),
+    ...dictionary(manifest, entities),
+    ...processingSection(entities),
+    ...filesSection(manifest),
+    ...checking(manifest),
+  ].join('\n');
+}
+
+/** What the archive is, how to open it, and until when its link works. */
+function opening(manifest: Manifest): string[] {
+  return [
     'YOUR DATA EXPORT',
     '================',
     '',
@@ -25,6 +37,12 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     `This archive holds a copy of the data of your account, as it was on ${utc(manifest.as_of)}.`,
     `The download link for it stops working on ${utc(manifest.link_expires_at)}; after that, ask for a new export.`,
     '',
+  ];
+}
+
+/** What json/, csv/ and files/ hold, and how a spreadsheet shows them. */
+function formats(manifest: Manifest): string[] {
+  return [
     'Every kind of data comes twice:',
     '  json/  the exact copy: one JSON array of objects per file. Dates and times are',
     '         ISO 8601 in UTC with microseconds; extra data ("metadata") is nested JSON;',
@@ -47,9 +65,12 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     ...filesFolder(manifest),
     ...splitParts(manifest),
     '',
-    'WHAT EACH FILE HOLDS',
-    '--------------------',
   ];
+}
+
+/** Each kind of data: its files, its rows, and what each column means. */
+function dictionary(manifest: Manifest, entities: readonly ExportEntity[]): string[] {
+  const lines = ['WHAT EACH FILE HOLDS', '--------------------'];
   for (const entity of entities) {
     const info = manifest.entities[entity.name];
     const rows = info?.rows ?? 0;
@@ -62,9 +83,12 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
       );
     for (const column of entity.columns) lines.push(`  - ${oneLine(column.name)}: ${column.description}`);
   }
-  lines.push(...processingSection(entities));
-  lines.push(...filesSection(manifest));
-  lines.push(
+  return lines;
+}
+
+/** How to check a file against manifest.json, and which request and version made the archive. */
+function checking(manifest: Manifest): string[] {
+  return [
     '',
     'CHECKING THE FILES',
     '------------------',
@@ -75,8 +99,7 @@ export function readmeText(manifest: Manifest, entities: readonly ExportEntity[]
     '',
     `Request ${manifest.request_id}, made by exporter ${manifest.exporter_version} (schema ${manifest.schema_version}).`,
     '',
-  );
-  return lines.join('\n');
+  ];
 }
 
 /** files/, said only where the archive has one. */

@@ -1,8 +1,9 @@
 import { rowCounts } from '../archive/manifest.ts';
 import { type ArchiveEvents, type ArchivePlan, type Progress, writeArchive } from '../archive/write-archive.ts';
-import { type BuildProgress, type ClaimedRequest, markReady } from '../db/requests.ts';
+import type { ClaimedRequest } from '../db/claims.ts';
+import { type BuildProgress, markReady } from '../db/requests.ts';
 import type { Logger } from '../log.ts';
-import type { Manifest } from '../model/archive.ts';
+import { archiveFilename, type Manifest } from '../model/archive.ts';
 import type { PresignedLink } from '../storage/s3-storage.ts';
 import { ArchivePipeline } from './archive-pipeline.ts';
 import { retryBriefly, settleFailure } from './settle-failure.ts';
@@ -71,7 +72,7 @@ class Build {
     this.ms = { claim: claimMs, write: 0, presign: 0, upload: 0, publish: 0 };
     this.key = deps.storage.objectKey(request.userId, request.id, request.claimId);
     const now = deps.clock.now();
-    this.filename = `data-export-${now.toISOString().slice(0, 10)}.zip`;
+    this.filename = archiveFilename(now);
     this.stop = new BuildStop(ctx.signal);
     this.pipeline = new ArchivePipeline(deps.storage, this.key, {
       filename: this.filename,

@@ -1,4 +1,5 @@
-import { type ClaimedRequest, releaseAfterFailure, releaseClaim } from '../db/requests.ts';
+import type { ClaimedRequest } from '../db/claims.ts';
+import { releaseAfterFailure, releaseClaim } from '../db/requests.ts';
 import type { Logger } from '../log.ts';
 import { classifyFailure } from './failure-causes.ts';
 import type { BuildRun, RequestOutcome, RunDeps } from './types.ts';

@@ -1,6 +1,7 @@
 import type { ExportConfig } from '../config.ts';
+import type { ClaimedRequest } from '../db/claims.ts';
 import type { Db } from '../db/connect.ts';
-import { type BuildProgress, type ClaimedRequest, renewClaim } from '../db/requests.ts';
+import { type BuildProgress, renewClaim } from '../db/requests.ts';
 import type { Logger } from '../log.ts';
 import type { BuildStop } from './stop.ts';
 

@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
+import type { Config } from '../config.ts';
 import { recordEmailSent } from '../db/audit.ts';
+import type { Db } from '../db/connect.ts';
 import { extendDeadline } from '../db/deadline.ts';
 import { recipientOf } from '../db/notifications.ts';
 import { checkedDefinition } from '../definition/entities-for.ts';
 import { extensionEmail } from '../email/extension-email.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { UsageError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import type { Outcome } from '../outcome.ts';
 import {
   ALL_SETTINGS,
@@ -60,45 +63,58 @@ export function registerExtend(program: Command, tools: CommandTools): void {
         tools.io.stdout.write(
           `${id} due ${result.dueAt.toISOString()} (extended by ${result.extendedMonths} month${result.extendedMonths === 1 ? '' : 's'} in all)\n`,
         );
-        if (!config.mail) return 'done';
-        // The person is told: the new date and the reason (Art. 12(3)). A failed send is said, never hidden; the extension stands.
-        const { user } = await checkedDefinition(db, config.definitionFile);
-        if (!user.emailColumn) {
-          log.warn('the definition names no user_email column: the person was not told of the extension');
-          return 'done';
-        }
-        const to = await recipientOf(db, id, { ...user, emailColumn: user.emailColumn });
-        if (!to?.email) {
-          log.warn({ requestId: id }, 'the user has no email address: the person was not told of the extension');
-          return 'done';
-        }
-        const mailer = smtpMailer(config.mail.smtpUrl, config.mail.from);
-        try {
-          await mailer.send({
-            to: to.email,
-            ...extensionEmail({
-              name: to.name,
-              dueAt: result.dueAt,
-              reason: flags.reason,
-              requestedAt: to.requestedAt,
-            }),
-          });
-          await recordEmailSent(db, id, by, 'extension');
-          log.info({ requestId: id }, 'the person was told of the extension');
-          return 'done';
-        } catch (error) {
-          log.error(
-            { err: error, requestId: id },
-            'the extension notice could not be sent: tell the person another way',
-          );
-          tools.io.stderr.write(
-            `exporter: the extension stands, but the email to the person failed: tell them another way\n`,
-          );
-          return 'incomplete';
-        } finally {
-          mailer.close();
-        }
+        return config.mail
+          ? tellThePerson(tools, config, log, db, { id, by, reason: flags.reason, dueAt: result.dueAt })
+          : 'done';
       });
     }),
   );
+}
+
+/**
+ * The person is told: the new date and the reason (Art. 12(3)). A failed
+ * send is said, never hidden; the extension stands.
+ */
+async function tellThePerson(
+  tools: CommandTools,
+  config: Config,
+  log: Logger,
+  db: Db,
+  extension: { id: string; by: string; reason: string; dueAt: Date },
+): Promise<Outcome> {
+  const { id, by } = extension;
+  const mail = config.mail!;
+  const { user } = await checkedDefinition(db, config.definitionFile);
+  if (!user.emailColumn) {
+    log.warn('the definition names no user_email column: the person was not told of the extension');
+    return 'done';
+  }
+  const to = await recipientOf(db, id, { ...user, emailColumn: user.emailColumn });
+  if (!to?.email) {
+    log.warn({ requestId: id }, 'the user has no email address: the person was not told of the extension');
+    return 'done';
+  }
+  const mailer = smtpMailer(mail.smtpUrl, mail.from);
+  try {
+    await mailer.send({
+      to: to.email,
+      ...extensionEmail({
+        name: to.name,
+        dueAt: extension.dueAt,
+        reason: extension.reason,
+        requestedAt: to.requestedAt,
+      }),
+    });
+    await recordEmailSent(db, id, by, 'extension');
+    log.info({ requestId: id }, 'the person was told of the extension');
+    return 'done';
+  } catch (error) {
+    log.error({ err: error, requestId: id }, 'the extension notice could not be sent: tell the person another way');
+    tools.io.stderr.write(
+      `exporter: the extension stands, but the email to the person failed: tell them another way\n`,
+    );
+    return 'incomplete';
+  } finally {
+    mailer.close();
+  }
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { sql } from 'kysely';
 import type { RunDeps } from '../building/types.ts';
 import { type Config, POLL_FALLBACK_SECONDS } from '../config.ts';
-import { nextRetryAt } from '../db/requests.ts';
+import { nextRetryAt } from '../db/claims.ts';
 import { NotReadyError, startHttpServer } from '../http-server.ts';
 import { LiveMetrics } from '../live-metrics.ts';
 import { recipientsOf, runFulfill } from '../passes/fulfill.ts';

@@ -52,3 +52,8 @@ export function connect(options: ConnectOptions): DbHandle {
     },
   };
 }
+
+/** The database refused a second open request for one user (the partial unique index). */
+export function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string }).code === '23505';
+}

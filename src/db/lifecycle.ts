@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { type Actor, asActor } from './audit.ts';
 import { stuckClaim } from './claims.ts';
 import type { Db, Tx } from './connect.ts';
-import { isUniqueViolation } from './requests.ts';
+import { isUniqueViolation } from './connect.ts';
 import type { RequestStatus } from './schema.ts';
 
 /**

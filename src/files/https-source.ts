@@ -7,8 +7,9 @@ import {
   MISSING,
   type ReadOptions,
 } from './file-source.ts';
-import { IDLE_TIMEOUT_MS, linkedSignal } from './linked-signal.ts';
+import { linkedSignal } from './linked-signal.ts';
 import { urlProblem } from './locators.ts';
+import { IDLE_TIMEOUT_MS } from './timeouts.ts';
 
 /** Files behind https URLs, on the hosts the definition allows and nowhere else (redirects included). */
 export class HttpsFileSource implements FileSource {

@@ -1,8 +1,3 @@
-/** A source's connection is given up after this long. */
-export const CONNECT_TIMEOUT_MS = 5_000;
-/** Without a byte for this long, a read is given up (and retried). */
-export const IDLE_TIMEOUT_MS = 60_000;
-
 /**
  * A signal of its own for one request, following the caller's until
  * `release`. The build's signal lives as long as the build and would be

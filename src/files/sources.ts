@@ -6,8 +6,8 @@ import { makeS3Client } from '../storage/s3-client.ts';
 import { sameStore } from '../storage/same-store.ts';
 import type { FileSource } from './file-source.ts';
 import { HttpsFileSource } from './https-source.ts';
-import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './linked-signal.ts';
 import { S3FileSource } from './s3-source.ts';
+import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './timeouts.ts';
 
 export {
   type FileBody,

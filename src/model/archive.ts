@@ -7,6 +7,11 @@
 /** The version of the archive's layout, in manifest.json (`format`); 2 added schema.json, 3 the user's files (files/, manifest `files`). */
 export const ARCHIVE_FORMAT = 'data-export/3';
 
+/** The name the person's browser saves the archive under: the day it was made. */
+export function archiveFilename(madeAt: Date): string {
+  return `data-export-${madeAt.toISOString().slice(0, 10)}.zip`;
+}
+
 /** An entry of the archive as written: where, how many bytes, and their SHA-256 (the ZIP writer's WrittenFile). */
 export interface ArchiveFile {
   path: string;

@@ -49,9 +49,31 @@ export interface ExpireSummary extends SweepSummary {
  */
 export async function runExpire(deps: RunDeps, options: ExpireOptions): Promise<ExpireSummary> {
   const started = performance.now();
-  const { db, storage, log } = deps;
   const batchSize = options.batchSize ?? 100;
-  const summary: ExpireSummary = {
+  const summary = emptySummary(options.dryRun);
+  const going = () => !options.signal.aborted;
+  await retireExpired(deps, options, batchSize, summary);
+  if (going()) {
+    const removed = await removeObjectsOfDeletedRequests(deps, options.dryRun, batchSize);
+    summary.objectsOfDeletedRequests = removed.count;
+    summary.errors += removed.errors;
+  }
+  if (going()) {
+    const sweep = await sweepStorage(deps, { dryRun: options.dryRun, signal: options.signal });
+    const { uploadsAborted, orphansDeleted, multipartSweep } = sweep;
+    Object.assign(summary, { uploadsAborted, orphansDeleted, multipartSweep });
+    summary.errors += sweep.errors;
+  }
+  if (options.pruneAfterSeconds !== undefined && going())
+    await pruneOldFailed(deps, options.dryRun, options.pruneAfterSeconds, summary);
+  if (options.auditRetentionSeconds !== undefined && !options.dryRun && going())
+    await keepTrail(deps, options.auditRetentionSeconds, summary);
+  summary.seconds = Math.round(performance.now() - started) / 1000;
+  return summary;
+}
+
+function emptySummary(dryRun: boolean): ExpireSummary {
+  return {
     expired: 0,
     objectsDeleted: 0,
     objectsOfDeletedRequests: 0,
@@ -61,80 +83,62 @@ export async function runExpire(deps: RunDeps, options: ExpireOptions): Promise<
     orphansDeleted: 0,
     multipartSweep: 'done',
     errors: 0,
-    dryRun: options.dryRun,
+    dryRun,
     seconds: 0,
   };
+}
 
+/** Every ready request past its expiry retired, a batch at a time (a dry run lists them). */
+async function retireExpired(deps: RunDeps, options: ExpireOptions, batchSize: number, summary: ExpireSummary) {
+  const { db, storage, log } = deps;
   if (options.dryRun) {
     for (const row of await listExpired(db, 100_000)) {
       summary.expired++;
       if (row.objectKey) summary.objectsDeleted++;
       log.info({ requestId: row.id, userId: row.userId, dryRun: true }, 'would expire');
     }
-  } else {
-    for (;;) {
-      if (options.signal.aborted) break;
-      const batch = await withExpiredBatch(db, batchSize, (tx, rows) =>
-        retireLocked(tx, storage, log, rows, 'expired'),
-      );
-      summary.expired += batch.retired.length;
-      summary.objectsDeleted += batch.objectsDeleted;
-      summary.errors += batch.errors;
-      // A batch that retired nothing (every row failed to delete) would repeat forever.
-      if (batch.retired.length === 0) break;
-    }
+    return;
   }
-
-  if (!options.signal.aborted) {
-    const removed = await removeObjectsOfDeletedRequests(deps, options.dryRun, batchSize);
-    summary.objectsOfDeletedRequests = removed.count;
-    summary.errors += removed.errors;
+  while (!options.signal.aborted) {
+    const batch = await withExpiredBatch(db, batchSize, (tx, rows) => retireLocked(tx, storage, log, rows, 'expired'));
+    summary.expired += batch.retired.length;
+    summary.objectsDeleted += batch.objectsDeleted;
+    summary.errors += batch.errors;
+    // A batch that retired nothing (every row failed to delete) would repeat forever.
+    if (batch.retired.length === 0) break;
   }
+}
 
-  if (!options.signal.aborted) {
-    const sweep = await sweepStorage(deps, { dryRun: options.dryRun, signal: options.signal });
-    Object.assign(summary, {
-      uploadsAborted: sweep.uploadsAborted,
-      orphansDeleted: sweep.orphansDeleted,
-      multipartSweep: sweep.multipartSweep,
-    });
-    summary.errors += sweep.errors;
+/** --prune-after: failed requests older than that deleted (a dry run counts them). */
+async function pruneOldFailed(deps: RunDeps, dryRun: boolean, afterSeconds: number, summary: ExpireSummary) {
+  summary.pruned = dryRun ? await countPrunable(deps.db, afterSeconds) : await pruneFailed(deps.db, afterSeconds);
+  if (summary.pruned > 0)
+    deps.log.info(
+      { pruned: summary.pruned, dryRun: dryRun || undefined },
+      dryRun ? 'would prune old failed requests' : 'pruned old failed requests',
+    );
+}
+
+/** The trail's retention, then its anchor of the day. */
+async function keepTrail(deps: RunDeps, retentionSeconds: number, summary: ExpireSummary) {
+  const { db, storage, log } = deps;
+  // A retention that cannot run (a row somewhere pointing at an event) never stops the day's anchor.
+  try {
+    summary.eventsPruned = await pruneEvents(db, retentionSeconds);
+    if (summary.eventsPruned > 0)
+      log.info({ eventsPruned: summary.eventsPruned }, 'deleted audit events past their retention');
+  } catch (error) {
+    summary.errors++;
+    log.error({ err: error }, 'could not delete audit events past their retention; the next run will try again');
   }
-
-  if (options.pruneAfterSeconds !== undefined && !options.signal.aborted) {
-    summary.pruned = options.dryRun
-      ? await countPrunable(db, options.pruneAfterSeconds)
-      : await pruneFailed(db, options.pruneAfterSeconds);
-    if (summary.pruned > 0)
-      log.info(
-        { pruned: summary.pruned, dryRun: options.dryRun || undefined },
-        options.dryRun ? 'would prune old failed requests' : 'pruned old failed requests',
-      );
-  }
-
-  if (options.auditRetentionSeconds !== undefined && !options.dryRun && !options.signal.aborted) {
-    // A retention that cannot run (a row somewhere pointing at an event) never stops the day's anchor.
-    try {
-      summary.eventsPruned = await pruneEvents(db, options.auditRetentionSeconds);
-      if (summary.eventsPruned > 0)
-        log.info({ eventsPruned: summary.eventsPruned }, 'deleted audit events past their retention');
-    } catch (error) {
-      summary.errors++;
-      log.error({ err: error }, 'could not delete audit events past their retention; the next run will try again');
-    }
-    // After the cut, so the anchor holds the chain as it now stands (the cut is an event of its own); it seals what is unsealed first.
-    summary.anchor = await anchorTrail(db, storage, log, {
-      now: deps.clock.now(),
-      retentionSeconds: options.auditRetentionSeconds,
-    }).catch((error: unknown) => {
+  // After the cut, so the anchor holds the chain as it now stands (the cut is an event of its own); it seals what is unsealed first.
+  summary.anchor = await anchorTrail(db, storage, log, { now: deps.clock.now(), retentionSeconds }).catch(
+    (error: unknown) => {
       summary.errors++;
       log.error({ err: error }, 'could not anchor the audit trail; the next run will');
       return 'failed' as const;
-    });
-  }
-
-  summary.seconds = Math.round(performance.now() - started) / 1000;
-  return summary;
+    },
+  );
 }
 
 async function removeObjectsOfDeletedRequests(

@@ -2,15 +2,9 @@ import { exportRequest } from '../building/request-build.ts';
 import type { BuildContext, BuildRun, RequestOutcome, RunDeps } from '../building/types.ts';
 import type { ExportConfig } from '../config.ts';
 import { sealTrail } from '../db/audit-chain.ts';
+import { type ClaimedRequest, claimByIds, claimNext, listClaimable } from '../db/claims.ts';
 import type { Recipients } from '../db/notifications.ts';
-import {
-  type ClaimedRequest,
-  claimByIds,
-  claimNext,
-  findRequests,
-  listClaimable,
-  releaseClaim,
-} from '../db/requests.ts';
+import { findRequests, releaseClaim } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
 import type { UserTable } from '../model/entities.ts';
 import type { IdleSlots } from '../worker/idle-slots.ts';

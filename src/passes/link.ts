@@ -1,4 +1,5 @@
 import type { RunDeps } from '../building/types.ts';
+import { archiveFilename } from '../model/archive.ts';
 
 export type FreshLink = { kind: 'link'; url: string; expiresAt: Date } | { kind: 'refused'; reason: string };
 
@@ -19,7 +20,7 @@ export async function freshLink(deps: RunDeps, id: string, ttlSeconds: number): 
   const now = deps.clock.now();
   const remaining = Math.floor((row.expiresAt.getTime() - now.getTime()) / 1000);
   if (remaining <= 0) return { kind: 'refused', reason: 'the request has expired' };
-  const filename = `data-export-${(row.completedAt ?? now).toISOString().slice(0, 10)}.zip`;
+  const filename = archiveFilename(row.completedAt ?? now);
   const link = await deps.storage.presign(row.objectKey, {
     ttlSeconds: Math.min(ttlSeconds, remaining),
     signedAt: now,

@@ -23,6 +23,7 @@ const SHARED_FILE_BYTES = 1024 * 1024;
 const ASSETS = [
   'index.html',
   'viewer.css',
+  'data.css',
   'words.js',
   'dom.js',
   'links.js',

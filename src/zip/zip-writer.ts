@@ -1,43 +1,13 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { crc32, deflateRawSync } from 'node:zlib';
+import { writeDirectory } from './central-directory.ts';
 import { EntryData } from './entry-data.ts';
+import type { PreparedEntry } from './prepared-entry.ts';
 import { type EntrySink, type WrittenFile, ZipEntry } from './zip-entry.ts';
-import {
-  type CentralRecord,
-  centralHeaderLength,
-  dosDateTime,
-  endRecords,
-  localHeader,
-  METHOD_DEFLATE,
-  METHOD_STORE,
-  writeCentralHeader,
-} from './zip-format.ts';
+import { type CentralRecord, dosDateTime, localHeader, METHOD_DEFLATE, METHOD_STORE } from './zip-format.ts';
 import { ArchiveClosedError, ZipOutput } from './zip-output.ts';
 
+export { type PreparedEntry, prepareEntry } from './prepared-entry.ts';
 export { ArchiveClosedError, type WrittenFile, ZipEntry };
-
-/** An entry's content made ready once, for any number of archives (ZipWriter.addPrepared). */
-export interface PreparedEntry {
-  /** Deflated (at level 9: it is made once), or stored when `deflated` is false. */
-  data: Buffer;
-  deflated: boolean;
-  crc32: number;
-  bytes: number;
-  sha256: string;
-}
-
-/** `content` deflated at level 9, or stored for an archive at level 0, with its CRC-32 and SHA-256. */
-export function prepareEntry(content: Buffer, level: number): PreparedEntry {
-  const deflated = level > 0;
-  return {
-    data: deflated ? deflateRawSync(content, { level: 9 }) : content,
-    deflated,
-    crc32: crc32(content),
-    bytes: content.length,
-    sha256: createHash('sha256').update(content).digest('hex'),
-  };
-}
 
 export interface ZipWriterOptions {
   /** zlib level: 1 is about four times faster than 6 for a few percent more bytes (BENCHMARKS.md); 0 stores everything. */
@@ -63,8 +33,6 @@ export interface EntryOptions {
 
 /** The output's buffer: what the upload has not taken yet. */
 const OUTPUT_BUFFER_BYTES = 1 << 20;
-/** The central directory is written in pieces of about this size, each waiting for the upload to take the last. */
-const DIRECTORY_PIECE_BYTES = 64 * 1024;
 
 interface OpenEntry {
   entry: ZipEntry;
@@ -220,7 +188,7 @@ export class ZipWriter implements EntrySink {
     // Listening for the end before the directory is queued: a small archive may end at once.
     const ended = this.out.ended();
     ended.catch(() => {});
-    this.out.enqueue(() => this.writeDirectory());
+    this.out.enqueue(() => writeDirectory(this.out, this.records, this.when));
     await this.out.settled();
     await ended;
   }
@@ -296,24 +264,6 @@ export class ZipWriter implements EntrySink {
       await open.data.end();
       this.records.push(open.record);
     });
-  }
-
-  private async writeDirectory(): Promise<void> {
-    const directoryOffset = this.out.offset;
-    let piece = Buffer.allocUnsafe(DIRECTORY_PIECE_BYTES);
-    let used = 0;
-    for (const record of this.records) {
-      const length = centralHeaderLength(record);
-      if (used + length > piece.length) {
-        await this.out.push(piece.subarray(0, used));
-        piece = Buffer.allocUnsafe(Math.max(DIRECTORY_PIECE_BYTES, length));
-        used = 0;
-      }
-      used = writeCentralHeader(record, this.when, piece, used);
-    }
-    if (used > 0) await this.out.push(piece.subarray(0, used));
-    await this.out.push(endRecords(this.records.length, this.out.offset - directoryOffset, directoryOffset));
-    this.out.end();
   }
 
   /**

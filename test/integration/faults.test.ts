@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { seedUser } from '../../scripts/lib/sample-data.ts';
 import { exportRequest } from '../../src/building/request-build.ts';
-import { claimNext } from '../../src/db/requests.ts';
+import { claimNext } from '../../src/db/claims.ts';
 import { runFulfill } from '../../src/passes/fulfill.ts';
 import { EXPORTER_VERSION } from '../../src/version.ts';
 import {

@@ -126,6 +126,7 @@ describe('fulfill', () => {
       'schema.json',
       // A light export's rows for the page ride in the overview's file.
       'viewer/archive.js',
+      'viewer/data.css',
       'viewer/dom.js',
       'viewer/entities.js',
       'viewer/entity-pages.js',
