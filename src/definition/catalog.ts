@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.ts';
+import { TYPE_FAMILIES } from '../model/database-types.ts';
 import { parseTableRef, type TableKey, tableKey, writeTableRef } from '../model/identifiers.ts';
 
 export interface CatalogColumn {
@@ -195,9 +196,3 @@ export function comparableTypes(a: CatalogColumn, b: CatalogColumn): boolean {
   const family = (c: CatalogColumn) => TYPE_FAMILIES.find((f) => f.includes(c.type)) ?? [c.sqlType];
   return family(a).includes(b.type) || family(a).includes(b.sqlType) || a.sqlType === b.sqlType;
 }
-
-const TYPE_FAMILIES: readonly (readonly string[])[] = [
-  ['text', 'character varying', 'character', 'citext', 'name'],
-  ['smallint', 'integer', 'bigint', 'numeric'],
-  ['uuid'],
-];

@@ -58,30 +58,9 @@ export function chooseParents(
       if (leaveOut(table)) continue;
       const chosen = best(ready.length > 0 ? ready : options, table, depth);
       const parent = covered.get(chosen.refTable)!;
-      // The side that cannot leak: what hangs off a row the user shares with others (a project they are a member of,
-      // a mailing list) is those others' as much as theirs; a table of people reached this way is other people.
-      if (parent.members) {
-        plan.leftOut.set(key, {
-          table,
-          why: `it references ${parent.name}, whose rows the user shares with other people (${parent.members.table.name}): its rows are theirs too`,
-        });
-        continue;
-      }
-      if (looksLikePeople(table)) {
-        plan.leftOut.set(key, {
-          table,
-          why: 'it looks like a table of people (an email, password or user name column): other people',
-          people: true,
-        });
-        continue;
-      }
-      // A row that also points at one of those people (a recipient's signature on the user's document) is theirs as much.
-      const person = fks.find((f) => f.table === key && plan.leftOut.get(f.refTable)?.people);
-      if (person) {
-        plan.leftOut.set(key, {
-          table,
-          why: `it references ${plan.leftOut.get(person.refTable)!.table.name} (${person.columns.join(', ')}), a table of other people: its rows are theirs too`,
-        });
+      const others = sharedWithOthers(plan, fks, table, parent);
+      if (others) {
+        plan.leftOut.set(key, { table, ...others });
         continue;
       }
       const e = entity(table, 'through', {
@@ -96,6 +75,35 @@ export function chooseParents(
     // Nothing moved while tables waited for their keyed parents: those parents cannot be placed; go on without waiting.
     patient = progress;
   }
+}
+
+/**
+ * Why a table reached through `parent` is other people's rows as much as the user's, or undefined where it is the user's.
+ * The side that cannot leak: what hangs off a row the user shares with others (a project they are a member of,
+ * a mailing list) is those others' as much as theirs; a table of people reached this way is other people.
+ */
+function sharedWithOthers(
+  plan: DraftPlan,
+  fks: readonly ForeignKey[],
+  table: CatalogTable,
+  parent: DraftEntity,
+): { why: string; people?: boolean } | undefined {
+  if (parent.members)
+    return {
+      why: `it references ${parent.name}, whose rows the user shares with other people (${parent.members.table.name}): its rows are theirs too`,
+    };
+  if (looksLikePeople(table))
+    return {
+      why: 'it looks like a table of people (an email, password or user name column): other people',
+      people: true,
+    };
+  // A row that also points at one of those people (a recipient's signature on the user's document) is theirs as much.
+  const person = fks.find((f) => f.table === table.key && plan.leftOut.get(f.refTable)?.people);
+  if (person)
+    return {
+      why: `it references ${plan.leftOut.get(person.refTable)!.table.name} (${person.columns.join(', ')}), a table of other people: its rows are theirs too`,
+    };
+  return undefined;
 }
 
 /** The foreign keys to exported tables that an owned or shared table did not follow (a TODO each): once everything is placed. */

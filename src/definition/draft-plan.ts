@@ -1,9 +1,9 @@
-import type { CatalogTable } from './catalog.ts';
+import type { CatalogTable, ForeignKey } from './catalog.ts';
 
 /*
  * What `exporter init` decides before it writes anything: which tables are
- * the user's and how (draft.ts and draft-parents.ts decide; draft-yaml.ts
- * writes the definition from it).
+ * the user's and how (draft.ts, draft-owners.ts and draft-parents.ts decide;
+ * draft-yaml.ts writes the definition from it).
  */
 
 /** A table the draft exports, and how its rows are the user's. */
@@ -42,4 +42,20 @@ export interface DraftPlan {
   leftOut: Map<string, { table: CatalogTable; why: string; people?: boolean }>;
   /** Tables with a column that looks like it names a user or an exported row, which the draft could not place (TODO). */
   unplaced: Unplaced[];
+}
+
+/** A plan being drafted (planDraft): what it placed so far, and the two ways it decides on a table. */
+export interface Drafting {
+  plan: DraftPlan;
+  /** The tables exported so far, each with its entity. */
+  covered: Map<string, DraftEntity>;
+  /** Foreign keys between the application's tables, none to the table itself. */
+  fks: readonly ForeignKey[];
+  users: CatalogTable;
+  /** The user table's key. */
+  key: string;
+  /** Leaves the table out where it looks like login data; whether it did. */
+  leaveOut: (table: CatalogTable) => boolean;
+  /** Exports the table: a new entity of the plan, and covered. */
+  entity: (table: CatalogTable, how: DraftEntity['how'], more?: Partial<DraftEntity>) => DraftEntity;
 }

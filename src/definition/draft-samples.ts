@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.ts';
+import { TEXT_TYPES } from '../model/database-types.ts';
 import { quoteIdent } from '../model/identifiers.ts';
 import { type CatalogColumn, type CatalogTable, comparableTypes } from './catalog.ts';
 
@@ -23,11 +24,9 @@ const SAMPLE_VALUES = 50;
 /** A value is looked at up to this many characters (a password hash or a token is shorter). */
 const VALUE_CHARS = 4096;
 
-const TEXT_LIKE = new Set(['text', 'character varying', 'character']);
-
 /** Whether a column holds text a credential could be in (text, varchar, char, citext). */
 export function isTextLike(column: CatalogColumn): boolean {
-  return TEXT_LIKE.has(column.type) || column.sqlType === 'citext';
+  return TEXT_TYPES.has(column.type) || column.sqlType === 'citext';
 }
 
 /** Whether a column holds JSON (whose keys and strings may hold a credential: secrets.ts). */

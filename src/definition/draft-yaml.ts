@@ -1,11 +1,11 @@
-import { Document, Pair, type Scalar, YAMLMap, YAMLSeq } from 'yaml';
-import { kindOfType } from '../model/column-kinds.ts';
-import { type Catalog, refOf } from './catalog.ts';
-import { ACTOR, wordsOf } from './draft.ts';
-import { type ColumnDraft, draftColumn, isDraftSecret } from './draft-columns.ts';
-import type { DraftEntity, DraftPlan } from './draft-plan.ts';
+import type { YAMLMap } from 'yaml';
+import { TEXT_TYPES } from '../model/database-types.ts';
+import { type Catalog, type CatalogTable, refOf } from './catalog.ts';
+import { draftColumn } from './draft-columns.ts';
+import type { DraftPlan } from './draft-plan.ts';
 import type { ValueSamples } from './draft-samples.ts';
-import { secretLookingName } from './secrets.ts';
+import { Draft, j } from './draft-yaml-document.ts';
+import { entityYaml } from './draft-yaml-entity.ts';
 
 /*
  * A DraftPlan as a definition file, written through the YAML library: every
@@ -18,70 +18,10 @@ import { secretLookingName } from './secrets.ts';
  * line a person must still read.
  */
 
-/** Types with no ordering, or none the draft can count on (an extension's type, an array of one). */
-const UNORDERED = new Set([
-  'json',
-  'jsonb',
-  'xml',
-  'point',
-  'line',
-  'lseg',
-  'box',
-  'path',
-  'polygon',
-  'circle',
-  'USER-DEFINED',
-  'ARRAY',
-]);
-const TODO_GUESS = ' TODO: a guess from its name; say what it means to the person';
-const j = (name: string) => JSON.stringify(name);
-
-/** Builds one document: mappings in order, each entry with the comments it carries. */
-class Draft {
-  readonly doc = new Document(new YAMLMap());
-
-  get root(): YAMLMap {
-    return this.doc.contents as YAMLMap;
-  }
-
-  /** Adds `key: value` to `map`; `flow` writes a mapping or list on one line. */
-  add(
-    map: YAMLMap,
-    key: string,
-    value: unknown,
-    options: { before?: string; after?: string; flow?: boolean; space?: boolean } = {},
-  ) {
-    const k = this.doc.createNode(key) as Scalar;
-    const v = this.doc.createNode(value) as Scalar | YAMLMap | YAMLSeq;
-    if (options.flow && (v instanceof YAMLMap || v instanceof YAMLSeq)) v.flow = true;
-    if (options.before !== undefined) k.commentBefore = options.before;
-    if (options.after !== undefined) v.comment = options.after;
-    if (options.space) k.spaceBefore = true;
-    map.items.push(new Pair(k, v));
-    return v;
-  }
-
-  text(): string {
-    return this.doc.toString({ lineWidth: 0, flowCollectionPadding: true });
-  }
-}
-
 export function draftYaml(plan: DraftPlan, catalog: Catalog, samples?: ValueSamples, invocation = ''): string {
   const d = new Draft();
   const users = plan.userTable;
-  const textColumn = (names: string[]) =>
-    names.find((n) => ['text', 'character varying'].includes(users.columns.get(n)?.type ?? ''));
-  const email = textColumn(['email', 'email_address', 'mail', 'emailAddress']);
-  const name = textColumn([
-    'display_name',
-    'full_name',
-    'name',
-    'username',
-    'user_name',
-    'displayName',
-    'fullName',
-    'displayname',
-  ]);
+  const { email, name } = userTextColumns(users);
   d.root.commentBefore = [
     ` A draft definition, written by \`exporter init${invocation}\` from the`,
     ' live database. Every guess is marked: `exporter check --strict` lists each such',
@@ -93,6 +33,43 @@ export function draftYaml(plan: DraftPlan, catalog: Catalog, samples?: ValueSamp
   if (!(users.primaryKey.length === 1 && users.primaryKey[0] === plan.userKey)) d.add(d.root, 'user_key', plan.userKey);
   if (email) d.add(d.root, 'user_email', email);
   if (name) d.add(d.root, 'user_name', name);
+  const before = processingComment(plan, email, samples).join('\n');
+  const entities = d.add(d.root, 'entities', {}, { before, space: true }) as YAMLMap;
+  for (const e of plan.entities) entityYaml(d, entities, plan, catalog, e, samples);
+  if (plan.leftOut.size > 0) leftOutYaml(d, plan, catalog);
+  if (plan.unplaced.length > 0) {
+    const lines = [
+      ' Tables the draft could not place. Each has a column that looks like it names a',
+      ' user or a row exported above, but no foreign key says so. Declare the relation',
+      ' (owner: { column: …, declared: "why" }, or through: { entity: …, column: …, declared: "why" }),',
+      ' or list the table under left_out with why. docs/adopting.md: "What init cannot see".',
+      ...plan.unplaced.map((u) => ` TODO: ${j(refOf(catalog, u.table))}: ${u.hints.join('; ')}`),
+    ];
+    (d.root.items.at(-1)!.value as YAMLMap).comment = lines.join('\n');
+  }
+  return d.text();
+}
+
+/** The user table's text columns the "ready" email is addressed with, by their usual names. */
+function userTextColumns(users: CatalogTable): { email?: string; name?: string } {
+  const textColumn = (names: string[]) => names.find((n) => TEXT_TYPES.has(users.columns.get(n)?.type ?? ''));
+  const email = textColumn(['email', 'email_address', 'mail', 'emailAddress']);
+  const name = textColumn([
+    'display_name',
+    'full_name',
+    'name',
+    'username',
+    'user_name',
+    'displayName',
+    'fullName',
+    'displayname',
+  ]);
+  return { email, name };
+}
+
+/** The comment above `entities`: the Art. 15 fields to write, commented out, and where files may be read from. */
+function processingComment(plan: DraftPlan, email: string | undefined, samples?: ValueSamples): string[] {
+  const users = plan.userTable;
   const processing = [
     ' What the person must be told besides their data (GDPR Art. 15(1)); README.txt,',
     ' manifest.json and index.html carry it. Uncomment and write each for the person;',
@@ -122,303 +99,19 @@ export function draftYaml(plan: DraftPlan, catalog: Catalog, samples?: ValueSamp
       '     bucket: TODO',
     );
   }
-  const entities = d.add(d.root, 'entities', {}, { before: processing.join('\n'), space: true }) as YAMLMap;
-  for (const e of plan.entities) entityYaml(d, entities, plan, catalog, e, samples);
-  if (plan.leftOut.size > 0) {
-    const leftOut = d.add(
-      d.root,
-      'left_out',
-      {},
-      { before: ' Tables that reference an exported one and are not exported, with why.', space: true },
-    ) as YAMLMap;
-    for (const { table, why } of plan.leftOut.values())
-      d.add(leftOut, refOf(catalog, table), `left out by default: ${why}`, {
-        after: " TODO: export it if it is the person's data",
-      });
-  }
-  if (plan.unplaced.length > 0) {
-    const lines = [
-      ' Tables the draft could not place. Each has a column that looks like it names a',
-      ' user or a row exported above, but no foreign key says so. Declare the relation',
-      ' (owner: { column: …, declared: "why" }, or through: { entity: …, column: …, declared: "why" }),',
-      ' or list the table under left_out with why. docs/adopting.md: "What init cannot see".',
-      ...plan.unplaced.map((u) => ` TODO: ${j(refOf(catalog, u.table))}: ${u.hints.join('; ')}`),
-    ];
-    (d.root.items.at(-1)!.value as YAMLMap).comment = lines.join('\n');
-  }
-  return d.text();
+  return processing;
 }
 
-function entityYaml(
-  d: Draft,
-  entities: YAMLMap,
-  plan: DraftPlan,
-  catalog: Catalog,
-  e: DraftEntity,
-  samples?: ValueSamples,
-): void {
-  const comment = e.table.comment?.trim();
-  const body = d.add(entities, e.name, {}, { space: entities.items.length > 0 }) as YAMLMap;
-  const ref = refOf(catalog, e.table);
-  if (ref !== e.name) d.add(body, 'table', ref);
-  d.add(
-    body,
-    'description',
-    comment ? comment.replace(/\s+/g, ' ') : entityGuess(e),
-    comment ? {} : { after: TODO_GUESS },
-  );
-  // What a person must decide about how the rows are the user's, said above the line that says it.
-  const notes: string[] = [];
-  if (e.ownerColumns.length > 1 && e.how !== 'user')
-    notes.push(`A row is the user's when they sent it or it was sent to them (${e.ownerColumns.map(j).join(', ')}).`);
-  if (e.ownerDeclared)
-    notes.push(
-      `TODO: no foreign key says ${e.ownerColumns.map(j).join(', ')} holds a ${j(plan.userTable.name)} id: make sure it does (every value, never another person's), then say so in words in declared:.`,
-    );
-  if (e.alsoUser?.length) {
-    const also = `${e.alsoUser.map(j).join(', ')} also name${e.alsoUser.length === 1 ? 's' : ''} a user`;
-    const whose = e.through
-      ? `its rows are exported through ${e.through.entity.name}, to the person who made them`
-      : `a row is exported only when ${j(e.ownerColumns[0]!)} is the user`;
-    notes.push(`TODO: ${also}; ${whose} (the side that cannot leak). Is the row for that user to see too?`);
-  }
-  if (e.members)
-    notes.push(
-      `TODO: every ${j(e.name)} row that ${j(e.members.table.name)} links to the user is exported, rows other people wrote among them: is that what it means?`,
-    );
-  if (e.otherPaths.length > 0)
-    notes.push(
-      `TODO: also reaches exported tables by ${e.otherPaths.join(', ')}: rows the user reaches only that way are not exported; is that right?`,
-    );
-  const before = notes.length > 0 ? { before: notes.map((n) => ` ${n}`).join('\n') } : {};
-  if (e.how === 'user' || e.how === 'owner') {
-    const columns = e.ownerColumns;
-    const owner: Record<string, unknown> = columns.length === 1 ? { column: columns[0] } : { columns };
-    if (e.ownerDeclared) owner.declared = e.ownerDeclared;
-    d.add(body, 'owner', owner, { flow: true, ...before });
-  }
-  if (e.members) {
-    const m = e.members;
-    const omit = Object.fromEntries(
-      memberExtras(e)
-        .filter((c) => !c.exported)
-        .map((c) => [c.name, 'looks secret, or of a type not exported yet']),
-    );
-    d.add(
-      body,
-      'members',
-      {
-        table: refOf(catalog, m.table),
-        column: m.column,
-        user_column: m.userColumn,
-        ...(Object.keys(omit).length ? { omit } : {}),
-      },
-      { flow: true, ...(e.how === 'members' ? before : {}) },
-    );
-  }
-  if (e.through) {
-    const t = e.through;
-    const through: Record<string, unknown> =
-      t.columns.length === 1
-        ? { entity: t.entity.name, column: t.columns[0] }
-        : { entity: t.entity.name, columns: t.columns };
-    // A detail the parent's row points at: the foreign key runs from the parent, so which of its columns is said.
-    if (t.pointedAt) through.references = t.references.length === 1 ? t.references[0] : t.references;
-    d.add(body, 'through', through, { flow: true, ...before });
-  }
-  const drafts = [...e.table.columns.keys()].map(
-    (column) =>
-      [
-        column,
-        actorOmitted(e, column) ??
-          bearerId(plan, e, column, draftColumn(e.table, column, roleOf(plan, e, column), samples)),
-      ] as const,
-  );
-  const omitted = new Set(
-    drafts
-      .filter(([, draft]) => draft.as === 'omit' || (draft.as === 'file' && !draft.exported))
-      .map(([column]) => column),
-  );
-  // Its primary key, else its shortest unique key of columns never null in the rows exported (the
-  // user's own columns are the user's id): either orders its rows one way.
-  const neverNull = (column: string) =>
-    e.table.columns.get(column)?.nullable === false ||
-    (e.how !== 'through' && e.ownerColumns.length === 1 && e.ownerColumns[0] === column);
-  const key =
-    e.table.primaryKey.length > 0
-      ? e.table.primaryKey
-      : e.table.uniqueKeys
-          .filter((k) => k.every((c) => neverNull(c) && !omitted.has(c)))
-          .toSorted((a, b) => a.length - b.length)[0];
-  if (key) d.add(body, 'order_by', [...key], { flow: true });
-  else {
-    // A guess: every column that sorts, but never one the draft omits (a credential stays out of every query's text).
-    const orderable = [...e.table.columns.entries()]
-      .filter(([n, c]) => kindOfType(c.type) && !UNORDERED.has(c.type) && !omitted.has(n))
-      .map(([n]) => n);
-    d.add(body, 'order_by', orderable, {
-      flow: true,
-      after: ' TODO: no primary key; name columns that order its rows one way',
+/** The tables left out by default, each with why and a TODO. */
+function leftOutYaml(d: Draft, plan: DraftPlan, catalog: Catalog): void {
+  const leftOut = d.add(
+    d.root,
+    'left_out',
+    {},
+    { before: ' Tables that reference an exported one and are not exported, with why.', space: true },
+  ) as YAMLMap;
+  for (const { table, why } of plan.leftOut.values())
+    d.add(leftOut, refOf(catalog, table), `left out by default: ${why}`, {
+      after: " TODO: export it if it is the person's data",
     });
-  }
-  const columns = d.add(body, 'columns', {}) as YAMLMap;
-  const fileBlocks: string[] = [];
-  for (const [column, draft] of drafts) {
-    columnYaml(d, columns, column, draft);
-    if (draft.as === 'file') fileBlocks.push(...fileBlock(e, column, draft));
-  }
-  if (e.members) memberColumns(d, columns, e);
-  if (fileBlocks.length > 0) (body.items.at(-1)!.value as YAMLMap).comment = [' files:', ...fileBlocks].join('\n');
-}
-
-function columnYaml(d: Draft, columns: YAMLMap, column: string, draft: ColumnDraft): void {
-  switch (draft.as) {
-    case 'export': {
-      const value = { export: draft.description, ...(draft.notSecret ? { not_secret: draft.notSecret } : {}) };
-      const todo = draft.todo
-        ? ` TODO: ${draft.todo}`
-        : draft.notSecretTodo
-          ? ' TODO: its name looks secret and its values do not: check, and say why in not_secret'
-          : draft.guessed
-            ? TODO_GUESS
-            : undefined;
-      d.add(columns, column, value, { flow: true, ...(todo ? { after: todo } : {}) });
-      return;
-    }
-    case 'omit':
-      d.add(
-        columns,
-        column,
-        { omit: draft.reason },
-        {
-          flow: true,
-          ...(draft.todo ? { after: ` TODO: ${draft.todo}` } : {}),
-        },
-      );
-      return;
-    case 'file':
-      d.add(columns, column, draft.exported ? { export: draft.description } : { omit: draft.description }, {
-        flow: true,
-        after: draft.exported
-          ? ' TODO: is this the URL of a file the person uploaded? (files: below)'
-          : ' TODO: the file itself can be in the archive (files: below)',
-      });
-  }
-}
-
-/**
- * A column of the row that names who acted on it in a role over it (its moderator, the admin
- * who resolved it): omitted, as applications often keep who from the person (Lemmy hides
- * moderators' names by default), with a TODO to export it where the application shows it.
- */
-function actorOmitted(e: DraftEntity, column: string): ColumnDraft | undefined {
-  if (!e.alsoUser?.includes(column) || !ACTOR.test(wordsOf(column))) return undefined;
-  return {
-    as: 'omit',
-    reason:
-      'names who acted on the row (a moderator, an admin, an editor), which applications often keep from the person',
-    todo: 'export it if the application shows the person who did it',
-  };
-}
-
-/**
- * A unique uuid of the person's other than their key (listmonk's subscribers.uuid): many
- * applications put one in a link that acts as the person (unsubscribe, preferences, export),
- * so whoever holds it is them. Exported, with a TODO to omit it where it is such a link's.
- */
-function bearerId(plan: DraftPlan, e: DraftEntity, column: string, draft: ColumnDraft): ColumnDraft {
-  const live = e.table.columns.get(column)!;
-  if (e.how !== 'user' || draft.as !== 'export' || column === plan.userKey || live.type !== 'uuid') return draft;
-  if (!e.table.uniqueColumns.includes(column)) return draft;
-  return {
-    ...draft,
-    todo: 'a random id of the person other than their key: omit it if a link with it acts as them (unsubscribe, preferences, an export)',
-  };
-}
-
-/** A commented-out files: block, every name in it a JSON string (a comment cannot hold a line break). */
-function fileBlock(e: DraftEntity, column: string, draft: Extract<ColumnDraft, { as: 'file' }>): string[] {
-  const owner = e.ownerColumns[0] ?? e.through?.columns[0] ?? e.table.primaryKey[0] ?? 'id';
-  return [
-    `   TODO: ${j(column)} looks like ${draft.role === 'key' ? 'the key of a stored file' : "a file's URL"}; to include the files, uncomment and complete:`,
-    `   ${j(`${column}_file`)}:`,
-    '     source: uploads',
-    `     ${draft.role}: ${j(column)}`,
-    draft.role === 'key'
-      ? `     key_prefix: ${j(`TODO/{${owner}}/`)}`
-      : `     url_prefix: ${j(`https://TODO/{${owner}}/`)}`,
-    '     export: Where the file is in this archive (empty if it could not be included).',
-  ];
-}
-
-/** The description a column has by its part in the plan (a key, the user, a parent), or undefined to guess from its name. */
-function roleOf(plan: DraftPlan, e: DraftEntity, column: string): string | undefined {
-  if (e.how === 'user' && column === plan.userKey) return 'Your user id.';
-  if (e.ownerColumns.includes(column))
-    return e.ownerColumns.length === 1
-      ? `Your user id (${plan.userTable.name}).`
-      : `${capital(words(column))} (a ${plan.userTable.name} id: you, or another person).`;
-  if (e.through?.columns.includes(column))
-    return e.through.pointedAt
-      ? `Its id (${e.through.entity.name}.${e.through.references.join(', ')} points at it).`
-      : `The row of ${e.through.entity.name} it belongs to.`;
-  return undefined;
-}
-
-const words = (name: string) =>
-  name
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .replace(/[_\s]+/g, ' ')
-    .trim()
-    .toLowerCase();
-const capital = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
-
-function entityGuess(e: DraftEntity): string {
-  switch (e.how) {
-    case 'user':
-      return 'Your account.';
-    case 'owner':
-      return `Your ${words(e.table.name)}.`;
-    case 'members':
-      return `The ${words(e.table.name)} you are a member of.`;
-    case 'through':
-      return `The ${words(e.table.name)} of your ${words(e.through!.entity.name)}.`;
-  }
-}
-
-/**
- * The membership table's columns, other than its two keys: exported as
- * member_<name> where they can be (not secret-looking, of a kind the export
- * holds, a name the entity's table leaves free), else omitted.
- */
-function memberExtras(e: DraftEntity) {
-  const m = e.members!;
-  const taken = new Set(e.table.columns.keys());
-  const columns = [...m.table.columns.entries()].filter(([name]) => name !== m.column && name !== m.userColumn);
-  return columns.map(([name, c]) => ({
-    name,
-    exported: Boolean(kindOfType(c.type)) && !isDraftSecret(name, c.type) && !taken.has(`member_${name}`),
-    comment: c.comment?.trim(),
-  }));
-}
-
-function memberColumns(d: Draft, columns: YAMLMap, e: DraftEntity): void {
-  if (e.ownerColumns.length > 0 && !e.table.columns.has('relationship')) {
-    d.add(
-      columns,
-      'relationship',
-      { derived: 'relationship', export: '"owner" if it is yours, "member" if you were added to it.' },
-      { flow: true },
-    );
-  }
-  for (const c of memberExtras(e).filter((x) => x.exported)) {
-    const description = c.comment ? c.comment.replace(/\s+/g, ' ') : `Your membership's ${words(c.name)}.`;
-    // Exported only when not secret (isDraftSecret): a name that looks it is a flag or a public key, which check wants said.
-    const value = {
-      derived: `members.${c.name}`,
-      export: description,
-      ...(secretLookingName(c.name) ? { not_secret: 'a yes-or-no setting or a public key, not a secret' } : {}),
-    };
-    d.add(columns, `member_${c.name}`, value, { flow: true, ...(c.comment ? {} : { after: TODO_GUESS }) });
-  }
 }

@@ -3,7 +3,8 @@ import { type Definition, type EntityRule, type FileRule, PLACEHOLDER, type Proc
 import type { ExportColumn, ExportEntity, ExportFile, ExportReference } from '../model/entities.ts';
 import { quoteIdent, textLiteral } from '../model/identifiers.ts';
 import { type Catalog, type CatalogTable, findTable, foreignKeysOn } from './catalog.ts';
-import { membersReference, throughReferences, userKeyColumn } from './check.ts';
+import { userKeyColumn } from './check.ts';
+import { membersReference, throughReferences } from './check-relations.ts';
 
 /**
  * Turns a checked definition into the export's entities: per entity, the
@@ -17,7 +18,7 @@ export function resolveEntities(def: Definition, catalog: Catalog): ExportEntity
   const users = findTable(catalog, def.userTable)!;
   const keyType = users.columns.get(userKeyColumn(def, catalog)!)!.sqlType;
   const typed = (sql: string) => sql.replaceAll(':user', `(:user)::${keyType}`);
-  return resolveUntyped(def, catalog).map((e) => ({
+  return new EntityResolver(def, catalog).resolve().map((e) => ({
     ...e,
     from: typed(e.from),
     columns: e.columns.map((c) => (c.sql === undefined ? c : { ...c, sql: typed(c.sql) })),
@@ -32,34 +33,48 @@ interface Placed {
   parent?: Placed;
 }
 
-function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
-  const placed = new Map<string, Placed>();
-  const place = (rule: EntityRule): Placed => {
-    if (!placed.has(rule.name)) {
-      const parentRule = rule.through ? def.entities.find((p) => p.name === rule.through!.entity)! : undefined;
-      placed.set(rule.name, {
+const q = quoteIdent;
+
+/** The export's entities of one checked definition, each entity's tables looked up in the catalog once. */
+class EntityResolver {
+  private readonly def: Definition;
+  private readonly catalog: Catalog;
+  private readonly placed = new Map<string, Placed>();
+
+  constructor(def: Definition, catalog: Catalog) {
+    this.def = def;
+    this.catalog = catalog;
+  }
+
+  resolve(): ExportEntity[] {
+    return this.def.entities.map((rule) => this.entity(rule));
+  }
+
+  private place(rule: EntityRule): Placed {
+    if (!this.placed.has(rule.name)) {
+      const parentRule = rule.through ? this.def.entities.find((p) => p.name === rule.through!.entity)! : undefined;
+      this.placed.set(rule.name, {
         rule,
-        table: findTable(catalog, rule.table)!,
-        ...(rule.members ? { members: findTable(catalog, rule.members.table)! } : {}),
-        ...(parentRule ? { parent: place(parentRule) } : {}),
+        table: findTable(this.catalog, rule.table)!,
+        ...(rule.members ? { members: findTable(this.catalog, rule.members.table)! } : {}),
+        ...(parentRule ? { parent: this.place(parentRule) } : {}),
       });
     }
-    return placed.get(rule.name)!;
-  };
-  const q = quoteIdent;
+    return this.placed.get(rule.name)!;
+  }
 
   /** SQL for the values of `columns` of the user's rows of `e` (what the entities that belong through it compare with). */
-  const idsOf = (e: Placed, columns: readonly string[]): string => {
+  private idsOf(e: Placed, columns: readonly string[]): string {
     const list = (alias: string) => columns.map((c) => `${alias}.${q(c)}`).join(', ');
     if (e.rule.through) {
-      return `select ${list('p')} from ${e.table.key} p where ${throughTest(e, 'p', idsOf)}`;
+      return `select ${list('p')} from ${e.table.key} p where ${this.throughTest(e, 'p')}`;
     }
     const ways: string[] = [];
     if (e.rule.owner)
       ways.push(`select ${list('p')} from ${e.table.key} p where ${ownedBy(e.rule.owner.columns, 'p')}`);
     if (e.rule.members) {
       const m = e.rule.members;
-      const reference = membersReference(e.rule, e.table, e.members!, catalog)!;
+      const reference = membersReference(e.rule, e.table, e.members!, this.catalog)!;
       ways.push(
         columns.length === 1 && columns[0] === reference
           ? `select m.${q(m.column)} from ${e.members!.key} m where m.${q(m.userColumn)} = :user`
@@ -67,11 +82,43 @@ function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
       );
     }
     return ways.join('\n  union ');
-  };
+  }
 
-  return def.entities.map((rule): ExportEntity => {
-    const e = place(rule);
+  private entity(rule: EntityRule): ExportEntity {
+    const e = this.place(rule);
     const { table } = e;
+    const columns = this.columnsOf(e);
+    const rowKey = table.primaryKey[0] ?? 'id';
+    const files = rule.files.map((f) => {
+      const file = exportFile(rule, f, rowKey);
+      columns.push({
+        name: file.column,
+        kind: 'text',
+        sql: file.path,
+        description: f.export,
+        nullable: true,
+        fileLocator: file.locator,
+      });
+      return file;
+    });
+    return {
+      name: rule.name,
+      description: rule.description,
+      columns,
+      from: this.fromClause(e),
+      orderBy: rule.orderBy.map((c) => `t.${q(c)}`).join(', '),
+      files,
+      ...(rule.label ? { label: rule.label } : {}),
+      ...(exportedKey(rule, table) ? { key: exportedKey(rule, table) } : {}),
+      references: referencesOf(rule, table, this.def, this.catalog),
+      ...(declaredRelations(rule) ? { declared: declaredRelations(rule) } : {}),
+      ...processingOf(rule, this.def),
+    };
+  }
+
+  /** The exported columns, in the definition's order: the table's own, and those derived from the membership. */
+  private columnsOf(e: Placed): ExportColumn[] {
+    const { rule, table } = e;
     const columns: ExportColumn[] = [];
     for (const c of rule.columns) {
       if (c.export === undefined) continue;
@@ -99,39 +146,14 @@ function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
         columns.push({ name: c.name, kind: kindOfType(live.type)!, description: c.export, nullable: live.nullable });
       }
     }
-    const rowKey = table.primaryKey[0] ?? 'id';
-    const files = rule.files.map((f) => {
-      const file = exportFile(rule, f, rowKey);
-      columns.push({
-        name: file.column,
-        kind: 'text',
-        sql: file.path,
-        description: f.export,
-        nullable: true,
-        fileLocator: file.locator,
-      });
-      return file;
-    });
-    return {
-      name: rule.name,
-      description: rule.description,
-      columns,
-      from: fromClause(e, idsOf, catalog),
-      orderBy: rule.orderBy.map((c) => `t.${q(c)}`).join(', '),
-      files,
-      ...(rule.label ? { label: rule.label } : {}),
-      ...(exportedKey(rule, table) ? { key: exportedKey(rule, table) } : {}),
-      references: referencesOf(rule, table, def, catalog),
-      ...(declaredRelations(rule) ? { declared: declaredRelations(rule) } : {}),
-      ...processingOf(rule, def),
-    };
-  });
+    return columns;
+  }
 
   /** The row's columns that hold a parent row's key, tested against the parent's user rows. */
-  function throughTest(e: Placed, alias: string, ids: (e: Placed, columns: readonly string[]) => string): string {
+  private throughTest(e: Placed, alias: string): string {
     const t = e.rule.through!;
-    const references = throughReferences(e.rule, e.table, e.parent!.table, catalog)!;
-    const parentIds = ids(e.parent!, references);
+    const references = throughReferences(e.rule, e.table, e.parent!.table, this.catalog)!;
+    const parentIds = this.idsOf(e.parent!, references);
     // `= any(array(…))` makes the parent's ids one value computed first, so the
     // query is an index scan on the column; `in (… union …)` let the planner
     // pick a hash join over the whole table, which costs light users dearly.
@@ -140,12 +162,12 @@ function resolveUntyped(def: Definition, catalog: Catalog): ExportEntity[] {
     return `(${t.columns.map((c) => `${alias}.${q(c)}`).join(', ')}) in (${parentIds})`;
   }
 
-  function fromClause(e: Placed, ids: (e: Placed, columns: readonly string[]) => string, _catalog: Catalog): string {
+  private fromClause(e: Placed): string {
     const { rule, table } = e;
-    if (rule.through) return `${table.key} t where ${throughTest(e, 't', ids)}`;
+    if (rule.through) return `${table.key} t where ${this.throughTest(e, 't')}`;
     if (rule.members) {
       const m = rule.members;
-      const reference = membersReference(rule, table, e.members!, catalog)!;
+      const reference = membersReference(rule, table, e.members!, this.catalog)!;
       const join = `${table.key} t left join ${e.members!.key} m on m.${q(m.column)} = t.${q(reference)} and m.${q(m.userColumn)} = :user`;
       return rule.owner
         ? `${join}\n  where ${ownedBy(rule.owner.columns, 't')} or m.${q(m.userColumn)} is not null`

@@ -78,6 +78,9 @@ const quotedField = (text: string, mayHoldQuotes: boolean) =>
   `'"' || ${mayHoldQuotes ? `replace(${text}, '"', '""')` : text} || '"'`;
 const numberField = (value: string) => `${value}::text`;
 
+/** PostgreSQL's geometric types: exported as their text, in no order a drafted order_by can count on. */
+export const GEOMETRIC_TYPES = ['point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle'];
+
 /**
  * Numbers stay numbers (unquoted in CSV, numbers in JSON with all their
  * digits); text is formula-safe and quoted; jsonb is nested as stored in
@@ -255,13 +258,7 @@ export const COLUMN_KINDS: Readonly<Record<ColumnKind, ColumnKindRules>> = {
       'tsvector',
       'tsquery',
       'xml',
-      'point',
-      'line',
-      'lseg',
-      'box',
-      'path',
-      'polygon',
-      'circle',
+      ...GEOMETRIC_TYPES,
     ],
     json: (expr) => `(${expr})::text`,
     csv: (expr) => formulaSafe(`(${expr})::text`),
