@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse/sync';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import type { ExportEntity } from '../../src/model/entities.ts';
 import { BinaryTextColumns, BinaryTextRows } from '../../src/snapshot/binary-rows.ts';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
 import { withSnapshot } from '../support/snapshot.ts';
+import { readAll } from '../support/streams.ts';
 
 /*
  * The column types an application that is not ours has: floats, dates,
@@ -46,12 +46,6 @@ const ROWS = [
   `(3, 1.5, 1e-300, 12345678901234567890.5, '2026-02-28', '12:34:56.789', null, '0', '-infinity', null, null, null, null, null,
     '-minus', '', null, null, null, null, null, null, '\\x', '2026-11-23 12:34:56.789012+05:30')`,
 ];
-
-async function read(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** The table as an entity, each column of the kind kindOfType gives its live type (as the definition's resolve does). */
 async function entityOfTable(): Promise<ExportEntity> {
@@ -113,12 +107,12 @@ describe('column types beyond the sample’s', () => {
     try {
       await withSnapshot(pool, async (snapshot) => {
         const columns = new BinaryTextColumns(2, { trackRows: true });
-        const paired = columns.pushColumns(await read(snapshot.copy(pairedCopySql(entity, owner))));
+        const paired = columns.pushColumns(await readAll(snapshot.copy(pairedCopySql(entity, owner))));
         columns.end();
         const lines = new BinaryTextRows();
-        const json = lines.push(await read(snapshot.copy(jsonLinesCopySql(entity, owner, 'ordered'))));
+        const json = lines.push(await readAll(snapshot.copy(jsonLinesCopySql(entity, owner, 'ordered'))));
         lines.end();
-        const csv = await read(snapshot.copy(csvCopySql(entity, owner, 'ordered')));
+        const csv = await readAll(snapshot.copy(csvCopySql(entity, owner, 'ordered')));
         expect(paired.columns[0]!.toString()).toBe(json.toString());
         expect(csvHeader(entity) + paired.columns[1]!.toString()).toBe(csv.toString());
 
@@ -279,12 +273,12 @@ describe('column types beyond the sample’s', () => {
       await withSnapshot(pool, async (snapshot) => {
         // As the export reads an entity with a json column: its line breaks made spaces as the rows are read (write-entity.ts).
         const columns2 = new BinaryTextColumns(2, { trackRows: true, oneLine: [0] });
-        const paired = columns2.pushColumns(await read(snapshot.copy(pairedCopySql(entity, owner))));
+        const paired = columns2.pushColumns(await readAll(snapshot.copy(pairedCopySql(entity, owner))));
         columns2.end();
         const lines = new BinaryTextRows({ oneLine: true });
-        const json = lines.push(await read(snapshot.copy(jsonLinesCopySql(entity, owner, 'ordered'))));
+        const json = lines.push(await readAll(snapshot.copy(jsonLinesCopySql(entity, owner, 'ordered'))));
         lines.end();
-        const csv = await read(snapshot.copy(csvCopySql(entity, owner, 'ordered')));
+        const csv = await readAll(snapshot.copy(csvCopySql(entity, owner, 'ordered')));
         expect(paired.columns[0]!.toString()).toBe(json.toString());
         expect(csvHeader(entity) + paired.columns[1]!.toString()).toBe(csv.toString());
 

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchedCopies } from '../../src/archive/batched-copies.ts';
 import { csvCopySql, jsonLinesCopySql } from '../../src/archive/queries.ts';
@@ -7,6 +6,7 @@ import type { EntitySize } from '../../src/archive/survey.ts';
 import { CopyBatch } from '../../src/snapshot/copy-batch.ts';
 import { createTestEnv, type TestEnv, waitFor } from '../support/harness.ts';
 import { withSnapshot } from '../support/snapshot.ts';
+import { readAll } from '../support/streams.ts';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -15,12 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.close();
 });
-
-async function read(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -41,9 +35,9 @@ describe('several COPYs in one round trip', () => {
       const outputs = snapshot.copyBatch(STATEMENTS);
       expect(outputs).toHaveLength(STATEMENTS.length);
       const batched: Buffer[] = [];
-      for (const output of outputs) batched.push(await read(output));
+      for (const output of outputs) batched.push(await readAll(output));
       for (const [index, sql] of STATEMENTS.entries()) {
-        const alone = await read(snapshot.copy(sql));
+        const alone = await readAll(snapshot.copy(sql));
         expect(sha256(batched[index]!), `statement ${index + 1}`).toBe(sha256(alone));
       }
       expect(batched[2]!.toString()).toBe('?column?\n');
@@ -53,7 +47,7 @@ describe('several COPYs in one round trip', () => {
 
   it('keeps its backpressure: unread outputs do not pile up in memory, and a reader that starts late still gets every byte', () =>
     withSnapshot(env.handle.pool, async (snapshot) => {
-      const backend = Number((await read(snapshot.copy('copy (select pg_backend_pid()) to stdout'))).toString());
+      const backend = Number((await readAll(snapshot.copy('copy (select pg_backend_pid()) to stdout'))).toString());
       // The backend waits to write because the exporter stopped reading: not a timer, the server's own word (pg_stat_activity).
       const serverBlocked = () =>
         waitFor(
@@ -69,13 +63,13 @@ describe('several COPYs in one round trip', () => {
       await serverBlocked();
       const buffered = outputs.reduce((sum, o) => sum + o.readableLength, 0);
       expect(buffered).toBeLessThan(1024 * 1024);
-      const first = await read(outputs[0]!);
+      const first = await readAll(outputs[0]!);
       await serverBlocked();
       expect(outputs[1]!.readableLength).toBeLessThan(1024 * 1024);
-      const second = await read(outputs[1]!);
+      const second = await readAll(outputs[1]!);
       expect(sha256(first)).toBe(sha256(second));
       expect(first.length).toBeGreaterThan(40_000_000);
-      expect((await read(snapshot.copy('copy (select 42) to stdout'))).toString()).toBe('42\n');
+      expect((await readAll(snapshot.copy('copy (select 42) to stdout'))).toString()).toBe('42\n');
     }));
 
   it('a statement that fails: the outputs before it are whole, it and every one after it report the database error, and the connection stays in step', () =>
@@ -87,12 +81,12 @@ describe('several COPYs in one round trip', () => {
           `copy (select case when i = 900 then i / 0 else i end from generate_series(1, 1000) i) to stdout`,
           `copy (select 'never') to stdout`,
         ]);
-        const first = await read(outputs[0]!);
+        const first = await readAll(outputs[0]!);
         expect(first.toString().split('\n')).toHaveLength(1001);
-        await expect(read(outputs[1]!)).rejects.toThrow(/division by zero/);
-        await expect(read(outputs[2]!)).rejects.toThrow(/division by zero/);
+        await expect(readAll(outputs[1]!)).rejects.toThrow(/division by zero/);
+        await expect(readAll(outputs[2]!)).rejects.toThrow(/division by zero/);
         // The server's next answer is to the next query: the transaction is aborted, and it says so.
-        await expect(read(snapshot.copy('copy (select 1) to stdout'))).rejects.toThrow(
+        await expect(readAll(snapshot.copy('copy (select 1) to stdout'))).rejects.toThrow(
           /current transaction is aborted/,
         );
       },
@@ -105,8 +99,8 @@ describe('several COPYs in one round trip', () => {
       const batch = client.query(new CopyBatch([`copy (select 1) to stdout`, `copy (select 1 / 0) to stdout`]));
       // The error has arrived (nothing read yet): not a timer, the output's own state.
       await waitFor(async () => batch.outputs[1]!.errored !== null, 'the error to reach the unread output');
-      expect((await read(batch.outputs[0]!)).toString()).toBe('1\n');
-      await expect(read(batch.outputs[1]!)).rejects.toThrow(/division by zero/);
+      expect((await readAll(batch.outputs[0]!)).toString()).toBe('1\n');
+      await expect(readAll(batch.outputs[1]!)).rejects.toThrow(/division by zero/);
       // Outside a transaction the connection simply answers the next query.
       expect((await client.query('select 7 as n')).rows).toEqual([{ n: 7 }]);
     } finally {
@@ -125,8 +119,8 @@ describe('several COPYs in one round trip', () => {
     try {
       // Two statements in one string: the batch sees a result it did not ask for.
       const batch = client.query(new CopyBatch([`copy (select 1) to stdout; select 2`, `copy (select 3) to stdout`]));
-      expect((await read(batch.outputs[0]!)).toString()).toBe('1\n');
-      await expect(read(batch.outputs[1]!)).rejects.toThrow(/returned rows, not COPY data/);
+      expect((await readAll(batch.outputs[0]!)).toString()).toBe('1\n');
+      await expect(readAll(batch.outputs[1]!)).rejects.toThrow(/returned rows, not COPY data/);
       expect((await client.query('select 8 as n')).rows).toEqual([{ n: 8 }]);
     } finally {
       client.release();
@@ -156,12 +150,12 @@ describe("an export's small entities, read in one batch", () => {
       // A's CSV before its JSON: refused, nothing is handed out.
       expect(() => batch.copy(csvCopySql(a!, userId))).toThrow(/out of order/);
       for (const entity of [a!, c!]) {
-        await read(batch.copy(jsonLinesCopySql(entity, userId)));
-        await read(batch.copy(csvCopySql(entity, userId)));
+        await readAll(batch.copy(jsonLinesCopySql(entity, userId)));
+        await readAll(batch.copy(csvCopySql(entity, userId)));
       }
       expect(() => batch.copy(jsonLinesCopySql(d!, userId))).toThrow(/not in it/);
       // The batch has ended: the connection is free for the big entity.
-      expect((await read(snapshot.copy('copy (select 5) to stdout'))).toString()).toBe('5\n');
+      expect((await readAll(snapshot.copy('copy (select 5) to stdout'))).toString()).toBe('5\n');
       // No batch when the first entity is big, or split into parts by a small entry limit.
       expect(BatchedCopies.start(snapshot, [d!], sizeOf, limits, userId, 'all')).toBeUndefined();
       expect(

@@ -9,9 +9,9 @@ import { SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
 import { checkedDefinition } from '../../src/definition/entities-for.ts';
 import { loadDefinition } from '../../src/definition/parse.ts';
 import { openFileSources } from '../../src/files/sources.ts';
-import { createTestEnv, fulfillInProcess, listKeys, runCli, type TestEnv } from '../support/harness.ts';
+import { archiveOf, createTestEnv, fulfillInProcess, listKeys, runCli, type TestEnv } from '../support/harness.ts';
 import { insertRequest, insertUser } from '../support/seed.ts';
-import { archiveOf, putUpload, type Upload, uploadKey, userWithFiles } from '../support/user-files.ts';
+import { putUpload, type Upload, uploadKey, userWithFiles } from '../support/user-files.ts';
 
 /**
  * The user's files at the trust boundary: a key comes from a row a user may

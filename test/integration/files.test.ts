@@ -16,6 +16,7 @@ import {
   fulfillInProcess,
   getObject,
   listKeys,
+  archiveOf as readArchive,
   requestRow,
   runCli,
   type TestEnv,
@@ -24,7 +25,7 @@ import { S3Proxy } from '../support/s3-proxy.ts';
 import { insertProject, insertRelease, insertRequest, insertUser } from '../support/seed.ts';
 import { readWithStreamingReaders } from '../support/streaming-readers.ts';
 import { toolAvailable } from '../support/tools.ts';
-import { archiveOf as readArchive, userWithFiles as seedUserWithFiles, type Upload } from '../support/user-files.ts';
+import { userWithFiles as seedUserWithFiles, type Upload } from '../support/user-files.ts';
 import { readZip, zipEntryInfo } from '../support/zip.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');

@@ -6,8 +6,17 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedUser } from '../../scripts/lib/sample-data.ts';
 import type { ExportEntity } from '../../src/model/entities.ts';
+import type { RawSettings } from '../../src/settings.ts';
 import { Snapshot } from '../../src/snapshot/snapshot.ts';
-import { createTestEnv, fulfillInProcess, getObject, listKeys, requestRow, type TestEnv } from '../support/harness.ts';
+import {
+  type ConfigDraft,
+  createTestEnv,
+  fulfillInProcess,
+  getObject,
+  listKeys,
+  requestRow,
+  type TestEnv,
+} from '../support/harness.ts';
 import { insertProject, insertRequest, insertRun, insertUser } from '../support/seed.ts';
 import { parseJsonExact, readZip } from '../support/zip.ts';
 
@@ -27,15 +36,9 @@ function readyLine(logger: { lines: () => string[] }) {
     .find((l) => l.msg === 'request ready');
 }
 
-async function fulfill(
-  requestIds: string[],
-  overrides: Parameters<TestEnv['config']>[0] = {},
-  tweak: (c: any) => void = () => {},
-) {
-  const config = structuredClone(env.config(overrides));
-  tweak(config);
-  return fulfillInProcess(env, { requestIds, config, concurrency: 1 });
-}
+/** One run over these requests, one at a time, with these settings (and what no setting can say). */
+const fulfill = (requestIds: string[], settings: RawSettings = {}, tweak?: (c: ConfigDraft) => void) =>
+  fulfillInProcess(env, { requestIds, settings, tweak, concurrency: 1 });
 
 describe('fulfill when things go wrong', () => {
   it('a storage failure puts the request back to pending with a short error, then failed after the last attempt', async () => {
@@ -379,7 +382,7 @@ async function runsExportedInParts(
   const { summary, logger } = await fulfill([id], {}, (c) => {
     c.export.maxEntryBytes = maxEntryBytes;
     c.export.parallelFromBytes = 0;
-    if ('spoolDir' in options) c.export.spoolDir = options.spoolDir;
+    if ('spoolDir' in options) c.export.spoolDir = options.spoolDir ?? null;
   });
   expect(summary.ready).toBe(1);
   const files = await readZip(await getObject(env, (await requestRow(env, id))!.object_key));

@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDefinition } from '../../src/definition/parse.ts';
 import { secretLookingName } from '../../src/definition/secrets.ts';
 import { FreshDatabases } from '../support/fresh-database.ts';
-import { createTestEnv, getObject, runCli, type TestEnv } from '../support/harness.ts';
-import { readZip } from '../support/zip.ts';
+import { archiveOf, createTestEnv, runCli, type TestEnv } from '../support/harness.ts';
 
 /*
  * `exporter init` on two applications that are not ours (test/fixtures/
@@ -77,17 +76,6 @@ const howOf = (d: Awaited<ReturnType<typeof drafted>>) =>
           : `through ${e.through!.entity}.${e.through!.columns.join('+')}`,
     ]),
   );
-
-/** A built request's archive: each entity's records, and every entry's text together (to look for what must not be there). */
-async function archiveOf(d: Awaited<ReturnType<typeof drafted>>, requestId: string) {
-  const row = (await d.db.query('select status, object_key from data_export_requests where id = $1', [requestId]))
-    .rows[0];
-  expect(row.status).toBe('ready');
-  const files = await readZip(await getObject(env, row.object_key));
-  const json = (entity: string) =>
-    JSON.parse(files.get(`json/${entity}.json`)!.toString()) as Record<string, unknown>[];
-  return { json, files, everything: [...files.values()].map((b) => b.toString()).join('\n') };
-}
 
 /** Every exported column of every entity, as table.column. */
 const exported = (d: Awaited<ReturnType<typeof drafted>>) =>
@@ -184,7 +172,7 @@ describe('exporter init on a link aggregator (users in person, integer keys)', (
     expect(created.code, created.stderr).toBe(0);
     const nightly = await runCli(['nightly'], d.withDraft);
     expect(nightly.code, nightly.stderr).toBe(0);
-    const { json, files, everything } = await archiveOf(d, JSON.parse(created.stdout).id);
+    const { json, files, text: everything } = await archiveOf(env, JSON.parse(created.stdout).id, d.db);
     // Who invited her is a number in her row; neither Bob's row nor the person she invited is followed.
     expect(json('person')).toEqual([expect.objectContaining({ name: 'ada', invited_by: 2 })]);
     // Her own block, not Cy's block of her; her application, not Bob's that she reviewed; not Bob's ban of her (his row).
@@ -245,7 +233,7 @@ describe('exporter init on a newsletter manager (people are subscribers, integer
     expect(created.code, created.stderr).toBe(0);
     const fulfilled = await runCli(['fulfill', '--request', JSON.parse(created.stdout).id], d.withDraft);
     expect(fulfilled.code, fulfilled.stderr).toBe(0);
-    const { json, everything } = await archiveOf(d, JSON.parse(created.stdout).id);
+    const { json, text: everything } = await archiveOf(env, JSON.parse(created.stdout).id, d.db);
     expect(json('subscribers')).toEqual([
       expect.objectContaining({ email: 'ann@example.test', attribs: { city: 'Oslo' } }),
     ]);

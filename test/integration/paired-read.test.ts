@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvCopySql, csvHeader, jsonLinesCopySql, pairedCopySql } from '../../src/archive/queries.ts';
 import { includedFileKey } from '../../src/archive/write-files.ts';
@@ -8,6 +7,7 @@ import { BinaryTextColumns, BinaryTextRows } from '../../src/snapshot/binary-row
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
 import { EVERY_PLANE, SPREADSHEET_PAYLOADS } from '../support/hostile.ts';
 import { withSnapshot } from '../support/snapshot.ts';
+import { readAll } from '../support/streams.ts';
 
 /*
  * A split entity's JSON and CSV come from one read (pairedCopySql), its CSV
@@ -46,12 +46,6 @@ const ENTITY: ExportEntity = {
   files: [],
 };
 
-async function read(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 describe('one read for both files of a split entity', () => {
   it("gives each row's JSON line and CSV record exactly as the entity's two COPYs do, for every kind of value and hostile text", async () => {
     const owner = randomUUID();
@@ -82,12 +76,12 @@ describe('one read for both files of a split entity', () => {
 
     await withSnapshot(env.handle.pool, async (snapshot) => {
       const columns = new BinaryTextColumns(2, { trackRows: true });
-      const paired = columns.pushColumns(await read(snapshot.copy(pairedCopySql(ENTITY, owner))));
+      const paired = columns.pushColumns(await readAll(snapshot.copy(pairedCopySql(ENTITY, owner))));
       columns.end();
       const lines = new BinaryTextRows();
-      const json = lines.push(await read(snapshot.copy(jsonLinesCopySql(ENTITY, owner, 'ordered'))));
+      const json = lines.push(await readAll(snapshot.copy(jsonLinesCopySql(ENTITY, owner, 'ordered'))));
       lines.end();
-      const csv = await read(snapshot.copy(csvCopySql(ENTITY, owner, 'ordered')));
+      const csv = await readAll(snapshot.copy(csvCopySql(ENTITY, owner, 'ordered')));
 
       expect(paired.rowStarts).toHaveLength(2 * texts.length);
       expect(paired.columns[0]!.toString()).toBe(json.toString());
@@ -115,8 +109,8 @@ describe('one read for both files of a split entity', () => {
         includedFileKey('files/every_kind/b.txt', 'elsewhere/b.txt'),
       ]);
       const columns = new BinaryTextColumns(2, { trackRows: true });
-      const paired = columns.pushColumns(await read(snapshot.copy(pairedCopySql(entity, owner, 'included'))));
-      const csv = await read(snapshot.copy(csvCopySql(entity, owner, 'ordered', 'included')));
+      const paired = columns.pushColumns(await readAll(snapshot.copy(pairedCopySql(entity, owner, 'included'))));
+      const csv = await readAll(snapshot.copy(csvCopySql(entity, owner, 'ordered', 'included')));
       expect(csvHeader(entity) + paired.columns[1]!.toString()).toBe(csv.toString());
       expect(paired.columns[0]!.toString()).toContain('"note":null');
       expect(paired.columns[0]!.toString()).toContain('"note":"files/every_kind/a.txt"');
@@ -128,8 +122,8 @@ describe('parallel workers for the paired read only', () => {
   it('the paired read is planned with the workers asked for; the queries after it on the same connection without any again', () =>
     withSnapshot(env.handle.pool, async (snapshot) => {
       const setting = `copy (select current_setting('max_parallel_workers_per_gather')) to stdout`;
-      expect((await snapshot.copyWithWorkers(setting, 1, read)).toString()).toBe('1\n');
-      expect((await read(snapshot.copy(setting))).toString()).toBe('0\n');
-      await expect(snapshot.copyWithWorkers(setting, -1, read)).rejects.toThrow(/not a number of workers/);
+      expect((await snapshot.copyWithWorkers(setting, 1, readAll)).toString()).toBe('1\n');
+      expect((await readAll(snapshot.copy(setting))).toString()).toBe('0\n');
+      await expect(snapshot.copyWithWorkers(setting, -1, readAll)).rejects.toThrow(/not a number of workers/);
     }));
 });

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
+import { archiveOf, createTestEnv, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
 import { S3Proxy } from '../support/s3-proxy.ts';
-import { archiveOf, putUpload, uploadKey, userWithFiles } from '../support/user-files.ts';
+import { putUpload, uploadKey, userWithFiles } from '../support/user-files.ts';
 
 /*
  * A production database's guards: every session of the database ends a

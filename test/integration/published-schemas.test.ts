@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FreshDatabases } from '../support/fresh-database.ts';
-import { createTestEnv, getObject, runCli, type TestEnv } from '../support/harness.ts';
+import { archiveOf, createTestEnv, runCli, type TestEnv } from '../support/harness.ts';
 import { scenario as documenso } from '../support/published-scenarios/documenso.ts';
 import { scenario as lemmy } from '../support/published-scenarios/lemmy.ts';
 import { scenario as listmonk } from '../support/published-scenarios/listmonk.ts';
@@ -12,7 +12,6 @@ import type { Scenario } from '../support/published-scenarios/scenario.ts';
 import { scenario as supabase } from '../support/published-scenarios/supabase.ts';
 import { scenario as synapse } from '../support/published-scenarios/synapse.ts';
 import { loadPublishedSchema } from '../support/published-schemas.ts';
-import { readZip } from '../support/zip.ts';
 
 /*
  * Real applications' published schemas, used verbatim (test/fixtures/schemas/:
@@ -38,15 +37,6 @@ afterAll(async () => {
   await databases?.close();
   await env?.close();
 });
-
-/** A request's archive: its entries, and all of them as one text (to look for what must, or must not, be in it). */
-async function archiveOf(db: import('pg').Pool, request: string) {
-  const row = (await db.query('select status, error, object_key from data_export_requests where id = $1', [request]))
-    .rows[0];
-  expect(row, request).toMatchObject({ status: 'ready' });
-  const files = await readZip(await getObject(env, row.object_key));
-  return { files, text: [...files.entries()].map(([name, bytes]) => `${name}\n${bytes.toString()}`).join('\n') };
-}
 
 describe.each(SCENARIOS.map((s) => [s.app, s] as const))('a published schema: %s', (app, scenario) => {
   it('the unedited draft is private; check --strict names every decision left, the unplaced tables among them; the decided definition (where one is committed) is complete and private', async () => {
@@ -89,7 +79,7 @@ describe.each(SCENARIOS.map((s) => [s.app, s] as const))('a published schema: %s
     const request = JSON.parse(requested.stdout).id as string;
     const built = await runCli(['fulfill', '--request', request], withDraft);
     expect(built.code, built.stderr).toBe(0);
-    const unedited = await archiveOf(db, request);
+    const unedited = await archiveOf(env, request, db);
     for (const other of [...seeded.others, ...seeded.secrets])
       expect(unedited.text, `the unedited draft's archive holds ${other}`).not.toContain(other);
     scenario.draftHolds?.(unedited.files);
@@ -106,7 +96,7 @@ describe.each(SCENARIOS.map((s) => [s.app, s] as const))('a published schema: %s
     expect(decidedCheck.code, decidedCheck.stderr).toBe(0);
     const rebuilt = await runCli(['fulfill', '--request', request], withDecided);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
-    const complete = (await archiveOf(db, request)).text;
+    const complete = (await archiveOf(env, request, db)).text;
     for (const mine of seeded.mine) expect(complete, `the decided archive lacks ${mine}`).toContain(mine);
     for (const other of [...seeded.others, ...seeded.secrets])
       expect(complete, `the decided archive holds ${other}`).not.toContain(other);

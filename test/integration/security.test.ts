@@ -4,7 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, fulfillInProcess, getObject, requestRow, type TestEnv } from '../support/harness.ts';
+import {
+  type ConfigDraft,
+  createTestEnv,
+  fulfillInProcess,
+  getObject,
+  requestRow,
+  type TestEnv,
+} from '../support/harness.ts';
 import { EVERY_PLANE } from '../support/hostile.ts';
 import { insertFeature, insertProject, insertRelease, insertRequest, insertUser } from '../support/seed.ts';
 import { toolAvailable } from '../support/tools.ts';
@@ -18,11 +25,8 @@ afterAll(async () => {
   await env?.close();
 });
 
-async function fulfill(id: string, tweak: (config: any) => void = () => {}) {
-  const config = structuredClone(env.config());
-  tweak(config);
-  return fulfillInProcess(env, { requestIds: [id], config });
-}
+const fulfill = (id: string, tweak?: (config: ConfigDraft) => void) =>
+  fulfillInProcess(env, { requestIds: [id], tweak });
 
 describe('hostile data', () => {
   it('a 10 MB cell, deeply nested jsonb, every Unicode plane, formula payloads, CRLF: the archive opens everywhere, JSON is exact, CSV is safe', async () => {

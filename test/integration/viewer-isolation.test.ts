@@ -4,9 +4,9 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium, openExtracted, type PageRecord, show } from '../support/browser.ts';
-import { createTestEnv, runCli, type TestEnv } from '../support/harness.ts';
+import { archiveOf, createTestEnv, runCli, type TestEnv } from '../support/harness.ts';
 import { addMember, insertFeature, insertProject, insertRequest, insertUser } from '../support/seed.ts';
-import { archiveOf, uploadKey, userWithFiles } from '../support/user-files.ts';
+import { uploadKey, userWithFiles } from '../support/user-files.ts';
 import { viewerSections } from '../support/viewer-data.ts';
 
 /**

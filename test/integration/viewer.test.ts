@@ -5,9 +5,9 @@ import { demoUploads, seedUploads, seedUser } from '../../scripts/lib/sample-dat
 import { pngImage } from '../../scripts/lib/sample-media.ts';
 import { viewerCodeBytes } from '../../src/viewer/write-viewer.ts';
 import { chromiumAvailable, launchChromium, openExtracted, type PageRecord, show } from '../support/browser.ts';
-import { createTestEnv, runCli, type TestEnv } from '../support/harness.ts';
+import { archiveOf, createTestEnv, runCli, type TestEnv } from '../support/harness.ts';
 import { insertFeature, insertProject, insertRelease, insertRequest, insertUser } from '../support/seed.ts';
-import { archiveOf, uploadKey, userWithFiles } from '../support/user-files.ts';
+import { uploadKey, userWithFiles } from '../support/user-files.ts';
 import { viewerSections } from '../support/viewer-data.ts';
 
 const DOCS = new URL('../../docs/', import.meta.url).pathname;

@@ -9,7 +9,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { createSampleSchema, SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
 import type { BuildContext, RunDeps } from '../../src/building/types.ts';
 import { migrateAndLink } from '../../src/commands/migrate.ts';
@@ -23,6 +23,7 @@ import type { ExportEntity, UserTable } from '../../src/model/entities.ts';
 import { runFulfill } from '../../src/passes/fulfill.ts';
 import type { RawSettings } from '../../src/settings.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
+import { readZip } from './zip.ts';
 
 export const BIN = new URL('../../bin/exporter', import.meta.url).pathname;
 
@@ -236,12 +237,41 @@ export async function listKeys(env: TestEnv): Promise<string[]> {
   return (res.Contents ?? []).map((o) => o.Key!).sort();
 }
 
+/**
+ * A ready request's archive, read back: its row, its bytes, its entries, the
+ * manifest, README.txt, every entry's text together (to look for what must
+ * not be there) and each entity's JSON records. `db`: where the request is,
+ * when not the test world's own database.
+ */
+export async function archiveOf(env: TestEnv, requestId: string, db: pg.Pool = env.admin) {
+  const row = (await db.query('select * from data_export_requests where id = $1', [requestId])).rows[0];
+  expect(row, requestId).toMatchObject({ status: 'ready' });
+  const zip = await getObject(env, row.object_key);
+  const files = await readZip(zip);
+  return {
+    row,
+    zip,
+    files,
+    manifest: JSON.parse(files.get('manifest.json')!.toString()),
+    readme: files.get('README.txt')!.toString(),
+    text: [...files.entries()].map(([name, bytes]) => `${name}\n${bytes.toString()}`).join('\n'),
+    json: (entity: string) => JSON.parse(files.get(`json/${entity}.json`)!.toString()) as Record<string, unknown>[],
+  };
+}
+
 export async function requestRow(env: TestEnv, id: string) {
   const { rows } = await env.admin.query('select * from data_export_requests where id = $1', [id]);
   return rows[0] as Record<string, any> | undefined;
 }
 
 /** Runs the fulfill pass in this process, as the CLI would, and returns its summary and captured log. */
+/** A config a test may change: Config, every field writable. */
+export type ConfigDraft = {
+  -readonly [K in keyof Config]: Config[K] extends object
+    ? { -readonly [J in keyof Config[K]]: Config[K][J] }
+    : Config[K];
+};
+
 export async function fulfillInProcess(
   env: TestEnv,
   options: {
@@ -250,12 +280,18 @@ export async function fulfillInProcess(
     concurrency?: number;
     dryRun?: boolean;
     config?: Config;
+    /** Settings over the test world's (with config: ignored). */
+    settings?: RawSettings;
+    /** Changes the parsed config (a copy) before the run: what no setting can say. */
+    tweak?: (config: ConfigDraft) => void;
     entities?: readonly ExportEntity[];
     files?: FileSources;
   } = {},
 ) {
   const logger = captureLogger();
-  const deps = passDeps(env, logger.log, options.config ?? env.config());
+  const config = structuredClone(options.config ?? env.config(options.settings)) as ConfigDraft;
+  options.tweak?.(config);
+  const deps = passDeps(env, logger.log, config);
   try {
     const context = {
       ...env.context,

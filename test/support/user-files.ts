@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { getObject, requestRow, type TestEnv } from './harness.ts';
+import type { TestEnv } from './harness.ts';
 import { insertProject, insertRelease, insertRequest, insertUser } from './seed.ts';
-import { readZip } from './zip.ts';
 
 /** One of a user's files: the object in the uploads bucket and the row that points at it. */
 export interface Upload {
@@ -69,18 +68,4 @@ export async function userWithFiles(
     );
   }
   return { user, release, assetIds, request: await insertRequest(env.admin, user) };
-}
-
-/** A ready request's archive, read back: its entries, manifest and README.txt. */
-export async function archiveOf(env: TestEnv, requestId: string) {
-  const row = (await requestRow(env, requestId))!;
-  const zip = await getObject(env, row.object_key);
-  const files = await readZip(zip);
-  return {
-    row,
-    zip,
-    files,
-    manifest: JSON.parse(files.get('manifest.json')!.toString()),
-    readme: files.get('README.txt')!.toString(),
-  };
 }
