@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { connect } from '../../src/db/connect.ts';
-import { checkedDefinition } from '../../src/definition/entities-for.ts';
+import { checkedDefinition } from '../../src/definition/checked-definition.ts';
 import { SAMPLE_FILES_DEFINITION } from './sample-data.ts';
 
 /**

@@ -10,7 +10,7 @@ import { ZipArchive } from 'archiver';
 import { stringify } from 'csv-stringify/sync';
 import pg from 'pg';
 import { connect } from '../../src/db/connect.ts';
-import { checkedDefinition } from '../../src/definition/entities-for.ts';
+import { checkedDefinition } from '../../src/definition/checked-definition.ts';
 
 const userId = process.argv[2]!;
 const started = performance.now();

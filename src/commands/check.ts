@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { checkedDefinition, DriftError } from '../definition/entities-for.ts';
+import { checkedDefinition, DriftError } from '../definition/checked-definition.ts';
 import { DefinitionError, loadDefinition } from '../definition/parse.ts';
 import { ProblemsError } from '../errors.ts';
 import { type CommandTools, commandContext, returning, withDatabase, withSettings, writeJson } from './common.ts';

@@ -4,7 +4,7 @@ import { recordEmailSent } from '../db/audit.ts';
 import type { Db } from '../db/connect.ts';
 import { extendDeadline } from '../db/deadline.ts';
 import { recipientOf } from '../db/notifications.ts';
-import { checkedDefinition } from '../definition/entities-for.ts';
+import { checkedDefinition } from '../definition/checked-definition.ts';
 import { extensionEmail } from '../email/extension-email.ts';
 import { smtpMailer } from '../email/mailer.ts';
 import { UsageError } from '../errors.ts';

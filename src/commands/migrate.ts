@@ -6,7 +6,7 @@ import { migrateToLatest } from '../db/migrate.ts';
 import { linkUserTable } from '../db/user-link.ts';
 import { type Catalog, findTable, readCatalog } from '../definition/catalog.ts';
 import { checkDefinition, userKeyColumn } from '../definition/check.ts';
-import { userTableOf } from '../definition/entities-for.ts';
+import { userTableOf } from '../definition/checked-definition.ts';
 import { loadDefinition } from '../definition/parse.ts';
 import { UsageError } from '../errors.ts';
 import type { Definition } from '../model/definition.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DriftError } from '../definition/entities-for.ts';
+import { DriftError } from '../definition/checked-definition.ts';
 import { exitCodeOf, type Outcome, worse } from '../outcome.ts';
 import {
   ALL_SETTINGS,

@@ -2,7 +2,7 @@ import type { BuildContext, RunDeps } from '../building/types.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/connect.ts';
-import { checkedDefinition } from '../definition/entities-for.ts';
+import { checkedDefinition } from '../definition/checked-definition.ts';
 import { type Mailer, smtpMailer } from '../email/mailer.ts';
 import { openFileSources } from '../files/sources.ts';
 import type { Logger } from '../log.ts';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { archiveSchema } from '../archive/json-schema.ts';
-import { checkedDefinition } from '../definition/entities-for.ts';
+import { checkedDefinition } from '../definition/checked-definition.ts';
 import { type CommandTools, commandContext, returning, withDatabase, withSettings, writeJson } from './common.ts';
 
 /**

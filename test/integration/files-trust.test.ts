@@ -6,7 +6,7 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
-import { checkedDefinition } from '../../src/definition/entities-for.ts';
+import { checkedDefinition } from '../../src/definition/checked-definition.ts';
 import { loadDefinition } from '../../src/definition/parse.ts';
 import { openFileSources } from '../../src/files/sources.ts';
 import { archiveOf, createTestEnv, fulfillInProcess, listKeys, runCli, type TestEnv } from '../support/harness.ts';
