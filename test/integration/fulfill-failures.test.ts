@@ -117,18 +117,20 @@ describe('fulfill when things go wrong', () => {
     expect(csv.map((r) => r.body)).toEqual(['{   "title": "a",    "title": "b" }', '[9007199254740993,  1]']);
 
     // Nested deeper than the exporter's session could parse (written under a larger max_stack_depth), with a line break: exported
+    // 40,000 levels: measured, the default 2MB parses at most 16,195 (PostgreSQL 14, 15) or 21,649 (16-18), and 7MB 57,109 or 76,201.
     // all the same (its line breaks become spaces as the rows are read, never by parsing it again).
+    const DEEP = 40000;
     const admin = await env.admin.connect();
     try {
       await admin.query("set max_stack_depth = '7MB'");
       await admin.query('insert into json_notes (user_id, n, body) values ($1, 3, $2)', [
         user,
-        `${'['.repeat(60000)}\n1${']'.repeat(60000)}`,
+        `${'['.repeat(DEEP)}\n1${']'.repeat(DEEP)}`,
       ]);
       await admin.query('alter table json_notes add column tags json[]');
       await admin.query('insert into json_notes (user_id, n, tags) values ($1, 4, array[$2::json])', [
         user,
-        `${'['.repeat(60000)}1${']'.repeat(60000)}`,
+        `${'['.repeat(DEEP)}1${']'.repeat(DEEP)}`,
       ]);
     } finally {
       admin.release(true);
@@ -149,7 +151,7 @@ describe('fulfill when things go wrong', () => {
       .get('json/json_notes.json')!
       .toString();
     expect(deepLines.split('\n').filter((l) => l.startsWith('{')).length).toBe(3);
-    expect(deepLines).toContain(`"body":${'['.repeat(60000)} 1${']'.repeat(60000)}}`);
+    expect(deepLines).toContain(`"body":${'['.repeat(DEEP)} 1${']'.repeat(DEEP)}}`);
 
     // An array of json is turned into JSON by PostgreSQL (to_jsonb), which must parse each element: too deep, it cannot be written.
     // Every attempt would stop at that row, so the request fails for good at once, naming the entity and the column.
