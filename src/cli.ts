@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAudit } from './commands/audit.ts';
 import { registerCheck } from './commands/check.ts';
 import type { CliIo, CommandTools } from './commands/common.ts';
+import { registerErase } from './commands/erase.ts';
 import { registerExpire } from './commands/expire.ts';
 import { registerExtend } from './commands/extend.ts';
 import { registerFulfill } from './commands/fulfill.ts';
@@ -92,6 +93,7 @@ function buildProgram(tools: CommandTools): Command {
     registerRequeue,
     registerLink,
     registerRevoke,
+    registerErase,
     registerExtend,
     registerHistory,
     registerReport,

@@ -53,6 +53,10 @@ export interface ExportConfig {
   readonly auditRetentionSeconds: number;
   /** index.html and viewer/ in each archive, showing at most `rows` rows per entity; null leaves them out. */
   readonly viewer: { readonly rows: number } | null;
+  /** Rows an erasure deletes or changes per transaction. */
+  readonly eraseBatch: number;
+  /** The key of hmac pseudonyms (a secret, redacted from every log). */
+  readonly eraseHmacKey: string | undefined;
 }
 
 /** What only the long-running `exporter work` reads. */
@@ -169,6 +173,8 @@ function exportConfig(read: SettingReader): ExportConfig {
     maxFiles: read.integer('maxFiles', 1, 100_000_000),
     auditRetentionSeconds: read.duration('auditRetention', 100 * 365 * 86_400),
     viewer: read.boolean('viewer') ? { rows: read.integer('viewerRows', 1, 1_000_000) } : null,
+    eraseBatch: read.integer('eraseBatch', 1, 100_000),
+    eraseHmacKey: hmacKey(read),
   };
 }
 
@@ -204,4 +210,11 @@ export function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** EXPORT_ERASE_HMAC_KEY: long enough that a pseudonym cannot be guessed back by trying keys. */
+function hmacKey(read: SettingReader): string | undefined {
+  const key = read.value('eraseHmacKey');
+  if (key !== undefined && [...key].length < 32) read.problem('eraseHmacKey', 'must be at least 32 characters');
+  return key;
 }

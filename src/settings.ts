@@ -160,6 +160,17 @@ export const SETTINGS = {
     help: "how long the audit trail keeps a request's events (expire deletes older ones; they outlive the request row)",
     default: '1095d',
   },
+  eraseBatch: {
+    flag: '--erase-batch <n>',
+    env: 'EXPORT_ERASE_BATCH',
+    help: 'rows an erasure deletes or changes per transaction (each under a 1 s lock timeout)',
+    default: '1000',
+  },
+  eraseHmacKey: {
+    flag: '--erase-hmac-key <key>',
+    env: 'EXPORT_ERASE_HMAC_KEY',
+    help: 'the key of erase.anonymize hmac pseudonyms (at least 32 characters; a secret: while it exists, pseudonyms are personal data)',
+  },
   viewer: {
     flag: '--viewer <bool>',
     env: 'EXPORT_VIEWER',

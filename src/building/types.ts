@@ -6,6 +6,7 @@ import type { BuildProgress } from '../db/requests.ts';
 import type { FileSources } from '../files/sources.ts';
 import type { Logger } from '../log.ts';
 import type { ExportEntity, UserTable } from '../model/entities.ts';
+import type { ErasurePlan } from '../model/erasure.ts';
 import type { S3Storage } from '../storage/s3-storage.ts';
 
 /*
@@ -36,6 +37,8 @@ export interface BuildContext {
   files: FileSources;
   exporterVersion: string;
   schemaVersion: string;
+  /** What an erasure does, where every entity has an erase rule: the erase pass's, from the same checked definition. */
+  erasure?: ErasurePlan;
 }
 
 /** What one build is told by the run that starts it. */

@@ -10,6 +10,7 @@ import {
   returning,
   withSettings,
 } from './common.ts';
+import { erasePass } from './erase.ts';
 import { addExpireOptions, expireOutcome, expirePass } from './expire.ts';
 import { fulfillOutcome, fulfillPass } from './fulfill.ts';
 import { buildConnections, openRun } from './run.ts';
@@ -44,6 +45,13 @@ export function registerNightly(program: Command, tools: CommandTools): void {
             log.error({ pass: 'fulfill', problem }, 'definition drift: nothing was built');
           return undefined;
         });
+        // Erasures whose grace period is over (a definition that no longer matches erases nothing, as it builds nothing).
+        const erase = tools.stopper.signal.aborted
+          ? undefined
+          : await erasePass(tools, config, run).catch((error: unknown) => {
+              if (!(error instanceof DriftError)) throw error;
+              return undefined;
+            });
         let expire: Awaited<ReturnType<typeof expirePass>> | undefined;
         if (!tools.stopper.signal.aborted) {
           expire = await expirePass(tools, log, deps, {
@@ -54,7 +62,9 @@ export function registerNightly(program: Command, tools: CommandTools): void {
         }
         const fulfillResult: Outcome = fulfill ? fulfillOutcome(fulfill) : 'usage';
         const expireResult: Outcome = expire ? expireOutcome(expire) : 'incomplete';
-        const outcome = worse(fulfillResult, expireResult);
+        const eraseResult: Outcome =
+          !erase || erase.failed + erase.retrying > 0 ? (erase ? 'incomplete' : fulfillResult) : 'done';
+        const outcome = worse(worse(fulfillResult, expireResult), eraseResult);
         log.info(
           {
             fulfillExitCode: exitCodeOf(fulfillResult),

@@ -57,7 +57,7 @@ export async function openBuildContext(
   schemaVersion: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<BuildContext & { close(): void }> {
-  const { definition, entities, user, warnings } = await checkedDefinition(db, config.definitionFile);
+  const { definition, entities, user, warnings, erasure } = await checkedDefinition(db, config.definitionFile);
   for (const warning of warnings)
     log.warn({ warning }, 'the definition allows something it should not (exporter check says the same)');
   if (config.mail && user.emailColumn === undefined)
@@ -73,6 +73,7 @@ export async function openBuildContext(
     files,
     exporterVersion: EXPORTER_VERSION,
     schemaVersion,
+    ...(erasure ? { erasure } : {}),
     close: () => files.destroy(),
   };
 }

@@ -13,6 +13,7 @@ import { RequestListener } from '../worker/listener.ts';
 import { Poller } from '../worker/poller.ts';
 import { withTimeout } from '../worker/sleep.ts';
 import { ALL_SETTINGS, type CommandTools, commandContext, returning, withSettings } from './common.ts';
+import { eraseOptions } from './erase.ts';
 import { progressReporter } from './progress.ts';
 import { buildConnections, openBuildContext, openRun, type Run } from './run.ts';
 
@@ -60,6 +61,7 @@ async function work(tools: CommandTools, config: Config, run: Run): Promise<void
     mailer: run.mailer,
     recipients: recipientsOf(context.user),
     signal: stopping,
+    erase: { context, options: eraseOptions(config, stopping) },
   });
   const { concurrency } = config.export;
   const { pollOnly, pollIntervalSeconds, httpPort } = config.work;

@@ -4,6 +4,7 @@ import { NOT_LINKED, userLink } from '../db/user-link.ts';
 import { UsageError } from '../errors.ts';
 import type { Definition } from '../model/definition.ts';
 import type { ExportEntity, UserTable } from '../model/entities.ts';
+import type { ErasurePlan } from '../model/erasure.ts';
 import { SETTINGS } from '../settings.ts';
 import type { Catalog } from './catalog.ts';
 import { type CatalogTable, findTable, readCatalog, refOf } from './catalog.ts';
@@ -12,6 +13,7 @@ import { definitionWarnings } from './check-files.ts';
 import { isJson, sampleTextValues } from './draft-samples.ts';
 import { loadDefinition } from './parse.ts';
 import { resolveEntities } from './resolve.ts';
+import { resolveErasure } from './resolve-erasure.ts';
 import { secretLookingJsonValues, secretLookingValues } from './secrets.ts';
 
 /** The definition and the live database disagree: every problem, one line each. Nothing may be built. */
@@ -32,6 +34,8 @@ export interface CheckedDefinition {
   entities: ExportEntity[];
   /** What the definition allows and should not (definitionWarnings): said, not refused. */
   warnings: string[];
+  /** What an erasure does, where the definition gives every entity an erase rule (docs/erasure.md). */
+  erasure?: ErasurePlan;
 }
 
 /**
@@ -71,6 +75,7 @@ export async function checkedDefinition(
     user,
     entities: resolveEntities(definition, catalog),
     warnings: definitionWarnings(definition, catalog),
+    ...(definition.entities.every((e) => e.erase) ? { erasure: resolveErasure(definition, catalog) } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import {
   type MembersRule,
   PROCESSING_FIELDS,
 } from '../model/definition.ts';
+import { parseErase } from './parse-erase.ts';
 import { parseFiles } from './parse-files.ts';
 import { parseProcessing } from './parse-processing.ts';
 import { IDENTIFIER, isColumnName, MAX_NAME_BYTES, type YamlReader } from './yaml-reader.ts';
@@ -35,6 +36,7 @@ export function parseEntity(
         'order_by',
         'columns',
         'files',
+        'erase',
         ...PROCESSING_FIELDS.map((f) => f.yaml),
       ])
       .map(([k, v]) => [k, v]),
@@ -49,6 +51,7 @@ export function parseEntity(
     files: [],
     processing: parseProcessing(r, at, (key) => fields[key]),
   };
+  if (fields.erase) entity.erase = parseErase(r, at, fields.erase);
   if (fields.owner) entity.owner = parseOwner(r, at, fields.owner);
   if (fields.members) entity.members = parseMembers(r, at, fields.members);
   if (fields.through) entity.through = parseThrough(r, at, fields.through);

@@ -4,6 +4,7 @@ import { ProblemsError } from '../errors.ts';
 import { type Definition, type EntityRule, PROCESSING_FIELDS, type Processing } from '../model/definition.ts';
 import { parseTableRef } from '../model/identifiers.ts';
 import { parseEntity } from './parse-entity.ts';
+import { parseErasureSettings } from './parse-erase.ts';
 import { parseFileSources } from './parse-files.ts';
 import { parseProcessing } from './parse-processing.ts';
 import { TABLE_REF_HELP, YamlReader } from './yaml-reader.ts';
@@ -62,6 +63,7 @@ export function parseDefinition(text: string, file: string): Definition {
   const fileSources = parseFileSources(r, top.file_sources?.v);
   const processing = parseProcessing(r, 'the file', (key) => top[key]?.v);
   const compliance = parseCompliance(r, top.compliance);
+  const erasure = top.erasure ? parseErasureSettings(r, top.erasure.v, top.erasure.key) : undefined;
   if (!top.entities) r.problem(doc.contents, 'entities', 'is required');
   const entities = (top.entities ? r.entries(top.entities.v, 'entities') : []).map(([entityName, body, key]) =>
     parseEntity(r, entityName, body, key, fileSources),
@@ -80,6 +82,7 @@ export function parseDefinition(text: string, file: string): Definition {
     leftOut,
     processing,
     ...(compliance ? { compliance } : {}),
+    ...(erasure ? { erasure } : {}),
   };
 }
 
@@ -97,6 +100,7 @@ function topFields(r: YamlReader, contents: unknown): Record<string, TopField> {
         'left_out',
         'file_sources',
         'compliance',
+        'erasure',
         ...PROCESSING_FIELDS.map((f) => f.yaml),
       ])
       .map(([k, v, key]) => [k, { v, key }]),

@@ -255,7 +255,7 @@ function exportFile(e: EntityRule, f: FileRule, rowKey: string): ExportFile {
  * row's): "a/b" would otherwise let the row of user "a" reach the files of
  * user "a/b".
  */
-function prefixSql(template: string): string {
+export function prefixSql(template: string): string {
   const parts: string[] = [];
   let at = 0;
   for (const m of template.matchAll(PLACEHOLDER)) {

@@ -45,5 +45,11 @@ export interface FileSource {
   refusal(locator: string): string | undefined;
   head(locator: string, signal: AbortSignal): Promise<FileHead | typeof MISSING>;
   read(locator: string, options: ReadOptions): Promise<FileBody | typeof MISSING>;
+  /**
+   * Erasure: deletes the object, and asks for it again (it must answer "not
+   * found"); true where it was there. Only a bucket can; an https source
+   * holds files elsewhere.
+   */
+  remove?(locator: string, signal: AbortSignal): Promise<boolean>;
   destroy(): void;
 }

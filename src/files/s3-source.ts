@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   type FileBody,
   type FileHead,
@@ -83,6 +83,19 @@ export class S3FileSource implements FileSource {
       link.release();
       return missingOrThrow(error);
     }
+  }
+
+  async remove(key: string, signal: AbortSignal): Promise<boolean> {
+    const refused = this.refusal(key);
+    if (refused) throw new FileRefusedError(`not deleted: ${refused}`, 'it could not be deleted');
+    const existed = (await this.head(key, signal)) !== MISSING;
+    if (existed)
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), {
+        abortSignal: signal,
+      });
+    if ((await this.head(key, signal)) !== MISSING)
+      throw new Error(`${this.name}: an object was deleted and is still there`);
+    return existed;
   }
 
   destroy(): void {

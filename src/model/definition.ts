@@ -99,6 +99,37 @@ export interface EntityRule {
   files: readonly FileRule[];
   /** Art. 15 information given for this entity, over the definition's own. */
   processing: Processing;
+  /** What erasure does to its rows that are the person's alone (absent: the definition says nothing of erasure). */
+  erase?: EraseRule;
+}
+
+/**
+ * How one column of the person's rows changes when erasure keeps the row:
+ * emptied, a fixed text, a keyed pseudonym (HMAC-SHA256 under
+ * EXPORT_ERASE_HMAC_KEY: one person, one pseudonym everywhere; still personal
+ * data while the key exists), or the ghost user's key in place of theirs.
+ */
+export type AnonymizeStrategy =
+  | { kind: 'null' }
+  | { kind: 'text'; text: string }
+  | { kind: 'hmac' }
+  | { kind: 'ghost' };
+
+/**
+ * What erasure (GDPR Art. 17) does to an entity's rows that are the person's
+ * alone: deletes them, keeps them with some columns changed, or keeps them as
+ * they are, saying why (Art. 17(3): an invoice kept for tax law).
+ */
+export type EraseRule =
+  | { kind: 'delete'; line: number }
+  | { kind: 'anonymize'; columns: Readonly<Record<string, AnonymizeStrategy>>; line: number }
+  | { kind: 'keep'; why: string; line: number };
+
+/** What every erasure of a definition shares: the ghost user that kept rows may point at instead of the person. */
+export interface ErasureSettings {
+  line: number;
+  /** The key of the user row that stands in for erased people (GitLab's ghost user): it must exist. */
+  ghostUser?: string;
 }
 
 /**
@@ -170,6 +201,8 @@ export interface Definition {
   processing: Processing;
   /** `gdpr`: every entity must carry every Art. 15 field (`exporter check` fails on a missing one). */
   compliance?: 'gdpr';
+  /** The definition's erasure settings (`erasure:`), where it has any. */
+  erasure?: ErasureSettings;
 }
 
 /** `{column}` in a key_prefix or url_prefix: the row's value of that column. */

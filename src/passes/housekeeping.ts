@@ -1,16 +1,18 @@
-import type { RunDeps } from '../building/types.ts';
+import type { BuildContext, RunDeps } from '../building/types.ts';
 import { runIfDue } from '../db/housekeeping.ts';
 import type { Recipients } from '../db/notifications.ts';
 import { failAbandoned } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
 import { sleep } from '../worker/sleep.ts';
+import { type EraseOptions, type EraseSummary, runErasures } from './erase.ts';
 import { type ExpireSummary, runExpire } from './expire.ts';
 import { notifyOwed } from './notify.ts';
 
 /*
  * The housekeeping, said once for the batch and for `work`: what earlier
  * runs left (the "ready" emails they owe, the requests dead workers
- * abandoned on their last attempt), then the expire pass (expired links,
+ * abandoned on their last attempt), the erasures whose grace period is over,
+ * then the expire pass (expired links,
  * the storage sweep, the trail's retention and anchor). The batch settles
  * at fulfill's start and expires at nightly's end; `work` does both once
  * per interval across all its workers.
@@ -35,9 +37,12 @@ export interface HousekeepingOptions extends EarlierRunsOptions {
   /** EXPORT_AUDIT_RETENTION. */
   auditRetentionSeconds: number;
   signal: AbortSignal;
+  /** The erasures whose grace period is over, carried out where the definition gives every entity an erase rule. */
+  erase?: { context: BuildContext; options: Omit<EraseOptions, 'signal'> };
 }
 
 export interface HousekeepingSummary extends EarlierRunsSummary {
+  erase?: EraseSummary;
   expire: ExpireSummary;
 }
 
@@ -60,11 +65,14 @@ export async function housekeepIfDue(
   return runIfDue(deps.db, 'work', options.intervalSeconds, async () => {
     const log = deps.log.child({ pass: 'housekeeping' });
     const settled = await settleEarlierRuns({ ...deps, log }, options);
+    const erase = options.erase?.context.erasure
+      ? await runErasures({ ...deps, log }, options.erase.context, { ...options.erase.options, signal: options.signal })
+      : undefined;
     const expire = await runExpire(
       { ...deps, log },
       { dryRun: false, auditRetentionSeconds: options.auditRetentionSeconds, signal: options.signal },
     );
-    const summary = { ...settled, expire };
+    const summary = { ...settled, ...(erase ? { erase } : {}), expire };
     log.info(summary, 'housekeeping finished');
     return summary;
   });

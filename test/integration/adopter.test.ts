@@ -81,6 +81,9 @@ describe('an application that is not ours', () => {
       'customers',
       'data_export_audit_head',
       'data_export_deleted_objects',
+      'data_export_erased',
+      'data_export_erasure_values',
+      'data_export_erasures',
       'data_export_events',
       'data_export_housekeeping',
       'data_export_migration',
@@ -254,7 +257,7 @@ entities:
     expect(migrated.logs).toContainEqual(
       expect.objectContaining({
         msg: 'migrated',
-        applied: ['000008_any_user_key', '000009_deadline_and_audit', '000010_trusted_trail'],
+        applied: ['000008_any_user_key', '000009_deadline_and_audit', '000010_trusted_trail', '000011_erasure'],
       }),
     );
     // A request made before the deadline existed gets its due date from when it was made.

@@ -1,0 +1,155 @@
+-- The right to erasure (GDPR Art. 17; docs/erasure.md): a request of its own,
+-- on the same clock as an export's, carried out by nightly and work from the
+-- definition's erase rules.
+
+create table if not exists data_export_erasures (
+  id               uuid primary key default gen_random_uuid(),
+  user_id          text not null,
+  status           text not null default 'pending'
+                   check (status in ('pending', 'processing', 'done', 'failed', 'cancelled')),
+  requested_at     timestamptz not null default now(),
+  -- The end of the grace period: before it the erasure may be cancelled and is not started.
+  not_before       timestamptz not null default now(),
+  due_at           timestamptz,
+  reason           text not null check (length(reason) between 1 and 500),
+  requested_by     text not null check (length(requested_by) between 1 and 500),
+  claim_id         uuid,
+  claim_expires_at timestamptz,
+  attempts         integer not null default 0,
+  -- Where each entity's erasure stands (a cursor per entity): a run that stops resumes there.
+  progress         jsonb not null default '{}',
+  -- What was done, entity by entity, in counts (never the data).
+  receipt          jsonb,
+  error            text,
+  started_at       timestamptz,
+  completed_at     timestamptz
+);
+create unique index if not exists data_export_erasures_one_open on data_export_erasures (user_id)
+  where status in ('pending', 'processing');
+create index if not exists data_export_erasures_due on data_export_erasures (not_before) where status = 'pending';
+
+-- The values an anonymization replaced, as hashes, with the row they were in,
+-- until the proof has checked none is left; then deleted.
+create table if not exists data_export_erasure_values (
+  erasure_id  uuid not null references data_export_erasures (id) on delete cascade,
+  entity      text not null,
+  row_key     text not null,
+  column_name text not null,
+  sha256      text not null
+);
+create index if not exists data_export_erasure_values_idx on data_export_erasure_values (erasure_id, entity, column_name);
+
+-- Who has been erased, by a hash of their key alone: a new export for them is refused.
+create table if not exists data_export_erased (
+  user_sha256 text primary key,
+  erased_at   timestamptz not null default now()
+);
+
+-- The due date: a month after the request, as an export's (extendable the same way).
+create or replace function data_export_erasures_due() returns trigger
+language plpgsql as $$
+begin
+  new.requested_at := least(coalesce(new.requested_at, now()), now());
+  new.due_at := coalesce(new.due_at, exporter_due_at(new.requested_at));
+  return new;
+end
+$$;
+drop trigger if exists data_export_erasures_due on data_export_erasures;
+create trigger data_export_erasures_due before insert on data_export_erasures
+  for each row execute function data_export_erasures_due();
+
+-- The trail records an erasure's steps as it does an export's.
+alter table data_export_events drop constraint if exists data_export_events_event_check;
+alter table data_export_events add constraint data_export_events_event_check check (event in (
+  'requested', 'claimed', 'built', 'link_signed', 'email_sent', 'retrying',
+  'failed', 'revoked', 'expired', 'requeued', 'extended', 'deleted', 'changed', 'pruned',
+  'erasure_requested', 'erasure_started', 'erased', 'erasure_failed', 'erasure_cancelled', 'erasure_retrying'));
+
+create or replace function data_export_erasures_events() returns trigger
+language plpgsql security definer as $$
+declare
+  actor text := exporter_event_actor('exporter');
+begin
+  perform exporter_trail_guard();
+  if tg_op = 'INSERT' then
+    insert into data_export_events (request_id, user_id, event, actor, detail)
+    values (new.id, new.user_id, 'erasure_requested', new.requested_by,
+            jsonb_build_object('reason', new.reason, 'requested_at', new.requested_at, 'due_at', new.due_at,
+                               'not_before', new.not_before));
+    return null;
+  end if;
+  if new.status is not distinct from old.status then return null; end if;
+  insert into data_export_events (request_id, user_id, event, actor, detail)
+  values (new.id, new.user_id,
+          case new.status when 'processing' then 'erasure_started' when 'done' then 'erased'
+                          when 'failed' then 'erasure_failed' when 'cancelled' then 'erasure_cancelled'
+                          else 'erasure_retrying' end,
+          case new.status when 'cancelled' then exporter_event_actor('operator') else actor end,
+          case new.status when 'processing' then jsonb_build_object('attempt', new.attempts)
+                          when 'done' then jsonb_build_object('receipt', new.receipt)
+                          when 'cancelled' then jsonb_build_object('reason', exporter_event_reason())
+                          else jsonb_build_object('reason', new.error) end);
+  return null;
+end
+$$;
+drop trigger if exists data_export_erasures_events on data_export_erasures;
+create trigger data_export_erasures_events after insert or update of status on data_export_erasures
+  for each row execute function data_export_erasures_events();
+
+-- An erasure is never emptied unseen either.
+create or replace function data_export_erasures_no_truncate() returns trigger
+language plpgsql as $$
+begin
+  raise exception 'data_export_erasures cannot be truncated: an erasure is a record the regulator may ask for';
+end
+$$;
+drop trigger if exists data_export_erasures_no_truncate on data_export_erasures;
+create trigger data_export_erasures_no_truncate before truncate on data_export_erasures
+  for each statement execute function data_export_erasures_no_truncate();
+
+-- A new export of someone erased is refused (their key, by its hash).
+create or replace function data_export_requests_not_erased() returns trigger
+language plpgsql as $$
+begin
+  if exists (select 1 from data_export_erased e where e.user_sha256 = encode(sha256(convert_to(new.user_id, 'UTF8')), 'hex')) then
+    raise exception 'user % has been erased: there is nothing of theirs to export', new.user_id
+      using errcode = 'P0002';
+  end if;
+  return new;
+end
+$$;
+drop trigger if exists data_export_requests_not_erased on data_export_requests;
+create trigger data_export_requests_not_erased before insert on data_export_requests
+  for each row execute function data_export_requests_not_erased();
+
+-- The application's intake: erase this user, after a grace period in which it can be cancelled.
+create or replace function exporter_request_erasure(p_user_id text, p_reason text, p_grace interval default interval '0')
+returns table (erasure_id uuid, outcome text)
+language plpgsql as $$
+declare
+  canonical text := exporter_user_key(p_user_id);
+  existing uuid;
+begin
+  if canonical is null or not exporter_user_exists(canonical) then
+    return query select null::uuid, 'no-such-user'::text;
+    return;
+  end if;
+  select e.id into existing from data_export_erasures e where e.user_id = canonical and e.status in ('pending', 'processing');
+  if existing is not null then
+    return query select existing, 'already-open'::text;
+    return;
+  end if;
+  return query
+    insert into data_export_erasures (user_id, reason, requested_by, not_before)
+    values (canonical, p_reason, exporter_event_actor('application'), now() + greatest(p_grace, interval '0'))
+    returning id, 'created'::text;
+end
+$$;
+
+do $$
+begin
+  execute format('alter function data_export_erasures_events() set search_path = pg_catalog, %I, pg_temp', current_schema());
+  execute format('alter function data_export_requests_not_erased() set search_path = pg_catalog, %I, pg_temp', current_schema());
+  execute format('alter function exporter_request_erasure(text, text, interval) set search_path = pg_catalog, %I, pg_temp', current_schema());
+end
+$$;

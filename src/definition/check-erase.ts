@@ -1,0 +1,142 @@
+import { TEXT_TYPES } from '../model/database-types.ts';
+import type { Definition, EntityRule } from '../model/definition.ts';
+import { type Catalog, type CatalogTable, comparableTypes, findTable } from './catalog.ts';
+
+/**
+ * The erase rules against the live database (docs/erasure.md): once one
+ * entity has a rule, every entity needs one (an erasure that skipped a table
+ * would leave the person behind), as it does with `compliance: gdpr`; each
+ * anonymized column exists, is not part of the row's key, and can hold what
+ * its strategy writes (null where it may be null, text where it is text, the
+ * ghost user's key where it holds a user key); the person's own row is
+ * deleted or anonymized, never kept whole; and no rule deletes a row that
+ * another entity's kept or anonymized rows hang from.
+ */
+export function checkErasure(
+  def: Definition,
+  catalog: Catalog,
+  users: CatalogTable,
+  userKey: string,
+  at: (line: number) => string,
+): string[] {
+  const problems: string[] = [];
+  const ruled = def.entities.filter((e) => e.erase);
+  if (ruled.length === 0 && def.compliance !== 'gdpr') return problems;
+  for (const e of def.entities) {
+    if (!e.erase) {
+      problems.push(
+        `entities.${e.name}: no erase rule (delete, anonymize or keep): ${def.compliance === 'gdpr' ? 'compliance: gdpr asks one of every entity' : 'once one entity has one, every entity needs one, or an erasure would leave its rows'} ${at(e.line)}`,
+      );
+      continue;
+    }
+    const table = findTable(catalog, e.table);
+    if (!table) continue;
+    const isUserRow = table.key === users.key;
+    if (isUserRow && e.erase.kind === 'keep')
+      problems.push(
+        `entities.${e.name}: the person's own row cannot be kept whole: delete it, or anonymize it as a tombstone ${at(e.erase.line)}`,
+      );
+    if (e.erase.kind === 'anonymize') problems.push(...anonymizeProblems(def, e, table, users, userKey, at));
+  }
+  problems.push(...orphanProblems(def, at));
+  problems.push(...referenceProblems(def, catalog, users, userKey, at));
+  return problems;
+}
+
+/**
+ * Where a row stays and names the person (another's message, a project they
+ * share, a release in it they made), their reference becomes the ghost's key,
+ * or null: a column that cannot be null needs erasure.ghost_user. And a row
+ * kept whole that points at the person's user row keeps it: that row must be
+ * anonymized (a tombstone), not deleted.
+ */
+function referenceProblems(
+  def: Definition,
+  catalog: Catalog,
+  users: CatalogTable,
+  userKey: string,
+  at: (line: number) => string,
+): string[] {
+  const problems: string[] = [];
+  const userRule = def.entities.find((e) => findTable(catalog, e.table)?.key === users.key)?.erase;
+  for (const e of def.entities) {
+    const table = findTable(catalog, e.table);
+    if (!table || !e.erase || table.key === users.key) continue;
+    const toUsers = catalog.foreignKeys
+      .filter(
+        (f) =>
+          f.table === table.key && f.refTable === users.key && f.columns.length === 1 && f.refColumns[0] === userKey,
+      )
+      .map((f) => f.columns[0]!);
+    const sharedOwners = e.owner && (e.owner.columns.length > 1 || e.members) ? e.owner.columns : [];
+    const referencing = [...new Set([...sharedOwners, ...toUsers.filter((c) => !e.owner?.columns.includes(c))])];
+    if (def.erasure?.ghostUser === undefined)
+      for (const column of referencing)
+        if (table.columns.get(column)?.nullable === false)
+          problems.push(
+            `${e.table}.${column}: where a row of it stays and names the person, their reference must change, and the column cannot be null: name erasure.ghost_user ${at(e.erase.line)}`,
+          );
+    const keptWhole = e.erase.kind === 'keep' && toUsers.some((c) => e.owner?.columns.includes(c));
+    if (keptWhole && userRule?.kind === 'delete')
+      problems.push(
+        `entities.${e.name}: erase: keep, and its rows point at the person's user row, which erase: delete would leave them without: anonymize the user row (a tombstone) instead ${at(e.erase.line)}`,
+      );
+  }
+  return problems;
+}
+
+function anonymizeProblems(
+  def: Definition,
+  e: EntityRule,
+  table: CatalogTable,
+  users: CatalogTable,
+  userKey: string,
+  at: (line: number) => string,
+): string[] {
+  const problems: string[] = [];
+  const rule = e.erase!;
+  if (rule.kind !== 'anonymize') return problems;
+  for (const [column, strategy] of Object.entries(rule.columns)) {
+    const live = table.columns.get(column);
+    const where = `${e.table}.${column}`;
+    if (!live) {
+      problems.push(`${where}: named in erase.anonymize but does not exist ${at(rule.line)}`);
+      continue;
+    }
+    if (table.primaryKey.includes(column))
+      problems.push(`${where}: part of the row's key; anonymize other columns, or delete the row ${at(rule.line)}`);
+    if (strategy.kind === 'null' && !live.nullable)
+      problems.push(`${where}: erase.anonymize says null, but the column is not null ${at(rule.line)}`);
+    if (
+      (strategy.kind === 'text' || strategy.kind === 'hmac') &&
+      !TEXT_TYPES.has(live.type) &&
+      live.sqlType !== 'citext'
+    )
+      problems.push(
+        `${where}: erase.anonymize writes text (${strategy.kind}), but the column is ${live.sqlType} ${at(rule.line)}`,
+      );
+    if (strategy.kind === 'ghost') {
+      if (!comparableTypes(live, users.columns.get(userKey)!))
+        problems.push(
+          `${where}: ghost puts a ${users.name} key here, but the column's type (${live.sqlType}) cannot hold one ${at(rule.line)}`,
+        );
+      if (def.erasure?.ghostUser === undefined)
+        problems.push(`${where}: ghost needs erasure.ghost_user, the user kept rows point at instead ${at(rule.line)}`);
+    }
+  }
+  return problems;
+}
+
+/** A deleted row that another entity's rows hang from (through it) while those stay: they would lose what they point at. */
+function orphanProblems(def: Definition, at: (line: number) => string): string[] {
+  const byName = new Map(def.entities.map((e) => [e.name, e]));
+  const problems: string[] = [];
+  for (const child of def.entities) {
+    const parent = child.through ? byName.get(child.through.entity) : undefined;
+    if (!parent?.erase || !child.erase || parent.erase.kind !== 'delete' || child.erase.kind === 'delete') continue;
+    problems.push(
+      `entities.${parent.name}: erase: delete, but ${child.name} (erase: ${child.erase.kind}) hangs from its rows (through ${child.through!.columns.join(', ')}): they would lose their parent; delete ${child.name} too, or keep or anonymize ${parent.name} ${at(parent.erase.line)}`,
+    );
+  }
+  return problems;
+}

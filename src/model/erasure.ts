@@ -1,0 +1,74 @@
+import type { AnonymizeStrategy } from './definition.ts';
+
+/*
+ * An erasure as it is carried out: the definition's erase rules resolved
+ * against the live catalog (src/definition/resolve-erasure.ts), as the
+ * export's entities are (entities.ts). SQL here is over the alias `t`, with
+ * `:user` for the person's key, as a literal of the key's type.
+ */
+
+/** A column an erasure changes, and what it writes there. */
+export interface ErasedColumn {
+  /** Quoted, as SQL writes it. */
+  column: string;
+  /** Its name, for people (the receipt, messages). */
+  name: string;
+  strategy: AnonymizeStrategy;
+  /** Its type as SQL names it: what a fixed text or the ghost's key is cast to. */
+  sqlType: string;
+}
+
+export interface ErasureEntity {
+  name: string;
+  /** Its table, quoted. */
+  table: string;
+  /** Its primary key's columns, quoted: the order an anonymization walks, resumable. Empty: the table has none. */
+  key: readonly string[];
+  rule: 'delete' | 'anonymize' | 'keep';
+  /** keep: why, and for how long (the receipt says it). */
+  why?: string;
+  /** anonymize: the columns, and what each becomes. */
+  columns: readonly ErasedColumn[];
+  /**
+   * SQL, boolean over `t`: the row is the person's alone (theirs by its owner
+   * columns, every other owner column empty; or hanging from such a row of its
+   * parent). Null: none of its rows is the person's alone (a shared thing the
+   * person is a member of).
+   */
+  scope: string | null;
+  /** Rows that name the person beside another person (a message between two): only the person's columns change. */
+  shared?: { where: string; columns: readonly ErasedColumn[] };
+  /**
+   * Other columns that point at the person's user row (a release's
+   * created_by in a project others share): where they name the person in a
+   * row that is not theirs alone, the ghost's key or null.
+   */
+  references?: { where: string; columns: readonly ErasedColumn[] }[];
+  /** The person's membership rows of this entity's shared things, deleted. */
+  memberships?: { table: string; where: string };
+  /** The person's files its rows point at, in a bucket, bound to them by a key prefix: deleted with the rows (unless kept). */
+  files: readonly ErasedFiles[];
+  /** The rows of this entity also hold files that cannot be deleted (an https source, keys bound by no prefix): said in the receipt. */
+  filesElsewhere: readonly string[];
+  /** The person's own row (the user table). */
+  isUserRow: boolean;
+}
+
+export interface ErasedFiles {
+  /** The file rule's name (the export's path column). */
+  name: string;
+  source: string;
+  /** SQL over `t`: the object key. */
+  locator: string;
+  /** SQL over `t`, boolean: the key starts with the prefix the definition binds it to. */
+  owned: string;
+}
+
+export interface ErasurePlan {
+  /** In the order they are erased: rows that hang from others first, the person's own row last. */
+  entities: readonly ErasureEntity[];
+  /** The user key's SQL type: `:user` is cast to it. */
+  keyType: string;
+  /** The ghost user's key, where the definition names one. */
+  ghostUser?: string;
+}

@@ -1,0 +1,106 @@
+import type { BuildContext, RunDeps } from '../building/types.ts';
+import { type ClaimedErasure, claimNextErasure, failErasure, finishErasure } from '../db/erasures.ts';
+import { ResidueError } from '../erasure/proof.ts';
+import { eraseClaimed } from '../erasure/run-erasure.ts';
+import { revokeRequests } from './revoke.ts';
+
+export interface EraseOptions {
+  maxAttempts: number;
+  backoffSeconds: number;
+  claimTtlSeconds: number;
+  batch: number;
+  hmacKey?: string;
+  signal: AbortSignal;
+  /** At most this many erasures in this run. */
+  limit?: number;
+}
+
+export interface EraseSummary {
+  done: number;
+  retrying: number;
+  failed: number;
+  lost: number;
+}
+
+/** A row an application holds makes an erasure's batch wait at most this long, then the batch is tried again later. */
+const LOCK_TIMEOUT_MS = 1_000;
+
+/**
+ * The erase pass (nightly, and work's housekeeping): every erasure whose
+ * grace period is over, one at a time. The person's exports are revoked
+ * first (their archives deleted at once), then the definition's rules are
+ * carried out and proven (src/erasure/). A failure is retried after its
+ * backoff; a residue the proof found fails the erasure for good, naming it.
+ */
+export async function runErasures(deps: RunDeps, ctx: BuildContext, options: EraseOptions): Promise<EraseSummary> {
+  const summary: EraseSummary = { done: 0, retrying: 0, failed: 0, lost: 0 };
+  const plan = ctx.erasure;
+  for (let n = 0; n < (options.limit ?? Number.MAX_SAFE_INTEGER) && !options.signal.aborted; n++) {
+    const claimed = await claimNextErasure(deps.db, options.claimTtlSeconds);
+    if (!claimed) break;
+    const log = deps.log.child({ erasureId: claimed.id, userId: claimed.userId, attempt: claimed.attempts });
+    if (!plan) {
+      await settle(
+        deps,
+        claimed,
+        new ResidueError('the definition gives no erase rule for some entity: nothing was erased'),
+        options,
+        summary,
+      );
+      continue;
+    }
+    try {
+      await revokeExports(deps, claimed);
+      const run = {
+        pool: deps.pool,
+        log,
+        files: ctx.files,
+        plan,
+        exported: ctx.entities,
+        hmacKey: options.hmacKey,
+        batch: options.batch,
+        lockTimeoutMs: LOCK_TIMEOUT_MS,
+        claimTtlSeconds: options.claimTtlSeconds,
+        signal: options.signal,
+      };
+      const receipt = await eraseClaimed(run, claimed);
+      if (await finishErasure(deps.db, claimed, receipt)) {
+        summary.done++;
+        log.info({ outcome: 'erased', receipt: receipt.entities }, 'erasure done');
+      } else summary.lost++;
+    } catch (error) {
+      await settle(deps, claimed, error, options, summary);
+    }
+  }
+  return summary;
+}
+
+/** The person's exports, pending, being built or ready: revoked, their archives deleted. */
+async function revokeExports(deps: RunDeps, e: ClaimedErasure): Promise<void> {
+  const { rows } = await deps.pool.query<{ id: string }>(
+    `select id from data_export_requests where user_id = $1 and status in ('pending', 'processing', 'ready')`,
+    [e.userId],
+  );
+  if (rows.length > 0)
+    await revokeRequests(
+      deps,
+      rows.map((r) => r.id),
+      { by: 'exporter', reason: `erasure ${e.id}` },
+    );
+}
+
+async function settle(deps: RunDeps, e: ClaimedErasure, error: unknown, options: EraseOptions, summary: EraseSummary) {
+  const message = error instanceof Error ? error.message : String(error);
+  const final = error instanceof ResidueError;
+  const backoffSeconds = options.backoffSeconds * 2 ** Math.max(0, e.attempts - 1);
+  const status = await failErasure(deps.db, e, message.slice(0, 1000), {
+    final,
+    maxAttempts: options.maxAttempts,
+    backoffSeconds,
+  });
+  summary[status === 'failed' ? 'failed' : status === 'pending' ? 'retrying' : 'lost']++;
+  deps.log[status === 'failed' ? 'error' : 'warn'](
+    { erasureId: e.id, outcome: status, err: error },
+    status === 'failed' ? 'erasure failed' : 'erasure will be retried',
+  );
+}

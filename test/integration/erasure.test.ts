@@ -1,0 +1,303 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { createSampleSchema, SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
+import { FreshDatabases } from '../support/fresh-database.ts';
+import { createTestEnv, runCli, type TestEnv } from '../support/harness.ts';
+import { addMember, insertFeature, insertProject, insertRelease, insertRun, insertUser } from '../support/seed.ts';
+
+/*
+ * The right to erasure on the sample application (definitions/sample-files.yaml
+ * with erase rules): what is the person's alone is deleted (their own project
+ * and all that hangs from it, their avatar, their files in the bucket); what
+ * they share stays with their reference changed (a project they own that has
+ * another member: its owner becomes the ghost user; a release they made in
+ * it); their memberships of others' projects go; nobody else's row or file
+ * changes. A dry run changes nothing; the grace period can be cancelled; a
+ * residue fails the erasure, naming it; an erasure stopped between two
+ * batches resumes to the same end.
+ */
+let env: TestEnv;
+let databases: FreshDatabases;
+let dir: string;
+beforeAll(async () => {
+  env = await createTestEnv();
+  databases = new FreshDatabases(env);
+  dir = mkdtempSync(path.join(os.tmpdir(), 'exporter-erasure-'));
+});
+afterAll(async () => {
+  await databases?.close();
+  await env?.close();
+});
+
+/** The sample definition with an erase rule for every entity, and the ghost user. */
+function definitionWith(ghost: string, rules: Record<string, unknown> = {}): string {
+  const doc = parseDocument(readFileSync(SAMPLE_FILES_DEFINITION, 'utf8'));
+  const erase: Record<string, unknown> = {
+    users: 'delete',
+    projects: 'delete',
+    features: 'delete',
+    pipeline_runs: 'delete',
+    releases: 'delete',
+    avatars: 'delete',
+    release_assets: 'delete',
+    ...rules,
+  };
+  for (const [entity, rule] of Object.entries(erase)) doc.setIn(['entities', entity, 'erase'], rule);
+  doc.set('erasure', { ghost_user: ghost });
+  const file = path.join(dir, `erase-${randomUUID().slice(0, 8)}.yaml`);
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
+/** Every row of every table of the sample, as text: what a dry run must leave exactly as it was. */
+async function tablesText(db: pg.Pool): Promise<string> {
+  const tables = [
+    'users',
+    'projects',
+    'project_members',
+    'features',
+    'pipeline_runs',
+    'releases',
+    'avatars',
+    'release_assets',
+  ];
+  const parts: string[] = [];
+  for (const t of tables) parts.push(JSON.stringify((await db.query(`select * from ${t} order by 1, 2`)).rows));
+  return parts.join('\n');
+}
+
+/** A world: the ghost, Ada (who will be erased) and Bob, with what each owns and shares. */
+async function world(rules: Record<string, unknown> = {}) {
+  const fresh = await databases.create();
+  const { db } = fresh;
+  await createSampleSchema(db);
+  const ghost = await insertUser(db, { email: 'ghost@example.test', name: 'Ghost' });
+  const ada = await insertUser(db, { email: 'ada@example.test', name: 'Ada' });
+  const bob = await insertUser(db, { email: 'bob@example.test', name: 'Bob' });
+  const definition = definitionWith(ghost, rules);
+  const cliEnv = { ...fresh.cliEnv, EXPORT_DEFINITION: definition, EXPORT_SOURCE_UPLOADS_BUCKET: env.uploadsBucket };
+  expect((await runCli(['migrate'], cliEnv)).code).toBe(0);
+  // Ada's own project, hers alone: a feature, a run, a release with a file.
+  const mine = await insertProject(db, ada, { name: 'ADA-ALONE' });
+  const feature = await insertFeature(db, mine);
+  await insertRun(db, mine, { featureId: feature });
+  const release = await insertRelease(db, mine, { createdBy: ada });
+  const assetKey = `releases/${release}/ada-asset.bin`;
+  await put(assetKey);
+  await db.query(
+    `insert into release_assets (id, release_id, object_key, file_name) values ($1, $2, $3, 'ada-asset.bin')`,
+    [randomUUID(), release, assetKey],
+  );
+  // Ada's avatar, and Bob's.
+  for (const [user, name] of [
+    [ada, 'ada'],
+    [bob, 'bob'],
+  ] as const) {
+    const key = `avatars/${user}/${name}.png`;
+    await put(key);
+    await db.query(`insert into avatars (user_id, object_key, file_name) values ($1, $2, $3)`, [
+      user,
+      key,
+      `${name}.png`,
+    ]);
+  }
+  // A project Ada owns and Bob is a member of: shared. Bob made a release in it, and so did Ada.
+  const shared = await insertProject(db, ada, { name: 'SHARED' });
+  await addMember(db, shared, bob);
+  const bobsRelease = await insertRelease(db, shared, { createdBy: bob });
+  const adasReleaseInShared = await insertRelease(db, shared, { createdBy: ada });
+  // Bob's project, Ada a member of it.
+  const bobs = await insertProject(db, bob, { name: 'BOBS' });
+  await addMember(db, bobs, ada);
+  return { ...fresh, cliEnv, ghost, ada, bob, mine, shared, bobs, bobsRelease, adasReleaseInShared, assetKey };
+}
+
+async function put(key: string) {
+  await env.s3Client.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: key, Body: Buffer.from(key) }));
+}
+
+async function exists(key: string): Promise<boolean> {
+  return env.s3Client
+    .send(new HeadObjectCommand({ Bucket: env.uploadsBucket, Key: key }))
+    .then(() => true)
+    .catch(() => false);
+}
+
+describe('exporter erase', () => {
+  it("a dry run says the plan and changes nothing; then the person's rows go, what they share stays with their reference changed, nobody else's row or file changes", async () => {
+    const w = await world();
+    const before = await tablesText(w.db);
+    const dry = await runCli(['erase', w.ada, '--dry-run'], w.cliEnv);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('projects: delete 1 row; their side of 1 shared row; remove 1 membership');
+    expect(dry.stdout).toContain('avatars: delete 1 row; delete their files (file_path)');
+    expect(await tablesText(w.db)).toBe(before);
+
+    const asked = await runCli(['erase', w.ada, '--reason', 'asked by email, ticket 42', '--json'], w.cliEnv);
+    expect(asked.code, asked.stderr).toBe(0);
+    const id = JSON.parse(asked.stdout).id as string;
+    const nightly = await runCli(['nightly'], w.cliEnv);
+    expect(nightly.code, nightly.stderr).toBe(0);
+
+    const erasure = (await w.db.query('select status, error, receipt from data_export_erasures where id = $1', [id]))
+      .rows[0];
+    expect(erasure, erasure?.error).toMatchObject({ status: 'done' });
+    expect(erasure.receipt.entities.projects.counts).toMatchObject({ deleted: 1, shared: 1, memberships: 1 });
+    expect(erasure.receipt.entities.avatars.counts).toMatchObject({ deleted: 1, files: 1 });
+    expect(erasure.receipt.entities.release_assets.counts).toMatchObject({ deleted: 1, files: 1 });
+
+    // Ada is gone; what was hers alone went with her; her files too.
+    expect((await w.db.query('select 1 from users where id = $1', [w.ada])).rowCount).toBe(0);
+    expect((await w.db.query('select 1 from projects where id = $1', [w.mine])).rowCount).toBe(0);
+    expect(await exists(w.assetKey)).toBe(false);
+    expect(await exists(`avatars/${w.ada}/ada.png`)).toBe(false);
+    // What she shared stays, pointing at the ghost; her membership of Bob's project is gone; Bob's things are untouched.
+    expect((await w.db.query('select owner_id from projects where id = $1', [w.shared])).rows[0].owner_id).toBe(
+      w.ghost,
+    );
+    expect(
+      (await w.db.query('select created_by from releases where id = $1', [w.adasReleaseInShared])).rows[0].created_by,
+    ).toBe(w.ghost);
+    expect(
+      (await w.db.query('select created_by from releases where id = $1', [w.bobsRelease])).rows[0].created_by,
+    ).toBe(w.bob);
+    expect((await w.db.query('select user_id from project_members where project_id = $1', [w.bobs])).rowCount).toBe(0);
+    expect((await w.db.query('select user_id from project_members where project_id = $1', [w.shared])).rows).toEqual([
+      { user_id: w.bob },
+    ]);
+    expect(await exists(`avatars/${w.bob}/bob.png`)).toBe(true);
+    expect((await w.db.query(`select name from projects where owner_id = $1`, [w.bob])).rows).toEqual([
+      { name: 'BOBS' },
+    ]);
+
+    // The trail: requested, started, erased with the receipt's counts; a new export of her is refused.
+    const events = (await w.db.query(`select event from data_export_events where request_id = $1 order by id`, [id]))
+      .rows;
+    expect(events.map((e) => e.event)).toEqual(['erasure_requested', 'erasure_started', 'erased']);
+    await expect(w.db.query(`insert into data_export_requests (user_id) values ($1)`, [w.ada])).rejects.toThrow(
+      /has been erased/,
+    );
+  });
+
+  it('cancelled in its grace period: nothing changes', async () => {
+    const w = await world();
+    const before = await tablesText(w.db);
+    const asked = await runCli(['erase', w.ada, '--reason', 'asked', '--grace', '14d', '--json'], w.cliEnv);
+    const id = JSON.parse(asked.stdout).id as string;
+    expect((await runCli(['nightly'], w.cliEnv)).code).toBe(0);
+    expect((await w.db.query('select status from data_export_erasures where id = $1', [id])).rows[0].status).toBe(
+      'pending',
+    );
+    const cancelled = await runCli(['erase', '--cancel', id, '--reason', 'the person changed their mind'], w.cliEnv);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect((await w.db.query('select status from data_export_erasures where id = $1', [id])).rows[0].status).toBe(
+      'cancelled',
+    );
+    expect(await tablesText(w.db)).toBe(before);
+  });
+
+  it('a residue (a trigger that puts a row back) fails the erasure for good, naming the entity', async () => {
+    // The person's own row kept as a tombstone: their email a pseudonym, their name and password gone.
+    const w = await world({ users: { anonymize: { email: 'hmac', name: null, password_hash: null } } });
+    await w.db.query(`
+      create function put_back() returns trigger language plpgsql as $$
+      begin insert into project_members (project_id, user_id, role) values (old.project_id, old.user_id, old.role); return old; end $$;
+      create trigger put_back after delete on project_members for each row
+        when (pg_trigger_depth() = 0) execute function put_back();`);
+    const asked = await runCli(['erase', w.ada, '--reason', 'asked', '--json'], w.cliEnv);
+    const id = JSON.parse(asked.stdout).id as string;
+    const nightly = await runCli(['nightly'], { ...w.cliEnv, EXPORT_ERASE_HMAC_KEY: 'k'.repeat(32) });
+    expect(nightly.code, nightly.stderr).toBe(1);
+    const row = (await w.db.query('select status, error from data_export_erasures where id = $1', [id])).rows[0];
+    expect(row.status).toBe('failed');
+    expect(row.error).toMatch(/projects: 1 memberships remain/);
+    // The tombstone's email is the pseudonym Node's HMAC-SHA256 gives under the same key: computed once, by PostgreSQL.
+    const email = (await w.db.query('select email, name, password_hash from users where id = $1', [w.ada])).rows[0];
+    expect(email).toEqual({
+      email: `hmac:${createHmac('sha256', 'k'.repeat(32)).update('ada@example.test').digest('hex')}`,
+      name: null,
+      password_hash: null,
+    });
+  });
+
+  it('stopped between two batches (a row the application holds), it resumes where it stopped and ends as an erasure run once would', async () => {
+    const w = await world({ users: { anonymize: { email: 'hmac', name: null, password_hash: null } } });
+    const features = [await insertFeature(w.db, w.mine), await insertFeature(w.db, w.mine)];
+    const asked = await runCli(['erase', w.ada, '--reason', 'asked', '--json'], w.cliEnv);
+    const id = JSON.parse(asked.stdout).id as string;
+    const settings = { ...w.cliEnv, EXPORT_ERASE_HMAC_KEY: 'k'.repeat(32), EXPORT_ERASE_BATCH: '1' };
+    // The application holds the last of Ada's three features: the third batch waits 1 s, then gives up.
+    const holder = await w.db.connect();
+    await holder.query('begin');
+    await holder.query('select 1 from features where id = $1 for update', [features[1]]);
+    const first = await runCli(['nightly'], settings);
+    await holder.query('rollback');
+    holder.release();
+    expect(first.code).toBe(1);
+    const stopped = (await w.db.query('select status, error, progress from data_export_erasures where id = $1', [id]))
+      .rows[0];
+    expect(stopped.status, stopped.error).toBe('pending');
+    expect(stopped.error).toMatch(/lock timeout/);
+    expect(stopped.progress.features.counts.deleted).toBe(2);
+    // Its retry time brought forward: the next run resumes at the third feature.
+    await w.db.query(`update data_export_erasures set not_before = now() where id = $1`, [id]);
+    const second = await runCli(['nightly'], settings);
+    expect(second.code, second.stderr).toBe(0);
+    const done = (await w.db.query('select status, receipt from data_export_erasures where id = $1', [id])).rows[0];
+    expect(done.status).toBe('done');
+    expect(done.receipt.entities.features.counts.deleted).toBe(3);
+    expect(done.receipt.entities.users.counts.anonymized).toBe(1);
+    const email = (await w.db.query('select email from users where id = $1', [w.ada])).rows[0].email;
+    expect(email).toBe(`hmac:${createHmac('sha256', 'k'.repeat(32)).update('ada@example.test').digest('hex')}`);
+  });
+
+  it('two processes at once erase the person once', async () => {
+    const w = await world();
+    const asked = await runCli(['erase', w.ada, '--reason', 'asked', '--json'], w.cliEnv);
+    const id = JSON.parse(asked.stdout).id as string;
+    const runs = await Promise.all([runCli(['nightly'], w.cliEnv), runCli(['nightly'], w.cliEnv)]);
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    const events = (await w.db.query(`select event from data_export_events where request_id = $1 order by id`, [id]))
+      .rows;
+    expect(events.map((e) => e.event)).toEqual(['erasure_requested', 'erasure_started', 'erased']);
+  });
+
+  it('check names every erase rule that cannot hold, all at once', async () => {
+    const fresh = await databases.create();
+    await createSampleSchema(fresh.db);
+    const doc = parseDocument(readFileSync(SAMPLE_FILES_DEFINITION, 'utf8'));
+    const rules: Record<string, unknown> = {
+      users: { keep: 'forever' },
+      projects: 'delete',
+      features: { keep: 'audit' },
+      pipeline_runs: { anonymize: { id: null, branch: 'ghost', status: null } },
+      releases: { anonymize: { version: null } },
+      avatars: 'delete',
+    };
+    for (const [entity, rule] of Object.entries(rules)) doc.setIn(['entities', entity, 'erase'], rule);
+    const file = path.join(dir, 'bad-erase.yaml');
+    writeFileSync(file, doc.toString());
+    const withBad = { ...fresh.cliEnv, EXPORT_DEFINITION: file };
+    expect((await runCli(['migrate'], withBad)).code).toBe(0);
+    const check = await runCli(['check', '--json'], withBad);
+    expect(check.code).toBe(2);
+    const problems = JSON.parse(check.stdout).problems as string[];
+    const expected = [
+      /^entities\.release_assets: no erase rule/,
+      /^entities\.users: the person's own row cannot be kept whole/,
+      /^pipeline_runs\.id: part of the row's key/,
+      /^pipeline_runs\.branch: ghost puts a users key here, but the column's type \(text\) cannot hold one/,
+      /^pipeline_runs\.branch: ghost needs erasure\.ghost_user/,
+      /^releases\.version: erase\.anonymize says null, but the column is not null/,
+      /^entities\.projects: erase: delete, but features \(erase: keep\) hangs from its rows/,
+      /^projects\.owner_id: where a row of it stays and names the person, their reference must change, and the column cannot be null: name erasure\.ghost_user/,
+    ];
+    for (const pattern of expected) expect(problems, String(pattern)).toContainEqual(expect.stringMatching(pattern));
+  });
+});
