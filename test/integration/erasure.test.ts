@@ -1,14 +1,14 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { createSampleSchema, SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
 import { FreshDatabases } from '../support/fresh-database.ts';
-import { createTestEnv, runCli, type TestEnv } from '../support/harness.ts';
+import { archiveOf, createTestEnv, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
 import { addMember, insertFeature, insertProject, insertRelease, insertRun, insertUser } from '../support/seed.ts';
 
 /*
@@ -122,6 +122,40 @@ async function put(key: string) {
   await env.s3Client.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: key, Body: Buffer.from(key) }));
 }
 
+/** Every key of the application's bucket. */
+async function bucketKeys(): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await env.s3Client.send(
+      new ListObjectsV2Command({ Bucket: env.uploadsBucket, ContinuationToken: token }),
+    );
+    keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+    token = page.NextContinuationToken;
+  } while (token);
+  return keys.sort();
+}
+
+/** A person's archive, built by the real CLI: each JSON entry's records (as sorted JSON texts), and a SHA-256 of each file it holds. */
+async function archiveRecords(w: { db: pg.Pool; cliEnv: Record<string, string> }, user: string) {
+  const requested = await runCli(['request', user, '--json'], w.cliEnv);
+  expect(requested.code, requested.stderr).toBe(0);
+  const id = JSON.parse(requested.stdout).id as string;
+  const built = await runCli(['fulfill', '--request', id], w.cliEnv);
+  expect(built.code, built.stderr).toBe(0);
+  const archive = await archiveOf(env, id, w.db);
+  const out: Record<string, unknown> = {};
+  for (const [name, bytes] of archive.files) {
+    // In a set order: the archive orders some entities by their owner, which the ghost's key changes.
+    if (name.startsWith('json/'))
+      out[name] = (JSON.parse(bytes.toString()) as unknown[]).map((r) => JSON.stringify(r)).sort();
+    else if (name.startsWith('files/')) out[name] = createHash('sha256').update(bytes).digest('hex');
+  }
+  // Settled, so that the person may ask again (one open request each).
+  await w.db.query(`update data_export_requests set status = 'failed', error = 'expired' where id = $1`, [id]);
+  return out;
+}
+
 async function exists(key: string): Promise<boolean> {
   return env.s3Client
     .send(new HeadObjectCommand({ Bucket: env.uploadsBucket, Key: key }))
@@ -132,12 +166,15 @@ async function exists(key: string): Promise<boolean> {
 describe('exporter erase', () => {
   it("a dry run says the plan and changes nothing; then the person's rows go, what they share stays with their reference changed, nobody else's row or file changes", async () => {
     const w = await world();
+    const bobsBefore = await archiveRecords(w, w.bob);
     const before = await tablesText(w.db);
+    const keysBefore = await bucketKeys();
     const dry = await runCli(['erase', w.ada, '--dry-run'], w.cliEnv);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('projects: delete 1 row; their side of 1 shared row; remove 1 membership');
     expect(dry.stdout).toContain('avatars: delete 1 row; delete their files (file_path)');
     expect(await tablesText(w.db)).toBe(before);
+    expect(await bucketKeys()).toEqual(keysBefore);
 
     const asked = await runCli(['erase', w.ada, '--reason', 'asked by email, ticket 42', '--json'], w.cliEnv);
     expect(asked.code, asked.stderr).toBe(0);
@@ -175,6 +212,17 @@ describe('exporter erase', () => {
     expect((await w.db.query(`select name from projects where owner_id = $1`, [w.bob])).rows).toEqual([
       { name: 'BOBS' },
     ]);
+    // The bucket holds what it held, less Ada's bound files; Bob's archive is what it was, Ada's references the ghost's.
+    const gone = [w.assetKey, `avatars/${w.ada}/ada.png`];
+    expect(await bucketKeys()).toEqual(keysBefore.filter((k) => !gone.includes(k)));
+    expect(JSON.stringify(bobsBefore)).toContain(w.ada);
+    const bobsExpected = Object.fromEntries(
+      Object.entries(bobsBefore).map(([name, v]) => [
+        name,
+        Array.isArray(v) ? v.map((r: string) => r.replaceAll(w.ada, w.ghost)).sort() : v,
+      ]),
+    );
+    expect(await archiveRecords(w, w.bob)).toEqual(bobsExpected);
 
     // The trail: requested, started, erased with the receipt's counts; a new export of her is refused.
     const events = (await w.db.query(`select event from data_export_events where request_id = $1 order by id`, [id]))
@@ -255,6 +303,69 @@ describe('exporter erase', () => {
     expect(done.receipt.entities.users.counts.anonymized).toBe(1);
     const email = (await w.db.query('select email from users where id = $1', [w.ada])).rows[0].email;
     expect(email).toBe(`hmac:${createHmac('sha256', 'k'.repeat(32)).update('ada@example.test').digest('hex')}`);
+  });
+
+  it('killed (SIGKILL) in the middle of a batch, it resumes once its claim lapses and ends as an erasure run once would', async () => {
+    const rules = { users: { anonymize: { email: 'hmac', name: null, password_hash: null } } };
+    const settings = { EXPORT_ERASE_HMAC_KEY: 'k'.repeat(32), EXPORT_ERASE_BATCH: '1' };
+    // The same world erased in one run: the end state to reach.
+    const once = await world(rules);
+    await insertFeature(once.db, once.mine);
+    await insertFeature(once.db, once.mine);
+    const onceId = JSON.parse(
+      (await runCli(['erase', once.ada, '--reason', 'asked', '--json'], once.cliEnv)).stdout,
+    ).id;
+    expect((await runCli(['nightly'], { ...once.cliEnv, ...settings })).code).toBe(0);
+    const expected = (await once.db.query('select receipt from data_export_erasures where id = $1', [onceId])).rows[0]
+      .receipt.entities;
+
+    const w = await world(rules);
+    const features = [await insertFeature(w.db, w.mine), await insertFeature(w.db, w.mine)];
+    const id = JSON.parse((await runCli(['erase', w.ada, '--reason', 'asked', '--json'], w.cliEnv)).stdout).id;
+    // The application holds one of Ada's features: the batch that reaches it waits on its lock, and is killed there.
+    const holder = await w.db.connect();
+    await holder.query('begin');
+    await holder.query('select 1 from features where id = $1 for update', [features[1]]);
+    const run = spawnCli(['nightly'], { ...w.cliEnv, ...settings });
+    await waitFor(
+      async () =>
+        (
+          await w.db.query(
+            `select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like 'delete from%features%'`,
+          )
+        ).rowCount,
+      'the erasure to wait on the held row',
+    );
+    run.child.kill('SIGKILL');
+    expect((await run.result).signal).toBe('SIGKILL');
+    await holder.query('rollback');
+    holder.release();
+    const killed = (await w.db.query('select status, progress from data_export_erasures where id = $1', [id])).rows[0];
+    expect(killed.status).toBe('processing');
+    expect(killed.progress.features.counts.deleted).toBeGreaterThan(0);
+
+    // Its claim still held, a run leaves it alone; a day later (the claim lapsed) the next run takes it over and ends it.
+    expect((await runCli(['nightly'], { ...w.cliEnv, ...settings })).code).toBe(0);
+    expect((await w.db.query('select status from data_export_erasures where id = $1', [id])).rows[0].status).toBe(
+      'processing',
+    );
+    await w.db.query(`update data_export_erasures set claim_expires_at = now() - interval '1 second' where id = $1`, [
+      id,
+    ]);
+    const resumed = await runCli(['nightly'], { ...w.cliEnv, ...settings });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const done = (await w.db.query('select status, attempts, receipt from data_export_erasures where id = $1', [id]))
+      .rows[0];
+    expect(done).toMatchObject({ status: 'done', attempts: 2 });
+    expect(done.receipt.entities).toEqual(expected);
+    // The pseudonym applied once: Node's HMAC of the email itself, not of an earlier pseudonym.
+    expect((await w.db.query('select email from users where id = $1', [w.ada])).rows[0].email).toBe(
+      `hmac:${createHmac('sha256', 'k'.repeat(32)).update('ada@example.test').digest('hex')}`,
+    );
+    expect(
+      (await w.db.query('select count(*)::int as n from features where project_id = $1', [w.mine])).rows[0].n,
+    ).toBe(0);
+    expect(await exists(w.assetKey)).toBe(false);
   });
 
   it('two processes at once erase the person once', async () => {

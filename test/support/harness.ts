@@ -174,8 +174,7 @@ export interface CliResult {
   logs: Record<string, unknown>[];
 }
 
-/** Runs the real CLI as a child process to its end. */
-/** `nodeArgs`: flags for node itself, before the entry (those NODE_OPTIONS may not carry). */
+/** Runs the real CLI as a child process to its end; `nodeArgs`: flags for node itself, before the entry (those NODE_OPTIONS may not carry). */
 export function runCli(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Promise<CliResult> {
   return spawnCli(args, env, nodeArgs).result;
 }
@@ -264,7 +263,6 @@ export async function requestRow(env: TestEnv, id: string) {
   return rows[0] as Record<string, any> | undefined;
 }
 
-/** Runs the fulfill pass in this process, as the CLI would, and returns its summary and captured log. */
 /** A config a test may change: Config, every field writable. */
 export type ConfigDraft = {
   -readonly [K in keyof Config]: Config[K] extends object
@@ -272,6 +270,7 @@ export type ConfigDraft = {
     : Config[K];
 };
 
+/** Runs the fulfill pass in this process, as the CLI would, and returns its summary and captured log. */
 export async function fulfillInProcess(
   env: TestEnv,
   options: {
