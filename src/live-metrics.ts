@@ -68,6 +68,22 @@ export class LiveMetrics {
       },
     });
     new Gauge({
+      name: 'exporter_erasures_overdue',
+      help: 'Open erasures past their legal due date.',
+      registers,
+      async collect() {
+        this.set((await scrapedReport()).erasures.overdue);
+      },
+    });
+    new Gauge({
+      name: 'exporter_erasures_failed',
+      help: 'Erasures failed for good (a residue found, or no attempts left) that no later erasure of the person has answered.',
+      registers,
+      async collect() {
+        this.set((await scrapedReport()).erasures.unresolved.length);
+      },
+    });
+    new Gauge({
       name: 'exporter_listen_healthy',
       help: '1 while the LISTEN connection is up (absent in poll-only mode).',
       registers,

@@ -1,5 +1,7 @@
 import { Gauge, Pushgateway, Registry } from 'prom-client';
+import type { ErasureStatusReport } from './db/erasure-status.ts';
 import type { Logger } from './log.ts';
+import type { EraseSummary } from './passes/erase.ts';
 import type { ExpireSummary } from './passes/expire.ts';
 import type { FulfillSummary } from './passes/fulfill.ts';
 
@@ -7,9 +9,12 @@ export interface RunFigures {
   pass: 'fulfill' | 'expire' | 'nightly';
   fulfill?: FulfillSummary;
   expire?: ExpireSummary;
+  erase?: EraseSummary;
   oldestPendingSeconds?: number | null;
   /** The legal deadline after the run (src/db/status.ts): open requests overdue, and seconds to the earliest due date (null: none open). */
   due?: { overdue: number; earliestDueSeconds: number | null };
+  /** The erasures after the run: overdue ones, and those failed for good that nobody has answered since. */
+  erasures?: Pick<ErasureStatusReport, 'overdue' | 'unresolved'>;
   /** false when the definition no longer matched the database, so nothing was built (nightly goes on with expire). */
   definitionOk?: boolean;
   succeeded: boolean;
@@ -32,6 +37,11 @@ export async function pushMetrics(url: string, figures: RunFigures, log: Logger)
   gauge('exporter_last_run_success', '1 when the last run fully succeeded, else 0.').set(figures.succeeded ? 1 : 0);
   if (figures.fulfill) fulfillGauges(gauge, figures.fulfill);
   if (figures.expire) expireGauges(gauge, figures.expire);
+  if (figures.erase) {
+    const outcomes = gauge('exporter_erasures', 'Erasures handled by the last run, by outcome.', ['outcome']);
+    for (const outcome of ['done', 'retrying', 'failed', 'lost', 'blocked'] as const)
+      outcomes.set({ outcome }, figures.erase[outcome]);
+  }
   stateGauges(gauge, figures);
   try {
     const gateway = new Pushgateway(url, { timeout: 5_000 }, registry);
@@ -100,9 +110,19 @@ function stateGauges(gauge: GaugeOf, figures: RunFigures): void {
       'Seconds until the earliest due date of an open request after the run, negative when overdue (+Inf when none is open).',
     ).set(figures.due.earliestDueSeconds ?? Number.POSITIVE_INFINITY);
   }
+  if (figures.erasures) erasureGauges(gauge, figures.erasures);
   if (figures.oldestPendingSeconds !== undefined) {
     gauge('exporter_oldest_pending_seconds', 'Age of the oldest pending request after the run (0 when none).').set(
       figures.oldestPendingSeconds ?? 0,
     );
   }
+}
+
+/** The two erasure gauges the alerts read (deploy/prometheus/alerts.yaml), the same as `exporter work` serves (src/live-metrics.ts). */
+function erasureGauges(gauge: GaugeOf, e: NonNullable<RunFigures['erasures']>): void {
+  gauge('exporter_erasures_overdue', 'Open erasures past their legal due date.').set(e.overdue);
+  gauge(
+    'exporter_erasures_failed',
+    'Erasures failed for good (a residue found, or no attempts left) that no later erasure of the person has answered.',
+  ).set(e.unresolved.length);
 }

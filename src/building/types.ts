@@ -39,6 +39,8 @@ export interface BuildContext {
   schemaVersion: string;
   /** What an erasure does, where every entity has an erase rule: the erase pass's, from the same checked definition. */
   erasure?: ErasurePlan;
+  /** Why there is no erasure plan, where the rules cannot hold (the erase pass names them and erases nothing). */
+  erasureProblems?: readonly string[];
 }
 
 /** What one build is told by the run that starts it. */

@@ -180,7 +180,7 @@ export async function reportMetrics(
   config: Config,
   log: Logger,
   db: RuntimeDeps['db'],
-  figures: Omit<RunFigures, 'oldestPendingSeconds' | 'due'>,
+  figures: Omit<RunFigures, 'oldestPendingSeconds' | 'due' | 'erasures'>,
 ): Promise<void> {
   if (!config.pushgatewayUrl) return;
   const report = await statusReport(db).catch(() => undefined);
@@ -189,7 +189,12 @@ export async function reportMetrics(
     {
       ...figures,
       oldestPendingSeconds: report?.oldestPendingSeconds,
-      ...(report ? { due: { overdue: report.overdue, earliestDueSeconds: report.earliestDueSeconds } } : {}),
+      ...(report
+        ? {
+            due: { overdue: report.overdue, earliestDueSeconds: report.earliestDueSeconds },
+            erasures: report.erasures,
+          }
+        : {}),
     },
     log,
   );

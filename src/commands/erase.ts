@@ -94,9 +94,11 @@ async function cancel(
 /** The plan, in counts: what each entity's rule would do to this person's rows, their files, their shared rows. */
 async function dryRun(tools: CommandTools, config: Config, userId: string, flags: EraseFlags): Promise<Outcome> {
   return withDatabase(config, async (db): Promise<Outcome> => {
-    const { erasure } = await checkedDefinition(db, config.definitionFile);
+    const { erasure, erasureProblems } = await checkedDefinition(db, config.definitionFile);
     if (!erasure)
-      throw new UsageError('erase: the definition gives no erase rule for some entity (exporter check names them)');
+      throw new UsageError(
+        `erase: the definition has no erase rules that hold, so nothing can be planned: ${erasureProblems.length ? erasureProblems.join('; ') : 'no entity has an erase rule (docs/erasure.md)'}`,
+      );
     const counts = await planCounts(db, erasure, userId);
     if (flags.json) writeJson(tools.io, { userId, dryRun: true, entities: counts });
     else for (const line of counts) tools.io.stdout.write(`${line.entity}: ${line.says}\n`);
@@ -110,7 +112,7 @@ export async function erasePass(tools: CommandTools, config: Config, run: Run): 
   const context = await openBuildContext(run.deps.db, config, log, run.schemaVersion);
   try {
     const summary = await runErasures({ ...run.deps, log }, context, eraseOptions(config, tools.stopper.signal));
-    if (summary.done + summary.failed + summary.retrying + summary.lost > 0) log.info(summary, 'erase finished');
+    if (Object.values(summary).some((n) => n > 0)) log.info(summary, 'erase finished');
     return summary;
   } finally {
     context.close();

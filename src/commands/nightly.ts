@@ -63,7 +63,7 @@ export function registerNightly(program: Command, tools: CommandTools): void {
         const fulfillResult: Outcome = fulfill ? fulfillOutcome(fulfill) : 'usage';
         const expireResult: Outcome = expire ? expireOutcome(expire) : 'incomplete';
         const eraseResult: Outcome =
-          !erase || erase.failed + erase.retrying > 0 ? (erase ? 'incomplete' : fulfillResult) : 'done';
+          !erase || erase.failed + erase.retrying + erase.blocked > 0 ? (erase ? 'incomplete' : fulfillResult) : 'done';
         const outcome = worse(worse(fulfillResult, expireResult), eraseResult);
         log.info(
           {
@@ -77,6 +77,7 @@ export function registerNightly(program: Command, tools: CommandTools): void {
           pass: 'nightly',
           fulfill,
           expire,
+          erase,
           definitionOk: fulfill !== undefined,
           succeeded: outcome === 'done',
         });

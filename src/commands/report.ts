@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ErasureFigures } from '../db/erasure-report.ts';
 import { type PeriodReport, periodReport } from '../db/report.ts';
 import { UsageError } from '../errors.ts';
 import {
@@ -27,12 +28,23 @@ const LINES: [keyof PeriodReport, string][] = [
   ['revoked', 'revoked'],
 ];
 
+const ERASURE_LINES: [keyof ErasureFigures, string][] = [
+  ['received', 'erasures received'],
+  ['done', 'done (erased, proven, receipt given)'],
+  ['doneOnTime', '  on time'],
+  ['doneLate', '  late'],
+  ['stillOpen', 'still open'],
+  ['overdue', '  of which overdue'],
+  ['failed', 'failed (a residue found, or no attempts left)'],
+  ['cancelled', 'cancelled in their grace period'],
+];
+
 export function registerReport(program: Command, tools: CommandTools): void {
   withSettings(
     program
       .command('report')
       .description(
-        'for the privacy officer: the requests received in a period, answered on time or late, still open, given up, time to ready (from the audit trail)',
+        'for the privacy officer: the requests and erasures received in a period, answered on time or late, still open, given up, time to ready (from the audit trail)',
       )
       .requiredOption('--from <date>', 'the period starts here (inclusive, UTC)', momentArg('report', '--from'))
       .requiredOption('--to <date>', 'the period ends here (exclusive, UTC)', momentArg('report', '--to'))
@@ -61,6 +73,7 @@ export function registerReport(program: Command, tools: CommandTools): void {
             ['to', report.to],
             ['as_of', report.asOf],
             ...LINES.map(([k]) => [k, report[k]] as const),
+            ...ERASURE_LINES.map(([k]) => [`erasures.${k}`, report.erasures[k]] as const),
           ] as const)
             out.write(`${key},${value ?? ''}\r\n`);
           for (const [reason, n] of Object.entries(report.givenUpReasons))
@@ -70,6 +83,7 @@ export function registerReport(program: Command, tools: CommandTools): void {
         out.write(`requests received from ${report.from} to ${report.to} (exclusive), as of ${report.asOf}\n`);
         for (const [key, label] of LINES) out.write(`${label.padEnd(48)} ${report[key] ?? '-'}\n`);
         for (const [reason, n] of Object.entries(report.givenUpReasons)) out.write(`  given up: ${reason}: ${n}\n`);
+        for (const [key, label] of ERASURE_LINES) out.write(`${label.padEnd(48)} ${report.erasures[key]}\n`);
       },
     ),
   );

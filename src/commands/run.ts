@@ -57,7 +57,10 @@ export async function openBuildContext(
   schemaVersion: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<BuildContext & { close(): void }> {
-  const { definition, entities, user, warnings, erasure } = await checkedDefinition(db, config.definitionFile);
+  const { definition, entities, user, warnings, erasure, erasureProblems } = await checkedDefinition(
+    db,
+    config.definitionFile,
+  );
   for (const warning of warnings)
     log.warn({ warning }, 'the definition allows something it should not (exporter check says the same)');
   if (config.mail && user.emailColumn === undefined)
@@ -74,6 +77,7 @@ export async function openBuildContext(
     exporterVersion: EXPORTER_VERSION,
     schemaVersion,
     ...(erasure ? { erasure } : {}),
+    erasureProblems,
     close: () => files.destroy(),
   };
 }

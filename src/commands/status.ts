@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { requestProgress, statusReport } from '../db/status.ts';
+import { requestProgress, type StatusReport, statusReport } from '../db/status.ts';
 import type { Outcome } from '../outcome.ts';
 import {
   type CommandTools,
@@ -48,6 +48,7 @@ export function registerStatus(program: Command, tools: CommandTools): void {
           `${d.overdue ? 'overdue' : 'due'}: ${d.id} (user ${d.userId}) due ${d.dueAt.toISOString()}, ${left < 0 ? `${age(-left)} ago` : `in ${age(left)}`}${d.extendedMonths ? `, extended by ${d.extendedMonths} month(s)` : ''}\n`,
         );
       }
+      writeErasures(out, report.erasures);
       for (const s of report.stuck) {
         out.write(
           `stuck: ${s.id} (user ${s.userId}, attempt ${s.attempts}, claim expired ${age(s.claimExpiredSeconds)} ago)\n`,
@@ -87,4 +88,14 @@ function age(seconds: number): string {
   if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
   if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
   return `${Math.round(seconds / 86400)} days`;
+}
+
+/** The erasures' line, and each failed one nobody has answered since (a person must act on it). */
+function writeErasures(out: NodeJS.WritableStream, e: StatusReport['erasures']): void {
+  const c = e.counts;
+  out.write(
+    `erasures    ${c.pending} pending, ${c.processing} processing, ${c.done} done, ${c.failed} failed, ${c.cancelled} cancelled; ${e.overdue} overdue\n`,
+  );
+  for (const f of e.unresolved)
+    out.write(`erasure failed: ${f.id} (user ${f.userId}) ${f.error ?? ''}; exporter history ${f.id} says more\n`);
 }

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from './connect.ts';
+import { type ErasureFigures, erasureFigures } from './erasure-report.ts';
 
 /** What a privacy officer reports on a period (docs/compliance.md: the report): every figure from the audit trail, so pruned requests still count. */
 export interface PeriodReport {
@@ -27,6 +28,8 @@ export interface PeriodReport {
   linksSignedByOperators: number;
   revoked: number;
   extended: number;
+  /** The erasures received in the period, on the same clock. */
+  erasures: ErasureFigures;
 }
 
 /**
@@ -88,6 +91,7 @@ export async function periodReport(db: Db, from: Date, to: Date, asOf?: Date): P
   const seconds = (v: unknown) => (v === null || v === undefined ? null : Math.round(Number(v) * 1000) / 1000);
   return {
     ...(r as unknown as PeriodReport),
+    erasures: await erasureFigures(db, from, to, r.asOf as Date),
     from: (r.from as Date).toISOString(),
     to: (r.to as Date).toISOString(),
     asOf: (r.asOf as Date).toISOString(),

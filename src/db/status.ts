@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { stuckClaim } from './claims.ts';
 import type { Db } from './connect.ts';
+import { type ErasureStatusReport, erasureStatus } from './erasure-status.ts';
 import type { RequestStatus } from './schema.ts';
 
 export interface StatusReport {
@@ -17,9 +18,11 @@ export interface StatusReport {
   earliestDueSeconds: number | null;
   /** Open requests due within 7 days or overdue, earliest first (at most 100). */
   dueSoon: { id: string; userId: string; dueAt: Date; extendedMonths: number; overdue: boolean }[];
+  /** The erasures (exporter erase), on the same clock. */
+  erasures: ErasureStatusReport;
 }
 
-/** What an operator (or a monitoring probe) wants to know, in four cheap queries. */
+/** What an operator (or a monitoring probe) wants to know, in a few cheap queries. */
 export async function statusReport(db: Db): Promise<StatusReport> {
   const counts: Record<RequestStatus, number> = { pending: 0, processing: 0, ready: 0, failed: 0 };
   const byStatus = await db
@@ -56,6 +59,18 @@ export async function statusReport(db: Db): Promise<StatusReport> {
     .where('expiresAt', '<', sql<Date>`now() + interval '24 hours'`)
     .executeTakeFirstOrThrow();
 
+  return {
+    ...(await requestsDue(db)),
+    counts,
+    oldestPendingSeconds: oldest?.seconds == null ? null : Math.round(oldest.seconds),
+    stuck: stuck.map((s) => ({ ...s, claimExpiredSeconds: Math.round(s.claimExpiredSeconds) })),
+    expiringWithin24h: Number(expiring.n),
+    erasures: await erasureStatus(db),
+  };
+}
+
+/** The legal deadline of the open requests: how many are past it, the earliest, and those due within 7 days. */
+async function requestsDue(db: Db): Promise<Pick<StatusReport, 'overdue' | 'earliestDueSeconds' | 'dueSoon'>> {
   const due = await db
     .selectFrom('dataExportRequests')
     .select([
@@ -77,10 +92,6 @@ export async function statusReport(db: Db): Promise<StatusReport> {
     overdue: Number(due.overdue),
     earliestDueSeconds: due.earliest === null ? null : Math.round(due.earliest),
     dueSoon,
-    counts,
-    oldestPendingSeconds: oldest?.seconds == null ? null : Math.round(oldest.seconds),
-    stuck: stuck.map((s) => ({ ...s, claimExpiredSeconds: Math.round(s.claimExpiredSeconds) })),
-    expiringWithin24h: Number(expiring.n),
   };
 }
 

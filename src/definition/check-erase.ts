@@ -5,7 +5,7 @@ import { type Catalog, type CatalogTable, comparableTypes, findTable } from './c
 /**
  * The erase rules against the live database (docs/erasure.md): once one
  * entity has a rule, every entity needs one (an erasure that skipped a table
- * would leave the person behind), as it does with `compliance: gdpr`; each
+ * would leave the person behind); each
  * anonymized column exists, is not part of the row's key, and can hold what
  * its strategy writes (null where it may be null, text where it is text, the
  * ghost user's key where it holds a user key); the person's own row is
@@ -21,11 +21,11 @@ export function checkErasure(
 ): string[] {
   const problems: string[] = [];
   const ruled = def.entities.filter((e) => e.erase);
-  if (ruled.length === 0 && def.compliance !== 'gdpr') return problems;
+  if (ruled.length === 0) return problems;
   for (const e of def.entities) {
     if (!e.erase) {
       problems.push(
-        `entities.${e.name}: no erase rule (delete, anonymize or keep): ${def.compliance === 'gdpr' ? 'compliance: gdpr asks one of every entity' : 'once one entity has one, every entity needs one, or an erasure would leave its rows'} ${at(e.line)}`,
+        `entities.${e.name}: no erase rule (delete, anonymize or keep): once one entity has one, every entity needs one, or an erasure would leave its rows ${at(e.line)}`,
       );
       continue;
     }

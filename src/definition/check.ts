@@ -2,7 +2,6 @@ import { kindOfType } from '../model/column-kinds.ts';
 import { TEXT_TYPES } from '../model/database-types.ts';
 import type { Definition, EntityRule } from '../model/definition.ts';
 import { type Catalog, type CatalogTable, findTable, refOf } from './catalog.ts';
-import { checkErasure } from './check-erase.ts';
 import { checkFiles } from './check-files.ts';
 import { checkOwnership } from './check-relations.ts';
 import { secretLookingName } from './secrets.ts';
@@ -37,7 +36,6 @@ export function checkDefinition(def: Definition, catalog: Catalog): string[] {
   }
 
   checkDecided(def, catalog, problems, at);
-  if (users && userKey !== undefined) problems.push(...checkErasure(def, catalog, users, userKey, at));
   return problems;
 }
 

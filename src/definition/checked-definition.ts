@@ -9,6 +9,7 @@ import { SETTINGS } from '../settings.ts';
 import type { Catalog } from './catalog.ts';
 import { type CatalogTable, findTable, readCatalog, refOf } from './catalog.ts';
 import { checkDefinition, userKeyColumn } from './check.ts';
+import { checkErasure } from './check-erase.ts';
 import { definitionWarnings } from './check-files.ts';
 import { isJson, sampleTextValues } from './draft-samples.ts';
 import { loadDefinition } from './parse.ts';
@@ -34,9 +35,18 @@ export interface CheckedDefinition {
   entities: ExportEntity[];
   /** What the definition allows and should not (definitionWarnings): said, not refused. */
   warnings: string[];
-  /** What an erasure does, where the definition gives every entity an erase rule (docs/erasure.md). */
+  /** What an erasure does, where the definition gives every entity an erase rule that holds (docs/erasure.md). */
   erasure?: ErasurePlan;
+  /**
+   * The erase rules that cannot hold (check-erase.ts), one line each. Never drift: exports go on; erasures
+   * wait, and `exporter check` fails. (No rules at all is a warning, with `compliance: gdpr`; --strict fails.)
+   */
+  erasureProblems: string[];
 }
+
+/** With `compliance: gdpr` and no erase rule at all: a warning (an upgrade never turns check red); `check --strict` refuses it. */
+export const NO_ERASE_RULES = (file: string) =>
+  `compliance: gdpr, and no entity has an erase rule: exporter erase waits until every entity has one (docs/erasure.md) (${file})`;
 
 /**
  * Loads the definition, checks it against the live database and returns what
@@ -56,6 +66,7 @@ export async function checkedDefinition(
   const link = await userLink(db);
   if (!link) throw new UsageError(NOT_LINKED);
   const catalog = await readCatalog(db);
+  const at = (line: number) => `(${definition.file}:${line})`;
   const problems = checkDefinition(definition, catalog);
   if (problems.length === 0) problems.push(...(await rowSecurityProblems(db, definition, catalog)));
   // `exporter check` (CI's) also reads a sample of the values; the work commands do not, so a migration's lock on a table never holds up their start.
@@ -70,12 +81,23 @@ export async function checkedDefinition(
       `the exporter is linked to ${linked}, the definition names ${user.table}.${user.idColumn} (${user.keyType}): run exporter migrate (with ${SETTINGS.definition.env} naming this definition)`,
     ]);
   }
+  const erasureProblems = checkErasure(
+    definition,
+    catalog,
+    findTable(catalog, definition.userTable)!,
+    user.idColumn,
+    at,
+  );
+  const ruled = definition.entities.some((e) => e.erase);
+  const warnings = definitionWarnings(definition, catalog);
+  if (!ruled && definition.compliance === 'gdpr') warnings.push(NO_ERASE_RULES(definition.file));
   return {
     definition,
     user,
     entities: resolveEntities(definition, catalog),
-    warnings: definitionWarnings(definition, catalog),
-    ...(definition.entities.every((e) => e.erase) ? { erasure: resolveErasure(definition, catalog) } : {}),
+    warnings,
+    erasureProblems,
+    ...(ruled && erasureProblems.length === 0 ? { erasure: resolveErasure(definition, catalog) } : {}),
   };
 }
 

@@ -20,6 +20,8 @@ export interface EraseSummary {
   retrying: number;
   failed: number;
   lost: number;
+  /** Erasures due that wait because the definition's erase rules are missing or cannot hold: none is claimed. */
+  blocked: number;
 }
 
 /** A row an application holds makes an erasure's batch wait at most this long, then the batch is tried again later. */
@@ -33,22 +35,13 @@ const LOCK_TIMEOUT_MS = 1_000;
  * backoff; a residue the proof found fails the erasure for good, naming it.
  */
 export async function runErasures(deps: RunDeps, ctx: BuildContext, options: EraseOptions): Promise<EraseSummary> {
-  const summary: EraseSummary = { done: 0, retrying: 0, failed: 0, lost: 0 };
+  const summary: EraseSummary = { done: 0, retrying: 0, failed: 0, lost: 0, blocked: 0 };
   const plan = ctx.erasure;
+  if (!plan) return { ...summary, blocked: await blockedErasures(deps, ctx) };
   for (let n = 0; n < (options.limit ?? Number.MAX_SAFE_INTEGER) && !options.signal.aborted; n++) {
     const claimed = await claimNextErasure(deps.db, options.claimTtlSeconds);
     if (!claimed) break;
     const log = deps.log.child({ erasureId: claimed.id, userId: claimed.userId, attempt: claimed.attempts });
-    if (!plan) {
-      await settle(
-        deps,
-        claimed,
-        new ResidueError('the definition gives no erase rule for some entity: nothing was erased'),
-        options,
-        summary,
-      );
-      continue;
-    }
     try {
       await revokeExports(deps, claimed);
       const run = {
@@ -73,6 +66,24 @@ export async function runErasures(deps: RunDeps, ctx: BuildContext, options: Era
     }
   }
   return summary;
+}
+
+/**
+ * Without a plan (erase rules missing or that cannot hold) nothing is claimed: the erasures due wait, pending,
+ * and are carried out by the first run after the definition is fixed. Said once a run, naming why.
+ */
+async function blockedErasures(deps: RunDeps, ctx: BuildContext): Promise<number> {
+  const { rows } = await deps.pool.query<{ n: number }>(
+    `select count(*)::int as n from data_export_erasures
+      where (status = 'pending' and not_before <= now()) or (status = 'processing' and claim_expires_at < now())`,
+  );
+  const waiting = rows[0]?.n ?? 0;
+  if (waiting > 0)
+    deps.log.error(
+      { waiting, problems: ctx.erasureProblems?.length ? ctx.erasureProblems : ['no entity has an erase rule'] },
+      'erasures wait: the definition has no erase rules that hold (exporter check names why); nothing was erased',
+    );
+  return waiting;
 }
 
 /** The person's exports, pending, being built or ready: revoked, their archives deleted. */

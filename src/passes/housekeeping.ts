@@ -65,7 +65,7 @@ export async function housekeepIfDue(
   return runIfDue(deps.db, 'work', options.intervalSeconds, async () => {
     const log = deps.log.child({ pass: 'housekeeping' });
     const settled = await settleEarlierRuns({ ...deps, log }, options);
-    const erase = options.erase?.context.erasure
+    const erase = options.erase
       ? await runErasures({ ...deps, log }, options.erase.context, { ...options.erase.options, signal: options.signal })
       : undefined;
     const expire = await runExpire(

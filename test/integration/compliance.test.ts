@@ -149,8 +149,17 @@ describe('the due date', () => {
     const soon = await insertRequest(env.admin, await insertUser(env.admin), {
       requestedAt: new Date(Date.now() - 27 * 86_400_000).toISOString(),
     });
+    // An erasure on the same clock: asked 45 days ago, still open.
+    const erasureOf = await insertUser(env.admin);
+    const late = (
+      await env.admin.query(
+        `insert into data_export_erasures (user_id, reason, requested_by, requested_at) values ($1, 'asked', 'test', now() - interval '45 days') returning id`,
+        [erasureOf],
+      )
+    ).rows[0].id as string;
     const status = JSON.parse((await runCli(['status', '--json'], env.cliEnv)).stdout);
     expect(status.overdue).toBe(1);
+    expect(status.erasures).toMatchObject({ overdue: 1, counts: { pending: 1 }, unresolved: [] });
     expect(status.earliestDueSeconds).toBeLessThan(-13 * 86_400);
     expect(status.dueSoon.map((d: { id: string; overdue: boolean }) => [d.id, d.overdue])).toEqual([
       [overdue, true],
@@ -159,15 +168,20 @@ describe('the due date', () => {
     const text = await runCli(['status'], env.cliEnv);
     expect(text.stdout).toMatch(/^overdue {5}1 {3}\(1 more due within 7 days/m);
     expect(text.stdout).toContain(`overdue: ${overdue}`);
+    expect(text.stdout).toMatch(/^erasures {4}1 pending, 0 processing, 0 done, 0 failed, 0 cancelled; 1 overdue$/m);
 
     const live = new LiveMetrics(env.handle.db, () => true);
     const scraped = await live.registry.metrics();
     expect(scraped).toMatch(/^exporter_requests_overdue 1$/m);
     expect(Number(/^exporter_earliest_due_seconds (-?\d+)$/m.exec(scraped)![1])).toBeLessThan(-13 * 86_400);
+    expect(scraped).toMatch(/^exporter_erasures_overdue 1$/m);
+    expect(scraped).toMatch(/^exporter_erasures_failed 0$/m);
     await env.admin.query(`update data_export_requests set status = 'failed' where id in ($1, $2)`, [overdue, soon]);
+    await env.admin.query(`update data_export_erasures set status = 'cancelled' where id = $1`, [late]);
     const none = await new LiveMetrics(env.handle.db, () => true).registry.metrics();
     expect(none).toMatch(/^exporter_requests_overdue 0$/m);
     expect(none).toMatch(/^exporter_earliest_due_seconds \+Inf$/m);
+    expect(none).toMatch(/^exporter_erasures_overdue 0$/m);
   });
 });
 
@@ -424,6 +438,20 @@ describe("the privacy officer's report", () => {
     await requested(9, '2030-12-01T00:00:00Z', '2031-01-01T00:00:00Z');
     // 1 again: a link signed by an operator; 2: a built after the as-of is not seen.
     await ev(r(1), '2030-11-10T00:00:00Z', 'link_signed', { operator: true, seconds: 900 }, 'alice');
+    // Erasures, on the same clock: 21 done on time, 22 done late, 23 failed for good, 24 cancelled, 25 open and overdue
+    // at the period's end, 26 open and not yet due, 27 done only after the as-of (open then), 28 received after the period.
+    const erasure = async (n: number, at: string, due: string, end?: [string, string]) => {
+      await ev(r(n), at, 'erasure_requested', { reason: 'asked', requested_at: at, due_at: due });
+      if (end) await ev(r(n), end[1], end[0], {});
+    };
+    await erasure(21, '2030-11-10T00:00:00Z', '2030-12-10T00:00:00Z', ['erased', '2030-11-20T00:00:00Z']);
+    await erasure(22, '2030-11-01T00:00:00Z', '2030-11-20T00:00:00Z', ['erased', '2030-11-25T00:00:00Z']);
+    await erasure(23, '2030-11-11T00:00:00Z', '2030-12-11T00:00:00Z', ['erasure_failed', '2030-11-12T00:00:00Z']);
+    await erasure(24, '2030-11-12T00:00:00Z', '2030-12-12T00:00:00Z', ['erasure_cancelled', '2030-11-13T00:00:00Z']);
+    await erasure(25, '2030-11-02T00:00:00Z', '2030-11-30T00:00:00Z');
+    await erasure(26, '2030-11-20T00:00:00Z', '2030-12-20T00:00:00Z');
+    await erasure(27, '2030-11-21T00:00:00Z', '2030-12-21T00:00:00Z', ['erased', '2030-12-02T00:00:00Z']);
+    await erasure(28, '2030-12-01T00:00:00Z', '2031-01-01T00:00:00Z');
 
     const run = async () => {
       const result = await runCli(
@@ -452,6 +480,16 @@ describe("the privacy officer's report", () => {
       linksSignedByOperators: 1,
       revoked: 1,
       extended: 1,
+      erasures: {
+        received: 7,
+        done: 2,
+        doneOnTime: 1,
+        doneLate: 1,
+        stillOpen: 3,
+        overdue: 1,
+        failed: 1,
+        cancelled: 1,
+      },
     });
     expect(await run()).toEqual(report);
 
@@ -490,6 +528,8 @@ describe("the privacy officer's report", () => {
       givenUp: 2,
       // 2, 33 and 47 days.
       medianSecondsToReady: 33 * 86_400,
+      // 27 done by then, on time; 25, 26 and 28 open and past their due dates.
+      erasures: { received: 8, done: 3, doneOnTime: 2, doneLate: 1, stillOpen: 3, overdue: 3, failed: 1, cancelled: 1 },
     });
     const csv = await runCli(
       ['report', '--from', '2030-11-01', '--to', '2030-12-01', '--as-of', '2030-12-10T00:00:00Z', '--csv'],
@@ -498,5 +538,6 @@ describe("the privacy officer's report", () => {
     expect(csv.stdout).toContain('figure,value\r\n');
     expect(csv.stdout).toContain('answeredOnTime,1\r\n');
     expect(csv.stdout).toContain('"given up: revoked",1\r\n');
+    expect(csv.stdout).toContain('erasures.doneLate,1\r\n');
   });
 });

@@ -231,6 +231,48 @@ describe('exporter erase', () => {
     await expect(w.db.query(`insert into data_export_requests (user_id) values ($1)`, [w.ada])).rejects.toThrow(
       /has been erased/,
     );
+    // What the operator and the privacy officer see: the history with the receipt, the period's report.
+    const history = await runCli(['history', id], w.cliEnv);
+    expect(history.stdout).toMatch(/ erased .*"projects":\{[^\n]*"deleted":1/);
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const report = JSON.parse((await runCli(['report', '--from', today, '--to', tomorrow, '--json'], w.cliEnv)).stdout);
+    expect(report.erasures).toEqual({
+      received: 1,
+      done: 1,
+      doneOnTime: 1,
+      doneLate: 0,
+      stillOpen: 0,
+      overdue: 0,
+      failed: 0,
+      cancelled: 0,
+    });
+  });
+
+  it('waits, untouched and pending, while the definition has no erase rules that hold; carried out once they do', async () => {
+    const w = await world();
+    const before = await tablesText(w.db);
+    const id = JSON.parse((await runCli(['erase', w.ada, '--reason', 'asked', '--json'], w.cliEnv)).stdout).id;
+    const withoutRules = { ...w.cliEnv, EXPORT_DEFINITION: SAMPLE_FILES_DEFINITION };
+    const waiting = await runCli(['nightly'], withoutRules);
+    expect(waiting.code).toBe(1);
+    expect(waiting.logs).toContainEqual(
+      expect.objectContaining({
+        waiting: 1,
+        msg: expect.stringMatching(/^erasures wait: the definition has no erase rules/),
+      }),
+    );
+    const dry = await runCli(['erase', w.ada, '--dry-run'], withoutRules);
+    expect(dry.code).toBe(2);
+    expect(dry.stderr).toMatch(/no entity has an erase rule/);
+    expect((await w.db.query('select status from data_export_erasures where id = $1', [id])).rows[0].status).toBe(
+      'pending',
+    );
+    expect(await tablesText(w.db)).toBe(before);
+    expect((await runCli(['nightly'], w.cliEnv)).code).toBe(0);
+    expect((await w.db.query('select status from data_export_erasures where id = $1', [id])).rows[0].status).toBe(
+      'done',
+    );
   });
 
   it('cancelled in its grace period: nothing changes', async () => {
@@ -265,6 +307,11 @@ describe('exporter erase', () => {
     const row = (await w.db.query('select status, error from data_export_erasures where id = $1', [id])).rows[0];
     expect(row.status).toBe('failed');
     expect(row.error).toMatch(/projects: 1 memberships remain/);
+    // The operator is told, and so is the alert (exporter_erasures_failed reads the same), until it is answered.
+    const status = JSON.parse((await runCli(['status', '--json'], w.cliEnv)).stdout);
+    expect(status.erasures.unresolved).toEqual([
+      expect.objectContaining({ id, userId: w.ada, error: expect.stringMatching(/memberships remain/) }),
+    ]);
     // The tombstone's email is the pseudonym Node's HMAC-SHA256 gives under the same key: computed once, by PostgreSQL.
     const email = (await w.db.query('select email, name, password_hash from users where id = $1', [w.ada])).rows[0];
     expect(email).toEqual({

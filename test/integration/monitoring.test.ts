@@ -30,7 +30,7 @@ function metricsIn(expr: string): string[] {
 describe.runIf(toolAvailable('promtool'))("the operator's alerts and dashboard (deploy/)", () => {
   it('the alert rules pass promtool check rules and their unit tests (promtool test rules), and read only metrics the exporter exposes', () => {
     expect(execFileSync('promtool', ['check', 'rules', 'alerts.yaml'], { cwd: PROMETHEUS }).toString()).toContain(
-      'SUCCESS: 5 rules found',
+      'SUCCESS: 7 rules found',
     );
     const tested = spawnSync('promtool', ['test', 'rules', 'alerts.test.yaml'], { cwd: PROMETHEUS });
     expect(tested.status, tested.stdout.toString() + tested.stderr.toString()).toBe(0);
@@ -44,6 +44,8 @@ describe.runIf(toolAvailable('promtool'))("the operator's alerts and dashboard (
       'ExporterRequestOverdue',
       'ExporterRequestDueSoon',
       'ExporterDefinitionBlocking',
+      'ExporterErasureOverdue',
+      'ExporterErasureFailed',
     ]);
     const tests = readFileSync(path.join(PROMETHEUS, 'alerts.test.yaml'), 'utf8');
     for (const name of names) expect(tests, `${name} has a unit test`).toContain(`alertname: ${name}`);
