@@ -7,6 +7,7 @@ import type { ValueSamples } from './draft-samples.ts';
 import { columnDrafts, columnYaml, fileBlock, memberColumns, memberExtras } from './draft-yaml-columns.ts';
 import { entityGuess } from './draft-yaml-descriptions.ts';
 import { type Draft, j, TODO_GUESS } from './draft-yaml-document.ts';
+import { eraseYaml } from './draft-yaml-erase.ts';
 
 /** One entity of the plan under `entities`: its table, description, relation to the user, order and columns. */
 export function entityYaml(
@@ -16,6 +17,7 @@ export function entityYaml(
   catalog: Catalog,
   e: DraftEntity,
   samples?: ValueSamples,
+  erase = true,
 ): void {
   const comment = e.table.comment?.trim();
   const body = d.add(entities, e.name, {}, { space: entities.items.length > 0 }) as YAMLMap;
@@ -35,6 +37,7 @@ export function entityYaml(
       .map(([column]) => column),
   );
   orderByYaml(d, body, e, omitted);
+  if (erase) eraseYaml(d, body, e);
   const columns = d.add(body, 'columns', {}) as YAMLMap;
   const fileBlocks: string[] = [];
   for (const [column, draft] of drafts) {

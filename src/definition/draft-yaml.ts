@@ -1,11 +1,14 @@
 import type { YAMLMap } from 'yaml';
 import { TEXT_TYPES } from '../model/database-types.ts';
 import { type Catalog, type CatalogTable, refOf } from './catalog.ts';
+import { checkErasure } from './check-erase.ts';
 import { draftColumn } from './draft-columns.ts';
 import type { DraftPlan } from './draft-plan.ts';
 import type { ValueSamples } from './draft-samples.ts';
 import { Draft, j } from './draft-yaml-document.ts';
 import { entityYaml } from './draft-yaml-entity.ts';
+import { noEraseRulesComment } from './draft-yaml-erase.ts';
+import { DefinitionError, parseDefinition } from './parse.ts';
 
 /*
  * A DraftPlan as a definition file, written through the YAML library: every
@@ -19,6 +22,28 @@ import { entityYaml } from './draft-yaml-entity.ts';
  */
 
 export function draftYaml(plan: DraftPlan, catalog: Catalog, samples?: ValueSamples, invocation = ''): string {
+  const proposed = writeDraft(plan, catalog, samples, invocation);
+  const problems = eraseProblems(proposed, plan, catalog);
+  return problems.length === 0 ? proposed : writeDraft(plan, catalog, samples, invocation, problems);
+}
+
+/** What check would say of the erase rules the draft proposes (check-erase.ts): they go in only where none. */
+function eraseProblems(text: string, plan: DraftPlan, catalog: Catalog): string[] {
+  try {
+    return checkErasure(parseDefinition(text, 'the draft'), catalog, plan.userTable, plan.userKey, () => '');
+  } catch (error) {
+    if (error instanceof DefinitionError) return [error.message];
+    throw error;
+  }
+}
+
+function writeDraft(
+  plan: DraftPlan,
+  catalog: Catalog,
+  samples: ValueSamples | undefined,
+  invocation: string,
+  eraseProblems?: readonly string[],
+): string {
   const d = new Draft();
   const users = plan.userTable;
   const { email, name } = userTextColumns(users);
@@ -33,9 +58,12 @@ export function draftYaml(plan: DraftPlan, catalog: Catalog, samples?: ValueSamp
   if (!(users.primaryKey.length === 1 && users.primaryKey[0] === plan.userKey)) d.add(d.root, 'user_key', plan.userKey);
   if (email) d.add(d.root, 'user_email', email);
   if (name) d.add(d.root, 'user_name', name);
-  const before = processingComment(plan, email, samples).join('\n');
+  const before = [
+    ...processingComment(plan, email, samples),
+    ...(eraseProblems ? [noEraseRulesComment(eraseProblems)] : []),
+  ].join('\n');
   const entities = d.add(d.root, 'entities', {}, { before, space: true }) as YAMLMap;
-  for (const e of plan.entities) entityYaml(d, entities, plan, catalog, e, samples);
+  for (const e of plan.entities) entityYaml(d, entities, plan, catalog, e, samples, !eraseProblems);
   if (plan.leftOut.size > 0) leftOutYaml(d, plan, catalog);
   if (plan.unplaced.length > 0) {
     const lines = [
