@@ -22,7 +22,11 @@ create table if not exists data_export_erasures (
   receipt          jsonb,
   error            text,
   started_at       timestamptz,
-  completed_at     timestamptz
+  completed_at     timestamptz,
+  -- --export-first: the person's last export, built first; the erasure waits until its link has
+  -- ended (expired, revoked, failed) or the application says the person downloaded it.
+  after_export     uuid,
+  export_downloaded_at timestamptz
 );
 create unique index if not exists data_export_erasures_one_open on data_export_erasures (user_id)
   where status in ('pending', 'processing');
@@ -75,7 +79,7 @@ begin
     insert into data_export_events (request_id, user_id, event, actor, detail)
     values (new.id, new.user_id, 'erasure_requested', new.requested_by,
             jsonb_build_object('reason', new.reason, 'requested_at', new.requested_at, 'due_at', new.due_at,
-                               'not_before', new.not_before));
+                               'not_before', new.not_before, 'after_export', new.after_export));
     return null;
   end if;
   if new.status is not distinct from old.status then return null; end if;
@@ -122,27 +126,61 @@ drop trigger if exists data_export_requests_not_erased on data_export_requests;
 create trigger data_export_requests_not_erased before insert on data_export_requests
   for each row execute function data_export_requests_not_erased();
 
--- The application's intake: erase this user, after a grace period in which it can be cancelled.
-create or replace function exporter_request_erasure(p_user_id text, p_reason text, p_grace interval default interval '0')
-returns table (erasure_id uuid, outcome text)
+-- Whether an erasure may start: its grace period over and, with --export-first, the last export's link
+-- ended or downloaded. The one test the claim, the erase pass and the status all use.
+create or replace function exporter_erasure_may_start(p_not_before timestamptz, p_after_export uuid, p_downloaded timestamptz)
+returns boolean
+language sql stable as $$
+  select p_not_before <= now()
+     and (p_after_export is null or p_downloaded is not null
+          or not exists (select 1 from data_export_requests r
+                          where r.id = p_after_export and r.status in ('pending', 'processing', 'ready')))
+$$;
+
+-- The application says the person has downloaded their last export: an erasure waiting on it may start.
+create or replace function exporter_export_downloaded(p_request_id uuid) returns integer
+language plpgsql as $$
+declare
+  n integer;
+begin
+  update data_export_erasures set export_downloaded_at = now()
+   where after_export = p_request_id and status = 'pending' and export_downloaded_at is null;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+-- The application's intake: erase this user, after a grace period in which it can be cancelled; with
+-- p_export_first, after a last export of everything they have (docs/erasure.md).
+drop function if exists exporter_request_erasure(text, text, interval);
+create or replace function exporter_request_erasure(p_user_id text, p_reason text, p_grace interval default interval '0',
+                                                    p_export_first boolean default false)
+returns table (erasure_id uuid, outcome text, export_request_id uuid)
 language plpgsql as $$
 declare
   canonical text := exporter_user_key(p_user_id);
   existing uuid;
+  export_id uuid;
 begin
   if canonical is null or not exporter_user_exists(canonical) then
     return query select null::uuid, 'no-such-user'::text;
     return;
   end if;
-  select e.id into existing from data_export_erasures e where e.user_id = canonical and e.status in ('pending', 'processing');
+  select e.id, e.after_export into existing, export_id
+    from data_export_erasures e where e.user_id = canonical and e.status in ('pending', 'processing');
   if existing is not null then
-    return query select existing, 'already-open'::text;
+    return query select existing, 'already-open'::text, export_id;
     return;
   end if;
+  if p_export_first then
+    -- A new export now (one already being built is the last one already).
+    select coalesce(x.request_id, x.previous_request_id) into export_id
+      from exporter_request_export(canonical, interval '0') x;
+  end if;
   return query
-    insert into data_export_erasures (user_id, reason, requested_by, not_before)
-    values (canonical, p_reason, exporter_event_actor('application'), now() + greatest(p_grace, interval '0'))
-    returning id, 'created'::text;
+    insert into data_export_erasures (user_id, reason, requested_by, not_before, after_export)
+    values (canonical, p_reason, exporter_event_actor('application'), now() + greatest(p_grace, interval '0'), export_id)
+    returning id, 'created'::text, after_export;
 end
 $$;
 
@@ -150,6 +188,8 @@ do $$
 begin
   execute format('alter function data_export_erasures_events() set search_path = pg_catalog, %I, pg_temp', current_schema());
   execute format('alter function data_export_requests_not_erased() set search_path = pg_catalog, %I, pg_temp', current_schema());
-  execute format('alter function exporter_request_erasure(text, text, interval) set search_path = pg_catalog, %I, pg_temp', current_schema());
+  execute format('alter function exporter_request_erasure(text, text, interval, boolean) set search_path = pg_catalog, %I, pg_temp', current_schema());
+  execute format('alter function exporter_erasure_may_start(timestamptz, uuid, timestamptz) set search_path = pg_catalog, %I, pg_temp', current_schema());
+  execute format('alter function exporter_export_downloaded(uuid) set search_path = pg_catalog, %I, pg_temp', current_schema());
 end
 $$;

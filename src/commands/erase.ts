@@ -24,6 +24,7 @@ interface EraseFlags {
   reason?: string;
   by?: string;
   grace: number;
+  exportFirst: boolean;
   dryRun: boolean;
   cancel?: string;
   json: boolean;
@@ -46,6 +47,11 @@ export function registerErase(program: Command, tools: CommandTools): void {
       .option('--reason <text>', 'why, in words (the trail keeps it)', operatorText('--reason'))
       .option('--by <name>', 'who asked, for the audit trail (default: the OS user)', operatorText('--by'))
       .option('--grace <duration>', 'how long it may still be cancelled before it starts (14d, 36h)', durationArg, 0)
+      .option(
+        '--export-first',
+        'build a last export of everything first; the erasure starts when its link ends, or once the application says it was downloaded',
+        false,
+      )
       .option('--dry-run', 'print what the erasure would delete, anonymize and keep; change nothing', false)
       .option('--cancel <id>', 'cancel an erasure still in its grace period')
       .option('--json', 'print JSON', false),
@@ -60,12 +66,17 @@ export function registerErase(program: Command, tools: CommandTools): void {
       if (!flags.reason) throw new UsageError('erase: --reason must say why');
       const reason = flags.reason;
       return withDatabase(config, async (db): Promise<Outcome> => {
-        const made = await requestErasure(db, userId, { reason, by, graceSeconds: flags.grace });
+        const made = await requestErasure(db, userId, {
+          reason,
+          by,
+          graceSeconds: flags.grace,
+          exportFirst: flags.exportFirst,
+        });
         if (made.outcome === 'no-such-user') throw new UsageError(`erase: no user with id ${JSON.stringify(userId)}`);
         if (flags.json) writeJson(tools.io, made);
         else
           tools.io.stdout.write(
-            `${made.id} ${made.outcome === 'created' ? 'erasure requested' : 'an erasure of this person is already open'}\n`,
+            `${made.id} ${made.outcome === 'created' ? 'erasure requested' : 'an erasure of this person is already open'}${made.exportRequestId ? `, after their last export ${made.exportRequestId}` : ''}\n`,
           );
         return 'done';
       });

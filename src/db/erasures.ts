@@ -43,15 +43,24 @@ export interface ErasureRow {
 export async function requestErasure(
   db: Db,
   userId: string,
-  options: { reason: string; by: string; graceSeconds: number },
-): Promise<{ id: string | null; outcome: 'created' | 'already-open' | 'no-such-user' }> {
+  options: { reason: string; by: string; graceSeconds: number; exportFirst: boolean },
+): Promise<{
+  id: string | null;
+  outcome: 'created' | 'already-open' | 'no-such-user';
+  exportRequestId: string | null;
+}> {
   return db.transaction().execute(async (tx) => {
     await sql`select set_config('exporter.actor', ${options.by}, true)`.execute(tx);
-    const { rows } = await sql<{ erasureId: string | null; outcome: 'created' | 'already-open' | 'no-such-user' }>`
-      select erasure_id, outcome from exporter_request_erasure(${userId}, ${options.reason}, make_interval(secs => ${options.graceSeconds}))`.execute(
+    const { rows } = await sql<{
+      erasureId: string | null;
+      outcome: 'created' | 'already-open' | 'no-such-user';
+      exportRequestId: string | null;
+    }>`
+      select erasure_id, outcome, export_request_id
+        from exporter_request_erasure(${userId}, ${options.reason}, make_interval(secs => ${options.graceSeconds}), ${options.exportFirst})`.execute(
       tx,
     );
-    return { id: rows[0]!.erasureId, outcome: rows[0]!.outcome };
+    return { id: rows[0]!.erasureId, outcome: rows[0]!.outcome, exportRequestId: rows[0]!.exportRequestId };
   });
 }
 
@@ -79,7 +88,7 @@ export async function claimNextErasure(db: Db, claimTtlSeconds: number): Promise
        set status = 'processing', attempts = e.attempts + 1, claim_id = gen_random_uuid(),
            claim_expires_at = now() + make_interval(secs => ${claimTtlSeconds}), started_at = coalesce(e.started_at, now())
      where e.id = (select id from data_export_erasures
-                    where (status = 'pending' and not_before <= now())
+                    where (status = 'pending' and exporter_erasure_may_start(not_before, after_export, export_downloaded_at))
                        or (status = 'processing' and claim_expires_at < now())
                     order by due_at, requested_at limit 1 for update skip locked)
     returning e.id, e.user_id, e.claim_id, e.attempts, e.reason, e.requested_by, e.requested_at, e.progress`.execute(

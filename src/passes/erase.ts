@@ -75,7 +75,8 @@ export async function runErasures(deps: RunDeps, ctx: BuildContext, options: Era
 async function blockedErasures(deps: RunDeps, ctx: BuildContext): Promise<number> {
   const { rows } = await deps.pool.query<{ n: number }>(
     `select count(*)::int as n from data_export_erasures
-      where (status = 'pending' and not_before <= now()) or (status = 'processing' and claim_expires_at < now())`,
+      where (status = 'pending' and exporter_erasure_may_start(not_before, after_export, export_downloaded_at))
+         or (status = 'processing' and claim_expires_at < now())`,
   );
   const waiting = rows[0]?.n ?? 0;
   if (waiting > 0)

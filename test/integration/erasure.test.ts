@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { createSampleSchema, SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
 import { FreshDatabases } from '../support/fresh-database.ts';
-import { archiveOf, createTestEnv, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
+import { archiveOf, createTestEnv, listKeys, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
 import { addMember, insertFeature, insertProject, insertRelease, insertRun, insertUser } from '../support/seed.ts';
 
 /*
@@ -271,6 +271,50 @@ describe('exporter erase', () => {
     expect(await tablesText(w.db)).toBe(before);
     expect((await runCli(['nightly'], w.cliEnv)).code).toBe(0);
     expect((await w.db.query('select status from data_export_erasures where id = $1', [id])).rows[0].status).toBe(
+      'done',
+    );
+  });
+
+  it('--export-first: a last export is built, the erasure waits while its link lives, and starts once the application says it was downloaded (or the link has ended)', async () => {
+    const w = await world();
+    const asked = await runCli(['erase', w.ada, '--reason', 'asked', '--export-first', '--json'], w.cliEnv);
+    expect(asked.code, asked.stderr).toBe(0);
+    const { id, exportRequestId } = JSON.parse(asked.stdout) as { id: string; exportRequestId: string };
+    expect(exportRequestId).toMatch(/^[0-9a-f-]{36}$/);
+    // The first night builds the export; the erasure waits on its link.
+    expect((await runCli(['nightly'], w.cliEnv)).code).toBe(0);
+    const last = await archiveOf(env, exportRequestId, w.db);
+    expect(last.text).toContain('ADA-ALONE');
+    expect((await runCli(['nightly'], w.cliEnv)).code).toBe(0);
+    expect((await w.db.query('select status from data_export_erasures where id = $1', [id])).rows[0].status).toBe(
+      'pending',
+    );
+    expect((await w.db.query('select 1 from projects where id = $1', [w.mine])).rowCount).toBe(1);
+    // The application says she downloaded it: the next run erases her, and her last archive goes with her.
+    expect((await w.db.query('select exporter_export_downloaded($1) as n', [exportRequestId])).rows[0].n).toBe(1);
+    expect((await runCli(['nightly'], w.cliEnv)).code).toBe(0);
+    expect((await w.db.query('select status from data_export_erasures where id = $1', [id])).rows[0].status).toBe(
+      'done',
+    );
+    expect((await w.db.query('select 1 from projects where id = $1', [w.mine])).rowCount).toBe(0);
+    // Revoked first (its archive deleted at once), then gone with her user row.
+    expect((await w.db.query('select 1 from data_export_requests where id = $1', [exportRequestId])).rowCount).toBe(0);
+    expect(await listKeys(env)).not.toContain(last.row.object_key);
+
+    // Bob's, never downloaded: once his link has ended (expire), the erasure starts.
+    const bobs = JSON.parse(
+      (await runCli(['erase', w.bob, '--reason', 'asked', '--export-first', '--json'], w.cliEnv)).stdout,
+    );
+    expect((await runCli(['nightly'], w.cliEnv)).code).toBe(0);
+    expect((await w.db.query('select status from data_export_erasures where id = $1', [bobs.id])).rows[0].status).toBe(
+      'pending',
+    );
+    await w.db.query(`update data_export_requests set expires_at = now() - interval '1 second' where id = $1`, [
+      bobs.exportRequestId,
+    ]);
+    expect((await runCli(['expire'], w.cliEnv)).code).toBe(0);
+    expect((await runCli(['nightly'], w.cliEnv)).code).toBe(0);
+    expect((await w.db.query('select status from data_export_erasures where id = $1', [bobs.id])).rows[0].status).toBe(
       'done',
     );
   });
