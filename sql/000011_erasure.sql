@@ -26,7 +26,12 @@ create table if not exists data_export_erasures (
   -- --export-first: the person's last export, built first; the erasure waits until its link has
   -- ended (expired, revoked, failed) or the application says the person downloaded it.
   after_export     uuid,
-  export_downloaded_at timestamptz
+  export_downloaded_at timestamptz,
+  -- The receipt by email (when email is on): the address read from the user row before it is erased,
+  -- kept only until the receipt is sent (or given up on), then dropped.
+  receipt_email    text,
+  receipt_email_attempts integer not null default 0,
+  receipt_sent_at  timestamptz
 );
 create unique index if not exists data_export_erasures_one_open on data_export_erasures (user_id)
   where status in ('pending', 'processing');

@@ -122,7 +122,10 @@ export async function erasePass(tools: CommandTools, config: Config, run: Run): 
   const log = run.deps.log.child({ pass: 'erase' });
   const context = await openBuildContext(run.deps.db, config, log, run.schemaVersion);
   try {
-    const summary = await runErasures({ ...run.deps, log }, context, eraseOptions(config, tools.stopper.signal));
+    const summary = await runErasures({ ...run.deps, log }, context, {
+      ...eraseOptions(config, tools.stopper.signal),
+      ...(run.mailer ? { mailer: run.mailer } : {}),
+    });
     if (Object.values(summary).some((n) => n > 0)) log.info(summary, 'erase finished');
     return summary;
   } finally {

@@ -61,7 +61,7 @@ async function work(tools: CommandTools, config: Config, run: Run): Promise<void
     mailer: run.mailer,
     recipients: recipientsOf(context.user),
     signal: stopping,
-    erase: { context, options: eraseOptions(config, stopping) },
+    erase: { context, options: { ...eraseOptions(config, stopping), ...(run.mailer ? { mailer: run.mailer } : {}) } },
   });
   const { concurrency } = config.export;
   const { pollOnly, pollIntervalSeconds, httpPort } = config.work;

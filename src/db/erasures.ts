@@ -144,7 +144,8 @@ export async function failErasure(
        set status = case when ${options.final} or attempts >= ${options.maxAttempts} then 'failed' else 'pending' end,
            error = ${error}, claim_id = null, claim_expires_at = null,
            not_before = now() + make_interval(secs => ${options.backoffSeconds}),
-           completed_at = case when ${options.final} or attempts >= ${options.maxAttempts} then now() end
+           completed_at = case when ${options.final} or attempts >= ${options.maxAttempts} then now() end,
+           receipt_email = case when ${options.final} or attempts >= ${options.maxAttempts} then null else receipt_email end
      where id = ${e.id} and claim_id = ${e.claimId} and status = 'processing' returning status`.execute(db);
   return rows[0]?.status ?? 'lost';
 }

@@ -1,7 +1,12 @@
 import type { BuildContext, RunDeps } from '../building/types.ts';
+import { rememberReceiptAddress } from '../db/erasure-receipts.ts';
 import { type ClaimedErasure, claimNextErasure, failErasure, finishErasure } from '../db/erasures.ts';
+import type { Mailer } from '../email/mailer.ts';
 import { ResidueError } from '../erasure/proof.ts';
 import { eraseClaimed } from '../erasure/run-erasure.ts';
+import type { ErasurePlan } from '../model/erasure.ts';
+import { sendErasureReceipts } from './erasure-receipts.ts';
+import { recipientsOf } from './fulfill.ts';
 import { revokeRequests } from './revoke.ts';
 
 export interface EraseOptions {
@@ -13,6 +18,8 @@ export interface EraseOptions {
   signal: AbortSignal;
   /** At most this many erasures in this run. */
   limit?: number;
+  /** Where email is on: the person's receipt (docs/erasure.md). */
+  mailer?: Mailer;
 }
 
 export interface EraseSummary {
@@ -22,6 +29,8 @@ export interface EraseSummary {
   lost: number;
   /** Erasures due that wait because the definition's erase rules are missing or cannot hold: none is claimed. */
   blocked: number;
+  receiptsSent: number;
+  receiptsFailed: number;
 }
 
 /** A row an application holds makes an erasure's batch wait at most this long, then the batch is tried again later. */
@@ -35,14 +44,38 @@ const LOCK_TIMEOUT_MS = 1_000;
  * backoff; a residue the proof found fails the erasure for good, naming it.
  */
 export async function runErasures(deps: RunDeps, ctx: BuildContext, options: EraseOptions): Promise<EraseSummary> {
-  const summary: EraseSummary = { done: 0, retrying: 0, failed: 0, lost: 0, blocked: 0 };
+  const summary: EraseSummary = {
+    done: 0,
+    retrying: 0,
+    failed: 0,
+    lost: 0,
+    blocked: 0,
+    receiptsSent: 0,
+    receiptsFailed: 0,
+  };
   const plan = ctx.erasure;
   if (!plan) return { ...summary, blocked: await blockedErasures(deps, ctx) };
+  await eraseDue(deps, ctx, plan, options, summary);
+  const receipts = await sendErasureReceipts(deps, options.mailer);
+  return { ...summary, receiptsSent: receipts.sent, receiptsFailed: receipts.failed };
+}
+
+/** Every erasure due, one at a time, as long as the run is not stopped. */
+async function eraseDue(
+  deps: RunDeps,
+  ctx: BuildContext,
+  plan: ErasurePlan,
+  options: EraseOptions,
+  summary: EraseSummary,
+): Promise<void> {
+  const recipients = recipientsOf(ctx.user);
   for (let n = 0; n < (options.limit ?? Number.MAX_SAFE_INTEGER) && !options.signal.aborted; n++) {
     const claimed = await claimNextErasure(deps.db, options.claimTtlSeconds);
     if (!claimed) break;
     const log = deps.log.child({ erasureId: claimed.id, userId: claimed.userId, attempt: claimed.attempts });
     try {
+      // The address the receipt goes to, read before anything is erased (and dropped once it is sent).
+      if (options.mailer && recipients) await rememberReceiptAddress(deps.db, claimed, recipients);
       await revokeExports(deps, claimed);
       const run = {
         pool: deps.pool,
@@ -65,7 +98,6 @@ export async function runErasures(deps: RunDeps, ctx: BuildContext, options: Era
       await settle(deps, claimed, error, options, summary);
     }
   }
-  return summary;
 }
 
 /**

@@ -4,12 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseDocument } from 'yaml';
 import { createSampleSchema, SAMPLE_FILES_DEFINITION } from '../../scripts/lib/sample-data.ts';
 import { FreshDatabases } from '../support/fresh-database.ts';
 import { archiveOf, createTestEnv, listKeys, runCli, spawnCli, type TestEnv, waitFor } from '../support/harness.ts';
 import { addMember, insertFeature, insertProject, insertRelease, insertRun, insertUser } from '../support/seed.ts';
+import { startSmtp } from '../support/smtp.ts';
 
 /*
  * The right to erasure on the sample application (definitions/sample-files.yaml
@@ -317,6 +318,33 @@ describe('exporter erase', () => {
     expect((await w.db.query('select status from data_export_erasures where id = $1', [bobs.id])).rows[0].status).toBe(
       'done',
     );
+  });
+
+  it('the person gets the receipt by email, to the address read before their row went, which is then dropped; counts only, never their data', async () => {
+    const smtp = await startSmtp();
+    onTestFinished(() => smtp.close());
+    const w = await world();
+    const id = JSON.parse((await runCli(['erase', w.ada, '--reason', 'asked', '--json'], w.cliEnv)).stdout).id;
+    const mail = { ...w.cliEnv, SMTP_URL: smtp.url, MAIL_FROM: 'Privacy <privacy@example.test>' };
+    const nightly = await runCli(['nightly'], mail);
+    expect(nightly.code, nightly.stderr).toBe(0);
+    expect((await w.db.query('select 1 from users where id = $1', [w.ada])).rowCount).toBe(0);
+    const receipts = smtp.received.filter((m) => m.subject === 'Your data has been erased');
+    expect(receipts).toHaveLength(1);
+    expect(receipts[0]!.to).toBe('ada@example.test');
+    expect(receipts[0]!.text).toContain(
+      'projects: 1 deleted; 1 shared with others, kept without you; 1 membership removed.',
+    );
+    expect(receipts[0]!.text).toContain('avatars: 1 deleted; 1 file deleted.');
+    for (const data of ['ADA-ALONE', 'SHARED', w.ada, 'ada-asset.bin']) expect(receipts[0]!.text).not.toContain(data);
+    const row = (
+      await w.db.query('select receipt_email, receipt_sent_at from data_export_erasures where id = $1', [id])
+    ).rows[0];
+    expect(row.receipt_email).toBeNull();
+    expect(row.receipt_sent_at).not.toBeNull();
+    // Sent once: the next run sends nothing again.
+    expect((await runCli(['nightly'], mail)).code).toBe(0);
+    expect(smtp.received.filter((m) => m.subject === 'Your data has been erased')).toHaveLength(1);
   });
 
   it('cancelled in its grace period: nothing changes', async () => {
