@@ -87,7 +87,18 @@ begin
                                'not_before', new.not_before, 'after_export', new.after_export));
     return null;
   end if;
-  if new.status is not distinct from old.status then return null; end if;
+  if new.status is not distinct from old.status then
+    -- What says whose erasure it is, why, by when and what it did changes only with a trace.
+    if (new.user_id, new.reason, new.requested_by, new.requested_at, new.due_at, new.receipt, new.after_export)
+       is distinct from (old.user_id, old.reason, old.requested_by, old.requested_at, old.due_at, old.receipt, old.after_export) then
+      insert into data_export_events (request_id, user_id, event, actor, detail)
+      values (new.id, new.user_id, 'changed', exporter_event_actor('unknown'),
+              jsonb_build_object('erasure', true, 'user_id', jsonb_build_object('from', old.user_id, 'to', new.user_id),
+                                 'due_at', jsonb_build_object('from', old.due_at, 'to', new.due_at),
+                                 'receipt_changed', new.receipt is distinct from old.receipt));
+    end if;
+    return null;
+  end if;
   insert into data_export_events (request_id, user_id, event, actor, detail)
   values (new.id, new.user_id,
           case new.status when 'processing' then 'erasure_started' when 'done' then 'erased'
@@ -102,7 +113,7 @@ begin
 end
 $$;
 drop trigger if exists data_export_erasures_events on data_export_erasures;
-create trigger data_export_erasures_events after insert or update of status on data_export_erasures
+create trigger data_export_erasures_events after insert or update on data_export_erasures
   for each row execute function data_export_erasures_events();
 
 -- An erasure is never emptied unseen either.
@@ -189,6 +200,64 @@ begin
 end
 $$;
 
+-- The trail's guards (000010) cover the erasure's tables too: the exporter's role changes them, so a
+-- trigger another role wrote on them would run as that role, and TRIGGER or TRUNCATE held by another
+-- role would let it empty or watch them. One list for the guard and for migrate's hardening.
+create or replace function exporter_guarded_tables() returns regclass[]
+language sql stable as $$
+  select array['data_export_events'::regclass, 'data_export_audit_head'::regclass, 'data_export_requests'::regclass,
+               'data_export_erasures'::regclass, 'data_export_erasure_values'::regclass, 'data_export_erased'::regclass]
+$$;
+
+create or replace function exporter_trail_guard() returns void
+language plpgsql security definer as $$
+declare
+  found text;
+  owner oid := (select c.relowner from pg_class c where c.oid = 'data_export_events'::regclass);
+begin
+  select format('trigger %s on %s', t.tgname, t.tgrelid::regclass) into found
+    from pg_trigger t join pg_proc f on f.oid = t.tgfoid
+   where t.tgrelid = any(exporter_guarded_tables()) and not t.tgisinternal and f.proowner <> owner
+   limit 1;
+  if found is not null then
+    raise exception 'the audit trail refuses to work: % runs code the exporter did not write, as the exporter''s role; drop it', found;
+  end if;
+  select format('%s on %s held by %s', a.privilege_type, c.relname, case when a.grantee = 0 then 'PUBLIC' else a.grantee::regrole::text end) into found
+    from pg_class c, aclexplode(c.relacl) a
+   where c.oid = any(exporter_guarded_tables()) and a.grantee <> c.relowner
+     and (a.privilege_type in ('TRIGGER', 'TRUNCATE')
+          or (a.privilege_type = 'REFERENCES' and c.oid in ('data_export_events'::regclass, 'data_export_audit_head'::regclass)))
+   limit 1;
+  if found is not null then
+    raise exception 'the audit trail refuses to work: % (run exporter migrate, which revokes it)', found;
+  end if;
+  select format('%s references %s', c.conrelid::regclass, c.confrelid::regclass) into found
+    from pg_constraint c where c.contype = 'f' and c.confrelid in ('data_export_events'::regclass, 'data_export_audit_head'::regclass)
+   limit 1;
+  if found is not null then
+    raise exception 'the audit trail refuses to work: % (a foreign key onto the trail blocks its retention); drop it', found;
+  end if;
+end
+$$;
+
+create or replace function exporter_harden_trail() returns void
+language plpgsql as $$
+declare
+  r record;
+begin
+  for r in
+    select c.oid::regclass::text as rel, a.privilege_type as privilege,
+           case when a.grantee = 0 then 'public' else quote_ident(a.grantee::regrole::text) end as grantee
+      from pg_class c, aclexplode(c.relacl) a
+     where c.oid = any(exporter_guarded_tables()) and a.grantee <> c.relowner
+       and (a.privilege_type in ('TRIGGER', 'TRUNCATE')
+            or (a.privilege_type = 'REFERENCES' and c.oid in ('data_export_events'::regclass, 'data_export_audit_head'::regclass)))
+  loop
+    execute format('revoke %s on %s from %s', r.privilege, r.rel, r.grantee);
+  end loop;
+end
+$$;
+
 do $$
 begin
   execute format('alter function data_export_erasures_events() set search_path = pg_catalog, %I, pg_temp', current_schema());
@@ -196,5 +265,11 @@ begin
   execute format('alter function exporter_request_erasure(text, text, interval, boolean) set search_path = pg_catalog, %I, pg_temp', current_schema());
   execute format('alter function exporter_erasure_may_start(timestamptz, uuid, timestamptz) set search_path = pg_catalog, %I, pg_temp', current_schema());
   execute format('alter function exporter_export_downloaded(uuid) set search_path = pg_catalog, %I, pg_temp', current_schema());
+  execute format('alter function exporter_guarded_tables() set search_path = pg_catalog, %I, pg_temp', current_schema());
+  -- Replaced above, so their settings are said again (a replaced function keeps none).
+  execute format('alter function exporter_trail_guard() set search_path = pg_catalog, %I, pg_temp', current_schema());
+  execute format('alter function exporter_harden_trail() set search_path = pg_catalog, %I, pg_temp', current_schema());
+  execute format('alter function data_export_erasures_due() set search_path = pg_catalog, %I, pg_temp', current_schema());
+  execute format('alter function data_export_erasures_no_truncate() set search_path = pg_catalog, %I, pg_temp', current_schema());
 end
 $$;

@@ -252,6 +252,39 @@ describe('the audit trail is written by the exporter only', () => {
     } finally {
       await env.admin.query(`drop trigger a_spy on data_export_requests`);
     }
+    // The same on the erasures' tables, which the exporter's role changes too: an erasure is refused, nothing erased.
+    await env.admin.query(
+      `create trigger a_spy before insert or update on data_export_erasures for each row execute function evil.spy()`,
+    );
+    try {
+      const user = await insertUser(env.admin);
+      const erase = await runCli(['erase', user, '--reason', 'asked'], env.cliEnv);
+      expect([erase.code, erase.stderr]).toEqual([
+        2,
+        expect.stringMatching(/trigger a_spy on data_export_erasures runs code the exporter did not write/),
+      ]);
+      expect((await env.admin.query('select 1 from data_export_erasures where user_id = $1', [user])).rowCount).toBe(0);
+    } finally {
+      await env.admin.query(`drop trigger a_spy on data_export_erasures`);
+    }
+    // An erasure's whose, why and what it did change only with a trace, whoever changes them.
+    const erased = await insertUser(env.admin);
+    const asked = await runCli(['erase', erased, '--reason', 'asked', '--grace', '14d', '--json'], env.cliEnv);
+    const erasureId = JSON.parse(asked.stdout).id as string;
+    await app.query(`update data_export_erasures set user_id = 'someone-else', receipt = '{}' where id = $1`, [
+      erasureId,
+    ]);
+    const traced = (
+      await env.admin.query(`select event, detail, db_role from data_export_events where request_id = $1 order by id`, [
+        erasureId,
+      ])
+    ).rows;
+    expect(traced.map((e) => e.event)).toEqual(['erasure_requested', 'changed']);
+    expect(traced[1]).toMatchObject({
+      detail: { user_id: { from: erased, to: 'someone-else' }, receipt_changed: true },
+      db_role: expect.stringMatching(/^app_/),
+    });
+    await env.admin.query(`update data_export_erasures set status = 'cancelled' where id = $1`, [erasureId]);
     // Nor are requests emptied unseen, by anyone.
     await expect(env.admin.query('truncate data_export_requests')).rejects.toThrow(
       /cannot be truncated: delete its rows instead/,
