@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import { cancelErasure, requestErasure } from '../db/erasures.ts';
 import { checkedDefinition } from '../definition/checked-definition.ts';
+import { loadDefinition } from '../definition/parse.ts';
 import { planCounts } from '../erasure/dry-run.ts';
 import { UsageError } from '../errors.ts';
 import type { Outcome } from '../outcome.ts';
@@ -64,6 +65,10 @@ export function registerErase(program: Command, tools: CommandTools): void {
       if (!userId) throw new UsageError('erase: name the person (their user id), or --cancel an erasure');
       if (flags.dryRun) return dryRun(tools, config, userId, flags);
       if (!flags.reason) throw new UsageError('erase: --reason must say why');
+      if (loadDefinition(config.definitionFile).erasure?.ghostUser === userId)
+        throw new UsageError(
+          `erase: ${userId} is the ghost user (erasure.ghost_user): what was kept for others points at it; it is never erased`,
+        );
       const reason = flags.reason;
       return withDatabase(config, async (db): Promise<Outcome> => {
         const made = await requestErasure(db, userId, {

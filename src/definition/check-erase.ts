@@ -1,6 +1,7 @@
 import { TEXT_TYPES } from '../model/database-types.ts';
 import type { Definition, EntityRule } from '../model/definition.ts';
 import { type Catalog, type CatalogTable, comparableTypes, findTable } from './catalog.ts';
+import { throughReferences } from './check-relations.ts';
 
 /**
  * The erase rules against the live database (docs/erasure.md): once one
@@ -39,6 +40,7 @@ export function checkErasure(
     if (e.erase.kind === 'anonymize') problems.push(...anonymizeProblems(def, e, table, users, userKey, at));
   }
   problems.push(...orphanProblems(def, at));
+  problems.push(...pointedAtProblems(def, catalog, at));
   problems.push(...referenceProblems(def, catalog, users, userKey, at));
   return problems;
 }
@@ -96,6 +98,10 @@ function anonymizeProblems(
   const problems: string[] = [];
   const rule = e.erase!;
   if (rule.kind !== 'anonymize') return problems;
+  if (table.primaryKey.length === 0)
+    problems.push(
+      `entities.${e.name}: erase.anonymize walks the rows by their primary key (a batch at a time, resumable), and ${e.table} has none: delete them, or keep them ${at(rule.line)}`,
+    );
   for (const [column, strategy] of Object.entries(rule.columns)) {
     const live = table.columns.get(column);
     const where = `${e.table}.${column}`;
@@ -139,4 +145,53 @@ function orphanProblems(def: Definition, at: (line: number) => string): string[]
     );
   }
   return problems;
+}
+
+/**
+ * A deleted row that another entity's kept or anonymized rows point at (a
+ * `through` whose relation runs from the parent to it: an envelope's
+ * settings, Envelope.documentMetaId): the parent's foreign key refuses the
+ * delete, or takes the parent with it, or leaves it pointing at nothing;
+ * unless the parent's rule empties every column that points at it.
+ */
+function pointedAtProblems(def: Definition, catalog: Catalog, at: (line: number) => string): string[] {
+  const byName = new Map(def.entities.map((e) => [e.name, e]));
+  const problems: string[] = [];
+  for (const child of def.entities) {
+    const parent = child.through ? byName.get(child.through.entity) : undefined;
+    if (!parent?.erase || child.erase?.kind !== 'delete' || parent.erase.kind === 'delete') continue;
+    if (!pointedAtByParent(child, parent, catalog)) continue;
+    const rule = parent.erase;
+    const refs = child.through!.references ?? [];
+    if (rule.kind === 'anonymize' && refs.length > 0 && refs.every((r) => rule.columns[r]?.kind === 'null')) continue;
+    problems.push(
+      `entities.${child.name}: erase: delete, but ${parent.name} (erase: ${rule.kind}) points at its rows and stays: it would point at nothing, or its foreign key refuse the delete; keep ${child.name}, or delete ${parent.name} too ${at(child.erase.line)}`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * Whether a `through` entity's rows are pointed at by their parent's (an
+ * envelope's settings: Envelope.documentMetaId names them) rather than
+ * pointing at it: a foreign key from the parent's columns to its own says
+ * so; where no key runs either way, the parent's columns are not its key.
+ */
+export function pointedAtByParent(rule: EntityRule, parentRule: EntityRule, catalog: Catalog): boolean {
+  const table = findTable(catalog, rule.table);
+  const parent = findTable(catalog, parentRule.table);
+  const refs = table && parent ? throughReferences(rule, table, parent, catalog) : undefined;
+  if (!table || !parent || !refs) return false;
+  const pairs = (from: readonly string[], to: readonly string[]) =>
+    from
+      .map((c, i) => `${c}\u0000${to[i]}`)
+      .sort()
+      .join('\u0001');
+  const mine = pairs(refs, rule.through!.columns);
+  const keys = catalog.foreignKeys;
+  if (keys.some((f) => f.table === parent.key && f.refTable === table.key && pairs(f.columns, f.refColumns) === mine))
+    return true;
+  if (keys.some((f) => f.table === table.key && f.refTable === parent.key && pairs(f.refColumns, f.columns) === mine))
+    return false;
+  return [...refs].sort().join('\u0000') !== [...parent.primaryKey].sort().join('\u0000');
 }

@@ -1,8 +1,9 @@
 import type { Definition, EntityRule, FileRule } from '../model/definition.ts';
-import type { ErasedColumn, ErasedFiles, ErasureEntity, ErasurePlan } from '../model/erasure.ts';
+import type { DeletedWith, ErasedColumn, ErasedFiles, ErasureEntity, ErasurePlan } from '../model/erasure.ts';
 import { quoteIdent as q } from '../model/identifiers.ts';
 import { type Catalog, type CatalogTable, findTable } from './catalog.ts';
 import { userKeyColumn } from './check.ts';
+import { pointedAtByParent } from './check-erase.ts';
 import { membersReference, throughReferences } from './check-relations.ts';
 import { prefixSql } from './resolve.ts';
 
@@ -16,7 +17,8 @@ import { prefixSql } from './resolve.ts';
  */
 export function resolveErasure(def: Definition, catalog: Catalog): ErasurePlan {
   const users = findTable(catalog, def.userTable)!;
-  const keyType = users.columns.get(userKeyColumn(def, catalog)!)!.sqlType;
+  const userKey = userKeyColumn(def, catalog)!;
+  const keyType = users.columns.get(userKey)!.sqlType;
   const resolver = new ErasureResolver(def, catalog, users);
   const entities = def.entities.map((e) => resolver.entity(e));
   const typed = (sql: string) => sql.replaceAll(':user', `(:user)::${keyType}`);
@@ -39,6 +41,7 @@ export function resolveErasure(def: Definition, catalog: Catalog): ErasurePlan {
     entities: order,
     keyType,
     ...(def.erasure?.ghostUser !== undefined ? { ghostUser: def.erasure.ghostUser } : {}),
+    users: { table: users.key, key: q(userKey) },
   };
 }
 
@@ -57,6 +60,7 @@ class ErasureResolver {
     const table = findTable(this.catalog, rule.table)!;
     const erase = rule.erase!;
     const { bound, elsewhere } = this.files(rule);
+    const deletesWith = erase.kind === 'delete' ? this.deletedWith(rule) : [];
     return {
       name: rule.name,
       table: table.key,
@@ -74,7 +78,38 @@ class ErasureResolver {
       files: bound,
       filesElsewhere: elsewhere,
       isUserRow: table.key === this.users.key,
+      ...(deletesWith.length > 0 ? { deletesWith } : {}),
+      ...(this.goesWithParent(rule) ? { withParent: true } : {}),
     };
+  }
+
+  /** A deleted entity's children that its rows point at, deleted with them (and theirs with theirs). */
+  private deletedWith(parentRule: EntityRule): DeletedWith[] {
+    const parent = findTable(this.catalog, parentRule.table)!;
+    return this.def.entities
+      .filter((c) => c.through?.entity === parentRule.name && this.goesWithParent(c))
+      .map((c) => {
+        const table = findTable(this.catalog, c.table)!;
+        return {
+          entity: c.name,
+          table: table.key,
+          parentTable: parent.key,
+          columns: c.through!.columns,
+          types: c.through!.columns.map((column) => table.columns.get(column)!.sqlType),
+          refs: throughReferences(c, table, parent, this.catalog)!,
+          andThen: this.deletedWith(c),
+        };
+      });
+  }
+
+  /** Deleted, as its parent is, and pointed at by its parent's rows: its rows go with the parent's. */
+  private goesWithParent(rule: EntityRule): boolean {
+    const parentRule = rule.through ? this.def.entities.find((p) => p.name === rule.through!.entity) : undefined;
+    return (
+      rule.erase?.kind === 'delete' &&
+      parentRule?.erase?.kind === 'delete' &&
+      pointedAtByParent(rule, parentRule, this.catalog)
+    );
   }
 
   /** SQL over `alias`: the row is the person's alone; null where none is (a shared thing). */

@@ -1,7 +1,9 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Db } from '../db/connect.ts';
+import { UsageError } from '../errors.ts';
 import type { ErasureEntity, ErasurePlan } from '../model/erasure.ts';
 import { countSql } from './erasure-sql.ts';
+import { ghostProblems, ghostProblemText } from './ghost.ts';
 
 export interface PlannedEntity {
   entity: string;
@@ -16,6 +18,12 @@ export interface PlannedEntity {
 
 /** What an erasure of `userId` would do, entity by entity, in the order it would: counted, nothing changed. */
 export async function planCounts(db: Db, plan: ErasurePlan, userId: string): Promise<PlannedEntity[]> {
+  // An erasure the run would refuse (the ghost user itself), or could not carry out (no ghost): said before the plan.
+  const ghost = await ghostProblems(plan, (text, params) =>
+    db.executeQuery(CompiledQuery.raw(text, [userId, ...params])),
+  );
+  const problem = ghostProblemText(plan, ghost);
+  if (problem) throw new UsageError(`erase: ${problem}`);
   const out: PlannedEntity[] = [];
   for (const e of plan.entities) {
     const rows = e.scope === null ? 0 : await countWith(db, e.table, e.scope, userId);

@@ -1,4 +1,5 @@
-import type { ErasedColumn, ErasedFiles, ErasureEntity } from '../model/erasure.ts';
+import type { DeletedWith, ErasedColumn, ErasedFiles, ErasureEntity } from '../model/erasure.ts';
+import { quoteIdent as q } from '../model/identifiers.ts';
 
 /*
  * The SQL of one entity's erasure, as text with numbered parameters: $1 is
@@ -29,9 +30,32 @@ export function countSql(table: string, where: string): string {
   return `select count(*)::bigint as n from ${table} t where ${withUser(where)}`;
 }
 
-/** Deletes at most `batch` rows of `where` (one short statement; run again until it deletes none). */
-export function deleteBatchSql(table: string, where: string, batch: number): string {
-  return `delete from ${table} where ctid = any(array(select t.ctid from ${table} t where ${withUser(where)} limit ${batch}))`;
+/**
+ * Deletes at most `batch` rows of `where` (one short statement; run again
+ * until it deletes none), returning the `returning` columns of each, as text.
+ */
+export function deleteBatchSql(table: string, where: string, batch: number, returning: readonly string[] = []): string {
+  return `delete from ${table} where ctid = any(array(select t.ctid from ${table} t where ${withUser(where)} limit ${batch}))${returningSql(returning)}`;
+}
+
+function returningSql(columns: readonly string[]): string {
+  return columns.length === 0 ? '' : ` returning ${columns.map((c) => `${q(c)}::text as ${q(c)}`).join(', ')}`;
+}
+
+/**
+ * The rows of `w` the parent's deleted rows pointed at ($2: their `refs`,
+ * as a JSON array of arrays of text), where no row of the parent points at
+ * them still (another person's envelope may share them); returning the
+ * `returning` columns of each, as text.
+ */
+export function deleteReferencedSql(w: DeletedWith, returning: readonly string[]): string {
+  const columns = w.columns.map((c) => `t.${q(c)}`).join(', ');
+  const values = w.types.map((type, i) => `(v->>${i})::${type}`).join(', ');
+  const pointed = w.refs.map((r, i) => `p.${q(r)} = t.${q(w.columns[i]!)}`).join(' and ');
+  // $1, the person's key, is every batch's first parameter: typed here, though this statement needs it not.
+  return `delete from ${w.table} t where $1::text is not null
+     and (${columns}) in (select ${values} from json_array_elements($2::json) v)
+     and not exists (select 1 from ${w.parentTable} p where ${pointed})${returningSql(returning)}`;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { ExportEntity } from '../model/entities.ts';
 import type { ErasurePlan } from '../model/erasure.ts';
 import { ErasureBatches } from './batches.ts';
 import type { ErasureSecrets } from './erasure-sql.ts';
+import { ErasureRefusedError, ghostProblems, ghostProblemText } from './ghost.ts';
 import { prove } from './proof.ts';
 import { eraseEntity } from './steps.ts';
 
@@ -55,9 +56,12 @@ export async function eraseClaimed(run: ErasureRun, claimed: ClaimedErasure): Pr
     log: run.log,
     signal: run.signal,
   };
+  const ghost = await ghostProblems(run.plan, (text, params) => batches.read(text, params));
+  const problem = ghostProblemText(run.plan, ghost);
+  if (problem) throw ghost.isGhost ? new ErasureRefusedError(problem) : new Error(problem);
   for (const entity of run.plan.entities) await eraseEntity(entity, context);
-  const kept = await prove(run.plan, run.exported, batches, claimed.id);
-  return receiptOf(run.plan, batches.progress, kept, claimed);
+  await prove(run.plan, run.exported, batches, claimed.id);
+  return receiptOf(run.plan, batches.progress, claimed);
 }
 
 function secretsOf(run: ErasureRun): ErasureSecrets {
@@ -83,16 +87,10 @@ export function hmacPads(key: string): { inner: Buffer; outer: Buffer } {
   return { inner: Buffer.from(padded.map((b) => b ^ 0x36)), outer: Buffer.from(padded.map((b) => b ^ 0x5c)) };
 }
 
-function receiptOf(
-  plan: ErasurePlan,
-  progress: ErasureBatches['progress'],
-  kept: Record<string, number>,
-  claimed: ClaimedErasure,
-): ErasureReceipt {
+function receiptOf(plan: ErasurePlan, progress: ErasureBatches['progress'], claimed: ClaimedErasure): ErasureReceipt {
   const entities: ErasureReceipt['entities'] = {};
   for (const e of plan.entities) {
     const counts = { ...(progress[e.name]?.counts ?? {}) };
-    if (kept[e.name] !== undefined) counts.kept = kept[e.name]!;
     entities[e.name] = {
       rule: e.rule,
       ...(e.why ? { why: e.why } : {}),

@@ -1,11 +1,13 @@
+import type pg from 'pg';
 import type { FileSources } from '../files/sources.ts';
 import type { Logger } from '../log.ts';
-import type { ErasedFiles, ErasureEntity } from '../model/erasure.ts';
+import type { DeletedWith, ErasedFiles, ErasureEntity } from '../model/erasure.ts';
 import type { ErasureBatches } from './batches.ts';
 import {
   anonymizeBatchSql,
   countSql,
   deleteBatchSql,
+  deleteReferencedSql,
   type ErasureSecrets,
   fileKeysSql,
   sharedBatchSql,
@@ -59,23 +61,24 @@ export async function eraseEntity(e: ErasureEntity, c: StepContext): Promise<voi
       const { text, params } = sharedBatchSql({ ...e, shared: reference }, c.batch, c.secrets);
       await loop(c, counts, 'references', { table: e.table, where: reference.where }, { text, params });
     });
-  if (e.scope !== null && e.rule === 'delete')
-    await step('rows', () =>
-      loop(
-        c,
-        counts,
-        'deleted',
-        { table: e.table, where: e.scope! },
-        { text: deleteBatchSql(e.table, e.scope!, c.batch) },
-      ),
-    );
+  // Rows their parent points at go with the parent's batches (deleteRows), not before.
+  if (e.scope !== null && e.rule === 'delete' && !e.withParent) await step('rows', () => deleteRows(e, counts, c));
   if (e.scope !== null && e.rule === 'anonymize') await step('rows', () => anonymize(e, counts, c));
+  // Counted now, not after: a row kept under a parent that is anonymized later (its owner the ghost) is no longer theirs then.
+  if (e.scope !== null && e.rule === 'keep')
+    await step('kept', async () => {
+      const { rows } = await c.batches.read(countSql(e.table, e.scope!));
+      counts.kept = Number((rows[0] as { n: string }).n);
+    });
 }
+
+type Query = (text: string, params?: unknown[]) => Promise<pg.QueryResult>;
 
 /**
  * Runs a statement a batch at a time, counting, until it changes no row or
  * has changed as many as `rows` held when it began: a trigger that puts a
  * row back cannot hold the erasure in a loop (the proof finds what it put).
+ * `after` runs in each batch's transaction, with what the statement returned.
  */
 async function loop(
   c: StepContext,
@@ -83,6 +86,7 @@ async function loop(
   count: string,
   rows: { table: string; where: string },
   statement: { text: string; params?: unknown[] },
+  after?: (query: Query, result: pg.QueryResult) => Promise<void>,
 ): Promise<void> {
   const { rows: found } = await c.batches.read(countSql(rows.table, rows.where));
   const at = Number((found[0] as { n: string }).n);
@@ -90,12 +94,43 @@ async function loop(
   while (changedInAll < at) {
     c.signal.throwIfAborted();
     const changed = await c.batches.run(async (query) => {
-      const n = (await query(statement.text, statement.params ?? [])).rowCount ?? 0;
+      const result = await query(statement.text, statement.params ?? []);
+      const n = result.rowCount ?? 0;
       counts[count] = (counts[count] ?? 0) + n;
+      if (after) await after(query, result);
       return n;
     });
     if (changed === 0) return;
     changedInAll += changed;
+  }
+}
+
+/** The person's rows, a batch at a time; in each batch's transaction, the rows of others they pointed at (deletesWith). */
+async function deleteRows(e: ErasureEntity, counts: Counts, c: StepContext): Promise<void> {
+  const withThem = e.deletesWith ?? [];
+  const text = deleteBatchSql(e.table, e.scope!, c.batch, [...new Set(withThem.flatMap((w) => w.refs))]);
+  await loop(c, counts, 'deleted', { table: e.table, where: e.scope! }, { text }, (query, result) =>
+    deleteReferenced(query, result.rows, withThem, c),
+  );
+}
+
+/** Each `w` the deleted rows pointed at and nothing points at now, and what those pointed at in turn; counted as theirs. */
+async function deleteReferenced(
+  query: Query,
+  deleted: Record<string, string | null>[],
+  withThem: readonly DeletedWith[],
+  c: StepContext,
+): Promise<void> {
+  for (const w of withThem) {
+    const keys = deleted.map((row) => w.refs.map((r) => row[r] ?? null)).filter((k) => k.every((v) => v !== null));
+    if (keys.length === 0) continue;
+    const result = await query(deleteReferencedSql(w, [...new Set(w.andThen.flatMap((t) => t.refs))]), [
+      JSON.stringify(keys),
+    ]);
+    c.batches.progress[w.entity] ??= { done: [], counts: {} };
+    const state = c.batches.progress[w.entity]!;
+    state.counts = { ...state.counts, deleted: (state.counts?.deleted ?? 0) + (result.rowCount ?? 0) };
+    await deleteReferenced(query, result.rows, w.andThen, c);
   }
 }
 

@@ -52,6 +52,35 @@ export interface ErasureEntity {
   filesElsewhere: readonly string[];
   /** The person's own row (the user table). */
   isUserRow: boolean;
+  /** delete: the rows of other entities its rows point at (an envelope's settings), deleted with each batch of its own. */
+  deletesWith?: readonly DeletedWith[];
+  /** Its rows are deleted with its parent's (deletesWith), not on their own: its parent points at them. */
+  withParent?: boolean;
+}
+
+/**
+ * Rows a deleted row points at and that hang from it (a `through` whose
+ * relation runs from the parent to them: Envelope.documentMetaId names an
+ * envelope's settings). They cannot go first, as rows that hang from others
+ * do (the parent's foreign key may refuse it, or take the parent with them),
+ * nor after on their own (with the parent gone, nothing says they were the
+ * person's): each batch of the parent's deletes them, by the keys it
+ * deleted, where no row of the parent points at them any more.
+ */
+export interface DeletedWith {
+  entity: string;
+  /** Its table, quoted. */
+  table: string;
+  /** The parent's table, quoted. */
+  parentTable: string;
+  /** Its columns the parent's `refs` hold, unquoted, in order. */
+  columns: readonly string[];
+  /** Their SQL types: what the parent's values (as text) are cast to. */
+  types: readonly string[];
+  /** The parent's columns that point at it, unquoted. */
+  refs: readonly string[];
+  /** What its own rows point at, deleted with them. */
+  andThen: readonly DeletedWith[];
 }
 
 export interface ErasedFiles {
@@ -71,4 +100,6 @@ export interface ErasurePlan {
   keyType: string;
   /** The ghost user's key, where the definition names one. */
   ghostUser?: string;
+  /** The user table (quoted) and its key column (quoted): where the ghost must be, and is never erased. */
+  users: { table: string; key: string };
 }

@@ -2,6 +2,7 @@ import type { BuildContext, RunDeps } from '../building/types.ts';
 import { rememberReceiptAddress } from '../db/erasure-receipts.ts';
 import { type ClaimedErasure, claimNextErasure, failErasure, finishErasure } from '../db/erasures.ts';
 import type { Mailer } from '../email/mailer.ts';
+import { refuseGhostProblems } from '../erasure/ghost.ts';
 import { ResidueError } from '../erasure/proof.ts';
 import { eraseClaimed } from '../erasure/run-erasure.ts';
 import type { ErasurePlan } from '../model/erasure.ts';
@@ -74,6 +75,8 @@ async function eraseDue(
     if (!claimed) break;
     const log = deps.log.child({ erasureId: claimed.id, userId: claimed.userId, attempt: claimed.attempts });
     try {
+      // The ghost user is never erased, nor are its exports revoked (src/erasure/ghost.ts).
+      await refuseGhostProblems(plan, (text, params) => deps.pool.query(text, params), claimed.userId);
       // The address the receipt goes to, read before anything is erased (and dropped once it is sent).
       if (options.mailer && recipients) await rememberReceiptAddress(deps.db, claimed, recipients);
       await revokeExports(deps, claimed);

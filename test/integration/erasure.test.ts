@@ -347,9 +347,11 @@ describe('exporter erase', () => {
     expect(smtp.received.filter((m) => m.subject === 'Your data has been erased')).toHaveLength(1);
   });
 
-  it('cancelled in its grace period: nothing changes', async () => {
+  it('cancelled in its grace period: nothing changes; the ghost user is never erased', async () => {
     const w = await world();
     const before = await tablesText(w.db);
+    const ghost = await runCli(['erase', w.ghost, '--reason', 'asked'], w.cliEnv);
+    expect([ghost.code, ghost.stderr]).toEqual([2, expect.stringMatching(/is the ghost user \(erasure\.ghost_user\)/)]);
     const asked = await runCli(['erase', w.ada, '--reason', 'asked', '--grace', '14d', '--json'], w.cliEnv);
     const id = JSON.parse(asked.stdout).id as string;
     expect((await runCli(['nightly'], w.cliEnv)).code).toBe(0);
