@@ -7,6 +7,11 @@ import type { RowCounts } from './schema.ts';
 /** The user table with the column the email goes to (the definition's user_email). */
 export type Recipients = UserTable & { emailColumn: string };
 
+/** The user table with its email column, or undefined when the definition names none (then no email is sent). */
+export function recipientsOf(user: UserTable): Recipients | undefined {
+  return user.emailColumn === undefined ? undefined : { ...user, emailColumn: user.emailColumn };
+}
+
 export interface EmailToSend {
   id: string;
   userId: string;

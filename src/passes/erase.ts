@@ -1,13 +1,13 @@
 import type { BuildContext, RunDeps } from '../building/types.ts';
 import { rememberReceiptAddress } from '../db/erasure-receipts.ts';
 import { type ClaimedErasure, claimNextErasure, failErasure, finishErasure } from '../db/erasures.ts';
+import { recipientsOf } from '../db/notifications.ts';
 import type { Mailer } from '../email/mailer.ts';
 import { refuseGhostProblems } from '../erasure/ghost.ts';
 import { ResidueError } from '../erasure/proof.ts';
 import { eraseClaimed } from '../erasure/run-erasure.ts';
 import type { ErasurePlan } from '../model/erasure.ts';
 import { sendErasureReceipts } from './erasure-receipts.ts';
-import { recipientsOf } from './fulfill.ts';
 import { revokeRequests } from './revoke.ts';
 
 export interface EraseOptions {

@@ -3,10 +3,9 @@ import type { BuildContext, BuildRun, RequestOutcome, RunDeps } from '../buildin
 import type { ExportConfig } from '../config.ts';
 import { sealTrail } from '../db/audit-chain.ts';
 import { type ClaimedRequest, claimByIds, claimNext, listClaimable } from '../db/claims.ts';
-import type { Recipients } from '../db/notifications.ts';
+import { recipientsOf } from '../db/notifications.ts';
 import { findRequests, releaseClaim } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
-import type { UserTable } from '../model/entities.ts';
 import type { IdleSlots } from '../worker/idle-slots.ts';
 import { settleEarlierRuns } from './housekeeping.ts';
 import { type EmailOutcome, notifyReady } from './notify.ts';
@@ -148,11 +147,6 @@ export async function runFulfill(deps: RunDeps, ctx: BuildContext, options: Fulf
   summary.seconds = elapsed(started);
   summary.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   return summary;
-}
-
-/** The user table with its email column, or undefined when the definition names none (then no email is sent). */
-export function recipientsOf(user: UserTable): Recipients | undefined {
-  return user.emailColumn === undefined ? undefined : { ...user, emailColumn: user.emailColumn };
 }
 
 function emptySummary(): FulfillSummary {
