@@ -31,7 +31,9 @@ create table if not exists data_export_erasures (
   -- kept only until the receipt is sent (or given up on), then dropped.
   receipt_email    text,
   receipt_email_attempts integer not null default 0,
-  receipt_sent_at  timestamptz
+  receipt_sent_at  timestamptz,
+  -- exporter extend: months added to the due date (at most 2 in all, decided within the first month), as an export's.
+  extended_months  integer not null default 0
 );
 create unique index if not exists data_export_erasures_one_open on data_export_erasures (user_id)
   where status in ('pending', 'processing');
@@ -88,6 +90,13 @@ begin
     return null;
   end if;
   if new.status is not distinct from old.status then
+    if new.due_at is distinct from old.due_at and new.extended_months > old.extended_months then
+      insert into data_export_events (request_id, user_id, event, actor, detail)
+      values (new.id, new.user_id, 'extended', exporter_event_actor('operator'),
+              jsonb_build_object('due_at', new.due_at, 'previous_due_at', old.due_at,
+                                 'months', new.extended_months - old.extended_months, 'reason', exporter_event_reason()));
+      return null;
+    end if;
     -- What says whose erasure it is, why, by when and what it did changes only with a trace.
     if (new.user_id, new.reason, new.requested_by, new.requested_at, new.due_at, new.receipt, new.after_export)
        is distinct from (old.user_id, old.reason, old.requested_by, old.requested_at, old.due_at, old.receipt, old.after_export) then

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import { recordEmailSent } from '../db/audit.ts';
 import type { Db } from '../db/connect.ts';
-import { extendDeadline } from '../db/deadline.ts';
+import { type Extended, extendDeadline, isErasure } from '../db/deadline.ts';
 import { recipientOf } from '../db/notifications.ts';
 import { checkedDefinition } from '../definition/checked-definition.ts';
 import { extensionEmail } from '../email/extension-email.ts';
@@ -27,9 +27,9 @@ export function registerExtend(program: Command, tools: CommandTools): void {
     program
       .command('extend')
       .description(
-        "move a request's legal due date by 1 or 2 months (GDPR Art. 12(3): at most 2 in total, decided within the first month); with email on, the person is told the new date and why",
+        "move a request's or an erasure's legal due date by 1 or 2 months (GDPR Art. 12(3): at most 2 in total, decided within the first month); with email on, the person is told the new date and why",
       )
-      .argument('<id>', 'request id')
+      .argument('<id>', 'request id, or erasure id')
       .requiredOption('--months <n>', '1 or 2', (v) => {
         if (v !== '1' && v !== '2') throw new UsageError(`extend: --months must be 1 or 2, got ${JSON.stringify(v)}`);
         return Number(v);
@@ -48,7 +48,8 @@ export function registerExtend(program: Command, tools: CommandTools): void {
       const { config, log } = commandContext(cmd, tools.io, { database: true });
       const by = actorName(flags.by);
       return withDatabase(config, async (db): Promise<Outcome> => {
-        const result = await extendDeadline(db, id, flags.months, { by, reason: flags.reason });
+        const what = (await isErasure(db, id)) ? 'erasure' : 'request';
+        const result = await extendDeadline(db, id, flags.months, { by, reason: flags.reason }, what);
         if (result.kind === 'refused') throw new UsageError(`extend: ${id} not extended: ${result.reason}`);
         log.info(
           {
@@ -64,7 +65,7 @@ export function registerExtend(program: Command, tools: CommandTools): void {
           `${id} due ${result.dueAt.toISOString()} (extended by ${result.extendedMonths} month${result.extendedMonths === 1 ? '' : 's'} in all)\n`,
         );
         return config.mail
-          ? tellThePerson(tools, config, log, db, { id, by, reason: flags.reason, dueAt: result.dueAt })
+          ? tellThePerson(tools, config, log, db, { id, by, reason: flags.reason, dueAt: result.dueAt, what })
           : 'done';
       });
     }),
@@ -80,7 +81,7 @@ async function tellThePerson(
   config: Config,
   log: Logger,
   db: Db,
-  extension: { id: string; by: string; reason: string; dueAt: Date },
+  extension: { id: string; by: string; reason: string; dueAt: Date; what: Extended },
 ): Promise<Outcome> {
   const { id, by } = extension;
   const mail = config.mail!;
@@ -89,7 +90,8 @@ async function tellThePerson(
     log.warn('the definition names no user_email column: the person was not told of the extension');
     return 'done';
   }
-  const to = await recipientOf(db, id, { ...user, emailColumn: user.emailColumn });
+  const table = extension.what === 'erasure' ? 'data_export_erasures' : 'data_export_requests';
+  const to = await recipientOf(db, id, { ...user, emailColumn: user.emailColumn }, table);
   if (!to?.email) {
     log.warn({ requestId: id }, 'the user has no email address: the person was not told of the extension');
     return 'done';
@@ -103,6 +105,7 @@ async function tellThePerson(
         dueAt: extension.dueAt,
         reason: extension.reason,
         requestedAt: to.requestedAt,
+        erasure: extension.what === 'erasure',
       }),
     });
     await recordEmailSent(db, id, by, 'extension');

@@ -59,16 +59,17 @@ function recipientSql(user: Recipients) {
   };
 }
 
-/** Where a request's person is reached, whatever its status (`exporter extend` tells them of the new date). */
+/** Where a request's (or an erasure's) person is reached, whatever its status (`exporter extend` tells them of the new date). */
 export async function recipientOf(
   db: Db,
   id: string,
   user: Recipients,
+  table: 'data_export_requests' | 'data_export_erasures' = 'data_export_requests',
 ): Promise<{ email: string | null; name: string | null; requestedAt: Date } | undefined> {
   const { users, key, name, email } = recipientSql(user);
   const { rows } = await sql<{ email: string | null; name: string | null; requestedAt: Date }>`
     select ${email}::text as email, ${name}::text as name, r.requested_at as "requestedAt"
-      from data_export_requests r join ${users} u on ${key}
+      from ${sql.table(table)} r join ${users} u on ${key}
      where r.id = ${id}`.execute(db);
   return rows[0];
 }

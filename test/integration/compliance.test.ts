@@ -446,6 +446,10 @@ describe("the privacy officer's report", () => {
     };
     await erasure(21, '2030-11-10T00:00:00Z', '2030-12-10T00:00:00Z', ['erased', '2030-11-20T00:00:00Z']);
     await erasure(22, '2030-11-01T00:00:00Z', '2030-11-20T00:00:00Z', ['erased', '2030-11-25T00:00:00Z']);
+    // 29: extended before its due date, then done after the original and before the new one: on time.
+    await erasure(29, '2030-11-03T00:00:00Z', '2030-11-25T00:00:00Z');
+    await ev(r(29), '2030-11-10T00:00:00Z', 'extended', { due_at: '2030-12-25T00:00:00Z', months: 1 }, 'alice');
+    await ev(r(29), '2030-11-28T00:00:00Z', 'erased', {});
     await erasure(23, '2030-11-11T00:00:00Z', '2030-12-11T00:00:00Z', ['erasure_failed', '2030-11-12T00:00:00Z']);
     await erasure(24, '2030-11-12T00:00:00Z', '2030-12-12T00:00:00Z', ['erasure_cancelled', '2030-11-13T00:00:00Z']);
     await erasure(25, '2030-11-02T00:00:00Z', '2030-11-30T00:00:00Z');
@@ -481,9 +485,9 @@ describe("the privacy officer's report", () => {
       revoked: 1,
       extended: 1,
       erasures: {
-        received: 7,
-        done: 2,
-        doneOnTime: 1,
+        received: 8,
+        done: 3,
+        doneOnTime: 2,
         doneLate: 1,
         stillOpen: 3,
         overdue: 1,
@@ -528,8 +532,8 @@ describe("the privacy officer's report", () => {
       givenUp: 2,
       // 2, 33 and 47 days.
       medianSecondsToReady: 33 * 86_400,
-      // 27 done by then, on time; 25, 26 and 28 open and past their due dates.
-      erasures: { received: 8, done: 3, doneOnTime: 2, doneLate: 1, stillOpen: 3, overdue: 3, failed: 1, cancelled: 1 },
+      // 27 done by then, on time (and 29, thanks to its extension); 25, 26 and 28 open and past their due dates.
+      erasures: { received: 9, done: 4, doneOnTime: 3, doneLate: 1, stillOpen: 3, overdue: 3, failed: 1, cancelled: 1 },
     });
     const csv = await runCli(
       ['report', '--from', '2030-11-01', '--to', '2030-12-01', '--as-of', '2030-12-10T00:00:00Z', '--csv'],

@@ -347,7 +347,7 @@ describe('exporter erase', () => {
     expect(smtp.received.filter((m) => m.subject === 'Your data has been erased')).toHaveLength(1);
   });
 
-  it('cancelled in its grace period: nothing changes; the ghost user is never erased', async () => {
+  it('cancelled in its grace period: nothing changes; extended as an export is; the ghost user is never erased', async () => {
     const w = await world();
     const before = await tablesText(w.db);
     const ghost = await runCli(['erase', w.ghost, '--reason', 'asked'], w.cliEnv);
@@ -358,6 +358,27 @@ describe('exporter erase', () => {
     expect((await w.db.query('select status from data_export_erasures where id = $1', [id])).rows[0].status).toBe(
       'pending',
     );
+    // Extended as an export is (Art. 12(3)): by one month, then one more, never a third; the trail says who and why.
+    const dueBefore = (await w.db.query('select due_at from data_export_erasures where id = $1', [id])).rows[0].due_at;
+    const extended = await runCli(
+      ['extend', id, '--months', '1', '--reason', 'backups to check', '--by', 'dpo'],
+      w.cliEnv,
+    );
+    expect(extended.code, extended.stderr).toBe(0);
+    const dueAfter = (await w.db.query('select due_at, extended_months from data_export_erasures where id = $1', [id]))
+      .rows[0];
+    expect(dueAfter.extended_months).toBe(1);
+    expect(dueAfter.due_at.getTime()).toBeGreaterThan(dueBefore.getTime() + 27 * 86_400_000);
+    const again = await runCli(['extend', id, '--months', '2', '--reason', 'more'], w.cliEnv);
+    expect([again.code, again.stderr]).toEqual([2, expect.stringMatching(/would pass the 2 months the law allows/)]);
+    const extendedEvent = (
+      await w.db.query(`select actor, detail from data_export_events where request_id = $1 and event = 'extended'`, [
+        id,
+      ])
+    ).rows;
+    expect(extendedEvent).toEqual([
+      { actor: 'dpo', detail: expect.objectContaining({ months: 1, reason: 'backups to check' }) },
+    ]);
     const cancelled = await runCli(['erase', '--cancel', id, '--reason', 'the person changed their mind'], w.cliEnv);
     expect(cancelled.code, cancelled.stderr).toBe(0);
     expect((await w.db.query('select status from data_export_erasures where id = $1', [id])).rows[0].status).toBe(
