@@ -521,6 +521,31 @@ describe('exporter erase', () => {
     expect(events.map((e) => e.event)).toEqual(['erasure_requested', 'erasure_started', 'erased']);
   });
 
+  it('two work processes erase the person once, in their housekeeping', async () => {
+    const w = await world();
+    const id = JSON.parse((await runCli(['erase', w.ada, '--reason', 'asked', '--json'], w.cliEnv)).stdout).id;
+    const settings = { ...w.cliEnv, EXPORT_HOUSEKEEPING_INTERVAL: '1s', EXPORT_POLL_INTERVAL: '1s' };
+    const runs = [spawnCli(['work'], settings), spawnCli(['work'], settings)];
+    try {
+      await waitFor(
+        async () =>
+          (await w.db.query('select status from data_export_erasures where id = $1', [id])).rows[0].status === 'done',
+        'the erasure to be done',
+        60_000,
+      );
+      // A few more housekeeping rounds of each: nothing is erased again.
+      await new Promise((r) => setTimeout(r, 3_000));
+    } finally {
+      for (const run of runs) run.child.kill('SIGTERM');
+    }
+    const results = await Promise.all(runs.map((r) => r.result));
+    const done = results.flatMap((r) => r.logs.filter((l) => l.msg === 'erasure done'));
+    expect(done).toHaveLength(1);
+    const events = (await w.db.query(`select event from data_export_events where request_id = $1 order by id`, [id]))
+      .rows;
+    expect(events.map((e) => e.event)).toEqual(['erasure_requested', 'erasure_started', 'erased']);
+  });
+
   it('check names every erase rule that cannot hold, all at once', async () => {
     const fresh = await databases.create();
     await createSampleSchema(fresh.db);
