@@ -144,6 +144,11 @@ begin
     raise exception 'user % has been erased: there is nothing of theirs to export', new.user_id
       using errcode = 'P0002';
   end if;
+  -- Nor while their erasure is under way: an archive of half-erased data, built beside it, would outlive it.
+  if exists (select 1 from data_export_erasures e where e.user_id = new.user_id and e.status = 'processing') then
+    raise exception 'user % is being erased: no export of them can be made now', new.user_id
+      using errcode = 'P0002';
+  end if;
   return new;
 end
 $$;
@@ -189,6 +194,11 @@ declare
 begin
   if canonical is null or not exporter_user_exists(canonical) then
     return query select null::uuid, 'no-such-user'::text;
+    return;
+  end if;
+  if exists (select 1 from data_export_erased x where x.user_sha256 = encode(sha256(convert_to(canonical, 'UTF8')), 'hex')) then
+    -- Erased already (a tombstone row may remain): a second erasure would pseudonymize the pseudonyms.
+    return query select null::uuid, 'already-erased'::text, null::uuid;
     return;
   end if;
   select e.id, e.after_export into existing, export_id

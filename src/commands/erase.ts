@@ -78,6 +78,8 @@ export function registerErase(program: Command, tools: CommandTools): void {
           exportFirst: flags.exportFirst,
         });
         if (made.outcome === 'no-such-user') throw new UsageError(`erase: no user with id ${JSON.stringify(userId)}`);
+        if (made.outcome === 'already-erased')
+          throw new UsageError(`erase: ${JSON.stringify(userId)} has been erased already (exporter status, history)`);
         if (flags.json) writeJson(tools.io, made);
         else
           tools.io.stdout.write(
@@ -99,7 +101,9 @@ async function cancel(
   return withDatabase(config, async (db): Promise<Outcome> => {
     const cancelled = await cancelErasure(db, id, { by, reason: flags.reason ?? 'cancelled' });
     if (!cancelled) {
-      tools.io.stderr.write(`exporter: erase --cancel: ${id} is not an erasure in its grace period\n`);
+      tools.io.stderr.write(
+        `exporter: erase --cancel: ${id} is not an erasure in its grace period (one that has started is carried to its end)\n`,
+      );
       return 'incomplete';
     }
     tools.io.stdout.write(`${id} cancelled\n`);

@@ -46,14 +46,14 @@ export async function requestErasure(
   options: { reason: string; by: string; graceSeconds: number; exportFirst: boolean },
 ): Promise<{
   id: string | null;
-  outcome: 'created' | 'already-open' | 'no-such-user';
+  outcome: 'created' | 'already-open' | 'already-erased' | 'no-such-user';
   exportRequestId: string | null;
 }> {
   return db.transaction().execute(async (tx) => {
     await sql`select set_config('exporter.actor', ${options.by}, true)`.execute(tx);
     const { rows } = await sql<{
       erasureId: string | null;
-      outcome: 'created' | 'already-open' | 'no-such-user';
+      outcome: 'created' | 'already-open' | 'already-erased' | 'no-such-user';
       exportRequestId: string | null;
     }>`
       select erasure_id, outcome, export_request_id
@@ -64,7 +64,7 @@ export async function requestErasure(
   });
 }
 
-/** Cancels an erasure still in its grace period (pending); the trail says who and why. */
+/** Cancels an erasure still in its grace period (pending, never started: one half done is carried to its end); the trail says who and why. */
 export async function cancelErasure(db: Db, id: string, actor: { by: string; reason: string }): Promise<boolean> {
   return db.transaction().execute(async (tx) => {
     await sql`select set_config('exporter.actor', ${actor.by}, true), set_config('exporter.reason', ${actor.reason}, true)`.execute(
@@ -72,7 +72,7 @@ export async function cancelErasure(db: Db, id: string, actor: { by: string; rea
     );
     const { rows } = await sql<{ id: string }>`
       update data_export_erasures set status = 'cancelled', completed_at = now()
-       where id = ${id} and status = 'pending' returning id`.execute(tx);
+       where id = ${id} and status = 'pending' and started_at is null returning id`.execute(tx);
     return rows.length > 0;
   });
 }

@@ -78,10 +78,18 @@ function referenceProblems(
           problems.push(
             `${e.table}.${column}: where a row of it stays and names the person, their reference must change, and the column cannot be null: name erasure.ghost_user ${at(e.erase.line)}`,
           );
-    const keptWhole = e.erase.kind === 'keep' && toUsers.some((c) => e.owner?.columns.includes(c));
+    const rule = e.erase;
+    const keptWhole = rule.kind === 'keep' && toUsers.some((c) => e.owner?.columns.includes(c));
     if (keptWhole && userRule?.kind === 'delete')
       problems.push(
-        `entities.${e.name}: erase: keep, and its rows point at the person's user row, which erase: delete would leave them without: anonymize the user row (a tombstone) instead ${at(e.erase.line)}`,
+        `entities.${e.name}: erase: keep, and its rows point at the person's user row, which erase: delete would leave them without: anonymize the user row (a tombstone) instead ${at(rule.line)}`,
+      );
+    // Anonymized rows that still point at the user row: its delete fails on their foreign key, every retry.
+    const stillPointing =
+      rule.kind === 'anonymize' ? toUsers.filter((c) => e.owner?.columns.includes(c) && !(c in rule.columns)) : [];
+    if (stillPointing.length > 0 && userRule?.kind === 'delete')
+      problems.push(
+        `entities.${e.name}: erase: anonymize keeps its rows pointing at the person's user row by ${stillPointing.join(', ')}, which erase: delete would leave them without: anonymize ${stillPointing.join(', ')} too (ghost, or null), or the user row as a tombstone ${at(rule.line)}`,
       );
   }
   return problems;

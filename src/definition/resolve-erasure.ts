@@ -1,6 +1,6 @@
 import type { Definition, EntityRule, FileRule } from '../model/definition.ts';
 import type { DeletedWith, ErasedColumn, ErasedFiles, ErasureEntity, ErasurePlan } from '../model/erasure.ts';
-import { quoteIdent as q } from '../model/identifiers.ts';
+import { quoteIdent as q, textLiteral } from '../model/identifiers.ts';
 import { type Catalog, type CatalogTable, findTable } from './catalog.ts';
 import { userKeyColumn } from './check.ts';
 import { pointedAtByParent } from './check-erase.ts';
@@ -21,7 +21,12 @@ export function resolveErasure(def: Definition, catalog: Catalog): ErasurePlan {
   const keyType = users.columns.get(userKey)!.sqlType;
   const resolver = new ErasureResolver(def, catalog, users);
   const entities = def.entities.map((e) => resolver.entity(e));
-  const typed = (sql: string) => sql.replaceAll(':user', `(:user)::${keyType}`);
+  // The ghost is the definition's (the operator's text, never a user's), written as an escape literal.
+  const ghost = def.erasure?.ghostUser;
+  const typed = (sql: string) =>
+    sql
+      .replaceAll(':user', `(:user)::${keyType}`)
+      .replaceAll(':ghost', ghost === undefined ? 'null' : `(${textLiteral(ghost)})::${keyType}`);
   const depth = (e: EntityRule): number =>
     e.through ? 1 + depth(def.entities.find((p) => p.name === e.through!.entity)!) : 0;
   const order = def.entities
@@ -65,6 +70,7 @@ class ErasureResolver {
       name: rule.name,
       table: table.key,
       key: table.primaryKey.map(q),
+      keyTypes: table.primaryKey.map((c) => table.columns.get(c)!.sqlType),
       rule: erase.kind,
       ...(erase.kind === 'keep' ? { why: erase.why } : {}),
       columns:
@@ -127,11 +133,13 @@ class ErasureResolver {
     }
     if (!rule.owner) return null;
     const owners = rule.owner.columns.map((c) => `${alias}.${q(c)}`);
-    // Theirs by one owner column, and every other owner column empty or theirs too.
+    // Theirs by one owner column, and every other owner column empty, theirs too, or the ghost's (the other side
+    // erased before: else a message between two erased people would outlive both).
+    const orGhost = (c: string) => (this.def.erasure?.ghostUser === undefined ? '' : ` or ${c} = :ghost`);
     const owned =
       owners.length === 1
         ? `${owners[0]} = :user`
-        : `(${owners.map((c) => `${c} = :user`).join(' or ')}) and ${owners.map((c) => `(${c} is null or ${c} = :user)`).join(' and ')}`;
+        : `(${owners.map((c) => `${c} = :user`).join(' or ')}) and ${owners.map((c) => `(${c} is null or ${c} = :user${orGhost(c)})`).join(' and ')}`;
     // A thing they own that has other members is shared: it stays, with their reference in it changed.
     const others = this.otherMembers(rule, alias);
     return others ? `${owned} and not ${others}` : owned;
@@ -144,7 +152,8 @@ class ErasureResolver {
     const table = findTable(this.catalog, rule.table)!;
     const members = findTable(this.catalog, m.table)!;
     const reference = membersReference(rule, table, members, this.catalog)!;
-    return `exists (select 1 from ${members.key} om where om.${q(m.column)} = ${alias}.${q(reference)} and om.${q(m.userColumn)} <> :user)`;
+    const notGhost = this.def.erasure?.ghostUser === undefined ? '' : ` and om.${q(m.userColumn)} <> :ghost`;
+    return `exists (select 1 from ${members.key} om where om.${q(m.column)} = ${alias}.${q(reference)} and om.${q(m.userColumn)} <> :user${notGhost})`;
   }
 
   /**

@@ -36,7 +36,11 @@ export class ErasureBatches {
     const client = await this.pool.connect();
     try {
       await client.query('begin');
-      await client.query(`select set_config('lock_timeout', $1, true)`, [`${this.lockTimeoutMs}ms`]);
+      // A row the application holds makes the batch give up after lock_timeout; a batch slower than a minute (a
+      // scope the database cannot find by an index) is stopped too, its locks released, and retried later.
+      await client.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', '60s', true)`, [
+        `${this.lockTimeoutMs}ms`,
+      ]);
       const result = await work((text, params = []) => client.query(text, [this.userId, ...params]));
       await this.save(client);
       await client.query('commit');

@@ -4,9 +4,10 @@ import { quoteIdent as q } from '../model/identifiers.ts';
 /*
  * The SQL of one entity's erasure, as text with numbered parameters: $1 is
  * always the person's key (as text, cast to the key's type where the plan
- * says :user). Nothing a user wrote is ever part of the text; the HMAC key's
- * derived pads, the ghost's key and a fixed text are parameters, never
- * literals, so no log or pg_stat_activity shows them.
+ * says :user). Nothing a user wrote is ever part of the text; the HMAC pads
+ * (of the person's own key, run-erasure.ts personKey), the ghost's key and a
+ * fixed text are parameters, never literals: pg_stat_activity never shows
+ * them, and a server that logs parameters shows one person's key at most.
  */
 
 /** A statement and its parameters (after $1, the person's key). */
@@ -33,9 +34,14 @@ export function countSql(table: string, where: string): string {
 /**
  * Deletes at most `batch` rows of `where` (one short statement; run again
  * until it deletes none), returning the `returning` columns of each, as text.
+ * The rows are found by ctid (a TID scan, however big the table), and each
+ * row deleted must be in `where` itself: a ctid is unique only within one
+ * table, so in a partitioned (or inherited) table another partition's row
+ * has the same one, and it is someone else's.
  */
 export function deleteBatchSql(table: string, where: string, batch: number, returning: readonly string[] = []): string {
-  return `delete from ${table} where ctid = any(array(select t.ctid from ${table} t where ${withUser(where)} limit ${batch}))${returningSql(returning)}`;
+  return `delete from ${table} t where t.ctid = any(array(select t.ctid from ${table} t where ${withUser(where)} limit ${batch}))
+     and ${withUser(where)}${returningSql(returning)}`;
 }
 
 function returningSql(columns: readonly string[]): string {
@@ -76,8 +82,10 @@ export function anonymizeBatchSql(
     params.push(value);
     return `$${params.length + 1}`;
   };
+  // The cursor is the last key as text (a bigint past 2^53 as a JSON number would round, and the batch repeat or skip
+  // rows), each cast back to its column's type.
   const after = cursor
-    ? ` and (${e.key.map((k) => `t.${k}`).join(', ')}) > (${cursor.map((v) => param(v)).join(', ')})`
+    ? ` and (${e.key.map((k) => `t.${k}`).join(', ')}) > (${cursor.map((v, i) => `${param(String(v))}::${e.keyTypes[i]}`).join(', ')})`
     : '';
   const rowKey =
     e.key.length === 1 ? `b.${e.key[0]}::text` : `json_build_array(${e.key.map((k) => `b.${k}`).join(', ')})::text`;
@@ -96,7 +104,7 @@ export function anonymizeBatchSql(
     update ${e.table} u set ${sets} from b where ${match} returning 1
   )
   select (select count(*) from changed)::bigint as n,
-         (select json_build_array(${e.key.map((k) => `b.${k}`).join(', ')}) from b order by ${e.key.map((k) => `b.${k} desc`).join(', ')} limit 1) as last`;
+         (select json_build_array(${e.key.map((k) => `b.${k}::text`).join(', ')}) from b order by ${e.key.map((k) => `b.${k} desc`).join(', ')} limit 1) as last`;
   return { text, params };
 }
 
@@ -114,8 +122,10 @@ export function sharedBatchSql(e: ErasureEntity, batch: number, secrets: Erasure
         `${c.column} = case when ${c.column} = $1::${c.sqlType} then ${valueSql(c, c.column, secrets, param)} else ${c.column} end`,
     )
     .join(', ');
-  const text = `update ${e.table} u set ${sets}
-    where u.ctid = any(array(select t.ctid from ${e.table} t where ${withUser(shared.where)} limit ${batch}))`;
+  // As deleteBatchSql: found by ctid, and each row changed in the scope itself (a ctid is unique per partition only).
+  const text = `update ${e.table} t set ${sets}
+    where t.ctid = any(array(select t.ctid from ${e.table} t where ${withUser(shared.where)} limit ${batch}))
+      and ${withUser(shared.where)}`;
   return { text, params };
 }
 
@@ -157,4 +167,38 @@ export function residueSql(e: ErasureEntity, c: ErasedColumn): string {
           where t.${c.column} is not null
             and t.${c.column}::text is distinct from $5
             and (encode(sha256(convert_to(t.${c.column}::text, 'UTF8')), 'hex') = v.sha256 or t.${c.column}::text = $1)`;
+}
+
+/**
+ * The rows still in the person's scope whose anonymized column is not what
+ * its strategy writes (null; the fixed text or the ghost's key, $2; a
+ * pseudonym): a row written into the scope during the erasure, or one the
+ * batches never reached. The value hashes (residueSql) cannot see those,
+ * for nothing of them was recorded.
+ */
+export function unchangedSql(e: ErasureEntity, c: ErasedColumn, ghostUser: string | undefined): Statement {
+  const column = `t.${c.column}`;
+  const scope = withUser(e.scope!);
+  switch (c.strategy.kind) {
+    case 'null':
+      return {
+        text: `select count(*)::bigint as n from ${e.table} t where ${scope} and ${column} is not null`,
+        params: [],
+      };
+    case 'hmac':
+      return {
+        text: `select count(*)::bigint as n from ${e.table} t where ${scope} and ${column} is not null and ${column}::text not like 'hmac:%'`,
+        params: [],
+      };
+    case 'text':
+      return {
+        text: `select count(*)::bigint as n from ${e.table} t where ${scope} and ${column}::text is distinct from $2`,
+        params: [c.strategy.text],
+      };
+    case 'ghost':
+      return {
+        text: `select count(*)::bigint as n from ${e.table} t where ${scope} and ${column} is distinct from $2::${c.sqlType}`,
+        params: [ghostUser],
+      };
+  }
 }

@@ -1,7 +1,7 @@
 import type { ExportEntity } from '../model/entities.ts';
 import type { ErasureEntity, ErasurePlan } from '../model/erasure.ts';
 import type { ErasureBatches } from './batches.ts';
-import { countSql, residueSql } from './erasure-sql.ts';
+import { countSql, residueSql, unchangedSql } from './erasure-sql.ts';
 
 /** What the proof found left of the person: each an entity and why; the erasure fails, naming the first. */
 export class ResidueError extends Error {
@@ -27,7 +27,7 @@ export async function prove(
   const left: string[] = [];
   const count = async (text: string, params: unknown[] = []) =>
     Number((await batches.read(text, params)).rows[0]!.n as string);
-  for (const e of plan.entities) left.push(...(await residueOf(e, exported, count, erasureId)));
+  for (const e of plan.entities) left.push(...(await residueOf(e, exported, count, erasureId, plan.ghostUser)));
   if (left.length > 0) throw new ResidueError(`the person is still there after the erasure: ${left.join('; ')}`);
 }
 
@@ -36,6 +36,7 @@ async function residueOf(
   exported: readonly ExportEntity[],
   count: (text: string, params?: unknown[]) => Promise<number>,
   erasureId: string,
+  ghostUser: string | undefined,
 ): Promise<string[]> {
   const left: string[] = [];
   const say = (n: number, what: string) => n > 0 && left.push(`${e.name}: ${n} ${what}`);
@@ -62,6 +63,8 @@ async function residueOf(
         await count(residueSql(e, c), [erasureId, e.name, c.name, fixed]),
         `rows whose ${c.name} still holds what it held, or their key`,
       );
+      const unchanged = unchangedSql(e, c, ghostUser);
+      say(await count(unchanged.text, unchanged.params), `rows of theirs whose ${c.name} was never anonymized`);
     }
   return left;
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type pg from 'pg';
 import type { ClaimedErasure } from '../db/erasures.ts';
 import type { FileSources } from '../files/sources.ts';
@@ -50,7 +50,7 @@ export async function eraseClaimed(run: ErasureRun, claimed: ClaimedErasure): Pr
   const context = {
     batches,
     files: run.files,
-    secrets: secretsOf(run),
+    secrets: secretsOf(run, claimed.userId),
     erasureId: claimed.id,
     batch: run.batch,
     log: run.log,
@@ -64,13 +64,25 @@ export async function eraseClaimed(run: ErasureRun, claimed: ClaimedErasure): Pr
   return receiptOf(run.plan, batches.progress, claimed);
 }
 
-function secretsOf(run: ErasureRun): ErasureSecrets {
+function secretsOf(run: ErasureRun, userId: string): ErasureSecrets {
   const needsHmac = run.plan.entities.some((e) => e.columns.some((c) => c.strategy.kind === 'hmac'));
   if (needsHmac && !run.hmacKey) throw new Error('a rule says hmac, and EXPORT_ERASE_HMAC_KEY is not set');
   return {
     ...(run.plan.ghostUser !== undefined ? { ghostUser: run.plan.ghostUser } : {}),
-    ...(needsHmac ? { hmac: hmacPads(run.hmacKey!) } : {}),
+    ...(needsHmac ? { hmac: hmacPads(personKey(run.hmacKey!, userId)) } : {}),
   };
+}
+
+/**
+ * The key a person's pseudonyms are made with: HMAC-SHA256(EXPORT_ERASE_HMAC_KEY,
+ * their key). Its pads travel to PostgreSQL as parameters, which a server
+ * logging its statements' parameters (log_min_duration_statement) may write
+ * down: what such a log gives away is this one person's key, never the
+ * deployment's. The same person's same value gets the same pseudonym
+ * everywhere; two people's the same value, two.
+ */
+export function personKey(deploymentKey: string, userId: string): Buffer {
+  return createHmac('sha256', deploymentKey).update(userId, 'utf8').digest();
 }
 
 /**
@@ -79,8 +91,8 @@ function secretsOf(run: ErasureRun): ErasureSecrets {
  * computes H(outer || H(inner || value)) with its own sha256(): the same
  * pseudonym Node's createHmac gives (erasure.test.ts compares them).
  */
-export function hmacPads(key: string): { inner: Buffer; outer: Buffer } {
-  let block = Buffer.from(key, 'utf8');
+export function hmacPads(key: string | Buffer): { inner: Buffer; outer: Buffer } {
+  let block = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
   if (block.length > 64) block = createHash('sha256').update(block).digest();
   const padded = Buffer.alloc(64);
   block.copy(padded);

@@ -24,6 +24,8 @@ export interface ErasureEntity {
   table: string;
   /** Its primary key's columns, quoted: the order an anonymization walks, resumable. Empty: the table has none. */
   key: readonly string[];
+  /** Their SQL types, in the same order: what a cursor kept as text is cast back to. */
+  keyTypes: readonly string[];
   rule: 'delete' | 'anonymize' | 'keep';
   /** keep: why, and for how long (the receipt says it). */
   why?: string;

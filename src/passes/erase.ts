@@ -93,6 +93,8 @@ async function eraseDue(
         signal: options.signal,
       };
       const receipt = await eraseClaimed(run, claimed);
+      // Again: one asked for as the erasure was claimed (before it was processing) must not outlive it.
+      await revokeExports(deps, claimed);
       if (await finishErasure(deps.db, claimed, receipt)) {
         summary.done++;
         log.info({ outcome: 'erased', receipt: receipt.entities }, 'erasure done');

@@ -119,6 +119,15 @@ async function world(rules: Record<string, unknown> = {}) {
   return { ...fresh, cliEnv, ghost, ada, bob, mine, shared, bobs, bobsRelease, adasReleaseInShared, assetKey };
 }
 
+/**
+ * The pseudonym Node's HMAC-SHA256 gives: keyed by the person's own key, HMAC(EXPORT_ERASE_HMAC_KEY, their id)
+ * (src/erasure/run-erasure.ts personKey), computed here independently of the exporter.
+ */
+function pseudonym(userId: string, value: string): string {
+  const personal = createHmac('sha256', 'k'.repeat(32)).update(userId).digest();
+  return createHmac('sha256', personal).update(value).digest('hex');
+}
+
 async function put(key: string) {
   await env.s3Client.send(new PutObjectCommand({ Bucket: env.uploadsBucket, Key: key, Body: Buffer.from(key) }));
 }
@@ -410,7 +419,7 @@ describe('exporter erase', () => {
     // The tombstone's email is the pseudonym Node's HMAC-SHA256 gives under the same key: computed once, by PostgreSQL.
     const email = (await w.db.query('select email, name, password_hash from users where id = $1', [w.ada])).rows[0];
     expect(email).toEqual({
-      email: `hmac:${createHmac('sha256', 'k'.repeat(32)).update('ada@example.test').digest('hex')}`,
+      email: `hmac:${pseudonym(w.ada, 'ada@example.test')}`,
       name: null,
       password_hash: null,
     });
@@ -444,7 +453,7 @@ describe('exporter erase', () => {
     expect(done.receipt.entities.features.counts.deleted).toBe(3);
     expect(done.receipt.entities.users.counts.anonymized).toBe(1);
     const email = (await w.db.query('select email from users where id = $1', [w.ada])).rows[0].email;
-    expect(email).toBe(`hmac:${createHmac('sha256', 'k'.repeat(32)).update('ada@example.test').digest('hex')}`);
+    expect(email).toBe(`hmac:${pseudonym(w.ada, 'ada@example.test')}`);
   });
 
   it('killed (SIGKILL) in the middle of a batch, it resumes once its claim lapses and ends as an erasure run once would', async () => {
@@ -502,7 +511,7 @@ describe('exporter erase', () => {
     expect(done.receipt.entities).toEqual(expected);
     // The pseudonym applied once: Node's HMAC of the email itself, not of an earlier pseudonym.
     expect((await w.db.query('select email from users where id = $1', [w.ada])).rows[0].email).toBe(
-      `hmac:${createHmac('sha256', 'k'.repeat(32)).update('ada@example.test').digest('hex')}`,
+      `hmac:${pseudonym(w.ada, 'ada@example.test')}`,
     );
     expect(
       (await w.db.query('select count(*)::int as n from features where project_id = $1', [w.mine])).rows[0].n,
