@@ -43,6 +43,8 @@ export interface ForeignKey {
   columns: readonly string[];
   refTable: TableKey;
   refColumns: readonly string[];
+  /** What deleting a referenced row does to the referencing ones (pg_constraint.confdeltype): an erasure must know a cascade. */
+  onDelete?: 'no action' | 'restrict' | 'cascade' | 'set null' | 'set default';
 }
 
 /** The live database, as far as a definition needs it. */
@@ -116,10 +118,13 @@ export async function readCatalog(db: Db): Promise<Catalog> {
     refSchema: string | null;
     refName: string | null;
     refColumns: string[] | null;
+    onDelete: ForeignKey['onDelete'] | null;
   }>`
     select n.nspname as schema, cl.relname as name, c.contype,
            array(select a.attname::text from unnest(c.conkey) with ordinality k(col, i) join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.col order by k.i) as columns,
            rn.nspname as ref_schema, rcl.relname as ref_name,
+           case c.confdeltype when 'a' then 'no action' when 'r' then 'restrict' when 'c' then 'cascade'
+                              when 'n' then 'set null' when 'd' then 'set default' end as on_delete,
            case when c.contype = 'f' then array(select a.attname::text from unnest(c.confkey) with ordinality k(col, i) join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.col order by k.i) end as ref_columns
       from pg_constraint c
       join pg_class cl on cl.oid = c.conrelid
@@ -141,6 +146,7 @@ export async function readCatalog(db: Db): Promise<Catalog> {
         columns: k.columns,
         refTable: tableKey(k.refSchema, k.refName),
         refColumns: k.refColumns,
+        ...(k.onDelete ? { onDelete: k.onDelete } : {}),
       });
     }
   }

@@ -41,6 +41,7 @@ export function checkErasure(
   }
   problems.push(...orphanProblems(def, at));
   problems.push(...pointedAtProblems(def, catalog, at));
+  problems.push(...cascadeProblems(def, catalog, users, at));
   problems.push(...referenceProblems(def, catalog, users, userKey, at));
   return problems;
 }
@@ -202,4 +203,40 @@ export function pointedAtByParent(rule: EntityRule, parentRule: EntityRule, cata
   if (keys.some((f) => f.table === table.key && f.refTable === parent.key && pairs(f.refColumns, f.columns) === mine))
     return false;
   return [...refs].sort().join('\u0000') !== [...parent.primaryKey].sort().join('\u0000');
+}
+
+/**
+ * The application's own ON DELETE CASCADE: deleting the person's rows of an
+ * entity would take with them every row of another table that points at
+ * them, other people's among them (another person's comment on their post, a
+ * subfolder someone else made in their folder). Refused, unless the rows
+ * that hang from them are an entity `through` it whose rule deletes them
+ * (the rule decides them), or its membership table. The user table's own
+ * cascades take rows that name the person (sessions, tokens): theirs.
+ */
+function cascadeProblems(
+  def: Definition,
+  catalog: Catalog,
+  users: CatalogTable,
+  at: (line: number) => string,
+): string[] {
+  const problems: string[] = [];
+  for (const e of def.entities) {
+    const table = findTable(catalog, e.table);
+    if (!table || e.erase?.kind !== 'delete' || table.key === users.key) continue;
+    const decided = new Set(
+      def.entities
+        .filter((c) => c.through?.entity === e.name && c.erase?.kind === 'delete')
+        .map((c) => findTable(catalog, c.table)?.key),
+    );
+    if (e.members) decided.add(findTable(catalog, e.members.table)?.key);
+    for (const f of catalog.foreignKeys) {
+      if (f.refTable !== table.key || f.onDelete !== 'cascade' || decided.has(f.table)) continue;
+      const from = catalog.tables.get(f.table);
+      problems.push(
+        `entities.${e.name}: erase: delete, and ${from ? `${from.schema === 'public' ? '' : `${from.schema}.`}${from.name}` : f.table}.${f.columns.join(', ')} (ON DELETE CASCADE) would delete the rows that hang from its rows, other people's among them: export them through ${e.name} with erase: delete (the rule decides them), or anonymize or keep ${e.name} ${at(e.erase.line)}`,
+      );
+    }
+  }
+  return problems;
 }

@@ -134,6 +134,48 @@ describe('erasure on a schema made to trip it', () => {
     expect((await w.db.query('select 1 from messages')).rowCount).toBe(0);
   });
 
+  it("a document's settings go with it, unless another's document points at them too; comments on a post go with it, as the rule says, and check refuses a rule that would let the cascade decide", async () => {
+    const w = await world();
+    const [mine, shared, bobs] = [randomUUID(), randomUUID(), randomUUID()];
+    for (const id of [mine, shared, bobs]) await w.db.query(`insert into doc_meta (id, title) values ($1, 't')`, [id]);
+    for (const [user, meta] of [
+      [w.ada, mine],
+      [w.ada, shared],
+      [w.bob, shared],
+      [w.bob, bobs],
+    ] as const)
+      await w.db.query(`insert into docs (id, user_id, meta_id) values ($1, $2, $3)`, [randomUUID(), user, meta]);
+    const post = randomUUID();
+    await w.db.query(`insert into posts (id, user_id, body) values ($1, $2, 'p')`, [post, w.ada]);
+    await w.db.query(`insert into comments (id, post_id, author_id, body) values ($1, $2, $3, 'c')`, [
+      randomUUID(),
+      post,
+      w.bob,
+    ]);
+    // Comments as their authors' (not through the post): the post's delete would cascade into Bob's. Refused.
+    const unhung = path.join(mkdtempSync(path.join(os.tmpdir(), 'hostile-')), 'unhung.yaml');
+    writeFileSync(
+      unhung,
+      readFileSync(`${FIXTURES}hostile.yaml`, 'utf8').replace(
+        'through: { entity: posts, column: post_id }',
+        'owner: { column: author_id }',
+      ),
+    );
+    const check = await runCli(['check'], { ...w.cliEnv, EXPORT_DEFINITION: unhung });
+    expect([check.code, check.stderr]).toEqual([
+      2,
+      expect.stringMatching(/entities\.posts: erase: delete, and comments\.post_id \(ON DELETE CASCADE\) would delete/),
+    ]);
+    const receipt = await erase(w, w.ada);
+    expect(receipt.docs!.counts.deleted).toBe(2);
+    expect(receipt.doc_meta!.counts.deleted).toBe(1);
+    expect((await w.db.query('select id from doc_meta order by id')).rows.map((r) => r.id)).toEqual(
+      [shared, bobs].sort(),
+    );
+    expect(receipt.comments!.counts.deleted).toBe(1);
+    expect((await w.db.query('select 1 from comments')).rowCount).toBe(0);
+  });
+
   it('no export of a person while their erasure runs, and no second erasure of someone erased', async () => {
     const w = await world();
     const asked = await runCli(['erase', w.ada, '--reason', 'asked', '--json'], w.cliEnv);
