@@ -214,6 +214,22 @@ export async function withPeakRss(bin: string, args: string[], env: NodeJS.Proce
   const [code] = (await once(proc, 'close')) as [number];
   clearInterval(timer);
   const seconds = (performance.now() - started) / 1000;
-  if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}:\n${stderr.slice(-3000)}`);
+  if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}: ${troubleOf(stderr)}\n${stderr.slice(-3000)}`);
   return { seconds, peakRssMb: Math.round(peakKb / 1024), stderr };
+}
+
+/** The warnings and errors a run logged (an erasure to be retried says why there), one line each. */
+function troubleOf(stderr: string): string {
+  return stderr
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as { level?: string; msg?: string; err?: { message?: string } }];
+      } catch {
+        return []; // not a log line, or one cut by the 200,000 characters kept
+      }
+    })
+    .filter((l) => l.level === 'warn' || l.level === 'error')
+    .map((l) => `${l.msg}${l.err?.message ? `: ${l.err.message}` : ''}`)
+    .join('; ');
 }

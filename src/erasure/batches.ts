@@ -36,9 +36,10 @@ export class ErasureBatches {
     const client = await this.pool.connect();
     try {
       await client.query('begin');
-      // A row the application holds makes the batch give up after lock_timeout; a batch slower than a minute (a
-      // scope the database cannot find by an index) is stopped too, its locks released, and retried later.
-      await client.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', '60s', true)`, [
+      // A row the application holds makes the batch give up after lock_timeout. No statement_timeout: a batch slowed
+      // by the application's unindexed foreign key (minutes, BENCHMARKS.md) would be cancelled and the same batch
+      // tried again for ever; its locks are on the person's own rows, which the application does not wait on.
+      await client.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', '0', true)`, [
         `${this.lockTimeoutMs}ms`,
       ]);
       const result = await work((text, params = []) => client.query(text, [this.userId, ...params]));
