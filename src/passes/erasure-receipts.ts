@@ -3,9 +3,7 @@ import type { RunDeps } from '../building/types.ts';
 import { dropReceiptAddress, owedReceipts } from '../db/erasure-receipts.ts';
 import { erasureReceiptEmail } from '../email/erasure-receipt.ts';
 import type { Mailer } from '../email/mailer.ts';
-import { MAX_EMAIL_ATTEMPTS } from './notify.ts';
-
-const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
+import { EMAIL, MAX_EMAIL_ATTEMPTS } from './notify.ts';
 
 /**
  * Sends every receipt owed (the erasures just done, and those whose send

@@ -13,7 +13,8 @@ import type { Logger } from '../log.ts';
 /** Sends stop after this many failed attempts (over several runs). */
 export const MAX_EMAIL_ATTEMPTS = 5;
 
-const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
+/** What a "ready" email or an erasure receipt may be sent to: one address, nothing a mail header could be made of. */
+export const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 
 export type EmailOutcome = 'sent' | 'failed' | 'skipped' | 'not-due';
 
