@@ -77,10 +77,16 @@ async function* deflatedPlaintext(sections: readonly Section[], level: number): 
   })();
   try {
     for await (const chunk of deflate) yield chunk as Buffer;
+    await feeding;
   } finally {
     deflate.destroy();
+    // A reader that stops early (its build stopped) ends the loop, which
+    // destroys the stream and fails the feeder's wait: that outcome is the
+    // reader's to know, not the process's (an unhandled rejection ended a
+    // worker and every build in it). Where the loop ran to its end, the
+    // await above has met it already.
+    feeding.catch(() => undefined);
   }
-  await feeding;
 }
 
 function headerLine(section: Section): Buffer {

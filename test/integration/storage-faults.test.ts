@@ -139,6 +139,11 @@ describe('storage faults at one request', () => {
     }
     const result = await run.result;
     expect([0, 1]).toContain(result.code);
+    // The run ends by itself, not by a crash: an exit code 1 also comes from an
+    // unhandled rejection, which is how a build stopped mid-viewer ended the
+    // process before (seal.ts; test/unit/seal.test.ts).
+    expect(result.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('{'))).toEqual([]);
+    expect(result.logs.at(-1)).toMatchObject({ msg: 'fulfill finished' });
     expect(deleted.size).toBeGreaterThan(5);
     const { rows: stuck } = await env.admin.query(
       `select count(*)::int as n from data_export_requests where status = 'processing'`,
