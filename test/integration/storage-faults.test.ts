@@ -125,7 +125,8 @@ describe('storage faults at one request', () => {
     });
     const deleted = new Set<string>();
     let finished = false;
-    void run.result.then(() => (finished = true));
+    const end = () => (finished = true);
+    void run.result.then(end, end);
     while (!finished && deleted.size < 30) {
       const { rows } = await env.admin.query(
         `select id, user_id from data_export_requests where status = 'processing' and user_id <> all($1::text[])`,

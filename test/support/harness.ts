@@ -195,7 +195,15 @@ export function spawnCli(
   child.stderr!.on('data', (d) => (stderr += d));
   const result = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, logs: parseLogs(stderr) }));
+    child.on('close', (code, signal) => {
+      // Node's own trace of an uncaught exception or unhandled rejection ends
+      // with its version line. The CLI turns every error into an exit code
+      // (src/cli.ts), so this is a crash whatever the test expected of the
+      // exit code: a worker would have lost every build in it.
+      if (/^Node\.js v\d+\.\d+\.\d+$/m.test(stderr))
+        reject(new Error(`the CLI crashed (exporter ${args.join(' ')}):\n${stderr.slice(-2000)}`));
+      else resolve({ code, signal, stdout, stderr, logs: parseLogs(stderr) });
+    });
   });
   return { child, result, stderr: () => stderr };
 }
