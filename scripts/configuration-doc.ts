@@ -43,6 +43,11 @@ What one line per setting leaves out:
   ([archive.md](archive.md#the-viewer-indexhtml)); \`EXPORT_VIEWER_ROWS\`
   bounds the page at that many rows per entity and at most 2 MiB of JSON,
   and the page says how many rows are only in the JSON and CSV.
+- \`EXPORT_READ_DATABASE_URL\`: a hot standby of \`DATABASE_URL\` (streaming
+  replication); a build reads from it only once it has replayed past the
+  request's claim, else from \`DATABASE_URL\`
+  ([operating.md](operating.md#reading-from-a-replica)). Its role needs only
+  \`SELECT\` on the definition's tables.
 - \`EXPORT_AUDIT_RETENTION\`: the audit trail outlives the request rows
   ([compliance.md](compliance.md)).
 

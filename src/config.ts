@@ -1,7 +1,8 @@
 import os from 'node:os';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { ConfigError } from './errors.ts';
-import { isPostgresUrl, type RawSettings, SETTINGS, type SettingName, SettingReader } from './settings.ts';
+import { isPostgresUrl, SettingReader } from './setting-reader.ts';
+import { type RawSettings, SETTINGS, type SettingName } from './settings.ts';
 
 function spoolDirectory(setting: string | undefined): string | null {
   if (setting === 'none') return null;
@@ -59,6 +60,13 @@ export interface ExportConfig {
   readonly eraseHmacKey: string | undefined;
 }
 
+/** A hot standby the snapshots read from, once it has replayed past the request's claim. */
+export interface ReplicaConfig {
+  readonly url: string;
+  /** How long a build waits for it to catch up before reading from the primary instead. */
+  readonly maxLagSeconds: number;
+}
+
 /** What only the long-running `exporter work` reads. */
 export interface WorkConfig {
   /** Idle polling while LISTEN is healthy; POLL_FALLBACK_SECONDS while it is not, or in poll-only mode. */
@@ -74,6 +82,8 @@ export const POLL_FALLBACK_SECONDS = 2;
 
 export interface Config {
   readonly databaseUrl: string;
+  /** Where the builds read the people's data from, when not the primary (EXPORT_READ_DATABASE_URL). */
+  readonly replica: ReplicaConfig | undefined;
   readonly storage: StorageConfig;
   readonly export: ExportConfig;
   readonly logLevel: string;
@@ -108,11 +118,17 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
       'databaseUrl',
       'is not a valid postgres:// URL (postgres://user@host/db, or postgres://user@/db?host=/run/postgresql for a socket)',
     );
+  const readDatabaseUrl = read.value('readDatabaseUrl');
+  if (readDatabaseUrl && !isPostgresUrl(readDatabaseUrl))
+    read.problem('readDatabaseUrl', 'is not a valid postgres:// URL');
   const logLevel = read.value('logLevel') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel))
     read.problem('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const config: Config = {
     databaseUrl,
+    replica: readDatabaseUrl
+      ? { url: readDatabaseUrl, maxLagSeconds: read.duration('replicaMaxLag', 86_400) }
+      : undefined,
     storage: storageConfig(read, needs),
     export: exportConfig(read),
     logLevel,

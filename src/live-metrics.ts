@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestOutcome } from './building/types.ts';
 import type { Db } from './db/connect.ts';
 import { type StatusReport, statusReport } from './db/status.ts';
+import type { FallbackReason, ReplicaReads } from './snapshot/replica-reads.ts';
 
 /**
  * The metrics `exporter work` serves at /metrics for Prometheus to scrape (a
@@ -17,7 +18,7 @@ export class LiveMetrics {
   private readonly buildSeconds: Histogram;
   private readonly inFlight: Gauge;
 
-  constructor(db: Db, listening: () => boolean | undefined) {
+  constructor(db: Db, listening: () => boolean | undefined, replica?: ReplicaReads) {
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'exporter_requests_total',
@@ -92,6 +93,7 @@ export class LiveMetrics {
         if (healthy !== undefined) this.set(healthy ? 1 : 0);
       },
     });
+    if (replica) replicaFallbacks(registers, replica);
   }
 
   buildStarted(): void {
@@ -107,4 +109,21 @@ export class LiveMetrics {
       this.buildSeconds.observe(outcome.seconds);
     }
   }
+}
+
+/** Builds that read from the primary although a replica is set, by reason: counted by ReplicaReads, handed on when scraped. */
+function replicaFallbacks(registers: Registry[], replica: ReplicaReads): void {
+  const seen: Record<FallbackReason, number> = { lagging: 0, unreachable: 0, not_a_standby: 0 };
+  new Counter({
+    name: 'exporter_replica_fallbacks_total',
+    help: 'Builds that read from the primary although EXPORT_READ_DATABASE_URL is set, by reason: lagging (past EXPORT_REPLICA_MAX_LAG), unreachable, not_a_standby.',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      for (const reason of Object.keys(seen) as FallbackReason[]) {
+        this.inc({ reason }, replica.fallbacks[reason] - seen[reason]);
+        seen[reason] = replica.fallbacks[reason];
+      }
+    },
+  });
 }

@@ -76,6 +76,14 @@ function fulfillGauges(gauge: GaugeOf, f: NonNullable<RunFigures['fulfill']>): v
   gauge('exporter_rows_written', 'Rows written into archives by the last run.').set(f.rows);
   gauge('exporter_bytes_written', 'Archive bytes uploaded by the last run.').set(f.bytes);
   passSeconds(gauge).set({ phase: 'fulfill' }, f.seconds);
+  if (f.replicaFallbacks) {
+    const fallbacks = gauge(
+      'exporter_replica_fallbacks',
+      'Builds of the last run that read from the primary although EXPORT_READ_DATABASE_URL is set, by reason: lagging (past EXPORT_REPLICA_MAX_LAG), unreachable, not_a_standby.',
+      ['reason'],
+    );
+    for (const [reason, n] of Object.entries(f.replicaFallbacks)) fallbacks.set({ reason }, n);
+  }
   if (f.ready > 0) {
     const per = gauge('exporter_request_seconds', 'Seconds per ready request in the last run.', ['stat']);
     per.set({ stat: 'mean' }, f.requestSecondsTotal / f.ready);

@@ -7,7 +7,7 @@ import { currentSchemaVersion } from './db/migrate.ts';
 import { errorMessage, UsageError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { registerSecret } from './redact.ts';
-import { postgresPassword } from './settings.ts';
+import { postgresPassword } from './setting-reader.ts';
 import { S3Storage } from './storage/s3-storage.ts';
 
 /** What a pass needs from the outside world, opened and checked. */

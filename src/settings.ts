@@ -1,6 +1,3 @@
-import { parseBytes } from './byte-sizes.ts';
-import { formatDuration, parseDurationSeconds } from './durations.ts';
-
 /**
  * Every setting, with its flag and environment variable: the CLI declares its
  * options from this table and error messages name settings from it, so the two
@@ -11,6 +8,17 @@ export const SETTINGS = {
     flag: '--database-url <url>',
     env: 'DATABASE_URL',
     help: 'PostgreSQL connection URL: postgres://user:password@host:5432/db, or postgres://user@/db?host=/run/postgresql for a socket',
+  },
+  readDatabaseUrl: {
+    flag: '--read-database-url <url>',
+    env: 'EXPORT_READ_DATABASE_URL',
+    help: "a hot standby of DATABASE_URL that the builds read the people's rows and file lists from, once it has replayed past the request's claim (docs/operating.md: reading from a replica); claims, progress, publishing and the trail stay on DATABASE_URL",
+  },
+  replicaMaxLag: {
+    flag: '--replica-max-lag <duration>',
+    env: 'EXPORT_REPLICA_MAX_LAG',
+    help: 'how long a build waits for the replica to replay past its claim before it reads from DATABASE_URL instead (logged, and counted in exporter_replica_fallbacks)',
+    default: '1m',
   },
   bucket: { flag: '--bucket <name>', env: 'S3_BUCKET', help: 'bucket the archives go to' },
   prefix: { flag: '--prefix <prefix>', env: 'S3_PREFIX', help: 'key prefix of every archive', default: 'exports/' },
@@ -198,103 +206,4 @@ export type RawSettings = Partial<Record<SettingName, string>>;
 export function settingLabel(name: SettingName): string {
   const s = SETTINGS[name];
   return `${s.env} (${s.flag.split(' ')[0]})`;
-}
-
-export /** Reads settings by name, each by its kind's rule, and collects every problem (named by its setting, never with a secret's value). */
-class SettingReader {
-  readonly problems: string[] = [];
-  private readonly raw: RawSettings;
-
-  constructor(raw: RawSettings) {
-    this.raw = raw;
-  }
-
-  /** The setting, trimmed; its default when unset or empty. */
-  value(name: SettingName): string | undefined {
-    const v = this.raw[name]?.trim();
-    if (v !== undefined && v !== '') return v;
-    return 'default' in SETTINGS[name] ? (SETTINGS[name] as { default: string }).default : undefined;
-  }
-
-  readonly problem = (name: SettingName, text: string): void => {
-    this.problems.push(`${settingLabel(name)} ${text}`);
-  };
-
-  required(name: SettingName, needed: boolean | undefined): string {
-    const v = this.value(name);
-    if (needed && v === undefined) this.problem(name, 'is required');
-    return v ?? '';
-  }
-
-  url(name: SettingName, protocols: string[]): string | undefined {
-    const v = this.value(name);
-    if (v === undefined) return undefined;
-    if (!isUrl(v, protocols)) this.problem(name, `is not a valid ${protocols.join(' or ')} URL`);
-    return v;
-  }
-
-  integer(name: SettingName, min: number, max: number): number {
-    const v = this.value(name) ?? '';
-    const n = /^-?\d+$/.test(v) ? Number(v) : Number.NaN;
-    if (!(n >= min && n <= max))
-      this.problem(name, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-    return n;
-  }
-
-  duration(name: SettingName, maxSeconds: number): number {
-    const v = this.value(name) ?? '';
-    const seconds = parseDurationSeconds(v);
-    if (seconds === undefined)
-      this.problem(name, `must be a positive duration such as 604800, 7d, 36h or 15m, got ${JSON.stringify(v)}`);
-    else if (seconds > maxSeconds)
-      this.problem(name, `must be at most ${formatDuration(maxSeconds)} (${maxSeconds} s), got ${JSON.stringify(v)}`);
-    return seconds ?? 0;
-  }
-
-  bytes(name: SettingName): number {
-    const v = this.value(name) ?? '';
-    const n = parseBytes(v);
-    if (n === undefined)
-      this.problem(name, `must be a size such as 1073741824, 500MB or 5GiB, got ${JSON.stringify(v)}`);
-    return n ?? 0;
-  }
-
-  boolean(name: SettingName): boolean {
-    const v = (this.value(name) ?? '').toLowerCase();
-    if (['true', '1', 'yes'].includes(v)) return true;
-    if (['false', '0', 'no'].includes(v)) return false;
-    this.problem(name, `must be true or false, got ${JSON.stringify(v)}`);
-    return false;
-  }
-}
-
-export function isUrl(text: string, protocols: string[]): boolean {
-  try {
-    const u = new URL(text);
-    return protocols.includes(u.protocol.replace(/:$/, '')) && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A postgres:// URL as libpq and node-postgres read it: with a host, or with none and a
- * socket directory in ?host= (postgres://user@/db?host=/run/postgresql), which the URL
- * standard does not parse.
- */
-export function isPostgresUrl(text: string): boolean {
-  if (isUrl(text, ['postgres', 'postgresql'])) return true;
-  const socket = /^postgres(?:ql)?:\/\/(?:[^/?#@]*@)?\/[^?#]*\?([^#]*)$/.exec(text);
-  return socket !== null && (new URLSearchParams(socket[1]).get('host') ?? '').startsWith('/');
-}
-
-/** The password in a postgres:// URL (either form), decoded, or undefined. */
-export function postgresPassword(text: string): string | undefined {
-  const userinfo = /^postgres(?:ql)?:\/\/([^/?#@]*)@/.exec(text)?.[1];
-  const password = userinfo?.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : undefined;
-  try {
-    return password ? decodeURIComponent(password) : undefined;
-  } catch {
-    return password;
-  }
 }

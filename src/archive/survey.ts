@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { ExportEntity, UserTable } from '../model/entities.ts';
 import { quoteIdent } from '../model/identifiers.ts';
 import { Snapshot } from '../snapshot/snapshot.ts';
+import type { SnapshotSource } from '../snapshot/snapshot-source.ts';
 import { sizeSql, userLiteral } from './queries.ts';
 
 export interface EntitySize {
@@ -19,7 +20,7 @@ export interface EntitySize {
  * sizes null when the user is gone.
  */
 export async function openSurveyed(
-  pool: pg.Pool,
+  source: SnapshotSource,
   user: UserTable,
   userId: string,
   entities: readonly ExportEntity[],
@@ -27,7 +28,7 @@ export async function openSurveyed(
   const exists = `select 1 from ${user.table} where ${quoteIdent(user.idColumn)} = (${userLiteral(userId)})::${user.keyType}`;
   const selects = entities.map((entity) => `select '${entity.name}' as entity, * from (${sizeSql(entity, userId)}) s`);
   const { snapshot, results } = await Snapshot.openWith(
-    pool,
+    source,
     selects.length > 0 ? [exists, selects.join(' union all ')] : [exists],
   );
   type SizeRow = { entity: string; n: string; bytes: string | null; files: string };

@@ -1,9 +1,9 @@
-import type pg from 'pg';
 import type { FileSources } from '../files/sources.ts';
 import type { EntityManifest, Manifest, UserFileRecord } from '../model/archive.ts';
 import { PROCESSING_FIELDS, type Processing } from '../model/definition.ts';
 import type { ExportEntity, UserTable } from '../model/entities.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
+import type { SnapshotSource } from '../snapshot/snapshot-source.ts';
 import { ArchiveViewer } from '../viewer/write-viewer.ts';
 import type { ZipWriter } from '../zip/zip-writer.ts';
 import { ArchiveTooLargeError } from './archive-errors.ts';
@@ -83,9 +83,9 @@ export interface ArchiveEvents {
   snapshotClosed(seconds: number): void;
 }
 
-/** Where an archive is written from and to: the application's database, the ZIP, and the signal that stops it. */
+/** Where an archive is written from and to: the application's database (the primary, or a replica caught up with the claim), the ZIP, and the signal that stops it. */
 export interface ArchiveIo {
-  pool: pg.Pool;
+  reads: SnapshotSource;
   zip: ZipWriter;
   /** Aborting it closes the open snapshot's connection, ending whatever query is running. */
   signal?: AbortSignal;
@@ -126,14 +126,14 @@ class Snapshots {
  */
 export async function writeArchive(io: ArchiveIo, plan: ArchivePlan, events: ArchiveEvents): Promise<Manifest> {
   const options: Writing = { ...io, plan, events };
-  const { pool } = options;
+  const { reads } = options;
   const { identity } = plan;
   const snapshots = new Snapshots();
   const onAbort = () =>
     void snapshots.close(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const first = await openSurveyed(pool, options.plan.user, identity.userId, options.plan.entities);
+    const first = await openSurveyed(reads, options.plan.user, identity.userId, options.plan.entities);
     snapshots.open = first.snapshot;
     if (options.signal?.aborted) onAbort();
     if (!first.sizes) throw new UserNotFoundError('the user no longer exists');
@@ -156,7 +156,7 @@ export async function writeArchive(io: ArchiveIo, plan: ArchivePlan, events: Arc
     try {
       await snapshots.close();
       const written = await writeListedFiles(options, list, first.sizes, progress);
-      const second = await openSurveyed(pool, options.plan.user, identity.userId, options.plan.entities);
+      const second = await openSurveyed(reads, options.plan.user, identity.userId, options.plan.entities);
       snapshots.open = second.snapshot;
       if (options.signal?.aborted) onAbort();
       if (!second.sizes) throw new UserNotFoundError('the user no longer exists');
@@ -271,7 +271,7 @@ async function writeRows(
     }).catch(async (error: unknown) => {
       // Its snapshot is over (the error ended its transaction): closed first, so the question takes no second connection.
       await snapshots.close(error as Error);
-      throw await unwritableRow(options.pool, options.plan.entities, entity, identity.userId, error);
+      throw await unwritableRow(options.reads, options.plan.entities, entity, identity.userId, error);
     });
     if (viewer) await viewer.addEntity(zip, entity, viewerRows!);
   }

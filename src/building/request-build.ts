@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import { archiveFilename, type Manifest } from '../model/archive.ts';
 import type { PresignedLink } from '../storage/s3-storage.ts';
 import { ArchivePipeline } from './archive-pipeline.ts';
+import { buildReads } from './read-source.ts';
 import { retryBriefly, settleFailure } from './settle-failure.ts';
 import { BuildStop } from './stop.ts';
 import type { BuildRun, RequestOutcome, RunDeps } from './types.ts';
@@ -59,6 +60,8 @@ class Build {
   private readonly csvReadAhead: Record<string, string> = {};
   /** How long the snapshot was held open (the ready line says so: it holds back vacuum on the application's primary). */
   private snapshotSeconds: number | undefined;
+  /** Where the snapshots read: the primary, or a replica caught up with the claim. */
+  private readonly reads: ReturnType<typeof buildReads>;
 
   private readonly deps: RunDeps;
   private readonly request: ClaimedRequest;
@@ -74,6 +77,7 @@ class Build {
     const now = deps.clock.now();
     this.filename = archiveFilename(now);
     this.stop = new BuildStop(ctx.signal);
+    this.reads = buildReads(deps, request, this.stop.signal, this.log);
     this.pipeline = new ArchivePipeline(deps.storage, this.key, {
       filename: this.filename,
       level: ctx.config.zipLevel,
@@ -102,7 +106,7 @@ class Build {
     const linkExpiresAt = await this.presign();
     const manifest = await this.stop.untilStopped(
       writeArchive(
-        { pool: this.deps.pool, zip: this.pipeline.zip, signal: this.stop.signal },
+        { reads: this.reads.source, zip: this.pipeline.zip, signal: this.stop.signal },
         this.archivePlan(linkExpiresAt),
         this.archiveEvents(),
       ),
@@ -240,6 +244,7 @@ class Build {
         bytes,
         seconds: this.seconds(),
         snapshotSeconds: this.snapshotSeconds,
+        readFrom: this.reads.readFrom(),
         ms: this.ms,
         expiresAt: link.expiresAt.toISOString(),
         ...(Object.keys(csvReadAhead).length > 0 ? { csvReadAhead } : {}),

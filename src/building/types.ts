@@ -7,6 +7,7 @@ import type { FileSources } from '../files/sources.ts';
 import type { Logger } from '../log.ts';
 import type { ExportEntity, UserTable } from '../model/entities.ts';
 import type { ErasurePlan } from '../model/erasure.ts';
+import type { ReplicaReads } from '../snapshot/replica-reads.ts';
 import type { S3Storage } from '../storage/s3-storage.ts';
 
 /*
@@ -19,6 +20,8 @@ import type { S3Storage } from '../storage/s3-storage.ts';
 export interface RunDeps {
   db: Db;
   pool: pg.Pool;
+  /** The replica the builds read people's data from (EXPORT_READ_DATABASE_URL); the primary's pool when unset. */
+  replica?: ReplicaReads;
   storage: S3Storage;
   log: Logger;
   clock: Clock;

@@ -1,11 +1,15 @@
+import type pg from 'pg';
 import type { BuildContext, RunDeps } from '../building/types.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/connect.ts';
+import { type Db, newPool } from '../db/connect.ts';
 import { checkedDefinition } from '../definition/checked-definition.ts';
 import { type Mailer, smtpMailer } from '../email/mailer.ts';
 import { openFileSources } from '../files/sources.ts';
 import type { Logger } from '../log.ts';
+import { registerSecret } from '../redact.ts';
+import { postgresPassword } from '../setting-reader.ts';
+import { ReplicaReads } from '../snapshot/replica-reads.ts';
 import { EXPORTER_VERSION } from '../version.ts';
 import { withRuntime } from './common.ts';
 
@@ -35,12 +39,38 @@ export async function openRun<T>(
 ): Promise<T> {
   return withRuntime(config, log, options.connections, async (runtime, schemaVersion) => {
     const mailer = options.mail && config.mail ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
+    const replica = openReplica(config, runtime.pool, log);
     try {
-      return await body({ deps: { ...runtime, log, clock: systemClock }, schemaVersion, mailer });
+      const deps = { ...runtime, log, clock: systemClock, ...(replica ? { replica: replica.reads } : {}) };
+      return await body({ deps, schemaVersion, mailer });
     } finally {
       mailer?.close();
+      await replica?.close();
     }
   });
+}
+
+/**
+ * The replica's pool (EXPORT_READ_DATABASE_URL): a snapshot and its second
+ * reader per build. Not checked at start: a replica that cannot be reached
+ * leaves each build to the primary (ReplicaReads), it never stops the run.
+ */
+function openReplica(config: Config, primary: pg.Pool, log: Logger) {
+  if (!config.replica) return undefined;
+  registerSecret(postgresPassword(config.replica.url));
+  const pool = newPool({
+    url: config.replica.url,
+    maxConnections: config.export.concurrency * 2,
+    connectTimeoutMs: 5_000,
+  });
+  log.info(
+    { replicaMaxLagSeconds: config.replica.maxLagSeconds },
+    "builds read people's data from the replica (EXPORT_READ_DATABASE_URL) once it has replayed past their claim",
+  );
+  return {
+    reads: new ReplicaReads(pool, primary, config.replica.maxLagSeconds),
+    close: () => pool.end().catch(() => {}),
+  };
 }
 
 /**

@@ -53,7 +53,7 @@ async function work(tools: CommandTools, config: Config, run: Run): Promise<void
   const stopping = tools.stopper.signal;
   const fulfillDeps = { ...deps, log: log.child({ pass: 'fulfill' }) };
   const wake = wakeups(config, deps, stopping);
-  const metrics = new LiveMetrics(deps.db, () => wake.listener?.healthy);
+  const metrics = new LiveMetrics(deps.db, () => wake.listener?.healthy, deps.replica);
   const server = await probes(config, deps, metrics, wake.listener);
   const housekeeping = keepHouseEvery(deps, {
     intervalSeconds: config.work.housekeepingIntervalSeconds,

@@ -26,6 +26,23 @@ export interface ConnectOptions {
  * readers (COPY streams, which Kysely cannot express).
  */
 export function connect(options: ConnectOptions): DbHandle {
+  const pool = newPool(options);
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    // Nested keys are data (row_counts' entity names), not columns: leave them as they are.
+    plugins: [new CamelCasePlugin({ maintainNestedObjectKeys: true })],
+  });
+  return {
+    db,
+    pool,
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/** A pool of raw connections (the snapshot readers' own, for a replica), whose broken connections never crash the process. */
+export function newPool(options: ConnectOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.maxConnections,
@@ -39,18 +56,7 @@ export function connect(options: ConnectOptions): DbHandle {
   // the client itself; unheard, that 'error' crashes the process. The next
   // query on the client fails with the same error, which is where it is handled.
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool }),
-    // Nested keys are data (row_counts' entity names), not columns: leave them as they are.
-    plugins: [new CamelCasePlugin({ maintainNestedObjectKeys: true })],
-  });
-  return {
-    db,
-    pool,
-    async close() {
-      await db.destroy();
-    },
-  };
+  return pool;
 }
 
 /** The database refused a second open request for one user (the partial unique index). */

@@ -6,6 +6,7 @@ import { type ClaimedRequest, claimByIds, claimNext, listClaimable } from '../db
 import { recipientsOf } from '../db/notifications.ts';
 import { findRequests, releaseClaim } from '../db/requests.ts';
 import type { Mailer } from '../email/mailer.ts';
+import type { FallbackReason } from '../snapshot/replica-reads.ts';
 import type { IdleSlots } from '../worker/idle-slots.ts';
 import { settleEarlierRuns } from './housekeeping.ts';
 import { type EmailOutcome, notifyReady } from './notify.ts';
@@ -67,6 +68,8 @@ export interface FulfillSummary {
   emailsFailed: number;
   /** The process's peak resident memory so far, for sizing the pod's memory limit. */
   maxRssMb?: number;
+  /** Builds that read from the primary although a replica is set, by reason (EXPORT_READ_DATABASE_URL). */
+  replicaFallbacks?: Record<FallbackReason, number>;
 }
 
 /**
@@ -144,8 +147,14 @@ export async function runFulfill(deps: RunDeps, ctx: BuildContext, options: Fulf
     await sealTrail(db).catch((error: unknown) =>
       log.error({ err: error }, 'could not seal the audit trail; the next run will'),
     );
+  return withRunFigures(summary, deps, started);
+}
+
+/** The figures of the whole run: its time, the process's peak memory, and where the builds read. */
+function withRunFigures(summary: FulfillSummary, deps: RunDeps, started: number): FulfillSummary {
   summary.seconds = elapsed(started);
   summary.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  if (deps.replica) summary.replicaFallbacks = { ...deps.replica.fallbacks };
   return summary;
 }
 
@@ -212,13 +221,13 @@ async function claimSource(deps: RunDeps, config: ExportConfig, options: Fulfill
     return { next: async () => unstarted.shift(), unstarted };
   }
   return {
-    next: () => claimNext(deps.db, config.claimTtlSeconds, config.maxAttempts),
+    next: () => claimNext(deps.db, config.claimTtlSeconds, config.maxAttempts, deps.replica !== undefined),
     unstarted: [] as ClaimedRequest[],
   };
 }
 
 async function claimRequested(deps: RunDeps, ids: readonly string[], config: ExportConfig, summary: FulfillSummary) {
-  const claimed = await claimByIds(deps.db, ids, config.claimTtlSeconds);
+  const claimed = await claimByIds(deps.db, ids, config.claimTtlSeconds, deps.replica !== undefined);
   const claimedIds = new Set(claimed.map((r) => r.id));
   const known = new Map(
     (

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { isoTimestamp } from '../model/iso-timestamp.ts';
 import { CopyBatch } from './copy-batch.ts';
 import { type CopyOut, copyOut } from './copy-out.ts';
+import { primarySource, type SnapshotSource } from './snapshot-source.ts';
 
 /**
  * The transaction-local setting that holds the files an archive includes,
@@ -78,19 +79,20 @@ export class Snapshot {
   }
 
   static async open(pool: pg.Pool): Promise<Snapshot> {
-    return (await Snapshot.openWith(pool, [])).snapshot;
+    return (await Snapshot.openWith(primarySource(pool), [])).snapshot;
   }
 
   /**
    * BEGIN, the settings and the snapshot's time, then `statements` (one
    * result each), in one message: a light request's time is mostly round
-   * trips (BENCHMARKS.md).
+   * trips (BENCHMARKS.md). On a connection from `source`: the primary, or a
+   * replica that has replayed past the claim.
    */
   static async openWith(
-    pool: pg.Pool,
+    source: SnapshotSource,
     statements: readonly string[],
   ): Promise<{ snapshot: Snapshot; results: pg.QueryResult[] }> {
-    const client = await pool.connect();
+    const { client, pool } = await source.connect();
     const began = performance.now();
     try {
       const results = (await client.query(

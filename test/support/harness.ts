@@ -54,8 +54,13 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
-export async function createTestEnv(options: { storage?: 's3' | 's3rver' } = {}): Promise<TestEnv> {
-  const adminUrl = inject('databaseUrl');
+export async function createTestEnv(
+  options: {
+    storage?: 's3' | 's3rver' /** A server of the test's own (the replica test's primary). */;
+    adminUrl?: string;
+  } = {},
+): Promise<TestEnv> {
+  const adminUrl = options.adminUrl ?? inject('databaseUrl');
   const s3 = inject(options.storage ?? 's3');
   const name = `t_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   const root = new pg.Client({ connectionString: adminUrl });
