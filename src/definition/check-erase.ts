@@ -1,6 +1,6 @@
 import { TEXT_TYPES } from '../model/database-types.ts';
-import type { Definition, EntityRule } from '../model/definition.ts';
-import { type Catalog, type CatalogTable, comparableTypes, findTable } from './catalog.ts';
+import type { AnonymizeStrategy, Definition, EntityRule } from '../model/definition.ts';
+import { type Catalog, type CatalogTable, comparableTypes, findTable, type RelationKind } from './catalog.ts';
 import { throughReferences } from './check-relations.ts';
 
 /**
@@ -32,6 +32,10 @@ export function checkErasure(
     }
     const table = findTable(catalog, e.table);
     if (!table) continue;
+    if (e.erase.kind !== 'keep' && !WRITABLE_KINDS.has(table.kind))
+      problems.push(
+        `entities.${e.name}: erase: ${e.erase.kind}, but ${e.table} is a ${KIND_WORDS[table.kind]}, whose rows an erasure cannot change: erase the tables it reads through their own entities, and say erase: { keep: "…" } here ${at(e.erase.line)}`,
+      );
     const isUserRow = table.key === users.key;
     if (isUserRow && e.erase.kind === 'keep')
       problems.push(
@@ -130,6 +134,7 @@ function anonymizeProblems(
       problems.push(
         `${where}: erase.anonymize writes text (${strategy.kind}), but the column is ${live.sqlType} ${at(rule.line)}`,
       );
+    problems.push(...fitProblems(table, column, strategy, where, at(rule.line)));
     if (strategy.kind === 'ghost') {
       if (!comparableTypes(live, users.columns.get(userKey)!))
         problems.push(
@@ -139,6 +144,47 @@ function anonymizeProblems(
         problems.push(`${where}: ghost needs erasure.ghost_user, the user kept rows point at instead ${at(rule.line)}`);
     }
   }
+  return problems;
+}
+
+/** What an erasure can delete from or update: not a view's or a foreign server's rows. */
+const WRITABLE_KINDS: ReadonlySet<RelationKind> = new Set(['table', 'partitioned']);
+const KIND_WORDS: Record<RelationKind, string> = {
+  table: 'table',
+  partitioned: 'partitioned table',
+  view: 'view',
+  matview: 'materialized view',
+  foreign: 'foreign table',
+};
+/** An hmac pseudonym's length: 'hmac:' and 64 hex digits (erasure-sql.ts). */
+const HMAC_CHARACTERS = 69;
+
+/**
+ * Whether what a strategy writes fits the column for every person erased,
+ * not only the first: one fixed value (a text, the ghost's key) in a column
+ * of a unique key fails the second person's erasure, every retry; and a
+ * value longer than a varchar(n) or char(n) is cut by the cast, silently: a
+ * pseudonym cut short can make two people's values one.
+ */
+function fitProblems(
+  table: CatalogTable,
+  column: string,
+  strategy: AnonymizeStrategy,
+  name: string,
+  place: string,
+): string[] {
+  const problems: string[] = [];
+  const unique = table.uniqueKeys.find((key) => key.includes(column));
+  if (unique && (strategy.kind === 'text' || strategy.kind === 'ghost'))
+    problems.push(
+      `${name}: erase.anonymize writes the same ${strategy.kind === 'text' ? 'text' : 'ghost key'} for everyone erased, and the column is in a unique key (${unique.join(', ')}): the second erasure would fail on it; use hmac (one pseudonym per value) or null ${place}`,
+    );
+  const limit = /^character(?: varying)?\((\d+)\)$/.exec(table.columns.get(column)!.sqlType)?.[1];
+  const length = strategy.kind === 'hmac' ? HMAC_CHARACTERS : strategy.kind === 'text' ? [...strategy.text].length : 0;
+  if (limit !== undefined && length > Number(limit))
+    problems.push(
+      `${name}: erase.anonymize writes ${length} characters (${strategy.kind === 'hmac' ? 'an hmac pseudonym' : 'its text'}), and the column holds ${limit}: the value would be cut short ${place}`,
+    );
   return problems;
 }
 

@@ -587,4 +587,48 @@ describe('exporter erase', () => {
     ];
     for (const pattern of expected) expect(problems, String(pattern)).toContainEqual(expect.stringMatching(pattern));
   });
+
+  it('check refuses rules that hold for the first person erased but not the second: one text or ghost in a unique column, a pseudonym cut by a short column, a rule that changes a view', async () => {
+    const fresh = await databases.create();
+    await createSampleSchema(fresh.db);
+    await fresh.db.query(`alter table releases alter column version type varchar(16)`);
+    await fresh.db.query(`create view project_names as select id, owner_id, name from projects`);
+    const doc = parseDocument(readFileSync(SAMPLE_FILES_DEFINITION, 'utf8'));
+    doc.setIn(
+      ['entities', 'project_names'],
+      doc.createNode({
+        description: 'Your projects by name.',
+        owner: { column: 'owner_id', declared: 'a view of projects, whose owner_id references users' },
+        order_by: ['id'],
+        columns: { id: { export: 'Project id.' }, owner_id: { export: 'You.' }, name: { export: 'Its name.' } },
+        erase: 'delete',
+      }),
+    );
+    doc.setIn(['erasure'], { ghost_user: '00000000-0000-0000-0000-000000000000' });
+    const rules: Record<string, unknown> = {
+      users: { anonymize: { email: { text: 'erased@example.invalid' }, name: null } },
+      projects: { anonymize: { owner_id: 'ghost' } },
+      features: 'delete',
+      pipeline_runs: 'delete',
+      releases: { anonymize: { version: 'hmac', notes: { text: 'removed by request, long enough' } } },
+      release_assets: 'delete',
+      avatars: 'delete',
+    };
+    for (const [entity, rule] of Object.entries(rules)) doc.setIn(['entities', entity, 'erase'], rule);
+    const file = path.join(dir, 'second-person.yaml');
+    writeFileSync(file, doc.toString());
+    const env2 = { ...fresh.cliEnv, EXPORT_DEFINITION: file };
+    expect((await runCli(['migrate'], env2)).code).toBe(0);
+    const check = await runCli(['check', '--json'], env2);
+    expect(check.code, check.stderr).toBe(2);
+    const problems = JSON.parse(check.stdout).problems as string[];
+    const expected = [
+      /^users\.email: erase\.anonymize writes the same text for everyone erased, and the column is in a unique key \(email\)/,
+      /^releases\.version: erase\.anonymize writes 69 characters \(an hmac pseudonym\), and the column holds 16/,
+      /^entities\.project_names: erase: delete, but project_names is a view/,
+    ];
+    for (const pattern of expected) expect(problems, String(pattern)).toContainEqual(expect.stringMatching(pattern));
+    // What holds for every person is not named: null in a unique column, a ghost where no key is unique, hmac in text.
+    expect(problems.filter((p) => /^users\.name|^projects\.owner_id: erase\.anonymize writes/.test(p))).toEqual([]);
+  });
 });
