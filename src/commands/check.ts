@@ -56,7 +56,7 @@ export function registerCheck(program: Command, tools: CommandTools): void {
         return 'usage';
       }
       const { definition, entities, warnings } = result.checked;
-      // Said, not refused: the definition is true of the database, and allows something it should not.
+      // Said, not refused: the definition is true of the database, and allows something it should not (or an erasure would be slow).
       if (!flags.json) for (const warning of warnings) tools.io.stderr.write(`warning: ${warning}\n`);
       const exported = entities.reduce((n, e) => n + e.columns.length, 0);
       const omitted = definition.entities.reduce((n, e) => n + e.columns.filter((c) => c.omit !== undefined).length, 0);

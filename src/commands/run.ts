@@ -92,7 +92,7 @@ export async function openBuildContext(
     config.definitionFile,
   );
   for (const warning of warnings)
-    log.warn({ warning }, 'the definition allows something it should not (exporter check says the same)');
+    log.warn({ warning }, 'a warning about the definition (exporter check says the same)');
   if (config.mail && user.emailColumn === undefined)
     log.warn(
       { userTable: user.ref },

@@ -33,6 +33,8 @@ export interface CatalogTable {
   uniqueColumns: readonly string[];
   /** Every unique key (a constraint or a unique index, neither partial nor on expressions), of one column or several: where its columns are not null, one order of its rows. */
   uniqueKeys: readonly (readonly string[])[];
+  /** The key columns of every index on it, unique or not (neither partial nor on expressions), in order: what a lookup by a foreign key can use. */
+  indexes: readonly (readonly string[])[];
   /** COMMENT ON TABLE. */
   comment: string | null;
 }
@@ -102,6 +104,7 @@ export async function readCatalog(db: Db): Promise<Catalog> {
         primaryKey: [],
         uniqueColumns: [],
         uniqueKeys: [],
+        indexes: [],
         comment: c.tableComment,
       });
     }
@@ -150,25 +153,31 @@ export async function readCatalog(db: Db): Promise<Catalog> {
       });
     }
   }
-  // A unique index that is no constraint (CREATE UNIQUE INDEX, a Rails or Prisma habit) keys a table as well.
-  const { rows: indexes } = await sql<{ schema: string; name: string; columns: string[] }>`
-    select n.nspname as schema, cl.relname as name,
+  await readIndexes(db, tables);
+  const { rows: path } = await sql<{ schemas: string[] }>`select current_schemas(false)::text[] as schemas`.execute(db);
+  return { tables, foreignKeys, searchPath: path[0]!.schemas };
+}
+
+/** Every index of every table; a unique one that is no constraint (CREATE UNIQUE INDEX, a Rails or Prisma habit) keys a table as well. */
+async function readIndexes(db: Db, tables: ReadonlyMap<TableKey, CatalogTable>): Promise<void> {
+  const { rows: indexes } = await sql<{ schema: string; name: string; columns: string[]; unique: boolean }>`
+    select n.nspname as schema, cl.relname as name, i.indisunique as unique,
            array(select a.attname::text from unnest(i.indkey[0:i.indnkeyatts - 1]) with ordinality k(col, o) join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.col order by k.o) as columns
       from pg_index i
       join pg_class cl on cl.oid = i.indrelid
       join pg_namespace n on n.oid = cl.relnamespace
-     where i.indisunique and i.indpred is null and i.indexprs is null and not (0 = any (i.indkey[0:i.indnkeyatts - 1]))
+     where i.indpred is null and i.indexprs is null and not (0 = any (i.indkey[0:i.indnkeyatts - 1]))
        and n.nspname not in ('pg_catalog', 'information_schema')
      order by n.nspname, cl.relname, i.indnkeyatts, i.indexrelid`.execute(db);
   for (const ix of indexes) {
     const table = tables.get(tableKey(ix.schema, ix.name));
     if (!table) continue;
+    (table.indexes as (readonly string[])[]).push(ix.columns);
+    if (!ix.unique) continue;
     if (ix.columns.length === 1 && !table.uniqueColumns.includes(ix.columns[0]!))
       (table.uniqueColumns as string[]).push(ix.columns[0]!);
     (table.uniqueKeys as (readonly string[])[]).push(ix.columns);
   }
-  const { rows: path } = await sql<{ schemas: string[] }>`select current_schemas(false)::text[] as schemas`.execute(db);
-  return { tables, foreignKeys, searchPath: path[0]!.schemas };
 }
 
 const KINDS: Record<string, RelationKind> = { r: 'table', p: 'partitioned', v: 'view', f: 'foreign', m: 'matview' };

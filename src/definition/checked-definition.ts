@@ -12,6 +12,7 @@ import { checkDefinition, userKeyColumn } from './check.ts';
 import { checkErasure } from './check-erase.ts';
 import { definitionWarnings } from './check-files.ts';
 import { isJson, sampleTextValues } from './draft-samples.ts';
+import { unindexedForeignKeys } from './erase-indexes.ts';
 import { loadDefinition } from './parse.ts';
 import { resolveEntities } from './resolve.ts';
 import { resolveErasure } from './resolve-erasure.ts';
@@ -89,7 +90,7 @@ export async function checkedDefinition(
     at,
   );
   const ruled = definition.entities.some((e) => e.erase);
-  const warnings = definitionWarnings(definition, catalog);
+  const warnings = [...definitionWarnings(definition, catalog), ...unindexedForeignKeys(definition, catalog, at)];
   if (!ruled && definition.compliance === 'gdpr') warnings.push(NO_ERASE_RULES(definition.file));
   return {
     definition,

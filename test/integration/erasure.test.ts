@@ -588,6 +588,32 @@ describe('exporter erase', () => {
     for (const pattern of expected) expect(problems, String(pattern)).toContainEqual(expect.stringMatching(pattern));
   });
 
+  it('check advises an index where an erasure deletes rows another table looks up by a foreign key without one (the sample has none on pipeline_runs.feature_id, nor on releases.created_by); never a refusal, and gone once the index exists', async () => {
+    const fresh = await databases.create();
+    await createSampleSchema(fresh.db);
+    const withRules = { ...fresh.cliEnv, EXPORT_DEFINITION: definitionWith('00000000-0000-0000-0000-000000000000') };
+    expect((await runCli(['migrate'], withRules)).code).toBe(0);
+    const advised = await runCli(['check', '--json'], withRules);
+    expect(advised.code).toBe(0);
+    const warnings = JSON.parse(advised.stdout).warnings as string[];
+    const advice = warnings.filter((w) => w.includes('with no index to do it'));
+    expect(advice.sort()).toEqual([
+      expect.stringMatching(
+        /^pipeline_runs\.feature_id: an erasure deletes features rows, and PostgreSQL looks up pipeline_runs by this foreign key for each one, with no index to do it .*: create index on pipeline_runs \(feature_id\)/,
+      ),
+      expect.stringMatching(
+        /^releases\.created_by: an erasure deletes users rows, .*: create index on releases \(created_by\)/,
+      ),
+    ]);
+    await fresh.db.query('create index on pipeline_runs (feature_id)');
+    await fresh.db.query('create index on releases (created_by, project_id)');
+    const after = await runCli(['check', '--json'], withRules);
+    expect(after.code).toBe(0);
+    expect((JSON.parse(after.stdout).warnings as string[]).filter((w) => w.includes('with no index to do it'))).toEqual(
+      [],
+    );
+  });
+
   it('check refuses rules that hold for the first person erased but not the second: one text or ghost in a unique column, a pseudonym cut by a short column, a rule that changes a view', async () => {
     const fresh = await databases.create();
     await createSampleSchema(fresh.db);
