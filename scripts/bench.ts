@@ -69,8 +69,9 @@ const settings: BenchSettings = {
 };
 const CONCURRENCY = flags.concurrency;
 
-// The compiled build, as deployed (the sources through type stripping cost ~30 MB more RSS).
-const BIN = new URL('../dist/main.js', import.meta.url).pathname;
+// As an operator starts it: bin/exporter, which runs the build made just below (stamped with these
+// sources) as the image does; the sources through type stripping would cost ~30 MB more RSS.
+const BIN = new URL('../bin/exporter', import.meta.url).pathname;
 const BUCKET = 'bench';
 
 const results: Figures[] = [];
@@ -93,6 +94,8 @@ const ctx: BenchContext = {
   db,
   databaseUrl: postgres.url,
   s3: s3.info,
+  bucket: BUCKET,
+  concurrency: Number(CONCURRENCY),
   settings,
   processes: exporterProcesses(BIN, env),
 };

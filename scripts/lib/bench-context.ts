@@ -21,6 +21,10 @@ export interface BenchContext {
   db: pg.Client;
   databaseUrl: string;
   s3: S3Info;
+  /** The bucket the archives (and the light floor's objects) go to. */
+  bucket: string;
+  /** Requests in parallel per exporter process (EXPORT_CONCURRENCY), and the light floor's. */
+  concurrency: number;
   settings: BenchSettings;
   processes: ExporterProcesses;
 }

@@ -1,9 +1,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 /** A child process's run: wall seconds, its output, and the JSON log lines of its stderr. */
 export interface ChildRun {
   seconds: number;
+  /** Peak RSS as the operating system saw the process (/usr/bin/time's %M), where /usr/bin/time is installed. */
+  osPeakRssMb?: number;
   stdout: string;
   stderr: string;
   logs: Record<string, unknown>[];
@@ -46,9 +51,15 @@ function startWork(bin: string, env: NodeJS.ProcessEnv) {
   };
 }
 
+/** GNU time, which reports the child's peak RSS as the kernel kept it (across the exporter's one execve, src/v8-flags.ts). */
+const TIME = '/usr/bin/time';
+
 async function runChild(args: string[], env: NodeJS.ProcessEnv): Promise<ChildRun> {
   const started = performance.now();
-  const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const timed = existsSync(TIME) ? path.join(mkdtempSync(path.join(os.tmpdir(), 'exporter-time-')), 'rss') : undefined;
+  const proc = timed
+    ? spawn(TIME, ['-f', '%M', '-o', timed, process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d) => (stdout += d));
@@ -60,7 +71,9 @@ async function runChild(args: string[], env: NodeJS.ProcessEnv): Promise<ChildRu
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
   if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}:\n${stderr.slice(-2000)}`);
-  return { seconds, stdout, stderr, logs };
+  const osPeakRssMb = timed ? Math.round(Number(readFileSync(timed, 'utf8').trim()) / 1024) : undefined;
+  if (timed) rmSync(path.dirname(timed), { recursive: true, force: true });
+  return { seconds, stdout, stderr, logs, ...(osPeakRssMb === undefined ? {} : { osPeakRssMb }) };
 }
 
 export async function waitUntil(check: () => Promise<boolean>, timeoutMs = 600_000) {

@@ -63,6 +63,20 @@ export function printVerdicts(results: Figures[], settings: BenchSettings) {
     light && settings.light / light.seconds >= 80,
     light ? `${(settings.light / light.seconds).toFixed(1)} requests/s` : 'no light run',
   );
+  // Throughput over the floor's: each run's floor seconds over its own, the median of those.
+  const ofFloor = light?.ratios?.length ? median(light.ratios.map((r) => 1 / r)) : undefined;
+  verdict(
+    'light requests at least 0.6 of the throughput of their floor',
+    ofFloor !== undefined && ofFloor >= 0.6,
+    ofFloor !== undefined
+      ? `${ofFloor.toFixed(2)} of the floor (runs ${light!.ratios!.map((r) => (1 / r).toFixed(2)).join(', ')})`
+      : 'no light run',
+  );
+  verdict(
+    `peak RSS of ${settings.light} light requests in one process at most 160 MB, as the OS sees it`,
+    light && light.maxRssMb > 0 ? light.maxRssMb <= 160 : undefined,
+    light && light.maxRssMb > 0 ? `${light.maxRssMb} MB` : 'not measured (no /usr/bin/time)',
+  );
   const noFiles = find('files: no files');
   const oneBig = find('files: one ');
   const smallFiles = find(`files: ${settings.smallFiles} small`);

@@ -2,6 +2,7 @@ import { type BenchContext, log } from './bench-context.ts';
 import { waitUntil } from './bench-processes.ts';
 import { averageMs, type Figures, median } from './bench-report.ts';
 import { emptyRequests, readyCount, requeueAll, seedLightUsers } from './bench-requests.ts';
+import { lightFloor } from './light-floor.ts';
 
 /**
  * Throughput and scale-out: the same light requests built by one
@@ -18,15 +19,24 @@ export async function lightScenarios(ctx: BenchContext): Promise<Figures[]> {
   const one: number[] = [];
   const two: number[] = [];
   const work: number[] = [];
+  const ratios: number[] = [];
+  const rss: number[] = [];
   let breakdown: Record<string, number> = {};
   for (let i = 0; i < settings.repeat; i++) {
     const single = await oneProcess(ctx);
     one.push(single.seconds);
     breakdown = single.breakdown;
+    if (single.osPeakRssMb !== undefined) rss.push(single.osPeakRssMb);
+    // The floor beside it: the same reads and as many bytes stored, per request, at the same concurrency.
+    const floor = await lightFloor(ctx.databaseUrl, ctx.s3, ctx.bucket, users, single.archiveBytes, ctx.concurrency);
+    ratios.push(single.seconds / floor);
+    log(
+      `[light] floor: ${floor.toFixed(2)} s, ${(settings.light / floor).toFixed(1)} requests/s; the exporter ${(floor / single.seconds).toFixed(2)} of it`,
+    );
     two.push(await twoProcesses(ctx));
     work.push(await continuousWork(ctx));
   }
-  return lightFigures(settings.light, { one, two, work }, breakdown);
+  return lightFigures(settings.light, { one, two, work }, breakdown, { ratios, rss });
 }
 
 /** One `exporter fulfill` for every request: its wall seconds and the mean ms per step of a request. */
@@ -37,10 +47,11 @@ async function oneProcess(ctx: BenchContext) {
   const ready = run.logs.filter((l) => l.msg === 'request ready');
   if (ready.length !== light) throw new Error(`[light] ${ready.length} of ${light} ready`);
   const breakdown = averageMs(ready.map((l) => l.ms as Record<string, number>));
+  const archiveBytes = Math.round(ready.reduce((sum, l) => sum + Number(l.bytes), 0) / ready.length);
   log(
-    `[light] 1 process: ${run.seconds.toFixed(2)} s, ${(light / run.seconds).toFixed(1)} requests/s; ms per request ${JSON.stringify(breakdown)}`,
+    `[light] 1 process: ${run.seconds.toFixed(2)} s, ${(light / run.seconds).toFixed(1)} requests/s, peak RSS ${run.osPeakRssMb ?? '?'} MB as the OS saw it; ms per request ${JSON.stringify(breakdown)}`,
   );
-  return { seconds: run.seconds, breakdown };
+  return { seconds: run.seconds, breakdown, archiveBytes, osPeakRssMb: run.osPeakRssMb };
 }
 
 /** Two `exporter fulfill` at once: wall seconds, once every request was built exactly once between them. */
@@ -79,6 +90,7 @@ function lightFigures(
   light: number,
   seconds: { one: number[]; two: number[]; work: number[] },
   breakdown: Record<string, number>,
+  beside: { ratios: number[]; rss: number[] },
 ): Figures[] {
   const rows = light * 39;
   const one = median(seconds.one);
@@ -90,7 +102,8 @@ function lightFigures(
       seconds: one,
       rows,
       archiveBytes: 0,
-      maxRssMb: 0,
+      maxRssMb: beside.rss.length > 0 ? Math.max(...beside.rss) : 0,
+      ratios: beside.ratios,
       note: `${(light / one).toFixed(1)} requests/s; ms per request: ${Object.entries(breakdown)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}`,
