@@ -1,5 +1,11 @@
 import type { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectVersionsCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import {
   type FileBody,
   type FileHead,
@@ -85,6 +91,16 @@ export class S3FileSource implements FileSource {
     }
   }
 
+  /**
+   * Deletes the file, and in a versioned bucket every earlier version of it
+   * (and the delete markers): a DeleteObject there only hides the object
+   * behind a marker, and each version is still the person's file. Only this
+   * very key's versions, never another's that begins with it. A bucket that
+   * is not versioned has none, and a store with no versions API (s3rver,
+   * some S3-compatible services) keeps none; one whose versions the
+   * credentials may not list or delete fails the erasure, which says so
+   * (never done with the person's file still there).
+   */
   async remove(key: string, signal: AbortSignal): Promise<boolean> {
     const refused = this.refusal(key);
     if (refused) throw new FileRefusedError(`not deleted: ${refused}`, 'it could not be deleted');
@@ -93,14 +109,47 @@ export class S3FileSource implements FileSource {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), {
         abortSignal: signal,
       });
-    if ((await this.head(key, signal)) !== MISSING)
+    const versions = await this.versionsOf(key, signal);
+    for (const versionId of versions)
+      await this.client.send(
+        new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, VersionId: versionId }),
+        { abortSignal: signal },
+      );
+    if ((await this.head(key, signal)) !== MISSING || (await this.versionsOf(key, signal)).length > 0)
       throw new Error(`${this.name}: an object was deleted and is still there`);
-    return existed;
+    return existed || versions.length > 0;
+  }
+
+  /** The version ids of this very key, its delete markers included (none in a bucket that was never versioned). */
+  private async versionsOf(key: string, signal: AbortSignal): Promise<string[]> {
+    const full = this.prefix + key;
+    const ids: string[] = [];
+    let marker: { KeyMarker?: string; VersionIdMarker?: string } = {};
+    for (;;) {
+      const page = await this.client
+        .send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: full, ...marker }), { abortSignal: signal })
+        .catch((error: unknown) => {
+          if (noVersionsApi(error)) return undefined;
+          throw error;
+        });
+      if (!page) return ids;
+      for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])])
+        if (v.Key === full && v.VersionId && v.VersionId !== 'null') ids.push(v.VersionId);
+      if (!page.IsTruncated) return ids;
+      marker = { KeyMarker: page.NextKeyMarker, VersionIdMarker: page.NextVersionIdMarker };
+    }
   }
 
   destroy(): void {
     this.client.destroy();
   }
+}
+
+/** A store that has no versions API (and so keeps no versions): it refuses the method itself, not this caller. */
+function noVersionsApi(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  return e.name === 'MethodNotAllowed' || e.name === 'NotImplemented' || status === 405 || status === 501;
 }
 
 function missingOrThrow(error: unknown): typeof MISSING {
