@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
+  GetBucketVersioningCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
@@ -25,6 +26,8 @@ export class S3FileSource implements FileSource {
   private readonly prefix: string;
   /** S3_PREFIX, where this bucket is also the archives': no key under it is ever read. */
   private readonly exportPrefix: string | undefined;
+  /** Whether the bucket keeps versions, once asked (an erasure's deletes). */
+  private versioning: 'never' | 'maybe' | undefined;
 
   constructor(name: string, client: S3Client, bucket: string, prefix: string, exportPrefix: string | undefined) {
     this.name = name;
@@ -92,14 +95,16 @@ export class S3FileSource implements FileSource {
   }
 
   /**
-   * Deletes the file, and in a versioned bucket every earlier version of it
-   * (and the delete markers): a DeleteObject there only hides the object
-   * behind a marker, and each version is still the person's file. Only this
-   * very key's versions, never another's that begins with it. A bucket that
-   * is not versioned has none, and a store with no versions API (s3rver,
-   * some S3-compatible services) keeps none; one whose versions the
-   * credentials may not list or delete fails the erasure, which says so
-   * (never done with the person's file still there).
+   * Deletes the file, and in a versioned bucket every version of it (the
+   * "null" one written before versioning was turned on included) and its
+   * delete markers: a DeleteObject there only hides the object behind a
+   * marker, and each version is still the person's file. Only this very
+   * key's versions, never another's that begins with it. Whether the bucket
+   * keeps versions is asked once (GetBucketVersioning): one that never did
+   * keeps none (so credentials made before this need nothing new), and a
+   * store without that API keeps none either; one whose versions cannot be
+   * listed or deleted fails the erasure, which says so (never done with the
+   * person's file still there).
    */
   async remove(key: string, signal: AbortSignal): Promise<boolean> {
     const refused = this.refusal(key);
@@ -109,34 +114,52 @@ export class S3FileSource implements FileSource {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), {
         abortSignal: signal,
       });
-    const versions = await this.versionsOf(key, signal);
+    const versioned = (await this.keepsVersions(signal)) !== 'never';
+    const versions = versioned ? await this.versionsOf(key, signal) : [];
     for (const versionId of versions)
       await this.client.send(
         new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, VersionId: versionId }),
         { abortSignal: signal },
       );
-    if ((await this.head(key, signal)) !== MISSING || (await this.versionsOf(key, signal)).length > 0)
+    if ((await this.head(key, signal)) !== MISSING || (versioned && (await this.versionsOf(key, signal)).length > 0))
       throw new Error(`${this.name}: an object was deleted and is still there`);
     return existed || versions.length > 0;
   }
 
-  /** The version ids of this very key, its delete markers included (none in a bucket that was never versioned). */
+  /** Whether the bucket keeps versions: never (never versioned, or no such API), or it may (versioned, suspended, or not said). */
+  private async keepsVersions(signal: AbortSignal): Promise<'never' | 'maybe'> {
+    if (this.versioning) return this.versioning;
+    const answer = await this.client
+      .send(new GetBucketVersioningCommand({ Bucket: this.bucket }), { abortSignal: signal })
+      .then((r) => (r.Status === undefined ? ('never' as const) : ('maybe' as const)))
+      .catch((error: unknown) => {
+        if (noVersionsApi(error)) return 'never' as const;
+        // Not allowed to ask: its versions are listed (which needs its own permission) rather than assumed away.
+        if (accessDenied(error)) return 'maybe' as const;
+        throw error;
+      });
+    this.versioning = answer;
+    return answer;
+  }
+
+  /** The version ids of this very key, its delete markers included. */
   private async versionsOf(key: string, signal: AbortSignal): Promise<string[]> {
     const full = this.prefix + key;
     const ids: string[] = [];
     let marker: { KeyMarker?: string; VersionIdMarker?: string } = {};
     for (;;) {
-      const page = await this.client
-        .send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: full, ...marker }), { abortSignal: signal })
-        .catch((error: unknown) => {
-          if (noVersionsApi(error)) return undefined;
-          throw error;
-        });
-      if (!page) return ids;
+      const page = await this.client.send(
+        new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: full, ...marker }),
+        { abortSignal: signal },
+      );
       for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])])
-        if (v.Key === full && v.VersionId && v.VersionId !== 'null') ids.push(v.VersionId);
+        if (v.Key === full && v.VersionId) ids.push(v.VersionId);
       if (!page.IsTruncated) return ids;
-      marker = { KeyMarker: page.NextKeyMarker, VersionIdMarker: page.NextVersionIdMarker };
+      const next = { KeyMarker: page.NextKeyMarker, VersionIdMarker: page.NextVersionIdMarker };
+      // A store that says there is more without saying where, or the same place again, would list for ever.
+      if (!next.KeyMarker || (next.KeyMarker === marker.KeyMarker && next.VersionIdMarker === marker.VersionIdMarker))
+        throw new Error(`${this.name}: the bucket's list of versions did not say where it goes on`);
+      marker = next;
     }
   }
 
@@ -150,6 +173,11 @@ function noVersionsApi(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   return e.name === 'MethodNotAllowed' || e.name === 'NotImplemented' || status === 405 || status === 501;
+}
+
+function accessDenied(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'AccessDenied' || e.$metadata?.httpStatusCode === 403;
 }
 
 function missingOrThrow(error: unknown): typeof MISSING {
