@@ -44,10 +44,12 @@ What one line per setting leaves out:
   bounds the page at that many rows per entity and at most 2 MiB of JSON,
   and the page says how many rows are only in the JSON and CSV.
 - \`EXPORT_READ_DATABASE_URL\`: a hot standby of \`DATABASE_URL\` (streaming
-  replication); a build reads from it only once it has replayed past the
-  request's claim, else from \`DATABASE_URL\`
-  ([operating.md](operating.md#reading-from-a-replica)). Its role needs only
-  \`SELECT\` on the definition's tables.
+  replication); each snapshot a build begins there must show the build's
+  own claim (so it holds every row written before the request), else the
+  build reads from \`DATABASE_URL\`
+  ([operating.md](operating.md#reading-from-a-replica)). Its role needs
+  \`SELECT\` on the definition's tables and on \`data_export_requests\`.
+  \`EXPORT_REPLICA_MAX_LAG\` must be shorter than \`EXPORT_STALL_TIMEOUT\`.
 - \`EXPORT_AUDIT_RETENTION\`: the audit trail outlives the request rows
   ([compliance.md](compliance.md)).
 

@@ -60,7 +60,7 @@ export interface ExportConfig {
   readonly eraseHmacKey: string | undefined;
 }
 
-/** A hot standby the snapshots read from, once it has replayed past the request's claim. */
+/** A hot standby the snapshots read from, in snapshots that show the build's claim. */
 export interface ReplicaConfig {
   readonly url: string;
   /** How long a build waits for it to catch up before reading from the primary instead. */
@@ -138,6 +138,12 @@ export function parseConfig(raw: RawSettings, needs: Needs = { database: true, s
     definitionFile: read.value('definition'),
     work: workConfig(read),
   };
+  // The wait for the replica is a build making no progress: the stall watchdog would end it first, every attempt.
+  if (config.replica && config.replica.maxLagSeconds >= config.export.stallTimeoutSeconds)
+    read.problem(
+      'replicaMaxLag',
+      `must be shorter than ${SETTINGS.stallTimeout.env} (${config.export.stallTimeoutSeconds} s)`,
+    );
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return deepFreeze(config);
 }

@@ -12,12 +12,12 @@ export const SETTINGS = {
   readDatabaseUrl: {
     flag: '--read-database-url <url>',
     env: 'EXPORT_READ_DATABASE_URL',
-    help: "a hot standby of DATABASE_URL that the builds read the people's rows and file lists from, once it has replayed past the request's claim (docs/operating.md: reading from a replica); claims, progress, publishing and the trail stay on DATABASE_URL",
+    help: "a hot standby of DATABASE_URL that the builds read the people's rows and file lists from, in snapshots that show the build's own claim (docs/operating.md: reading from a replica); claims, progress, publishing and the trail stay on DATABASE_URL",
   },
   replicaMaxLag: {
     flag: '--replica-max-lag <duration>',
     env: 'EXPORT_REPLICA_MAX_LAG',
-    help: 'how long a build waits for the replica to replay past its claim before it reads from DATABASE_URL instead (logged, and counted in exporter_replica_fallbacks)',
+    help: 'how long a build waits for the replica to show its claim before it reads from DATABASE_URL instead (logged, and counted in exporter_replica_fallbacks); shorter than EXPORT_STALL_TIMEOUT',
     default: '1m',
   },
   bucket: { flag: '--bucket <name>', env: 'S3_BUCKET', help: 'bucket the archives go to' },

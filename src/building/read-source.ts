@@ -8,7 +8,7 @@ export type ReadFrom = 'replica' | 'primary' | undefined;
 
 /**
  * Where one build's snapshots read: the primary, or the replica once it has
- * replayed past the claim (snapshot/replica-reads.ts). A build left to the
+ * shown the claim (snapshot/replica-reads.ts). A build left to the
  * primary says why, once, as a warning: the replica is lagging past
  * EXPORT_REPLICA_MAX_LAG, cannot be reached, or is not a standby.
  */
@@ -18,14 +18,14 @@ export function buildReads(
   signal: AbortSignal,
   log: Logger,
 ): { source: SnapshotSource; readFrom: () => ReadFrom } {
-  if (!deps.replica || !request.claimLsn) return { source: primarySource(deps.pool), readFrom: () => undefined };
+  if (!deps.replica) return { source: primarySource(deps.pool), readFrom: () => undefined };
   let readFrom: ReadFrom = 'replica';
-  const source = deps.replica.forBuild(request.claimLsn, signal, ({ error, ...fallback }) => {
+  const source = deps.replica.forBuild(request, signal, ({ error, ...fallback }) => {
     readFrom = 'primary';
     log.warn(
       { replicaFallback: fallback, ...(error === undefined ? {} : { err: error }) },
       fallback.reason === 'lagging'
-        ? 'the replica had not replayed past the claim within EXPORT_REPLICA_MAX_LAG; reading from the primary'
+        ? "the replica had not shown this build's claim within EXPORT_REPLICA_MAX_LAG (lagging, or not a standby of DATABASE_URL); reading from the primary"
         : fallback.reason === 'unreachable'
           ? 'the replica could not be reached; reading from the primary'
           : 'EXPORT_READ_DATABASE_URL is not a standby (promoted, or a primary); reading from the primary',

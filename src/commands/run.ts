@@ -65,7 +65,7 @@ function openReplica(config: Config, primary: pg.Pool, log: Logger) {
   });
   log.info(
     { replicaMaxLagSeconds: config.replica.maxLagSeconds },
-    "builds read people's data from the replica (EXPORT_READ_DATABASE_URL) once it has replayed past their claim",
+    "builds read people's data from the replica (EXPORT_READ_DATABASE_URL) in snapshots that show their claim",
   );
   return {
     reads: new ReplicaReads(pool, primary, config.replica.maxLagSeconds),

@@ -41,19 +41,9 @@ export interface ClaimedRequest {
   claimId: string;
   /** The archive of an earlier fulfilment (a reprocessed ready request), deleted once the new one is ready. */
   previousObjectKey: string | null;
-  /**
-   * The primary's WAL position when the request was claimed, where the
-   * builds read from a replica (null otherwise): everything committed
-   * before the request is at or before it (snapshot/replica-reads.ts).
-   */
-  claimLsn: string | null;
 }
 
-/** What a claim returns; the WAL position only where a replica needs it (some managed services refuse WAL functions). */
-function claimedColumns(withLsn: boolean) {
-  const lsn = withLsn ? sql<string | null>`pg_current_wal_insert_lsn()::text` : sql<string | null>`null::text`;
-  return ['id', 'userId', 'attempts', 'claimId', 'objectKey as previousObjectKey', lsn.as('claimLsn')] as const;
-}
+const claimedColumns = ['id', 'userId', 'attempts', 'claimId', 'objectKey as previousObjectKey'] as const;
 
 function claimSet(claimTtlSeconds: number) {
   return {
@@ -103,7 +93,6 @@ export async function claimNext(
   db: Db,
   claimTtlSeconds: number,
   maxAttempts: number,
-  withLsn = false,
 ): Promise<ClaimedRequest | undefined> {
   for (const candidates of claimableQueries(db, maxAttempts)) {
     const candidate = candidates.select('id').limit(1).forUpdate().skipLocked();
@@ -111,7 +100,7 @@ export async function claimNext(
       .updateTable('dataExportRequests')
       .set(claimSet(claimTtlSeconds))
       .where('id', '=', (eb) => eb.selectFrom(candidate.as('c')).select('c.id'))
-      .returning(claimedColumns(withLsn))
+      .returning(claimedColumns)
       .executeTakeFirst();
     if (row) return row as ClaimedRequest;
   }
@@ -149,12 +138,7 @@ export async function nextRetryAt(db: Db): Promise<Date | undefined> {
  * holds one, or its user has another open request (at most one is allowed).
  * Returns the claimed ones; the caller reports the rest.
  */
-export async function claimByIds(
-  db: Db,
-  ids: readonly string[],
-  claimTtlSeconds: number,
-  withLsn = false,
-): Promise<ClaimedRequest[]> {
+export async function claimByIds(db: Db, ids: readonly string[], claimTtlSeconds: number): Promise<ClaimedRequest[]> {
   const claimed: ClaimedRequest[] = [];
   for (const id of ids) {
     try {
@@ -164,7 +148,7 @@ export async function claimByIds(
         .where('id', '=', id)
         // Not one a live worker holds: anything but processing, or a stuck claim.
         .where((eb) => eb.or([eb('status', '<>', 'processing'), stuckClaim(eb)]))
-        .returning(claimedColumns(withLsn))
+        .returning(claimedColumns)
         .executeTakeFirst();
       if (row) claimed.push(row as ClaimedRequest);
     } catch (error) {

@@ -221,13 +221,13 @@ async function claimSource(deps: RunDeps, config: ExportConfig, options: Fulfill
     return { next: async () => unstarted.shift(), unstarted };
   }
   return {
-    next: () => claimNext(deps.db, config.claimTtlSeconds, config.maxAttempts, deps.replica !== undefined),
+    next: () => claimNext(deps.db, config.claimTtlSeconds, config.maxAttempts),
     unstarted: [] as ClaimedRequest[],
   };
 }
 
 async function claimRequested(deps: RunDeps, ids: readonly string[], config: ExportConfig, summary: FulfillSummary) {
-  const claimed = await claimByIds(deps.db, ids, config.claimTtlSeconds, deps.replica !== undefined);
+  const claimed = await claimByIds(deps.db, ids, config.claimTtlSeconds);
   const claimedIds = new Set(claimed.map((r) => r.id));
   const known = new Map(
     (

@@ -66,15 +66,18 @@ export class Snapshot {
   private readonly onError = (error: Error) => (this.broken ??= error);
   /** The snapshot's time, ISO 8601 UTC with microseconds. */
   readonly asOf: string;
+  /** What its source said a snapshot of it must show (SnapshotSource): its second reader shows it too, or is not used. */
+  private readonly proof: string | undefined;
   /** When its transaction began (performance.now()), and how long it was held once closed. */
   private readonly began: number;
   private heldMs: number | undefined;
 
-  private constructor(pool: pg.Pool, client: pg.PoolClient, asOf: string, began: number) {
+  private constructor(pool: pg.Pool, client: pg.PoolClient, asOf: string, began: number, proof?: string) {
     this.pool = pool;
     this.client = client;
     this.asOf = asOf;
     this.began = began;
+    this.proof = proof;
     client.on('error', this.onError);
   }
 
@@ -86,26 +89,37 @@ export class Snapshot {
    * BEGIN, the settings and the snapshot's time, then `statements` (one
    * result each), in one message: a light request's time is mostly round
    * trips (BENCHMARKS.md). On a connection from `source`: the primary, or a
-   * replica that has replayed past the claim.
+   * replica whose snapshot must show the claim (its proof).
    */
   static async openWith(
     source: SnapshotSource,
     statements: readonly string[],
   ): Promise<{ snapshot: Snapshot; results: pg.QueryResult[] }> {
-    const { client, pool } = await source.connect();
-    const began = performance.now();
-    try {
-      const results = (await client.query(
-        [BEGIN, GUARDS, SAME_ORDER, `select ${isoTimestamp('now()')} as as_of`, ...statements].join('; '),
-      )) as unknown as pg.QueryResult<{ as_of: string }>[];
-      const asOf = results.at(-1 - statements.length)!.rows[0]!.as_of;
+    for (;;) {
+      const { client, pool, proof } = await source.connect();
+      const began = performance.now();
+      const checks = proof ? [proof] : [];
+      let results: pg.QueryResult[];
+      try {
+        results = (await client.query(
+          [BEGIN, GUARDS, SAME_ORDER, `select ${isoTimestamp('now()')} as as_of`, ...checks, ...statements].join('; '),
+        )) as unknown as pg.QueryResult[];
+        if (proof && results.at(-1 - statements.length)!.rowCount !== 1) await client.query('rollback');
+      } catch (error) {
+        client.release(error as Error);
+        throw error;
+      }
+      if (proof && results.at(-1 - statements.length)!.rowCount !== 1) {
+        client.release();
+        await source.behind();
+        continue;
+      }
+      const asOf = (results.at(-1 - statements.length - checks.length) as pg.QueryResult<{ as_of: string }>).rows[0]!
+        .as_of;
       return {
-        snapshot: new Snapshot(pool, client, asOf, began),
+        snapshot: new Snapshot(pool, client, asOf, began, proof),
         results: results.slice(results.length - statements.length),
       };
-    } catch (error) {
-      client.release(error as Error);
-      throw error;
     }
   }
 
@@ -140,12 +154,14 @@ export class Snapshot {
     const began = performance.now();
     try {
       await client.query(`${BEGIN}; set transaction snapshot '${id}'; ${GUARDS}; ${SAME_ORDER}`);
+      // Behind a load balancer another server could know a snapshot of that id: this one must show the same proof.
+      if (this.proof && (await client.query(this.proof)).rowCount !== 1) throw new Error('not the same snapshot');
     } catch (error) {
       client.release(error as Error);
       return null;
     }
     // Closed while it was being opened (the build was stopped): close it too.
-    const reader = new Snapshot(pool, client, this.asOf, began);
+    const reader = new Snapshot(pool, client, this.asOf, began, this.proof);
     if (this.included !== undefined) await reader.keepFiles(this.included);
     if (this.closed) await reader.close(new Error('the snapshot was closed'));
     return reader;

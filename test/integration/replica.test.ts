@@ -102,7 +102,7 @@ describe('reads from a streaming replica', () => {
       .sort();
   }
 
-  it('waits for the standby to replay past the claim, then reads every row there: the row written just before the request is in the archive, and the primary served none of the reads', {
+  it("waits for the standby to show the build's claim, then reads every row there: the row written just before the request is in the archive, and the primary served none of the reads", {
     timeout: 120_000,
   }, async () => {
     const { requestId } = await personWithALateRow();
@@ -125,6 +125,17 @@ describe('reads from a streaming replica', () => {
     expect(projectNames(archive)).toEqual(['replayed long ago', 'written just before the request']);
     expect(await reads(replica)).toBeGreaterThan(replicaBefore);
     expect(await reads(env.admin)).toBe(primaryBefore);
+  });
+
+  it('a wait for the standby longer than the stall watchdog allows is refused before any work (exit 2), naming both settings', async () => {
+    const run = await runCli(['fulfill'], {
+      ...env.cliEnv,
+      EXPORT_READ_DATABASE_URL: replicaUrl,
+      EXPORT_REPLICA_MAX_LAG: '5m',
+      EXPORT_STALL_TIMEOUT: '3m',
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/EXPORT_REPLICA_MAX_LAG .*must be shorter than EXPORT_STALL_TIMEOUT \(180 s\)/);
   });
 
   it('the same export without a replica reads the primary (the statistics above would have seen it)', {
