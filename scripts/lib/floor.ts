@@ -10,13 +10,8 @@ import { SAMPLE_FILES_DEFINITION } from './sample-data.ts';
 export async function copyFloor(databaseUrl: string, userId: string): Promise<number> {
   const user = `'${userId}'::uuid`;
   const statements: string[] = [];
-  const handle = connect({ url: databaseUrl, maxConnections: 1 });
-  const { entities } = await checkedDefinition(handle.db, SAMPLE_FILES_DEFINITION).finally(() => handle.close());
-  for (const e of entities) {
-    const cols = e.columns
-      .map((c) => `${(c.sql ?? `t.${c.name}`).replaceAll(':user', user)} as "${c.name}"`)
-      .join(', ');
-    const select = `select ${cols} from ${e.from.replaceAll(':user', user)}`.replace(/\s+/g, ' ');
+  for (const entity of await entitySelects(databaseUrl)) {
+    const select = entity.replaceAll(':user', user);
     statements.push(`\\copy (${select}) to '/dev/null' with (format csv, header)`);
     statements.push(`\\copy (select row_to_json(r) from (${select}) r) to '/dev/null'`);
   }
@@ -30,4 +25,14 @@ export async function copyFloor(databaseUrl: string, userId: string): Promise<nu
     throw new Error(`the floor needs psql on PATH (apt-get install postgresql-client): ${error}`);
   }
   return (performance.now() - started) / 1000;
+}
+
+/** Each entity's rows as the exporter selects them (the sample definition), with `:user` where the person's id goes. */
+export async function entitySelects(databaseUrl: string): Promise<string[]> {
+  const handle = connect({ url: databaseUrl, maxConnections: 1 });
+  const { entities } = await checkedDefinition(handle.db, SAMPLE_FILES_DEFINITION).finally(() => handle.close());
+  return entities.map((e) => {
+    const cols = e.columns.map((c) => `${c.sql ?? `t.${c.name}`} as "${c.name}"`).join(', ');
+    return `select ${cols} from ${e.from}`.replace(/\s+/g, ' ');
+  });
 }

@@ -1,9 +1,7 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
-import { connect } from '../../src/db/connect.ts';
-import { checkedDefinition } from '../../src/definition/checked-definition.ts';
 import type { S3Info } from './embedded.ts';
-import { SAMPLE_FILES_DEFINITION } from './sample-data.ts';
+import { entitySelects } from './floor.ts';
 
 /**
  * The floor for light requests: per request, only what cannot be avoided,
@@ -51,14 +49,4 @@ export async function lightFloor(
     await pool.end();
     client.destroy();
   }
-}
-
-/** Each entity's rows as the exporter selects them, with `:user` where the person's id goes. */
-async function entitySelects(databaseUrl: string): Promise<string[]> {
-  const handle = connect({ url: databaseUrl, maxConnections: 1 });
-  const { entities } = await checkedDefinition(handle.db, SAMPLE_FILES_DEFINITION).finally(() => handle.close());
-  return entities.map((e) => {
-    const cols = e.columns.map((c) => `${c.sql ?? `t.${c.name}`} as "${c.name}"`).join(', ');
-    return `select ${cols} from ${e.from}`.replace(/\s+/g, ' ');
-  });
 }
